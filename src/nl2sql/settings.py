@@ -1,0 +1,241 @@
+"""Settings: NL2SQL_* environment variables, read once at start into frozen sections."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from nl2sql.errors import SettingsError
+
+__all__ = [
+    "AuthSettings",
+    "CatalogSettings",
+    "DatabaseSettings",
+    "EngineSettings",
+    "GatewaySettings",
+    "InferenceSettings",
+    "RetrievalSettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "setting_docs",
+]
+
+
+def setting(env: str, default: typing.Any, doc: str, *, secret: bool = False, choices: tuple[str, ...] = ()):
+    """Declare one setting: its environment variable, default and meaning (README's table is built from these)."""
+    return field(default=default, metadata={"env": env, "doc": doc, "secret": secret, "choices": choices})
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("nl2sql", appauthor=False))
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    host: str = setting("NL2SQL_HOST", "127.0.0.1", "Address `nl2sql serve` listens on (`--host` overrides).")
+    port: int = setting("NL2SQL_PORT", 8000, "Port `nl2sql serve` listens on (`--port` overrides).")
+    trust_proxy: bool = setting(
+        "NL2SQL_TRUST_PROXY",
+        False,
+        "Trust X-Forwarded-Proto/X-Forwarded-For from a reverse proxy (client address, TLS detection for Secure cookies).",
+    )
+    secure_cookies: str = setting(
+        "NL2SQL_SECURE_COOKIES",
+        "auto",
+        "Mark cookies Secure: `auto` (when the request came over TLS), `always` or `never`.",
+        choices=("auto", "always", "never"),
+    )
+    log_level: str = setting(
+        "NL2SQL_LOG_LEVEL", "info", "Log level of the JSON logs on stdout.", choices=("debug", "info", "warning", "error")
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str | None = setting(
+        "NL2SQL_DATABASE_URL",
+        None,
+        "App database (PostgreSQL with pgvector), e.g. `postgresql://user:pw@host/db`. Unset: an embedded "
+        "PostgreSQL 18 + pgvector is started in the data dir.",
+        secret=True,
+    )
+    data_dir: Path = setting(
+        "NL2SQL_DATA_DIR",
+        None,
+        "Folder for the embedded database, the generated secret key and the demo database "
+        "(default: the user's data folder, e.g. `~/.local/share/nl2sql`).",
+    )
+    migrate_on_start: bool = setting(
+        "NL2SQL_MIGRATE_ON_START", True, "Apply pending migrations when `serve` starts (`--no-migrate` overrides)."
+    )
+    pool_size: int = setting("NL2SQL_DB_POOL_SIZE", 10, "Connections kept in the app database pool.")
+
+    def __post_init__(self) -> None:
+        if self.data_dir is None:
+            object.__setattr__(self, "data_dir", default_data_dir())
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    session_idle_minutes: int = setting(
+        "NL2SQL_SESSION_IDLE_MINUTES", 120, "A browser session ends after this many minutes without a request."
+    )
+    session_max_hours: int = setting(
+        "NL2SQL_SESSION_MAX_HOURS", 24, "A browser session ends this many hours after login, used or not."
+    )
+    login_max_failures: int = setting(
+        "NL2SQL_LOGIN_MAX_FAILURES", 5, "Failed logins allowed per email or per client address within the window."
+    )
+    login_window_minutes: int = setting(
+        "NL2SQL_LOGIN_WINDOW_MINUTES", 15, "Window (and cool-down) in minutes for login throttling."
+    )
+    password_min_length: int = setting("NL2SQL_PASSWORD_MIN_LENGTH", 12, "Minimum password length.")
+    argon2_time_cost: int = setting("NL2SQL_ARGON2_TIME_COST", 3, "argon2id iterations (changing it rehashes on next login).")
+    argon2_memory_kib: int = setting(
+        "NL2SQL_ARGON2_MEMORY_KIB", 65536, "argon2id memory in KiB (changing it rehashes on next login)."
+    )
+    argon2_parallelism: int = setting("NL2SQL_ARGON2_PARALLELISM", 4, "argon2id lanes.")
+    bootstrap_admin_email: str | None = setting(
+        "NL2SQL_BOOTSTRAP_ADMIN_EMAIL", None, "Creates this admin at start while no user exists (with the password below)."
+    )
+    bootstrap_admin_password: str | None = setting(
+        "NL2SQL_BOOTSTRAP_ADMIN_PASSWORD", None, "Password for the bootstrap admin.", secret=True
+    )
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    secret_key: str | None = setting(
+        "NL2SQL_SECRET_KEY",
+        None,
+        "Key that encrypts stored database credentials (Fernet, urlsafe base64 of 32 bytes). With the embedded "
+        "database it is generated into the data dir (mode 0600); with NL2SQL_DATABASE_URL it is required.",
+        secret=True,
+    )
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    pass
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    pass
+
+
+SECTIONS: dict[str, type] = {
+    "server": ServerSettings,
+    "database": DatabaseSettings,
+    "auth": AuthSettings,
+    "catalog": CatalogSettings,
+    "inference": InferenceSettings,
+    "retrieval": RetrievalSettings,
+    "engine": EngineSettings,
+    "gateway": GatewaySettings,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
+    catalog: CatalogSettings = field(default_factory=CatalogSettings)
+    inference: InferenceSettings = field(default_factory=InferenceSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read every NL2SQL_* variable; raise SettingsError with a one-line reason on a bad value."""
+        env = os.environ if environ is None else environ
+        known = {f.metadata["env"] for section in SECTIONS.values() for f in dataclasses.fields(section)}
+        unknown = sorted(k for k in env if k.startswith("NL2SQL_") and k not in known and not k.startswith("NL2SQL_TEST_"))
+        if unknown:
+            raise SettingsError(f"unknown setting {unknown[0]} (see README's settings table)")
+        sections = {}
+        for name, section in SECTIONS.items():
+            values = {}
+            hints = typing.get_type_hints(section)
+            for f in dataclasses.fields(section):
+                var = f.metadata["env"]
+                if var in env:
+                    values[f.name] = _parse(var, env[var], hints[f.name], f.metadata["choices"])
+            try:
+                sections[name] = section(**values)
+            except (ValueError, TypeError) as exc:
+                raise SettingsError(str(exc)) from exc
+        return cls(**sections)
+
+
+def _parse(var: str, raw: str, hint: typing.Any, choices: tuple[str, ...]) -> typing.Any:
+    raw = raw.strip()
+    optional = False
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    if optional and raw == "":
+        return None
+    if hint is bool:
+        lowered = raw.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"{var} must be true or false, got {raw!r}")
+    if hint is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{var} must be a whole number, got {raw!r}") from None
+    if hint is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{var} must be a number, got {raw!r}") from None
+    if hint is Path:
+        if not raw:
+            raise SettingsError(f"{var} must be a path, got an empty value")
+        return Path(raw).expanduser()
+    if choices and raw.lower() not in choices:
+        raise SettingsError(f"{var} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw.lower() if choices else raw
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(variable, default, meaning) for every setting, in declaration order."""
+    rows = []
+    for section in SECTIONS.values():
+        for f in dataclasses.fields(section):
+            default = f.default
+            if f.metadata["env"] == "NL2SQL_DATA_DIR":
+                shown = "user data folder"
+            elif default is None:
+                shown = "(unset)"
+            elif isinstance(default, bool):
+                shown = "true" if default else "false"
+            else:
+                shown = str(default)
+            rows.append((f.metadata["env"], shown, f.metadata["doc"]))
+    return rows
