@@ -53,6 +53,14 @@ class ServerSettings:
         "Mark cookies Secure: `auto` (when the request came over TLS), `always` or `never`.",
         choices=("auto", "always", "never"),
     )
+    secret_key: str | None = setting(
+        "NL2SQL_SECRET_KEY",
+        None,
+        "Secret that encrypts stored database credentials and signs CSRF tokens (Fernet key: urlsafe base64 of "
+        "32 bytes, `nl2sql secret-key` prints a new one). With the embedded database it is generated into the data "
+        "dir (mode 0600); with NL2SQL_DATABASE_URL it is required. Every container sharing a database needs the same.",
+        secret=True,
+    )
     log_level: str = setting(
         "NL2SQL_LOG_LEVEL", "info", "Log level of the JSON logs on stdout.", choices=("debug", "info", "warning", "error")
     )
@@ -113,13 +121,7 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class CatalogSettings:
-    secret_key: str | None = setting(
-        "NL2SQL_SECRET_KEY",
-        None,
-        "Key that encrypts stored database credentials (Fernet, urlsafe base64 of 32 bytes). With the embedded "
-        "database it is generated into the data dir (mode 0600); with NL2SQL_DATABASE_URL it is required.",
-        secret=True,
-    )
+    pass
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,208 @@
+"""The composition root: builds settings, database, services and routes into one Litestar app."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.response import Redirect, Template
+
+from nl2sql import auth
+from nl2sql.db import AppDatabase, migration_state
+from nl2sql.errors import AppError, StartupError
+from nl2sql.settings import Settings
+from nl2sql.web import is_htmx, static_files_router, template_config
+
+log = logging.getLogger("nl2sql.app")
+
+PROBLEM = "application/problem+json"
+
+
+def resolve_secret_key(settings: Settings) -> str:
+    """The configured secret, or (embedded database only) one generated once into the data dir."""
+    key = settings.server.secret_key
+    if key:
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise StartupError(
+                "NL2SQL_SECRET_KEY must be a Fernet key (urlsafe base64 of 32 bytes): `nl2sql secret-key` prints one"
+            ) from None
+        return key
+    if settings.database.url:
+        raise StartupError(
+            "NL2SQL_SECRET_KEY is required with NL2SQL_DATABASE_URL (it encrypts stored credentials and must be the "
+            "same in every container): `nl2sql secret-key` prints a new one"
+        )
+    path = Path(settings.database.data_dir) / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(Fernet.generate_key().decode())
+    return path.read_text().strip()
+
+
+def _problem(status: int, title: str, detail: str, extra: dict | None = None, headers: dict | None = None) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail} | (extra or {})
+    return Response(content=body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _page_error(request: Request, status: int, title: str, detail: str, headers: dict | None = None) -> Response:
+    context = {"status": status, "title": title, "detail": detail}
+    if is_htmx(request):
+        # show it in the page's message area, whatever the element that asked
+        hx = {"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"} | (headers or {})
+        return Template(template_name="web/_error.html", context=context, status_code=status, headers=hx)
+    return Template(template_name="web/error.html", context=context, status_code=status, headers=headers)
+
+
+def handle_app_error(request: Request, exc: AppError) -> Response:
+    if isinstance(exc, auth.LoginRequired) and not auth.is_api_path(request.url.path):
+        if is_htmx(request):
+            return Response(content=b"", status_code=200, headers={"HX-Redirect": "/login"})
+        return auth.login_redirect(request)
+    if exc.status_code >= 500:
+        log.warning("request failed: %s", exc.detail)
+    if auth.is_api_path(request.url.path):
+        return _problem(exc.status_code, exc.title, exc.detail, exc.extra, exc.headers)
+    return _page_error(request, exc.status_code, exc.title, exc.detail, exc.headers)
+
+
+def handle_http_exception(request: Request, exc: HTTPException) -> Response:
+    detail = exc.detail or "request failed"
+    extra = {"errors": exc.extra} if isinstance(exc.extra, list | dict) and exc.extra else None
+    if exc.status_code == 403 and "CSRF" in detail:
+        detail = "the form's security token is missing or stale: reload the page and try again"
+    if auth.is_api_path(request.url.path) or request.url.path in ("/healthz", "/readyz"):
+        return _problem(exc.status_code, _title(exc.status_code), detail, extra, exc.headers)
+    return _page_error(request, exc.status_code, _title(exc.status_code), detail, exc.headers)
+
+
+def handle_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    detail = "something went wrong on our side; the error was logged"
+    if auth.is_api_path(request.url.path):
+        return _problem(500, "Internal error", detail)
+    return _page_error(request, 500, "Internal error", detail)
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+@get("/healthz", include_in_schema=True, tags=["ops"], summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["ops"], summary="App database reachable and migrations current")
+async def readyz(state: State) -> Response:
+    db: AppDatabase = state.db
+    if not await db.ping():
+        return _problem(503, "Not ready", "the app database is not reachable")
+    import anyio
+
+    migrations = await anyio.to_thread.run_sync(migration_state, db.url)
+    if not migrations.is_current:
+        return _problem(
+            503,
+            "Not ready",
+            f"migrations pending: at {sorted(migrations.current)}, code expects {sorted(migrations.heads)}; "
+            "run `nl2sql db upgrade`",
+        )
+    return Response(content={"status": "ready"}, media_type=MediaType.JSON)
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request) -> Redirect:
+    return Redirect(path="/account" if request.scope.get("user") else "/login")
+
+
+NAV: list[dict[str, Any]] = [
+    {"path": "/account", "label": "Account", "admin": False},
+]
+
+
+def create_app(
+    settings: Settings | None = None, *, database: AppDatabase | None = None, migrate: bool | None = None
+) -> Litestar:
+    """Build the app; the database opens (and migrates) when the app starts, unless already open."""
+    settings = settings or Settings.from_env()
+    secret_key = resolve_secret_key(settings)
+    db = database or AppDatabase(
+        settings.database.url, settings.database.data_dir, pool_size=settings.database.pool_size
+    )
+    state: dict[str, Any] = {"settings": settings, "db": db, "nav": NAV}
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        import anyio
+
+        await anyio.to_thread.run_sync(
+            lambda: db.open(migrate=settings.database.migrate_on_start if migrate is None else migrate)
+        )
+        try:
+            auth_service = auth.AuthService(db.sessions, settings.auth)
+            app.state.auth = auth_service
+            admin = await auth_service.bootstrap_admin(
+                settings.auth.bootstrap_admin_email, settings.auth.bootstrap_admin_password
+            )
+            if admin is not None:
+                log.info("created bootstrap admin %s", admin.email)
+            yield
+        finally:
+            await db.close()
+
+    def provide_auth(state: State) -> auth.AuthService:
+        return state.auth
+
+    csrf = CSRFConfig(
+        secret=secret_key,
+        cookie_name="nl2sql_csrf",
+        cookie_secure=settings.server.secure_cookies == "always",
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        header_name="x-csrftoken",
+        # the API authenticates with bearer keys, never cookies, so it can't be forged cross-site
+        exclude=["^/api/", "^/healthz$", "^/readyz$", "^/metrics$", "^/schema"],
+    )
+    return Litestar(
+        route_handlers=[
+            healthz,
+            readyz,
+            home,
+            static_files_router(),
+            *auth.api_routes,
+            *auth.page_routes,
+        ],
+        dependencies={"auth_service": Provide(provide_auth, sync_to_thread=False)},
+        middleware=[auth.AuthMiddleware],
+        csrf_config=csrf,
+        template_config=template_config(),
+        exception_handlers={
+            AppError: handle_app_error,
+            HTTPException: handle_http_exception,
+            Exception: handle_unexpected,
+        },
+        openapi_config=OpenAPIConfig(title="nl2sql", version="0.1.0", path="/schema"),
+        lifespan=[lifespan],
+        state=State(state),
+        debug=False,
+    )

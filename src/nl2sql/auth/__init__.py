@@ -1,0 +1,36 @@
+"""Users, roles, passwords, browser sessions and API keys, and the guards that use them."""
+
+from nl2sql.auth.api import api_routes
+from nl2sql.auth.dto import ApiKey, NewApiKey, Principal, Role, User
+from nl2sql.auth.guards import (
+    AuthMiddleware,
+    LoginRequired,
+    current_user,
+    is_api_path,
+    optional_user,
+    principal_of,
+    requires_admin,
+    requires_user,
+)
+from nl2sql.auth.pages import login_redirect, page_routes
+from nl2sql.auth.service import AuthService
+
+__all__ = [
+    "ApiKey",
+    "AuthMiddleware",
+    "AuthService",
+    "LoginRequired",
+    "NewApiKey",
+    "Principal",
+    "Role",
+    "User",
+    "api_routes",
+    "current_user",
+    "is_api_path",
+    "login_redirect",
+    "optional_user",
+    "page_routes",
+    "principal_of",
+    "requires_admin",
+    "requires_user",
+]

@@ -1,0 +1,218 @@
+"""The `nl2sql` command: serve, migrations, first users and keys."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from nl2sql.errors import AppError
+from nl2sql.settings import Settings, setting_docs
+
+
+def _fail(message: str) -> None:
+    click.echo(f"nl2sql: error: {message}", err=True)
+    sys.exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except AppError as exc:
+        _fail(exc.detail)
+        raise  # unreachable
+
+
+def _open_database(settings: Settings, *, migrate: bool):
+    from nl2sql.db import AppDatabase
+
+    db = AppDatabase(settings.database.url, settings.database.data_dir, pool_size=2)
+    try:
+        db.open(migrate=migrate)
+    except AppError as exc:
+        db.stop_embedded()
+        _fail(exc.detail)
+    return db
+
+
+def _with_auth(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `work(auth_service)` against the app database (attaching to a running embedded server)."""
+    from nl2sql.auth import AuthService
+
+    db = _open_database(settings, migrate=True)
+
+    async def main() -> Any:
+        try:
+            return await work(AuthService(db.sessions, settings.auth))
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(main())
+    except AppError as exc:
+        _fail(exc.detail)
+
+
+@click.group()
+def main() -> None:
+    """nl2sql: ask your databases questions in plain English."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default NL2SQL_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default NL2SQL_PORT or 8000).")
+@click.option("--no-migrate", is_flag=True, help="Don't apply pending migrations at start.")
+def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
+    """Run the web app and API."""
+    import uvicorn
+
+    from nl2sql.app import create_app
+
+    settings = _settings()
+    migrate = settings.database.migrate_on_start and not no_migrate
+    try:
+        from nl2sql.app import resolve_secret_key
+
+        resolve_secret_key(settings)
+    except AppError as exc:
+        _fail(exc.detail)
+    db = _open_database(settings, migrate=migrate)
+    try:
+        app = create_app(settings, database=db)
+    except AppError as exc:
+        db.stop_embedded()
+        _fail(exc.detail)
+    click.echo(f"nl2sql: serving on http://{host or settings.server.host}:{port or settings.server.port}", err=True)
+    try:
+        uvicorn.run(
+            app,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+            proxy_headers=settings.server.trust_proxy,
+            forwarded_allow_ips="*" if settings.server.trust_proxy else None,
+            log_level=settings.server.log_level,
+            access_log=False,
+        )
+    finally:
+        db.stop_embedded()
+
+
+@main.group()
+def db() -> None:
+    """App database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("target", default="heads")
+def db_upgrade(target: str) -> None:
+    """Apply migrations (to TARGET, default: the newest)."""
+    from nl2sql import db as appdb
+
+    settings = _settings()
+    database = _open_database(settings, migrate=False)
+    try:
+        appdb.upgrade(database.url, target)
+        click.echo(f"at {', '.join(sorted(appdb.migration_state(database.url).current))}")
+    finally:
+        database.stop_embedded()
+
+
+@db.command("downgrade")
+@click.argument("target")
+def db_downgrade(target: str) -> None:
+    """Revert migrations to TARGET (e.g. -1, or a revision id; `base` drops everything)."""
+    from nl2sql import db as appdb
+
+    settings = _settings()
+    database = _open_database(settings, migrate=False)
+    try:
+        appdb.downgrade(database.url, target)
+        click.echo(f"at {', '.join(sorted(appdb.migration_state(database.url).current)) or 'base'}")
+    finally:
+        database.stop_embedded()
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the applied and the newest revision."""
+    from nl2sql import db as appdb
+
+    settings = _settings()
+    database = _open_database(settings, migrate=False)
+    try:
+        state = appdb.migration_state(database.url)
+        click.echo(f"applied: {', '.join(sorted(state.current)) or 'none'}; newest: {', '.join(sorted(state.heads))}")
+    finally:
+        database.stop_embedded()
+
+
+@main.group()
+def users() -> None:
+    """Manage users."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--admin", "is_admin", is_flag=True, help="Make the user an admin (default: analyst).")
+@click.option("--name", "display_name", default=None, help="Display name (default: the email's local part).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt.")
+def users_create(email: str, is_admin: bool, display_name: str | None, password_stdin: bool) -> None:
+    """Create a user; the password comes from a prompt or standard input."""
+    if password_stdin or not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings()
+    user = _with_auth(
+        settings,
+        lambda svc: svc.create_user(email, password, role="admin" if is_admin else "analyst", display_name=display_name),
+    )
+    click.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@main.group("api-keys")
+def api_keys() -> None:
+    """Manage API keys."""
+
+
+@api_keys.command("create")
+@click.option("--user", "email", required=True, help="Email of the key's owner.")
+@click.option("--name", default="CLI key", help="A name to recognise the key by.")
+def api_keys_create(email: str, name: str) -> None:
+    """Print a new API key for a user (shown once)."""
+
+    async def work(svc):
+        owner = await svc.find_user(email)
+        return await svc.create_api_key(owner, name=name)
+
+    created = _with_auth(_settings(), work)
+    click.echo(created.key)
+
+
+@main.command("secret-key")
+def secret_key() -> None:
+    """Print a new random value for NL2SQL_SECRET_KEY."""
+    from cryptography.fernet import Fernet
+
+    click.echo(Fernet.generate_key().decode())
+
+
+@main.command("settings")
+@click.option("--markdown", is_flag=True, help="As the README's markdown table.")
+def settings_table(markdown: bool) -> None:
+    """List every setting with its default and meaning."""
+    rows = setting_docs()
+    if markdown:
+        click.echo("| Variable | Default | Meaning |\n|---|---|---|")
+        for env, default, doc in rows:
+            click.echo(f"| `{env}` | `{default}` | {doc} |")
+        return
+    for env, default, doc in rows:
+        click.echo(f"{env} (default {default})\n    {doc}")
+
+
+if __name__ == "__main__":
+    main()

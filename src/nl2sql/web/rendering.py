@@ -1,0 +1,56 @@
+"""Render full pages or, for htmx requests, just their fragment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Response, Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from nl2sql.db import resource_path
+
+
+def _configure(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+    env.filters["dt"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def template_config() -> TemplateConfig:
+    return TemplateConfig(
+        directory=resource_path("templates"), engine=JinjaTemplateEngine, engine_callback=_configure
+    )
+
+
+def static_files_router():
+    return create_static_files_router(path="/static", directories=[resource_path("static")], include_in_schema=False)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request,
+    page: str,
+    context: dict[str, Any] | None = None,
+    *,
+    fragment: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Template:
+    """The full page, or only `fragment` when htmx asked (and a fragment exists)."""
+    name = fragment if fragment and is_htmx(request) else page
+    return Template(template_name=name, context=dict(context or {}), status_code=status_code, headers=headers)
+
+
+def redirect(request: Request, path: str) -> Redirect | Response:
+    """Redirect that htmx follows as a full navigation (HX-Redirect) and browsers as a 303."""
+    if is_htmx(request):
+        # htmx's XHR would follow a 3xx silently; HX-Redirect makes it a real navigation
+        return Response(content=b"", status_code=200, headers={"HX-Redirect": path})
+    return Redirect(path=path, status_code=303)
