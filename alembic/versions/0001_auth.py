@@ -1,4 +1,4 @@
-"""auth: users, browser sessions, API keys, login failures
+"""auth: users, browser sessions, API keys, login failures; the audit log
 
 Revision ID: 0001_auth
 Revises:
@@ -7,6 +7,7 @@ Create Date: 2026-11-22
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0001_auth"
 down_revision = None
@@ -65,7 +66,21 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("at", TS, nullable=False, index=True),
+        sa.Column("actor_id", sa.Integer, index=True),
+        sa.Column("actor_email", sa.String(320)),
+        sa.Column("action", sa.String(100), nullable=False, index=True),
+        sa.Column("target", sa.String(500), nullable=False),
+        sa.Column("before", JSONB),
+        sa.Column("after", JSONB),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("audit_log")
     op.drop_table("login_failures")
     op.drop_table("api_keys")
     op.drop_table("auth_sessions")

@@ -20,6 +20,7 @@ from litestar.response import Redirect, Template
 from nl2sql import auth
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
+from nl2sql.jobs import Blueprint, Jobs
 from nl2sql.settings import Settings
 from nl2sql.web import is_htmx, static_files_router, template_config
 
@@ -150,6 +151,11 @@ def create_app(
         settings.database.url, settings.database.data_dir, pool_size=settings.database.pool_size
     )
     state: dict[str, Any] = {"settings": settings, "db": db, "nav": NAV}
+    # task blueprints per module namespace: a job named "catalog:sync" runs catalog's `sync` task
+    blueprints: dict[str, Blueprint] = {}
+
+    def job_context(app: Litestar) -> dict[str, Any]:
+        return {}
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -158,6 +164,8 @@ def create_app(
         await anyio.to_thread.run_sync(
             lambda: db.open(migrate=settings.database.migrate_on_start if migrate is None else migrate)
         )
+        jobs = Jobs(db.url, blueprints)
+        app.state.jobs = jobs
         try:
             auth_service = auth.AuthService(db.sessions, settings.auth)
             app.state.auth = auth_service
@@ -166,8 +174,12 @@ def create_app(
             )
             if admin is not None:
                 log.info("created bootstrap admin %s", admin.email)
+            await jobs.open()
+            # services that background tasks use, handed in rather than reached for
+            jobs.start_worker({"auth": auth_service} | job_context(app))
             yield
         finally:
+            await jobs.close()
             await db.close()
 
     def provide_auth(state: State) -> auth.AuthService:
