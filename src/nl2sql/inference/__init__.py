@@ -1,0 +1,41 @@
+"""Inference: every LLM backend behind one ChatModel protocol, grammar-constrained decoding, slots and metering."""
+
+from nl2sql.inference.fake import FakeCall, FakeChatModel
+from nl2sql.inference.grammar import DIALECTS, json_grammar, sql_grammar, table_aliases
+from nl2sql.inference.llamacpp import LlamaCppChatModel
+from nl2sql.inference.protocol import (
+    ChatModel,
+    Chunk,
+    Generation,
+    GenerationParams,
+    Grammar,
+    InferenceTimeout,
+    Message,
+    Metering,
+    ModelInfo,
+    ModelStatus,
+    UnsupportedFeature,
+    collect,
+)
+
+__all__ = [
+    "DIALECTS",
+    "ChatModel",
+    "Chunk",
+    "FakeCall",
+    "FakeChatModel",
+    "Generation",
+    "GenerationParams",
+    "Grammar",
+    "InferenceTimeout",
+    "LlamaCppChatModel",
+    "Message",
+    "Metering",
+    "ModelInfo",
+    "ModelStatus",
+    "UnsupportedFeature",
+    "collect",
+    "json_grammar",
+    "sql_grammar",
+    "table_aliases",
+]
