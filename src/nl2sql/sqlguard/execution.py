@@ -1,0 +1,264 @@
+"""Running a ValidatedSql on a customer database: read-only transaction, time limit, row cap, rollback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from nl2sql.errors import UnavailableError
+from nl2sql.sqlguard.errors import QueryFailed, QueryTimeout, SqlRefused
+from nl2sql.sqlguard.policy import sqlglot_dialect
+from nl2sql.sqlguard.validation import ValidatedSql
+
+__all__ = ["QueryResult", "ResultColumn", "probe", "run"]
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    """One result column: its name and a type label (integer, number, text, date, datetime, boolean)."""
+
+    name: str
+    type: str
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Rows a query returned; `truncated` says there may be more than were kept."""
+
+    columns: tuple[ResultColumn, ...]
+    rows: tuple[tuple[Any, ...], ...]
+    row_count: int
+    truncated: bool
+    elapsed_s: float
+
+
+def run(sql: ValidatedSql, engine: Engine, *, timeout_s: float, max_rows: int) -> QueryResult:
+    """Run a validated query read-only within `timeout_s`, keeping at most `max_rows` rows; always rolls back."""
+    if max_rows < 0:
+        raise ValueError("max_rows must not be negative")
+    with _read_only(sql, engine, timeout_s) as (conn, watch):
+        started = time.perf_counter()
+        try:
+            result = conn.exec_driver_sql(sql.sql)
+            description = result.cursor.description if result.cursor is not None else None
+            fetched = result.fetchmany(max_rows + 1) if result.returns_rows else []
+            result.close()
+        except sa.exc.DBAPIError as error:
+            raise _translated(error, conn, watch, timeout_s) from None
+        elapsed = time.perf_counter() - started
+    rows = tuple(tuple(row) for row in fetched[:max_rows])
+    # A guard-added LIMIT hides whether more rows existed; reaching it counts as "maybe more".
+    truncated = len(fetched) > max_rows or (sql.limit_applied and len(fetched) >= sql.row_cap)
+    return QueryResult(
+        columns=_columns(description or (), rows, engine.dialect.name),
+        rows=rows,
+        row_count=len(rows),
+        truncated=truncated,
+        elapsed_s=elapsed,
+    )
+
+
+def probe(sql: ValidatedSql, engine: Engine, timeout_s: float) -> None:
+    """Ask the database to plan the query without returning data; raise QueryFailed with its error if it can't."""
+    kind = sqlglot_dialect(engine.dialect.name)
+    if kind in {"postgres", "mysql", "duckdb"}:
+        statement = f"EXPLAIN {sql.sql}"
+    elif kind == "sqlite":
+        statement = f"EXPLAIN QUERY PLAN {sql.sql}"
+    else:
+        statement = f"SELECT * FROM ({sql.sql}) probe WHERE 1 = 0"
+    with _read_only(sql, engine, timeout_s) as (conn, watch):
+        try:
+            conn.exec_driver_sql(statement).fetchall()
+        except sa.exc.DBAPIError as error:
+            raise _translated(error, conn, watch, timeout_s) from None
+
+
+# --- the read-only session -----------------------------------------------------------------------
+
+
+class _Watch:
+    """Whether our own timer stopped the statement (SQLite, and drivers without a server-side limit)."""
+
+    def __init__(self) -> None:
+        self.fired = False
+
+
+@contextmanager
+def _read_only(sql: ValidatedSql, engine: Engine, timeout_s: float) -> Iterator[tuple[Connection, _Watch]]:
+    if not isinstance(sql, ValidatedSql):
+        raise TypeError("run() and probe() take a ValidatedSql from sqlguard.validate()")
+    kind = sqlglot_dialect(engine.dialect.name)
+    if kind != sql.dialect:
+        raise SqlRefused(f"this query was checked as {sql.dialect} SQL, but the database speaks {kind}")
+    if timeout_s <= 0:
+        raise ValueError("timeout_s must be positive")
+    try:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as error:
+        raise UnavailableError(f"can't reach the database: {_database_message(error)}") from None
+    watch = _Watch()
+    try:
+        with conn:
+            setup = {"postgres": _postgres, "mysql": _mysql, "sqlite": _sqlite, "oracle": _oracle}.get(kind, _generic)
+            try:
+                restore = setup(conn, timeout_s, watch)
+            except sa.exc.DBAPIError as error:
+                raise QueryFailed(f"the database refused a read-only session: {_database_message(error)}") from None
+            try:
+                yield conn, watch
+            finally:
+                # Nothing a query did survives: roll back, then put session settings back for the pool.
+                try:
+                    conn.rollback()
+                    restore()
+                    conn.rollback()
+                except Exception:  # noqa: BLE001 — a connection we can't reset must never be reused
+                    conn.invalidate()
+    finally:
+        conn.close()
+
+
+def _postgres(conn: Connection, timeout_s: float, watch: _Watch):
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    conn.exec_driver_sql(f"SET LOCAL statement_timeout = {max(1, int(timeout_s * 1000))}")
+    return lambda: None  # SET LOCAL ends with the transaction
+
+
+def _mysql(conn: Connection, timeout_s: float, watch: _Watch):
+    # MariaDB limits statements with max_statement_time (seconds); MySQL with max_execution_time (ms).
+    mariadb = getattr(conn.dialect, "is_mariadb", False) or "mariadb" in str(
+        conn.exec_driver_sql("SELECT VERSION()").scalar()
+    ).lower()
+    variable, value = ("max_statement_time", f"{timeout_s:.3f}") if mariadb else (
+        "max_execution_time",
+        str(max(1, int(timeout_s * 1000))),
+    )
+    previous = conn.exec_driver_sql(f"SELECT @@SESSION.{variable}").scalar()
+    conn.exec_driver_sql(f"SET SESSION {variable} = {value}")
+    conn.rollback()
+    conn.exec_driver_sql("START TRANSACTION READ ONLY")
+    return lambda: conn.exec_driver_sql(f"SET SESSION {variable} = {previous}")
+
+
+def _sqlite(conn: Connection, timeout_s: float, watch: _Watch):
+    raw = conn.connection.dbapi_connection
+    previous = conn.exec_driver_sql("PRAGMA query_only").scalar()
+    conn.exec_driver_sql("PRAGMA query_only = ON")
+    deadline = time.monotonic() + timeout_s
+
+    def over_time() -> int:
+        if time.monotonic() > deadline:
+            watch.fired = True
+            return 1  # non-zero aborts the running statement with "interrupted"
+        return 0
+
+    raw.set_progress_handler(over_time, 1000)
+
+    def restore() -> None:
+        raw.set_progress_handler(None, 0)
+        conn.exec_driver_sql(f"PRAGMA query_only = {int(bool(previous))}")
+
+    return restore
+
+
+def _oracle(conn: Connection, timeout_s: float, watch: _Watch):
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+    return _generic(conn, timeout_s, watch)
+
+
+def _generic(conn: Connection, timeout_s: float, watch: _Watch):
+    # No server-side limit we know of: a timer interrupts the driver (DuckDB interrupt(), cancel()).
+    # Read-only rests on the guard and the rollback here; give such connections a read-only user.
+    raw = conn.connection.dbapi_connection
+    stop = getattr(raw, "interrupt", None) or getattr(raw, "cancel", None)
+    if stop is None:
+        return lambda: None
+
+    def interrupt() -> None:
+        watch.fired = True
+        stop()
+
+    timer = threading.Timer(timeout_s, interrupt)
+    timer.daemon = True
+    timer.start()
+    return timer.cancel
+
+
+# --- errors and types ----------------------------------------------------------------------------
+
+_TIMEOUT_CODES = {
+    "57014",  # PostgreSQL query_canceled (statement_timeout)
+    3024,  # MySQL max_execution_time exceeded
+    1969,  # MariaDB max_statement_time exceeded
+    1317,  # MySQL/MariaDB query interrupted
+}
+
+
+def _translated(error: sa.exc.DBAPIError, conn: Connection, watch: _Watch, timeout_s: float) -> Exception:
+    orig = error.orig
+    code = getattr(orig, "sqlstate", None) or (orig.args[0] if getattr(orig, "args", None) else None)
+    if watch.fired or code in _TIMEOUT_CODES:
+        return QueryTimeout(f"the query ran longer than {timeout_s:g} s and was stopped")
+    message = _database_message(error)
+    return QueryFailed(f"the database rejected the query: {message}", extra={"database_message": message})
+
+
+def _database_message(error: sa.exc.DBAPIError) -> str:
+    orig = error.orig
+    args = getattr(orig, "args", ())
+    if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (errno, message)
+        text = str(args[1])
+    else:
+        text = str(orig)
+    return text.strip()[:1000] or type(orig).__name__
+
+
+# Type codes from cursor descriptions: PostgreSQL OIDs (psycopg) and MySQL field types (PyMySQL).
+_POSTGRES_TYPES = {
+    16: "boolean", 20: "integer", 21: "integer", 23: "integer", 26: "integer", 700: "number", 701: "number",
+    1700: "number", 790: "number", 25: "text", 1042: "text", 1043: "text", 19: "text", 18: "text",
+    1082: "date", 1114: "datetime", 1184: "datetime", 1083: "text", 1266: "text", 2950: "text",
+}
+_MYSQL_TYPES = {
+    0: "number", 246: "number", 4: "number", 5: "number", 1: "integer", 2: "integer", 3: "integer",
+    8: "integer", 9: "integer", 13: "integer", 16: "integer", 10: "date", 14: "date", 7: "datetime",
+    12: "datetime", 11: "text", 15: "text", 253: "text", 254: "text", 245: "text", 247: "text", 248: "text",
+}
+
+
+def _columns(description: Sequence[Sequence[Any]], rows: Sequence[tuple[Any, ...]], dialect: str) -> tuple[ResultColumn, ...]:
+    codes = {"postgresql": _POSTGRES_TYPES, "mysql": _MYSQL_TYPES, "mariadb": _MYSQL_TYPES}.get(dialect, {})
+    columns = []
+    for index, entry in enumerate(description):
+        code = entry[1] if len(entry) > 1 else None
+        label = codes.get(code) if isinstance(code, int) else None
+        columns.append(ResultColumn(name=str(entry[0]), type=label or _value_type(row[index] for row in rows)))
+    return tuple(columns)
+
+
+def _value_type(values) -> str:
+    for value in values:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            return "boolean"
+        if isinstance(value, int):
+            return "integer"
+        if isinstance(value, (float, decimal.Decimal)):
+            return "number"
+        if isinstance(value, dt.datetime):
+            return "datetime"
+        if isinstance(value, dt.date):
+            return "date"
+        return "text"
+    return "text"

@@ -1,0 +1,408 @@
+"""Turning SQL text into a ValidatedSql: one read-only query over allowed tables, row-capped."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+from sqlglot.optimizer.scope import Scope, traverse_scope
+
+from nl2sql.sqlguard.errors import SqlRefused
+from nl2sql.sqlguard.forbidden import FORBIDDEN_NODES, forbidden_function_reason, function_names, statement_name
+from nl2sql.sqlguard.policy import GuardPolicy
+
+__all__ = ["ValidatedSql", "validate"]
+
+_MINT = object()  # only this module holds it, so only validate() can build a ValidatedSql
+_READ_ONLY = "only read-only queries run"
+
+
+class ValidatedSql:
+    """SQL that passed the guard: the text to run, its dialect, the tables it reads, whether a row cap was added."""
+
+    __slots__ = ("sql", "dialect", "tables", "limit_applied", "row_cap")
+
+    sql: str
+    dialect: str
+    tables: tuple[str, ...]
+    limit_applied: bool
+    row_cap: int
+
+    def __init__(
+        self, *, sql: str, dialect: str, tables: tuple[str, ...], limit_applied: bool, row_cap: int, _mint: object = None
+    ) -> None:
+        if _mint is not _MINT:
+            raise TypeError("a ValidatedSql comes only from nl2sql.sqlguard.validate()")
+        for name, value in (
+            ("sql", sql),
+            ("dialect", dialect),
+            ("tables", tuple(tables)),
+            ("limit_applied", bool(limit_applied)),
+            ("row_cap", int(row_cap)),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("ValidatedSql is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("ValidatedSql is immutable")
+
+    def __reduce__(self):
+        # Unpickling would build one without validate(); a copy across processes must validate again.
+        raise TypeError("a ValidatedSql can't be pickled or copied; validate the SQL again")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ValidatedSql):
+            return NotImplemented
+        return (self.sql, self.dialect, self.tables, self.limit_applied, self.row_cap) == (
+            other.sql,
+            other.dialect,
+            other.tables,
+            other.limit_applied,
+            other.row_cap,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.sql, self.dialect, self.tables, self.limit_applied, self.row_cap))
+
+    def __repr__(self) -> str:
+        return f"ValidatedSql(dialect={self.dialect!r}, tables={self.tables!r}, limit_applied={self.limit_applied}, sql={self.sql!r})"
+
+
+def validate(sql: str, policy: GuardPolicy) -> ValidatedSql:
+    """Check that `sql` is one read-only query the policy allows; return it row-capped, or raise SqlRefused."""
+    dialect = policy.read_dialect
+    tree = _single_statement(sql, dialect)
+    _inspect(tree, policy, dialect)
+    capped, limit_applied = _cap_rows(tree, policy.row_cap)
+    final = _render(capped, dialect)
+    # What runs is the text we generate, not the text we were given (comments gone, one spelling).
+    # Check that text again from scratch, and that it is a fixed point of parse + generate, so the
+    # database receives exactly what was inspected.
+    again = _single_statement(final, dialect)
+    tables = _inspect(again, policy, dialect)
+    if _render(again, dialect) != final:
+        raise SqlRefused("the SQL uses constructs the guard can't check reliably; write it more plainly")
+    return ValidatedSql(
+        sql=final, dialect=dialect, tables=tables, limit_applied=limit_applied, row_cap=policy.row_cap, _mint=_MINT
+    )
+
+
+def _render(tree: exp.Expression, dialect: str) -> str:
+    return tree.sql(dialect=dialect, comments=False, normalize_functions=False)
+
+
+# --- one statement -------------------------------------------------------------------------------
+
+_ALLOWED_CONTROL = {"\t", "\n", "\r"}
+
+
+def _refuse_hidden_characters(text: str) -> None:
+    for char in text:
+        if char in _ALLOWED_CONTROL or char == " ":
+            continue
+        category = unicodedata.category(char)
+        # Format (zero-width, bidi overrides), control, separators other than a plain space:
+        # invisible in a review, and a way to split keywords so one reader sees what another doesn't.
+        if category in {"Cf", "Cc", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"}:
+            label = unicodedata.name(char, "unnamed character")
+            raise SqlRefused(f"the SQL contains an invisible or unusual character (U+{ord(char):04X} {label}); remove it")
+
+
+_NON_QUERY_WORDS = re.compile(r"^\s*\(*\s*([A-Za-z_]+(?:\s+[A-Za-z_]+)?)")
+_FILE_WRITE = re.compile(r"\bINTO\s+(OUTFILE|DUMPFILE)\b", re.IGNORECASE)
+_QUERY_STARTS = {"select", "with", "values", "table"}
+
+
+def _single_statement(sql: str, dialect: str) -> exp.Expression:
+    text = (sql or "").strip()
+    if not text:
+        raise SqlRefused("the SQL is empty")
+    _refuse_hidden_characters(text)
+    try:
+        statements = [statement for statement in sqlglot.parse(text, read=dialect) if statement is not None]
+    except SqlglotError as error:
+        raise SqlRefused(_parse_failure(text, dialect, error)) from None
+    except RecursionError:
+        raise SqlRefused("the SQL is nested too deeply to check") from None
+    if not statements:
+        raise SqlRefused("the SQL contains no statement")
+    if len(statements) > 1:
+        raise SqlRefused(
+            f"only one statement may run, found {len(statements)}: stacked statements separated by `;` are refused"
+        )
+    return statements[0]
+
+
+def _parse_failure(text: str, dialect: str, error: SqlglotError) -> str:
+    """A refusal message for SQL sqlglot can't parse: name the statement when it is clearly a write."""
+    if _FILE_WRITE.search(_without_strings(text)):
+        return f"SELECT ... INTO {_FILE_WRITE.search(_without_strings(text)).group(1).upper()} writes files on the server: {_READ_ONLY}"
+    match = _NON_QUERY_WORDS.match(_without_comments(text))
+    if match and match.group(1).split()[0].lower() not in _QUERY_STARTS:
+        return f"{match.group(1).split()[0].upper()} statements are not allowed: {_READ_ONLY}"
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"the SQL could not be parsed as {dialect}: {first}"
+
+
+def _without_strings(text: str) -> str:
+    return re.sub(r"'(?:[^'\\]|\\.|'')*'", "''", text)
+
+
+def _without_comments(text: str) -> str:
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.DOTALL)
+    return re.sub(r"(--|#)[^\n]*", " ", text)
+
+
+# --- inspection ----------------------------------------------------------------------------------
+
+
+def _inspect(tree: exp.Expression, policy: GuardPolicy, dialect: str) -> tuple[str, ...]:
+    """Refuse anything that isn't a plain read of allowed tables; return the tables read."""
+    _require_query(tree)
+    for node in tree.walk():
+        _refuse_node(node)
+    _refuse_look_alikes(tree)
+    analysed = normalize_identifiers(tree.copy(), dialect=dialect)
+    try:
+        scopes = traverse_scope(analysed)
+    except (SqlglotError, RecursionError) as error:
+        raise SqlRefused(f"the query's structure could not be analysed: {str(error).splitlines()[0]}") from None
+    real_tables = _real_tables(analysed, scopes)
+    names = _check_tables(real_tables, policy, dialect)
+    _check_table_functions(analysed, policy)
+    _check_sensitive(analysed, scopes, real_tables, policy)
+    return names
+
+
+def _require_query(tree: exp.Expression) -> None:
+    if isinstance(tree, (exp.Select, exp.SetOperation)):
+        return
+    if isinstance(tree, exp.Subquery) and isinstance(tree.unnest(), (exp.Select, exp.SetOperation)):
+        return
+    if isinstance(tree, exp.Command) or type(tree).__name__ in _statement_classes():
+        raise SqlRefused(f"{statement_name(tree)} statements are not allowed: {_READ_ONLY}")
+    # sqlglot reads unknown statements in odd shapes (LISTEN c parses as a column alias); name the
+    # first word, which is what a person typed.
+    first = tree.sql().split()[0].strip("(").upper() if tree.sql().split() else "this"
+    raise SqlRefused(f"{first} statements are not allowed: {_READ_ONLY} (SELECT)")
+
+
+def _statement_classes() -> set[str]:
+    return {cls.__name__ for cls, reason in FORBIDDEN_NODES if reason.endswith(_READ_ONLY)}
+
+
+def _refuse_node(node: exp.Expression) -> None:
+    if isinstance(node, exp.Command):
+        raise SqlRefused(f"{statement_name(node)} statements are not allowed: {_READ_ONLY}")
+    for cls, reason in FORBIDDEN_NODES:
+        if isinstance(node, cls):
+            raise SqlRefused(reason)
+    if isinstance(node, exp.Func):
+        reason = forbidden_function_reason(node)
+        if reason:
+            raise SqlRefused(reason)
+    for comment in node.comments or ():
+        # MySQL runs the body of /*! ... */; /*+ ... */ are hints that can change session settings.
+        if comment.lstrip().startswith(("!", "+")):
+            raise SqlRefused("executable comments (/*! ... */) and hints (/*+ ... */) are not allowed")
+
+
+_SCRIPT = re.compile(r"^([A-Z]+)")
+
+
+def _refuse_look_alikes(tree: exp.Expression) -> None:
+    names: list[str] = [str(node.this) for node in tree.find_all(exp.Identifier) if not node.quoted]
+    names += [str(node.name) for node in tree.find_all(exp.Anonymous)]
+    for name in names:
+        if name.isascii():
+            continue
+        if unicodedata.normalize("NFKC", name) != name:
+            raise SqlRefused(f"the name `{name}` uses look-alike characters (e.g. full-width letters); quote it or use plain letters")
+        scripts = {
+            match.group(1)
+            for char in name
+            if char.isalpha() and (match := _SCRIPT.match(unicodedata.name(char, "UNKNOWN")))
+        }
+        if len(scripts) > 1:
+            raise SqlRefused(f"the name `{name}` mixes alphabets ({', '.join(sorted(scripts))}), a look-alike trick")
+
+
+def _real_tables(tree: exp.Expression, scopes: list[Scope]) -> list[exp.Table]:
+    """Every table node that names a stored table or view: not a CTE reference, not a table function."""
+    cte_references: set[int] = set()
+    for scope in scopes:
+        for table in scope.tables:
+            if not table.args.get("db") and not table.args.get("catalog") and table.name in scope.cte_sources:
+                cte_references.add(id(table))
+    # Tables sqlglot's scopes don't cover count as real, so the allow list still applies to them.
+    return [
+        table
+        for table in tree.find_all(exp.Table)
+        if id(table) not in cte_references and not isinstance(table.this, exp.Func)
+    ]
+
+
+def _normalized(dialect: str, part: str) -> str:
+    return Dialect.get_or_raise(dialect).normalize_identifier(exp.to_identifier(part, quoted=True)).name
+
+
+def _allowed_keys(policy: GuardPolicy, dialect: str) -> set[tuple[str | None, str | None, str]]:
+    default_schema = _normalized(dialect, policy.default_schema) if policy.default_schema else None
+    keys = set()
+    for entry in policy.allowed_tables:
+        parts = [_normalized(dialect, part) for part in entry.split(".")]
+        if len(parts) == 1:
+            keys.add((None, default_schema, parts[0]))
+        elif len(parts) == 2:
+            keys.add((None, parts[0], parts[1]))
+        else:
+            keys.add((parts[-3], parts[-2], parts[-1]))
+    return keys
+
+
+def _check_tables(tables: Iterable[exp.Table], policy: GuardPolicy, dialect: str) -> tuple[str, ...]:
+    allowed = _allowed_keys(policy, dialect)
+    default_schema = _normalized(dialect, policy.default_schema) if policy.default_schema else None
+    seen: dict[str, None] = {}
+    for table in tables:
+        if not isinstance(table.this, exp.Identifier):
+            raise SqlRefused(f"`{table.sql()}` is not a table of this connection's catalog")
+        key = (table.catalog or None, table.db or default_schema, table.name)
+        written = ".".join(part for part in (table.catalog, table.db, table.name) if part)
+        if key not in allowed:
+            raise SqlRefused(f"table `{written}` is not in this connection's catalog")
+        seen[".".join(part for part in key if part)] = None
+    return tuple(sorted(seen))
+
+
+def _check_table_functions(tree: exp.Expression, policy: GuardPolicy) -> None:
+    sources = [table.this for table in tree.find_all(exp.Table) if isinstance(table.this, exp.Func)]
+    sources += [lateral.this for lateral in tree.find_all(exp.Lateral) if isinstance(lateral.this, exp.Func)]
+    sources += list(tree.find_all(exp.Unnest))
+    for function in sources:
+        names = function_names(function) | ({"unnest"} if isinstance(function, exp.Unnest) else set())
+        if not names & policy.table_functions:
+            shown = function.name if isinstance(function, exp.Anonymous) else sorted(names)[0]
+            raise SqlRefused(f"table function `{shown}` is not allowed in FROM; only {', '.join(sorted(policy.table_functions)[:6])}, ... are")
+
+
+# --- sensitive columns ---------------------------------------------------------------------------
+
+
+def _check_sensitive(tree: exp.Expression, scopes: list[Scope], tables: list[exp.Table], policy: GuardPolicy) -> None:
+    sensitive: dict[str, set[str]] = {}
+    for entry in policy.sensitive_columns:
+        *table_parts, column = entry.split(".")
+        sensitive.setdefault(table_parts[-1].casefold(), set()).add(column.casefold())
+    aliases: dict[str, set[str]] = {}
+    for table in tables:
+        name = table.name.casefold()
+        aliases.setdefault(name, set()).add(name)
+        aliases.setdefault(table.alias_or_name.casefold(), set()).add(name)
+    referenced = {name for names in aliases.values() for name in names}
+    exposed = {column for name in referenced for column in sensitive.get(name, ())}
+    if not exposed:
+        return
+
+    def sensitive_in(table_names: Iterable[str]) -> list[str]:
+        return sorted(f"{name}.{column}" for name in table_names for column in sensitive.get(name, ()))
+
+    for column in tree.find_all(exp.Column):
+        qualifier = column.table.casefold()
+        if isinstance(column.this, exp.Star):
+            hidden = sensitive_in(aliases.get(qualifier, ()))
+            if hidden and not _inside_exists(column):
+                raise SqlRefused(f"`{column.sql()}` would expose the sensitive column `{hidden[0]}`; list the columns you need")
+            continue
+        name = column.name.casefold()
+        if not qualifier and name in aliases and sensitive_in(aliases[name]):
+            # PostgreSQL reads a bare table name or alias as the whole row, sensitive columns included.
+            raise SqlRefused(f"`{column.sql()}` refers to whole rows of a table with sensitive columns; list the columns you need")
+        if qualifier:
+            hit = any(name in sensitive.get(table, ()) for table in aliases.get(qualifier, ()))
+        else:
+            hit = name in exposed
+        if not hit:
+            continue
+        if policy.sensitive_in_predicates and _in_predicate(column):
+            continue
+        where = "only filter on it in WHERE or JOIN ... ON" if policy.sensitive_in_predicates else "it can't be used in queries"
+        raise SqlRefused(f"column `{column.name}` is sensitive: its values can't be shown or computed on; {where}")
+
+    by_select = {id(scope.expression): scope for scope in scopes}
+    for star in tree.find_all(exp.Star):
+        select = star.parent
+        if not isinstance(select, exp.Select) or star.arg_key != "expressions" or _inside_exists(star):
+            continue
+        scope = by_select.get(id(select))
+        sources = scope.sources.values() if scope else [t for t in tables if t.find_ancestor(exp.Select) is select]
+        names = {source.name.casefold() for source in sources if isinstance(source, exp.Table)}
+        hidden = sensitive_in(names)
+        if hidden:
+            raise SqlRefused(f"`SELECT *` would expose the sensitive column `{hidden[0]}`; list the columns you need")
+
+
+def _inside_exists(node: exp.Expression) -> bool:
+    select = node.find_ancestor(exp.Select)
+    parent = select.parent if select else None
+    while isinstance(parent, exp.Subquery):
+        parent = parent.parent
+    return isinstance(parent, exp.Exists)
+
+
+def _in_predicate(node: exp.Expression) -> bool:
+    """Whether the node sits in the WHERE or JOIN ... ON of its own SELECT (filters rows, shows nothing)."""
+    child, parent = node, node.parent
+    while parent is not None:
+        if isinstance(parent, exp.Join) and child.arg_key in {"on", "using"}:
+            return True
+        if isinstance(parent, exp.Select):
+            return child.arg_key == "where"
+        if isinstance(parent, (exp.Subquery, exp.SetOperation)):
+            return False
+        child, parent = parent, parent.parent
+    return False
+
+
+# --- row cap -------------------------------------------------------------------------------------
+
+
+def _literal_count(node: exp.Expression | None) -> int | None:
+    if isinstance(node, exp.Literal) and not node.is_string and node.this.isdigit():
+        return int(node.this)
+    return None
+
+
+def _bends_count(node: exp.Expression) -> bool:
+    """Whether a LIMIT/FETCH means something other than "at most n rows" (PERCENT, WITH TIES)."""
+    options = node.args.get("limit_options")
+    flags = (node.args.get("percent"), node.args.get("with_ties"))
+    if options is not None:
+        flags += (options.args.get("percent"), options.args.get("with_ties"))
+    return any(flags)
+
+
+def _cap_rows(tree: exp.Expression, cap: int) -> tuple[exp.Expression, bool]:
+    """Add LIMIT cap, or lower a larger or non-literal limit to it; a smaller literal limit stays."""
+    query = tree.unnest() if isinstance(tree, exp.Subquery) and not tree.args.get("limit") else tree
+    limit, fetch = query.args.get("limit"), query.args.get("fetch")
+    if limit is not None:
+        count = _literal_count(limit.expression)
+        if count is not None and count <= cap and not _bends_count(limit):
+            return query, False
+    elif fetch is not None:
+        count = _literal_count(fetch.args.get("count"))
+        if count is not None and count <= cap and not _bends_count(fetch):
+            return query, False
+    query = query.copy()
+    query.set("limit", None)
+    query.set("fetch", None)
+    return query.limit(cap, copy=False), True
