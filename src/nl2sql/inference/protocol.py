@@ -84,13 +84,15 @@ class Metering:
 
     @property
     def tokens_per_second(self) -> float:
-        """Generation speed: tokens after the first over the time after the first."""
-        if self.first_token_seconds is None or self.completion_tokens == 0:
+        """Generation speed: tokens after the first over the time after the first (whole call when not streamed)."""
+        busy = self.total_seconds - self.queue_seconds
+        if self.completion_tokens == 0:
             return 0.0
+        if self.first_token_seconds is None:
+            return self.completion_tokens / busy if busy > 0 else 0.0
         decode = self.total_seconds - self.first_token_seconds
         if self.completion_tokens > 1 and decode > 0:
             return (self.completion_tokens - 1) / decode
-        busy = self.total_seconds - self.queue_seconds
         return self.completion_tokens / busy if busy > 0 else 0.0
 
     @property
