@@ -83,8 +83,10 @@ class UserController(Controller):
         return await auth_service.list_users()
 
     @post("/", summary="Create a user (admin)")
-    async def create_user(self, auth_service: AuthService, data: UserCreate) -> User:
-        return await auth_service.create_user(data.email, data.password, role=data.role, display_name=data.display_name)
+    async def create_user(self, request: Request, auth_service: AuthService, data: UserCreate) -> User:
+        return await auth_service.create_user(
+            data.email, data.password, role=data.role, display_name=data.display_name, actor=current_user(request)
+        )
 
     @get("/{user_id:int}", summary="One user (admin)")
     async def get_user(self, auth_service: AuthService, user_id: int) -> User:

@@ -184,6 +184,7 @@ class UserAdminPages(Controller):
                 str(data.get("password", "")),
                 role=str(data.get("role", "analyst")),
                 display_name=str(data.get("display_name", "")) or None,
+                actor=current_user(request),
             )
             ctx = await self._context(request, auth_service, message=f"Created {created.email}.")
             status = 200

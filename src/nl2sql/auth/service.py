@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from nl2sql.auth.dto import ApiKey, NewApiKey, NewSession, Principal, Role, User
 from nl2sql.auth.models import ApiKeyRow, LoginFailureRow, SessionRow, UserRow
 from nl2sql.auth.passwords import Passwords
+from nl2sql.audit import record
 from nl2sql.db import utcnow
 from nl2sql.errors import (
     ConflictError,
@@ -45,6 +46,10 @@ def _user(row: UserRow) -> User:
         created_at=row.created_at,
         last_login_at=row.last_login_at,
     )
+
+
+def _audit_view(row: UserRow) -> dict:
+    return {"email": row.email, "display_name": row.display_name, "role": row.role, "is_active": row.is_active}
 
 
 def _api_key(row: ApiKeyRow) -> ApiKey:
@@ -83,7 +88,13 @@ class AuthService:
             return await db.scalar(sa.select(sa.func.count()).select_from(UserRow)) or 0
 
     async def create_user(
-        self, email: str, password: str, *, role: Role | str = Role.ANALYST, display_name: str | None = None
+        self,
+        email: str,
+        password: str,
+        *,
+        role: Role | str = Role.ANALYST,
+        display_name: str | None = None,
+        actor: User | None = None,
     ) -> User:
         email = email.strip().lower()
         if not EMAIL.match(email):
@@ -107,6 +118,15 @@ class AuthService:
             if await db.scalar(sa.select(UserRow.id).where(UserRow.email == email)):
                 raise ConflictError(f"a user with email {email} already exists")
             db.add(row)
+            await db.flush()
+            record(
+                db,
+                actor_id=actor.id if actor else None,
+                actor_email=actor.email if actor else "cli",
+                action="user.create",
+                target=f"user:{email}",
+                after=_audit_view(row),
+            )
             await db.commit()
             return _user(row)
 
@@ -169,6 +189,7 @@ class AuthService:
             row = await db.get(UserRow, user_id, with_for_update=True)
             if row is None:
                 raise NotFoundError(f"no user with id {user_id}")
+            before = _audit_view(row)
             if role is not None:
                 try:
                     role = Role(role)
@@ -194,6 +215,13 @@ class AuthService:
                 row.password_hash = self.passwords.hash(password)
                 await self._revoke_sessions(db, row.id)
             row.updated_at = utcnow()
+            after = _audit_view(row)
+            if password is not None:
+                after["password"] = "reset"
+            record(
+                db, actor_id=actor.id, actor_email=actor.email, action="user.update", target=f"user:{row.email}",
+                before=before, after=after,
+            )
             await db.commit()
             return _user(row)
 
@@ -371,6 +399,11 @@ class AuthService:
                 expires_at=expires_at,
             )
             db.add(row)
+            if owner_id != actor.id:
+                record(
+                    db, actor_id=actor.id, actor_email=actor.email, action="api_key.create",
+                    target=f"user:{owner.email}", after={"name": name, "prefix": row.prefix},
+                )
             await db.commit()
             return NewApiKey(key=key, api_key=_api_key(row))
 
@@ -392,6 +425,11 @@ class AuthService:
                 raise NotFoundError(f"no API key with id {key_id}")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
+                if row.user_id != actor.id:
+                    record(
+                        db, actor_id=actor.id, actor_email=actor.email, action="api_key.revoke",
+                        target=f"api_key:{row.prefix}", before={"user_id": row.user_id},
+                    )
             await db.commit()
             return _api_key(row)
 
