@@ -19,6 +19,7 @@ from nl2sql.sqlguard.policy import GuardPolicy
 
 __all__ = ["ValidatedSql", "validate"]
 
+_PARAMETERS = "parameters cannot be filled in; write literal values"
 _MINT = object()  # only this module holds it, so only validate() can build a ValidatedSql
 _READ_ONLY = "only read-only queries run"
 
@@ -220,6 +221,10 @@ _SCRIPT = re.compile(r"^([A-Z]+)")
 
 def _refuse_look_alikes(tree: exp.Expression) -> None:
     names: list[str] = [str(node.this) for node in tree.find_all(exp.Identifier) if not node.quoted]
+    for name in names:
+        if name.startswith(("$", "@", ":")):
+            # Where sqlglot reads these as names, the database reads a parameter or a variable.
+            raise SqlRefused(f"`{name}` looks like a query parameter or variable; {_PARAMETERS}")
     names += [str(node.name) for node in tree.find_all(exp.Anonymous)]
     for name in names:
         if name.isascii():
@@ -393,14 +398,12 @@ def _bends_count(node: exp.Expression) -> bool:
 def _cap_rows(tree: exp.Expression, cap: int) -> tuple[exp.Expression, bool]:
     """Add LIMIT cap, or lower a larger or non-literal limit to it; a smaller literal limit stays."""
     query = tree.unnest() if isinstance(tree, exp.Subquery) and not tree.args.get("limit") else tree
-    limit, fetch = query.args.get("limit"), query.args.get("fetch")
-    if limit is not None:
-        count = _literal_count(limit.expression)
-        if count is not None and count <= cap and not _bends_count(limit):
-            return query, False
-    elif fetch is not None:
-        count = _literal_count(fetch.args.get("count"))
-        if count is not None and count <= cap and not _bends_count(fetch):
+    # sqlglot keeps LIMIT n, TOP n and FETCH FIRST n ROWS ONLY under "limit" (older releases: "fetch").
+    for bound in (query.args.get("limit"), query.args.get("fetch")):
+        if bound is None:
+            continue
+        count = _literal_count(bound.args.get("count") if isinstance(bound, exp.Fetch) else bound.expression)
+        if count is not None and count <= cap and not _bends_count(bound):
             return query, False
     query = query.copy()
     query.set("limit", None)
