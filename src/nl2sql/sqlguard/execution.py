@@ -48,7 +48,7 @@ def run(sql: ValidatedSql, engine: Engine, *, timeout_s: float, max_rows: int) -
     with _read_only(sql, engine, timeout_s) as (conn, watch):
         started = time.perf_counter()
         try:
-            result = conn.exec_driver_sql(sql.sql)
+            result = _execute(conn, sql.sql)
             description = result.cursor.description if result.cursor is not None else None
             fetched = result.fetchmany(max_rows + 1) if result.returns_rows else []
             result.close()
@@ -78,9 +78,15 @@ def probe(sql: ValidatedSql, engine: Engine, timeout_s: float) -> None:
         statement = f"SELECT * FROM ({sql.sql}) probe WHERE 1 = 0"
     with _read_only(sql, engine, timeout_s) as (conn, watch):
         try:
-            conn.exec_driver_sql(statement).fetchall()
+            _execute(conn, statement).fetchall()
         except sa.exc.DBAPIError as error:
             raise _translated(error, conn, watch, timeout_s) from None
+
+
+def _execute(conn: Connection, statement: str) -> sa.CursorResult:
+    # no_parameters: the driver gets cursor.execute(sql) alone, so a `%` in LIKE '%a%' is not
+    # mistaken for a placeholder (psycopg and PyMySQL format when handed even an empty tuple).
+    return conn.execution_options(no_parameters=True).exec_driver_sql(statement)
 
 
 # --- the read-only session -----------------------------------------------------------------------
@@ -206,8 +212,8 @@ _TIMEOUT_CODES = {
 
 def _translated(error: sa.exc.DBAPIError, conn: Connection, watch: _Watch, timeout_s: float) -> Exception:
     orig = error.orig
-    code = getattr(orig, "sqlstate", None) or (orig.args[0] if getattr(orig, "args", None) else None)
-    if watch.fired or code in _TIMEOUT_CODES:
+    codes = {getattr(orig, "sqlstate", None), *(getattr(orig, "args", None) or ())[:1]}
+    if watch.fired or codes & _TIMEOUT_CODES:
         return QueryTimeout(f"the query ran longer than {timeout_s:g} s and was stopped")
     message = _database_message(error)
     return QueryFailed(f"the database rejected the query: {message}", extra={"database_message": message})
@@ -247,18 +253,23 @@ def _columns(description: Sequence[Sequence[Any]], rows: Sequence[tuple[Any, ...
 
 
 def _value_type(values) -> str:
+    """The label the non-null values share; integers mixed with decimals read as numbers."""
+    labels = set()
     for value in values:
         if value is None:
             continue
         if isinstance(value, bool):
-            return "boolean"
-        if isinstance(value, int):
-            return "integer"
-        if isinstance(value, (float, decimal.Decimal)):
-            return "number"
-        if isinstance(value, dt.datetime):
-            return "datetime"
-        if isinstance(value, dt.date):
-            return "date"
-        return "text"
-    return "text"
+            labels.add("boolean")
+        elif isinstance(value, int):
+            labels.add("integer")
+        elif isinstance(value, (float, decimal.Decimal)):
+            labels.add("number")
+        elif isinstance(value, dt.datetime):
+            labels.add("datetime")
+        elif isinstance(value, dt.date):
+            labels.add("date")
+        else:
+            return "text"
+    if labels == {"integer", "number"}:
+        return "number"
+    return labels.pop() if len(labels) == 1 else "text"

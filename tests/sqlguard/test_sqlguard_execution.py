@@ -1,0 +1,177 @@
+"""run() and probe() against real PostgreSQL, MariaDB and SQLite: read-only, time limit, row cap, rollback."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, probe, run, validate
+from tests.sqlguard.conftest import counter_value
+from tests.sqlguard.sqlguard_corpus import TABLES, policy_for, valid_cases
+
+DIALECT = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+
+
+def _policy(engine: sa.Engine, **changes):
+    dialect = DIALECT[engine.dialect.name]
+    changes.setdefault("allowed_tables", frozenset({*TABLES, "numbers"}))
+    return policy_for(dialect, **changes)
+
+
+def test_runs_every_analytical_query_of_the_corpus(engine):
+    dialect = DIALECT[engine.dialect.name]
+    failures = []
+    for name, _, sql in valid_cases((dialect,)):
+        try:
+            result = run(validate(sql, _policy(engine)), engine, timeout_s=10, max_rows=100)
+            assert result.columns
+        except Exception as error:  # noqa: BLE001 — collect every failure, then report them together
+            failures.append(f"{name}: {error}")
+    assert not failures, "\n".join(failures)
+
+
+def test_returns_columns_rows_and_types(engine):
+    sql = validate(
+        "SELECT o.id, c.name, o.total, o.ordered_at, c.created_at FROM orders o JOIN customers c ON c.id = o.customer_id ORDER BY o.id",
+        _policy(engine),
+    )
+    result = run(sql, engine, timeout_s=10, max_rows=100)
+    assert [column.name for column in result.columns] == ["id", "name", "total", "ordered_at", "created_at"]
+    types = [column.type for column in result.columns]
+    # SQLite stores dates as text and has no type in its cursor description.
+    expected_dates = ["text", "text"] if engine.dialect.name == "sqlite" else ["datetime", "date"]
+    # SQLite keeps 19.00 as the integer 19 (NUMERIC affinity); the label follows the values.
+    expected_total = "integer" if engine.dialect.name == "sqlite" else "number"
+    assert types == ["integer", "text", expected_total, *expected_dates]
+    assert result.row_count == 4 and len(result.rows) == 4
+    assert result.rows[0][:2] == (1, "Ada")
+    assert not result.truncated
+    assert result.elapsed_s >= 0
+
+
+def test_marks_result_truncated_when_more_rows_than_max_rows(engine):
+    sql = validate("SELECT id FROM orders ORDER BY id", _policy(engine))
+    result = run(sql, engine, timeout_s=10, max_rows=2)
+    assert [row[0] for row in result.rows] == [1, 2]
+    assert result.truncated and result.row_count == 2
+
+
+def test_row_cap_clamps_the_rows_and_reports_truncation(engine):
+    capped = validate("SELECT id FROM orders ORDER BY id LIMIT 1000", _policy(engine, row_cap=3))
+    result = run(capped, engine, timeout_s=10, max_rows=100)
+    assert capped.limit_applied and result.row_count == 3 and result.truncated
+    smaller = validate("SELECT id FROM orders ORDER BY id LIMIT 2", _policy(engine, row_cap=3))
+    result = run(smaller, engine, timeout_s=10, max_rows=100)
+    assert not smaller.limit_applied and result.row_count == 2 and not result.truncated
+
+
+def test_function_that_writes_is_stopped_by_the_read_only_transaction(engine):
+    bump = "bump_here()" if engine.dialect.name == "sqlite" else "bump()"
+    sql = validate(f"SELECT {bump} AS n", _policy(engine))  # the guard can't see inside a UDF
+    before = counter_value(engine)
+    with pytest.raises(QueryFailed) as failed:
+        run(sql, engine, timeout_s=10, max_rows=10)
+    assert "Traceback" not in failed.value.detail
+    assert counter_value(engine) == before
+    # Control: the same statement on a plain connection does write, so the test can fail.
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"SELECT {bump}").all()
+    assert counter_value(engine) == before + 1
+
+
+def test_read_only_error_message_names_the_cause(postgres_engine, mariadb_engine, sqlite_engine):
+    messages = {}
+    for engine, bump in ((postgres_engine, "bump()"), (mariadb_engine, "bump()"), (sqlite_engine, "bump_here()")):
+        with pytest.raises(QueryFailed) as failed:
+            run(validate(f"SELECT {bump} AS n", _policy(engine)), engine, timeout_s=10, max_rows=10)
+        messages[engine.dialect.name] = failed.value.detail.lower()
+    assert "read-only transaction" in messages["postgresql"]
+    assert "read only transaction" in messages["mysql"]
+    assert "user-defined function raised exception" in messages["sqlite"]
+
+
+def test_timeout_stops_a_slow_cross_join(engine):
+    sql = validate(
+        "SELECT COUNT(*) FROM numbers a, numbers b, numbers c WHERE a.n + b.n * 2 + c.n * 3 = -1",
+        _policy(engine),
+    )
+    with pytest.raises(QueryTimeout, match="longer than 0.5 s"):
+        run(sql, engine, timeout_s=0.5, max_rows=10)
+    # The connection is healthy afterwards and the limit does not stick to it.
+    assert run(validate("SELECT COUNT(*) FROM orders", _policy(engine)), engine, timeout_s=10, max_rows=1).rows == ((4,),)
+
+
+def test_database_error_becomes_query_failed_with_the_databases_message(engine):
+    sql = validate("SELECT no_such_column FROM orders", _policy(engine))
+    with pytest.raises(QueryFailed) as failed:
+        run(sql, engine, timeout_s=10, max_rows=10)
+    assert "no_such_column" in failed.value.detail
+    assert failed.value.extra["database_message"]
+    assert failed.value.status_code == 422
+
+
+def test_connection_is_usable_after_a_failed_query(engine):
+    with pytest.raises(QueryFailed):
+        run(validate("SELECT no_such_column FROM orders", _policy(engine)), engine, timeout_s=10, max_rows=10)
+    assert run(validate("SELECT COUNT(*) FROM customers", _policy(engine)), engine, timeout_s=10, max_rows=1).rows == ((3,),)
+
+
+def _single_connection(engine: sa.Engine) -> sa.Engine:
+    return sa.create_engine(engine.url, pool_size=1, max_overflow=0)
+
+
+def test_session_settings_are_restored_for_the_pool(engine):
+    single = _single_connection(engine)
+    try:
+        run(validate("SELECT id FROM orders", _policy(engine)), single, timeout_s=3, max_rows=10)
+        with single.connect() as conn:
+            if engine.dialect.name == "postgresql":
+                assert conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "off"
+                assert conn.exec_driver_sql("SHOW statement_timeout").scalar() == "0"
+            elif engine.dialect.name == "mysql":
+                assert float(conn.exec_driver_sql("SELECT @@SESSION.max_statement_time").scalar()) == 0
+                conn.exec_driver_sql("UPDATE counter SET n = n")  # writable again: not stuck read-only
+            else:
+                assert conn.exec_driver_sql("PRAGMA query_only").scalar() == 0
+    finally:
+        single.dispose()
+
+
+def test_run_always_rolls_back(engine):
+    single = _single_connection(engine)
+    try:
+        run(validate("SELECT id FROM orders", _policy(engine)), single, timeout_s=3, max_rows=10)
+        with single.connect() as conn:
+            # A pooled connection comes back outside any transaction our run left open.
+            assert not conn.in_transaction()
+            if engine.dialect.name == "postgresql":
+                status = conn.connection.dbapi_connection.info.transaction_status
+                assert status.name == "IDLE"
+            elif engine.dialect.name == "sqlite":
+                assert not conn.connection.dbapi_connection.in_transaction
+    finally:
+        single.dispose()
+
+
+def test_probe_accepts_a_valid_query_without_running_it(postgres_engine, mariadb_engine, sqlite_engine):
+    for engine in (postgres_engine, mariadb_engine, sqlite_engine):
+        assert probe(validate("SELECT id FROM orders WHERE total > 10", _policy(engine)), engine, 5) is None
+    before = counter_value(postgres_engine)
+    probe(validate("SELECT bump() AS n", _policy(postgres_engine)), postgres_engine, 5)
+    assert counter_value(postgres_engine) == before
+
+
+def test_probe_reports_the_database_error(engine):
+    with pytest.raises(QueryFailed, match="no_such_column"):
+        probe(validate("SELECT no_such_column FROM orders", _policy(engine)), engine, 5)
+
+
+def test_refuses_sql_validated_for_another_dialect(postgres_engine, sqlite_engine):
+    sql = validate("SELECT id FROM orders", _policy(postgres_engine))
+    with pytest.raises(SqlRefused, match="checked as postgres"):
+        run(sql, sqlite_engine, timeout_s=3, max_rows=10)
+
+
+def test_run_takes_only_validated_sql(sqlite_engine):
+    with pytest.raises(TypeError):
+        run("SELECT 1", sqlite_engine, timeout_s=3, max_rows=10)  # type: ignore[arg-type]
