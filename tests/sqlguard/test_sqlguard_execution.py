@@ -175,3 +175,20 @@ def test_refuses_sql_validated_for_another_dialect(postgres_engine, sqlite_engin
 def test_run_takes_only_validated_sql(sqlite_engine):
     with pytest.raises(TypeError):
         run("SELECT 1", sqlite_engine, timeout_s=3, max_rows=10)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("database", "sql"),
+    [
+        ("postgres", r"SELECT E'a\'; DELETE FROM orders; --' AS x"),
+        ("postgres", "SELECT $tag$ $$; DELETE FROM orders; $tag$ AS x"),
+        ("postgres", "SELECT 1 /* /* nested */ ; DELETE FROM orders; -- */ AS x"),
+        ("mariadb", r"SELECT 'a\'; DELETE FROM orders; -- ' AS x"),
+        ("mariadb", "SELECT 1 AS x # ; DELETE FROM orders\n"),
+    ],
+)
+def test_quoting_and_comment_tricks_run_as_one_harmless_statement(request, database, sql):
+    engine = request.getfixturevalue(f"{database}_engine")
+    result = run(validate(sql, _policy(engine)), engine, timeout_s=5, max_rows=10)
+    assert result.row_count == 1
+    assert run(validate("SELECT COUNT(*) FROM orders", _policy(engine)), engine, timeout_s=5, max_rows=1).rows == ((4,),)
