@@ -17,7 +17,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.response import Redirect, Template
 
-from nl2sql import auth
+from nl2sql import auth, gateway
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
 from nl2sql.jobs import Blueprint, Jobs
@@ -138,6 +138,7 @@ async def home(request: Request) -> Redirect:
 
 NAV: list[dict[str, Any]] = [
     {"path": "/account", "label": "Account", "admin": False},
+    {"path": "/usage", "label": "Usage", "admin": False},
 ]
 
 
@@ -153,9 +154,10 @@ def create_app(
     state: dict[str, Any] = {"settings": settings, "db": db, "nav": NAV}
     # task blueprints per module namespace: a job named "catalog:sync" runs catalog's `sync` task
     blueprints: dict[str, Blueprint] = {}
+    blueprints["gateway"] = gateway.retention_blueprint()
 
     def job_context(app: Litestar) -> dict[str, Any]:
-        return {}
+        return {"gateway": app.state.gateway}
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -169,6 +171,9 @@ def create_app(
         try:
             auth_service = auth.AuthService(db.sessions, settings.auth)
             app.state.auth = auth_service
+            recording = gateway.Gateway(db.sessions, settings.gateway, gateway.SqlRecordStore(db.engine))
+            recording.start()
+            app.state.gateway = recording
             admin = await auth_service.bootstrap_admin(
                 settings.auth.bootstrap_admin_email, settings.auth.bootstrap_admin_password
             )
@@ -180,6 +185,8 @@ def create_app(
             yield
         finally:
             await jobs.close()
+            if app.state.get("gateway") is not None:
+                await app.state.gateway.close()  # flush buffered records before the engine goes
             await db.close()
 
     def provide_auth(state: State) -> auth.AuthService:
@@ -195,7 +202,7 @@ def create_app(
         # the API authenticates with bearer keys, never cookies, so it can't be forged cross-site
         exclude=["^/api/", "^/healthz$", "^/readyz$", "^/metrics$", "^/schema"],
     )
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             healthz,
             readyz,
@@ -205,7 +212,7 @@ def create_app(
             *auth.page_routes,
         ],
         dependencies={"auth_service": Provide(provide_auth, sync_to_thread=False)},
-        middleware=[auth.AuthMiddleware],
+        middleware=[auth.AuthMiddleware, gateway.RateLimitMiddleware],
         csrf_config=csrf,
         template_config=template_config(),
         exception_handlers={
@@ -218,3 +225,6 @@ def create_app(
         state=State(state),
         debug=False,
     )
+    # around Litestar's whole handler, so unmatched paths and early errors are recorded too
+    app.asgi_handler = gateway.RequestRecording(app.asgi_handler)
+    return app

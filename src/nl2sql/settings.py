@@ -241,7 +241,60 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    pass
+    store_bodies: bool = setting(
+        "NL2SQL_GATEWAY_STORE_BODIES",
+        False,
+        "Store prompt and completion texts of model calls (values of sensitive columns redacted).",
+    )
+    body_retention_days: int = setting(
+        "NL2SQL_GATEWAY_BODY_RETENTION_DAYS", 7, "Days prompt and completion texts are kept; then a job deletes them."
+    )
+    record_retention_days: int = setting(
+        "NL2SQL_GATEWAY_RECORD_RETENTION_DAYS", 90, "Days request and model-call records are kept; then a job deletes them."
+    )
+    requests_per_minute: int = setting(
+        "NL2SQL_RATE_LIMIT_PER_MINUTE", 120, "Requests a user may make per minute (pages and API; 0 = no limit)."
+    )
+    key_requests_per_minute: int = setting(
+        "NL2SQL_KEY_RATE_LIMIT_PER_MINUTE", 0, "Requests one API key may make per minute (0 = only the user's limit)."
+    )
+    tokens_per_day: int = setting(
+        "NL2SQL_TOKEN_QUOTA_PER_DAY", 200000, "Model tokens (prompt + completion) a user may use per UTC day (0 = no quota)."
+    )
+    key_tokens_per_day: int = setting(
+        "NL2SQL_KEY_TOKEN_QUOTA_PER_DAY", 0, "Model tokens one API key may use per UTC day (0 = only the user's quota)."
+    )
+    buffer_size: int = setting(
+        "NL2SQL_GATEWAY_BUFFER_SIZE",
+        50000,
+        "Records held in memory while waiting to be written (e.g. during a database outage); beyond that they are "
+        "counted as dropped.",
+    )
+    batch_size: int = setting("NL2SQL_GATEWAY_BATCH_SIZE", 500, "Records written to the app database per batch.")
+    flush_seconds: float = setting(
+        "NL2SQL_GATEWAY_FLUSH_SECONDS", 0.5, "Longest time a record waits in memory before its batch is written."
+    )
+
+    def __post_init__(self) -> None:
+        for name in (
+            "body_retention_days",
+            "record_retention_days",
+            "requests_per_minute",
+            "key_requests_per_minute",
+            "tokens_per_day",
+            "key_tokens_per_day",
+        ):
+            if getattr(self, name) < 0:
+                env = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
+                raise SettingsError(f"{env} must be 0 or more, got {getattr(self, name)}")
+        if self.record_retention_days < 1:
+            raise SettingsError(f"NL2SQL_GATEWAY_RECORD_RETENTION_DAYS must be at least 1, got {self.record_retention_days}")
+        if self.buffer_size < 1:
+            raise SettingsError(f"NL2SQL_GATEWAY_BUFFER_SIZE must be at least 1, got {self.buffer_size}")
+        if self.batch_size < 1:
+            raise SettingsError(f"NL2SQL_GATEWAY_BATCH_SIZE must be at least 1, got {self.batch_size}")
+        if self.flush_seconds <= 0:
+            raise SettingsError(f"NL2SQL_GATEWAY_FLUSH_SECONDS must be positive, got {self.flush_seconds}")
 
 
 SECTIONS: dict[str, type] = {

@@ -1,0 +1,51 @@
+"""Gateway: records every request and model call, enforces rate limits and token quotas, usage pages, metrics."""
+
+from nl2sql.gateway.chat import LoggedChatModel
+from nl2sql.gateway.context import (
+    CallContext,
+    Redactor,
+    call_context,
+    current_trace_id,
+    note_outcome,
+    request_context,
+    RequestContext,
+)
+from nl2sql.gateway.middleware import RateLimitMiddleware, RequestRecording
+from nl2sql.gateway.quotas import Clock, ManualClock, QuotaOverride, QuotaStatus, SystemClock
+from nl2sql.gateway.recorder import (
+    MemoryRecordStore,
+    ModelCallRecord,
+    Recorder,
+    RecordStore,
+    RequestRecord,
+    SqlRecordStore,
+)
+from nl2sql.gateway.retention import retention_blueprint
+from nl2sql.gateway.service import Gateway, PurgeResult
+
+__all__ = [
+    "CallContext",
+    "Clock",
+    "Gateway",
+    "LoggedChatModel",
+    "ManualClock",
+    "MemoryRecordStore",
+    "ModelCallRecord",
+    "PurgeResult",
+    "QuotaOverride",
+    "QuotaStatus",
+    "RateLimitMiddleware",
+    "RecordStore",
+    "Recorder",
+    "Redactor",
+    "RequestContext",
+    "RequestRecord",
+    "RequestRecording",
+    "SqlRecordStore",
+    "SystemClock",
+    "call_context",
+    "current_trace_id",
+    "note_outcome",
+    "request_context",
+    "retention_blueprint",
+]
