@@ -1,0 +1,132 @@
+"""The `nl2sql` command, run as a user would: subprocesses against real databases."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.support import CSRF_INPUT
+
+NL2SQL = str(Path(sys.executable).parent / "nl2sql")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NL2SQL_")}
+    return env | {"HF_HUB_OFFLINE": "1", "NL2SQL_ARGON2_MEMORY_KIB": "1024", "NL2SQL_ARGON2_TIME_COST": "1"} | extra
+
+
+def _run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([NL2SQL, *args], env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_users_create_and_api_keys_create_against_a_configured_database(app_db_url):
+    env = _env(NL2SQL_DATABASE_URL=app_db_url, NL2SQL_SECRET_KEY=Fernet.generate_key().decode())
+    made = _run(["users", "create", "--admin", "--email", "Root@Example.com"], env, stdin="root password 1234\n")
+    assert made.returncode == 0, made.stderr
+    assert "created admin root@example.com" in made.stdout
+    again = _run(["users", "create", "--email", "root@example.com"], env, stdin="root password 1234\n")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    key = _run(["api-keys", "create", "--user", "root@example.com", "--name", "setup"], env)
+    assert key.returncode == 0 and key.stdout.startswith("nl2sql_")
+    short = _run(["users", "create", "--email", "x@example.com"], env, stdin="short\n")
+    assert short.returncode == 2 and "at least 12" in short.stderr
+
+
+def test_invalid_setting_stops_the_start_with_one_line(tmp_path):
+    result = _run(["serve"], _env(NL2SQL_PORT="eighty", NL2SQL_DATA_DIR=str(tmp_path)))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "nl2sql: error: NL2SQL_PORT must be a whole number, got 'eighty'"
+
+
+def test_external_database_without_secret_key_stops_the_start(app_db_url, tmp_path):
+    result = _run(["serve"], _env(NL2SQL_DATABASE_URL=app_db_url, NL2SQL_DATA_DIR=str(tmp_path)))
+    assert result.returncode == 2
+    assert "NL2SQL_SECRET_KEY is required" in result.stderr
+
+
+def test_unreachable_app_database_is_reported_clearly(tmp_path):
+    env = _env(
+        NL2SQL_DATABASE_URL="postgresql://nobody@127.0.0.1:1/nl2sql",
+        NL2SQL_SECRET_KEY=Fernet.generate_key().decode(),
+    )
+    result = _run(["db", "current"], env)
+    assert result.returncode == 2
+    assert "cannot reach the app database" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_database_without_pgvector_names_what_is_missing(tmp_path):
+    import sqlalchemy as sa
+
+    # the machine's PostgreSQL 15 has no pgvector: the start must say exactly that
+    name = f"nl2sql_cli_novector_{os.getpid()}"
+    admin = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            has_vector = conn.scalar(sa.text("SELECT count(*) FROM pg_available_extensions WHERE name = 'vector'"))
+            if has_vector:
+                pytest.skip("this PostgreSQL has pgvector")
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        env = _env(
+            NL2SQL_DATABASE_URL=f"postgresql://postgres@127.0.0.1:5432/{name}",
+            NL2SQL_SECRET_KEY=Fernet.generate_key().decode(),
+        )
+        result = _run(["db", "upgrade"], env)
+        assert result.returncode == 2
+        assert "lacks the pgvector extension `vector`" in result.stderr
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_cli_works_while_serve_runs_on_the_embedded_database(tmp_path):
+    """The README's flow: serve on embedded defaults, create an admin with the CLI, log in through the page."""
+    port = _free_port()
+    env = _env(NL2SQL_DATA_DIR=str(tmp_path / "data"), NL2SQL_PORT=str(port))
+    server = subprocess.Popen([NL2SQL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "server not ready"
+            time.sleep(0.2)
+        made = _run(["users", "create", "--admin", "--email", "ops@example.com"], env, stdin="ops password 1234\n")
+        assert made.returncode == 0, made.stderr
+        assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
+        with httpx.Client(base_url=base) as browser:
+            token = CSRF_INPUT.search(browser.get("/login").text).group(1)
+            response = browser.post(
+                "/login", data={"email": "ops@example.com", "password": "ops password 1234", "_csrf_token": token}
+            )
+            assert response.status_code == 303
+            assert browser.get("/account").status_code == 200
+        # the server is still the only PostgreSQL on that data dir and still serving
+        assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    # a clean shutdown stopped the embedded PostgreSQL
+    assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
