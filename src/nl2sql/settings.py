@@ -121,7 +121,40 @@ class AuthSettings:
 
 @dataclass(frozen=True)
 class CatalogSettings:
-    pass
+    demo: bool = setting(
+        "NL2SQL_DEMO",
+        True,
+        "Build the demo shop database (SQLite, in the data dir) on first start and register it as connection `demo`.",
+    )
+    distinct_values_max: int = setting(
+        "NL2SQL_CATALOG_DISTINCT_MAX",
+        50,
+        "A text column with at most this many distinct values has them kept for value grounding (0 = never sample).",
+    )
+    sample_rows: int = setting(
+        "NL2SQL_CATALOG_SAMPLE_ROWS", 10000, "Rows per table read at most when sampling distinct values during a sync."
+    )
+    row_count_cap: int = setting(
+        "NL2SQL_CATALOG_ROW_COUNT_CAP",
+        1000000,
+        "Where a database keeps no row estimate (SQLite, never-analyzed tables), rows are counted up to this cap.",
+    )
+    connect_timeout: int = setting(
+        "NL2SQL_CATALOG_CONNECT_TIMEOUT", 10, "Seconds to wait for a customer database to accept a connection."
+    )
+    query_timeout: float = setting(
+        "NL2SQL_CATALOG_QUERY_TIMEOUT", 10.0, "Seconds a golden query's test run may take before it is refused."
+    )
+    pool_size: int = setting("NL2SQL_CATALOG_POOL_SIZE", 5, "Connections pooled per customer database.")
+
+    def __post_init__(self) -> None:
+        for name, low in (("distinct_values_max", 0), ("sample_rows", 1), ("row_count_cap", 1), ("connect_timeout", 1),
+                          ("pool_size", 1)):
+            if getattr(self, name) < low:
+                var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
+                raise SettingsError(f"{var} must be at least {low}, got {getattr(self, name)}")
+        if self.query_timeout <= 0:
+            raise SettingsError(f"NL2SQL_CATALOG_QUERY_TIMEOUT must be positive, got {self.query_timeout}")
 
 
 @dataclass(frozen=True)

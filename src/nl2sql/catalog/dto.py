@@ -1,0 +1,223 @@
+"""What the catalog hands to other modules: frozen DTOs, never ORM rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class InstructionKind(StrEnum):
+    ALWAYS = "always"
+    TOPICAL = "topical"
+
+
+class SyncState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A customer database as people see it; the URL shown has no password."""
+
+    id: int
+    name: str
+    backend: str
+    dialect: str
+    display_url: str
+    schemas: tuple[str, ...]
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    catalog_changed_at: datetime
+    synced_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    ok: bool
+    message: str
+    server_version: str | None = None
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    columns: tuple[str, ...]
+    ref_schema: str | None
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Column:
+    id: int
+    name: str
+    type: str
+    nullable: bool
+    default: str | None
+    primary_key: bool
+    comment: str
+    description: str
+    business_name: str
+    synonyms: tuple[str, ...]
+    included: bool
+    sensitive: bool
+    distinct_values: tuple[str, ...] | None
+
+    @property
+    def effective_description(self) -> str:
+        """The human description, else the database comment."""
+        return self.description or self.comment
+
+
+@dataclass(frozen=True)
+class Table:
+    id: int
+    connection_id: int
+    schema: str | None
+    name: str
+    kind: str
+    comment: str
+    description: str
+    business_name: str
+    synonyms: tuple[str, ...]
+    included: bool
+    row_count: int | None
+    columns: tuple[Column, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+    @property
+    def effective_description(self) -> str:
+        return self.description or self.comment
+
+
+@dataclass(frozen=True)
+class TablePage:
+    tables: tuple[Table, ...]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class JoinHint:
+    """Tables people join and on which column pairs (beyond declared foreign keys)."""
+
+    id: int
+    left_table: str
+    right_table: str
+    pairs: tuple[tuple[str, str], ...]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Instruction:
+    id: int
+    connection_id: int
+    text: str
+    kind: InstructionKind
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class GoldenQuery:
+    id: int
+    connection_id: int
+    question: str
+    sql: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncStatus:
+    id: int
+    connection_id: int
+    status: SyncState
+    phase: str
+    done: int
+    total: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    diff: dict[str, Any] | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (SyncState.SUCCEEDED, SyncState.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.done / self.total) if self.total else (100 if self.finished else 0)
+
+
+@dataclass(frozen=True)
+class PromptColumn:
+    name: str
+    type: str
+    description: str
+    business_name: str
+    synonyms: tuple[str, ...]
+    nullable: bool
+    primary_key: bool
+    sensitive: bool
+    values: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class PromptTable:
+    schema: str | None
+    name: str
+    description: str
+    business_name: str
+    synonyms: tuple[str, ...]
+    row_count: int | None
+    columns: tuple[PromptColumn, ...]
+    foreign_keys: tuple[ForeignKey, ...]
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+@dataclass(frozen=True)
+class PromptSchema:
+    """The included part of a connection's catalog, ready for retrieval and prompting."""
+
+    connection_id: int
+    connection_name: str
+    dialect: str
+    description: str
+    tables: tuple[PromptTable, ...]
+    join_hints: tuple[JoinHint, ...]
+    version: datetime
+
+    @property
+    def sensitive_columns(self) -> frozenset[str]:
+        """`table.column` (schema-qualified where the table is) of every sensitive column."""
+        return frozenset(f"{t.qualified_name}.{c.name}" for t in self.tables for c in t.columns if c.sensitive)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What a bulk import did: counts and the rows it refused, each with its reason."""
+
+    imported: int
+    skipped: int = 0
+    errors: tuple[tuple[int, str], ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = field(default_factory=tuple)

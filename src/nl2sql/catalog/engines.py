@@ -1,0 +1,241 @@
+"""Customer-database URLs and engines: encryption at rest, driver checks, precise connect errors."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy.engine import URL, make_url
+
+from nl2sql.errors import StartupError, UnavailableError, ValidationFailed
+
+# pip package that brings each SQLAlchemy dialect's default (or named) driver
+DRIVER_PACKAGES: dict[str, str] = {
+    "postgresql+psycopg": "psycopg[binary]",
+    "postgresql+psycopg2": "psycopg2-binary",
+    "postgresql+pg8000": "pg8000",
+    "mysql+pymysql": "pymysql",
+    "mysql+mysqldb": "mysqlclient",
+    "mysql+mysqlconnector": "mysql-connector-python",
+    "mariadb+pymysql": "pymysql",
+    "mariadb+mariadbconnector": "mariadb",
+    "duckdb": "duckdb-engine",
+    "mssql": "pyodbc",
+    "mssql+pyodbc": "pyodbc",
+    "mssql+pymssql": "pymssql",
+    "oracle": "oracledb",
+    "oracle+oracledb": "oracledb",
+    "snowflake": "snowflake-sqlalchemy",
+    "bigquery": "sqlalchemy-bigquery",
+    "redshift": "sqlalchemy-redshift",
+    "trino": "trino[sqlalchemy]",
+    "clickhouse": "clickhouse-sqlalchemy",
+    "databricks": "databricks-sqlalchemy",
+}
+
+# URLs without a driver get the one the product installs (psycopg 3, PyMySQL)
+DEFAULT_DRIVERS = {"postgresql": "psycopg", "postgres": "psycopg", "mysql": "pymysql", "mariadb": "pymysql"}
+ASYNC_DRIVERS = {"asyncpg", "aiomysql", "asyncmy", "aiosqlite", "psycopg_async"}
+DIALECTS = {
+    "postgresql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+    "duckdb": "duckdb",
+    "mssql": "tsql",
+    "oracle": "oracle",
+    "snowflake": "snowflake",
+    "bigquery": "bigquery",
+    "redshift": "redshift",
+    "trino": "trino",
+    "clickhouse": "clickhouse",
+    "databricks": "databricks",
+}
+HIDDEN = "***"
+
+
+def parse_url(raw: str) -> URL:
+    """A customer URL in the form the product uses (sync driver, absolute SQLite path), or a clear refusal."""
+    raw = (raw or "").strip()
+    if not raw:
+        raise ValidationFailed("the connection URL is empty")
+    try:
+        url = make_url(raw)
+    except sa.exc.ArgumentError:
+        raise ValidationFailed(
+            "the connection URL is not a SQLAlchemy URL: write it like postgresql://user:password@host:5432/db, "
+            "mysql://user:password@host/db or sqlite:////absolute/path/file.db"
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "postgres":
+        backend = "postgresql"
+    if driver in ASYNC_DRIVERS:
+        raise ValidationFailed(f"`{url.drivername}` is an async driver: use {backend}:// (the product picks a sync one)")
+    if not driver and backend in DEFAULT_DRIVERS:
+        driver = DEFAULT_DRIVERS[backend]
+    url = url.set(drivername=f"{backend}+{driver}" if driver else backend)
+    if backend == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:") or database.startswith("file::memory:"):
+            raise ValidationFailed("an in-memory SQLite database would be empty: give the path of a file")
+        if database.startswith("file:"):
+            database = database[5:].split("?", 1)[0]
+        if not Path(database).is_absolute():
+            raise ValidationFailed(f"the SQLite path must be absolute (sqlite:////abs/path.db), got {database!r}")
+        url = url.set(database=database, query={})
+    return url
+
+
+def backend_of(url: URL) -> str:
+    return url.get_backend_name()
+
+
+def sqlglot_dialect(backend: str) -> str:
+    """sqlglot's name for a SQLAlchemy backend (MariaDB speaks MySQL)."""
+    return DIALECTS.get(backend, backend)
+
+
+def display_url(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
+
+
+def driver_package(url: URL) -> str | None:
+    return DRIVER_PACKAGES.get(url.drivername) or DRIVER_PACKAGES.get(url.get_backend_name())
+
+
+class CredentialVault:
+    """Encrypts whole URLs (password and any secret query parameters) with the server's Fernet key."""
+
+    def __init__(self, secret_key: str) -> None:
+        try:
+            self._fernet = Fernet(secret_key.encode())
+        except (ValueError, TypeError):
+            raise StartupError("NL2SQL_SECRET_KEY must be a Fernet key (urlsafe base64 of 32 bytes)") from None
+
+    def seal(self, url: URL) -> str:
+        return self._fernet.encrypt(url.render_as_string(hide_password=False).encode()).decode()
+
+    def open(self, token: str) -> URL:
+        try:
+            return make_url(self._fernet.decrypt(token.encode()).decode())
+        except InvalidToken:
+            raise UnavailableError(
+                "the stored credentials can't be decrypted: NL2SQL_SECRET_KEY differs from the one they were saved "
+                "with; restore that key or edit the connection's URL again"
+            ) from None
+
+
+def create_engine(url: URL, *, pool_size: int, connect_timeout: int, read_only: bool = True) -> sa.Engine:
+    """A pooled engine; SQLite files open read-only, servers get a connect timeout."""
+    backend = url.get_backend_name()
+    kwargs: dict = {"pool_pre_ping": True}
+    connect_args: dict = {}
+    if backend == "sqlite":
+        path = url.database or ""
+        if read_only:
+            url = url.set(database=f"file:{path}?mode=ro", query={"uri": "true"})
+        connect_args["check_same_thread"] = False
+    else:
+        kwargs |= {"pool_size": pool_size, "max_overflow": pool_size, "pool_recycle": 1800}
+        if backend in ("postgresql", "mysql", "mariadb"):
+            connect_args["connect_timeout"] = connect_timeout
+    try:
+        return sa.create_engine(url, connect_args=connect_args, **kwargs)
+    except sa.exc.NoSuchModuleError:
+        raise ValidationFailed(
+            f"no SQLAlchemy dialect for `{url.drivername}`"
+            + (f": pip install {driver_package(url)}" if driver_package(url) else "")
+        ) from None
+    except ImportError as exc:
+        raise ValidationFailed(missing_driver_message(url, exc)) from None
+
+
+def missing_driver_message(url: URL, exc: BaseException) -> str:
+    package = driver_package(url)
+    hint = f"pip install {package}" if package else "install its Python driver"
+    module = getattr(exc, "name", None) or str(exc)
+    return f"the driver for {url.drivername} is not installed (missing module {module}): {hint}"
+
+
+def check_sqlite_file(url: URL) -> None:
+    if url.get_backend_name() == "sqlite":
+        path = Path((url.database or "").removeprefix("file:").split("?", 1)[0])
+        if not path.is_file():
+            raise UnavailableError(f"the SQLite file {path} does not exist (or is not a file)")
+
+
+_CREDENTIALS = re.compile(
+    r"password authentication failed|access denied|authentication failed|role \S+ does not exist|"
+    r"login failed|invalid username|no password supplied|\b1045\b"
+)
+_UNKNOWN_DB = re.compile(r"database \S+ does not exist|unknown database|\b1049\b|cannot open database")
+_UNREACHABLE = re.compile(
+    r"connection refused|could not connect|can't connect|could not translate host name|name or service not known|"
+    r"nodename nor servname|timeout expired|timed out|no route to host|network is unreachable|\b2003\b|\b2005\b|"
+    r"connection to server at .* failed|temporary failure in name resolution"
+)
+
+
+def explain_connect_error(url: URL, exc: BaseException) -> str:
+    """One precise sentence for a failed connection, without the password."""
+    if isinstance(exc, ImportError):
+        return missing_driver_message(url, exc)
+    orig = getattr(exc, "orig", None) or exc
+    text = " ".join(str(orig).split())
+    lowered = text.lower()
+    where = f"{url.host or 'localhost'}:{url.port}" if url.port else (url.host or "localhost")
+    if url.password:
+        text = text.replace(url.password, HIDDEN)
+    if url.get_backend_name() == "sqlite":
+        if "unable to open database file" in lowered:
+            return f"the SQLite file {url.database} can't be opened (missing, or not readable by the server)"
+        if "not a database" in lowered:
+            return f"{url.database} is not a SQLite database"
+        return f"SQLite refused: {text}"
+    if _CREDENTIALS.search(lowered):
+        return f"bad credentials: {where} refused user {url.username!r} ({_first_line(text)})"
+    if _UNKNOWN_DB.search(lowered):
+        return f"unknown database {url.database!r} on {where}"
+    if _UNREACHABLE.search(lowered):
+        return f"cannot reach {where}: the host or port is wrong, or the server is down ({_first_line(text)})"
+    return f"{url.get_backend_name()} refused the connection: {_first_line(text)}"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0][:300]
+
+
+class EnginePool:
+    """One engine per connection, rebuilt when the connection changes and disposed when it goes."""
+
+    def __init__(self, *, pool_size: int, connect_timeout: int) -> None:
+        self._pool_size = pool_size
+        self._connect_timeout = connect_timeout
+        self._engines: dict[int, tuple[object, sa.Engine]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, connection_id: int, version: object, url: URL) -> sa.Engine:
+        with self._lock:
+            held = self._engines.get(connection_id)
+            if held is not None and held[0] == version:
+                return held[1]
+            engine = create_engine(url, pool_size=self._pool_size, connect_timeout=self._connect_timeout)
+            self._engines[connection_id] = (version, engine)
+        if held is not None:
+            held[1].dispose()
+        return engine
+
+    def discard(self, connection_id: int) -> None:
+        with self._lock:
+            held = self._engines.pop(connection_id, None)
+        if held is not None:
+            held[1].dispose()
+
+    def close(self) -> None:
+        with self._lock:
+            held, self._engines = list(self._engines.values()), {}
+        for _, engine in held:
+            engine.dispose()

@@ -1,0 +1,238 @@
+"""Read a customer database's structure in bulk (SQLAlchemy 2's get_multi_* APIs), counts and sample values."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine.reflection import ObjectKind, ObjectScope
+
+log = logging.getLogger("nl2sql.catalog")
+
+Progress = Callable[[str, int, int], None]
+# the longest value kept for grounding; longer text is free text, not a category
+MAX_VALUE_LENGTH = 100
+TEXT_TYPES = (sa.String, sa.Enum)
+
+
+@dataclass
+class ColumnShape:
+    name: str
+    type: str
+    nullable: bool
+    default: str | None
+    primary_key: bool
+    comment: str
+    is_text: bool
+    distinct_values: list[str] | None = None
+
+
+@dataclass
+class ForeignKeyShape:
+    name: str
+    columns: list[str]
+    ref_schema: str
+    ref_table: str
+    ref_columns: list[str]
+
+
+@dataclass
+class TableShape:
+    schema: str
+    name: str
+    kind: str
+    comment: str
+    columns: list[ColumnShape] = field(default_factory=list)
+    foreign_keys: list[ForeignKeyShape] = field(default_factory=list)
+    row_count: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    """What may be sampled: per table key, the columns never to read (sensitive or excluded)."""
+
+    distinct_max: int
+    sample_rows: int
+    row_count_cap: int
+    skip_tables: frozenset[tuple[str, str]] = frozenset()
+    skip_columns: frozenset[tuple[str, str, str]] = frozenset()
+    skip_column_names: re.Pattern | None = None
+
+    def skips(self, table: TableShape, column: ColumnShape) -> bool:
+        if (table.schema, table.name, column.name) in self.skip_columns:
+            return True
+        return bool(self.skip_column_names and self.skip_column_names.search(column.name))
+
+
+def _type_name(engine: sa.Engine, column_type: sa.types.TypeEngine) -> str:
+    try:
+        return column_type.compile(dialect=engine.dialect)
+    except Exception:  # some reflected types (NullType, custom) can't compile; their repr still informs
+        return str(column_type.__class__.__name__).upper()
+
+
+def introspect(engine: sa.Engine, schemas: Iterable[str], plan: SamplingPlan, progress: Progress) -> list[TableShape]:
+    """Tables and views of `schemas` (empty: the default schema) with columns, keys, comments, counts, values."""
+    progress("connecting", 0, 0)
+    tables: list[TableShape] = []
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        default_schema = inspector.default_schema_name
+        wanted = [s for s in schemas if s] or [None]
+        progress("reading tables", 0, 0)
+        for schema in wanted:
+            stored_schema = schema or ""
+            kinds = {name: "table" for name in inspector.get_table_names(schema=schema)}
+            try:
+                kinds |= {name: "view" for name in inspector.get_view_names(schema=schema)}
+            except NotImplementedError:
+                pass
+            if not kinds:
+                continue
+            progress("reading columns and keys", 0, len(kinds))
+            columns = inspector.get_multi_columns(schema=schema, kind=ObjectKind.ANY, scope=ObjectScope.ANY)
+            pks = inspector.get_multi_pk_constraint(schema=schema, kind=ObjectKind.ANY, scope=ObjectScope.ANY)
+            fks = inspector.get_multi_foreign_keys(schema=schema, kind=ObjectKind.ANY, scope=ObjectScope.ANY)
+            try:
+                comments = inspector.get_multi_table_comment(schema=schema, kind=ObjectKind.ANY, scope=ObjectScope.ANY)
+            except NotImplementedError:
+                comments = {}
+            for name in sorted(kinds):
+                key = (schema, name)
+                pk_columns = set((pks.get(key) or {}).get("constrained_columns") or [])
+                table = TableShape(
+                    schema=stored_schema,
+                    name=name,
+                    kind=kinds[name],
+                    comment=((comments.get(key) or {}).get("text") or "").strip(),
+                )
+                for col in columns.get(key, []):
+                    default = col.get("default")
+                    table.columns.append(
+                        ColumnShape(
+                            name=col["name"],
+                            type=_type_name(engine, col["type"]),
+                            nullable=bool(col.get("nullable", True)),
+                            default=None if default is None else str(default),
+                            primary_key=col["name"] in pk_columns,
+                            comment=(col.get("comment") or "").strip(),
+                            is_text=isinstance(col["type"], TEXT_TYPES),
+                        )
+                    )
+                for fk in fks.get(key, []):
+                    ref_schema = fk.get("referred_schema") or ""
+                    if ref_schema and ref_schema == (schema or default_schema) and not schema:
+                        ref_schema = ""
+                    table.foreign_keys.append(
+                        ForeignKeyShape(
+                            name=fk.get("name") or "",
+                            columns=list(fk["constrained_columns"]),
+                            ref_schema=ref_schema,
+                            ref_table=fk["referred_table"],
+                            ref_columns=list(fk["referred_columns"]),
+                        )
+                    )
+                tables.append(table)
+        conn.rollback()
+    progress("counting rows", 0, len(tables))
+    _count_rows(engine, tables, plan.row_count_cap, default_schema)
+    if plan.distinct_max > 0:
+        _sample_values(engine, tables, plan, progress)
+    return tables
+
+
+def _table(shape: TableShape, *names: str) -> sa.TableClause:
+    return sa.table(shape.name, *(sa.column(n) for n in names), schema=shape.schema or None)
+
+
+def _count_rows(engine: sa.Engine, tables: list[TableShape], cap: int, default_schema: str | None) -> None:
+    backend = engine.dialect.name
+    estimates: dict[tuple[str, str], int] = {}
+    with engine.connect() as conn:
+        by_schema = {t.schema for t in tables}
+        for schema in by_schema:
+            real = schema or default_schema
+            if backend == "postgresql":
+                rows = conn.execute(
+                    sa.text(
+                        "SELECT c.relname, c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = :schema AND c.relkind IN ('r', 'p', 'm', 'f')"
+                    ),
+                    {"schema": real},
+                )
+            elif backend in ("mysql", "mariadb"):
+                rows = conn.execute(
+                    sa.text(
+                        "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA = COALESCE(:schema, DATABASE()) AND TABLE_TYPE = 'BASE TABLE'"
+                    ),
+                    {"schema": real},
+                )
+            else:
+                rows = []
+            for name, estimate in rows:
+                # PostgreSQL says -1 for a table never vacuumed or analyzed: unknown, not empty
+                if estimate is not None and estimate >= 0:
+                    estimates[(schema, name)] = int(estimate)
+        conn.rollback()
+        for table in tables:
+            if table.kind != "table":
+                continue
+            if table.key in estimates:
+                # MySQL's and PostgreSQL's estimates can say 0 for a small table just filled
+                table.row_count = estimates[table.key]
+                if table.row_count > 0:
+                    continue
+            capped = sa.select(sa.literal(1)).select_from(_table(table)).limit(cap).subquery()
+            try:
+                table.row_count = conn.scalar(sa.select(sa.func.count()).select_from(capped))
+            except sa.exc.DBAPIError as exc:
+                log.warning("row count of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
+                conn.rollback()
+
+
+def _sample_values(engine: sa.Engine, tables: list[TableShape], plan: SamplingPlan, progress: Progress) -> None:
+    candidates = [
+        t
+        for t in tables
+        if t.kind == "table"
+        and t.key not in plan.skip_tables
+        and t.row_count != 0
+        and any(c.is_text and not plan.skips(t, c) for c in t.columns)
+    ]
+    total = len(candidates)
+    progress("sampling values", 0, total)
+    with engine.connect() as conn:
+        for done, table in enumerate(candidates, 1):
+            text_columns = [c for c in table.columns if c.is_text and not plan.skips(table, c)]
+            parts = []
+            for index, column in enumerate(text_columns):
+                source = _table(table, column.name)
+                col = source.c[column.name]
+                sample = sa.select(col.label("v")).select_from(source).where(col.is_not(None)).limit(plan.sample_rows)
+                sample = sample.subquery()
+                distinct = sa.select(sample.c.v).distinct().limit(plan.distinct_max + 1).subquery()
+                parts.append(sa.select(sa.literal_column(str(index)).label("i"), sa.cast(distinct.c.v, sa.String).label("v")))
+            try:
+                rows = conn.execute(sa.union_all(*parts)).all()
+            except sa.exc.DBAPIError as exc:
+                log.warning("sampling values of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
+                conn.rollback()
+                continue
+            found: dict[int, list[str]] = {}
+            for index, value in rows:
+                found.setdefault(index, []).append(value)
+            for index, column in enumerate(text_columns):
+                values = found.get(index, [])
+                if 0 < len(values) <= plan.distinct_max and all(len(v) <= MAX_VALUE_LENGTH for v in values):
+                    column.distinct_values = sorted(values)
+            conn.rollback()
+            if done % 25 == 0 or done == total:
+                progress("sampling values", done, total)

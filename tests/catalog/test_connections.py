@@ -1,0 +1,112 @@
+import sqlalchemy as sa
+
+import pytest
+
+from nl2sql.errors import ConflictError, NotFoundError, ValidationFailed
+from tests.catalog.conftest import MARIADB_PASSWORD, PG_PASSWORD
+
+
+async def test_connection_url_is_shown_without_its_password(catalog, pg_shop):
+    connection = await catalog.create_connection(None, "shop", pg_shop, description="Shop")
+    assert PG_PASSWORD not in connection.display_url
+    assert "***" in connection.display_url
+    assert connection.dialect == "postgres"
+    assert (await catalog.get_connection("shop")).description == "Shop"
+
+
+async def test_password_is_absent_in_clear_from_every_app_table(catalog, pg_shop, mariadb_shop, app_db_url):
+    await catalog.create_connection(None, "pg", pg_shop)
+    await catalog.create_connection(None, "maria", mariadb_shop)
+    await catalog.update_connection(None, "maria", description="edited", url=mariadb_shop.replace(MARIADB_PASSWORD, "***"))
+    engine = sa.create_engine(app_db_url)
+    with engine.connect() as conn:
+        tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        dump = "\n".join(str(row) for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
+    engine.dispose()
+    assert "catalog_connections" in tables and "audit_log" in tables
+    assert "maria" in dump
+    assert PG_PASSWORD not in dump
+    assert MARIADB_PASSWORD not in dump
+    # the masked edit kept the stored password: the connection still works
+    assert (await catalog.test_connection("maria")).ok
+
+
+async def test_duplicate_and_malformed_names_are_refused(catalog, sqlite_shop):
+    await catalog.create_connection(None, "shop", sqlite_shop)
+    with pytest.raises(ConflictError):
+        await catalog.create_connection(None, "shop", sqlite_shop)
+    with pytest.raises(ValidationFailed, match="lowercase"):
+        await catalog.create_connection(None, "Bad Name!", sqlite_shop)
+
+
+async def test_relative_sqlite_paths_and_garbage_urls_are_refused(catalog):
+    with pytest.raises(ValidationFailed, match="absolute"):
+        await catalog.create_connection(None, "rel", "sqlite:///relative.db")
+    with pytest.raises(ValidationFailed, match="SQLAlchemy URL"):
+        await catalog.create_connection(None, "junk", "not a url")
+
+
+async def test_connection_test_succeeds_on_each_real_database(catalog, pg_shop, mariadb_shop, sqlite_shop):
+    for name, url in (("pg", pg_shop), ("maria", mariadb_shop), ("lite", sqlite_shop)):
+        await catalog.create_connection(None, name, url)
+        result = await catalog.test_connection(name)
+        assert result.ok, result.message
+
+
+async def test_connection_test_names_unreachable_port(catalog):
+    await catalog.create_connection(None, "down", "postgresql://postgres:pw@127.0.0.1:1/nothing")
+    result = await catalog.test_connection("down")
+    assert not result.ok
+    assert result.message.startswith("cannot reach 127.0.0.1:1")
+    assert "pw" not in result.message.split("(")[0]
+
+
+async def test_connection_test_names_bad_credentials(catalog, mariadb_shop):
+    await catalog.create_connection(None, "maria", mariadb_shop.replace(MARIADB_PASSWORD, "wrong-password"))
+    result = await catalog.test_connection("maria")
+    assert not result.ok
+    assert result.message.startswith("bad credentials")
+    assert "wrong-password" not in result.message
+
+
+async def test_connection_test_names_unknown_database(catalog):
+    await catalog.create_connection(None, "nodb", "postgresql://postgres@127.0.0.1:5432/catalog_no_such_db")
+    result = await catalog.test_connection("nodb")
+    assert not result.ok
+    assert result.message.startswith("unknown database 'catalog_no_such_db'")
+
+
+async def test_connection_test_names_missing_sqlite_file(catalog, tmp_path):
+    await catalog.create_connection(None, "gone", f"sqlite:///{tmp_path}/missing.db")
+    result = await catalog.test_connection("gone")
+    assert not result.ok
+    assert "does not exist" in result.message
+
+
+async def test_connection_test_names_the_missing_driver_package(catalog):
+    await catalog.create_connection(None, "mssql", "mssql+pyodbc://u:p@host/db?driver=x")
+    result = await catalog.test_connection("mssql")
+    assert not result.ok
+    assert "pip install pyodbc" in result.message
+
+
+async def test_editing_a_connection_replaces_its_engine(catalog, sqlite_shop, tmp_path):
+    connection = await catalog.create_connection(None, "shop", sqlite_shop)
+    first = await catalog.engine(connection.id)
+    assert await catalog.engine(connection.id) is first
+    await catalog.update_connection(None, "shop", description="new text")
+    assert await catalog.engine(connection.id) is not first
+
+
+async def test_sqlite_engine_is_read_only(catalog, sqlite_shop):
+    connection = await catalog.create_connection(None, "shop", sqlite_shop)
+    engine = await catalog.engine(connection.id)
+    with engine.connect() as conn, pytest.raises(sa.exc.OperationalError, match="readonly"):
+        conn.execute(sa.text("DELETE FROM orders"))
+
+
+async def test_deleted_connection_is_gone(catalog, sqlite_shop):
+    await catalog.create_connection(None, "shop", sqlite_shop)
+    await catalog.delete_connection(None, "shop")
+    with pytest.raises(NotFoundError):
+        await catalog.get_connection("shop")
