@@ -39,3 +39,16 @@ async def test_static_htmx_is_served_locally(client):
     response = await client.get("/static/vendor/htmx-2.0.11.min.js")
     assert response.status_code == 200
     assert "htmx" in response.text[:2000]
+
+
+async def test_interactive_api_docs_load_only_local_assets(client):
+    import re
+
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert any("swagger-ui-bundle.js" in a for a in assets)
+    assert [a for a in assets if a.startswith("http")] == []
+    for asset in assets:
+        if asset.startswith("/static/"):
+            assert (await client.get(asset)).status_code == 200

@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
 from nl2sql import auth, gateway
@@ -27,6 +28,7 @@ from nl2sql.web import is_htmx, static_files_router, template_config
 log = logging.getLogger("nl2sql.app")
 
 PROBLEM = "application/problem+json"
+SWAGGER = "/static/vendor/swagger-ui-5.35.0"
 
 
 def resolve_secret_key(settings: Settings) -> str:
@@ -220,7 +222,22 @@ def create_app(
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        openapi_config=OpenAPIConfig(title="nl2sql", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="nl2sql",
+            version="0.1.0",
+            path="/schema",
+            # interactive docs from our own static files: nothing is fetched from a CDN
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER}/swagger-ui-standalone-preset.js",
+                    path=["/", "/swagger"],
+                ),
+                JsonRenderPlugin(),
+                YamlRenderPlugin(),
+            ],
+        ),
         lifespan=[lifespan],
         state=State(state),
         debug=False,
