@@ -269,7 +269,48 @@ class RetrievalSettings:
 
 @dataclass(frozen=True)
 class EngineSettings:
-    pass
+    repair_attempts: int = setting(
+        "NL2SQL_ENGINE_REPAIR_ATTEMPTS",
+        2,
+        "Times the model is asked again, with the error, after its SQL was unreadable, refused or rejected by the "
+        "database (0 = no repair).",
+    )
+    golden_threshold: float = setting(
+        "NL2SQL_ENGINE_GOLDEN_THRESHOLD",
+        0.92,
+        "Similarity (cosine, 0-1) at which a golden query's verified SQL answers the question without the model "
+        "(above 1 = never).",
+    )
+    grammar: bool = setting(
+        "NL2SQL_ENGINE_GRAMMAR",
+        True,
+        "Constrain generation with a SQL grammar over the retrieved tables and columns, where the backend supports "
+        "grammars (llama.cpp; vLLM with NL2SQL_LLM_GUIDED_DECODING=vllm).",
+    )
+    row_cap: int = setting("NL2SQL_ENGINE_ROW_CAP", 1000, "Rows a generated query may return: its LIMIT is added or clamped to this.")
+    statement_timeout: float = setting(
+        "NL2SQL_ENGINE_STATEMENT_TIMEOUT", 10.0, "Seconds a check (EXPLAIN) or run of generated SQL may take on a customer database."
+    )
+    max_new_tokens: int = setting(
+        "NL2SQL_ENGINE_MAX_NEW_TOKENS", 256, "Tokens the model may generate for one SQL query (kept free in the context)."
+    )
+    prompt_template: str = setting(
+        "NL2SQL_ENGINE_PROMPT_TEMPLATE",
+        "auto",
+        "Prompt style: `auto` (completion for base models, chat for instruct models), `completion` (SQLCoder-style) "
+        "or `chat`.",
+        choices=("auto", "completion", "chat"),
+    )
+
+    def __post_init__(self) -> None:
+        for name, low in (("repair_attempts", 0), ("row_cap", 1), ("max_new_tokens", 16)):
+            if getattr(self, name) < low:
+                var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
+                raise SettingsError(f"{var} must be at least {low}, got {getattr(self, name)}")
+        if self.golden_threshold <= 0:
+            raise SettingsError(f"NL2SQL_ENGINE_GOLDEN_THRESHOLD must be positive, got {self.golden_threshold}")
+        if self.statement_timeout <= 0:
+            raise SettingsError(f"NL2SQL_ENGINE_STATEMENT_TIMEOUT must be positive, got {self.statement_timeout}")
 
 
 @dataclass(frozen=True)
