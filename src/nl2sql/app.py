@@ -18,7 +18,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
-from nl2sql import auth, gateway
+from nl2sql import auth, gateway, inference
+from nl2sql import catalog, sqlguard
+from nl2sql.audit import AuditLog
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
 from nl2sql.jobs import Blueprint, Jobs
@@ -138,16 +140,46 @@ async def home(request: Request) -> Redirect:
     return Redirect(path="/account" if request.scope.get("user") else "/login")
 
 
+def golden_check(settings: Settings) -> catalog.GoldenSqlCheck:
+    """Golden queries pass sqlguard: one read-only query on included tables, no sensitive column, a timed test run."""
+    timeout = settings.catalog.query_timeout
+
+    def check(sql: str, target: catalog.SqlTarget, engine: Any) -> str:
+        policy = sqlguard.GuardPolicy(
+            dialect=target.connection.backend,
+            allowed_tables=target.allowed_tables,
+            sensitive_columns=target.sensitive_columns,
+            row_cap=1,
+        )
+        sqlguard.probe(sqlguard.validate(sql, policy), engine, timeout)
+        return sql.strip().rstrip(";").strip()
+
+    return check
+
+
 NAV: list[dict[str, Any]] = [
+    {"path": "/connections", "label": "Connections", "admin": False},
+    {"path": "/catalog", "label": "Catalog", "admin": False},
+    {"path": "/admin/audit", "label": "Audit", "admin": True},
+    {"path": "/admin/models", "label": "Model", "admin": True},
     {"path": "/account", "label": "Account", "admin": False},
     {"path": "/usage", "label": "Usage", "admin": False},
+    {"path": "/admin/usage", "label": "All usage", "admin": True},
 ]
 
 
 def create_app(
-    settings: Settings | None = None, *, database: AppDatabase | None = None, migrate: bool | None = None
+    settings: Settings | None = None,
+    *,
+    database: AppDatabase | None = None,
+    migrate: bool | None = None,
+    chat_model: inference.ChatModel | None = None,
 ) -> Litestar:
-    """Build the app; the database opens (and migrates) when the app starts, unless already open."""
+    """Build the app; the database opens (and migrates) when the app starts, unless already open.
+
+    `chat_model` replaces the configured model (tests pass a FakeChatModel); either way the gateway
+    wraps it so every call is metered and logged.
+    """
     settings = settings or Settings.from_env()
     secret_key = resolve_secret_key(settings)
     db = database or AppDatabase(
@@ -157,9 +189,10 @@ def create_app(
     # task blueprints per module namespace: a job named "catalog:sync" runs catalog's `sync` task
     blueprints: dict[str, Blueprint] = {}
     blueprints["gateway"] = gateway.retention_blueprint()
+    blueprints["catalog"] = catalog.blueprint
 
     def job_context(app: Litestar) -> dict[str, Any]:
-        return {"gateway": app.state.gateway}
+        return {"gateway": app.state.gateway, "catalog": app.state.catalog}
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -173,9 +206,17 @@ def create_app(
         try:
             auth_service = auth.AuthService(db.sessions, settings.auth)
             app.state.auth = auth_service
+            app.state.catalog = catalog.CatalogService(
+                db.sessions, settings.catalog, secret_key, golden_check=golden_check(settings), jobs=jobs
+            )
+            app.state.audit = AuditLog(db.sessions)
             recording = gateway.Gateway(db.sessions, settings.gateway, gateway.SqlRecordStore(db.engine))
             recording.start()
             app.state.gateway = recording
+            model = chat_model or inference.build_chat_model(settings.inference)
+            app.state.chat_model = gateway.LoggedChatModel(model, recording)
+            if settings.inference.load_at_start:
+                await app.state.chat_model.start()
             admin = await auth_service.bootstrap_admin(
                 settings.auth.bootstrap_admin_email, settings.auth.bootstrap_admin_password
             )
@@ -187,12 +228,25 @@ def create_app(
             yield
         finally:
             await jobs.close()
+            if app.state.get("chat_model") is not None:
+                await app.state.chat_model.close()
             if app.state.get("gateway") is not None:
                 await app.state.gateway.close()  # flush buffered records before the engine goes
+            if app.state.get("catalog") is not None:
+                app.state.catalog.close()
             await db.close()
 
     def provide_auth(state: State) -> auth.AuthService:
         return state.auth
+
+    def provide_gateway(state: State) -> gateway.Gateway:
+        return state.gateway
+
+    def provide_catalog(state: State) -> catalog.CatalogService:
+        return state.catalog
+
+    def provide_audit(state: State) -> AuditLog:
+        return state.audit
 
     csrf = CSRFConfig(
         secret=secret_key,
@@ -212,8 +266,18 @@ def create_app(
             static_files_router(),
             *auth.api_routes,
             *auth.page_routes,
+            *gateway.api_routes,
+            *gateway.page_routes,
+            *inference.routes,
+            *catalog.api_routes,
+            *catalog.page_routes,
         ],
-        dependencies={"auth_service": Provide(provide_auth, sync_to_thread=False)},
+        dependencies={
+            "auth_service": Provide(provide_auth, sync_to_thread=False),
+            "gateway": Provide(provide_gateway, sync_to_thread=False),
+            "catalog_service": Provide(provide_catalog, sync_to_thread=False),
+            "audit_log": Provide(provide_audit, sync_to_thread=False),
+        },
         middleware=[auth.AuthMiddleware, gateway.RateLimitMiddleware],
         csrf_config=csrf,
         template_config=template_config(),

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import Parameter
 
 from nl2sql.auth.dto import ApiKey, User
 from nl2sql.auth.guards import current_user, requires_admin, requires_user
@@ -56,9 +55,7 @@ class ApiKeyController(Controller):
     guards = [requires_user]
 
     @get("/", summary="List my API keys (admins: ?user_id= for another user's)")
-    async def list_keys(
-        self, request: Request, auth_service: AuthService, user_id: Annotated[int | None, Parameter(query="user_id")] = None
-    ) -> list[ApiKey]:
+    async def list_keys(self, request: Request, auth_service: AuthService, user_id: int | None = None) -> list[ApiKey]:
         return await auth_service.list_api_keys(current_user(request), user_id=user_id)
 
     @post("/", summary="Create an API key; the key is in the response once")

@@ -6,6 +6,7 @@ from nl2sql.inference.grammar import DIALECTS, json_grammar, sql_grammar, table_
 from nl2sql.inference.llamacpp import LlamaCppChatModel
 from nl2sql.inference.model_files import model_file
 from nl2sql.inference.openai_compatible import OpenAICompatibleChatModel
+from nl2sql.inference.routes import ModelDescription, routes
 from nl2sql.inference.protocol import (
     ChatModel,
     Chunk,
@@ -34,6 +35,7 @@ __all__ = [
     "LlamaCppChatModel",
     "Message",
     "Metering",
+    "ModelDescription",
     "ModelInfo",
     "ModelStatus",
     "OpenAICompatibleChatModel",
@@ -42,6 +44,7 @@ __all__ = [
     "collect",
     "json_grammar",
     "model_file",
+    "routes",
     "sql_grammar",
     "table_aliases",
 ]

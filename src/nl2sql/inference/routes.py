@@ -1,0 +1,137 @@
+"""The admin model page (status and a try-it box) and GET /api/v1/models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+
+from nl2sql.auth import requires_admin, requires_user
+from nl2sql.errors import AppError, ValidationFailed
+from nl2sql.inference.protocol import ChatModel, Generation, GenerationParams, Message, ModelInfo, ModelStatus
+from nl2sql.web import render
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """The configured model: its status, and what it can do once loaded."""
+
+    status: ModelStatus
+    info: ModelInfo | None
+
+
+class TryRequest(msgspec.Struct, forbid_unknown_fields=True):
+    prompt: str
+    mode: Literal["chat", "completion"] = "chat"
+    max_tokens: int = 64
+    temperature: float = 0.0
+
+
+@dataclass(frozen=True)
+class TryResult:
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    queue_seconds: float
+    first_token_seconds: float | None
+    total_seconds: float
+    tokens_per_second: float
+
+
+def _model(state: State) -> ChatModel:
+    return state.chat_model
+
+
+async def _describe(model: ChatModel) -> ModelDescription:
+    status = model.describe()
+    # info() may load the model; only ask once it is loaded (or for a remote server, which is cheap)
+    info = await model.info() if status.loaded or status.base_url else None
+    return ModelDescription(status=status, info=info)
+
+
+async def _try(model: ChatModel, data: TryRequest) -> TryResult:
+    prompt = data.prompt.strip()
+    if not prompt:
+        raise ValidationFailed("type a prompt to send to the model")
+    if not 1 <= data.max_tokens <= 1024:
+        raise ValidationFailed("max tokens must be between 1 and 1024")
+    if not 0 <= data.temperature <= 2:
+        raise ValidationFailed("temperature must be between 0 and 2")
+    params = GenerationParams(max_tokens=data.max_tokens, temperature=data.temperature)
+    if data.mode == "chat":
+        generation: Generation = await model.chat([Message("user", prompt)], params)
+    else:
+        generation = await model.complete(prompt, params)
+    m = generation.metering
+    return TryResult(
+        text=generation.text,
+        finish_reason=generation.finish_reason,
+        prompt_tokens=m.prompt_tokens,
+        completion_tokens=m.completion_tokens,
+        queue_seconds=m.queue_seconds,
+        first_token_seconds=m.first_token_seconds,
+        total_seconds=m.total_seconds,
+        tokens_per_second=m.tokens_per_second,
+    )
+
+
+class ModelsApi(Controller):
+    path = "/api/v1/models"
+    tags = ["models"]
+    guards = [requires_user]
+
+    @get("/", summary="The configured model backend: file or server, slots, queue and capabilities")
+    async def models(self, state: State) -> list[ModelDescription]:
+        return [await _describe(_model(state))]
+
+    @post("/try", summary="Send one prompt to the model (admin)", guards=[requires_admin], status_code=200)
+    async def try_model(self, state: State, data: TryRequest) -> TryResult:
+        return await _try(_model(state), data)
+
+
+class ModelPages(Controller):
+    path = "/admin/models"
+    include_in_schema = False
+    guards = [requires_admin]
+
+    @get("/")
+    async def page(self, request: Request, state: State) -> Template:
+        described = await _describe(_model(state))
+        return render(request, "inference/models.html", {"model": described, "result": None, "error": None, "form": {}})
+
+    @get("/status")
+    async def status(self, request: Request, state: State) -> Template:
+        described = await _describe(_model(state))
+        return render(request, "inference/_status.html", {"model": described})
+
+    @post("/try")
+    async def try_it(
+        self, request: Request, state: State, data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+    ) -> Template:
+        form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
+        result, error, status = None, None, 200
+        try:
+            attempt = TryRequest(
+                prompt=form.get("prompt", ""),
+                mode="completion" if form.get("mode") == "completion" else "chat",
+                max_tokens=int(form.get("max_tokens") or 64),
+                temperature=float(form.get("temperature") or 0),
+            )
+            result = await _try(_model(state), attempt)
+        except ValueError:
+            error, status = "max tokens and temperature must be numbers", 400
+        except AppError as exc:
+            error, status = exc.detail, exc.status_code
+        described = await _describe(_model(state))
+        ctx = {"model": described, "result": result, "error": error, "form": form}
+        return render(request, "inference/models.html", ctx, fragment="inference/_try.html", status_code=status)
+
+
+routes = [ModelsApi, ModelPages]
