@@ -72,6 +72,9 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     from nl2sql.app import create_app
 
     settings = _settings()
+    from nl2sql.gateway import configure_logging
+
+    configure_logging(settings.server.log_level)  # JSON lines on stdout, with the trace id
     migrate = settings.database.migrate_on_start and not no_migrate
     try:
         from nl2sql.app import resolve_secret_key
@@ -94,6 +97,7 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
             proxy_headers=settings.server.trust_proxy,
             forwarded_allow_ips="*" if settings.server.trust_proxy else None,
             log_level=settings.server.log_level,
+            log_config=None,  # keep our JSON logging; the gateway records every request instead of an access log
             access_log=False,
         )
     finally:

@@ -44,6 +44,7 @@ class LoggedChatModel:
     def __init__(self, inner: ChatModel, gateway: Gateway) -> None:
         self.inner = inner
         self._gateway = gateway
+        gateway.model = self  # /metrics reports this model's queue depth and slots
 
     async def start(self) -> None:
         await self.inner.start()

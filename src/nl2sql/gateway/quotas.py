@@ -80,10 +80,11 @@ class QuotaStatus:
     requests_per_minute: int
     tokens_today: int
     tokens_per_day: int
+    tokens_left: int | None = None  # None: no quota
 
-    @property
-    def tokens_left(self) -> int | None:
-        return None if self.tokens_per_day == 0 else max(0, self.tokens_per_day - self.tokens_today)
+    def __post_init__(self) -> None:
+        if self.tokens_per_day:
+            object.__setattr__(self, "tokens_left", max(0, self.tokens_per_day - self.tokens_today))
 
 
 class Quotas:

@@ -15,6 +15,7 @@ from nl2sql.gateway.metrics import Metrics
 from nl2sql.gateway.models import ModelCallRow, RequestRow
 from nl2sql.gateway.quotas import Clock, Quotas
 from nl2sql.gateway.recorder import ModelCallRecord, Recorder, RecordStore, RequestRecord
+from nl2sql.gateway.usage import UsageReports
 from nl2sql.inference import ChatModel
 from nl2sql.settings import GatewaySettings
 
@@ -56,6 +57,7 @@ class Gateway:
             backoff_max=backoff_max,
         )
         self.quotas = Quotas(sessions, settings, clock=clock, metrics=self.metrics)
+        self.reports = UsageReports(sessions)
         self.model: ChatModel | None = None
 
     def start(self) -> None:
@@ -66,9 +68,7 @@ class Gateway:
 
     def wrap(self, inner: ChatModel) -> LoggedChatModel:
         """The model every module should use: `inner` with quotas and recording around each call."""
-        logged = LoggedChatModel(inner, self)
-        self.model = logged
-        return logged
+        return LoggedChatModel(inner, self)
 
     def record_request(self, record: RequestRecord, seconds: float) -> None:
         self.metrics.observe_request(record.method, record.route, record.status, seconds)
