@@ -1,0 +1,41 @@
+"""Answers tables in the app database (private to the answers module)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from nl2sql.db import Base
+
+TS = sa.DateTime(timezone=True)
+
+
+class AnswerRow(Base):
+    """One question asked: who, where, the SQL it got (or why not), its attempts, retrieved context, timings."""
+
+    __tablename__ = "answers"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(sa.Integer)
+    api_key_id: Mapped[int | None] = mapped_column(sa.Integer)
+    connection_id: Mapped[int | None] = mapped_column(sa.Integer)
+    connection_name: Mapped[str] = mapped_column(sa.String(63))
+    question: Mapped[str] = mapped_column(sa.Text)
+    sql: Mapped[str | None] = mapped_column(sa.Text)
+    verified: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    golden_query_id: Mapped[int | None] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(20))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[list] = mapped_column(JSONB, default=list)
+    retrieved: Mapped[dict] = mapped_column(JSONB, default=dict)
+    timings: Mapped[dict] = mapped_column(JSONB, default=dict)
+    trace_id: Mapped[str | None] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        sa.Index("ix_answers_user_created", "user_id", "created_at"),
+        sa.Index("ix_answers_connection_created", "connection_id", "created_at"),
+    )
