@@ -189,7 +189,7 @@ def create_app(
     # task blueprints per module namespace: a job named "catalog:sync" runs catalog's `sync` task
     blueprints: dict[str, Blueprint] = {}
     blueprints["gateway"] = gateway.retention_blueprint()
-    blueprints["catalog"] = catalog.blueprint
+    blueprints["catalog"] = catalog.jobs_blueprint()
 
     def job_context(app: Litestar) -> dict[str, Any]:
         return {"gateway": app.state.gateway, "catalog": app.state.catalog}

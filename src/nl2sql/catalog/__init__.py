@@ -1,5 +1,6 @@
 """Catalog: customer-database connections, their synced schema and its curation, instructions, golden queries."""
 
+from nl2sql.catalog.api import api_routes
 from nl2sql.catalog.dto import (
     Column,
     Connection,
@@ -18,9 +19,10 @@ from nl2sql.catalog.dto import (
     Table,
     TablePage,
 )
-from nl2sql.catalog.golden import GoldenSqlCheck, ReadOnlyCheck, parse_read_only
+from nl2sql.catalog.golden import GoldenSqlCheck, ReadOnlyCheck, SqlTarget, parse_read_only
 from nl2sql.catalog.service import CatalogService, ChangeListener, SyncQueue
-from nl2sql.catalog.sync import blueprint
+from nl2sql.catalog.pages import page_routes
+from nl2sql.catalog.sync import jobs_blueprint
 
 __all__ = [
     "CatalogService",
@@ -39,11 +41,14 @@ __all__ = [
     "PromptSchema",
     "PromptTable",
     "ReadOnlyCheck",
+    "SqlTarget",
     "SyncQueue",
     "SyncState",
     "SyncStatus",
     "Table",
     "TablePage",
-    "blueprint",
+    "api_routes",
+    "jobs_blueprint",
+    "page_routes",
     "parse_read_only",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 import sqlglot
@@ -13,8 +14,19 @@ from sqlglot.errors import SqlglotError
 from nl2sql.catalog.dto import Connection
 from nl2sql.errors import ValidationFailed
 
-# (sql, connection, engine) -> the SQL to store; raises ValidationFailed with the reason to refuse it
-GoldenSqlCheck = Callable[[str, Connection, sa.Engine], str]
+
+
+@dataclass(frozen=True)
+class SqlTarget:
+    """What a golden query may touch: the connection, its included tables and its sensitive columns."""
+
+    connection: Connection
+    allowed_tables: frozenset[str]
+    sensitive_columns: frozenset[str]
+
+
+# (sql, target, engine) -> the SQL to store; raises ValidationFailed (or another AppError) with the reason
+GoldenSqlCheck = Callable[[str, SqlTarget, sa.Engine], str]
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command, exp.Into)
 
@@ -46,10 +58,10 @@ class ReadOnlyCheck:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
 
-    def __call__(self, sql: str, connection: Connection, engine: sa.Engine) -> str:
-        parse_read_only(sql, connection.dialect)
+    def __call__(self, sql: str, target: SqlTarget, engine: sa.Engine) -> str:
+        parse_read_only(sql, target.connection.dialect)
         text = sql.strip().rstrip(";").strip()
-        self.test_run(text, connection, engine)
+        self.test_run(text, target.connection, engine)
         return text
 
     def test_run(self, sql: str, connection: Connection, engine: sa.Engine) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.audit import record
 from nl2sql.auth import User
-from nl2sql.catalog import engines
+from nl2sql.catalog import engines, transfer
 from nl2sql.catalog.dto import (
     Column,
     Connection,
@@ -34,7 +34,7 @@ from nl2sql.catalog.dto import (
     Table,
     TablePage,
 )
-from nl2sql.catalog.golden import GoldenSqlCheck, ReadOnlyCheck
+from nl2sql.catalog.golden import GoldenSqlCheck, ReadOnlyCheck, SqlTarget
 from nl2sql.catalog.models import (
     ColumnRow,
     ConnectionRow,
@@ -47,7 +47,7 @@ from nl2sql.catalog.models import (
     TableRow,
 )
 from nl2sql.db import utcnow
-from nl2sql.errors import ConflictError, ForbiddenError, NotFoundError, UnavailableError, ValidationFailed
+from nl2sql.errors import AppError, ConflictError, ForbiddenError, NotFoundError, UnavailableError, ValidationFailed
 from nl2sql.settings import CatalogSettings
 
 log = logging.getLogger("nl2sql.catalog")
@@ -716,6 +716,153 @@ class CatalogService:
             await db.commit()
         await self._notify(connection_id)
 
+    # bulk metadata --------------------------------------------------------------------------------
+
+    async def import_metadata(
+        self, actor: User | None, connection_id: int, payload: Any, *, db: str | None = None
+    ) -> ImportReport:
+        """Apply a JSON metadata document: our export, sqleval's dbs/<db>.json or columns_join.json (`db` picks)."""
+        connection = await self.get_connection_by_id(connection_id)
+        parsed = transfer.parse_metadata_json(payload, connection_name=connection.name, db=db)
+        return await self._apply_metadata(actor, connection_id, parsed, "json")
+
+    async def import_metadata_csv(self, actor: User | None, connection_id: int, text: str) -> ImportReport:
+        """Apply a CSV of table,column,description,business_name,synonyms,included,sensitive rows."""
+        return await self._apply_metadata(actor, connection_id, transfer.parse_metadata_csv(text), "csv")
+
+    async def _apply_metadata(
+        self, actor: User | None, connection_id: int, parsed: transfer.MetadataImport, source: str
+    ) -> ImportReport:
+        errors: list[tuple[int, str]] = []
+        applied = 0
+        async with self._sessions() as db:
+            tables = (await db.scalars(sa.select(TableRow).where(TableRow.connection_id == connection_id))).all()
+            if not tables and parsed.patches:
+                raise ValidationFailed("the catalog of this connection is empty: sync it before importing metadata")
+            by_key = {(t.schema, t.name): t for t in tables}
+            by_lower: dict[str, list[TableRow]] = {}
+            for t in tables:
+                by_lower.setdefault(t.name.lower(), []).append(t)
+                by_lower.setdefault(f"{t.schema}.{t.name}".lower(), []).append(t)
+            columns: dict[int, dict[str, ColumnRow]] = {}
+            for c in await db.scalars(
+                sa.select(ColumnRow).join(TableRow, TableRow.id == ColumnRow.table_id)
+                .where(TableRow.connection_id == connection_id)
+            ):
+                columns.setdefault(c.table_id, {})[c.name] = c
+            touched: set[int] = set()
+            for patch in parsed.patches:
+                table = by_key.get(split_table_ref(patch.table)) or by_key.get(("", patch.table))
+                if table is None:
+                    candidates = by_lower.get(patch.table.lower(), [])
+                    table = candidates[0] if len(candidates) == 1 else None
+                if table is None:
+                    errors.append((patch.line, f"no table {patch.table!r} in the catalog"))
+                    continue
+                target: TableRow | ColumnRow = table
+                if patch.column is not None:
+                    named = columns.get(table.id, {})
+                    target = named.get(patch.column) or next(
+                        (c for n, c in named.items() if n.lower() == patch.column.lower()), None)
+                    if target is None:
+                        errors.append((patch.line, f"no column {patch.column!r} in table {patch.table!r}"))
+                        continue
+                for key, value in patch.fields.items():
+                    if key == "synonyms":
+                        value = _synonyms(value)
+                    elif isinstance(value, str):
+                        value = value.strip()
+                    setattr(target, key, value)
+                    if key == "sensitive" and value:
+                        target.distinct_values = None
+                touched.add(table.id)
+                applied += 1
+            for table in tables:
+                if table.id in touched:
+                    table.search_text = search_text(table, columns.get(table.id, {}).values())
+            existing = {
+                (h.left_table, h.right_table, tuple(map(tuple, h.pairs)))
+                for h in await db.scalars(sa.select(JoinHintRow).where(JoinHintRow.connection_id == connection_id))
+            }
+            hints = 0
+            for hint in parsed.join_hints:
+                pairs = [[str(a), str(b)] for a, b in hint["pairs"]]
+                key = (hint["left_table"], hint["right_table"], tuple(map(tuple, pairs)))
+                if not pairs or not hint["left_table"] or not hint["right_table"]:
+                    errors.append((0, f"join hint {hint['left_table']!r}-{hint['right_table']!r} has no column pairs"))
+                    continue
+                if key in existing:
+                    continue
+                existing.add(key)
+                db.add(JoinHintRow(connection_id=connection_id, left_table=hint["left_table"],
+                                   right_table=hint["right_table"], pairs=pairs, note=hint.get("note") or ""))
+                hints += 1
+            known_texts = set(await db.scalars(
+                sa.select(InstructionRow.text).where(InstructionRow.connection_id == connection_id)))
+            added_instructions = 0
+            now = utcnow()
+            for text in parsed.instructions:
+                if text not in known_texts:
+                    db.add(InstructionRow(connection_id=connection_id, text=text[:4000], kind="always",
+                                          created_at=now, updated_at=now))
+                    added_instructions += 1
+            summary = {"source": source, "applied": applied, "join_hints": hints,
+                       "instructions": added_instructions, "errors": len(errors)}
+            self._audit(db, actor, "catalog.metadata.import", f"connection:{connection_id}", after=summary)
+            await self._touch(db, connection_id)
+            await db.commit()
+        await self._notify(connection_id)
+        notes = list(parsed.notes)
+        if hints:
+            notes.append(f"{hints} join hint(s) added")
+        if added_instructions:
+            notes.append(f"{added_instructions} instruction(s) added from the glossary")
+        return ImportReport(imported=applied + hints + added_instructions, skipped=len(errors),
+                            errors=tuple(errors), notes=tuple(notes))
+
+    async def export_metadata(self, connection_id: int) -> dict[str, Any]:
+        """Every table's and column's human metadata (with types for reference) and the join hints, as JSON."""
+        connection = await self.get_connection_by_id(connection_id)
+        async with self._sessions() as db:
+            rows = (await db.scalars(sa.select(TableRow).where(TableRow.connection_id == connection_id)
+                                     .order_by(TableRow.schema, TableRow.name))).all()
+            tables = await self._with_children(db, rows)
+        return {
+            "connection": connection.name,
+            "tables": [
+                {
+                    "schema": t.schema, "name": t.name, "description": t.description,
+                    "business_name": t.business_name, "synonyms": list(t.synonyms), "included": t.included,
+                    "columns": [
+                        {"name": c.name, "type": c.type, "description": c.description,
+                         "business_name": c.business_name, "synonyms": list(c.synonyms),
+                         "included": c.included, "sensitive": c.sensitive}
+                        for c in t.columns
+                    ],
+                }
+                for t in tables
+            ],
+            "join_hints": [
+                {"left_table": h.left_table, "right_table": h.right_table, "pairs": [list(p) for p in h.pairs],
+                 "note": h.note}
+                for h in await self.join_hints(connection_id)
+            ],
+        }
+
+    async def export_metadata_csv(self, connection_id: int) -> str:
+        document = await self.export_metadata(connection_id)
+        rows = []
+        for t in document["tables"]:
+            ref = f"{t['schema']}.{t['name']}" if t["schema"] else t["name"]
+            rows.append({"table": ref, "column": "", "description": t["description"],
+                         "business_name": t["business_name"], "synonyms": ", ".join(t["synonyms"]),
+                         "included": str(t["included"]).lower(), "sensitive": ""})
+            for c in t["columns"]:
+                rows.append({"table": ref, "column": c["name"], "description": c["description"],
+                             "business_name": c["business_name"], "synonyms": ", ".join(c["synonyms"]),
+                             "included": str(c["included"]).lower(), "sensitive": str(c["sensitive"]).lower()})
+        return transfer.metadata_csv(rows)
+
     # instructions ---------------------------------------------------------------------------------
 
     async def instructions(self, connection_id: int, kind: InstructionKind | str | None = None) -> list[Instruction]:
@@ -797,13 +944,36 @@ class CatalogService:
 
     async def check_golden_sql(self, connection_id: int, sql: str) -> str:
         """The SQL as it will be stored, or ValidationFailed with the reason (parse, read-only, test run)."""
-        connection = await self.get_connection_by_id(connection_id)
+        target = await self.sql_target(connection_id)
         try:
             engine = await self.engine(connection_id)
         except UnavailableError as exc:
             raise ValidationFailed(f"the SQL can't be test-run: {exc.detail}") from None
         check = self._golden_check
-        return await anyio.to_thread.run_sync(lambda: check(sql, connection, engine))
+        try:
+            return await anyio.to_thread.run_sync(lambda: check(sql, target, engine))
+        except ValidationFailed:
+            raise
+        except AppError as exc:
+            # a failed or timed-out test run is a reason to refuse the query, not a server error
+            raise ValidationFailed(exc.detail) from None
+
+    async def sql_target(self, connection_id: int) -> SqlTarget:
+        """The connection with its included tables and sensitive columns, as a SQL check needs them."""
+        connection = await self.get_connection_by_id(connection_id)
+        async with self._sessions() as db:
+            tables = await db.execute(
+                sa.select(TableRow.schema, TableRow.name).where(
+                    TableRow.connection_id == connection_id, TableRow.included.is_(True))
+            )
+            allowed = frozenset(f"{s}.{n}" if s else n for s, n in tables)
+            sensitive = await db.execute(
+                sa.select(TableRow.schema, TableRow.name, ColumnRow.name)
+                .join(ColumnRow, ColumnRow.table_id == TableRow.id)
+                .where(TableRow.connection_id == connection_id, ColumnRow.sensitive.is_(True))
+            )
+            columns = frozenset(f"{s}.{t}.{c}" if s else f"{t}.{c}" for s, t, c in sensitive)
+        return SqlTarget(connection=connection, allowed_tables=allowed, sensitive_columns=columns)
 
     async def _golden_fields(self, connection_id: int, question: str, sql: str) -> tuple[str, str]:
         question = (question or "").strip()
@@ -870,6 +1040,13 @@ class CatalogService:
             except ValidationFailed as exc:
                 errors.append((line, exc.detail))
         return ImportReport(imported=imported, skipped=len(errors), errors=tuple(errors))
+
+    async def import_golden_csv(self, actor: User | None, connection_id: int, text: str) -> ImportReport:
+        """Add golden queries from a question,sql CSV; bad rows are reported by line, good rows kept."""
+        return await self.import_golden_rows(actor, connection_id, transfer.parse_golden_csv(text))
+
+    async def export_golden_csv(self, connection_id: int) -> str:
+        return transfer.golden_csv([(q.question, q.sql) for q in await self.golden_queries(connection_id)])
 
     # sync -----------------------------------------------------------------------------------------
 

@@ -25,8 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("nl2sql.catalog")
 
-blueprint = Blueprint()
-
 # a sync older than this still marked queued/running died with its worker
 STALE_AFTER = timedelta(minutes=30)
 # new columns with such names start flagged sensitive (an admin can clear the flag)
@@ -36,11 +34,17 @@ SENSITIVE_NAME = re.compile(
 STRUCTURE = ("type", "nullable", "default", "primary_key")
 
 
-@blueprint.task(name="sync", pass_context=True)
-async def sync_task(context: JobContext, sync_id: int) -> None:
-    """Job "catalog:sync": run one queued sync."""
-    catalog: CatalogService = context.additional_context["catalog"]
-    await catalog.run_sync(sync_id)
+def jobs_blueprint() -> Blueprint:
+    """The catalog's tasks, fresh per app (a procrastinate blueprint binds to the first app it joins)."""
+    blueprint = Blueprint()
+
+    @blueprint.task(name="sync", pass_context=True)
+    async def sync(context: JobContext, sync_id: int) -> None:
+        """Job "catalog:sync": run one queued sync."""
+        catalog: CatalogService = context.additional_context["catalog"]
+        await catalog.run_sync(sync_id)
+
+    return blueprint
 
 
 def _sync_status(row: SyncRow) -> SyncStatus:
