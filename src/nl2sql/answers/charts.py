@@ -45,7 +45,7 @@ _PART_COLUMN = re.compile(r"(share|percent|percentage|pct|proportion|fraction|ra
 # Totals stack meaningfully (the stack height is the total); averages or prices do not.
 _ADDITIVE_COLUMN = re.compile(r"(count|total|sum|revenue|sales|amount|quantity|qty|orders|units|volume|spend|^n_|num_)")
 _MEASURE_COLUMN = re.compile(
-    r"(count|total|sum|avg|average|mean|min|max|median|revenue|sales|amount|price|cost|quantity|qty|value|"
+    r"(count|orders|total|sum|avg|average|mean|min|max|median|revenue|sales|amount|price|cost|quantity|qty|value|"
     r"spend|profit|margin|rate|score|balance|volume|units|share|percent|pct)"
 )
 _YEAR_COLUMN = re.compile(r"(^|_|\b)(year|yr|fy)s?($|_|\b)")
@@ -160,10 +160,16 @@ def _classify(name, kind, position, values, distinct, unique, numeric_after, key
         return ColumnSemantics(**base, role="temporal", encoding="ordinal")
     if _MEASURE_COLUMN.search(lowered):
         return ColumnSemantics(**base, role="measure", encoding="quantitative")
-    # A GROUP BY key precedes the aggregates and repeats nowhere (rating 1..5 before a count); raw-row measures repeat.
-    if integral and unique and key_position and numeric_after and 1 < distinct <= 24:
+    # A GROUP BY key precedes the aggregates, repeats nowhere and runs in small steps (rating 1..5 before a count);
+    # counts and amounts repeat or jump.
+    if integral and unique and key_position and numeric_after and 1 < distinct <= 24 and _small_steps(values, distinct):
         return ColumnSemantics(**base, role="category", encoding="ordinal")
     return ColumnSemantics(**base, role="measure", encoding="quantitative")
+
+
+def _small_steps(values: Sequence[Any], distinct: int) -> bool:
+    low, high = min(float(v) for v in values), max(float(v) for v in values)
+    return 0 <= low and high <= 100 and high - low + 1 <= distinct * 1.5
 
 
 def _is_identifier(name: str) -> bool:
@@ -531,7 +537,8 @@ def _spec(kind, x, ys, color, semantics, rows) -> tuple[dict[str, Any], str | No
         spec["mark"] = {"type": "line", "point": len(values) <= 100} if kind == "line" else {"type": "bar"}
         if horizontal:
             encoding["y"], encoding["x"] = x_channel, y_channel
-            spec["height"] = {"step": 20}
+            # A fixed height rather than {"step": 20}: a step height with a container width makes Vega-Lite warn.
+            spec["height"] = max(120, 20 * by_name[x].distinct)
         else:
             encoding["x"], encoding["y"] = x_channel, y_channel
         if color is not None:
@@ -581,8 +588,8 @@ def _channel(semantics: ColumnSemantics, encoding: str | None = None) -> dict[st
 
 
 def _field(name: str) -> str:
-    """A column name as a Vega-Lite field: dots and brackets would otherwise read as nested access."""
-    return re.sub(r"([\\.\[\]])", r"\\\1", name)
+    """A column name as a Vega-Lite field: dots, brackets and quotes would otherwise read as a nested access path."""
+    return re.sub(r"([\\.\[\]'\"])", r"\\\1", name)
 
 
 def _title(name: str) -> str:
