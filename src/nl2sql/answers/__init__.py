@@ -2,11 +2,12 @@
 
 from nl2sql.answers.api import SqlRequest, SqlResponse, api_routes
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem, SqlAnswer, SqlNotGenerated
-from nl2sql.answers.service import AnswerService, ContextRetriever, guard_policy
+from nl2sql.answers.service import AnswerService, ConnectionPolicy, ContextRetriever, guard_policy
 
 __all__ = [
     "AnswerService",
     "Attempt",
+    "ConnectionPolicy",
     "ContextRetriever",
     "Retrieved",
     "RetrievedItem",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -27,7 +28,7 @@ from nl2sql.sqlguard import GuardPolicy, QueryFailed, QueryTimeout, SqlRefused, 
 if TYPE_CHECKING:
     from nl2sql.retrieval import Retrieval
 
-__all__ = ["AnswerService", "ContextRetriever", "guard_policy"]
+__all__ = ["AnswerService", "ConnectionPolicy", "ContextRetriever", "guard_policy"]
 
 log = logging.getLogger("nl2sql.answers")
 
@@ -70,6 +71,36 @@ def guard_policy(schema: PromptSchema, row_cap: int) -> GuardPolicy:
     )
 
 
+# Every word and quoted name in a statement: a table it reads is among them, however it is written.
+_NAME_TOKENS = re.compile(r'"((?:[^"]|"")+)"|`((?:[^`]|``)+)`|\[([^\]]+)\]|([^\W\d][\w$]*)', re.UNICODE)
+
+
+class ConnectionPolicy:
+    """A connection's guard policy and its tables by name, so each check names only the tables the SQL mentions.
+
+    The guard normalizes every allowed name on each call; on a catalog of thousands of tables that is most
+    of its time. A policy narrowed to the tables whose names occur in the SQL refuses exactly what the full
+    one refuses (a table not written in the SQL can't be read by it) and can only refuse more, never less.
+    """
+
+    def __init__(self, policy: GuardPolicy) -> None:
+        self.policy = policy
+        self._by_name: dict[str, list[str]] = {}
+        for entry in policy.allowed_tables:
+            self._by_name.setdefault(entry.rsplit(".", 1)[-1].casefold(), []).append(entry)
+        self._sensitive_by_table: dict[str, list[str]] = {}
+        for entry in policy.sensitive_columns:
+            table = entry.rsplit(".", 2)[-2].casefold()
+            self._sensitive_by_table.setdefault(table, []).append(entry)
+
+    def for_sql(self, sql: str) -> GuardPolicy:
+        words = {next(g for g in m.groups() if g is not None).casefold() for m in _NAME_TOKENS.finditer(sql)}
+        allowed = frozenset(entry for word in words for entry in self._by_name.get(word, ()))
+        # a sensitive column can only be exposed through a table the SQL reads, so only those tables' count
+        sensitive = frozenset(entry for word in words for entry in self._sensitive_by_table.get(word, ()))
+        return replace(self.policy, allowed_tables=allowed, sensitive_columns=sensitive)
+
+
 @dataclass
 class _Outcome:
     attempts: list[Attempt]
@@ -97,6 +128,7 @@ class AnswerService:
         self._model = chat_model
         self.settings = settings
         self._today = today
+        self._policies: dict[int, tuple[dt.datetime, ConnectionPolicy]] = {}
 
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
@@ -118,7 +150,7 @@ class AnswerService:
             raise ConflictError(
                 f"connection {connection.name} has no included tables yet: sync it (or include tables) first"
             )
-        policy = guard_policy(schema, self.settings.row_cap)
+        policy = self._policy(schema)
         clock.lap("schema_ms", since)
         since = time.perf_counter()
         retrieval = await self._retriever.retrieve(question, connection.id)
@@ -177,10 +209,17 @@ class AnswerService:
             validated=outcome.validated,
         )
 
+    def _policy(self, schema: PromptSchema) -> ConnectionPolicy:
+        cached = self._policies.get(schema.connection_id)
+        if cached is None or cached[0] != schema.version:
+            cached = (schema.version, ConnectionPolicy(guard_policy(schema, self.settings.row_cap)))
+            self._policies[schema.connection_id] = cached
+        return cached[1]
+
     # -- the golden shortcut ----------------------------------------------------------------------
 
     async def _golden_shortcut(
-        self, retrieval: Retrieval, policy: GuardPolicy, connection: Connection, clock: _Clock
+        self, retrieval: Retrieval, policy: ConnectionPolicy, connection: Connection, clock: _Clock
     ) -> _Outcome | None:
         if not retrieval.golden_queries:
             return None
@@ -190,7 +229,7 @@ class AnswerService:
         since = time.perf_counter()
         try:
             # verified once, but the connection's policy (included tables, sensitive columns) may have changed since
-            validated = validate(best.golden.sql, policy)
+            validated = validate(best.golden.sql, policy.for_sql(best.golden.sql))
         except SqlRefused as refused:
             log.warning("golden query %s no longer passes the guard: %s", best.golden.id, refused.detail)
             return None
@@ -209,7 +248,7 @@ class AnswerService:
         question: str,
         retrieval: Retrieval,
         schema: PromptSchema,
-        policy: GuardPolicy,
+        policy: ConnectionPolicy,
         connection: Connection,
         clock: _Clock,
         history: tuple[Turn, ...],
@@ -258,7 +297,7 @@ class AnswerService:
                 feedback = ErrorFeedback(raw.strip()[:2000] or "(empty answer)", error.detail)
                 continue
             try:
-                validated = validate(sql, policy)
+                validated = validate(sql, policy.for_sql(sql))
             except SqlRefused as error:
                 timings["validate_ms"] = clock.lap("validate_ms", since)
                 outcome.attempts.append(_attempt(sql=sql, error=error.detail, error_kind="refused", **common))
