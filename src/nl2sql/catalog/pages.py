@@ -1,1 +1,349 @@
-page_routes: list = []
+"""Pages of the catalog: connections, sync progress, the catalog browser, instructions, golden queries, audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Redirect, Template
+
+from nl2sql.audit import AuditLog
+from nl2sql.auth import AuthService, Role, current_user, requires_admin, requires_user
+from nl2sql.catalog.dto import Connection, ImportReport
+from nl2sql.catalog.service import CatalogService
+from nl2sql.errors import AppError, ValidationFailed
+from nl2sql.web import redirect, render
+
+Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+Upload = Body(media_type=RequestEncodingType.MULTI_PART)
+PER_PAGE = 20
+AUDIT_PER_PAGE = 50
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value or "")
+
+
+def _flag(data: dict[str, Any], key: str) -> bool:
+    return key in data and _text(data, key) not in ("", "0", "false", "off")
+
+
+async def _upload_text(data: dict[str, Any], key: str = "file") -> str:
+    upload = data.get(key)
+    if not isinstance(upload, UploadFile):
+        raise ValidationFailed("choose a file to import")
+    raw = await upload.read()
+    if len(raw) > 20_000_000:
+        raise ValidationFailed("the file is larger than 20 MB")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ValidationFailed("the file must be UTF-8 text") from None
+
+
+class ConnectionPages(Controller):
+    path = "/connections"
+    include_in_schema = False
+    guards = [requires_user]
+
+    async def _list(self, request: Request, catalog: CatalogService, **extra: Any) -> dict[str, Any]:
+        user = current_user(request)
+        connections = await catalog.accessible_connections(user)
+        statuses = {c.name: await catalog.sync_status(c.name) for c in connections}
+        return {"user": user, "connections": connections, "statuses": statuses, "form": {}, "message": None,
+                "error": None} | extra
+
+    @get("/")
+    async def connections(self, request: Request, catalog_service: CatalogService) -> Template:
+        return render(request, "catalog/connections.html", await self._list(request, catalog_service))
+
+    @post("/", guards=[requires_admin])
+    async def create(self, request: Request, catalog_service: CatalogService, data: Annotated[dict[str, Any], Form]) -> Any:
+        try:
+            created = await catalog_service.create_connection(
+                current_user(request), _text(data, "name"), _text(data, "url"),
+                description=_text(data, "description"), schemas=_text(data, "schemas"),
+            )
+        except AppError as exc:
+            form = {k: _text(data, k) for k in ("name", "description", "schemas")}  # never echo the URL's password
+            ctx = await self._list(request, catalog_service, error=exc.detail, form=form)
+            return render(request, "catalog/connections.html", ctx, fragment="catalog/_connections.html",
+                          status_code=exc.status_code)
+        return redirect(request, f"/connections/{created.name}")
+
+    async def _detail(self, request: Request, catalog: CatalogService, auth: AuthService, name: str,
+                      **extra: Any) -> dict[str, Any]:
+        user = current_user(request)
+        connection = await catalog.visible_connection(user, name)
+        ctx = {"user": user, "connection": connection, "sync": await catalog.sync_status(name), "message": None,
+               "error": None, "test": None, "report": None}
+        if user.is_admin:
+            ctx["analysts"] = [u for u in await auth.list_users() if u.role == Role.ANALYST]
+            ctx["granted"] = set(await catalog.grants(name))
+        return ctx | extra
+
+    @get("/{name:str}")
+    async def detail(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
+                     name: str) -> Template:
+        return render(request, "catalog/connection.html",
+                      await self._detail(request, catalog_service, auth_service, name))
+
+    @post("/{name:str}", guards=[requires_admin])
+    async def update(self, request: Request, catalog_service: CatalogService, auth_service: AuthService, name: str,
+                     data: Annotated[dict[str, Any], Form]) -> Any:
+        try:
+            updated = await catalog_service.update_connection(
+                current_user(request), name, new_name=_text(data, "name") or None, url=_text(data, "url") or None,
+                description=_text(data, "description"), schemas=_text(data, "schemas"),
+            )
+        except AppError as exc:
+            ctx = await self._detail(request, catalog_service, auth_service, name, error=exc.detail)
+            return render(request, "catalog/connection.html", ctx, fragment="catalog/_connection_form.html",
+                          status_code=exc.status_code)
+        if updated.name != name:
+            return redirect(request, f"/connections/{updated.name}")
+        ctx = await self._detail(request, catalog_service, auth_service, name, message="Saved.")
+        return render(request, "catalog/connection.html", ctx, fragment="catalog/_connection_form.html")
+
+    @post("/{name:str}/test", guards=[requires_admin])
+    async def test(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
+                   name: str) -> Template:
+        result = await catalog_service.test_connection(name)
+        ctx = await self._detail(request, catalog_service, auth_service, name, test=result)
+        return render(request, "catalog/connection.html", ctx, fragment="catalog/_test_result.html")
+
+    @post("/{name:str}/delete", guards=[requires_admin])
+    async def delete(self, request: Request, catalog_service: CatalogService, name: str) -> Any:
+        await catalog_service.delete_connection(current_user(request), name)
+        return redirect(request, "/connections")
+
+    @post("/{name:str}/grants", guards=[requires_admin])
+    async def grants(self, request: Request, catalog_service: CatalogService, auth_service: AuthService, name: str,
+                     data: Annotated[dict[str, Any], Form]) -> Template:
+        raw = data.get("user_id", [])
+        ids = raw if isinstance(raw, list) else [raw]
+        try:
+            await catalog_service.set_grants(current_user(request), name, [int(i) for i in ids if str(i).isdigit()])
+            extra = {"message": "Access saved."}
+            status = 200
+        except AppError as exc:
+            extra, status = {"error": exc.detail}, exc.status_code
+        ctx = await self._detail(request, catalog_service, auth_service, name, **extra)
+        return render(request, "catalog/connection.html", ctx, fragment="catalog/_grants.html", status_code=status)
+
+    @post("/{name:str}/sync", guards=[requires_admin])
+    async def start_sync(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
+                         name: str) -> Template:
+        await catalog_service.start_sync(current_user(request), name)
+        ctx = await self._detail(request, catalog_service, auth_service, name)
+        return render(request, "catalog/connection.html", ctx, fragment="catalog/_sync.html")
+
+    @get("/{name:str}/sync")
+    async def sync_status(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
+                          name: str) -> Template:
+        ctx = await self._detail(request, catalog_service, auth_service, name)
+        return render(request, "catalog/connection.html", ctx, fragment="catalog/_sync.html")
+
+    @post("/{name:str}/metadata", guards=[requires_admin])
+    async def import_metadata(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
+                              name: str, data: Annotated[dict[str, Any], Upload]) -> Template:
+        user = current_user(request)
+        connection = await catalog_service.get_connection(name)
+        status = 200
+        try:
+            text = await _upload_text(data)
+            upload = data.get("file")
+            if upload.filename.lower().endswith(".csv"):
+                report = await catalog_service.import_metadata_csv(user, connection.id, text)
+            else:
+                try:
+                    payload = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise ValidationFailed(f"the file is not JSON (line {exc.lineno}): {exc.msg}") from None
+                report = await catalog_service.import_metadata(user, connection.id, payload,
+                                                               db=_text(data, "db") or None)
+            extra = {"report": report}
+        except AppError as exc:
+            extra, status = {"error": exc.detail}, exc.status_code
+        ctx = await self._detail(request, catalog_service, auth_service, name, **extra)
+        return render(request, "catalog/connection.html", ctx, fragment="catalog/_metadata.html", status_code=status)
+
+    @get("/{name:str}/metadata.json")
+    async def export_metadata_json(self, request: Request, catalog_service: CatalogService, name: str) -> Response:
+        connection = await catalog_service.visible_connection(current_user(request), name)
+        document = await catalog_service.export_metadata(connection.id)
+        return Response(document, headers={"Content-Disposition": f'attachment; filename="{name}-metadata.json"'})
+
+    @get("/{name:str}/metadata.csv")
+    async def export_metadata_csv(self, request: Request, catalog_service: CatalogService, name: str) -> Response:
+        connection = await catalog_service.visible_connection(current_user(request), name)
+        return Response(await catalog_service.export_metadata_csv(connection.id), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}-metadata.csv"'})
+
+    # instructions ---------------------------------------------------------------------------------
+
+    async def _instructions(self, request: Request, catalog: CatalogService, name: str, **extra: Any) -> dict[str, Any]:
+        user = current_user(request)
+        connection = await catalog.visible_connection(user, name)
+        return {"user": user, "connection": connection, "instructions": await catalog.instructions(connection.id),
+                "message": None, "error": None, "form": {}} | extra
+
+    @get("/{name:str}/instructions")
+    async def instructions(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
+        return render(request, "catalog/instructions.html", await self._instructions(request, catalog_service, name))
+
+    @post("/{name:str}/instructions", guards=[requires_admin])
+    async def save_instruction(self, request: Request, catalog_service: CatalogService, name: str,
+                               data: Annotated[dict[str, Any], Form]) -> Template:
+        user = current_user(request)
+        connection = await catalog_service.get_connection(name)
+        action, status, extra = _text(data, "action") or "add", 200, {}
+        try:
+            if action == "delete":
+                await catalog_service.delete_instruction(user, connection.id, int(_text(data, "id")))
+                extra["message"] = "Instruction deleted."
+            elif action == "update":
+                await catalog_service.update_instruction(user, connection.id, int(_text(data, "id")),
+                                                         _text(data, "text"), _text(data, "kind"))
+                extra["message"] = "Instruction saved."
+            else:
+                await catalog_service.add_instruction(user, connection.id, _text(data, "text"), _text(data, "kind"))
+                extra["message"] = "Instruction added."
+        except (AppError, ValueError) as exc:
+            status = getattr(exc, "status_code", 400)
+            extra = {"error": getattr(exc, "detail", "invalid instruction id"),
+                     "form": {"text": _text(data, "text"), "kind": _text(data, "kind")}}
+        ctx = await self._instructions(request, catalog_service, name, **extra)
+        return render(request, "catalog/instructions.html", ctx, fragment="catalog/_instructions.html",
+                      status_code=status)
+
+    # golden queries -------------------------------------------------------------------------------
+
+    async def _golden(self, request: Request, catalog: CatalogService, name: str, q: str | None = None,
+                      **extra: Any) -> dict[str, Any]:
+        user = current_user(request)
+        connection = await catalog.visible_connection(user, name)
+        return {"user": user, "connection": connection, "queries": await catalog.golden_queries(connection.id, q),
+                "q": q or "", "message": None, "error": None, "form": {}, "report": None} | extra
+
+    @get("/{name:str}/golden-queries")
+    async def golden_queries(self, request: Request, catalog_service: CatalogService, name: str,
+                             q: str | None = None) -> Template:
+        ctx = await self._golden(request, catalog_service, name, q)
+        return render(request, "catalog/golden.html", ctx, fragment="catalog/_golden_list.html")
+
+    @post("/{name:str}/golden-queries", guards=[requires_admin])
+    async def save_golden(self, request: Request, catalog_service: CatalogService, name: str,
+                          data: Annotated[dict[str, Any], Form]) -> Template:
+        user = current_user(request)
+        connection = await catalog_service.get_connection(name)
+        action, status, extra = _text(data, "action") or "add", 200, {}
+        try:
+            if action == "delete":
+                await catalog_service.delete_golden_query(user, connection.id, int(_text(data, "id")))
+                extra["message"] = "Golden query deleted."
+            else:
+                await catalog_service.add_golden_query(user, connection.id, _text(data, "question"), _text(data, "sql"))
+                extra["message"] = "Golden query added: it parsed and ran read-only."
+        except (AppError, ValueError) as exc:
+            status = getattr(exc, "status_code", 400)
+            extra = {"error": getattr(exc, "detail", "invalid id"),
+                     "form": {"question": _text(data, "question"), "sql": _text(data, "sql")}}
+        ctx = await self._golden(request, catalog_service, name, **extra)
+        return render(request, "catalog/golden.html", ctx, fragment="catalog/_golden.html", status_code=status)
+
+    @post("/{name:str}/golden-queries/import", guards=[requires_admin])
+    async def import_golden(self, request: Request, catalog_service: CatalogService, name: str,
+                            data: Annotated[dict[str, Any], Upload]) -> Template:
+        connection = await catalog_service.get_connection(name)
+        status, extra = 200, {}
+        try:
+            report: ImportReport = await catalog_service.import_golden_csv(
+                current_user(request), connection.id, await _upload_text(data))
+            extra["report"] = report
+        except AppError as exc:
+            status, extra = exc.status_code, {"error": exc.detail}
+        ctx = await self._golden(request, catalog_service, name, **extra)
+        return render(request, "catalog/golden.html", ctx, fragment="catalog/_golden.html", status_code=status)
+
+    @get("/{name:str}/golden-queries.csv")
+    async def export_golden(self, request: Request, catalog_service: CatalogService, name: str) -> Response:
+        connection = await catalog_service.visible_connection(current_user(request), name)
+        return Response(await catalog_service.export_golden_csv(connection.id), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}-golden-queries.csv"'})
+
+
+class CatalogPages(Controller):
+    """The catalog browser: search, pagination and inline edits by htmx swaps."""
+
+    path = "/catalog"
+    include_in_schema = False
+    guards = [requires_user]
+
+    @get("/")
+    async def browse(self, request: Request, catalog_service: CatalogService, connection: str | None = None,
+                     q: str | None = None, page: int = 1) -> Template | Redirect:
+        user = current_user(request)
+        connections = await catalog_service.accessible_connections(user)
+        chosen: Connection | None = None
+        if connection:
+            chosen = await catalog_service.visible_connection(user, connection)
+        elif connections:
+            chosen = connections[0]
+        result = None
+        if chosen is not None:
+            result = await catalog_service.tables(chosen.id, search=q, page=max(1, page), per_page=PER_PAGE)
+        ctx = {"user": user, "connections": connections, "connection": chosen, "result": result, "q": q or ""}
+        return render(request, "catalog/browser.html", ctx, fragment="catalog/_tables.html")
+
+    @post("/{name:str}/tables/{table:str}", guards=[requires_admin])
+    async def edit_table(self, request: Request, catalog_service: CatalogService, name: str, table: str,
+                         data: Annotated[dict[str, Any], Form]) -> Template:
+        connection = await catalog_service.get_connection(name)
+        updated = await catalog_service.update_table(
+            current_user(request), connection.id, table, description=_text(data, "description"),
+            business_name=_text(data, "business_name"), synonyms=_text(data, "synonyms"),
+            included=_flag(data, "included"),
+        )
+        return Template(template_name="catalog/_table.html",
+                        context={"user": current_user(request), "connection": connection, "t": updated, "open": True})
+
+    @post("/{name:str}/tables/{table:str}/columns/{column:str}", guards=[requires_admin])
+    async def edit_column(self, request: Request, catalog_service: CatalogService, name: str, table: str, column: str,
+                          data: Annotated[dict[str, Any], Form]) -> Template:
+        connection = await catalog_service.get_connection(name)
+        updated = await catalog_service.update_column(
+            current_user(request), connection.id, table, column, description=_text(data, "description"),
+            business_name=_text(data, "business_name"), synonyms=_text(data, "synonyms"),
+            included=_flag(data, "included"), sensitive=_flag(data, "sensitive"),
+        )
+        table_dto = await catalog_service.table(connection.id, table)
+        return Template(template_name="catalog/_column.html",
+                        context={"user": current_user(request), "connection": connection, "t": table_dto,
+                                 "c": updated, "saved": True})
+
+
+class AuditPages(Controller):
+    path = "/admin/audit"
+    include_in_schema = False
+    guards = [requires_admin]
+
+    @get("/")
+    async def audit(self, request: Request, audit_log: AuditLog, action: str | None = None,
+                    target: str | None = None, page: int = 1) -> Template:
+        page = max(1, page)
+        entries, total = await audit_log.search(action=action or None, target=target or None, limit=AUDIT_PER_PAGE,
+                                                offset=(page - 1) * AUDIT_PER_PAGE)
+        ctx = {"entries": entries, "total": total, "page": page, "pages": max(1, -(-total // AUDIT_PER_PAGE)),
+               "action": action or "", "target": target or ""}
+        return render(request, "catalog/audit.html", ctx, fragment="catalog/_audit.html")
+
+
+page_routes = [ConnectionPages, CatalogPages, AuditPages]

@@ -1,0 +1,113 @@
+from tests.catalog.conftest import wait_for_sync
+from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD, form_post, login
+
+
+async def _admin_with_synced_shop(client, admin, sqlite_shop):
+    catalog = client.app.state.catalog
+    await catalog.create_connection(admin, "shop", sqlite_shop, description="The shop")
+    status = await catalog.sync_now(admin, "shop")
+    assert status.finished and status.error is None
+    await login(client, admin.email, ADMIN_PASSWORD)
+    return catalog
+
+
+async def test_admin_adds_a_connection_through_the_page(client, admin, sqlite_shop):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    r = await form_post(client, "/connections", {"name": "lite", "url": sqlite_shop, "description": "d"},
+                        page="/connections", htmx=True)
+    assert r.status_code == 200 and r.headers["hx-redirect"] == "/connections/lite"
+    page = await client.get("/connections/lite")
+    assert page.status_code == 200 and "Test connection" in page.text and "Never synced" in page.text
+
+
+async def test_bad_connection_form_shows_the_reason_without_echoing_the_url(client, admin):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    r = await form_post(client, "/connections", {"name": "Bad Name", "url": "postgresql://u:topsecret@h/db"},
+                        page="/connections", htmx=True)
+    assert r.status_code == 400
+    assert "lowercase" in r.text and "topsecret" not in r.text
+
+
+async def test_connection_test_button_shows_a_precise_message(client, admin):
+    await client.app.state.catalog.create_connection(admin, "down", "postgresql://u:pw@127.0.0.1:1/db")
+    await login(client, admin.email, ADMIN_PASSWORD)
+    r = await form_post(client, "/connections/down/test", {}, page="/connections/down", htmx=True)
+    assert r.status_code == 200 and "cannot reach 127.0.0.1:1" in r.text
+
+
+async def test_sync_from_the_page_polls_until_done_and_shows_the_diff(client, admin, sqlite_shop):
+    await client.app.state.catalog.create_connection(admin, "shop", sqlite_shop)
+    await login(client, admin.email, ADMIN_PASSWORD)
+    r = await form_post(client, "/connections/shop/sync", {}, page="/connections/shop", htmx=True)
+    assert r.status_code == 200 and "Sync" in r.text
+    await wait_for_sync(client.app.state.catalog, "shop")
+    polled = await client.get("/connections/shop/sync", headers={"HX-Request": "true"})
+    assert "synced" in polled.text and "2 tables" in polled.text
+    assert 'hx-trigger="every 1s"' not in polled.text
+
+
+async def test_catalog_browser_searches_and_pages(client, admin, sqlite_shop):
+    await _admin_with_synced_shop(client, admin, sqlite_shop)
+    page = await client.get("/catalog?connection=shop")
+    assert page.status_code == 200 and "customers" in page.text and "orders" in page.text
+    found = await client.get("/catalog?connection=shop&q=status", headers={"HX-Request": "true"})
+    assert "1 table matching" in found.text and 'id="table-' in found.text and "customers</strong>" not in found.text
+
+
+async def test_inline_column_edit_swaps_the_row(client, admin, sqlite_shop):
+    catalog = await _admin_with_synced_shop(client, admin, sqlite_shop)
+    r = await form_post(client, "/catalog/shop/tables/customers/columns/state",
+                        {"description": "State code", "business_name": "", "synonyms": "region", "included": "1",
+                         "sensitive": "1"}, page="/catalog", htmx=True)
+    assert r.status_code == 200 and r.text.lstrip().startswith("<tr") and "never sampled" in r.text
+    connection = await catalog.get_connection("shop")
+    state = {c.name: c for c in (await catalog.table(connection.id, "customers")).columns}["state"]
+    assert state.description == "State code" and state.sensitive and state.synonyms == ("region",)
+
+
+async def test_analyst_sees_only_granted_connections_in_pages(client, admin, analyst, sqlite_shop, tmp_path):
+    catalog = client.app.state.catalog
+    await catalog.create_connection(admin, "granted", sqlite_shop)
+    await catalog.create_connection(admin, "private-db", f"sqlite:///{tmp_path}/private.db")
+    await login(client, admin.email, ADMIN_PASSWORD)
+    r = await form_post(client, "/connections/granted/grants", {"user_id": str(analyst.id)}, page="/connections/granted",
+                        htmx=True)
+    assert r.status_code == 200 and "Access saved" in r.text
+    await client.post("/logout")
+    client.cookies.clear()
+    await login(client, analyst.email, ANALYST_PASSWORD)
+    listing = await client.get("/connections")
+    assert "granted" in listing.text and "private-db" not in listing.text and "Add a connection" not in listing.text
+    assert (await client.get("/connections/granted")).status_code == 200
+    assert (await client.get("/connections/private-db")).status_code == 404
+    assert (await client.get("/catalog?connection=private-db")).status_code == 404
+    assert (await client.get("/connections/private-db/golden-queries")).status_code == 404
+    r = await form_post(client, "/connections/granted/sync", {}, page="/connections/granted", htmx=True)
+    assert r.status_code == 403
+    assert (await client.get("/admin/audit")).status_code == 403
+
+
+async def test_golden_query_page_refuses_bad_sql_with_the_reason(client, admin, sqlite_shop):
+    await _admin_with_synced_shop(client, admin, sqlite_shop)
+    r = await form_post(client, "/connections/shop/golden-queries", {"question": "wipe", "sql": "DELETE FROM orders"},
+                        page="/connections/shop/golden-queries", htmx=True)
+    assert r.status_code == 400 and "Refused" in r.text and "DELETE FROM orders" in r.text
+    r = await form_post(client, "/connections/shop/golden-queries",
+                        {"question": "How many orders?", "sql": "SELECT count(*) FROM orders"},
+                        page="/connections/shop/golden-queries", htmx=True)
+    assert r.status_code == 200 and "How many orders?" in r.text
+
+
+async def test_instructions_page_adds_and_lists(client, admin, sqlite_shop):
+    await _admin_with_synced_shop(client, admin, sqlite_shop)
+    r = await form_post(client, "/connections/shop/instructions", {"text": "Amounts are USD", "kind": "always"},
+                        page="/connections/shop/instructions", htmx=True)
+    assert r.status_code == 200 and "Amounts are USD" in r.text
+
+
+async def test_audit_page_lists_and_filters_admin_changes(client, admin, sqlite_shop):
+    await _admin_with_synced_shop(client, admin, sqlite_shop)
+    page = await client.get("/admin/audit")
+    assert "catalog.connection.create" in page.text and "catalog.sync.start" in page.text
+    filtered = await client.get("/admin/audit?action=catalog.sync", headers={"HX-Request": "true"})
+    assert "catalog.sync.start" in filtered.text and "catalog.connection.create" not in filtered.text
