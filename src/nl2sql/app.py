@@ -222,6 +222,8 @@ def create_app(
             )
             if admin is not None:
                 log.info("created bootstrap admin %s", admin.email)
+            if settings.catalog.demo:
+                await catalog.install_demo(app.state.catalog, Path(settings.database.data_dir))
             await jobs.open()
             # services that background tasks use, handed in rather than reached for
             jobs.start_worker({"auth": auth_service} | job_context(app))

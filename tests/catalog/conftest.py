@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from nl2sql.catalog import CatalogService, SyncStatus
 from nl2sql.db import async_url
-from nl2sql.settings import CatalogSettings
+from nl2sql.settings import CatalogSettings, Settings
+from tests.conftest import with_section
 
 PG_HOST = "127.0.0.1:5432"
 MARIADB_HOST = "127.0.0.1:3306"
@@ -25,6 +26,12 @@ PG_PASSWORD = "pg-Secret-Word-4711"
 MARIADB_PASSWORD = "maria-Secret-Word-0815"
 
 SHOP_STATES = ("CA", "NY", "TX")
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The shared settings without the demo connection, so each test sees only the connections it made."""
+    return with_section(settings, catalog=CatalogSettings(demo=False))
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Catalog: customer-database connections, their synced schema and its curation, instructions, golden queries."""
 
 from nl2sql.catalog.api import api_routes
+from nl2sql.catalog.demo import build_demo_database, install_demo
 from nl2sql.catalog.dto import (
     Column,
     Connection,
@@ -48,6 +49,8 @@ __all__ = [
     "Table",
     "TablePage",
     "api_routes",
+    "build_demo_database",
+    "install_demo",
     "jobs_blueprint",
     "page_routes",
     "parse_read_only",
