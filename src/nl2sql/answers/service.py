@@ -35,6 +35,8 @@ log = logging.getLogger("nl2sql.answers")
 MAX_QUESTION_CHARS = 2000
 # Exact re-counts of a fitted prompt that may shrink the budget before giving up.
 _FIT_ROUNDS = 4
+# Sampling temperature added per repair attempt (0.3, 0.6, ...; at most 1.0).
+_REPAIR_TEMPERATURE = 0.3
 
 
 class ContextRetriever(Protocol):
@@ -273,7 +275,9 @@ class AnswerService:
             grammar = self._grammar(prompt, schema.dialect, info)
             params = GenerationParams(
                 max_tokens=min(self.settings.max_new_tokens, info.context_size - prompt.tokens),
-                temperature=0.0,
+                # greedy first; a repair samples a little, or a small model repeats its failure word for word
+                temperature=0.0 if number == 1 else min(1.0, _REPAIR_TEMPERATURE * (number - 1)),
+                seed=None if number == 1 else number,
                 stop=prompt.stop,
                 grammar=grammar,
             )
@@ -285,6 +289,7 @@ class AnswerService:
                     generation = await self._model.complete(prompt.text, params)
             timings["generate_ms"] = clock.lap("generate_ms", since)
             raw = generation.text
+            cut_off = generation.finish_reason == "length"
             common = dict(number=number, kind=kind, prompt=prompt, grammar=grammar is not None, raw_output=raw,
                           completion_tokens=generation.metering.completion_tokens, timings=timings)
             since = time.perf_counter()
@@ -292,17 +297,19 @@ class AnswerService:
                 sql = extract_sql(raw)
             except SqlRefused as error:
                 timings["validate_ms"] = clock.lap("validate_ms", since)
-                outcome.attempts.append(_attempt(sql=None, error=error.detail, error_kind="extraction", **common))
-                outcome.error = error.detail
-                feedback = ErrorFeedback(raw.strip()[:2000] or "(empty answer)", error.detail)
+                detail = _cut_off(error.detail, cut_off, params.max_tokens)
+                outcome.attempts.append(_attempt(sql=None, error=detail, error_kind="extraction", **common))
+                outcome.error = detail
+                feedback = ErrorFeedback(raw.strip()[:2000] or "(empty answer)", detail)
                 continue
             try:
                 validated = validate(sql, policy.for_sql(sql))
             except SqlRefused as error:
                 timings["validate_ms"] = clock.lap("validate_ms", since)
-                outcome.attempts.append(_attempt(sql=sql, error=error.detail, error_kind="refused", **common))
-                outcome.error = error.detail
-                feedback = ErrorFeedback(sql, error.detail)
+                detail = _cut_off(error.detail, cut_off, params.max_tokens)
+                outcome.attempts.append(_attempt(sql=sql, error=detail, error_kind="refused", **common))
+                outcome.error = detail
+                feedback = ErrorFeedback(sql, detail)
                 continue
             timings["validate_ms"] = clock.lap("validate_ms", since)
             since = time.perf_counter()
@@ -361,6 +368,12 @@ class AnswerService:
         except ValueError as error:
             log.warning("no SQL grammar for this prompt: %s", error)
             return None
+
+
+def _cut_off(detail: str, cut_off: bool, max_tokens: int) -> str:
+    if not cut_off:
+        return detail
+    return f"{detail} (the answer was cut off after {max_tokens} tokens: write a shorter query)"
 
 
 def _attempt(
