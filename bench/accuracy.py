@@ -1,0 +1,351 @@
+"""Execution accuracy of the engine on ../shared/sqleval, judged as its README says; grammar on and off.
+
+    .venv/bin/python bench/accuracy.py --limit 20            # a seeded sample across databases
+    .venv/bin/python bench/accuracy.py --db broker --grammar on
+    .venv/bin/python bench/accuracy.py --check             # the judge's own checks
+
+The app database is bench/sqleval_load.py's (NL2SQL_DATABASE_URL, else an embedded one in .data/bench);
+databases not registered there yet are loaded and registered with its functions; questions run through AnswerService with the real retriever and the default llama.cpp
+model. Prints accuracy overall, per category and per database, for each grammar setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import decimal
+import itertools
+import math
+import random
+import re
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+SQLEVAL = Path(__file__).resolve().parents[2] / "shared" / "sqleval"
+QUESTION_FILES = ("questions_gen_postgres.csv", "instruct_basic_postgres.csv", "instruct_advanced_postgres.csv")
+GOLD_TIMEOUT_S = 10.0
+ORDER_WORDS = re.compile(r"\b(order|sort|sorted|arrange|arranged|rank|ranked)\b", re.I)
+
+
+# --- the questions ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    file: str
+    db: str
+    category: str
+    question: str
+    instructions: str
+    gold: str
+
+    @property
+    def ordered(self) -> bool:
+        """Row order counts for the order_by category or where the question asks for an order."""
+        return self.category == "order_by" or bool(ORDER_WORDS.search(self.question))
+
+
+def load_questions(root: Path = SQLEVAL) -> list[Question]:
+    out = []
+    for name in QUESTION_FILES:
+        with (root / name).open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                out.append(Question(name, row["db_name"], row["query_category"], row["question"],
+                                    (row.get("instructions") or "").strip(), row["query"]))
+    return out
+
+
+def sample(questions: list[Question], limit: int | None, db: str | None, seed: int) -> list[Question]:
+    """A seeded sample spread over the databases (round robin), so a small --limit still sees each."""
+    chosen = [q for q in questions if db is None or q.db == db]
+    if limit is None or limit >= len(chosen):
+        return chosen
+    rng = random.Random(seed)
+    by_db: dict[str, list[Question]] = defaultdict(list)
+    for q in chosen:
+        by_db[q.db].append(q)
+    for group in by_db.values():
+        rng.shuffle(group)
+    out: list[Question] = []
+    for row in itertools.zip_longest(*(by_db[k] for k in sorted(by_db))):
+        out += [q for q in row if q is not None]
+    return out[:limit]
+
+
+# --- gold alternatives -----------------------------------------------------------------------------
+
+_BRACES = re.compile(r"\{([^{}]*)\}")
+
+
+def gold_alternatives(query: str) -> list[str]:
+    """Every acceptable gold query: `;`-separated alternatives, each `{a, b}` expanded to its non-empty subsets."""
+    out: list[str] = []
+    for alternative in (part.strip() for part in query.split(";")):
+        if alternative:
+            out += _expand(alternative)
+    return list(dict.fromkeys(out))
+
+
+def _expand(query: str) -> list[str]:
+    groups = [m for m in _BRACES.finditer(query) if m.group(1).strip()]
+    if not groups:
+        return [query]
+    options = []
+    for match in groups:
+        columns = [c.strip() for c in match.group(1).split(",") if c.strip()]
+        options.append([", ".join(combo) for r in range(1, len(columns) + 1)
+                        for combo in itertools.combinations(columns, r)])
+    out = []
+    for choice in itertools.product(*options):
+        text, picks = query, iter(choice)
+        # `{}` repeats the first group's choice (e.g. GROUP BY {} after SELECT {a, b})
+        text = _BRACES.sub(lambda m: next(picks) if m.group(1).strip() else choice[0], text)
+        out.append(text)
+    return out
+
+
+# --- judging ---------------------------------------------------------------------------------------
+
+
+def _normal(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time | dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    if isinstance(a, bool | int | float) and isinstance(b, bool | int | float):
+        return math.isclose(float(a), float(b), rel_tol=1e-5, abs_tol=1e-9)
+    return str(a) == str(b)
+
+
+def _key(value: Any) -> tuple:
+    # sortable across types and None
+    if value is None:
+        return (0, "")
+    if isinstance(value, bool | int | float):
+        return (1, round(float(value), 4))
+    return (2, str(value))
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+    def deduplicated(self) -> Table:
+        seen, rows = set(), []
+        for row in self.rows:
+            key = tuple(_key(v) for v in row)
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
+        return Table(self.columns, tuple(rows))
+
+
+def _rows_equal(a: Sequence[Sequence[Any]], b: Sequence[Sequence[Any]], ordered: bool) -> bool:
+    if len(a) != len(b):
+        return False
+    if not ordered:
+        a = sorted(a, key=lambda r: tuple(_key(v) for v in r))
+        b = sorted(b, key=lambda r: tuple(_key(v) for v in r))
+    return all(len(x) == len(y) and all(_same(u, v) for u, v in zip(x, y)) for x, y in zip(a, b))
+
+
+def exact_match(predicted: Table, gold: Table, ordered: bool) -> bool:
+    """Equal after dropping duplicate rows and sorting columns by name; row order only where it counts."""
+    p, g = predicted.deduplicated(), gold.deduplicated()
+    if len(p.columns) != len(g.columns):
+        return False
+    p_order = sorted(range(len(p.columns)), key=lambda i: p.columns[i].lower())
+    g_order = sorted(range(len(g.columns)), key=lambda i: g.columns[i].lower())
+    p_rows = [tuple(r[i] for i in p_order) for r in p.rows]
+    g_rows = [tuple(r[i] for i in g_order) for r in g.rows]
+    return _rows_equal(p_rows, g_rows, ordered)
+
+
+def subset_match(predicted: Table, gold: Table, ordered: bool) -> bool:
+    """Same rows, and every gold column matched one to one by a predicted column with the same values."""
+    p, g = predicted.deduplicated(), gold.deduplicated()
+    if len(p.rows) != len(g.rows) or len(p.columns) < len(g.columns):
+        return False
+
+    def column(table: Table, i: int) -> list[Any]:
+        values = [r[i] for r in table.rows]
+        return values if ordered else sorted(values, key=_key)
+
+    p_cols = [column(p, i) for i in range(len(p.columns))]
+    g_cols = [column(g, i) for i in range(len(g.columns))]
+    fits = [[j for j, pc in enumerate(p_cols) if all(_same(a, b) for a, b in zip(gc, pc))] for gc in g_cols]
+
+    def assign(i: int, used: frozenset[int]) -> bool:
+        if i == len(fits):
+            return True
+        return any(assign(i + 1, used | {j}) for j in fits[i] if j not in used)
+
+    return assign(0, frozenset())
+
+
+def judge(predicted: Table, golds: Sequence[Table], ordered: bool) -> bool:
+    return any(exact_match(predicted, g, ordered) or subset_match(predicted, g, ordered) for g in golds)
+
+
+def run_gold(engine: sa.Engine, sql: str) -> Table | None:
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"SET statement_timeout = {int(GOLD_TIMEOUT_S * 1000)}")
+            result = conn.execution_options(no_parameters=True).exec_driver_sql(sql)
+            rows = tuple(tuple(_normal(v) for v in row) for row in result.fetchall())
+            return Table(tuple(result.keys()), rows)
+    except sa.exc.DBAPIError:
+        return None
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    question: Question
+    correct: bool
+    error: str | None
+    seconds: float
+    attempts: int
+
+
+async def evaluate(args: argparse.Namespace) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    # the retrieval engineer's loader: sqleval databases into PostgreSQL, registered and described in the catalog
+    from sqleval_load import DEFAULT_SQLEVAL, PG, bench_settings, connection_name, load_dump, open_catalog, register
+
+    from nl2sql.answers import AnswerService, SqlNotGenerated
+    from nl2sql.auth import Role, User
+    from nl2sql.errors import AppError, NotFoundError
+    from nl2sql.inference import LlamaCppChatModel
+    from nl2sql.retrieval import EmbeddingIndex, Retriever, SentenceTransformerEmbedder
+    from nl2sql.settings import EngineSettings, InferenceSettings
+    from nl2sql.sqlguard import run
+
+    questions = sample(load_questions(), args.limit, args.db, args.seed)
+    dbs = sorted({q.db for q in questions})
+    settings = bench_settings()
+    db, catalog = await open_catalog(settings)
+    for name in dbs:
+        try:
+            await catalog.get_connection(connection_name(name))
+        except NotFoundError:
+            # an already loaded database is only registered: reloading drops it under anyone else using it
+            if not _database_exists(PG, connection_name(name)):
+                load_dump(DEFAULT_SQLEVAL / "dbs" / f"{name}.sql", name)
+            print(await register(catalog, DEFAULT_SQLEVAL, name), flush=True)
+    # answers records keep the user id only; an admin sees every connection
+    admin = User(0, "bench@example.com", "bench", Role.ADMIN, True, dt.datetime.now(dt.UTC))
+    model = LlamaCppChatModel(InferenceSettings(context_size=args.context, slots=1))
+    await model.start()
+    retriever = Retriever(catalog, EmbeddingIndex(db.sessions, SentenceTransformerEmbedder()), settings.retrieval)
+    pg = {name: sa.create_engine(f"{PG}/{connection_name(name)}".replace("postgresql://", "postgresql+psycopg://"))
+          for name in dbs}
+    print(f"{len(questions)} questions on {', '.join(dbs)}; model {model.describe().model}; "
+          f"max new tokens {args.max_new_tokens}; repairs {args.repairs}", flush=True)
+    for grammar in args.grammar:
+        service = AnswerService(db.sessions, catalog, retriever, model, EngineSettings(
+            grammar=grammar == "on", max_new_tokens=args.max_new_tokens, row_cap=100000,
+            repair_attempts=args.repairs, golden_threshold=1.01))
+        outcomes: list[Outcome] = []
+        for q in questions:
+            text = f"{q.question} ({q.instructions})" if q.instructions else q.question
+            golds = [t for t in (run_gold(pg[q.db], g) for g in gold_alternatives(q.gold)) if t is not None]
+            started = time.perf_counter()
+            error, correct, attempts = None, False, 0
+            try:
+                answer = await service.generate_sql(admin, text, connection_name(q.db))
+                attempts = len(answer.attempts)
+                target = await catalog.engine((await catalog.get_connection(connection_name(q.db))).id)
+                result = await asyncio.to_thread(run, answer.validated, target, timeout_s=GOLD_TIMEOUT_S,
+                                                 max_rows=100000)
+                predicted = Table(tuple(c.name for c in result.columns),
+                                  tuple(tuple(_normal(v) for v in r) for r in result.rows))
+                correct = bool(golds) and judge(predicted, golds, q.ordered)
+            except SqlNotGenerated as exc:
+                error, attempts = "no valid SQL", len(exc.extra.get("attempts", ()))
+            except AppError as exc:
+                error = f"{type(exc).__name__}: {exc.detail[:80]}"
+            outcomes.append(Outcome(q, correct, error, time.perf_counter() - started, attempts))
+            mark = "ok " if correct else ("ERR" if error else "no ")
+            print(f"  [{grammar:>3}] {mark} {q.db:<14} {q.category:<28} {outcomes[-1].seconds:5.1f}s "
+                  f"{attempts} att  {error or ''}", flush=True)
+        report(f"grammar {grammar}", outcomes)
+    await model.close()
+    catalog.close()
+    await db.close()
+
+
+def _database_exists(server: str, name: str) -> bool:
+    engine = sa.create_engine(f"{server}/postgres".replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        found = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).scalar()
+    engine.dispose()
+    return bool(found)
+
+
+def report(title: str, outcomes: list[Outcome]) -> None:
+    def share(items: list[Outcome]) -> str:
+        right = sum(o.correct for o in items)
+        return f"{right}/{len(items)} = {right / len(items):.1%}" if items else "-"
+
+    print(f"\n== {title}: execution accuracy {share(outcomes)}; "
+          f"no valid SQL {sum(o.error == 'no valid SQL' for o in outcomes)}; "
+          f"median {sorted(o.seconds for o in outcomes)[len(outcomes) // 2]:.1f} s/question")
+    for label, key in (("category", lambda o: o.question.category), ("database", lambda o: o.question.db)):
+        groups: dict[str, list[Outcome]] = defaultdict(list)
+        for o in outcomes:
+            groups[key(o)].append(o)
+        print(f"  per {label}: " + "; ".join(f"{k} {share(v)}" for k, v in sorted(groups.items())))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="questions to run (a seeded sample across databases)")
+    parser.add_argument("--db", default=None, help="only this database")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--grammar", nargs="+", choices=("on", "off"), default=["on", "off"])
+    parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument("--repairs", type=int, default=2, help="repair attempts (NL2SQL_ENGINE_REPAIR_ATTEMPTS)")
+    parser.add_argument("--context", type=int, default=4096, help="model context size")
+    args = parser.parse_args(argv)
+    asyncio.run(evaluate(args))
+
+
+def _self_check() -> Iterator[str]:
+    """The judge on small cases (run with --check): what the README's rules say must hold."""
+    t = lambda cols, *rows: Table(tuple(cols), tuple(rows))  # noqa: E731
+    assert exact_match(t("b", (2,), (1,)), t("a", (1,), (2,)), ordered=False)
+    assert not exact_match(t("b", (2,), (1,)), t("a", (1,), (2,)), ordered=True)
+    assert exact_match(t(("n", "x"), (1, "a"), (1, "a")), t(("n", "x"), (1, "a")), ordered=False)
+    assert subset_match(t(("id", "name", "n"), (1, "a", 3.0)), t(("total",), (3.000001,)), ordered=False)
+    assert not subset_match(t(("id",), (1,), (2,)), t(("id",), (1,)), ordered=False)
+    assert gold_alternatives("SELECT {a, b} FROM t GROUP BY {};SELECT c FROM t") == [
+        "SELECT a FROM t GROUP BY a", "SELECT b FROM t GROUP BY b", "SELECT a, b FROM t GROUP BY a, b", "SELECT c FROM t"]
+    yield "judge self-check passed"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:
+        print(*_self_check())
+    else:
+        main()
