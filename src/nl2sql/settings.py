@@ -276,7 +276,7 @@ class RetrievalSettings:
     )
     table_min_ratio: float = setting(
         "NL2SQL_RETRIEVAL_TABLE_MIN_RATIO",
-        0.55,
+        0.35,
         "A table is chosen only if its score is at least this share of the best table's score (0 = always max).",
     )
     max_columns: int = setting(

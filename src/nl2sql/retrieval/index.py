@@ -32,12 +32,20 @@ STOPWORDS = frozenset(
 WORD = re.compile(r"[a-z0-9]+")
 
 
+def content_words(question: str) -> list[str]:
+    """The question's words that may name something (stopwords and numbers left out), in order, unique."""
+    words: list[str] = []
+    for word in WORD.findall(question.lower().replace("_", " ")):
+        if word in STOPWORDS or len(word) < 2 or word.isdigit() or word in words:
+            continue
+        words.append(word)
+    return words
+
+
 def keyword_query(question: str) -> str | None:
     """An OR tsquery ('simple' config) of the question's content words, each also as a stemmed prefix."""
     terms: list[str] = []
-    for word in WORD.findall(question.lower().replace("_", " ")):
-        if word in STOPWORDS or len(word) < 2 or word.isdigit():
-            continue
+    for word in content_words(question):
         base = stem(word)
         for term in (word, f"{base}:*" if len(base) >= 3 else base):
             if term not in terms:

@@ -12,8 +12,9 @@ from nl2sql.errors import ValidationFailed
 from nl2sql.settings import RetrievalSettings
 
 from nl2sql.retrieval.dto import Retrieval, ScoredGoldenQuery, ScoredInstruction, ScoredTable, ValueMatch
-from nl2sql.retrieval.index import EmbeddingIndex, Hits, keyword_query
-from nl2sql.retrieval.view import CatalogView, column_key
+from nl2sql.retrieval.embedder import stem
+from nl2sql.retrieval.index import EmbeddingIndex, Hits, content_words, keyword_query
+from nl2sql.retrieval.view import ACRONYM, CatalogView, column_key
 
 # views kept in memory (one per connection, latest version)
 VIEW_CACHE = 32
@@ -23,6 +24,7 @@ SECOND_COLUMN_SHARE = 0.15
 # a question naming one of a table's values points at that table
 VALUE_BONUS = 0.3
 EXACT_VALUE = 0.9
+NAME_BONUS = 0.3
 FORCED_VALUE_TABLES = 2
 
 
@@ -115,7 +117,9 @@ class Retriever:
         values = view.values.match(question, threshold=s.value_min_similarity, limit=s.max_values)
         timings["values"] = _ms(mark)
         mark = time.perf_counter()
-        tables = self._tables(view, hits, values, max_tables, max_columns)
+        words = content_words(question)
+        names = view.names.match(list(dict.fromkeys(words + [stem(w) for w in words])))
+        tables = self._tables(view, question, hits, names, values, max_tables, max_columns)
         chosen = {t.table.qualified_name for t in tables}
         hints = tuple(
             h for h in view.schema.join_hints
@@ -154,17 +158,21 @@ class Retriever:
         )
 
     def _tables(
-        self, view: CatalogView, hits: Hits, values: list[ValueMatch], max_tables: int, max_columns: int
+        self, view: CatalogView, question: str, hits: Hits, names: dict[tuple[str, str], float],
+        values: list[ValueMatch], max_tables: int, max_columns: int,
     ) -> list[ScoredTable]:
         s = self.settings
         kw_tables = _normalized(hits.keyword, "table")
         kw_columns = _normalized(hits.keyword, "column")
+        for (kind, key), score in names.items():
+            target = kw_tables if kind == "table" else kw_columns
+            target[key] = max(target.get(key, 0.0), score)
 
         def hybrid(kind: str, key: str, keyword: dict[str, float]) -> float:
             return s.vector_weight * _cosine(hits.vector.get((kind, key), 0.0)) + s.keyword_weight * keyword.get(key, 0.0)
 
         column_scores: dict[str, float] = {}
-        for kind, key in set(hits.vector) | set(hits.keyword):
+        for kind, key in set(hits.vector) | set(hits.keyword) | set(names):
             if kind == "column" and key in view.columns:
                 column_scores[key] = hybrid("column", key, kw_columns)
         by_table: dict[str, list[float]] = {}
@@ -184,6 +192,8 @@ class Retriever:
             # either the table or its columns may carry the match; both together count a little more
             score = max(own, via_columns) + 0.25 * min(own, via_columns)
             score += VALUE_BONUS * value_tables.get(name, 0.0)
+            # the question naming the table itself (`customers`, `sbCustomer`) is the strongest keyword evidence
+            score += NAME_BONUS * names.get(("table", name), 0.0)
             table_scores[name] = score
         ranked = sorted(table_scores.items(), key=lambda kv: (-kv[1], kv[0]))
         if not ranked:
@@ -194,6 +204,9 @@ class Retriever:
         exact = sorted((t for t, v in value_tables.items() if v >= EXACT_VALUE and t not in chosen),
                        key=lambda t: -table_scores.get(t, 0.0))
         chosen += exact[:FORCED_VALUE_TABLES]
+        # a glossary term the question uses (`ASP`, defined in an instruction) brings the tables it is computed from
+        for term in sorted(set(ACRONYM.findall(question)) & set(view.terms)):
+            chosen += sorted(t for t in view.terms[term] if t not in chosen)
         bridges = view.graph.connect(chosen)
         joins = view.graph.join_columns(set(chosen) | set(bridges))
         matched = {(m.table, m.column) for m in values}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,6 +17,8 @@ from nl2sql.retrieval.values import ValueIndex
 KINDS = ("table", "column", "instruction", "golden")
 # column names listed in a table's text; beyond this the description carries the meaning
 TABLE_TEXT_COLUMNS = 40
+# shorter words are inside too many identifiers by chance
+NAME_WORD_MIN = 4
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,70 @@ def column_key(table: str, column: str) -> str:
     return f"{table}.{column}"
 
 
+class NameIndex:
+    """Identifiers (tables, `table.column`s) found by words they contain: `customer` finds `sbcustomer`.
+
+    Full-text search needs word boundaries; run-together or prefixed names (`sbCustomer` stored
+    lower-case) have none, so question words are also looked up as substrings, through trigrams.
+    """
+
+    def __init__(self, names: dict[tuple[str, str], str]) -> None:
+        self._keys = list(names)
+        self._names = [re.sub(r"[^a-z0-9]", "", n.lower()) for n in names.values()]
+        self._grams: dict[str, list[int]] = defaultdict(list)
+        for i, name in enumerate(self._names):
+            for gram in {name[j:j + 3] for j in range(len(name) - 2)}:
+                self._grams[gram].append(i)
+
+    def match(self, words: list[str]) -> dict[tuple[str, str], float]:
+        """(kind, key) -> share of the identifier the best contained question word covers."""
+        found: dict[tuple[str, str], float] = {}
+        for word in words:
+            if len(word) < NAME_WORD_MIN:
+                continue
+            postings = sorted((self._grams.get(word[j:j + 3], []) for j in range(len(word) - 2)), key=len)
+            if not postings or not postings[0]:
+                continue
+            candidates = set(postings[0])
+            for posting in postings[1:]:
+                if len(candidates) <= 8:
+                    break
+                candidates.intersection_update(posting)
+            for i in candidates:
+                if word in self._names[i]:
+                    score = len(word) / len(self._names[i])
+                    key = self._keys[i]
+                    if score > found.get(key, 0.0):
+                        found[key] = score
+        return found
+
+
+ACRONYM = re.compile(r"\b[A-Z][A-Z0-9]{1,9}\b")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+
+
+def glossary_terms(instructions: list[Instruction], tables: dict[str, PromptTable]) -> dict[str, set[str]]:
+    """Acronyms defined in instructions (`ASP = ... from sales`) -> the tables named on the same line.
+
+    Metric definitions usually live in instructions; a question using the acronym needs those tables.
+    """
+    by_name: dict[str, str] = {}
+    for qualified, table in tables.items():
+        by_name[table.name.lower()] = qualified
+        by_name[qualified.lower()] = qualified
+    terms: dict[str, set[str]] = defaultdict(set)
+    for instruction in instructions:
+        for line in re.split(r"[\n;]+", instruction.text):
+            words = [w.lower() for w in IDENTIFIER.findall(line)]
+            # `sales` and `sales.sale_date` both name the table
+            named = {by_name[w] for w in words + [w.rpartition(".")[0] for w in words if "." in w] if w in by_name}
+            if not named:
+                continue
+            for acronym in set(ACRONYM.findall(line)):
+                terms[acronym] |= named
+    return dict(terms)
+
+
 class CatalogView:
     """Everything retrieval derives from one PromptSchema version (built once, then read by every question)."""
 
@@ -80,6 +148,13 @@ class CatalogView:
         self.golden = {str(g.id): g for g in golden}
         self.graph = JoinGraph(schema.tables, schema.join_hints)
         self.values = ValueIndex(schema.tables)
+        names: dict[tuple[str, str], str] = {}
+        for t in schema.tables:
+            names[("table", t.qualified_name)] = t.name
+            for c in t.columns:
+                names[("column", column_key(t.qualified_name, c.name))] = c.name
+        self.names = NameIndex(names)
+        self.terms = glossary_terms(instructions, self.tables)
         self._items: list[Item] | None = None
 
     @property
