@@ -19,7 +19,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, Yaml
 from litestar.response import Redirect, Template
 
 from nl2sql import auth, gateway, inference
-from nl2sql import catalog, sqlguard
+from nl2sql import answers, catalog, retrieval, sqlguard
 from nl2sql.audit import AuditLog
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
@@ -217,6 +217,17 @@ def create_app(
             app.state.chat_model = gateway.LoggedChatModel(model, recording)
             if settings.inference.load_at_start:
                 await app.state.chat_model.start()
+            embedder = retrieval.SentenceTransformerEmbedder(
+                settings.retrieval.embedding_model, batch_size=settings.retrieval.embedding_batch_size
+            )
+            app.state.retriever = retrieval.Retriever(
+                app.state.catalog,
+                retrieval.EmbeddingIndex(db.sessions, embedder, ef_search=settings.retrieval.ef_search),
+                settings.retrieval,
+            )
+            app.state.answers = answers.AnswerService(
+                db.sessions, app.state.catalog, app.state.retriever, app.state.chat_model, settings.engine
+            )
             admin = await auth_service.bootstrap_admin(
                 settings.auth.bootstrap_admin_email, settings.auth.bootstrap_admin_password
             )
@@ -250,6 +261,9 @@ def create_app(
     def provide_audit(state: State) -> AuditLog:
         return state.audit
 
+    def provide_answers(state: State) -> answers.AnswerService:
+        return state.answers
+
     csrf = CSRFConfig(
         secret=secret_key,
         cookie_name="nl2sql_csrf",
@@ -273,12 +287,14 @@ def create_app(
             *inference.routes,
             *catalog.api_routes,
             *catalog.page_routes,
+            *answers.api_routes,
         ],
         dependencies={
             "auth_service": Provide(provide_auth, sync_to_thread=False),
             "gateway": Provide(provide_gateway, sync_to_thread=False),
             "catalog_service": Provide(provide_catalog, sync_to_thread=False),
             "audit_log": Provide(provide_audit, sync_to_thread=False),
+            "answer_service": Provide(provide_answers, sync_to_thread=False),
         },
         middleware=[auth.AuthMiddleware, gateway.RateLimitMiddleware],
         csrf_config=csrf,

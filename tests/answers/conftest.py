@@ -91,3 +91,44 @@ async def shop(app_db_url: str, tmp_path: Path) -> AsyncIterator[Shop]:
     yield Shop(catalog, auth, sessions, connection, admin, analyst, ScriptedRetriever(catalog))
     catalog.close()
     await engine.dispose()
+
+
+GOOD_SQL = "SELECT COUNT(*) FROM orders"
+
+
+@pytest.fixture
+def script() -> list:
+    """Replies the app's fake model gives, in order; when it runs out the model answers GOOD_SQL."""
+    return []
+
+
+@pytest.fixture
+async def client(settings, script, tmp_path):
+    """The app with a scripted fake model (wrapped by the gateway as usual) and no demo."""
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+    from tests.conftest import with_section
+
+    def reply(prompt: str) -> str:
+        if not script:
+            return GOOD_SQL
+        nxt = script.pop(0)
+        if isinstance(nxt, BaseException):
+            raise nxt
+        return nxt
+
+    app = create_app(with_section(settings, catalog=CatalogSettings(demo=False)), chat_model=FakeChatModel([reply]))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def shop_connection(client, admin, tmp_path) -> Connection:
+    """The SQLite shop registered (and synced) in the app's catalog as `shop`."""
+    path = tmp_path / "api_shop.db"
+    build_shop_db(path)
+    catalog: CatalogService = client.app.state.catalog
+    connection = await catalog.create_connection(admin, "shop", f"sqlite:///{path}")
+    assert (await catalog.sync_now(admin, "shop")).error is None
+    return connection
