@@ -55,9 +55,12 @@ class Jobs:
             name="nl2sql-jobs-worker",
         )
 
-    async def defer(self, task: str, *, lock: str | None = None, queueing_lock: str | None = None, **kwargs: Any) -> int:
-        """Queue `task` (namespaced name, e.g. "catalog:sync") and return the job id."""
-        configured = self.app.configure_task(name=task, lock=lock, queueing_lock=queueing_lock)
+    async def defer(
+        self, task: str, *, lock: str | None = None, queueing_lock: str | None = None,
+        schedule_in: dict[str, int] | None = None, **kwargs: Any,
+    ) -> int:
+        """Queue `task` (namespaced name, e.g. "catalog:sync"), optionally to run later, and return the job id."""
+        configured = self.app.configure_task(name=task, lock=lock, queueing_lock=queueing_lock, schedule_in=schedule_in)
         return await configured.defer_async(**kwargs)
 
     async def close(self) -> None:

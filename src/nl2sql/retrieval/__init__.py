@@ -11,7 +11,7 @@ from nl2sql.retrieval.dto import (
 from nl2sql.retrieval.embedder import HashingEmbedder, SentenceTransformerEmbedder, bundled_model_path
 from nl2sql.retrieval.index import EmbeddingIndex
 from nl2sql.retrieval.retriever import CatalogSource, Retriever
-from nl2sql.retrieval.tasks import Reindexer, blueprint
+from nl2sql.retrieval.tasks import Reindexer, jobs_blueprint, reindex
 
 __all__ = [
     "CatalogSource",
@@ -26,6 +26,7 @@ __all__ = [
     "ScoredTable",
     "SentenceTransformerEmbedder",
     "ValueMatch",
-    "blueprint",
     "bundled_model_path",
+    "jobs_blueprint",
+    "reindex",
 ]
