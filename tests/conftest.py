@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
 from nl2sql.db import sync_url, upgrade
-from nl2sql.settings import AuthSettings, DatabaseSettings, ServerSettings, Settings
+from nl2sql.settings import AuthSettings, CatalogSettings, DatabaseSettings, ServerSettings, Settings
 from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -106,11 +106,12 @@ def app_db_url(template_db_url: str, fresh_database) -> str:
 
 @pytest.fixture
 def settings(app_db_url: str, tmp_path: Path) -> Settings:
-    """Settings for an app on this test's database; argon2 is cheap so tests stay fast."""
+    """Settings for an app on this test's database; argon2 is cheap so tests stay fast, no demo connection."""
     return Settings(
         server=ServerSettings(secret_key=Fernet.generate_key().decode()),
         database=DatabaseSettings(url=app_db_url, data_dir=tmp_path / "data", pool_size=3),
         auth=AuthSettings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1),
+        catalog=CatalogSettings(demo=False),
     )
 
 
