@@ -23,6 +23,7 @@ async def test_valid_answer_is_checked_sql_with_one_attempt(shop):
     assert answer.verified is False and answer.golden_query_id is None
     [attempt] = answer.attempts
     assert attempt.kind == "generate" and attempt.ok and attempt.prompt_id and attempt.raw_output
+    assert attempt.finish_reason == "stop"
     assert set(attempt.timings) >= {"prompt_ms", "generate_ms", "validate_ms", "probe_ms"}
     assert {t.name for t in answer.retrieved.tables} == {"customers", "orders"}
     assert all(t.score == 1.0 and t.in_prompt for t in answer.retrieved.tables)

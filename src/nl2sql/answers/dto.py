@@ -30,6 +30,7 @@ class Attempt:
     error_kind: ErrorKind | None
     completion_tokens: int | None
     timings: dict[str, float] = field(default_factory=dict)
+    finish_reason: str | None = None  # the model's: stop, length (cut off), timeout, cancelled
 
     @property
     def ok(self) -> bool:

@@ -291,7 +291,8 @@ class AnswerService:
             raw = generation.text
             cut_off = generation.finish_reason == "length"
             common = dict(number=number, kind=kind, prompt=prompt, grammar=grammar is not None, raw_output=raw,
-                          completion_tokens=generation.metering.completion_tokens, timings=timings)
+                          completion_tokens=generation.metering.completion_tokens, timings=timings,
+                          finish_reason=generation.finish_reason)
             since = time.perf_counter()
             try:
                 sql = extract_sql(raw)
@@ -378,12 +379,13 @@ def _cut_off(detail: str, cut_off: bool, max_tokens: int) -> str:
 
 def _attempt(
     *, number: int, kind: str, prompt: Prompt, grammar: bool, raw_output: str, sql: str | None, error: str | None,
-    error_kind: str | None, completion_tokens: int, timings: dict[str, float],
+    error_kind: str | None, completion_tokens: int, timings: dict[str, float], finish_reason: str,
 ) -> Attempt:
     return Attempt(
         number=number, kind=kind, prompt_id=prompt.prompt_id, prompt_tokens=prompt.tokens,  # type: ignore[arg-type]
         template=prompt.template, grammar=grammar, raw_output=raw_output, sql=sql, error=error,
         error_kind=error_kind, completion_tokens=completion_tokens, timings=timings,  # type: ignore[arg-type]
+        finish_reason=finish_reason,
     )
 
 
