@@ -38,7 +38,8 @@ def upgrade() -> None:
         sa.Column("dim", sa.SmallInteger, nullable=False),
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("embedding", Vector(), nullable=False),  # any dimension: indexes are per dimension
-        sa.Column("tsv", TSVECTOR, sa.Computed("to_tsvector('simple', body)", persisted=True)),
+        # written by the indexer from the body's words, plural-stemmed (exact terms rank far faster than prefixes)
+        sa.Column("tsv", TSVECTOR, nullable=False),
         sa.Column("embedded_at", TS, nullable=False),
         sa.UniqueConstraint("connection_id", "kind", "item_key", name="uq_retrieval_embeddings_item"),
     )

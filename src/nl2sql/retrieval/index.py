@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.db import utcnow
 from nl2sql.retrieval.dto import Embedder
-from nl2sql.retrieval.embedder import stem
+from nl2sql.retrieval.embedder import split_identifier, stem
 from nl2sql.retrieval.view import KINDS, CatalogView, Item
 
 log = logging.getLogger("nl2sql.retrieval")
@@ -21,6 +21,7 @@ log = logging.getLogger("nl2sql.retrieval")
 # texts per embed call while indexing, so other requests get the worker thread between batches
 EMBED_CHUNK = 256
 WRITE_CHUNK = 1000
+ANALYZE_AFTER = 1000
 LOCK_SPACE = 5005  # pg_advisory_xact_lock(space, connection_id): one indexer per connection at a time
 STOPWORDS = frozenset(
     "a an and are as at be been by can could did do does for from had has have how i in into is it its me my "
@@ -43,14 +44,14 @@ def content_words(question: str) -> list[str]:
 
 
 def keyword_query(question: str) -> str | None:
-    """An OR tsquery ('simple' config) of the question's content words, each also as a stemmed prefix."""
-    terms: list[str] = []
-    for word in content_words(question):
-        base = stem(word)
-        for term in (word, f"{base}:*" if len(base) >= 3 else base):
-            if term not in terms:
-                terms.append(term)
+    """An OR tsquery ('simple' config) of the question's content words, plural-stemmed as the entries are."""
+    terms = list(dict.fromkeys(stem(w) for w in content_words(question)))
     return " | ".join(terms) if terms else None
+
+
+def keyword_terms(text: str) -> str:
+    """An item's words as its full-text entry holds them: lower case, identifiers split, plurals stemmed."""
+    return " ".join(stem(w) for w in WORD.findall(split_identifier(text).lower()))
 
 
 def _vector_literal(vector: list[float]) -> str:
@@ -138,15 +139,17 @@ class EmbeddingIndex:
             rows = [
                 {"c": connection_id, "kind": item.kind, "key": item.key, "item_id": item.item_id,
                  "hash": item.content_hash, "v": version, "model": self.model, "dim": len(vector),
-                 "body": item.text, "e": _vector_literal(vector), "now": now}
+                 "body": item.text, "terms": keyword_terms(item.text), "e": _vector_literal(vector), "now": now}
                 for item, vector in zip(stale, vectors, strict=True)
             ]
             upsert = sa.text(
                 "INSERT INTO retrieval_embeddings (connection_id, kind, item_key, item_id, content_hash, version, model, "
-                "dim, body, embedding, embedded_at) VALUES (:c, :kind, :key, :item_id, :hash, :v, :model, :dim, :body, "
-                "CAST(:e AS vector), :now) ON CONFLICT (connection_id, kind, item_key) DO UPDATE SET "
+                "dim, body, tsv, embedding, embedded_at) VALUES (:c, :kind, :key, :item_id, :hash, :v, :model, :dim, "
+                ":body, to_tsvector('simple', :terms), CAST(:e AS vector), :now) "
+                "ON CONFLICT (connection_id, kind, item_key) DO UPDATE SET "
                 "item_id = EXCLUDED.item_id, content_hash = EXCLUDED.content_hash, version = EXCLUDED.version, "
-                "model = EXCLUDED.model, dim = EXCLUDED.dim, body = EXCLUDED.body, embedding = EXCLUDED.embedding, "
+                "model = EXCLUDED.model, dim = EXCLUDED.dim, body = EXCLUDED.body, tsv = EXCLUDED.tsv, "
+                "embedding = EXCLUDED.embedding, "
                 "embedded_at = EXCLUDED.embedded_at WHERE retrieval_embeddings.version <= EXCLUDED.version")
             for start in range(0, len(rows), WRITE_CHUNK):
                 await db.execute(upsert, rows[start:start + WRITE_CHUNK])
@@ -155,6 +158,9 @@ class EmbeddingIndex:
                 "DELETE FROM retrieval_embeddings WHERE connection_id = :c AND version <= :v "
                 "AND NOT (kind || ':' || item_key = ANY(:keys))"),
                 {"c": connection_id, "v": version, "keys": [f"{i.kind}:{i.key}" for i in items]})
+            if len(rows) >= ANALYZE_AFTER:
+                # fresh statistics, or the planner keeps scanning every row instead of using the HNSW indexes
+                await db.execute(sa.text("ANALYZE retrieval_embeddings"))
             await db.execute(sa.text(
                 "INSERT INTO retrieval_index_state (connection_id, model, version, items, indexed_at) "
                 "VALUES (:c, :m, :v, :n, :now) ON CONFLICT (connection_id) DO UPDATE SET model = EXCLUDED.model, "

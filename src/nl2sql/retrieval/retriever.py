@@ -118,7 +118,11 @@ class Retriever:
         timings["values"] = _ms(mark)
         mark = time.perf_counter()
         words = content_words(question)
-        names = view.names.match(list(dict.fromkeys(words + [stem(w) for w in words])))
+        words = list(dict.fromkeys(words + [stem(w) for w in words]))
+        names = view.names.match(words)
+        candidates_tables = {k for kind, k in (*hits.vector, *hits.keyword) if kind == "table"} | {
+            k for kind, k in names if kind == "table"}
+        names |= view.column_names_containing(words, candidates_tables)
         tables = self._tables(view, question, hits, names, values, max_tables, max_columns)
         chosen = {t.table.qualified_name for t in tables}
         hints = tuple(

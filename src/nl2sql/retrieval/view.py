@@ -66,6 +66,11 @@ def column_key(table: str, column: str) -> str:
     return f"{table}.{column}"
 
 
+def squash(name: str) -> str:
+    """An identifier lower-cased with separators removed: `sb_Cust_Id` -> `sbcustid`."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
 class NameIndex:
     """Identifiers (tables, `table.column`s) found by words they contain: `customer` finds `sbcustomer`.
 
@@ -75,7 +80,7 @@ class NameIndex:
 
     def __init__(self, names: dict[tuple[str, str], str]) -> None:
         self._keys = list(names)
-        self._names = [re.sub(r"[^a-z0-9]", "", n.lower()) for n in names.values()]
+        self._names = [squash(n) for n in names.values()]
         self._grams: dict[str, list[int]] = defaultdict(list)
         for i, name in enumerate(self._names):
             for gram in {name[j:j + 3] for j in range(len(name) - 2)}:
@@ -148,14 +153,27 @@ class CatalogView:
         self.golden = {str(g.id): g for g in golden}
         self.graph = JoinGraph(schema.tables, schema.join_hints)
         self.values = ValueIndex(schema.tables)
-        names: dict[tuple[str, str], str] = {}
-        for t in schema.tables:
-            names[("table", t.qualified_name)] = t.name
-            for c in t.columns:
-                names[("column", column_key(t.qualified_name, c.name))] = c.name
-        self.names = NameIndex(names)
+        self.names = NameIndex({("table", t.qualified_name): t.name for t in schema.tables})
+        # column names are searched only within candidate tables (50,000 of them would cost too much per question)
+        self._column_names = {
+            t.qualified_name: [(column_key(t.qualified_name, c.name), squash(c.name)) for c in t.columns]
+            for t in schema.tables
+        }
         self.terms = glossary_terms(instructions, self.tables)
         self._items: list[Item] | None = None
+
+    def column_names_containing(self, words: list[str], tables: set[str]) -> dict[tuple[str, str], float]:
+        """("column", key) -> share of the column name covered by a question word it contains, in `tables`."""
+        words = [w for w in words if len(w) >= NAME_WORD_MIN]
+        found: dict[tuple[str, str], float] = {}
+        for table in tables:
+            for key, name in self._column_names.get(table, ()):
+                for word in words:
+                    if word in name:
+                        score = len(word) / len(name)
+                        if score > found.get(("column", key), 0.0):
+                            found[("column", key)] = score
+        return found
 
     @property
     def items(self) -> list[Item]:
