@@ -137,7 +137,7 @@ async def readyz(state: State) -> Response:
 
 @get("/", include_in_schema=False)
 async def home(request: Request) -> Redirect:
-    return Redirect(path="/account" if request.scope.get("user") else "/login")
+    return Redirect(path="/ask" if request.scope.get("user") else "/login")
 
 
 def golden_check(settings: Settings) -> catalog.GoldenSqlCheck:
@@ -158,6 +158,9 @@ def golden_check(settings: Settings) -> catalog.GoldenSqlCheck:
 
 
 NAV: list[dict[str, Any]] = [
+    {"path": "/ask", "label": "Ask", "admin": False},
+    {"path": "/history", "label": "History", "admin": False},
+    {"path": "/admin/feedback", "label": "Feedback", "admin": True},
     {"path": "/connections", "label": "Connections", "admin": False},
     {"path": "/catalog", "label": "Catalog", "admin": False},
     {"path": "/admin/audit", "label": "Audit", "admin": True},
@@ -228,6 +231,11 @@ def create_app(
             app.state.answers = answers.AnswerService(
                 db.sessions, app.state.catalog, app.state.retriever, app.state.chat_model, settings.engine
             )
+            app.state.ask = answers.AskService(
+                db.sessions, app.state.catalog, app.state.answers, app.state.chat_model, settings.engine, settings.answers
+            )
+            app.state.feedback = answers.FeedbackService(db.sessions, app.state.catalog)
+            app.state.pending_asks = answers.PendingAsks()
             admin = await auth_service.bootstrap_admin(
                 settings.auth.bootstrap_admin_email, settings.auth.bootstrap_admin_password
             )
@@ -240,6 +248,8 @@ def create_app(
             jobs.start_worker({"auth": auth_service} | job_context(app))
             yield
         finally:
+            if app.state.get("pending_asks") is not None:
+                await app.state.pending_asks.close()
             await jobs.close()
             if app.state.get("chat_model") is not None:
                 await app.state.chat_model.close()
@@ -263,6 +273,12 @@ def create_app(
 
     def provide_answers(state: State) -> answers.AnswerService:
         return state.answers
+
+    def provide_ask(state: State) -> answers.AskService:
+        return state.ask
+
+    def provide_feedback(state: State) -> answers.FeedbackService:
+        return state.feedback
 
     csrf = CSRFConfig(
         secret=secret_key,
@@ -288,6 +304,7 @@ def create_app(
             *catalog.api_routes,
             *catalog.page_routes,
             *answers.api_routes,
+            *answers.page_routes,
         ],
         dependencies={
             "auth_service": Provide(provide_auth, sync_to_thread=False),
@@ -295,6 +312,8 @@ def create_app(
             "catalog_service": Provide(provide_catalog, sync_to_thread=False),
             "audit_log": Provide(provide_audit, sync_to_thread=False),
             "answer_service": Provide(provide_answers, sync_to_thread=False),
+            "ask_service": Provide(provide_ask, sync_to_thread=False),
+            "feedback_service": Provide(provide_feedback, sync_to_thread=False),
         },
         middleware=[auth.AuthMiddleware, gateway.RateLimitMiddleware],
         csrf_config=csrf,

@@ -15,6 +15,7 @@ import platformdirs
 from nl2sql.errors import SettingsError
 
 __all__ = [
+    "AnswersSettings",
     "AuthSettings",
     "CatalogSettings",
     "DatabaseSettings",
@@ -377,6 +378,41 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
+class AnswersSettings:
+    analysts_edit_sql: bool = setting(
+        "NL2SQL_ANSWERS_ANALYSTS_EDIT_SQL",
+        True,
+        "Analysts may edit an answer's SQL and run it again (through the same guard); admins always may.",
+    )
+    chart_model: bool = setting(
+        "NL2SQL_ANSWERS_CHART_MODEL",
+        False,
+        "Ask the model to refine the chosen chart (JSON-schema constrained; the deterministic choice is the "
+        "fallback). Costs one more model call per answer: leave off on CPU.",
+    )
+    history_turns: int = setting(
+        "NL2SQL_ANSWERS_HISTORY_TURNS", 3, "Earlier questions and SQL of a thread given to the model with a follow-up."
+    )
+    page_size: int = setting("NL2SQL_ANSWERS_PAGE_SIZE", 50, "Result rows shown per page on the ask page.")
+    csv_max_rows: int = setting(
+        "NL2SQL_ANSWERS_CSV_MAX_ROWS",
+        100000,
+        "Rows a CSV download may hold: it re-runs the answer's query through the guard with this cap, streamed.",
+    )
+    cached_results: int = setting(
+        "NL2SQL_ANSWERS_CACHED_RESULTS",
+        200,
+        "Recent results kept in memory for paging and chart switching (older ones are re-run through the guard).",
+    )
+
+    def __post_init__(self) -> None:
+        for name, low in (("history_turns", 0), ("page_size", 1), ("csv_max_rows", 1), ("cached_results", 1)):
+            if getattr(self, name) < low:
+                var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
+                raise SettingsError(f"{var} must be at least {low}, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
 class GatewaySettings:
     store_bodies: bool = setting(
         "NL2SQL_GATEWAY_STORE_BODIES",
@@ -442,6 +478,7 @@ SECTIONS: dict[str, type] = {
     "inference": InferenceSettings,
     "retrieval": RetrievalSettings,
     "engine": EngineSettings,
+    "answers": AnswersSettings,
     "gateway": GatewaySettings,
 }
 
@@ -455,6 +492,7 @@ class Settings:
     inference: InferenceSettings = field(default_factory=InferenceSettings)
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
+    answers: AnswersSettings = field(default_factory=AnswersSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
 
     @classmethod

@@ -103,7 +103,13 @@ def script() -> list:
 
 
 @pytest.fixture
-async def client(settings, script, tmp_path):
+def prompts() -> list[str]:
+    """Every prompt the app's fake model received, in order."""
+    return []
+
+
+@pytest.fixture
+async def client(settings, script, prompts, tmp_path):
     """The app with a scripted fake model (wrapped by the gateway as usual) and no demo."""
     from litestar.testing import AsyncTestClient
 
@@ -111,6 +117,7 @@ async def client(settings, script, tmp_path):
     from tests.conftest import with_section
 
     def reply(prompt: str) -> str:
+        prompts.append(prompt)
         if not script:
             return GOOD_SQL
         nxt = script.pop(0)

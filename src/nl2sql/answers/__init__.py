@@ -1,14 +1,24 @@
 """Answers: the question-to-SQL use case (retrieve, prompt, generate, validate, check, repair) and its records."""
 
-from nl2sql.answers.api import SqlRequest, SqlResponse, api_routes
+from nl2sql.answers.api import SqlRequest, SqlResponse, api_routes as sql_api_routes
+from nl2sql.answers.ask import AskResult, AskService, PendingAsks
+from nl2sql.answers.ask_api import ask_api_routes
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem, SqlAnswer, SqlNotGenerated
+from nl2sql.answers.feedback import FeedbackService
+from nl2sql.answers.pages import page_routes
 from nl2sql.answers.service import AnswerService, ConnectionPolicy, ContextRetriever, guard_policy
+
+api_routes = [*sql_api_routes, *ask_api_routes]
 
 __all__ = [
     "AnswerService",
+    "AskResult",
+    "AskService",
     "Attempt",
     "ConnectionPolicy",
     "ContextRetriever",
+    "FeedbackService",
+    "PendingAsks",
     "Retrieved",
     "RetrievedItem",
     "SqlAnswer",
@@ -17,4 +27,5 @@ __all__ = [
     "SqlResponse",
     "api_routes",
     "guard_policy",
+    "page_routes",
 ]

@@ -1,0 +1,378 @@
+"""The ask use case: a question (or edited SQL) in, checked SQL run through the guard, rows, a chart and a record out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from nl2sql.answers.charts import ChartChoice, apply_refinement, build_spec, choose_chart, refinement_schema
+from nl2sql.answers.dto import SqlNotGenerated
+from nl2sql.answers.history import AnswerRecord, History
+from nl2sql.answers.models import AnswerRow
+from nl2sql.answers.records import ResultRow
+from nl2sql.answers.results import CachedResult, ResultCache, csv_chunks, uncapped_sql
+from nl2sql.answers.service import AnswerService, ConnectionPolicy, guard_policy
+from nl2sql.answers.threads import Threads
+from nl2sql.auth import User
+from nl2sql.catalog import CatalogService, Connection
+from nl2sql.db import utcnow
+from nl2sql.errors import AppError, ForbiddenError, NotFoundError, ValidationFailed
+from nl2sql.gateway import call_context, current_trace_id, note_outcome
+from nl2sql.inference import ChatModel, GenerationParams, Message
+from nl2sql.settings import AnswersSettings, EngineSettings
+from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, ValidatedSql, run, validate
+
+__all__ = ["AskResult", "AskService", "PendingAsk", "PendingAsks"]
+
+log = logging.getLogger("nl2sql.answers")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class AskResult:
+    """An answer with its rows (None when its query failed), the chart, and the run's failure if any."""
+
+    record: AnswerRecord
+    result: CachedResult | None
+    chart: ChartChoice | None
+    failure: AppError | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class AskService:
+    """Asks questions through the engine, runs the SQL through the guard, charts and records the result."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        catalog: CatalogService,
+        engine: AnswerService,
+        chat_model: ChatModel,
+        engine_settings: EngineSettings,
+        settings: AnswersSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._catalog = catalog
+        self._engine = engine
+        self._model = chat_model
+        self._engine_settings = engine_settings
+        self.settings = settings
+        self.history = History(sessions)
+        self.threads = Threads(sessions)
+        self._cache = ResultCache(settings.cached_results)
+        self._policies: dict[tuple[int, int], tuple[Any, ConnectionPolicy]] = {}
+
+    @property
+    def row_cap(self) -> int:
+        return self._engine_settings.row_cap
+
+    def may_edit(self, user: User) -> bool:
+        """Whether `user` may edit an answer's SQL and run it (admins always; analysts when the setting allows)."""
+        return user.is_admin or self.settings.analysts_edit_sql
+
+    async def connections(self, user: User) -> list[Connection]:
+        return await self._catalog.accessible_connections(user)
+
+    # -- asking ---------------------------------------------------------------------------------------
+
+    async def ask(
+        self,
+        user: User,
+        question: str,
+        connection_name: str,
+        *,
+        thread_id: int | None = None,
+        max_rows: int | None = None,
+        api_key_id: int | None = None,
+        progress: Progress | None = None,
+    ) -> AskResult:
+        """Answer `question` (a follow-up when `thread_id` names the user's thread); the SQL's run failure is in `failure`."""
+        say = progress or (lambda _: None)
+        rows = self._max_rows(max_rows)
+        if not (question or "").strip():
+            raise ValidationFailed("the question is empty; ask something about the data")
+        if not (connection_name or "").strip():
+            raise ValidationFailed("choose a connection to ask (field `connection`)")
+        connection = await self._catalog.visible_connection(user, connection_name.strip())
+        thread = await self.threads.for_question(user, thread_id, connection.id)
+        history = await self.threads.turns(thread.id, self.settings.history_turns) if thread else ()
+        say("Finding the relevant tables and writing SQL" + (" (follow-up)" if history else ""))
+        try:
+            answer = await self._engine.generate_sql(
+                user, question, connection.name, history=history, api_key_id=api_key_id
+            )
+        except SqlNotGenerated as failed:
+            if any(a.get("error_kind") == "refused" for a in failed.extra.get("attempts", ())):
+                note_outcome("refused")
+            answer_id = failed.extra.get("answer_id")
+            if answer_id is not None:
+                async with self._sessions() as db, db.begin():
+                    failed.extra["thread_id"] = await self._save_result(
+                        db, user, answer_id, thread.id if thread else None, connection.id, question, "ask", None
+                    )
+            raise
+        say("Running the query")
+        return await self._execute(
+            user, answer.id, answer.validated, connection, thread.id if thread else None, "ask",
+            uncapped_sql(answer.validated), rows, say, question=answer.question,
+        )
+
+    async def run_sql(self, user: User, answer_id: int, sql: str | None = None) -> AskResult:
+        """Run an answer's SQL again, or `sql` in its place (editing needs may_edit); checked by the guard either way."""
+        base = await self.history.get(user, answer_id)
+        edited = sql is not None and " ".join(sql.split()) != " ".join((base.sql or "").split())
+        if edited and not self.may_edit(user):
+            raise ForbiddenError("editing SQL is for admins here (NL2SQL_ANSWERS_ANALYSTS_EDIT_SQL is off)")
+        text = (sql if edited else base.source_sql or base.sql) or ""
+        if not text.strip():
+            raise ValidationFailed("there is no SQL to run: write a query")
+        if base.connection_id is None:
+            raise NotFoundError(f"the connection of answer {answer_id} no longer exists")
+        connection = await self._catalog.get_connection_by_id(base.connection_id)
+        connection = await self._catalog.visible_connection(user, connection.name)
+        policy = await self._policy(connection.id, self.row_cap)
+        try:
+            validated = validate(text, policy.for_sql(text))
+        except SqlRefused:
+            note_outcome("refused")
+            raise
+        source = "edit" if edited else "rerun"
+        row = AnswerRow(
+            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=base.question,
+            sql=validated.sql, verified=base.verified and not edited, golden_query_id=None if edited else base.golden_query_id,
+            status="ok", error=None,
+            attempts=[{"number": 1, "kind": source, "sql": validated.sql, "error": None, "error_kind": None,
+                       "prompt_id": None, "raw_output": None, "grammar": False, "timings": {}}],
+            retrieved={} if edited else base.retrieved, timings={}, trace_id=current_trace_id(), created_at=utcnow(),
+        )
+        async with self._sessions() as db, db.begin():
+            db.add(row)
+        thread_id = base.thread_id if base.user_id == user.id else None
+        return await self._execute(
+            user, row.id, validated, connection, thread_id, source, uncapped_sql(validated), self.row_cap,
+            lambda _: None, question=base.question,
+        )
+
+    async def _execute(
+        self, user: User, answer_id: int, validated: ValidatedSql, connection: Connection, thread_id: int | None,
+        source: str, source_sql: str, max_rows: int, say: Progress, *, question: str,
+    ) -> AskResult:
+        failure: AppError | None = None
+        result: CachedResult | None = None
+        chart: ChartChoice | None = None
+        try:
+            result = await self._run(validated, connection.id, max_rows)
+        except (QueryFailed, QueryTimeout) as error:
+            failure = error
+        if result is not None:
+            say("Drawing the chart")
+            since = time.perf_counter()
+            chart = await self._chart(question, result, connection)
+            chart_ms = round((time.perf_counter() - since) * 1000, 3)
+        async with self._sessions() as db, db.begin():
+            thread_id = await self._save_result(
+                db, user, answer_id, thread_id, connection.id, question, source, source_sql,
+                result=result, chart=chart, error=failure.detail if failure else None,
+            )
+        if result is not None:
+            self._cache.put(answer_id, (result, chart))
+        record = await self.history.get(user, answer_id)
+        if failure is not None:
+            failure.extra.update({"answer_id": answer_id, "thread_id": thread_id, "sql": validated.sql})
+        timings = dict(record.timings)
+        if result is not None:
+            timings |= {"run_ms": result.elapsed_ms, "chart_ms": chart_ms}
+        return AskResult(record, result, chart, failure, timings)
+
+    async def _run(self, validated: ValidatedSql, connection_id: int, max_rows: int) -> CachedResult:
+        engine = await self._catalog.engine(connection_id)
+        timeout = self._engine_settings.statement_timeout
+        queried = await anyio.to_thread.run_sync(lambda: run(validated, engine, timeout_s=timeout, max_rows=max_rows))
+        return CachedResult(queried.columns, queried.rows, queried.truncated, max_rows, round(queried.elapsed_s * 1000, 3))
+
+    async def _save_result(
+        self, db: AsyncSession, user: User, answer_id: int, thread_id: int | None, connection_id: int, question: str,
+        source: str, source_sql: str | None, *, result: CachedResult | None = None, chart: ChartChoice | None = None,
+        error: str | None = None,
+    ) -> int:
+        if thread_id is None:
+            thread_id = await self.threads.start(db, user, connection_id, question)
+        else:
+            await self.threads.touch(db, thread_id)
+        db.add(ResultRow(
+            answer_id=answer_id, thread_id=thread_id, source=source, source_sql=source_sql,
+            row_count=len(result.rows) if result else None, truncated=bool(result and result.truncated),
+            columns=[{"name": c.name, "type": c.type} for c in result.columns] if result else [],
+            chart_kind=chart.kind if chart else None, error=error,
+            elapsed_ms=result.elapsed_ms if result else None,
+        ))
+        return thread_id
+
+    def _max_rows(self, max_rows: int | None) -> int:
+        if max_rows is None:
+            return self.row_cap
+        if not 1 <= max_rows <= self.row_cap:
+            raise ValidationFailed(f"max_rows must be between 1 and {self.row_cap} (NL2SQL_ENGINE_ROW_CAP)")
+        return max_rows
+
+    async def _policy(self, connection_id: int, row_cap: int) -> ConnectionPolicy:
+        schema = await self._catalog.schema_for_prompt(connection_id)
+        key = (connection_id, row_cap)
+        cached = self._policies.get(key)
+        if cached is None or cached[0] != schema.version:
+            cached = (schema.version, ConnectionPolicy(guard_policy(schema, row_cap)))
+            self._policies[key] = cached
+        return cached[1]
+
+    # -- charts -------------------------------------------------------------------------------------
+
+    async def _chart(self, question: str, result: CachedResult, connection: Connection) -> ChartChoice:
+        choice = choose_chart(question, result.columns, result.rows)
+        if not self.settings.chart_model or not result.rows or choice.kind == "number":
+            return choice
+        return await self._refine(question, choice, result, connection)
+
+    async def _refine(self, question: str, choice: ChartChoice, result: CachedResult, connection: Connection) -> ChartChoice:
+        """The model's chart suggestion under a JSON schema of this result's columns; the rule's choice on any trouble."""
+        columns = ", ".join(f"{c.name} ({c.type})" for c in result.columns)
+        sample = json.dumps([list(map(_plain, row)) for row in result.rows[:5]], default=str)
+        messages = [
+            Message("system", "You choose a chart for a SQL result. Answer with JSON only: "
+                              '{"kind": one of line, bar, scatter, pie, stacked_bar, number, table; '
+                              '"x": a column or null; "y": list of columns; "color": a column or null}.'),
+            Message("user", f"Question: {question}\nColumns: {columns}\nFirst rows: {sample}\n"
+                            f"Rows: {len(result.rows)}\nSuggested: {choice.kind} (x={choice.x}, y={list(choice.y)})"),
+        ]
+        params = GenerationParams(max_tokens=96, json_schema=refinement_schema(result.columns))
+        try:
+            with call_context(purpose="chart", connection=connection.name):
+                generation = await self._model.chat(messages, params)
+        except Exception as error:  # the rule's chart is always there; a failing extra step must not fail the answer
+            log.info("chart refinement skipped: %s", error)
+            return choice
+        return apply_refinement(choice, generation.text, result.columns, result.rows)
+
+    # -- reading answers back -------------------------------------------------------------------------
+
+    async def answer(self, user: User, answer_id: int) -> AskResult:
+        """A past answer with its rows: from memory when recent, else its SQL re-run through the guard."""
+        record = await self.history.get(user, answer_id)
+        if record.status != "ok" or not record.sql:
+            return AskResult(record, None, None, None)
+        result, chart = self._cache.get(answer_id) or (None, None)
+        if result is None:
+            connection = await self._visible(user, record)
+            policy = await self._policy(connection.id, self.row_cap)
+            try:
+                validated = validate(record.sql, policy.for_sql(record.sql))
+                result = await self._run(validated, connection.id, self.row_cap)
+            except (SqlRefused, QueryFailed, QueryTimeout) as error:
+                return AskResult(record, None, None, error)
+        if chart is None:
+            chart = choose_chart(record.question, result.columns, result.rows)
+            self._cache.put(answer_id, (result, chart))
+        return AskResult(record, result, chart, None)
+
+    async def chart_spec(
+        self, user: User, answer_id: int, kind: str, x: str | None, y: list[str] | None, color: str | None
+    ) -> tuple[AskResult, dict[str, Any]]:
+        """The spec for the chart the user picked on an answer's rows; ValidationFailed says why it can't be drawn."""
+        answered = await self.answer(user, answer_id)
+        if answered.result is None:
+            raise ValidationFailed("this answer has no rows to chart")
+        try:
+            spec = build_spec(kind, x or None, y or None, color or None, answered.result.columns, answered.result.rows)
+        except ValueError as error:
+            raise ValidationFailed(str(error)) from None
+        return answered, spec
+
+    async def csv(self, user: User, answer_id: int) -> tuple[str, Iterator[bytes]]:
+        """(file name, CSV chunks) of the answer's query re-run through the guard with the CSV row cap."""
+        record = await self.history.get(user, answer_id)
+        if record.status != "ok" or not record.sql:
+            raise ValidationFailed("this answer has no SQL, so there is nothing to download")
+        connection = await self._visible(user, record)
+        cap = self.settings.csv_max_rows
+        sql = record.source_sql or record.sql
+        policy = await self._policy(connection.id, cap)
+        validated = validate(sql, policy.for_sql(sql))
+        result = await self._run(validated, connection.id, cap)
+        return f"answer-{answer_id}.csv", csv_chunks(result.columns, result.rows)
+
+    async def _visible(self, user: User, record: AnswerRecord) -> Connection:
+        if record.connection_id is None:
+            raise NotFoundError(f"the connection of answer {record.id} no longer exists")
+        connection = await self._catalog.get_connection_by_id(record.connection_id)
+        return await self._catalog.visible_connection(user, connection.name)
+
+
+def _plain(value: Any) -> Any:
+    return value if isinstance(value, (int, float, str, type(None))) else str(value)
+
+
+# -- in-flight questions of the ask page ---------------------------------------------------------------
+
+
+@dataclass
+class PendingAsk:
+    """A question being answered in the background; the page polls it for its stages and then its result."""
+
+    token: str
+    user_id: int
+    question: str
+    started: float
+    stages: list[str] = field(default_factory=list)
+    task: asyncio.Task | None = None
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def done(self) -> bool:
+        return self.task is not None and self.task.done()
+
+
+class PendingAsks:
+    """Questions in flight in this process, by token; finished ones are kept a while for their last poll."""
+
+    KEEP_S = 600.0
+
+    def __init__(self) -> None:
+        self._items: dict[str, PendingAsk] = {}
+
+    def start(self, user: User, question: str, work: Callable[[Progress], Awaitable[AskResult]]) -> PendingAsk:
+        self._forget_old()
+        pending = PendingAsk(secrets.token_urlsafe(12), user.id, question, time.monotonic(), ["Queued"])
+        pending.task = asyncio.create_task(work(pending.stages.append))
+        self._items[pending.token] = pending
+        return pending
+
+    def get(self, user: User, token: str) -> PendingAsk:
+        pending = self._items.get(token)
+        if pending is None or pending.user_id != user.id:
+            raise NotFoundError("this question is no longer in progress here (the server may have restarted): "
+                                "find it in History")
+        return pending
+
+    def _forget_old(self) -> None:
+        now = time.monotonic()
+        for token, pending in list(self._items.items()):
+            if pending.done and now - pending.started > self.KEEP_S:
+                del self._items[token]
+
+    async def close(self) -> None:
+        for pending in self._items.values():
+            if pending.task is not None and not pending.task.done():
+                pending.task.cancel()
+        self._items.clear()

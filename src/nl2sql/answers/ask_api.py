@@ -1,0 +1,204 @@
+"""REST routes of the ask flow: POST /api/v1/ask, answers history, one answer's trace, feedback, CSV."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.response import Stream
+
+from nl2sql.answers.ask import AskResult, AskService
+from nl2sql.answers.feedback import FeedbackService
+from nl2sql.answers.history import AnswerRecord, HistoryEntry
+from nl2sql.answers.results import json_value
+from nl2sql.auth import current_user, principal_of, requires_user
+
+
+class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
+    question: str
+    connection: str
+    thread_id: int | None = None
+    max_rows: int | None = None
+
+
+class Trust(msgspec.Struct):
+    kind: str  # verified, guided, edited or generated
+    label: str
+    golden_query_id: int | None
+    guided_by: list[dict[str, Any]]
+    instructions: list[str]
+
+
+class ChartOut(msgspec.Struct):
+    kind: str
+    x: str | None
+    y: list[str]
+    color: str | None
+    reason: str
+    alternatives: list[str]
+    spec: dict[str, Any]
+    note: str | None
+
+
+class AskResponse(msgspec.Struct):
+    answer_id: int
+    thread_id: int | None
+    connection: str
+    question: str
+    sql: str | None
+    trust: Trust
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool
+    row_cap: int
+    chart: ChartOut | None
+    timings: dict[str, float]
+
+    @classmethod
+    def of(cls, answered: AskResult) -> AskResponse:
+        record, result, chart = answered.record, answered.result, answered.chart
+        return cls(
+            answer_id=record.id,
+            thread_id=record.thread_id,
+            connection=record.connection,
+            question=record.question,
+            sql=record.sql,
+            trust=_trust(record),
+            columns=[{"name": c.name, "type": c.type} for c in result.columns] if result else [],
+            rows=[[json_value(v) for v in row] for row in result.rows] if result else [],
+            row_count=len(result.rows) if result else 0,
+            truncated=bool(result and result.truncated),
+            row_cap=result.row_cap if result else 0,
+            chart=ChartOut(chart.kind, chart.x, list(chart.y), chart.color, chart.reason, list(chart.alternatives),
+                           chart.spec, chart.note) if chart else None,
+            timings=answered.timings or record.timings,
+        )
+
+
+def _trust(record: AnswerRecord) -> Trust:
+    kind, label = record.trust
+    return Trust(kind, label, record.golden_query_id, record.guided_by, record.instructions)
+
+
+class AnswerOut(msgspec.Struct):
+    """One answer's full record: question, SQL, trust, result summary, and the trace (attempts, retrieved, timings)."""
+
+    id: int
+    user_id: int | None
+    connection: str
+    question: str
+    sql: str | None
+    status: str
+    error: str | None
+    trust: Trust
+    thread_id: int | None
+    source: str
+    row_count: int | None
+    truncated: bool
+    columns: list[dict[str, str]]
+    attempts: list[dict[str, Any]]
+    retrieved: dict[str, Any]
+    timings: dict[str, float]
+    trace_id: str | None
+    created_at: str
+
+    @classmethod
+    def of(cls, r: AnswerRecord) -> AnswerOut:
+        return cls(
+            id=r.id, user_id=r.user_id, connection=r.connection, question=r.question, sql=r.sql,
+            status=r.display_status, error=r.run_error or r.error, trust=_trust(r), thread_id=r.thread_id,
+            source=r.source, row_count=r.row_count, truncated=r.truncated, columns=r.columns, attempts=r.attempts,
+            retrieved=r.retrieved, timings=r.timings, trace_id=r.trace_id, created_at=r.created_at.isoformat(),
+        )
+
+
+class HistoryItem(msgspec.Struct):
+    id: int
+    user_id: int | None
+    connection: str
+    question: str
+    sql: str | None
+    status: str
+    error: str | None
+    row_count: int | None
+    truncated: bool
+    columns: list[str]
+    thread_id: int | None
+    verified: bool
+    created_at: str
+
+    @classmethod
+    def of(cls, e: HistoryEntry) -> HistoryItem:
+        return cls(e.id, e.user_id, e.connection, e.question, e.sql, e.status, e.error, e.row_count, e.truncated,
+                   e.columns, e.thread_id, e.verified, e.created_at.isoformat())
+
+
+class HistoryOut(msgspec.Struct):
+    items: list[HistoryItem]
+    page: int
+    per_page: int
+    total: int
+
+
+class FeedbackRequest(msgspec.Struct, forbid_unknown_fields=True):
+    rating: Literal["up", "down"]
+    comment: str | None = None
+    corrected_sql: str | None = None
+
+
+class FeedbackOut(msgspec.Struct):
+    id: int
+    answer_id: int
+    rating: str
+    comment: str | None
+    corrected_sql: str | None
+    state: str
+
+
+class AskController(Controller):
+    path = "/api/v1"
+    tags = ["answers"]
+    guards = [requires_user]
+
+    @post("/ask", status_code=200, summary="Answer a question: SQL, trust label, rows, chart spec, timings")
+    async def ask(self, request: Request, data: AskRequest, ask_service: AskService) -> AskResponse:
+        principal = principal_of(request)
+        answered = await ask_service.ask(
+            current_user(request), data.question, data.connection, thread_id=data.thread_id, max_rows=data.max_rows,
+            api_key_id=principal.api_key_id if principal is not None else None,
+        )
+        if answered.failure is not None:
+            raise answered.failure
+        return AskResponse.of(answered)
+
+    @get("/answers", summary="Past answers, newest first: your own; admins see everyone's (filters)")
+    async def history(
+        self, request: Request, ask_service: AskService, user_id: int | None = None, connection: str | None = None,
+        status: str | None = None, page: int = 1, per_page: int = 50,
+    ) -> HistoryOut:
+        found = await ask_service.history.search(
+            current_user(request), user_id=user_id, connection=connection, status=status, page=page, per_page=per_page
+        )
+        return HistoryOut([HistoryItem.of(e) for e in found.entries], found.page, found.per_page, found.total)
+
+    @get("/answers/{answer_id:int}", summary="One answer with its full trace")
+    async def answer(self, request: Request, answer_id: int, ask_service: AskService) -> AnswerOut:
+        return AnswerOut.of(await ask_service.history.get(current_user(request), answer_id))
+
+    @get("/answers/{answer_id:int}/csv", summary="The answer's result as CSV (re-run with the CSV row cap)")
+    async def csv(self, request: Request, answer_id: int, ask_service: AskService) -> Stream:
+        name, chunks = await ask_service.csv(current_user(request), answer_id)
+        return Stream(chunks, media_type="text/csv; charset=utf-8",
+                      headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    @post("/answers/{answer_id:int}/feedback", status_code=200, summary="Thumbs up or down, comment, corrected SQL")
+    async def feedback(
+        self, request: Request, answer_id: int, data: FeedbackRequest, feedback_service: FeedbackService
+    ) -> FeedbackOut:
+        given = await feedback_service.give(current_user(request), answer_id, data.rating, data.comment, data.corrected_sql)
+        return FeedbackOut(given.id, given.answer_id, given.rating, given.comment, given.corrected_sql, given.state)
+
+
+ask_api_routes = [AskController]
