@@ -255,7 +255,8 @@ async def evaluate(args: argparse.Namespace) -> None:
             print(await register(catalog, DEFAULT_SQLEVAL, name), flush=True)
     # answers records keep the user id only; an admin sees every connection
     admin = User(0, "bench@example.com", "bench", Role.ADMIN, True, dt.datetime.now(dt.UTC))
-    model = LlamaCppChatModel(InferenceSettings(context_size=args.context, slots=1))
+    chosen = {"model_path": Path(args.model)} if args.model.endswith(".gguf") else {"bundled_model": args.model}
+    model = LlamaCppChatModel(InferenceSettings(context_size=args.context, slots=1, **chosen))
     await model.start()
     retriever = Retriever(catalog, EmbeddingIndex(db.sessions, SentenceTransformerEmbedder()), settings.retrieval)
     pg = {name: sa.create_engine(f"{PG}/{connection_name(name)}".replace("postgresql://", "postgresql+psycopg://"))
@@ -327,6 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--repairs", type=int, default=2, help="repair attempts (NL2SQL_ENGINE_REPAIR_ATTEMPTS)")
     parser.add_argument("--context", type=int, default=4096, help="model context size")
+    parser.add_argument("--model", default="smollm2-135m",
+                        help="bundled model (smollm2-135m, the default; gemma3-270m) or a .gguf path")
     args = parser.parse_args(argv)
     asyncio.run(evaluate(args))
 
