@@ -193,9 +193,10 @@ def create_app(
     blueprints: dict[str, Blueprint] = {}
     blueprints["gateway"] = gateway.retention_blueprint()
     blueprints["catalog"] = catalog.jobs_blueprint()
+    blueprints["retrieval"] = retrieval.jobs_blueprint()
 
     def job_context(app: Litestar) -> dict[str, Any]:
-        return {"gateway": app.state.gateway, "catalog": app.state.catalog}
+        return {"gateway": app.state.gateway, "catalog": app.state.catalog, "retrieval": app.state.retriever}
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -228,6 +229,8 @@ def create_app(
                 retrieval.EmbeddingIndex(db.sessions, embedder, ef_search=settings.retrieval.ef_search),
                 settings.retrieval,
             )
+            # catalog edits and syncs queue a re-embedding job; the retriever also catches up before answering
+            app.state.catalog.subscribe(retrieval.Reindexer(jobs, delay_seconds=settings.retrieval.reindex_delay))
             app.state.answers = answers.AnswerService(
                 db.sessions, app.state.catalog, app.state.retriever, app.state.chat_model, settings.engine
             )
