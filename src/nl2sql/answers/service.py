@@ -19,7 +19,7 @@ from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, Connection, PromptSchema
 from nl2sql.db import utcnow
 from nl2sql.errors import ConflictError, ValidationFailed
-from nl2sql.gateway import call_context, current_trace_id
+from nl2sql.gateway import call_context, current_trace_id, note_outcome
 from nl2sql.inference import DIALECTS, ChatModel, GenerationParams, Grammar, ModelInfo, sql_grammar
 from nl2sql.prompting import ErrorFeedback, Prompt, PromptBudget, PromptTooLarge, Turn, build_prompt
 from nl2sql.settings import EngineSettings
@@ -188,6 +188,7 @@ class AnswerService:
         async with self._sessions() as db, db.begin():
             db.add(record)
         if outcome.validated is None:
+            note_outcome("no valid sql")  # shown on the usage pages beside the request
             raise SqlNotGenerated(
                 f"no valid SQL after {len(outcome.attempts)} attempt{'s' * (len(outcome.attempts) != 1)}: "
                 f"{outcome.error}",
@@ -197,6 +198,8 @@ class AnswerService:
                     "retrieved": retrieved.to_json(),
                 },
             )
+        if golden_id is not None:
+            note_outcome("verified query")
         return SqlAnswer(
             id=record.id,
             connection=connection.name,
