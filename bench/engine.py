@@ -16,7 +16,12 @@ import argparse
 import datetime as dt
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from retrieval_overhead import retrieval_overhead  # noqa: E402,F401  (the retrieval part: its own script)
 
 def prompt_and_guard_overhead(
     *, tables: int = 2500, columns_per_table: int = 20, questions: int = 200, chosen: int = 8, seed: int = 7
