@@ -152,3 +152,8 @@ async def analyst_key(client: AsyncTestClient, analyst) -> str:
     return (await client.app.state.auth.create_api_key(analyst, name="test")).key
 
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: they are the slowest and hold Playwright's loop on the main thread."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -93,8 +93,20 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_cli_works_while_serve_runs_on_the_embedded_database(tmp_path):
+def test_cli_works_while_serve_runs_on_the_embedded_database():
     """The README's flow: serve on embedded defaults, create an admin with the CLI, log in through the page."""
+    import shutil
+    import tempfile
+
+    # not pytest's tmp_path: its root is mode 0700, which the embedded server's own system user can't traverse
+    tmp_path = Path(tempfile.mkdtemp(prefix="nl2sql-cli-test-"))
+    try:
+        _serve_and_use_the_cli(tmp_path)
+    finally:
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _serve_and_use_the_cli(tmp_path: Path) -> None:
     port = _free_port()
     env = _env(NL2SQL_DATA_DIR=str(tmp_path / "data"), NL2SQL_PORT=str(port))
     server = subprocess.Popen([NL2SQL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

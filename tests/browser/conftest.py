@@ -46,8 +46,10 @@ class LiveServer:
         self._thread.join(30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    # module scope: sync Playwright keeps an event loop running on this thread while it is open,
+    # which async tests in other modules can't share
     if not CHROMIUM.exists():
         pytest.fail("Debian's chromium is missing: scripts/install --test installs it (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
