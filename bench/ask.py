@@ -1,0 +1,120 @@
+"""Ask bench: median and p95 of POST /api/v1/ask on the demo database.
+
+    .venv/bin/python bench/ask.py                       # fake model (the product's own overhead), then the real model
+    .venv/bin/python bench/ask.py --model fake --requests 200
+    .venv/bin/python bench/ask.py --model real --real-requests 3
+    NL2SQL_BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/ask.py   # an existing pgvector server
+
+With the fake model every request still does the real work around the model: API-key auth, rate limit and
+request recording, retrieval with the real embedder and pgvector, prompt building, the guard, the EXPLAIN
+check, the query (1,000 rows), the chart choice, the answer and result records, JSON encoding. The real
+model run uses the configured default model (llama.cpp, bundled GGUF) on a question no golden query answers.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+from nl2sql.db import AppDatabase
+from nl2sql.settings import AuthSettings, CatalogSettings, DatabaseSettings, GatewaySettings, ServerSettings, Settings
+
+ROWS_QUESTION = "List the first 1000 orders with their date, status and shipping cost"
+ROWS_SQL = "SELECT id, order_date, status, shipping_cost FROM orders ORDER BY id LIMIT 1000"
+REAL_QUESTION = "How many products are there in each category?"
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def run(url: str, secret: str, data_dir: Path, model: str, requests: int, warmup: int) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+    from nl2sql.inference import FakeChatModel
+
+    settings = Settings(
+        server=ServerSettings(secret_key=secret),  # one key for both runs: they share the demo connection
+        database=DatabaseSettings(url=url, data_dir=data_dir, pool_size=5),
+        auth=AuthSettings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1),
+        catalog=CatalogSettings(demo=True),
+        gateway=GatewaySettings(requests_per_minute=0, tokens_per_day=0),
+    )
+    chat_model = FakeChatModel([ROWS_SQL]) if model == "fake" else None
+    question = ROWS_QUESTION if model == "fake" else REAL_QUESTION
+    app = create_app(settings, chat_model=chat_model)
+    async with AsyncTestClient(app=app, base_url="http://bench.local", timeout=600) as client:
+        auth = app.state.auth
+        admin = await auth.create_user(f"bench-{model}@example.com", "bench password 1234", role="admin")
+        key = (await auth.create_api_key(admin, name="bench")).key
+        headers = {"Authorization": f"Bearer {key}"}
+        body = {"question": question, "connection": "demo"}
+        samples: list[float] = []
+        parts: dict[str, list[float]] = {}
+        last = None
+        statuses: dict[int, int] = {}
+        for index in range(warmup + requests):
+            started = time.perf_counter()
+            response = await client.post("/api/v1/ask", json=body, headers=headers)
+            elapsed = (time.perf_counter() - started) * 1000
+            if index < warmup:
+                continue
+            # a real small model may fail to write valid SQL (422): its time still counts, it did the work
+            samples.append(elapsed)
+            statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if response.status_code != 200:
+                print(f"  request {index}: {response.status_code} {response.json().get('detail', '')[:200]}")
+                continue
+            last = response.json()
+            for name, value in last["timings"].items():
+                parts.setdefault(name, []).append(value)
+    shape = (f"{last['row_count']} rows, chart {last['chart']['kind'] if last['chart'] else None}, "
+             f"trust {last['trust']['kind']}") if last else "no answer with rows"
+    print(f"\n{model} model: {len(samples)} requests (after {warmup} warm-up), statuses {statuses}, {shape}")
+    print(f"  POST /api/v1/ask  p50 {statistics.median(samples):8.1f} ms   p95 {_pct(samples, 0.95):8.1f} ms   "
+          f"min {min(samples):8.1f} ms   max {max(samples):8.1f} ms")
+    for name in ("retrieve_ms", "schema_ms", "prompt_ms", "generate_ms", "validate_ms", "probe_ms", "run_ms",
+                 "chart_ms", "total_ms"):
+        if name in parts:
+            print(f"    {name:<12} p50 {statistics.median(parts[name]):8.1f} ms   p95 {_pct(parts[name], 0.95):8.1f} ms")
+    if model == "real" and last:
+        print(f"  SQL: {last['sql']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=("fake", "real", "both"), default="both")
+    parser.add_argument("--requests", type=int, default=200, help="measured requests with the fake model")
+    parser.add_argument("--real-requests", type=int, default=3, help="measured requests with the real model")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    url = os.environ.get("NL2SQL_BENCH_DATABASE_URL")
+    database = None
+    if not url:
+        database = AppDatabase(None, Path(tempfile.mkdtemp(prefix="nl2sql-bench-db-")))
+        database.open(migrate=True)  # embedded PostgreSQL + pgvector, migrated
+        url = database.url.render_as_string(hide_password=False)
+    secret = Fernet.generate_key().decode()
+    try:
+        for model in (("fake", "real") if args.model == "both" else (args.model,)):
+            count = args.requests if model == "fake" else args.real_requests
+            data_dir = Path(tempfile.mkdtemp(prefix=f"nl2sql-bench-ask-{model}-"))
+            asyncio.run(run(url, secret, data_dir, model, count, warmup=10 if model == "fake" else 1))
+    finally:
+        if database is not None:
+            asyncio.run(database.close())
+
+
+if __name__ == "__main__":
+    main()
