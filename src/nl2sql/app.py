@@ -238,6 +238,7 @@ def create_app(
                 db.sessions, app.state.catalog, app.state.answers, app.state.chat_model, settings.engine, settings.answers
             )
             app.state.feedback = answers.FeedbackService(db.sessions, app.state.catalog)
+            recording.reports.feedback_counter = app.state.feedback.counts
             app.state.pending_asks = answers.PendingAsks()
             admin = await auth_service.bootstrap_admin(
                 settings.auth.bootstrap_admin_email, settings.auth.bootstrap_admin_password
@@ -345,6 +346,8 @@ def create_app(
         lifespan=[lifespan],
         state=State(state),
         debug=False,
+        # logging is configured once by `nl2sql serve` (JSON lines); Litestar must not add its own handler
+        logging_config=None,
     )
     # around Litestar's whole handler, so unmatched paths and early errors are recorded too
     app.asgi_handler = gateway.RequestRecording(app.asgi_handler)

@@ -138,3 +138,14 @@ async def test_ask_without_a_grant_is_404_and_without_a_key_401(client, shop_con
     assert (await ask(client, analyst_key)).status_code == 404
     response = await client.post("/api/v1/ask", json={"question": "q", "connection": "shop"})
     assert response.status_code == 401
+
+
+async def test_feedback_ratio_shows_in_usage(client, shop_connection, admin_key):
+    before = (await client.get("/api/v1/usage", headers=bearer(admin_key))).json()["summary"]
+    assert before["feedback"] == "no feedback in this period"
+    for rating in ("up", "up", "down"):
+        answer_id = (await ask(client, admin_key)).json()["answer_id"]
+        await client.post(f"/api/v1/answers/{answer_id}/feedback", json={"rating": rating}, headers=bearer(admin_key))
+    summary = (await client.get("/api/v1/usage", headers=bearer(admin_key))).json()["summary"]
+    assert (summary["feedback_up"], summary["feedback_down"]) == (2, 1)
+    assert summary["feedback"] == "2 up, 1 down (67% positive)"

@@ -99,6 +99,21 @@ class FeedbackService:
             answer = await db.get(AnswerRow, answer_id)
             return _feedback(row, answer)
 
+    async def counts(self, since: datetime, until: datetime, user_id: int | None = None) -> tuple[int, int]:
+        """Thumbs up and thumbs down given in [since, until), optionally by one user (for the usage pages)."""
+        where = [FeedbackRow.created_at >= since, FeedbackRow.created_at < until]
+        if user_id is not None:
+            where.append(FeedbackRow.user_id == user_id)
+        async with self._sessions() as db:
+            up, down = (
+                await db.execute(
+                    sa.select(
+                        sa.func.count().filter(FeedbackRow.rating > 0), sa.func.count().filter(FeedbackRow.rating < 0)
+                    ).where(*where)
+                )
+            ).one()
+        return int(up), int(down)
+
     async def get(self, feedback_id: int) -> Feedback:
         async with self._sessions() as db:
             found = (

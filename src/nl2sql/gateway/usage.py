@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import csv
 import io
 import uuid
@@ -48,7 +50,9 @@ class UsageSummary:
     error_rate: float
     refusal_rate: float
     model_error_rate: float
-    feedback: str = "not available yet: the answers module's feedback table does not exist"
+    feedback: str = "not tracked"
+    feedback_up: int = 0
+    feedback_down: int = 0
 
 
 @dataclass(frozen=True)
@@ -156,11 +160,16 @@ def _percentiles(values) -> Percentiles:
     return Percentiles(*values)
 
 
+FeedbackCounter = Callable[[datetime, datetime, "int | None"], Awaitable[tuple[int, int]]]
+
+
 class UsageReports:
     """Read-only queries over gateway_requests and gateway_model_calls."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], feedback: FeedbackCounter | None = None) -> None:
         self._sessions = sessions
+        # set by app.py: the answers module counts its own feedback (gateway can't read its tables)
+        self.feedback_counter = feedback
 
     async def summary(self, since: datetime, until: datetime, *, user_id: int | None = None) -> UsageSummary:
         r, c = RequestRow, ModelCallRow
@@ -209,7 +218,20 @@ class UsageReports:
             request_latency=_percentiles(req[5]),
             model_latency=_percentiles(call[4]),
             ttft=_percentiles(call[5]),
+            **await self._feedback(since, until, user_id),
         )
+
+    async def _feedback(self, since: datetime, until: datetime, user_id: int | None) -> dict:
+        if self.feedback_counter is None:
+            return {}
+        up, down = await self.feedback_counter(since, until, user_id)
+        if not up + down:
+            return {"feedback": "no feedback in this period"}
+        return {
+            "feedback": f"{up} up, {down} down ({up / (up + down):.0%} positive)",
+            "feedback_up": up,
+            "feedback_down": down,
+        }
 
     async def series(
         self, since: datetime, until: datetime, *, bucket: Literal["hour", "day"] = "day", user_id: int | None = None
