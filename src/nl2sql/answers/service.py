@@ -275,7 +275,7 @@ class AnswerService:
                 return outcome
             timings["prompt_ms"] = clock.lap("prompt_ms", since)
             outcome.prompt = prompt
-            grammar = self._grammar(prompt, schema.dialect, info)
+            grammar = self._grammar(prompt, retrieval, schema.dialect, info)
             params = GenerationParams(
                 max_tokens=min(self.settings.max_new_tokens, info.context_size - prompt.tokens),
                 # greedy first; a repair samples a little, or a small model repeats its failure word for word
@@ -362,16 +362,36 @@ class AnswerService:
             budget = replace(budget, context_size=smaller)
         raise PromptTooLarge(f"the prompt does not fit the model's context of {info.context_size} tokens; shorten the question")
 
-    def _grammar(self, prompt: Prompt, dialect: str, info: ModelInfo) -> Grammar | None:
+    def _grammar(self, prompt: Prompt, retrieval: Retrieval, dialect: str, info: ModelInfo) -> Grammar | None:
         if not (self.settings.grammar and info.supports_grammar and prompt.tables):
             return None
         if dialect not in DIALECTS:
             return None
         try:
-            return sql_grammar(prompt.columns_by_table, dialect)
+            return sql_grammar(prompt.columns_by_table, dialect, _joins(prompt, retrieval))
         except ValueError as error:
             log.warning("no SQL grammar for this prompt: %s", error)
             return None
+
+
+def _joins(prompt: Prompt, retrieval: Retrieval) -> list[tuple[str, str, tuple[tuple[str, str], ...]]]:
+    """The prompt's tables' foreign keys and join hints, as the SQL grammar's join graph."""
+    names = {t.qualified_name for t in prompt.tables}
+    by_name: dict[str, str] = {}
+    for table in prompt.tables:
+        by_name.setdefault(table.name, table.qualified_name)
+
+    def resolve(name: str) -> str:
+        return name if name in names else by_name.get(name.split(".")[-1], name)
+
+    joins = []
+    for table in prompt.tables:
+        for fk in table.foreign_keys:
+            target = resolve(f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table)
+            joins.append((table.qualified_name, target, tuple(zip(fk.columns, fk.ref_columns))))
+    for hint in retrieval.join_hints:
+        joins.append((resolve(hint.left_table), resolve(hint.right_table), tuple(hint.pairs)))
+    return joins
 
 
 def _cut_off(detail: str, cut_off: bool, max_tokens: int) -> str:

@@ -1,12 +1,13 @@
 """GBNF grammars: one read-only SQL statement over an allowed schema, or JSON matching a schema.
 
-The SQL grammar is sound for base tables: every table name is one of the allowed tables and every
-column name is one of their columns. A column qualified by a table name or one of that table's
-aliases must belong to that table. Aliases come from a fixed set generated per table (its initials,
-numbered variants) because a context-free grammar cannot tie an alias defined in FROM to its uses;
-CTE and derived-table names come from a fixed set too (`cte`, `sub`, ...) and only expose the
-allowed column names. Column aliases (`AS total`) may be defined freely but are never accepted
-where a column is read, so no unknown name can reach a column position.
+The SQL grammar is scoped: a statement is `SELECT ... FROM <scope> ...` where a scope is one allowed
+table or a few tables connected by a declared join (foreign key or join hint), written with the real
+key pairs in `JOIN ... ON`. Every column reference (select list, WHERE, GROUP BY, HAVING, ORDER BY,
+aggregates) names a column of a table in that scope: qualified by the table's name, or bare when only
+one table of the scope has it. So what the grammar accepts resolves on the database: no column of a
+table missing from FROM, no SELECT without FROM, no ambiguous bare column, no aggregate in WHERE.
+Tokens are separated by single spaces and every list is bounded, so a small model cannot pad or
+repeat its way to the token limit.
 """
 
 from __future__ import annotations
@@ -37,33 +38,57 @@ _RESERVED = frozenset(
     """.split()
 )
 
-_CTE_NAMES = ("cte", "cte1", "cte2", "cte3", "sub", "sub1", "sub2", "sub3", "t", "t1", "t2", "x")
-
-# Functions per dialect, beyond the aggregates and the special forms (CAST, EXTRACT, CASE).
-_COMMON_FUNCTIONS = ("COALESCE", "NULLIF", "ROUND", "ABS", "LOWER", "UPPER", "LENGTH", "TRIM", "REPLACE", "CEIL", "FLOOR")
-_FUNCTIONS = {
-    "postgres": _COMMON_FUNCTIONS
-    + ("DATE_TRUNC", "DATE_PART", "TO_CHAR", "CONCAT", "SUBSTRING", "AGE", "NOW", "GREATEST", "LEAST", "STRING_AGG"),
-    "duckdb": _COMMON_FUNCTIONS
-    + ("DATE_TRUNC", "DATE_PART", "STRFTIME", "CONCAT", "SUBSTRING", "NOW", "GREATEST", "LEAST", "STRING_AGG", "YEAR", "MONTH"),
-    "mysql": _COMMON_FUNCTIONS
-    + ("IFNULL", "CONCAT", "SUBSTRING", "DATE_FORMAT", "DATE", "YEAR", "MONTH", "DAY", "DATEDIFF", "NOW", "CURDATE",
-       "GREATEST", "LEAST", "GROUP_CONCAT"),
-    "sqlite": _COMMON_FUNCTIONS + ("IFNULL", "SUBSTR", "STRFTIME", "DATE", "DATETIME", "JULIANDAY", "GROUP_CONCAT"),
+# Functions per dialect with their argument counts, beyond aggregates and the special forms (CAST, EXTRACT).
+# Only what the database really has: a wrong name or argument count is a runtime error the grammar can prevent.
+_COMMON_FUNCTIONS = {"COALESCE": (2, 3), "NULLIF": (2, 2), "ROUND": (1, 2), "ABS": (1, 1), "LOWER": (1, 1),
+                     "UPPER": (1, 1), "LENGTH": (1, 1), "TRIM": (1, 1), "REPLACE": (3, 3)}
+_FUNCTIONS: dict[str, dict[str, tuple[int, int]]] = {
+    "postgres": _COMMON_FUNCTIONS | {"DATE_TRUNC": (2, 2), "DATE_PART": (2, 2), "TO_CHAR": (2, 2), "CONCAT": (2, 3),
+                                     "SUBSTRING": (2, 3), "CEIL": (1, 1), "FLOOR": (1, 1), "GREATEST": (2, 3),
+                                     "LEAST": (2, 3)},
+    "duckdb": _COMMON_FUNCTIONS | {"DATE_TRUNC": (2, 2), "DATE_PART": (2, 2), "STRFTIME": (2, 2), "CONCAT": (2, 3),
+                                   "SUBSTRING": (2, 3), "CEIL": (1, 1), "FLOOR": (1, 1), "GREATEST": (2, 3),
+                                   "LEAST": (2, 3), "YEAR": (1, 1), "MONTH": (1, 1)},
+    "mysql": _COMMON_FUNCTIONS | {"IFNULL": (2, 2), "CONCAT": (2, 3), "SUBSTRING": (2, 3), "DATE_FORMAT": (2, 2),
+                                  "DATE": (1, 1), "YEAR": (1, 1), "MONTH": (1, 1), "DAY": (1, 1), "DATEDIFF": (2, 2),
+                                  "CEIL": (1, 1), "FLOOR": (1, 1), "GREATEST": (2, 3), "LEAST": (2, 3)},
+    "sqlite": _COMMON_FUNCTIONS | {"IFNULL": (2, 2), "SUBSTR": (2, 3), "STRFTIME": (2, 3), "DATE": (1, 2),
+                                   "DATETIME": (1, 2), "JULIANDAY": (1, 1)},
 }
+_NOW = {"postgres": ("CURRENT_DATE", "CURRENT_TIMESTAMP", "NOW()"), "duckdb": ("CURRENT_DATE", "CURRENT_TIMESTAMP", "NOW()"),
+        "mysql": ("CURRENT_DATE", "CURRENT_TIMESTAMP", "NOW()", "CURDATE()"), "sqlite": ("CURRENT_DATE", "CURRENT_TIMESTAMP")}
 _TYPES = {
-    "postgres": ("INTEGER", "BIGINT", "NUMERIC", "DECIMAL", "REAL", "DOUBLE PRECISION", "TEXT", "VARCHAR", "DATE",
-                 "TIMESTAMP", "BOOLEAN"),
-    "duckdb": ("INTEGER", "BIGINT", "NUMERIC", "DECIMAL", "REAL", "DOUBLE", "TEXT", "VARCHAR", "DATE", "TIMESTAMP",
-               "BOOLEAN"),
-    "mysql": ("SIGNED", "UNSIGNED", "DECIMAL", "CHAR", "DATE", "DATETIME", "DOUBLE"),
+    "postgres": ("INTEGER", "BIGINT", "NUMERIC", "REAL", "TEXT", "DATE", "TIMESTAMP"),
+    "duckdb": ("INTEGER", "BIGINT", "NUMERIC", "DOUBLE", "TEXT", "DATE", "TIMESTAMP"),
+    "mysql": ("SIGNED", "UNSIGNED", "DECIMAL", "CHAR", "DATE", "DATETIME"),
     "sqlite": ("INTEGER", "REAL", "TEXT", "NUMERIC"),
 }
 _DATE_FIELDS = ("YEAR", "QUARTER", "MONTH", "WEEK", "DAY", "HOUR", "MINUTE", "DOW")
 
+# Bounds that keep a small model from repeating itself up to the token limit.
+_MAX_SELECT_ITEMS = 8
+_MAX_CONDITIONS = 6
+_MAX_GROUP_ITEMS = 4
+_MAX_ORDER_ITEMS = 3
+_MAX_IN_ITEMS = 10
+_MAX_ARITHMETIC = 4
+_MAX_STRING = 60
+# Scopes: every table alone, every declared join pair, and chains of three tables while there are few.
+_MAX_JOIN_SCOPES = 24
 
-def sql_grammar(tables: Mapping[str, Iterable[str]], dialect: str = "postgres") -> Grammar:
-    """A grammar for one SELECT/WITH statement over `tables` (name -> column names) in `dialect`; cached."""
+Join = tuple[str, str, tuple[tuple[str, str], ...]]
+
+
+def sql_grammar(
+    tables: Mapping[str, Iterable[str]],
+    dialect: str = "postgres",
+    joins: Iterable[tuple[str, str, Iterable[tuple[str, str]]]] = (),
+) -> Grammar:
+    """A grammar for one SELECT over `tables` (name -> column names) and their `joins`, in `dialect`; cached.
+
+    A join is `(left_table, right_table, ((left_column, right_column), ...))`: a foreign key or a join
+    hint. Tables are only combined along joins; joins naming a table or column not in `tables` are ignored.
+    """
     dialect = _DIALECT_ALIASES.get(dialect.lower(), dialect.lower())
     if dialect not in DIALECTS:
         raise ValueError(f"no SQL grammar for dialect {dialect!r} (have {', '.join(DIALECTS)})")
@@ -73,7 +98,19 @@ def sql_grammar(tables: Mapping[str, Iterable[str]], dialect: str = "postgres") 
     for table, columns in normalized:
         if not table or not columns:
             raise ValueError(f"table {table!r} needs a name and at least one column")
-    return _compiled_sql_grammar(normalized, dialect)
+    known = dict(normalized)
+    edges: set[Join] = set()
+    for left, right, pairs in joins:
+        pairs = tuple((str(a), str(b)) for a, b in pairs)
+        if left == right or left not in known or right not in known or not pairs:
+            continue
+        if any(a not in known[left] or b not in known[right] for a, b in pairs):
+            continue
+        # one direction per join: the same key declared from both sides (FK and hint) is one edge
+        if (left, right) > (right, left):
+            left, right, pairs = right, left, tuple((b, a) for a, b in pairs)
+        edges.add((left, right, tuple(sorted(pairs))))
+    return _compiled_sql_grammar(normalized, dialect, tuple(sorted(edges)))
 
 
 def json_grammar(schema: Mapping[str, Any]) -> Grammar:
@@ -83,9 +120,9 @@ def json_grammar(schema: Mapping[str, Any]) -> Grammar:
 
 
 def table_aliases(tables: Iterable[str]) -> dict[str, tuple[str, ...]]:
-    """The aliases the SQL grammar accepts for each table (so prompts can show them)."""
+    """Short, unique aliases for each table (initials, numbered variants); the scoped SQL grammar qualifies by table name instead."""
     names = sorted(set(tables))
-    taken = set(_RESERVED) | set(_CTE_NAMES) | {n.lower() for n in names}
+    taken = set(_RESERVED) | {n.lower() for n in names}
     out: dict[str, tuple[str, ...]] = {}
     for index, name in enumerate(names):
         words = [w for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z])(?=[A-Z])", name.split(".")[-1]) if w]
@@ -102,7 +139,6 @@ def table_aliases(tables: Iterable[str]) -> dict[str, tuple[str, ...]]:
         if base in taken:
             base = f"{initials}{index}"
         candidates = [base, f"{base}1", f"{base}2", f"{base}3"]
-        # The table's first word is what people (and models) often write: `FROM customers cust`.
         for word in (first, first[:4]):
             if 3 <= len(word) <= 8 and word not in taken and word != base:
                 candidates.append(word)
@@ -123,9 +159,9 @@ def _compiled_json_grammar(schema_text: str) -> Grammar:
 
 
 @lru_cache(maxsize=128)
-def _compiled_sql_grammar(tables: tuple[tuple[str, tuple[str, ...]], ...], dialect: str) -> Grammar:
-    gbnf = _SqlGrammarWriter(tables, dialect).write()
-    return Grammar(gbnf=gbnf, kind="sql", key=_key("sql", json.dumps([dialect, tables])))
+def _compiled_sql_grammar(tables: tuple[tuple[str, tuple[str, ...]], ...], dialect: str, joins: tuple[Join, ...]) -> Grammar:
+    gbnf = _SqlGrammarWriter(tables, dialect, joins).write()
+    return Grammar(gbnf=gbnf, kind="sql", key=_key("sql", json.dumps([dialect, tables, joins])))
 
 
 def _key(kind: str, text: str) -> str:
@@ -146,12 +182,31 @@ def _cased(name: str) -> list[str]:
     return [name, name.lower()] if name.lower() != name else [name]
 
 
-class _SqlGrammarWriter:
-    """Writes the GBNF text; keywords are upper case and separated by one space or newline (keeps the parse cheap)."""
+def _scopes(names: list[str], joins: tuple[Join, ...]) -> list[tuple[int, ...]]:
+    """Sets of table indexes a statement may read: each table, each joined pair, then joined chains of three."""
+    index = {n: i for i, n in enumerate(names)}
+    neighbours: dict[int, set[int]] = {i: set() for i in range(len(names))}
+    for left, right, _ in joins:
+        neighbours[index[left]].add(index[right])
+        neighbours[index[right]].add(index[left])
+    pairs = sorted({tuple(sorted((index[l], index[r]))) for l, r, _ in joins})
+    triples: set[tuple[int, ...]] = set()
+    for middle, around in neighbours.items():
+        ordered = sorted(around)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1 :]:
+                triples.add(tuple(sorted((a, middle, b))))
+    joined = [*pairs, *sorted(triples)][:_MAX_JOIN_SCOPES]
+    return [(i,) for i in range(len(names))] + joined
 
-    def __init__(self, tables: tuple[tuple[str, tuple[str, ...]], ...], dialect: str) -> None:
+
+class _SqlGrammarWriter:
+    """Writes the GBNF text: upper-case keywords, single spaces, bounded lists, rules per scope."""
+
+    def __init__(self, tables: tuple[tuple[str, tuple[str, ...]], ...], dialect: str, joins: tuple[Join, ...]) -> None:
         self.tables = tables
         self.dialect = dialect
+        self.joins = joins
         self.quote = "`" if dialect == "mysql" else '"'
         self.rules: dict[str, str] = {}
 
@@ -171,114 +226,139 @@ class _SqlGrammarWriter:
         return spellings
 
     def write(self) -> str:
-        d = self.dialect
         r = self.rules
-        aliases = table_aliases(t for t, _ in self.tables)
-        all_columns = sorted({c for _, cols in self.tables for c in cols})
-        r["root"] = 'query (osp ";")?'
-        r["sp"] = '" " | "\\n" | "\\n  " | "\\n    "'
-        r["osp"] = "sp?"
-        r["query"] = '("WITH" sp cte (osp "," osp cte)* sp)? compound'
-        r["cte"] = 'derived-name sp "AS" osp "(" osp query osp ")"'
-        table_words = {part.lower() for t, _ in self.tables for part in t.split(".")}
-        r["derived-name"] = _alternatives(n for n in _CTE_NAMES if n not in table_words)
-        r["compound"] = "select-core (sp set-op sp select-core)* (sp order-by)? (sp limit)?"
-        r["set-op"] = '"UNION ALL" | "UNION" | "INTERSECT" | "EXCEPT"'
-        r["select-core"] = (
-            '"SELECT" sp ("DISTINCT" sp)? select-item (osp "," osp select-item)* sp from-clause '
-            '(sp "WHERE" sp expr)? (sp "GROUP BY" sp expr-list)? (sp "HAVING" sp expr)?'
-        )
-        r["select-item"] = '"*" | star-qualified | expr (sp "AS" sp column-alias)?'
-        quoted_alias = _literal(self.quote) + " [a-zA-Z0-9_ ]+ " + _literal(self.quote)
-        r["column-alias"] = "[a-z_] [a-zA-Z0-9_]* | " + quoted_alias
-        r["from-clause"] = '"FROM" sp table-ref join*'
-        joins = ['"JOIN"', '"INNER JOIN"', '"LEFT JOIN"', '"LEFT OUTER JOIN"']
-        if d in ("postgres", "duckdb", "sqlite"):
-            joins += ['"RIGHT JOIN"', '"FULL JOIN"', '"FULL OUTER JOIN"']
-        elif d == "mysql":
-            joins += ['"RIGHT JOIN"']
-        r["join-kind"] = " | ".join(joins)
-        r["join"] = (
-            'osp "," osp table-ref | sp "CROSS JOIN" sp table-ref '
-            '| sp join-kind sp table-ref sp ("ON" sp expr | "USING" osp "(" osp any-column (osp "," osp any-column)* osp ")")'
-        )
-        names = {t for t, _ in self.tables}
-        table_refs = []
-        qualified = []
-        stars = []
-        for i, (table, columns) in enumerate(self.tables):
+        names = [t for t, _ in self.tables]
+        columns = dict(self.tables)
+        scopes = _scopes(names, self.joins)
+        r["root"] = '"SELECT " ("DISTINCT ")? (' + " | ".join(f"s{k}" for k in range(len(scopes))) + ') ";"?'
+        self.shared()
+        for i, (table, cols) in enumerate(self.tables):
             r[f"t{i}-name"] = _alternatives(self.dotted(table))
-            r[f"t{i}-alias"] = _alternatives(aliases[table])
-            qualifiers = self.dotted(table)
-            last = table.split(".")[-1]
-            # `orders.id` for `sales.orders` only when no other table could be meant by `orders`.
-            if "." in table and sum(t.split(".")[-1] == last for t, _ in self.tables) == 1 and last not in names:
-                qualifiers += self.identifier(last)
-            r[f"t{i}-qualifier"] = _alternatives(qualifiers) + f" | t{i}-alias"
-            r[f"t{i}-column"] = _alternatives(c for col in columns for c in self.identifier(col))
-            table_refs.append(f't{i}-name ((sp "AS")? sp t{i}-alias)?')
-            qualified.append(f't{i}-qualifier "." t{i}-column')
-            stars.append(f't{i}-qualifier ".*"')
-        table_refs.append('derived-name ((sp "AS")? sp derived-name)?')
-        table_refs.append('"(" osp query osp ")" (sp "AS")? sp derived-name')
-        r["table-ref"] = " | ".join(table_refs)
-        r["any-column"] = _alternatives(c for col in all_columns for c in self.identifier(col))
-        qualified.append('derived-name "." any-column')
-        stars.append('derived-name ".*"')
-        r["qualified-column"] = " | ".join(qualified)
-        r["star-qualified"] = " | ".join(stars)
-        r["column-ref"] = "qualified-column | any-column"
-
-        r["expr-list"] = 'expr (osp "," osp expr)*'
-        r["expr"] = 'and-expr (sp "OR" sp and-expr)*'
-        r["and-expr"] = 'not-expr (sp "AND" sp not-expr)*'
-        r["not-expr"] = '"NOT" sp not-expr | "EXISTS" osp "(" osp query osp ")" | predicate'
-        like = '"LIKE" | "ILIKE"' if d in ("postgres", "duckdb") else '"LIKE"'
-        r["like-op"] = like
-        r["predicate"] = "sum predicate-tail?"
-        r["predicate-tail"] = (
-            'osp compare-op osp sum | sp "IS" sp ("NOT" sp)? "NULL" '
-            '| sp ("NOT" sp)? ("IN" osp "(" osp (query | expr-list) osp ")" '
-            '| "BETWEEN" sp sum sp "AND" sp sum | like-op sp sum)'
-        )
-        r["compare-op"] = '"=" | "<>" | "!=" | "<=" | ">=" | "<" | ">"'
-        concat = ' | "||"' if d != "mysql" else ""
-        r["sum"] = f'term (osp ("+" | "-"{concat}) osp term)*'
-        r["term"] = 'unary (osp ("*" | "/" | "%") osp unary)*'
-        r["unary"] = '"-"? primary'
-        r["primary"] = (
-            'literal | function-call | case-expr | column-ref | "(" osp (query | expr) osp ")"'
-        )
-        r["case-expr"] = '"CASE" (sp expr)? (sp "WHEN" sp expr sp "THEN" sp expr)+ (sp "ELSE" sp expr)? sp "END"'
-
-        literals = ['number', 'string', '"NULL"', '"TRUE"', '"FALSE"', '"CURRENT_DATE"', '"CURRENT_TIMESTAMP"']
-        r["number"] = '[0-9]+ ("." [0-9]+)?'
-        r["string"] = "\"'\" ([^'\\\\\\n] | \"''\")* \"'\""
-        if d != "sqlite":
-            literals.append('("DATE" | "TIMESTAMP") sp string')
-            if d == "mysql":
-                literals.append('"INTERVAL" sp number sp date-field')
-            else:
-                literals.append('"INTERVAL" sp string')
-        r["literal"] = " | ".join(literals)
-
-        aggregates = [n for fn in ("COUNT", "SUM", "AVG", "MIN", "MAX") for n in _cased(fn)]
-        functions = [n for fn in _FUNCTIONS[d] for n in _cased(fn)]
-        r["aggregate-name"] = _alternatives(aggregates)
-        r["function-name"] = _alternatives(functions)
-        r["date-field"] = _alternatives(_DATE_FIELDS)
-        r["type-name"] = _alternatives(_TYPES[d]) + ' | ("NUMERIC" | "DECIMAL") "(" [0-9]+ ("," osp [0-9]+)? ")"'
-        calls = [
-            'aggregate-name "(" osp ("*" | ("DISTINCT" sp)? expr) osp ")"',
-            'function-name "(" osp expr-list? osp ")"',
-            '"CAST" osp "(" osp expr sp "AS" sp type-name osp ")"',
-        ]
-        if d != "sqlite":
-            calls.append('"EXTRACT" osp "(" osp date-field sp "FROM" sp expr osp ")"')
-        r["function-call"] = " | ".join(calls)
-
-        r["order-by"] = '"ORDER BY" sp order-item (osp "," osp order-item)*'
-        nulls = ' (sp "NULLS" sp ("FIRST" | "LAST"))?' if d != "mysql" else ""
-        r["order-item"] = f'expr (sp ("ASC" | "DESC"))?{nulls}'
-        r["limit"] = '"LIMIT" sp [0-9]+ (sp "OFFSET" sp [0-9]+)?'
+            r[f"t{i}-column"] = _alternatives(c for col in cols for c in self.identifier(col))
+            r[f"t{i}-qualified"] = f't{i}-name "." t{i}-column'
+        for k, scope in enumerate(scopes):
+            owners: dict[str, list[int]] = {}
+            for i in scope:
+                for col in columns[names[i]]:
+                    owners.setdefault(col, []).append(i)
+            bare = [c for col, where in sorted(owners.items()) if len(where) == 1 for c in self.identifier(col)]
+            refs = [f"t{i}-qualified" for i in scope] + ([_alternatives(bare)] if bare else [])
+            r[f"s{k}-column"] = " | ".join(refs)
+            r[f"s{k}-from"] = " | ".join(self.from_clauses(scope, names))
+            self.expressions(f"s{k}")
+            items = f'(s{k}-item (", " s{k}-item){{0,{_MAX_SELECT_ITEMS - 1}}} | "*")'
+            group = f's{k}-value (", " s{k}-value){{0,{_MAX_GROUP_ITEMS - 1}}}'
+            order = f's{k}-order-item (", " s{k}-order-item){{0,{_MAX_ORDER_ITEMS - 1}}}'
+            r[f"s{k}"] = (
+                f'{items} " FROM " s{k}-from (" WHERE " s{k}-where)? '
+                f'(" GROUP BY " {group} (" HAVING " s{k}-having)?)? (" ORDER BY " {order})? limit?'
+            )
+            r[f"s{k}-item"] = f's{k}-avalue (" AS " column-alias)?'
+            nulls = ' (" NULLS " ("FIRST" | "LAST"))?' if self.dialect != "mysql" else ""
+            r[f"s{k}-order-item"] = f's{k}-avalue (" ASC" | " DESC")?{nulls}'
+        # A subquery reads one table on its own: `IN (SELECT ...)`, `> (SELECT AVG(...) ...)`.
+        r["subquery"] = '"SELECT " (' + " | ".join(
+            f's{k}-avalue " FROM " t{scope[0]}-name (" WHERE " s{k}-where)?' for k, scope in enumerate(scopes) if len(scope) == 1
+        ) + ")"
         return "\n".join(f"{name} ::= {body}" for name, body in r.items()) + "\n"
+
+    def from_clauses(self, scope: tuple[int, ...], names: list[str]) -> list[str]:
+        """`FROM` bodies for a scope: any table first, the others joined on their real key pairs."""
+        if len(scope) == 1:
+            return [f"t{scope[0]}-name"]
+        index = {n: i for i, n in enumerate(names)}
+        links: dict[tuple[int, int], list[tuple[tuple[str, str], ...]]] = {}
+        for left, right, pairs in self.joins:
+            a, b = index[left], index[right]
+            links.setdefault((a, b), []).append(pairs)
+            links.setdefault((b, a), []).append(tuple((y, x) for x, y in pairs))
+        bodies = []
+        for root in scope:
+            seen, order, text = {root}, [root], [_literal(self.dotted(names[root])[0])]
+            while len(seen) < len(scope):
+                for child in scope:
+                    parent = next((p for p in order if (child, p) in links), None)
+                    if child in seen or parent is None:
+                        continue
+                    conditions = []
+                    for pairs in links[(child, parent)]:
+                        on = " AND ".join(
+                            f"{self.dotted(names[child])[0]}.{self.identifier(a)[0]} = "
+                            f"{self.dotted(names[parent])[0]}.{self.identifier(b)[0]}"
+                            for a, b in pairs
+                        )
+                        conditions.append(_literal(f" ON {on}"))
+                    text.append(f'(" JOIN " | " LEFT JOIN ") {_literal(self.dotted(names[child])[0])} ({" | ".join(conditions)})')
+                    seen.add(child)
+                    order.append(child)
+                    break
+                else:
+                    break
+            bodies.append("(" + " ".join(text) + ")")
+        return bodies
+
+    def shared(self) -> None:
+        """Rules every scope uses: literals, operators, function names."""
+        d, r = self.dialect, self.rules
+        r["column-alias"] = "[a-z_] [a-z0-9_]{0,24}"
+        r["number"] = '[0-9]{1,12} ("." [0-9]{1,6})?'
+        r["string"] = f"\"'\" ([^'\\\\\\n] | \"''\"){{0,{_MAX_STRING}}} \"'\""
+        literals = ["number", "string", '"NULL"', '"TRUE"', '"FALSE"', _alternatives(_NOW[d])]
+        if d != "sqlite":
+            literals.append('("DATE " | "TIMESTAMP ") string')
+            literals.append('"INTERVAL " number " " date-field' if d == "mysql" else '"INTERVAL " string')
+        r["literal"] = " | ".join(literals)
+        r["literal-list"] = f'literal (", " literal){{0,{_MAX_IN_ITEMS - 1}}}'
+        r["compare-op"] = '" = " | " <> " | " != " | " <= " | " >= " | " < " | " > "'
+        r["arithmetic-op"] = '" + " | " - " | " * " | " / "' + (' | " || "' if d != "mysql" else "")
+        r["like-op"] = '" LIKE " | " ILIKE "' if d in ("postgres", "duckdb") else '" LIKE "'
+        r["aggregate-name"] = _alternatives(n for fn in ("SUM", "AVG", "MIN", "MAX", "COUNT") for n in _cased(fn))
+        r["count-name"] = _alternatives(_cased("COUNT"))
+        r["date-field"] = _alternatives(_DATE_FIELDS)
+        r["type-name"] = _alternatives(_TYPES[d])
+        r["limit"] = '" LIMIT " [1-9] [0-9]{0,3}'
+        by_arity: dict[tuple[int, int], list[str]] = {}
+        for name, arity in _FUNCTIONS[d].items():
+            by_arity.setdefault(arity, []).extend(_cased(name))
+        self.arities = sorted(by_arity)
+        for low, high in self.arities:
+            r[f"function-{low}-{high}"] = _alternatives(by_arity[(low, high)])
+
+    def expressions(self, s: str) -> None:
+        """Values, conditions and their aggregate forms over one scope's columns."""
+        d, r = self.dialect, self.rules
+
+        def calls(value: str) -> list[str]:
+            out = []
+            for low, high in self.arities:
+                more = f' (", " {value}){{{low - 1},{high - 1}}}' if high > 1 else ""
+                out.append(f'function-{low}-{high} "(" {value}{more} ")"')
+            out.append(f'"CAST(" {value} " AS " type-name ")"')
+            if d != "sqlite":
+                out.append(f'"EXTRACT(" date-field " FROM " {value} ")"')
+            return out
+
+        # Plain values (WHERE, GROUP BY, aggregate arguments) never contain an aggregate.
+        r[f"{s}-term"] = " | ".join(
+            [f"{s}-column", "literal", *calls(f"{s}-value"), f'"(" {s}-value ")"', '"(" subquery ")"', f"{s}-case"]
+        )
+        r[f"{s}-value"] = f'"-"? {s}-term (arithmetic-op {s}-term){{0,{_MAX_ARITHMETIC - 1}}}'
+        r[f"{s}-case"] = f'"CASE" (" WHEN " {s}-where " THEN " {s}-value){{1,3}} (" ELSE " {s}-value)? " END"'
+        # Values that may aggregate (select list, HAVING, ORDER BY); aggregates never nest.
+        r[f"{s}-aggregate"] = (
+            f'count-name "(*)" | count-name "(DISTINCT " {s}-value ")" | aggregate-name "(" {s}-value ")"'
+        )
+        r[f"{s}-aterm"] = " | ".join(
+            [f"{s}-aggregate", f"{s}-column", "literal", *calls(f"{s}-avalue"), f'"(" {s}-avalue ")"', f"{s}-case"]
+        )
+        r[f"{s}-avalue"] = f'"-"? {s}-aterm (arithmetic-op {s}-aterm){{0,{_MAX_ARITHMETIC - 1}}}'
+        for kind, value in (("where", f"{s}-value"), ("having", f"{s}-avalue")):
+            predicate = (
+                f'{value} (compare-op {value} | " IS NULL" | " IS NOT NULL" | " NOT"? (" BETWEEN " {value} " AND " {value} '
+                f'| like-op string | " IN (" (literal-list | subquery) ")"))'
+            )
+            r[f"{s}-{kind}-predicate"] = predicate
+            r[f"{s}-{kind}-condition"] = f'"NOT "? ({s}-{kind}-predicate | "(" {s}-{kind} ")")'
+            r[f"{s}-{kind}"] = (
+                f'{s}-{kind}-condition ((" AND " | " OR ") {s}-{kind}-condition){{0,{_MAX_CONDITIONS - 1}}}'
+            )
