@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ask.py                       # fake model (the product's own overhead), then the real model
     .venv/bin/python bench/ask.py --model fake --requests 200
+    .venv/bin/python bench/ask.py --model fake --vary        # a new question text per request: embeds every time
     .venv/bin/python bench/ask.py --model real --real-requests 3
     NL2SQL_BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/ask.py   # an existing pgvector server
 
@@ -37,7 +38,7 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def run(url: str, secret: str, data_dir: Path, model: str, requests: int, warmup: int) -> None:
+async def run(url: str, secret: str, data_dir: Path, model: str, requests: int, warmup: int, vary: bool) -> None:
     from litestar.testing import AsyncTestClient
 
     from nl2sql.app import create_app
@@ -64,6 +65,8 @@ async def run(url: str, secret: str, data_dir: Path, model: str, requests: int, 
         last = None
         statuses: dict[int, int] = {}
         for index in range(warmup + requests):
+            if vary:  # a new text each time, so the question's embedding is never cached
+                body["question"] = f"{question} (request {index})"
             started = time.perf_counter()
             response = await client.post("/api/v1/ask", json=body, headers=headers)
             elapsed = (time.perf_counter() - started) * 1000
@@ -80,11 +83,12 @@ async def run(url: str, secret: str, data_dir: Path, model: str, requests: int, 
                 parts.setdefault(name, []).append(value)
     shape = (f"{last['row_count']} rows, chart {last['chart']['kind'] if last['chart'] else None}, "
              f"trust {last['trust']['kind']}") if last else "no answer with rows"
-    print(f"\n{model} model: {len(samples)} requests (after {warmup} warm-up), statuses {statuses}, {shape}")
+    print(f"\n{model} model: {len(samples)} requests (after {warmup} warm-up), "
+          f"{'a new question text each' if vary else 'the same question'}, statuses {statuses}, {shape}")
     print(f"  POST /api/v1/ask  p50 {statistics.median(samples):8.1f} ms   p95 {_pct(samples, 0.95):8.1f} ms   "
           f"min {min(samples):8.1f} ms   max {max(samples):8.1f} ms")
     for name in ("retrieve_ms", "schema_ms", "prompt_ms", "generate_ms", "validate_ms", "probe_ms", "run_ms",
-                 "chart_ms", "total_ms"):
+                 "chart_ms", "total_ms", *sorted(n for n in parts if n.startswith("retrieval_"))):
         if name in parts:
             print(f"    {name:<12} p50 {statistics.median(parts[name]):8.1f} ms   p95 {_pct(parts[name], 0.95):8.1f} ms")
     if model == "real" and last:
@@ -96,6 +100,8 @@ def main() -> None:
     parser.add_argument("--model", choices=("fake", "real", "both"), default="both")
     parser.add_argument("--requests", type=int, default=200, help="measured requests with the fake model")
     parser.add_argument("--real-requests", type=int, default=3, help="measured requests with the real model")
+    parser.add_argument("--vary", action="store_true",
+                        help="a new question text per request (no cached question embedding)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -110,7 +116,7 @@ def main() -> None:
         for model in (("fake", "real") if args.model == "both" else (args.model,)):
             count = args.requests if model == "fake" else args.real_requests
             data_dir = Path(tempfile.mkdtemp(prefix=f"nl2sql-bench-ask-{model}-"))
-            asyncio.run(run(url, secret, data_dir, model, count, warmup=10 if model == "fake" else 1))
+            asyncio.run(run(url, secret, data_dir, model, count, warmup=10 if model == "fake" else 1, vary=args.vary))
     finally:
         if database is not None:
             asyncio.run(database.close())

@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.engine import make_url
 
 from nl2sql.db import sync_url, upgrade
-from nl2sql.settings import AuthSettings, CatalogSettings, DatabaseSettings, ServerSettings, Settings
+from nl2sql.settings import AuthSettings, CatalogSettings, DatabaseSettings, RetrievalSettings, ServerSettings, Settings
 from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -112,6 +112,7 @@ def settings(app_db_url: str, tmp_path: Path) -> Settings:
         database=DatabaseSettings(url=app_db_url, data_dir=tmp_path / "data", pool_size=3),
         auth=AuthSettings(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1),
         catalog=CatalogSettings(demo=False),
+        retrieval=RetrievalSettings(embedding_load_at_start=False),
     )
 
 

