@@ -145,6 +145,12 @@ def _p(values: list[float], q: float) -> float:
 
 async def measure(questions: int = 100, embedder_kind: str = "minilm", tables: int = 2000, columns: int = 25,
                   rebuild: bool = False) -> str:
+    return (await measure_phases(questions, embedder_kind, tables, columns, rebuild))[0]
+
+
+async def measure_phases(questions: int = 100, embedder_kind: str = "minilm", tables: int = 2000, columns: int = 25,
+                         rebuild: bool = False) -> tuple[str, dict[str, list[float]]]:
+    """The printable report and the milliseconds per phase and question."""
     settings = bench_settings()
     db, catalog = await open_catalog(settings)
     layout = _layout(tables, columns)
@@ -180,12 +186,12 @@ async def measure(questions: int = 100, embedder_kind: str = "minilm", tables: i
             lines.append(f"  {phase:<20} p50 {statistics.median(phases[phase]):7.2f} ms   p95 {_p(phases[phase], 0.95):7.2f} ms")
     lines.append(f"  tables per question: {statistics.mean(sizes):.1f} on average; catalog view built once per "
                  f"version in {view_ms:.0f} ms")
-    return "\n".join(lines)
+    return "\n".join(lines), phases
 
 
-def retrieval_overhead(questions: int = 100, embedder: str = "minilm") -> str:
-    """The retrieval part of bench/engine.py: a printable report of p50/p95 per phase."""
-    return asyncio.run(measure(questions, embedder))
+def retrieval_overhead(questions: int = 100, embedder: str = "minilm") -> tuple[str, dict[str, list[float]]]:
+    """The retrieval part of bench/engine.py: a printable report of p50/p95 per phase, and the samples."""
+    return asyncio.run(measure_phases(questions, embedder))
 
 
 def main() -> None:

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.db import utcnow
 from nl2sql.retrieval.dto import Embedder
-from nl2sql.retrieval.embedder import split_identifier, stem
+from nl2sql.retrieval.embedder import stem
+from nl2sql.retrieval.keywords import keyword_terms
 from nl2sql.retrieval.view import KINDS, CatalogView, Item
 
 log = logging.getLogger("nl2sql.retrieval")
@@ -47,11 +48,6 @@ def keyword_query(question: str) -> str | None:
     """An OR tsquery ('simple' config) of the question's content words, plural-stemmed as the entries are."""
     terms = list(dict.fromkeys(stem(w) for w in content_words(question)))
     return " | ".join(terms) if terms else None
-
-
-def keyword_terms(text: str) -> str:
-    """An item's words as its full-text entry holds them: lower case, identifiers split, plurals stemmed."""
-    return " ".join(stem(w) for w in WORD.findall(split_identifier(text).lower()))
 
 
 def _vector_literal(vector: list[float]) -> str:
@@ -185,38 +181,58 @@ class EmbeddingIndex:
     async def search(
         self, connection_id: int, vector: list[float], keywords: str | None, limits: dict[str, int]
     ) -> Hits:
-        """Nearest items per kind through the HNSW indexes, plus full-text matches of tables and columns; one query."""
+        """Nearest items per kind through the HNSW indexes, plus (given a tsquery) full-text matches of tables and columns.
+
+        The statements run at once on separate connections, so the database works on them in parallel: the
+        columns' neighbours (the largest search), the other kinds' neighbours, and the keyword side.
+        The retriever ranks keywords in memory (CatalogView.keywords) and passes None.
+        """
         dimension = len(vector)
         distance = f"embedding::vector({dimension}) <=> CAST(:q AS vector({dimension}))"
-        parts = []
+        nearest: dict[bool, list[str]] = {True: [], False: []}
+        widest: dict[bool, int] = {True: 0, False: 0}
         for kind, limit in limits.items():
             if limit <= 0:
                 continue
+            widest[kind == "column"] = max(widest[kind == "column"], int(limit))
             # dim and kind are literals so the planner can use the matching partial HNSW index
-            parts.append(
-                f"(SELECT 'v' AS side, kind, item_key, 1 - ({distance}) AS score FROM retrieval_embeddings "
+            nearest[kind == "column"].append(
+                f"(SELECT kind, item_key, 1 - ({distance}) AS score FROM retrieval_embeddings "
                 f"WHERE dim = {dimension} AND kind = '{kind}' AND connection_id = :c AND model = :m "
                 f"ORDER BY {distance} LIMIT {int(limit)})")
+        matching = []
         if keywords:
             for kind in ("table", "column"):
                 if limits.get(kind, 0) > 0:
-                    parts.append(
-                        "(SELECT 'k' AS side, kind, item_key, ts_rank(tsv, query, 1) AS score "
+                    matching.append(
+                        "(SELECT kind, item_key, ts_rank(tsv, query, 1) AS score "
                         "FROM retrieval_embeddings, to_tsquery('simple', :tsq) AS query "
                         f"WHERE connection_id = :c AND kind = '{kind}' AND tsv @@ query "
-                        f"ORDER BY 4 DESC LIMIT {int(limits[kind])})")
+                        f"ORDER BY 3 DESC LIMIT {int(limits[kind])})")
         hits = Hits()
-        if not parts:
-            return hits
         params = {"q": _vector_literal(vector), "c": connection_id, "m": self.model}
-        if keywords:
-            params["tsq"] = keywords
+        searches = [self._nearest(" UNION ALL ".join(parts), params, widest[group], hits.vector)
+                    for group, parts in nearest.items() if parts]
+        if matching:
+            searches.append(self._matching(" UNION ALL ".join(matching), {"c": connection_id, "tsq": keywords},
+                                           hits.keyword))
+        await asyncio.gather(*searches)
+        return hits
+
+    async def _nearest(self, sql: str, params: dict, limit: int, into: dict[tuple[str, str], float]) -> None:
+        # a search breadth below LIMIT makes the iterative scan resume the graph walk again and again: on 50,000
+        # columns, LIMIT 240 took 11.5 ms at ef_search 100 and 7.1 ms at 300, finding as many true neighbours
+        ef_search = max(self._ef_search, limit * 5 // 4)
         async with self._sessions() as db, db.begin():
-            await db.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(self._ef_search)}"))
+            settings = f"set_config('hnsw.ef_search', '{int(ef_search)}', true)"
             if await self._supports_iterative_scan(db):
                 # keep scanning the graph until LIMIT rows of this connection and kind are found
-                await db.execute(sa.text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-            rows = await db.execute(sa.text(" UNION ALL ".join(parts)), params)
-            for side, kind, key, score in rows:
-                (hits.vector if side == "v" else hits.keyword)[(kind, key)] = float(score)
-        return hits
+                settings += ", set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+            await db.execute(sa.text(f"SELECT {settings}"))
+            for kind, key, score in await db.execute(sa.text(sql), params):
+                into[(kind, key)] = float(score)
+
+    async def _matching(self, sql: str, params: dict, into: dict[tuple[str, str], float]) -> None:
+        async with self._sessions() as db:
+            for kind, key, score in await db.execute(sa.text(sql), params):
+                into[(kind, key)] = float(score)

@@ -106,7 +106,10 @@ class Retriever:
 
     async def refresh(self, connection_id: int) -> int:
         """Bring the connection's vectors up to its catalog version; how many items were embedded."""
-        return await self.index.ensure_current(await self.view(connection_id))
+        view = await self.view(connection_id)
+        embedded = await self.index.ensure_current(view)
+        view.keywords  # built here, in the background job, rather than by the next question
+        return embedded
 
     async def retrieve(
         self,
@@ -141,13 +144,15 @@ class Retriever:
         timings["embed"] = _ms(mark)
         mark = time.perf_counter()
         candidates = max(s.candidates, max_tables * 2)
-        hits = await self.index.search(
-            connection_id,
-            vector,
-            keyword_query(question),
-            {"table": candidates, "column": candidates * 4, "instruction": max_instructions,
-             "golden": max_golden},
-        )
+        limits = {"table": candidates, "column": candidates * 4, "instruction": max_instructions, "golden": max_golden}
+        # never ask the HNSW index for more of a kind than the connection has: the iterative scan would walk the
+        # other connections' entries looking for them (14 ms for a connection without instructions or examples)
+        limits = {kind: min(limit, view.counts[kind]) for kind, limit in limits.items()}
+        # nearest neighbours in the database; the keyword side ranks as the database would, from memory
+        hits = await self.index.search(connection_id, vector, None, limits)
+        terms = keyword_query(question)
+        if terms:
+            hits.keyword = view.keywords.match(terms.split(" | "), {"table": candidates, "column": candidates * 4})
         timings["search"] = _ms(mark)
         mark = time.perf_counter()
         values = view.values.match(question, threshold=s.value_min_similarity, limit=s.max_values)

@@ -12,6 +12,7 @@ from nl2sql.catalog import GoldenQuery, Instruction, InstructionKind, PromptColu
 
 from nl2sql.retrieval.embedder import split_identifier
 from nl2sql.retrieval.joins import JoinGraph
+from nl2sql.retrieval.keywords import KeywordIndex, keyword_terms
 from nl2sql.retrieval.values import ValueIndex
 
 KINDS = ("table", "column", "instruction", "golden")
@@ -161,6 +162,11 @@ class CatalogView:
         }
         self.terms = glossary_terms(instructions, self.tables)
         self._items: list[Item] | None = None
+        self.counts = {
+            "table": len(self.tables), "column": len(self.columns), "golden": len(self.golden),
+            "instruction": sum(1 for i in instructions if i.kind == InstructionKind.TOPICAL),
+        }
+        self._keywords: KeywordIndex | None = None
 
     def column_names_containing(self, words: list[str], tables: set[str]) -> dict[tuple[str, str], float]:
         """("column", key) -> share of the column name covered by a question word it contains, in `tables`."""
@@ -174,6 +180,14 @@ class CatalogView:
                         if score > found.get(("column", key), 0.0):
                             found[("column", key)] = score
         return found
+
+    @property
+    def keywords(self) -> KeywordIndex:
+        """The tables' and columns' full-text entries (the index's `tsv`), searchable in memory."""
+        if self._keywords is None:
+            self._keywords = KeywordIndex(
+                (i.kind, i.key, keyword_terms(i.text)) for i in self.items if i.kind in ("table", "column"))
+        return self._keywords
 
     @property
     def items(self) -> list[Item]:
