@@ -142,3 +142,85 @@ def _serve_and_use_the_cli(tmp_path: Path) -> None:
             server.kill()
     # a clean shutdown stopped the embedded PostgreSQL
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+
+
+def _serve_output(env: dict[str, str], *, terminal: bool, until: str = "nl2sql is ready", timeout: float = 180) -> str:
+    """Start `nl2sql serve` with stdout and stderr on a pseudo-terminal (or a pipe), read until `until`, then SIGINT."""
+    import pty
+    import select
+
+    if terminal:
+        parent, child = pty.openpty()
+        server = subprocess.Popen([NL2SQL, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=child, stderr=child)
+        os.close(child)
+        read_fd = parent
+    else:
+        server = subprocess.Popen([NL2SQL, "serve"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+        read_fd = server.stdout.fileno()
+    out = b""
+    try:
+        deadline = time.monotonic() + timeout
+        while until.encode() not in out:
+            assert time.monotonic() < deadline, out.decode(errors="replace")[-3000:]
+            ready, _, _ = select.select([read_fd], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(read_fd, 65536)
+                except OSError:  # the pty closes when the child exits
+                    chunk = b""
+                if not chunk:
+                    assert server.poll() is None, out.decode(errors="replace")[-3000:]
+                out += chunk
+        time.sleep(0.5)  # the lines after the banner
+        ready, _, _ = select.select([read_fd], [], [], 0.2)
+        if ready:
+            out += os.read(read_fd, 65536)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            raise AssertionError("serve did not stop within 30 s of SIGINT") from None
+        if terminal:
+            os.close(read_fd)
+    return out.decode(errors="replace")
+
+
+def _quiet_env(app_db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return _env(
+        NL2SQL_DATABASE_URL=app_db_url, NL2SQL_SECRET_KEY=Fernet.generate_key().decode(),
+        NL2SQL_DATA_DIR=str(tmp_path / "data"), NL2SQL_PORT=str(_free_port()), NL2SQL_DEMO="false",
+        NL2SQL_EMBEDDING_LOAD_AT_START="false", **extra,
+    )
+
+
+def test_a_terminal_gets_readable_log_lines_and_the_banner(app_db_url, tmp_path):
+    out = _serve_output(_quiet_env(app_db_url, tmp_path), terminal=True)
+    lines = [line for line in out.replace("\r", "").splitlines() if line.strip()]
+    assert not any(line.lstrip().startswith("{") for line in lines), out
+    import re
+
+    assert any(re.match(r"\d\d:\d\d:\d\d INFO +\S+ +\S", line) for line in lines), out
+    assert "nl2sql is ready: open http://127.0.0.1:" in out
+    assert "/setup" in out and "setup token" in out  # no user yet: the banner says how to create the first admin
+    token = (tmp_path / "data" / "setup-token").read_text().strip()
+    assert token in out
+
+
+def test_a_pipe_gets_json_lines(app_db_url, tmp_path):
+    import json
+
+    out = _serve_output(_quiet_env(app_db_url, tmp_path), terminal=False)
+    logs = [line for line in out.splitlines() if line.startswith("{")]
+    assert logs, out
+    entries = [json.loads(line) for line in logs]
+    assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
+    # library chatter stays below warning at the default level
+    assert not [e for e in entries if e["logger"].startswith("procrastinate") and e["level"] == "info"], entries
+
+
+def test_log_format_setting_forces_json_on_a_terminal(app_db_url, tmp_path):
+    out = _serve_output(_quiet_env(app_db_url, tmp_path, NL2SQL_LOG_FORMAT="json"), terminal=True)
+    assert any(line.startswith("{") and '"level"' in line for line in out.replace("\r", "").splitlines()), out

@@ -249,6 +249,9 @@ def create_app(
             )
             if admin is not None:
                 log.info("created bootstrap admin %s", admin.email)
+            # while no user exists, pages lead to /setup, where the start banner's token creates the first admin
+            app.state.first_run = auth.FirstRun(auth_service, Path(settings.database.data_dir))
+            await app.state.first_run.prepare()
             await jobs.open()  # before the demo install, whose catalog change queues a reindex job
             if settings.catalog.demo:
                 await catalog.install_demo(app.state.catalog, Path(settings.database.data_dir))
@@ -331,7 +334,7 @@ def create_app(
             "ask_service": Provide(provide_ask, sync_to_thread=False),
             "feedback_service": Provide(provide_feedback, sync_to_thread=False),
         },
-        middleware=[auth.AuthMiddleware, gateway.RateLimitMiddleware],
+        middleware=[auth.AuthMiddleware, auth.SetupRedirect, gateway.RateLimitMiddleware],
         csrf_config=csrf,
         template_config=template_config(),
         exception_handlers={

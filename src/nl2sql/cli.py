@@ -69,39 +69,86 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     """Run the web app and API."""
     import uvicorn
 
-    from nl2sql.app import create_app
-
-    settings = _settings()
+    from nl2sql.app import create_app, resolve_secret_key
     from nl2sql.gateway import configure_logging
 
-    configure_logging(settings.server.log_level)  # JSON lines on stdout, with the trace id
+    settings = _settings()
+    # readable lines on a terminal, JSON lines (with the trace id) in a container or a pipe
+    configure_logging(settings.server.log_level, log_format=settings.server.log_format)
     migrate = settings.database.migrate_on_start and not no_migrate
     try:
-        from nl2sql.app import resolve_secret_key
-
         resolve_secret_key(settings)
     except AppError as exc:
         _fail(exc.detail)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    _check_model(settings)
     db = _open_database(settings, migrate=migrate)
     try:
         app = create_app(settings, database=db)
     except AppError as exc:
         db.stop_embedded()
         _fail(exc.detail)
-    click.echo(f"nl2sql: serving on http://{host or settings.server.host}:{port or settings.server.port}", err=True)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                click.echo(banner(app, settings, host, port), err=True)
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        proxy_headers=settings.server.trust_proxy,
+        forwarded_allow_ips="*" if settings.server.trust_proxy else None,
+        log_level=settings.server.log_level,
+        log_config=None,  # keep our logging; the gateway records every request instead of an access log
+        access_log=False,
+    )
     try:
-        uvicorn.run(
-            app,
-            host=host or settings.server.host,
-            port=port or settings.server.port,
-            proxy_headers=settings.server.trust_proxy,
-            forwarded_allow_ips="*" if settings.server.trust_proxy else None,
-            log_level=settings.server.log_level,
-            log_config=None,  # keep our JSON logging; the gateway records every request instead of an access log
-            access_log=False,
-        )
+        Server(config).run()
     finally:
         db.stop_embedded()
+
+
+def _check_model(settings: Settings) -> None:
+    """A missing model file stops the start with one line, not a traceback on the first question."""
+    inference = settings.inference
+    if inference.backend == "openai" or (inference.backend == "auto" and inference.base_url):
+        return
+    from nl2sql.inference import model_file
+
+    try:
+        model_file(inference)
+    except AppError as exc:
+        _fail(exc.detail)
+
+
+def banner(app: Any, settings: Settings, host: str, port: int) -> str:
+    """What a person needs after start: where to open it, where its data is, the model, and the next step."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}"
+    status = app.state.chat_model.describe()
+    model = status.model + (f" ({status.backend})" if status.backend else "")
+    lines = [
+        "",
+        f"  nl2sql is ready: open {address}",
+        f"    data dir  {settings.database.data_dir}",
+        f"    model     {model}",
+    ]
+    first_run = app.state.get("first_run")
+    token = first_run.token if first_run is not None else None
+    if token:
+        lines += [
+            f"    next      create the first admin at {address}/setup",
+            f"              with the setup token  {token}",
+            f"              (also in {first_run.token_path}; it works once)",
+        ]
+    else:
+        lines += [f"    next      log in at {address}/login and ask the demo database a question on /ask"]
+    lines += ["    stop      Ctrl-C", ""]
+    return "\n".join(lines)
 
 
 @main.group()

@@ -63,7 +63,13 @@ class ServerSettings:
         secret=True,
     )
     log_level: str = setting(
-        "NL2SQL_LOG_LEVEL", "info", "Log level of the JSON logs on stdout.", choices=("debug", "info", "warning", "error")
+        "NL2SQL_LOG_LEVEL", "info", "Log level of the logs on stdout (libraries' own chatter shows only at `debug`).",
+        choices=("debug", "info", "warning", "error"),
+    )
+    log_format: str = setting(
+        "NL2SQL_LOG_FORMAT", "auto",
+        "Log lines on stdout: `auto` (one readable line each on a terminal, JSON lines anywhere else), `json` or `plain`.",
+        choices=("auto", "json", "plain"),
     )
 
 

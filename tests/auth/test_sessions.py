@@ -35,7 +35,7 @@ async def test_wrong_password_shows_an_error_on_the_login_page(client, admin):
     assert (await client.get("/account", follow_redirects=False)).status_code in (302, 303, 307)
 
 
-async def test_pages_redirect_to_login_when_not_logged_in(client):
+async def test_pages_redirect_to_login_when_not_logged_in(client, admin):
     response = await client.get("/account", follow_redirects=False)
     assert response.status_code in (302, 303, 307)
     assert response.headers["location"].startswith("/login?next=/account")

@@ -154,3 +154,54 @@ async def test_search_finds_tables_by_column_names_and_descriptions(catalog, sql
     assert [t.name for t in (await catalog.tables(connection.id, search="revenue")).tables] == ["orders"]
     assert [t.name for t in (await catalog.tables(connection.id, search="EMAIL")).tables] == ["customers"]
     assert [t.name for t in (await catalog.tables(connection.id, search="100%_")).tables] == []
+
+
+@pytest.fixture
+def pg_sales_schema():
+    """A PostgreSQL database whose tables all live in a `sales` schema (and a second, `hr`); public is empty."""
+    import uuid
+
+    from tests.catalog.conftest import PG_HOST, _pg_admin
+
+    name = f"catalog_schemas_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine = sa.create_engine(f"postgresql+psycopg://postgres@{PG_HOST}/{name}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE SCHEMA sales"))
+        conn.execute(sa.text("CREATE SCHEMA hr"))
+        conn.execute(sa.text("CREATE TABLE sales.customers (id integer PRIMARY KEY, region text)"))
+        conn.execute(sa.text(
+            "CREATE TABLE sales.invoices (id integer PRIMARY KEY, customer_id integer REFERENCES sales.customers(id), "
+            "total numeric(10,2))"))
+        conn.execute(sa.text("CREATE TABLE hr.staff (id integer PRIMARY KEY, name text)"))
+        conn.execute(sa.text("INSERT INTO sales.customers VALUES (1, 'north'), (2, 'south')"))
+    engine.dispose()
+    yield f"postgresql://postgres@{PG_HOST}/{name}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+async def test_sync_without_configured_schemas_reads_every_readable_schema(catalog, pg_sales_schema):
+    connection, status = await _synced(catalog, "sales", pg_sales_schema)
+    assert set(status.diff["schemas"]) == {"public", "sales", "hr"}
+    assert "warning" not in status.diff
+    assert set(status.diff["added_tables"]) == {"sales.customers", "sales.invoices", "hr.staff"}
+    invoices = await catalog.table(connection.id, "invoices")
+    assert invoices.schema == "sales"
+    (fk,) = invoices.foreign_keys
+    assert (fk.ref_schema, fk.ref_table) == ("sales", "customers")
+    region = {c.name: c for c in (await catalog.table(connection.id, "customers")).columns}["region"]
+    assert region.distinct_values == ("north", "south")
+
+
+async def test_sync_that_finds_nothing_names_the_schemas_that_exist(catalog, pg_sales_schema):
+    await catalog.create_connection(None, "only_public", pg_sales_schema, schemas=["public"])
+    status = await catalog.sync_now(None, "only_public")
+    assert status.status == SyncState.SUCCEEDED
+    assert status.diff["schemas"] == ["public"]
+    warning = status.diff["warning"]
+    assert "no tables or views found in schema public" in warning
+    assert "hr" in warning and "sales" in warning and "schemas" in warning

@@ -12,17 +12,22 @@ from nl2sql.auth.guards import (
     requires_admin,
     requires_user,
 )
-from nl2sql.auth.pages import login_redirect, page_routes
+from nl2sql.auth.pages import login_redirect, page_routes as _pages
 from nl2sql.auth.service import AuthService
+from nl2sql.auth.setup import FirstRun, SetupPages, SetupRedirect
+
+page_routes = [*_pages, SetupPages]
 
 __all__ = [
     "ApiKey",
     "AuthMiddleware",
     "AuthService",
+    "FirstRun",
     "LoginRequired",
     "NewApiKey",
     "Principal",
     "Role",
+    "SetupRedirect",
     "User",
     "api_routes",
     "current_user",

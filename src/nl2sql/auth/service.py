@@ -134,24 +134,37 @@ class AuthService:
         """Create the first admin from settings, only while no user exists."""
         if not email or not password:
             return None
-        # an advisory lock keeps two containers starting together from both creating one
+        try:
+            return await self.create_first_admin(email, password, via="bootstrap")
+        except ConflictError:
+            return None
+
+    async def create_first_admin(self, email: str, password: str, *, via: str = "setup") -> User:
+        """The instance's first user, an admin; ConflictError once any user exists (two racing requests: one wins)."""
+        email = email.strip().lower()
+        if not EMAIL.match(email):
+            raise ValidationFailed(f"{email!r} is not an email address")
+        self._check_password(password)
+        password_hash = self.passwords.hash(password)  # slow: outside the lock
+        # an advisory lock keeps two requests (or two containers starting together) from both creating one
         async with self._sessions() as db:
             await db.execute(sa.text("SELECT pg_advisory_xact_lock(727301)"))
             if await db.scalar(sa.select(sa.func.count()).select_from(UserRow)):
-                return None
-            email = email.strip().lower()
-            self._check_password(password)
+                raise ConflictError("this instance already has an admin: log in instead")
             now = utcnow()
             row = UserRow(
                 email=email,
                 display_name=email.split("@")[0],
                 role=Role.ADMIN.value,
                 is_active=True,
-                password_hash=self.passwords.hash(password),
+                password_hash=password_hash,
                 created_at=now,
                 updated_at=now,
             )
             db.add(row)
+            await db.flush()
+            record(db, actor_id=row.id, actor_email=via, action="user.create", target=f"user:{email}",
+                   after=_audit_view(row))
             await db.commit()
             return _user(row)
 
@@ -265,21 +278,32 @@ class AuthService:
                 row.password_hash = self.passwords.hash(password)
             row.last_login_at = now
             await db.execute(sa.delete(LoginFailureRow).where(LoginFailureRow.email == email))
-            token = secrets.token_urlsafe(32)
-            expires = now + timedelta(hours=self.settings.session_max_hours)
-            db.add(
-                SessionRow(
-                    token_hash=_digest(token),
-                    user_id=row.id,
-                    created_at=now,
-                    last_seen_at=now,
-                    expires_at=expires,
-                    client_addr=client_addr[:64],
-                    user_agent=user_agent[:300] or None,
-                )
-            )
+            session = self._new_session(db, row.id, now, client_addr, user_agent)
             await db.commit()
-            return _user(row), NewSession(token=token, expires_at=expires)
+            return _user(row), session
+
+    async def open_session(self, user: User, *, client_addr: str, user_agent: str = "") -> NewSession:
+        """A browser session for a user who just proved who they are another way (the first-run setup)."""
+        async with self._sessions() as db:
+            session = self._new_session(db, user.id, utcnow(), client_addr, user_agent)
+            await db.commit()
+            return session
+
+    def _new_session(self, db: AsyncSession, user_id: int, now: datetime, client_addr: str, user_agent: str) -> NewSession:
+        token = secrets.token_urlsafe(32)
+        expires = now + timedelta(hours=self.settings.session_max_hours)
+        db.add(
+            SessionRow(
+                token_hash=_digest(token),
+                user_id=user_id,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=expires,
+                client_addr=client_addr[:64],
+                user_agent=user_agent[:300] or None,
+            )
+        )
+        return NewSession(token=token, expires_at=expires)
 
     async def _check_throttle(
         self, db: AsyncSession, email: str, client_addr: str, now: datetime, window: timedelta

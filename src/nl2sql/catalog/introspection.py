@@ -78,14 +78,55 @@ def _type_name(engine: sa.Engine, column_type: sa.types.TypeEngine) -> str:
         return str(column_type.__class__.__name__).upper()
 
 
-def introspect(engine: sa.Engine, schemas: Iterable[str], plan: SamplingPlan, progress: Progress) -> list[TableShape]:
-    """Tables and views of `schemas` (empty: the default schema) with columns, keys, comments, counts, values."""
+# schemas of the database itself, never the user's data
+SYSTEM_SCHEMAS = frozenset({"information_schema", "pg_catalog", "pg_toast", "mysql", "performance_schema", "sys"})
+
+
+@dataclass
+class Introspection:
+    """What a sync read: the tables, the schemas it looked in, and every schema the database has (for a hint)."""
+
+    tables: list[TableShape]
+    schemas_read: list[str]
+    schemas_available: list[str]
+
+
+def readable_schemas(conn: sa.Connection, inspector: sa.Inspector) -> tuple[list[str | None], list[str]]:
+    """(schemas to read when none are configured, every non-system schema): on PostgreSQL each one the user may use.
+
+    Other databases read the schema (MySQL: the database) that the connection URL names.
+    """
+    default = inspector.default_schema_name
+    try:
+        names = [n for n in inspector.get_schema_names() if n not in SYSTEM_SCHEMAS and not n.startswith("pg_")]
+    except NotImplementedError:
+        names = []
+    if conn.dialect.name != "postgresql":
+        return [None], names
+    wanted: list[str | None] = [None]
+    for name in names:
+        if name == default:
+            continue
+        if conn.scalar(sa.text("SELECT has_schema_privilege(:s, 'USAGE')"), {"s": name}):
+            wanted.append(name)
+    return wanted, names
+
+
+def introspect(engine: sa.Engine, schemas: Iterable[str], plan: SamplingPlan, progress: Progress) -> Introspection:
+    """Tables and views of `schemas` with columns, keys, comments, counts, values.
+
+    No schemas configured: the default one, and on PostgreSQL every other schema the user can read (tables outside
+    the default schema keep their schema in their name).
+    """
     progress("connecting", 0, 0)
     tables: list[TableShape] = []
     with engine.connect() as conn:
         inspector = sa.inspect(conn)
         default_schema = inspector.default_schema_name
-        wanted = [s for s in schemas if s] or [None]
+        configured = [s for s in schemas if s]
+        discovered, available = readable_schemas(conn, inspector)
+        wanted = configured or discovered
+        read = [s or default_schema or "default" for s in wanted]
         progress("reading tables", 0, 0)
         for schema in wanted:
             stored_schema = schema or ""
@@ -145,7 +186,7 @@ def introspect(engine: sa.Engine, schemas: Iterable[str], plan: SamplingPlan, pr
     _count_rows(engine, tables, plan.row_count_cap, default_schema)
     if plan.distinct_max > 0:
         _sample_values(engine, tables, plan, progress)
-    return tables
+    return Introspection(tables, read, available)
 
 
 def _table(shape: TableShape, *names: str) -> sa.TableClause:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from nl2sql.catalog import engines
 from nl2sql.catalog.dto import SyncState, SyncStatus
-from nl2sql.catalog.introspection import SamplingPlan, TableShape, introspect
+from nl2sql.catalog.introspection import Introspection, SamplingPlan, TableShape, introspect
 from nl2sql.catalog.models import ColumnRow, ConnectionRow, ForeignKeyRow, SyncRow, TableRow
 from nl2sql.db import utcnow
 from nl2sql.errors import AppError
@@ -165,7 +165,8 @@ async def run_sync(service: CatalogService, sync_id: int) -> SyncStatus:
         url, _ = await service._url_and_version(connection_id)
         plan = await _plan(service, connection_id)
         engine = await service.engine(connection_id)
-        shapes = await anyio.to_thread.run_sync(lambda: introspect(engine, schemas, plan, progress))
+        scan = await anyio.to_thread.run_sync(lambda: introspect(engine, schemas, plan, progress))
+        shapes = scan.tables
     except Exception as exc:  # every failure becomes the sync's reported reason; the catalog stays as it was
         message = _explain(exc, url)
         log.warning("sync %s of connection %s failed: %s", sync_id, connection_id, message)
@@ -173,7 +174,7 @@ async def run_sync(service: CatalogService, sync_id: int) -> SyncStatus:
         return await service.get_sync(sync_id)
     await _update(service, sync_id, phase="saving", done=0, total=len(shapes))
     try:
-        diff = await _write_catalog(service, sync_id, connection_id, shapes)
+        diff = await _write_catalog(service, sync_id, connection_id, shapes, _schema_note(scan, bool(schemas)))
     except Exception as exc:  # the transaction rolled back: the previous catalog is intact
         log.exception("saving the catalog of connection %s failed", connection_id)
         await _update(
@@ -186,11 +187,33 @@ async def run_sync(service: CatalogService, sync_id: int) -> SyncStatus:
     return await service.get_sync(sync_id)
 
 
+def _schema_note(scan: Introspection, configured: bool) -> dict[str, Any]:
+    """Which schemas were read, and when nothing was found there, which exist and how to choose them."""
+    note: dict[str, Any] = {"schemas": scan.schemas_read}
+    if not scan.tables:
+        others = [s for s in scan.schemas_available if s not in scan.schemas_read]
+        where = ", ".join(scan.schemas_read) or "the default schema"
+        if others:
+            note["warning"] = (
+                f"no tables or views found in schema {where}; this database also has schema "
+                f"{', '.join(others)}: list the ones to read in the connection's schemas and sync again"
+            )
+        else:
+            note["warning"] = (
+                f"no tables or views found in schema {where}"
+                + (" (the configured schemas)" if configured else "")
+                + ": check that the connection's user may read them"
+            )
+    return note
+
+
 def _qualified(schema: str, name: str) -> str:
     return f"{schema}.{name}" if schema else name
 
 
-async def _write_catalog(service: CatalogService, sync_id: int, connection_id: int, shapes: list[TableShape]) -> dict:
+async def _write_catalog(
+    service: CatalogService, sync_id: int, connection_id: int, shapes: list[TableShape], note: dict[str, Any] | None = None
+) -> dict:
     """Replace structure, keep human metadata of what still exists, and return the diff; one transaction."""
     from nl2sql.catalog.service import search_text
 
@@ -219,7 +242,7 @@ async def _write_catalog(service: CatalogService, sync_id: int, connection_id: i
             "added_tables": [_qualified(*s.key) for s in added],
             "removed_tables": [_qualified(t.schema, t.name) for t in removed],
             "changed_tables": [],
-        }
+        } | (note or {})
 
         if removed:
             await db.execute(sa.delete(TableRow).where(TableRow.id.in_([t.id for t in removed])))

