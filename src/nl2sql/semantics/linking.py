@@ -1,0 +1,222 @@
+"""Schema linking: which words of a question name which tables, columns and values of the semantic model.
+
+Words are compared by stem, weighted by how rare they are in the schema (a schema where every column ends
+in `id` learns nothing from "id"); a column's words may be spread over a few neighbouring words of the
+question ("number of students enrolled" names `num_enrolled`). Values come from the catalog's sampled values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, stem
+from nl2sql.semantics.model import Attribute, Entity, SemanticModel
+
+__all__ = ["Link", "Linker"]
+
+# words of a question that never name schema elements on their own (cue words of analytics questions)
+CUE_WORDS = frozenset(stem(w) for w in (
+    "how many much number count total sum average avg mean maximum minimum max min highest lowest largest "
+    "smallest biggest greatest most least fewest top bottom first last each every per by group order sort sorted "
+    "ordered rank ranked ascending descending asc desc ratio proportion percentage percent share fraction "
+    "distinct unique different between over under above below more less greater fewer than at least exactly "
+    "equal equals not no without with none any both either neither whose which what who where when list show "
+    "give return find display tell name names also along their its respective corresponding value values "
+    "amount overall combined across respectively alphabetically alphabetical whole entire all".split()))
+# Words too generic to name a column alone, however rare they are in this schema.
+GENERIC = frozenset(stem(w) for w in "id key code number num name type date time value status flag info data".split())
+WINDOW = 4  # a column's words may be spread over this many question words
+
+
+@dataclass(frozen=True)
+class Link:
+    """Question words [start, end) that name a table, a column or a value."""
+
+    start: int
+    end: int
+    kind: str  # entity, column, value
+    table: str
+    column: str | None = None
+    value: str | None = None
+    score: float = 0.0
+    matched: frozenset[int] = frozenset()  # the token indices that matched
+    complete: bool = True  # every word of the name was found
+
+    @property
+    def span(self) -> range:
+        return range(self.start, self.end)
+
+
+@dataclass
+class _Element:
+    kind: str
+    table: str
+    column: str | None
+    variants: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
+
+
+class Linker:
+    """The schema's words, indexed once per semantic model."""
+
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self.elements: list[_Element] = []
+        for entity in model.entities.values():
+            self.elements.append(_entity_element(entity))
+            for attribute in entity.attributes:
+                if attribute.sensitive:
+                    continue
+                self.elements.append(_attribute_element(attribute))
+        self.by_word: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
+        for index, element in enumerate(self.elements):
+            for variant_index, (words, _) in enumerate(element.variants):
+                for word in set(words):
+                    self.by_word[word].append((index, variant_index, 0.0))
+
+    @cached_property
+    def weights(self) -> dict[str, float]:
+        """Inverse frequency of each schema word among the elements' names (rare words say more)."""
+        counts: dict[str, int] = defaultdict(int)
+        for element in self.elements:
+            for word in set(w for words, _ in element.variants for w in words):
+                counts[word] += 1
+        total = max(1, len(self.elements))
+        out = {}
+        for word, n in counts.items():
+            weight = math.log(1 + total / n)
+            if word in GENERIC:
+                weight *= 0.35
+            out[word] = weight
+        return out
+
+    def weight(self, word: str) -> float:
+        return self.weights.get(word, 1.0)
+
+    # -- names ----------------------------------------------------------------------------------------------
+
+    def names(self, tokens: list[Token], skip: set[int] | None = None) -> list[Link]:
+        """Every plausible table and column named by the question's words, best first."""
+        skip = skip or set()
+        positions: dict[str, list[int]] = defaultdict(list)
+        for i, token in enumerate(tokens):
+            if token.kind not in ("word", "quoted") or i in skip:
+                continue
+            if token.lower in STOP_WORDS:
+                continue
+            positions[token.stem].append(i)
+            if token.kind == "quoted":
+                for part in normalize(token.text).split():
+                    positions[stem(part)].append(i)
+        candidates: dict[tuple[int, int], None] = {}
+        for word in positions:
+            for element_index, variant_index, _ in self.by_word.get(word, ()):
+                candidates[(element_index, variant_index)] = None
+        links: dict[tuple[str, str, str | None, int, int], Link] = {}
+        for element_index, variant_index in candidates:
+            element = self.elements[element_index]
+            words, base_score = element.variants[variant_index]
+            link = self._align(element, words, base_score, positions, tokens)
+            if link is None:
+                continue
+            key = (link.kind, link.table, link.column, link.start, link.end)
+            if key not in links or links[key].score < link.score:
+                links[key] = link
+        return sorted(links.values(), key=lambda l: (-l.score, l.start))
+
+    def _align(self, element: _Element, words: tuple[str, ...], base: float, positions, tokens) -> Link | None:
+        """The best window of question words covering the variant's words; scored by weighted coverage."""
+        wanted = list(dict.fromkeys(words))
+        total = sum(self.weight(w) for w in wanted)
+        if total <= 0:
+            return None
+        best: Link | None = None
+        anchors = sorted({p for w in wanted for p in positions.get(w, ())})
+        for anchor in anchors:
+            matched: dict[str, int] = {}
+            for w in wanted:
+                near = [p for p in positions.get(w, ()) if anchor <= p < anchor + WINDOW + len(wanted)]
+                if near:
+                    matched[w] = near[0]
+            if not matched:
+                continue
+            covered = sum(self.weight(w) for w in matched)
+            coverage = covered / total
+            if len(matched) == 1 and len(wanted) > 1:
+                only = next(iter(matched))
+                if only in GENERIC or only in CUE_WORDS:
+                    continue
+            lo, hi = min(matched.values()), max(matched.values())
+            hits = set(matched.values())
+            # words in between that are no stop words ("number of references": no gap; "number of cited references": one)
+            gaps = sum(1 for i in range(lo, hi + 1) if i not in hits and tokens[i].lower not in STOP_WORDS)
+            score = base * coverage * (0.92 ** gaps)
+            if all(w in CUE_WORDS for w in matched):
+                score *= 0.4
+            start, end = min(matched.values()), max(matched.values()) + 1
+            link = Link(start, end, element.kind, element.table, element.column, None, round(score, 4),
+                        frozenset(matched.values()), len(matched) == len(wanted))
+            if best is None or link.score > best.score:
+                best = link
+        return best
+
+    # -- values ---------------------------------------------------------------------------------------------
+
+    def values(self, tokens: list[Token]) -> list[Link]:
+        """Spans of the question equal to a sampled value of some column (case and punctuation aside)."""
+        out: list[Link] = []
+        index = self.model.values
+        if not index:
+            return out
+        n = len(tokens)
+        for start in range(n):
+            if tokens[start].kind == "punct":
+                continue
+            for end in range(min(n, start + 6), start, -1):
+                if any(t.kind == "punct" for t in tokens[start:end]):
+                    continue
+                words = [t.text for t in tokens[start:end]]
+                key = normalize(" ".join(words))
+                if not key:
+                    continue
+                entries = index.get(key)
+                if not entries:
+                    continue
+                single_stop = end - start == 1 and tokens[start].lower in STOP_WORDS
+                for entry in entries:
+                    exact = " ".join(words) == entry.value or (tokens[start].kind == "quoted" and end - start == 1)
+                    score = (0.95 if exact else 0.85) * (0.3 if single_stop else 1.0)
+                    if end - start == 1 and len(key) <= 2 and not exact:
+                        score *= 0.5
+                    out.append(Link(start, end, "value", entry.table, entry.column, entry.value, round(score, 4),
+                                    frozenset(range(start, end))))
+                break  # the longest value starting here
+        return out
+
+
+def _entity_element(entity: Entity) -> _Element:
+    element = _Element("entity", entity.table, None)
+    if entity.words:
+        element.variants.append((entity.words, 1.0))
+        if len(entity.words) > 1 and not entity.bridge:
+            element.variants.append((entity.words[-1:], 0.7))
+    for phrase in entity.phrases:
+        element.variants.append((phrase, 1.0))
+    return element
+
+
+def _attribute_element(attribute: Attribute) -> _Element:
+    element = _Element("column", attribute.table, attribute.name)
+    if attribute.words:
+        element.variants.append((attribute.words, 1.0))
+    core = attribute.core_words
+    if core != attribute.words:
+        element.variants.append((core, 0.95))
+    if attribute.table_words and not set(attribute.table_words) & set(attribute.words):
+        # "domain name" for domain.name, "flight number" for flight.number
+        element.variants.append((attribute.table_words + attribute.words, 1.0))
+    for phrase in attribute.phrases:
+        element.variants.append((phrase, 1.0))
+    return element

@@ -1,0 +1,565 @@
+"""The semantic model of a connection: entities, their measures, dimensions and time, and the join graph.
+
+Derived from the catalog alone (names, types, keys, descriptions, business names, synonyms, sampled values,
+join hints) plus the admin's corrections; nothing here knows any particular database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cached_property
+from typing import Literal
+
+from nl2sql.catalog import PromptSchema, PromptTable
+from nl2sql.semantics.lexicon import STOP_WORDS, Segmenter, common_prefix, identifier_words, normalize, stem
+
+__all__ = ["Attribute", "Entity", "JoinEdge", "SemanticModel", "build_semantic_model"]
+
+Kind = Literal["number", "integer", "text", "boolean", "date", "timestamp", "time", "other"]
+Role = Literal["key", "reference", "measure", "dimension", "time", "label", "flag", "text"]
+ROLES: tuple[str, ...] = ("key", "reference", "measure", "dimension", "time", "label", "flag", "text")
+AGGREGATES: tuple[str, ...] = ("sum", "avg", "min", "max", "count", "count_distinct")
+
+_AVERAGED = {stem(w) for w in (
+    "price rate rating score percent percentage ratio age gpa average mean speed temperature latitude longitude "
+    "density grade rank ranking stars margin elevation altitude").split()}
+_FLAG_VALUES = {frozenset(v) for v in (
+    ("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("0", "1"))}
+_YEAR = re.compile(r"(^|_)(year|yr|yyyy)s?($|_)|year$", re.I)
+_MONTH = re.compile(r"(^|_)(month|mon|mm)(_?(num|number|no))?$", re.I)
+_AUDIT = {stem(w) for w in ("created", "updated", "modified", "inserted", "loaded", "etl", "timestamp", "deleted")}
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One column as the reader sees it: what it is (role), how it is summed up, and the words it answers to."""
+
+    table: str
+    name: str
+    type: str
+    kind: Kind
+    role: Role
+    aggregate: str  # the default aggregate of a measure
+    grain: str | None  # time columns: date, timestamp, time, year, month, month_name, weekday
+    words: tuple[str, ...]  # stems of the name (abbreviations expanded, shared prefixes dropped)
+    phrases: tuple[tuple[str, ...], ...]  # stems of the business name and synonyms
+    description: frozenset[str]
+    values: tuple[str, ...] | None
+    nullable: bool
+    primary_key: bool
+    sensitive: bool
+    table_words: tuple[str, ...] = ()
+    described: str = ""
+
+    @property
+    def ref(self) -> tuple[str, str]:
+        return (self.table, self.name)
+
+    @property
+    def core_words(self) -> tuple[str, ...]:
+        """The name's words without the table's own (`mountain_altitude` in `mountain`: altitude)."""
+        core = tuple(w for w in self.words if w not in self.table_words)
+        return core or self.words
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind in ("number", "integer")
+
+    @property
+    def is_temporal(self) -> bool:
+        return self.role == "time"
+
+
+@dataclass(frozen=True)
+class Entity:
+    """A table as a thing questions talk about: its words, key, display column and main time column."""
+
+    table: str
+    name: str
+    schema: str | None
+    words: tuple[str, ...]
+    phrases: tuple[tuple[str, ...], ...]
+    description: frozenset[str]
+    key: tuple[str, ...]
+    label: str | None
+    label_parts: tuple[str, ...]
+    time: str | None
+    attributes: tuple[Attribute, ...]
+    bridge: bool
+    row_count: int | None
+    described: str = ""
+
+    def attribute(self, name: str) -> Attribute:
+        for attribute in self.attributes:
+            if attribute.name == name:
+                return attribute
+        raise KeyError(f"{self.table}.{name}")
+
+    @cached_property
+    def by_name(self) -> dict[str, Attribute]:
+        return {a.name: a for a in self.attributes}
+
+    @property
+    def display(self) -> tuple[str, ...]:
+        """Columns that name a row for a person: the label (or its parts), else the key."""
+        if self.label:
+            return (self.label,)
+        if self.label_parts:
+            return self.label_parts
+        return self.key
+
+
+@dataclass(frozen=True)
+class JoinEdge:
+    left: str
+    right: str
+    pairs: tuple[tuple[str, str], ...]
+    source: str  # fk or hint
+
+    def reversed(self) -> JoinEdge:
+        return JoinEdge(self.right, self.left, tuple((b, a) for a, b in self.pairs), self.source)
+
+
+@dataclass(frozen=True)
+class ValueEntry:
+    table: str
+    column: str
+    value: str
+
+
+@dataclass(frozen=True)
+class SemanticModel:
+    """Everything the reader and the compiler know about one connection at one catalog version."""
+
+    connection_id: int
+    version: datetime | None
+    dialect: str
+    entities: Mapping[str, Entity]
+    joins: tuple[JoinEdge, ...]
+    values: Mapping[str, tuple[ValueEntry, ...]] = field(default_factory=dict)
+
+    def entity(self, table: str) -> Entity:
+        found = self.entities.get(table)
+        if found is None:
+            for entity in self.entities.values():
+                if entity.name == table:
+                    return entity
+            raise KeyError(table)
+        return found
+
+    def attribute(self, table: str, column: str) -> Attribute:
+        return self.entity(table).attribute(column)
+
+    @cached_property
+    def _adjacency(self) -> dict[str, list[JoinEdge]]:
+        graph: dict[str, list[JoinEdge]] = {t: [] for t in self.entities}
+        for edge in self.joins:
+            graph.setdefault(edge.left, []).append(edge)
+            graph.setdefault(edge.right, []).append(edge.reversed())
+        for edges in graph.values():
+            edges.sort(key=lambda e: ({"fk": 0, "hint": 1}.get(e.source, 2), -self._edge_rank(e), e.right))
+        return graph
+
+    def _edge_rank(self, edge: JoinEdge) -> float:
+        """How natural a join is: onto the other table's key, from a column named after that table."""
+        rank = 0.0
+        right = self.entities.get(edge.right)
+        left = self.entities.get(edge.left)
+        if right is None or left is None:
+            return rank
+        for a, b in edge.pairs:
+            if b in right.key:
+                rank += 2
+            if a in left.key:
+                rank += 0.5
+            words = left.by_name[a].words if a in left.by_name else ()
+            if right.words and all(w in words for w in right.words):
+                rank += 1
+            if a == b:
+                rank += 0.5
+        return rank
+
+    def neighbours(self, table: str) -> list[JoinEdge]:
+        return self._adjacency.get(table, [])
+
+    def path(self, start: str, goal: str, avoid: frozenset[str] = frozenset()) -> list[JoinEdge] | None:
+        """The shortest chain of joins from `start` to `goal` (bridge tables included), None when unconnected."""
+        if start == goal:
+            return []
+        seen = {start}
+        queue: deque[tuple[str, list[JoinEdge]]] = deque([(start, [])])
+        while queue:
+            table, trail = queue.popleft()
+            for edge in self.neighbours(table):
+                if edge.right in seen or (edge.right in avoid and edge.right != goal):
+                    continue
+                if edge.right == goal:
+                    return trail + [edge]
+                seen.add(edge.right)
+                queue.append((edge.right, trail + [edge]))
+        return None
+
+    def distance(self, start: str, goal: str) -> int | None:
+        found = self.path(start, goal)
+        return None if found is None else len(found)
+
+    def references(self, table: str, column: str) -> list[JoinEdge]:
+        """Joins whose `table` side is this column (it points at another table's key)."""
+        return [e for e in self.neighbours(table) if any(a == column for a, _ in e.pairs)]
+
+
+# -- building -------------------------------------------------------------------------------------------------
+
+
+def _kind(type_name: str) -> Kind:
+    t = type_name.lower()
+    if "bool" in t or t in ("bit", "tinyint(1)"):
+        return "boolean"
+    if "timestamp" in t or "datetime" in t:
+        return "timestamp"
+    if t.startswith("date"):
+        return "date"
+    if t.startswith("time") or t == "interval":
+        return "time"
+    if any(x in t for x in ("int", "serial")):
+        return "integer"
+    if any(x in t for x in ("numeric", "decimal", "float", "double", "real", "number", "money")):
+        return "number"
+    if any(x in t for x in ("char", "text", "string", "clob", "enum", "uuid", "json")):
+        return "text"
+    return "other"
+
+
+def _shared_prefix(word_lists: list[list[str]]) -> int:
+    """How many leading words every list shares (and that none consists of alone)."""
+    if len(word_lists) < 2:
+        return 0
+    n = 0
+    while all(len(w) > n + 1 for w in word_lists) and len({w[n] for w in word_lists}) == 1:
+        n += 1
+    return n
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(stem(w) for w in normalize(text).split() if w not in STOP_WORDS)
+
+
+def _description_words(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in normalize(text).split() if w not in STOP_WORDS and len(w) > 1)
+
+
+def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping[str, str]] | None = None) -> SemanticModel:
+    """The semantic model of a connection's included catalog; `corrections` are the admin's overrides.
+
+    `corrections` maps `table` or `table.column` to fields: for columns `role` and `aggregate`; for tables
+    `label` (display column) and `time` (main time column).
+    """
+    corrections = corrections or {}
+    vocabulary = _vocabulary(schema)
+    segmenter = Segmenter(vocabulary)
+    table_names = _split_names([t.name for t in schema.tables], segmenter) if len(schema.tables) > 2 else [
+        _words_of(t.name, segmenter) for t in schema.tables]
+    drop_tables = _shared_prefix(table_names) if len(schema.tables) > 2 else 0
+    referencing: set[tuple[str, str]] = set()
+    referenced: set[tuple[str, str]] = set()
+    joins: list[JoinEdge] = []
+    by_plain = {t.name: t.qualified_name for t in schema.tables}
+    qualified = {t.qualified_name for t in schema.tables}
+
+    def resolve(name: str) -> str | None:
+        if name in qualified:
+            return name
+        return by_plain.get(name.split(".")[-1])
+
+    for table in schema.tables:
+        for fk in table.foreign_keys:
+            target = resolve(f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table)
+            if target is None:
+                continue
+            joins.append(JoinEdge(table.qualified_name, target, tuple(zip(fk.columns, fk.ref_columns)), "fk"))
+    for hint in schema.join_hints:
+        left, right = resolve(hint.left_table), resolve(hint.right_table)
+        if left is None or right is None or left == right:
+            continue
+        # each pair of a hint is one way to join the two tables (sqleval's hints list alternatives, such as a
+        # flight's departure and arrival airline), not the parts of one composite key
+        for a, b in hint.pairs:
+            pairs = ((a.split(".")[-1], b.split(".")[-1]),)
+            if any(e.left == left and e.right == right and e.pairs == pairs for e in joins):
+                continue
+            if any(e.left == right and e.right == left and tuple((y, x) for x, y in e.pairs) == pairs for e in joins):
+                continue
+            joins.append(JoinEdge(left, right, pairs, "hint"))
+    for edge in joins:
+        for a, b in edge.pairs:
+            referencing.add((edge.left, a))
+            referenced.add((edge.right, b))
+
+    entities: dict[str, Entity] = {}
+    values: dict[str, list[ValueEntry]] = {}
+    all_table_stems = {tuple(stem(w) for w in (words[drop_tables:] or words)) for words in table_names}
+    for table, name_words in zip(schema.tables, table_names):
+        entity = _entity(table, name_words[drop_tables:] or name_words, referencing, referenced, corrections,
+                         segmenter, all_table_stems)
+        entities[table.qualified_name] = entity
+    inferred = _inferred_joins(entities, joins)
+    if inferred:
+        # the columns of joins found by name identify rows too: read the tables again with them
+        joins += inferred
+        for edge in inferred:
+            for a, b in edge.pairs:
+                referencing.add((edge.left, a))
+                referenced.add((edge.right, b))
+        for table, name_words in zip(schema.tables, table_names):
+            entities[table.qualified_name] = _entity(table, name_words[drop_tables:] or name_words, referencing,
+                                                     referenced, corrections, segmenter, all_table_stems)
+    for entity in entities.values():
+        for attribute in entity.attributes:
+            for value in attribute.values or ():
+                key = normalize(value)
+                if key:
+                    values.setdefault(key, []).append(ValueEntry(entity.table, attribute.name, value))
+    return SemanticModel(
+        connection_id=schema.connection_id,
+        version=schema.version,
+        dialect=schema.dialect,
+        entities=entities,
+        joins=tuple(joins),
+        values={k: tuple(v) for k, v in values.items()},
+    )
+
+
+def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[JoinEdge]:
+    """Joins nobody declared but the names make plain: `domain_publication.did` onto `domain`'s key `did`,
+    `sales.customer_id` onto `customers.id`. Only between tables that no declared join connects already."""
+    connected = {frozenset((e.left, e.right)) for e in joins}
+    out: list[JoinEdge] = []
+    numeric = ("integer", "number")
+    for a in entities.values():
+        for column in a.attributes:
+            if column.name in a.key and not a.bridge and len(a.key) == 1:
+                continue
+            for b in entities.values():
+                if b.table == a.table or len(b.key) != 1 or frozenset((a.table, b.table)) in connected:
+                    continue
+                target = b.by_name[b.key[0]]
+                same_kind = (column.kind in numeric) == (target.kind in numeric)
+                if not same_kind:
+                    continue
+                by_name = column.name == target.name and column.name.lower() != "id"
+                by_words = (len(column.words) >= 2 and column.words[-1] in _KEY_WORDS
+                            and tuple(column.words[:-1]) in ({b.words, b.words[-1:]} if b.words else set())
+                            and column.words != target.words or (column.words == target.words and column.name != target.name))
+                if by_name or by_words:
+                    out.append(JoinEdge(a.table, b.table, ((column.name, target.name),), "name"))
+                    connected.add(frozenset((a.table, b.table)))
+    return out
+
+
+def _vocabulary(schema: PromptSchema) -> set[str]:
+    """Words the schema spells out somewhere (names with separators, descriptions): cheap for the segmenter."""
+    words: set[str] = set()
+    for table in schema.tables:
+        for name in [table.name] + [c.name for c in table.columns]:
+            parts = identifier_words(name)
+            if len(parts) > 1:
+                words.update(parts)
+        for text in [table.description, table.business_name] + [c.description for c in table.columns] + [
+                c.business_name for c in table.columns]:
+            words.update(w for w in normalize(text or "").split() if w.isalpha())
+    return words
+
+
+def _words_of(name: str, segmenter: Segmenter) -> list[str]:
+    out: list[str] = []
+    for chunk in identifier_words(name):
+        out += segmenter.split(chunk) if len(chunk) >= 7 else [chunk]
+    return out
+
+
+def _split_names(names: list[str], segmenter: Segmenter) -> list[list[str]]:
+    """Words of each name; names written as one lower-case run lose the characters they all start with first."""
+    single = all(len([w for w in identifier_words(n) if not w.isdigit()]) == 1 and n.isalnum() and n == n.lower()
+                 for n in names)
+    prefix = common_prefix(names) if single and len(names) >= 3 else ""
+    out = []
+    for name in names:
+        rest = name[len(prefix):] if prefix else name
+        words = _words_of(rest, segmenter)
+        if prefix and len(rest) < 7:
+            words = segmenter.split(rest) if len(rest) >= 5 else [rest.lower()]
+        out.append(words)
+    return out
+
+
+def _entity(
+    table: PromptTable, name_words: list[str], referencing: set, referenced: set, corrections: Mapping,
+    segmenter: Segmenter, all_tables: set[tuple[str, ...]],
+) -> Entity:
+    qualified = table.qualified_name
+    table_stems = tuple(stem(w) for w in name_words)
+    column_words = _split_names([c.name for c in table.columns], segmenter) if len(table.columns) >= 3 else [
+        _words_of(c.name, segmenter) for c in table.columns]
+    drop = _shared_prefix(column_words) if len(table.columns) >= 3 else 0
+    attributes = []
+    for column, words in zip(table.columns, column_words):
+        kept = words[drop:] or words
+        attributes.append(_attribute(qualified, column, kept, table_stems, referencing, referenced,
+                                     corrections.get(f"{qualified}.{column.name}", {})))
+    fix = corrections.get(qualified, {})
+    key = tuple(a.name for a in attributes if a.primary_key)
+    if not key:
+        key = _guess_key(table.name, table_stems, attributes, {t for t in all_tables if t != table_stems})
+    joined = {c for (t, c) in referencing | referenced if t == qualified}
+    for i, a in enumerate(attributes):
+        # a column that joins tables identifies rows; it is no quantity to add up
+        if a.name in key and a.role != "key" and "role" not in corrections.get(f"{qualified}.{a.name}", {}):
+            attributes[i] = replace(a, role="key")
+        elif a.name in joined and a.role in ("measure", "dimension", "text") and "role" not in corrections.get(
+                f"{qualified}.{a.name}", {}):
+            attributes[i] = replace(a, role="reference")
+    label, parts = _label(attributes, table_stems, fix.get("label"))
+    if not key and label and (qualified, label) in referenced:
+        key = (label,)  # a natural key: other tables join on the name itself
+    time = fix.get("time") or _main_time(attributes)
+    non_key = [a for a in attributes if a.role not in ("key", "reference")]
+    references = [a for a in attributes if a.role == "reference" or (a.ref in referencing)]
+    bridge = len(references) >= 2 and len(non_key) <= 2
+    phrases = tuple(p for p in (_words(table.business_name),) + tuple(_words(s) for s in table.synonyms) if p)
+    return Entity(
+        table=qualified,
+        name=table.name,
+        schema=table.schema,
+        words=table_stems,
+        phrases=phrases,
+        description=_description_words(table.description),
+        key=key,
+        label=label,
+        label_parts=parts,
+        time=time,
+        attributes=tuple(attributes),
+        bridge=bridge,
+        row_count=table.row_count,
+        described=table.description,
+    )
+
+
+def _attribute(table, column, words, table_stems, referencing, referenced, fix) -> Attribute:
+    kind = _kind(column.type)
+    stems_ = tuple(stem(w) for w in words)
+    lower = column.name.lower()
+    values = column.values
+    grain: str | None = None
+    if kind in ("date", "timestamp", "time"):
+        role: Role = "time"
+        grain = kind
+    elif column.primary_key:
+        role = "key"
+    elif (table, column.name) in referencing:
+        role = "reference"
+    elif kind == "boolean" or (values and 1 <= len(values) <= 2 and frozenset(v.lower() for v in values) in _FLAG_VALUES):
+        role = "flag"
+    elif kind in ("integer", "number") and _YEAR.search(lower):
+        role, grain = "time", "year"
+    elif kind in ("integer", "number") and _MONTH.search(lower):
+        role, grain = "time", "month"
+    elif stems_ and stems_[-1] in ("id", "key", "uuid", "guid") or lower == "id":
+        role = "key"
+    elif kind in ("integer", "number"):
+        role = "measure"
+    elif kind == "text" and values:
+        role = "dimension"
+    elif kind == "text":
+        role = "text"
+    else:
+        role = "dimension"
+    if fix.get("role") in ROLES:
+        role = fix["role"]  # type: ignore[assignment]
+        if role == "time" and grain is None:
+            grain = "year" if kind in ("integer", "number") else "date"
+    aggregate = "avg" if set(stems_) & _AVERAGED else "sum"
+    if fix.get("aggregate") in AGGREGATES:
+        aggregate = fix["aggregate"]
+    phrases = tuple(p for p in (_words(column.business_name),) + tuple(_words(s) for s in column.synonyms) if p)
+    return Attribute(
+        table=table,
+        name=column.name,
+        type=column.type,
+        kind=kind,
+        role=role,
+        aggregate=aggregate,
+        grain=grain,
+        words=stems_,
+        phrases=phrases,
+        description=_description_words(column.description),
+        values=values,
+        nullable=column.nullable,
+        primary_key=column.primary_key,
+        sensitive=column.sensitive,
+        table_words=table_stems,
+        described=column.description,
+    )
+
+
+_LABEL_WORDS = [stem(w) for w in ("name", "title", "label", "full name", "display name", "caption", "headline")]
+
+
+def _label(attributes: Iterable[Attribute], table_stems: tuple[str, ...], chosen: str | None) -> tuple[str | None, tuple[str, ...]]:
+    texts = [a for a in attributes if a.kind == "text" and not a.sensitive]
+    if chosen and any(a.name == chosen for a in attributes):
+        return chosen, ()
+    for a in texts:
+        if a.core_words in ((stem("name"),), (stem("title"),)) or a.words in ((stem("name"),), (stem("title"),)):
+            return a.name, ()
+    for a in texts:
+        if a.words and a.words[-1] in (stem("name"), stem("title")) and a.words[0] not in (stem("first"), stem("last"), stem("middle"), stem("user")):
+            return a.name, ()
+    first = next((a.name for a in texts if a.words[-2:] == (stem("first"), stem("name")) or a.words == (stem("firstname"),)), None)
+    last = next((a.name for a in texts if a.words[-2:] == (stem("last"), stem("name")) or a.words == (stem("lastname"),)), None)
+    if first and last:
+        return None, (first, last)
+    for a in texts:
+        if a.words and a.words[-1] in (stem("name"), stem("title")):
+            return a.name, ()
+    return None, ()
+
+
+_KEY_WORDS = {stem(w) for w in ("id", "key", "code", "uuid", "guid")}
+
+
+def _guess_key(name: str, table_stems: tuple[str, ...], attributes: list[Attribute],
+               other_tables: set[tuple[str, ...]]) -> tuple[str, ...]:
+    """Without a declared primary key: `id`, `<table>_id`, `<table>_code`, `<last word of table>_id` (unless
+    another table has that name: then it points there), or `pid` in `publication`."""
+    lower = name.lower()
+    for a in attributes:
+        if a.name.lower() == "id":
+            return (a.name,)
+    for a in attributes:
+        words = a.words
+        if len(words) >= 2 and words[-1] in _KEY_WORDS and tuple(words[:-1]) == table_stems:
+            return (a.name,)
+    for a in attributes:
+        words = a.words
+        if (len(words) >= 2 and words[-1] in _KEY_WORDS and tuple(words[:-1]) == table_stems[-1:]
+                and tuple(words[:-1]) not in other_tables):
+            return (a.name,)
+    short = [a for a in attributes if 2 < len(a.name) <= 4 and a.name.lower().endswith("id") and len(a.words) == 1
+             and a.name.lower()[0] == lower[0]]
+    if len(short) == 1:
+        return (short[0].name,)
+    return ()
+
+
+def _main_time(attributes: Iterable[Attribute]) -> str | None:
+    times = [a for a in attributes if a.role == "time" and a.grain in ("date", "timestamp")]
+    business = [a for a in times if not set(a.words) & _AUDIT]
+    pool = business or times
+    if not pool:
+        years = [a for a in attributes if a.role == "time" and a.grain == "year"]
+        return years[0].name if years else None
+    return pool[0].name

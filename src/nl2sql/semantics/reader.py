@@ -1,0 +1,1352 @@
+"""The question reader: an English analytics question to ranked query plans, without a model call.
+
+It works from the semantic model (names, descriptions, synonyms, sampled values, keys) and the language of
+analytics questions alone: aggregate words, grouping ("per", "each", "by"), ordering and top N, comparisons,
+ratios, time expressions, negation. Where a phrase is ambiguous it returns several plans, best first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+
+from nl2sql.semantics.explain import describe
+from nl2sql.semantics.lexicon import STOP_WORDS, Token, number_value, stem, tokenize
+from nl2sql.semantics.linking import CUE_WORDS, Link, Linker
+from nl2sql.semantics.model import Attribute, Entity, SemanticModel
+from nl2sql.semantics.plan import (
+    Agg,
+    AllOf,
+    AnyOf,
+    Arith,
+    Between,
+    Bucket,
+    Col,
+    Compare,
+    Condition,
+    Elapsed,
+    Expr,
+    InList,
+    IsNull,
+    Lit,
+    Match,
+    Order,
+    Output,
+    Part,
+    QueryPlan,
+    Related,
+    Today,
+)
+from nl2sql.semantics.timewords import TimeWindow, find_buckets, find_windows
+
+__all__ = ["Reader", "Reading", "read_question"]
+
+# -- the language of analytics questions -----------------------------------------------------------------------
+
+AGG_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("how", "many"), "count"), (("how", "much"), "sum"), (("total", "number", "of"), "count"),
+    (("total", "count", "of"), "count"), (("number", "of"), "count"), (("count", "of"), "count"),
+    (("no", "of"), "count"), (("count",), "count"), (("sum", "of"), "sum"), (("total",), "sum"), (("sum",), "sum"),
+    (("overall",), "sum"), (("combined",), "sum"), (("cumulative",), "sum"), (("average",), "avg"),
+    (("avg",), "avg"), (("mean",), "avg"), (("maximum",), "max"), (("max",), "max"), (("minimum",), "min"),
+    (("min",), "min"), (("typical",), "avg"),
+)
+SUPERLATIVES = {
+    "highest": True, "most": True, "largest": True, "biggest": True, "greatest": True, "longest": True,
+    "best": True, "top": True, "maximum": True, "max": True, "latest": True, "newest": True, "tallest": True,
+    "heaviest": True, "fastest": True, "richest": True, "busiest": True, "oldest": False, "highest-rated": True,
+    "lowest": False, "least": False, "fewest": False, "smallest": False, "shortest": False, "minimum": False,
+    "min": False, "worst": False, "earliest": False, "cheapest": False, "slowest": False, "lightest": False,
+    "youngest": True,
+}
+# what a superlative adjective measures when no column is named after it
+ADJECTIVE_PROPERTIES = {
+    "longest": "length duration distance", "shortest": "length duration distance", "tallest": "height altitude elevation",
+    "highest": "altitude elevation height", "largest": "area size capacity", "biggest": "area size capacity",
+    "smallest": "area size capacity", "heaviest": "weight", "lightest": "weight", "fastest": "speed",
+    "slowest": "speed", "cheapest": "price cost", "oldest": "age birth date", "youngest": "age birth date",
+    "earliest": "date time", "latest": "date time", "newest": "date time",
+}
+GROUP_WORDS = {"each", "every", "per", "by", "across", "respective"}
+ORDER_VERBS = {"order", "ordered", "sort", "sorted", "rank", "ranked", "arrange", "arranged", "list", "listed"}
+COMPARE_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("more", "than"), ">"), (("greater", "than"), ">"), (("larger", "than"), ">"), (("higher", "than"), ">"),
+    (("bigger", "than"), ">"), (("longer", "than"), ">"), (("older", "than"), ">"), (("over",), ">"),
+    (("above",), ">"), (("exceeding",), ">"), (("exceeds",), ">"), (("exceed",), ">"),
+    (("at", "least"), ">="), (("no", "less", "than"), ">="), (("not", "less", "than"), ">="),
+    (("or", "more"), ">="), (("less", "than"), "<"), (("fewer", "than"), "<"), (("lower", "than"), "<"),
+    (("smaller", "than"), "<"), (("shorter", "than"), "<"), (("younger", "than"), "<"), (("under",), "<"),
+    (("below",), "<"), (("at", "most"), "<="), (("no", "more", "than"), "<="), (("not", "more", "than"), "<="),
+    (("up", "to"), "<="), (("or", "less"), "<="), (("or", "fewer"), "<="), (("equal", "to"), "="),
+    (("exactly",), "="), (("equals",), "="), (("of",), "="),
+)
+NEGATIONS = {"not", "no", "without", "never", "excluding", "except", "exclude", "excludes", "non", "none", "neither",
+             "nor", "don't", "doesn't", "didn't", "haven't", "hasn't", "isn't", "aren't", "weren't", "wasn't", "other"}
+QUESTION_HEADS = {"which", "what", "who", "whose", "list", "show", "give", "return", "get", "find", "display", "name",
+                  "tell", "identify", "select", "fetch", "retrieve", "calculate", "compute", "determine", "report",
+                  "count", "provide", "output", "print", "enumerate"}
+RATIO_WORDS = {"ratio", "proportion", "percentage", "percent", "share", "fraction", "rate"}
+AGENT_VERBS_SKIP = {"grouped", "split", "broken", "sorted", "ordered", "ranked", "arranged", "segmented", "break",
+                    "group", "sort", "order", "rank", "aggregated", "categorized", "partitioned", "down"}
+STRING_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("starts", "with"), "starts"), (("start", "with"), "starts"), (("starting", "with"), "starts"),
+    (("begins", "with"), "starts"), (("begin", "with"), "starts"), (("beginning", "with"), "starts"),
+    (("ends", "with"), "ends"), (("end", "with"), "ends"), (("ending", "with"), "ends"),
+    (("contains",), "contains"), (("contain",), "contains"), (("containing",), "contains"),
+    (("includes",), "contains"), (("including",), "contains"), (("like",), "contains"), (("named",), "equals"),
+    (("called",), "equals"), (("titled",), "equals"),
+)
+_PLURAL_EXCEPTIONS = {"series", "species", "news", "status", "data", "bus", "gas", "class", "address", "business",
+                      "access", "process", "analysis", "campus", "virus", "bonus", "census", "canvas"}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One way to read the question: its plan, a confidence score, the share of the question it used, its line."""
+
+    plan: QueryPlan
+    score: float
+    coverage: float
+    explanation: str
+    used: frozenset[int] = frozenset()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _Measure:
+    expr: Expr
+    table: str
+    tokens: set[int]
+    name: str
+
+
+@dataclass
+class _Filter:
+    condition: Condition
+    tables: set[str]
+    tokens: set[int]
+    strength: float = 1.0
+
+
+@dataclass
+class _Parse:
+    tokens: list[Token]
+    words: list[str]
+    links: list[Link]
+    values: list[Link]
+    windows: list[TimeWindow]
+    used: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def _plural(token: Token) -> bool:
+    w = token.lower
+    return (w.endswith("s") and not w.endswith("ss") and w not in _PLURAL_EXCEPTIONS and len(w) > 3) or w in (
+        "people", "children", "men", "women", "data", "criteria")
+
+
+class Reader:
+    """Reads questions against one semantic model (build once per catalog version)."""
+
+    def __init__(self, model: SemanticModel) -> None:
+        self.model = model
+        self.linker = Linker(model)
+
+    # -- entry ------------------------------------------------------------------------------------------------
+
+    def read(self, question: str, *, today: date | None = None, limit: int = 6) -> list[Reading]:
+        today = today or date.today()
+        tokens = tokenize(question)
+        if not tokens:
+            return []
+        content, directives = _split_directives(tokens)
+        parse = self._parse(content, today)
+        match_mode = _match_mode(directives + content)
+        readings: list[Reading] = []
+        seen: set[str] = set()
+        for plan, score, used in self._plans(parse, today, match_mode):
+            key = plan.dumps()
+            if key in seen:
+                continue
+            seen.add(key)
+            coverage = _coverage(parse, used)
+            readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
+                                    describe(plan, self.model), frozenset(used), tuple(parse.notes)))
+        readings.sort(key=lambda r: -r.score)
+        return readings[:limit]
+
+    # -- parsing ----------------------------------------------------------------------------------------------
+
+    def _parse(self, tokens: list[Token], today: date) -> _Parse:
+        words = [t.lower for t in tokens]
+        values = _non_overlapping(self.linker.values(tokens))
+        windows = find_windows(tokens, today)
+        taken = {i for v in values for i in v.span} | {i for w in windows for i in w.tokens}
+        links = self.linker.names(tokens, skip=taken)
+        return _Parse(tokens, words, links, values, windows)
+
+    # -- composing plans --------------------------------------------------------------------------------------
+
+    def _plans(self, p: _Parse, today: date, match_mode: str):
+        tokens, words = p.tokens, p.words
+        n = len(tokens)
+        entity_links = [l for l in p.links if l.kind == "entity"]
+        column_links = [l for l in p.links if l.kind == "column"]
+
+        # where the question's answer starts: "which X", "what is the Y", "list the Z", "how many W"
+        head = _head_index(words)
+        buckets = find_buckets(tokens)
+        limit, limit_tokens = _limit(tokens)
+
+        agg_cues = _agg_cues(words)
+        sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES and not _part_of_column(i, column_links)]
+        group_cues = _group_cues(words)
+        order = _order_cues(words)
+
+        # -- measures: an aggregate word and what it applies to
+        measures: list[_Measure] = []
+        measure_alternatives: list[list[_Measure]] = []
+        for start, end, func in agg_cues:
+            if any(start in m.tokens for m in measures):
+                continue
+            options = self._measure_options(p, start, end, func)
+            if options:
+                measures.append(options[0])
+                measure_alternatives.append(options)
+        # a column whose own name holds the aggregate word ("total_credit", "num_enrolled", "average_rating")
+        for link in column_links:
+            if link.score < 0.75:
+                continue
+            attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if any(words[i] in ("total", "number", "average", "count") for i in link.matched) and attribute.is_numeric:
+                if not any(set(link.span) & m.tokens for m in measures):
+                    pass
+
+        # -- the focus: the entity (or column) the answer lists
+        focus_entity, focus_tokens = self._focus(p, head, measures)
+        context = {m.table for m in measures} | ({focus_entity} if focus_entity else set()) | {
+            l.table for l in entity_links if l.score >= 0.7}
+
+        filters: list[_Filter] = []
+        # -- values: each names one column (chosen by the words around it) and one of its values
+        value_choices = self._value_choices(p, context)
+        for choices in value_choices:
+            filters.append(self._value_filter(p, choices[0][1]))
+        # literals in quotes that are no sampled value: a text column named next to them
+        for i, token in enumerate(tokens):
+            if token.kind != "quoted" or any(i in v.span for v in p.values):
+                continue
+            found = self._literal_filter(p, i, match_mode)
+            if found is not None:
+                filters.append(found)
+        # comparisons with numbers ("over 200", "at least 3", "fewer than a hundred thousand")
+        filters += self._number_filters(p, measures)
+        # flags and presence: "with exams", "without a minor", "not part of any organization"
+        filters += self._flag_filters(p)
+
+        # -- grouping
+        groups: list[tuple[list[Expr], str, set[int]]] = []  # (exprs, table, tokens)
+        for start, end in group_cues:
+            target = self._group_target(p, start, end, measures)
+            if target is not None:
+                groups.append(target)
+        for bucket in buckets:
+            if any(bucket.tokens & g[2] for g in groups):
+                continue
+            time_col = self._time_column(p, measures, focus_entity, near=min(bucket.tokens))
+            if time_col is not None:
+                attribute = self.model.attribute(time_col.table, time_col.column)
+                expr: Expr = time_col if attribute.grain in ("year", "month") and bucket.grain in ("year", "month") \
+                    else Bucket(bucket.grain, time_col)
+                groups = [g for g in groups if not (len(g[0]) == 1 and g[0][0] == time_col)]
+                groups.append(([expr], time_col.table, set(bucket.tokens)))
+        for window in p.windows:
+            found = self._window_filter(p, window, measures, focus_entity)
+            if found is not None:
+                filters.append(found)
+
+        # -- superlatives: "the X with the highest Y", "the most Z", "longest rivers"
+        order_by: list[tuple[Expr, bool, set[int]]] = []
+        top_one = False
+        for index, desc in sup_cues:
+            if any(index in m.tokens for m in measures) and words[index] in ("maximum", "max", "minimum", "min"):
+                continue
+            target = self._superlative_target(p, index, desc, measures, focus_entity)
+            if target is None:
+                continue
+            expr, tokens_used, as_measure = target
+            if as_measure is not None and not any(m.expr == as_measure.expr for m in measures):
+                measures.append(as_measure)
+            order_by.append((expr, desc, tokens_used | {index}))
+            top_one = True
+        if order is not None:
+            key_index, desc, used = order
+            if key_index is not None:
+                target = self._order_target(p, key_index, measures, focus_entity)
+                if target is not None:
+                    order_by = [o for o in order_by if o[0] != target[0]]
+                    order_by.insert(0, (target[0], desc if desc is not None else False, used | target[1]))
+                elif order_by:
+                    order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
+            elif order_by:
+                order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
+            elif desc is not None and measures:
+                order_by.append((measures[0].expr, desc, used))
+            elif desc is None and words and "alphabetically" in words:
+                pass
+            p.used |= used
+
+        plans = list(self._assemble(p, head, focus_entity, focus_tokens, measures, measure_alternatives, groups,
+                                    filters, order_by, limit, limit_tokens, top_one))
+        # another column for the first value that could be in several
+        for k, choices in enumerate(value_choices):
+            if len(choices) > 1 and choices[1][0] >= choices[0][0] - 0.15:
+                original = self._value_filter(p, choices[0][1])
+                swapped = [self._value_filter(p, choices[1][1]) if f.condition == original.condition else f
+                           for f in filters]
+                for plan, score, used in self._assemble(p, head, focus_entity, focus_tokens, measures, [], groups,
+                                                        swapped, order_by, limit, limit_tokens, top_one):
+                    plans.append((plan, score * 0.9, used))
+                break
+        return plans
+
+    def _value_choices(self, p: _Parse, context: set[str]) -> list[list[tuple[float, Link]]]:
+        """Per value span, its candidate columns ranked by the words around the value and the tables in play."""
+        spans: dict[tuple[int, int], list[Link]] = {}
+        for value in p.values:
+            spans.setdefault((value.start, value.end), []).append(value)
+        out = []
+        words = p.words
+        for (start, end), links in sorted(spans.items()):
+            near = [w for w in words[max(0, start - 3):start] + words[end:end + 2] if w not in ("the", "a", "an")]
+            near_stems = {stem(w) for w in near} | set(near)
+            ranked = []
+            for link in links:
+                attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                entity = self.model.entity(link.table)
+                score = link.score
+                if near_stems & set(attribute.words):
+                    score += 0.3
+                if near_stems & set(entity.words):
+                    score += 0.2
+                if link.table in context:
+                    score += 0.25
+                elif any((self.model.distance(t, link.table) or 9) <= 1 for t in context):
+                    score += 0.1
+                if entity.bridge:
+                    score -= 0.2
+                if attribute.role in ("dimension", "label", "flag") or attribute.name in entity.display:
+                    score += 0.05
+                ranked.append((round(score, 4), link))
+            ranked.sort(key=lambda r: -r[0])
+            out.append(ranked)
+        return out
+
+    # -- measures ---------------------------------------------------------------------------------------------
+
+    def _measure_options(self, p: _Parse, start: int, end: int, func: str) -> list[_Measure]:
+        """What an aggregate word at [start, end) applies to: the next column or entity named after it."""
+        words = p.words
+        candidates: list[tuple[float, _Measure]] = []
+        for link in p.links:
+            overlap = set(link.matched) & set(range(start, end))
+            if link.start < start and not overlap:
+                continue
+            gap = [i for i in range(end, link.start) if words[i] not in STOP_WORDS and p.tokens[i].kind == "word"]
+            if link.start >= end and len(gap) > 2:
+                continue
+            if link.start > end + 5:
+                continue
+            if link.kind == "column":
+                attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                if overlap:
+                    # the aggregate word is part of the column's name: "total credit", "number of enrolled"
+                    if not attribute.is_numeric:
+                        continue
+                    agg = {"count": attribute.aggregate, "sum": "sum"}.get(func, func)
+                    expr: Expr = Agg(agg, Col(link.table, attribute.name))
+                    score = link.score + 0.15
+                elif func == "count":
+                    if attribute.role in ("key", "reference", "label") or attribute.name in self.model.entity(link.table).display:
+                        target_entity = self._entity_of_reference(attribute)
+                        expr = Agg("count_distinct", Col(link.table, attribute.name))
+                        score = link.score * 0.7
+                        if target_entity is not None:
+                            score *= 0.9
+                    elif attribute.is_numeric and any(w in attribute.words for w in (stem("number"), stem("count"))):
+                        expr = Agg("sum", Col(link.table, attribute.name))
+                        score = link.score
+                    elif attribute.role in ("dimension", "text", "flag"):
+                        expr = Agg("count_distinct", Col(link.table, attribute.name))
+                        score = link.score * 0.55
+                    else:
+                        expr = Agg("count", Col(link.table, attribute.name))
+                        score = link.score * 0.5
+                else:
+                    if not (attribute.is_numeric or (func in ("min", "max") and attribute.role == "time")):
+                        continue
+                    expr = Agg(func, Col(link.table, attribute.name))
+                    score = link.score
+                name = f"{'number' if func == 'count' else func}_{attribute.name}"
+                candidates.append((score - 0.02 * max(0, link.start - end),
+                                   _Measure(expr, link.table, set(range(start, end)) | set(link.matched), name)))
+            else:
+                if func not in ("count", "sum") or overlap:
+                    continue
+                entity = self.model.entity(link.table)
+                expr = Agg("count")
+                score = link.score * (0.95 if func == "count" else 0.6)
+                candidates.append((score - 0.02 * max(0, link.start - end),
+                                   _Measure(expr, entity.table, set(range(start, end)) | set(link.matched),
+                                            f"number_of_{entity.name}")))
+        candidates.sort(key=lambda c: -c[0])
+        return [m for _, m in candidates[:3]]
+
+    def _entity_of_reference(self, attribute: Attribute) -> Entity | None:
+        for edge in self.model.references(attribute.table, attribute.name):
+            return self.model.entity(edge.right)
+        return None
+
+    # -- filters ----------------------------------------------------------------------------------------------
+
+    def _value_filter(self, p: _Parse, value: Link) -> _Filter:
+        col = Col(value.table, value.column)  # type: ignore[arg-type]
+        attribute = self.model.attribute(value.table, value.column)  # type: ignore[arg-type]
+        negate = _negated(p.words, value.start)
+        literal: object = value.value
+        if attribute.kind == "boolean":
+            literal = str(value.value).lower() in ("true", "t", "1", "yes", "y")
+        elif attribute.is_numeric:
+            try:
+                literal = float(str(value.value)) if "." in str(value.value) else int(str(value.value))
+            except ValueError:
+                pass
+        condition: Condition = Compare(col, "<>" if negate else "=", Lit(literal))  # type: ignore[arg-type]
+        return _Filter(condition, {value.table}, set(value.span), value.score)
+
+    def _literal_filter(self, p: _Parse, index: int, match_mode: str) -> _Filter | None:
+        """A quoted literal: compared with the text column named right before it (or after it)."""
+        token = p.tokens[index]
+        words = p.words
+        mode = "equals" if match_mode == "exact" else ("contains" if match_mode == "contains" else "equals")
+        for phrases, string_mode in STRING_PHRASES:
+            k = len(phrases)
+            if index - k >= 0 and tuple(words[index - k:index]) == phrases:
+                mode = string_mode if string_mode != "equals" or match_mode != "contains" else "contains"
+                break
+            if index - k - 2 >= 0 and tuple(words[index - k - 2:index - 2]) == phrases and words[index - 2] in ("the", "a") \
+                    and words[index - 1] in ("letter", "word", "prefix", "string", "text", "character"):
+                mode = string_mode
+                break
+        best: tuple[float, Col] | None = None
+        for link in p.links:
+            if link.end > index + 3 or link.end < index - 6:
+                continue
+            distance = index - link.end if link.end <= index else (link.start - index) * 2
+            if link.kind == "column":
+                attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                if attribute.kind != "text":
+                    continue
+                candidate = Col(link.table, attribute.name)
+            else:
+                entity = self.model.entity(link.table)
+                if not entity.label:
+                    continue
+                candidate = Col(entity.table, entity.label)
+            score = link.score - 0.05 * max(0, distance)
+            if best is None or score > best[0]:
+                best = (score, candidate)
+        if best is None:
+            return None
+        negate = _negated(words, index)
+        condition = Match(best[1], token.text, mode, negate)
+        return _Filter(condition, {best[1].table}, {index}, 0.8)
+
+    def _number_filters(self, p: _Parse, measures: list[_Measure]) -> list[_Filter]:
+        out: list[_Filter] = []
+        words = p.words
+        taken = {i for w in p.windows for i in w.tokens}
+        for i, token in enumerate(p.tokens):
+            if i in taken or (token.kind not in ("number", "word")):
+                continue
+            number = number_value(p.tokens, i)
+            if number is None:
+                continue
+            value, used = number
+            if token.kind == "word" and value < 1:
+                continue
+            op = None
+            cue: set[int] = set()
+            for phrase, symbol in COMPARE_PHRASES:
+                k = len(phrase)
+                if phrase in (("or", "more"), ("or", "less"), ("or", "fewer")):
+                    after = tuple(words[i + used:i + used + k])
+                    nxt = i + used + 1
+                    while nxt < len(words) and words[nxt] not in ("or",) and nxt < i + used + 3:
+                        nxt += 1
+                    if after == phrase:
+                        op, cue = symbol, set(range(i + used, i + used + k))
+                        break
+                    continue
+                if i - k >= 0 and tuple(words[i - k:i]) == phrase:
+                    op, cue = symbol, set(range(i - k, i))
+                    break
+            if op is None:
+                continue
+            if op == "=" and cue and words[min(cue)] == "of":
+                # "a speed of 200" reads as equality only right after a column ("aged 30" etc. are rare)
+                if not any(l.kind == "column" and l.end == min(cue) for l in p.links):
+                    continue
+            negate = _negated(words, min(cue) if cue else i)
+            if negate:
+                op = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "=": "<>"}[op]
+            target = self._comparison_target(p, min(cue) if cue else i, i + used, measures)
+            if target is None:
+                continue
+            expr, tables, link_tokens, is_aggregate = target
+            condition = Compare(expr, op, Lit(int(value) if float(value).is_integer() else value))
+            f = _Filter(condition, tables, cue | set(range(i, i + used)) | link_tokens)
+            f.strength = 1.0
+            if is_aggregate:
+                f.condition = _Having(condition)  # type: ignore[assignment]
+            out.append(f)
+        return out
+
+    def _comparison_target(self, p: _Parse, cue_start: int, after: int, measures: list[_Measure]):
+        """The column a comparison is about: named just before it, or just after the number ("5 orders")."""
+        best = None
+        for link in p.links:
+            if link.kind == "column":
+                attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                if not (attribute.is_numeric or attribute.role == "time"):
+                    continue
+            if link.end <= cue_start:
+                distance = cue_start - link.end
+                gap = [w for w in p.words[link.end:cue_start] if w not in STOP_WORDS]
+                if len(gap) > 2 or distance > 5:
+                    continue
+                score = link.score - 0.1 * distance
+            elif link.start >= after and link.start - after <= 2:
+                score = link.score - 0.1 * (link.start - after) - 0.05
+            else:
+                continue
+            if best is None or score > best[0]:
+                best = (score, link)
+        if best is None:
+            return None
+        link = best[1]
+        if link.kind == "column":
+            return Col(link.table, link.column), {link.table}, set(link.matched), False  # type: ignore[arg-type]
+        # "customers with more than 5 orders": a count of related rows
+        return Agg("count_distinct", Col(link.table, self.model.entity(link.table).key[0])) if self.model.entity(
+            link.table).key else Agg("count"), {link.table}, set(link.matched), True
+
+    def _flag_filters(self, p: _Parse) -> list[_Filter]:
+        out: list[_Filter] = []
+        words = p.words
+        for link in p.links:
+            if link.kind != "column" or link.score < 0.6:
+                continue
+            attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            before = [w for w in words[max(0, link.start - 4):link.start]]
+            if attribute.role == "flag":
+                cue = {"with", "have", "has", "had", "having", "are", "is", "were", "was", "a", "an", "without", "no",
+                       "not", "that", "who", "which"}
+                if not set(before) & cue and link.start != 0:
+                    continue
+                negate = any(w in NEGATIONS for w in before)
+                true_value = _flag_true(attribute)
+                col = Col(link.table, attribute.name)
+                if negate:
+                    condition: Condition = AnyOf((Compare(col, "<>", Lit(true_value)), IsNull(col))) \
+                        if not isinstance(true_value, bool) else Compare(col, "=", Lit(False))
+                else:
+                    condition = Compare(col, "=", Lit(true_value))
+                used = set(link.matched) | {i for i in range(max(0, link.start - 4), link.start) if words[i] in NEGATIONS}
+                out.append(_Filter(condition, {link.table}, used, link.score))
+        # "not part of any X", "without a X", "have no X": a reference that is empty
+        for link in p.links:
+            if link.kind != "entity":
+                continue
+            before = words[max(0, link.start - 5):link.start]
+            if not ({"any", "no", "without", "a", "an"} & set(before) and set(before) & NEGATIONS):
+                continue
+            out.append(_Filter(_Absent(link.table), {link.table}, set(link.matched) | {
+                i for i in range(max(0, link.start - 5), link.start) if words[i] in NEGATIONS | {"any", "part"}}, 0.9))
+        return out
+
+    def _window_filter(self, p: _Parse, window: TimeWindow, measures: list[_Measure], focus: str | None) -> _Filter | None:
+        near = min(window.tokens)
+        col = self._time_column(p, measures, focus, near=near, year=window.year is not None)
+        if col is None:
+            return None
+        attribute = self.model.attribute(col.table, col.column)
+        used = set(window.tokens)
+        if attribute.grain == "year":
+            if window.year is not None:
+                return _Filter(Compare(col, "=", Lit(window.year)), {col.table}, used)
+            if window.start and window.end:
+                return _Filter(Between(col, Lit(window.start.year), Lit((window.end - timedelta(days=1)).year)),
+                               {col.table}, used)
+            return None
+        if attribute.grain == "month" and window.month is not None:
+            return _Filter(Compare(col, "=", Lit(window.month)), {col.table}, used)
+        if attribute.grain not in ("date", "timestamp"):
+            return None
+        if window.weekdays:
+            # Part dow: 0 = Sunday ... 6 = Saturday; the window counts Monday = 0
+            days = tuple(Lit((d + 1) % 7) for d in window.weekdays)
+            return _Filter(InList(Part("dow", col), days), {col.table}, used)
+        if window.month is not None:
+            return _Filter(Compare(Part("month", col), "=", Lit(window.month)), {col.table}, used)
+        parts: list[Condition] = []
+        if window.start is not None:
+            parts.append(Compare(col, ">=", Lit(window.start.isoformat())))
+        if window.end is not None:
+            parts.append(Compare(col, "<", Lit(window.end.isoformat())))
+        if not parts:
+            return None
+        return _Filter(parts[0] if len(parts) == 1 else AllOf(tuple(parts)), {col.table}, used)
+
+    def _time_column(self, p: _Parse, measures: list[_Measure], focus: str | None, *, near: int,
+                     year: bool = False) -> Col | None:
+        """The time column a time expression applies to: a named one close by, else the main one of the subject."""
+        best = None
+        for link in p.links:
+            if link.kind != "column":
+                continue
+            attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.role != "time":
+                continue
+            distance = abs(link.start - near)
+            if distance > 8:
+                continue
+            score = link.score - 0.04 * distance
+            if best is None or score > best[0]:
+                best = (score, Col(link.table, attribute.name))
+        if best is not None:
+            return best[1]
+        tables = [m.table for m in measures] + ([focus] if focus else [])
+        tables += [l.table for l in p.links if l.kind == "entity"]
+        for table in tables:
+            entity = self.model.entity(table)
+            if year:
+                years = [a for a in entity.attributes if a.role == "time" and a.grain == "year"]
+                if years:
+                    return Col(table, years[0].name)
+            if entity.time:
+                return Col(table, entity.time)
+        return None
+
+    # -- the focus --------------------------------------------------------------------------------------------
+
+    def _focus(self, p: _Parse, head: int, measures: list[_Measure]) -> tuple[str | None, set[int]]:
+        """The entity the answer is about: named right after the question word, else the first named one."""
+        words = p.words
+        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+            if link.kind != "entity" or link.start < head:
+                continue
+            if any(set(link.matched) & m.tokens for m in measures):
+                continue
+            gap = [w for w in words[head:link.start] if w not in STOP_WORDS and w not in CUE_WORDS]
+            if len(gap) <= 1:
+                return link.table, set(link.matched)
+            break
+        if measures:
+            return measures[0].table, set()
+        entities = [l for l in p.links if l.kind == "entity"]
+        if entities:
+            best = max(entities, key=lambda l: (l.score, -l.start))
+            return best.table, set(best.matched)
+        columns = [l for l in p.links if l.kind == "column"]
+        if columns:
+            return columns[0].table, set()
+        return None, set()
+
+    # -- groups, superlatives, order ----------------------------------------------------------------------------
+
+    def _group_target(self, p: _Parse, start: int, end: int, measures: list[_Measure]):
+        words = p.words
+        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+            if link.start < end or link.start > end + 3:
+                continue
+            gap = [w for w in words[end:link.start] if w not in STOP_WORDS and w not in ("different", "individual", "respective", "unique")]
+            if gap:
+                continue
+            if any(set(link.matched) & m.tokens for m in measures):
+                continue
+            tokens_used = set(range(start, end)) | set(link.matched)
+            if link.kind == "entity":
+                entity = self.model.entity(link.table)
+                exprs: list[Expr] = [Col(entity.table, k) for k in entity.key] + [
+                    Col(entity.table, c) for c in entity.display if c not in entity.key]
+                if not exprs:
+                    continue
+                # a measure of another table grouped by an entity that a column of that table points at
+                for m in measures:
+                    if m.table == entity.table:
+                        continue
+                    ref = self._reference_to(m.table, entity.table)
+                    if ref is not None and not entity.label and not entity.label_parts:
+                        exprs = [Col(m.table, ref)]
+                        return exprs, m.table, tokens_used
+                return exprs, entity.table, tokens_used
+            attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            col = Col(link.table, attribute.name)
+            # "by country" where the measure's table has its own country column: use that one
+            for m in measures:
+                if m.table != link.table:
+                    alt = self._same_named(m.table, attribute)
+                    if alt is not None:
+                        return [Col(m.table, alt)], m.table, tokens_used
+            if attribute.role == "time" and attribute.grain in ("date", "timestamp"):
+                return [col], link.table, tokens_used
+            return [col], link.table, tokens_used
+        return None
+
+    def _reference_to(self, table: str, target: str) -> str | None:
+        for edge in self.model.neighbours(table):
+            if edge.right == target and len(edge.pairs) == 1:
+                return edge.pairs[0][0]
+        return None
+
+    def _same_named(self, table: str, attribute: Attribute) -> str | None:
+        entity = self.model.entity(table)
+        for other in entity.attributes:
+            if other.words == attribute.words or (other.core_words == attribute.core_words and other.kind == attribute.kind):
+                if other.role not in ("key",) or attribute.role in ("key", "reference"):
+                    return other.name
+        return None
+
+    def _superlative_target(self, p: _Parse, index: int, desc: bool, measures: list[_Measure], focus: str | None):
+        """(order expression, tokens, measure to add) for the superlative at `index`."""
+        words = p.words
+        for m in measures:
+            if m.tokens and min(m.tokens) > index and min(m.tokens) - index <= 3:
+                return m.expr, set(m.tokens), None
+        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+            if link.start <= index or link.start > index + 4:
+                continue
+            gap = [w for w in words[index + 1:link.start] if w not in STOP_WORDS]
+            if gap and not all(w in ("number", "amount", "count", "total", "average") for w in gap):
+                continue
+            counted = any(w in ("number", "count") for w in gap) or words[index] in ("most", "fewest", "least")
+            if link.kind == "column":
+                attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                col = Col(link.table, attribute.name)
+                if attribute.is_numeric or attribute.role == "time":
+                    if focus and focus != link.table and self.model.path(focus, link.table) and not self._one_to_one(focus, link.table):
+                        agg = Agg(attribute.aggregate if not counted else "sum", col)
+                        return agg, set(link.matched), _Measure(agg, link.table, set(link.matched), f"{attribute.aggregate}_{attribute.name}")
+                    return col, set(link.matched), None
+                if counted:
+                    agg = Agg("count_distinct", col)
+                    return agg, set(link.matched), _Measure(agg, link.table, set(link.matched), f"number_of_{attribute.name}")
+                continue
+            entity = self.model.entity(link.table)
+            if focus == entity.table:
+                continue
+            agg = Agg("count")
+            return agg, set(link.matched), _Measure(agg, entity.table, set(link.matched), f"number_of_{entity.name}")
+        # "the longest rivers": the adjective says which property
+        properties = ADJECTIVE_PROPERTIES.get(words[index])
+        if properties and focus:
+            entity = self.model.entity(focus)
+            wanted = {stem(w) for w in properties.split()}
+            for attribute in entity.attributes:
+                if (set(attribute.words) | attribute.description) & wanted and (attribute.is_numeric or attribute.role == "time"):
+                    return Col(entity.table, attribute.name), set(), None
+        return None
+
+    def _one_to_one(self, a: str, b: str) -> bool:
+        """Whether each row of `a` has at most one row of `b` (b is reached through references a holds)."""
+        path = self.model.path(a, b)
+        if not path:
+            return False
+        for edge in path:
+            target = self.model.entity(edge.right)
+            if not all(col in target.key for _, col in edge.pairs) or not target.key:
+                return False
+        return True
+
+    def _order_target(self, p: _Parse, index: int, measures: list[_Measure], focus: str | None):
+        for m in measures:
+            if m.tokens and index <= min(m.tokens) <= index + 4:
+                return m.expr, set(m.tokens)
+        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+            if link.start < index or link.start > index + 4:
+                continue
+            if link.kind == "column":
+                return Col(link.table, link.column), set(link.matched)  # type: ignore[arg-type]
+            entity = self.model.entity(link.table)
+            if entity.display:
+                return Col(entity.table, entity.display[0]), set(link.matched)
+        return None
+
+    # -- assembling -------------------------------------------------------------------------------------------
+
+    def _assemble(self, p, head, focus, focus_tokens, measures, measure_alternatives, groups, filters, order_by,
+                  limit, limit_tokens, top_one):
+        words = p.words
+        outputs_asked = self._asked_outputs(p, head, focus, measures, groups, filters)
+        options = [measures]
+        for i, alternatives in enumerate(measure_alternatives[:2]):
+            for alternative in alternatives[1:2]:
+                options.append([alternative if k == i else m for k, m in enumerate(measures)])
+        ratio = self._ratio(p, measures, filters)
+        for variant, chosen in enumerate(options):
+            plan, used = self._build(p, focus, focus_tokens, chosen, groups, filters, order_by, limit, limit_tokens,
+                                     top_one, outputs_asked, ratio)
+            if plan is None:
+                continue
+            score = 1.0 - 0.12 * variant
+            yield plan, score * _link_quality(p, used), used
+            if plan.where is not None and any(isinstance(f.condition, Match) and f.condition.mode == "equals" for f in filters):
+                loose = _loosen(plan)
+                if loose is not None:
+                    yield loose, score * 0.9 * _link_quality(p, used), used
+
+    def _asked_outputs(self, p: _Parse, head: int, focus: str | None, measures, groups, filters) -> list[tuple[Col, set[int]]]:
+        """Columns the question asks to see: "the names and areas of the lakes", "return the id, name and ..."."""
+        out: list[tuple[Col, set[int]]] = []
+        used_elsewhere = set().union(*(m.tokens for m in measures), *(g[2] for g in groups), *(f.tokens for f in filters)) \
+            if (measures or groups or filters) else set()
+        words = p.words
+        segments = _output_segments(words, head)
+        for link in p.links:
+            if link.kind != "column" or link.score < 0.5:
+                continue
+            if set(link.matched) & used_elsewhere:
+                continue
+            if not any(a <= link.start < b for a, b in segments):
+                continue
+            attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            col = Col(link.table, attribute.name)
+            if any(c == col for c, _ in out):
+                continue
+            if any(set(link.matched) & t for _, t in out):
+                continue
+            out.append((col, set(link.matched)))
+        return out
+
+    def _ratio(self, p: _Parse, measures: list[_Measure], filters: list[_Filter]):
+        """ "ratio of A to B", "A per B", "proportion of X with Y (out of all)": the two sides, when named."""
+        words = p.words
+        for i, w in enumerate(words):
+            if w not in RATIO_WORDS:
+                continue
+            if w == "rate" and (i + 1 >= len(words) or words[i + 1] != "of"):
+                continue
+            to = next((j for j in range(i + 1, min(len(words), i + 14)) if words[j] in ("to", "versus", "vs", "over", "per")), None)
+            left = [l for l in p.links if i < l.start and (to is None or l.start < to)]
+            right = [l for l in p.links if to is not None and to < l.start <= to + 6]
+            return i, to, left, right
+        for i, w in enumerate(words):
+            if w == "per" and i > 0:
+                left = [l for l in p.links if l.end <= i and l.end >= i - 3 and l.kind == "column"]
+                right = [l for l in p.links if l.start > i and l.start <= i + 3 and l.kind == "column"]
+                if left and right:
+                    return i, i, left, right
+        return None
+
+    def _build(self, p, focus, focus_tokens, measures, groups, filters, order_by, limit, limit_tokens, top_one,
+               asked, ratio):
+        words = p.words
+        used: set[int] = set(focus_tokens) | set(limit_tokens) | set(p.used)
+        select: list[Output] = []
+        group_by: list[Expr] = []
+        where: list[Condition] = []
+        having: list[Condition] = []
+        via: list[str] = []
+        tables_mentioned = [l.table for l in sorted(p.links, key=lambda l: l.start)
+                            if l.kind == "entity" and l.score >= 0.85 and l.complete
+                            and not self.model.entity(l.table).bridge]
+
+        ratio_expr = None
+        if ratio is not None:
+            ratio_expr = self._ratio_expr(p, ratio, measures, filters, focus)
+            if ratio_expr is not None:
+                used |= ratio_expr[1]
+        base = measures[0].table if measures else focus
+        if ratio_expr is not None and ratio_expr[2]:
+            base = ratio_expr[2][0]
+        if base is None:
+            return None, used
+        entity = self.model.entity(base)
+
+        # filters
+        absent_tables: list[str] = []
+        for f in filters:
+            used |= f.tokens
+            if isinstance(f.condition, _Having):
+                having.append(f.condition.condition)
+            elif isinstance(f.condition, _Absent):
+                cond = self._absent(base, f.condition.table)
+                if cond is not None:
+                    where.append(cond)
+            else:
+                if ratio_expr is not None and f.condition in ratio_expr[3]:
+                    continue
+                where.append(f.condition)
+        for table in tables_mentioned:
+            if table not in via:
+                via.append(table)
+
+        aggregated = bool(measures) or ratio_expr is not None and _has_agg(ratio_expr[0])
+        if groups and not aggregated:
+            # grouping words without an aggregate: the focus entity is counted ("courses per department")
+            counted = focus if focus and all(focus != g[1] or self.model.entity(focus).key != [] for g in groups) else None
+            if counted is not None and not all(self._is_own_key(g[0], counted) for g in groups):
+                measures = [_Measure(Agg("count"), counted, set(), f"number_of_{self.model.entity(counted).name}")]
+                base = counted
+                entity = self.model.entity(base)
+                aggregated = True
+        for exprs, table, tokens in groups:
+            used |= tokens
+            if aggregated:
+                if all(self._is_own_key(e, base) for e in exprs) and not any(_has_agg(m.expr) and m.table != base for m in measures):
+                    # "for each course" when every row is one course: no grouping, one row each
+                    for e in exprs:
+                        select.append(Output(_name_of(e), e))
+                    group_by = []
+                    aggregated = False
+                    measures = [_Measure(_strip_agg(m.expr), m.table, m.tokens, m.name) for m in measures]
+                    if ratio_expr is not None:
+                        ratio_expr = (_strip_agg(ratio_expr[0]), ratio_expr[1], ratio_expr[2], ratio_expr[3])
+                    continue
+            for e in exprs:
+                select.append(Output(_name_of(e), e))
+                if aggregated:
+                    group_by.append(e)
+        if ratio_expr is not None:
+            select.append(Output("ratio", ratio_expr[0]))
+            for m in measures:
+                used |= m.tokens
+        else:
+            for m in measures:
+                used |= m.tokens
+                select.append(Output(m.name, m.expr))
+        if not select:
+            return None, used
+
+        # a question about a list ("which authors ...", "what are the titles ...")
+        if not aggregated and not any(isinstance(o.expr, Col) and o.expr.table == base and o.expr.column in entity.display for o in select):
+            pass
+        if not measures and ratio_expr is None and not groups:
+            select = []
+            focus_entity = self.model.entity(focus) if focus else entity
+            asked_cols = [c for c, _ in asked]
+            if asked_cols:
+                for c, t in asked:
+                    used |= t
+                    select.append(Output(c.column, c))
+                if not any(c.table == focus_entity.table for c in asked_cols) or all(
+                        self.model.attribute(c.table, c.column).role not in ("key", "label", "text", "dimension")
+                        for c in asked_cols):
+                    for col in focus_entity.display:
+                        if not any(c == Col(focus_entity.table, col) for c in asked_cols):
+                            select.insert(0, Output(col, Col(focus_entity.table, col)))
+            else:
+                for col in focus_entity.display:
+                    select.append(Output(col, Col(focus_entity.table, col)))
+                for k in focus_entity.key:
+                    if k not in focus_entity.display:
+                        select.append(Output(k, Col(focus_entity.table, k)))
+            base = focus_entity.table
+            entity = focus_entity
+        elif aggregated and focus and focus != base and not groups and top_one:
+            # "which author has the most publications": the measure per focus entity, the best one
+            focus_entity = self.model.entity(focus)
+            keys = [Col(focus, k) for k in focus_entity.key] + [Col(focus, c) for c in focus_entity.display if c not in focus_entity.key]
+            select = [Output(_name_of(k), k) for k in keys] + select
+            group_by = keys + group_by
+        elif aggregated and asked and not groups:
+            for c, t in asked:
+                if c.table == focus and focus_tokens and self.model.attribute(c.table, c.column).role in ("label", "key", "text", "dimension"):
+                    used |= t
+                    select.insert(0, Output(c.column, c))
+                    group_by.insert(0, c)
+
+        # ordering
+        orders: list[Order] = []
+        for expr, desc, tokens in order_by:
+            used |= tokens
+            if _has_agg(expr) and not aggregated:
+                expr = _strip_agg(expr)
+            orders.append(Order(expr, desc))
+            if not any(o.expr == expr for o in select) and not (isinstance(expr, Col) and aggregated and expr not in group_by):
+                if not _has_agg(expr) or aggregated:
+                    select.append(Output(_name_of(expr), expr))
+        if aggregated and group_by:
+            for o in orders:
+                if not _has_agg(o.expr) and o.expr not in group_by:
+                    group_by.append(o.expr)
+        final_limit = limit
+        if final_limit is None and top_one and orders and not limit_tokens:
+            focus_token = next((p.tokens[i] for i in sorted(focus_tokens)), None) if focus_tokens else None
+            plural = focus_token is not None and _plural(focus_token)
+            if not plural and not _asks_ordering(words):
+                final_limit = 1
+        distinct = not aggregated and bool(where or via) and not orders
+        if not aggregated:
+            # rows of a list repeated by joins to filter tables: list each once
+            distinct = True
+        plan = QueryPlan(
+            base=base,
+            select=tuple(_unique_outputs(select)),
+            where=(where[0] if len(where) == 1 else AllOf(tuple(where))) if where else None,
+            group_by=tuple(dict.fromkeys(group_by)),
+            having=(having[0] if len(having) == 1 else AllOf(tuple(having))) if having else None,
+            order_by=tuple(orders),
+            limit=final_limit,
+            distinct=distinct and not group_by,
+            via=tuple(t for t in via if t in self.model.entities),
+        )
+        return plan, used
+
+    def _ratio_expr(self, p: _Parse, ratio, measures, filters, focus):
+        """The ratio's expression: two aggregates (possibly filtered) or two columns of each row."""
+        index, to, left, right = ratio
+        words = p.words
+        left_m = [m for m in measures if m.tokens and index < min(m.tokens) and (to is None or min(m.tokens) < to)]
+        right_m = [m for m in measures if to is not None and m.tokens and min(m.tokens) > to]
+        tokens = {index} | ({to} if to is not None else set())
+
+        def side(links, ms, lo, hi):
+            if ms:
+                return ms[0].expr, ms[0].table, set(ms[0].tokens)
+            for link in sorted(links, key=lambda l: (-l.score, l.start)):
+                if link.kind == "column":
+                    attribute = self.model.attribute(link.table, link.column)
+                    if attribute.is_numeric:
+                        return Col(link.table, attribute.name), link.table, set(link.matched)
+                else:
+                    return Agg("count"), link.table, set(link.matched)
+            return None
+
+        a = side(left, left_m, index, to)
+        if to is None or a is None:
+            return None
+        b = side(right, right_m, to, None)
+        if b is None:
+            return None
+        (ea, ta, ua), (eb, tb, ub) = a, b
+        tokens |= ua | ub
+        side_filters: list[Condition] = []
+        # filters between the ratio word and "to" belong to the left side, after "to" to the right side
+        fa = [f for f in filters if f.tokens and index < min(f.tokens) < to]
+        fb = [f for f in filters if f.tokens and min(f.tokens) > to]
+        if isinstance(ea, Agg) and isinstance(eb, Agg) and ta != tb:
+            # counts of two tables: each counted over the join of both
+            ka = self.model.entity(ta).key
+            kb = self.model.entity(tb).key
+            if ka and kb:
+                ea = Agg("count_distinct", Col(ta, ka[0])) if ea.arg is None else ea
+                eb = Agg("count_distinct", Col(tb, kb[0])) if eb.arg is None else eb
+        if isinstance(ea, Col) and isinstance(eb, Col) and (fa or fb):
+            ea, eb = Agg("sum", ea), Agg("sum", eb)
+        if fa and isinstance(ea, Agg):
+            cond = fa[0].condition if len(fa) == 1 else AllOf(tuple(f.condition for f in fa))
+            ea = replace(ea, where=cond)
+            side_filters += [f.condition for f in fa]
+        if fb and isinstance(eb, Agg):
+            cond = fb[0].condition if len(fb) == 1 else AllOf(tuple(f.condition for f in fb))
+            eb = replace(eb, where=cond)
+            side_filters += [f.condition for f in fb]
+        share = words[index] in ("proportion", "percentage", "percent", "share", "fraction")
+        expr = Arith("/", ea, eb)
+        if share and words[index] in ("percentage", "percent"):
+            expr = Arith("*", Lit(100), expr)
+        return expr, tokens, [ta, tb] if ta == tb else [ta, tb], side_filters
+
+    def _absent(self, base: str, table: str) -> Condition | None:
+        """Rows of `base` with no `table`: a reference column that is empty, or no related rows at all."""
+        for edge in self.model.neighbours(base):
+            if edge.right == table and len(edge.pairs) == 1:
+                column = edge.pairs[0][0]
+                entity = self.model.entity(base)
+                if column not in entity.key:
+                    return IsNull(Col(base, column))
+        if self.model.path(base, table):
+            return Related(table, None, negate=True)
+        return None
+
+    def _is_own_key(self, expr: Expr, table: str) -> bool:
+        if not isinstance(expr, Col) or expr.table != table:
+            return False
+        entity = self.model.entity(table)
+        return expr.column in entity.key or expr.column in entity.display
+
+
+@dataclass(frozen=True)
+class _Having:
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class _Absent:
+    table: str
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _has_agg(expr: object) -> bool:
+    if isinstance(expr, Agg):
+        return True
+    if isinstance(expr, Arith):
+        return _has_agg(expr.left) or _has_agg(expr.right)
+    return False
+
+
+def _strip_agg(expr: Expr) -> Expr:
+    if isinstance(expr, Agg) and expr.arg is not None and expr.func in ("sum", "avg", "min", "max"):
+        return expr.arg
+    if isinstance(expr, Arith):
+        return Arith(expr.op, _strip_agg(expr.left), _strip_agg(expr.right))
+    return expr
+
+
+def _name_of(expr: Expr) -> str:
+    if isinstance(expr, Col):
+        return expr.column
+    if isinstance(expr, Agg):
+        inner = expr.arg.column if isinstance(expr.arg, Col) else "rows"
+        return f"{expr.func}_{inner}"
+    if isinstance(expr, Bucket):
+        return expr.grain
+    if isinstance(expr, Part):
+        return expr.part
+    return "value"
+
+
+def _unique_outputs(select: list[Output]) -> list[Output]:
+    out: list[Output] = []
+    names: set[str] = set()
+    for o in select:
+        if any(o.expr == x.expr for x in out):
+            continue
+        name = o.name
+        n = 2
+        while name in names:
+            name = f"{o.name}_{n}"
+            n += 1
+        names.add(name)
+        out.append(Output(name, o.expr))
+    return out
+
+
+def _non_overlapping(links: list[Link]) -> list[Link]:
+    """Values chosen longest first; one value per question span (several columns may still hold it)."""
+    chosen: list[Link] = []
+    taken: set[int] = set()
+    by_span: dict[tuple[int, int], list[Link]] = {}
+    for link in links:
+        by_span.setdefault((link.start, link.end), []).append(link)
+    for (start, end), group in sorted(by_span.items(), key=lambda kv: (-(kv[0][1] - kv[0][0]), kv[0][0])):
+        if taken & set(range(start, end)):
+            continue
+        taken |= set(range(start, end))
+        chosen += sorted(group, key=lambda l: -l.score)
+    return chosen
+
+
+def _split_directives(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
+    """Sentences that tell how to write the SQL ("Always filter names using ILIKE") are hints, not content."""
+    sentences: list[list[Token]] = [[]]
+    for token in tokens:
+        sentences[-1].append(token)
+        if token.kind == "punct" and token.text in ".?!;" or token.text in ("(", ")"):
+            sentences.append([])
+    content: list[Token] = []
+    directives: list[Token] = []
+    for sentence in sentences:
+        lowered = [t.lower for t in sentence]
+        if lowered and (lowered[0] in ("always", "use", "filter", "match", "note", "assume", "when", "if", "only",
+                                       "do", "don't", "make", "ensure", "please", "remember")
+                        and set(lowered) & {"ilike", "like", "match", "matching", "sql", "table", "tables", "join",
+                                            "filter", "case", "insensitive", "insensitively", "exact", "string",
+                                            "strings", "query", "column", "columns", "percent", "wildcards"}):
+            directives += sentence
+        elif {"ilike", "wildcards", "insensitively", "case-insensitively"} & set(lowered):
+            directives += sentence
+        else:
+            content += sentence
+    return content or tokens, directives
+
+
+def _match_mode(tokens: Sequence[Token]) -> str:
+    words = [t.lower for t in tokens]
+    text = " ".join(words)
+    if "exact" in words or "exactly" in words:
+        return "exact"
+    if "ilike" in words or "insensitive" in text or "insensitively" in text or "wildcard" in text or "partial" in words:
+        return "contains"
+    return "default"
+
+
+def _head_index(words: list[str]) -> int:
+    for i, w in enumerate(words[:6]):
+        if w in QUESTION_HEADS or w == "how":
+            j = i + 1
+            while j < len(words) and words[j] in ("is", "are", "was", "were", "the", "a", "an", "me", "all", "of", "'s",
+                                                   "s", "do", "does", "did", "us", "both", "each", "every"):
+                j += 1
+            return j
+    return 0
+
+
+def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
+    words = [t.lower for t in tokens]
+    for i, w in enumerate(words):
+        if w in ("top", "first", "bottom", "last") and i + 1 < len(words):
+            number = number_value(tokens, i + 1)
+            if number and number[0] >= 1 and number[0] < 10_000:
+                return int(number[0]), set(range(i, i + 1 + number[1]))
+        if tokens[i].kind in ("number", "word") and i + 1 < len(words) and words[i + 1] in SUPERLATIVES:
+            number = number_value(tokens, i)
+            if number and number[1] == 1 and 1 <= number[0] < 1000 and (i == 0 or words[i - 1] in ("the", "top", "which", "what", "are", "list", "show", "give", "find")):
+                return int(number[0]), {i}
+    return None, set()
+
+
+def _agg_cues(words: list[str]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    taken: set[int] = set()
+    for i in range(len(words)):
+        if i in taken:
+            continue
+        for phrase, func in AGG_PHRASES:
+            k = len(phrase)
+            if tuple(words[i:i + k]) == phrase:
+                if phrase == ("count",) and i + 1 < len(words) and words[i + 1] == "the":
+                    pass
+                out.append((i, i + k, func))
+                taken |= set(range(i, i + k))
+                break
+    return out
+
+
+def _group_cues(words: list[str]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for i, w in enumerate(words):
+        if w not in GROUP_WORDS:
+            continue
+        if w == "by":
+            before = words[i - 1] if i else ""
+            if before in ORDER_VERBS or before in ("descending", "ascending"):
+                continue
+            if before.endswith(("ed", "en")) and before not in AGENT_VERBS_SKIP:
+                continue  # "written by authors": who did it, not a grouping
+        if w == "each" and i + 1 < len(words) and words[i + 1] in ("other",):
+            continue
+        start = i
+        end = i + 1
+        if w == "each" and i and words[i - 1] in ("for", "in", "of", "from", "at", "to"):
+            start = i - 1
+        if w == "across" and i + 1 < len(words) and words[i + 1] in ("different", "all", "the", "various"):
+            end = i + 2
+        out.append((start, end))
+    return out
+
+
+def _order_cues(words: list[str]):
+    """(index after which the ordering key is named or None, descending?, tokens) for "ordered by X desc" etc."""
+    desc: bool | None = None
+    used: set[int] = set()
+    key_index: int | None = None
+    for i, w in enumerate(words):
+        if w in ("descending", "desc", "decreasing"):
+            desc, used = True, used | {i}
+        elif w in ("ascending", "asc", "increasing"):
+            desc, used = False, used | {i}
+        elif w == "alphabetically" or w == "alphabetical":
+            desc, used = False, used | {i}
+        elif w in ("highest", "largest", "most", "longest", "biggest", "greatest") and i >= 1 and words[i - 1] == "from":
+            desc, used = True, used | {i - 1, i}
+        elif w in ("lowest", "smallest", "least", "shortest", "fewest") and i >= 1 and words[i - 1] == "from":
+            desc, used = False, used | {i - 1, i}
+        if w in ORDER_VERBS - {"list", "listed"} and i + 1 < len(words) and words[i + 1] in ("by", "on", "according"):
+            key_index = i + 2
+            used |= {i, i + 1}
+        elif w == "order" and i >= 1 and words[i - 1] == "in" and i + 1 < len(words) and words[i + 1] == "of":
+            key_index = i + 2
+            used |= {i - 1, i, i + 1}
+    if desc is None and key_index is None:
+        return None
+    return key_index, desc, used
+
+
+def _asks_ordering(words: list[str]) -> bool:
+    return any(w in ("ordered", "sorted", "order", "sort", "ranked", "descending", "ascending") for w in words)
+
+
+def _output_segments(words: list[str], head: int) -> list[tuple[int, int]]:
+    """Stretches of the question that name what to return: after the question word, and "return/give/show ..." parts."""
+    segments = [(head, min(len(words), head + 8))]
+    for i, w in enumerate(words):
+        if w in ("return", "give", "show", "list", "include", "display", "provide", "with") and i > head:
+            segments.append((i + 1, min(len(words), i + 12)))
+        if w in ("and",) and i > head and i + 1 < len(words) and words[i + 1] in ("their", "its", "the", "what", "how"):
+            segments.append((i + 1, min(len(words), i + 8)))
+    return segments
+
+
+def _part_of_column(index: int, column_links: list[Link]) -> bool:
+    return any(index in l.matched and l.score >= 0.85 for l in column_links)
+
+
+def _negated(words: list[str], index: int) -> bool:
+    window = words[max(0, index - 3):index]
+    return any(w in NEGATIONS - {"other"} for w in window) or (
+        len(window) >= 2 and window[-2:] == ["other", "than"])
+
+
+def _flag_true(attribute: Attribute) -> object:
+    if attribute.kind == "boolean" or not attribute.values:
+        return True if attribute.kind == "boolean" else 1
+    lowered = {v.lower(): v for v in attribute.values}
+    for yes in ("yes", "y", "true", "t", "1"):
+        if yes in lowered:
+            return lowered[yes]
+    return attribute.values[-1]
+
+
+def _coverage(p: _Parse, used: set[int]) -> float:
+    content = [i for i, t in enumerate(p.tokens) if t.kind in ("word", "quoted", "number", "date")
+               and t.lower not in STOP_WORDS and t.stem not in CUE_WORDS]
+    linked = {i for l in p.links for i in l.matched if l.score >= 0.6} | {i for v in p.values for i in v.span} | \
+        {i for w in p.windows for i in w.tokens}
+    important = [i for i in content if i in linked or p.tokens[i].kind in ("quoted", "number", "date")]
+    if not important:
+        return 1.0
+    return sum(1 for i in important if i in used) / len(important)
+
+
+def _link_quality(p: _Parse, used: set[int]) -> float:
+    scores = [l.score for l in p.links if set(l.matched) & used]
+    return 0.6 + 0.4 * (sum(scores) / len(scores)) if scores else 0.7
+
+
+def _loosen(plan: QueryPlan) -> QueryPlan | None:
+    """The same plan with exact text matches relaxed to case-insensitive containment."""
+    def relax(c):
+        if isinstance(c, Match) and c.mode == "equals":
+            return Match(c.arg, c.text, "contains", c.negate)
+        if isinstance(c, AllOf):
+            return AllOf(tuple(relax(i) for i in c.items))
+        if isinstance(c, AnyOf):
+            return AnyOf(tuple(relax(i) for i in c.items))
+        return c
+    if plan.where is None:
+        return None
+    loose = relax(plan.where)
+    return replace(plan, where=loose) if loose != plan.where else None
+
+
+def read_question(question: str, model: SemanticModel, *, today: date | None = None, limit: int = 6) -> list[Reading]:
+    """Ranked readings of `question` over `model` (build a Reader to reuse its index across questions)."""
+    return Reader(model).read(question, today=today, limit=limit)

@@ -1,0 +1,225 @@
+"""Time in questions: windows ("in 2021", "last 7 days", "the previous ISO week") and buckets ("per month")."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from nl2sql.semantics.lexicon import Token, number_value
+
+__all__ = ["TimeBucket", "TimeWindow", "find_buckets", "find_windows"]
+
+MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
+MONTHS |= {name.lower(): i for i, name in enumerate(calendar.month_abbr) if name}
+MONTHS.pop("may", None)  # "may" is a verb far more often than a month; "May 2021" is still read below
+WEEKDAYS = {name.lower(): i for i, name in enumerate(calendar.day_name)}  # Monday = 0
+UNITS = {"day": "day", "days": "day", "week": "week", "weeks": "week", "month": "month", "months": "month",
+         "quarter": "quarter", "quarters": "quarter", "year": "year", "years": "year"}
+ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+BUCKET_WORDS = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year",
+                "annual": "year", "annually": "year"}
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """A stretch of time: dates are [start, end) (end exclusive); `year` alone for year-number columns."""
+
+    start: date | None
+    end: date | None
+    tokens: frozenset[int]
+    text: str
+    year: int | None = None  # a calendar year (lets a `year` number column be compared directly)
+    month: int | None = None  # a month of any year ("in April")
+    weekdays: tuple[int, ...] = ()  # on weekends / on Mondays (0 = Monday)
+
+
+@dataclass(frozen=True)
+class TimeBucket:
+    grain: str
+    tokens: frozenset[int]
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    return date(day.year + month // 12, month % 12 + 1, 1)
+
+
+def _period(unit: str, today: date) -> date:
+    """The start of the current calendar `unit` (weeks start on Monday, as ISO weeks do)."""
+    if unit == "day":
+        return today
+    if unit == "week":
+        return today - timedelta(days=today.weekday())
+    if unit == "month":
+        return today.replace(day=1)
+    if unit == "quarter":
+        return date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    return date(today.year, 1, 1)
+
+
+def _shift(day: date, unit: str, n: int) -> date:
+    if unit == "day":
+        return day + timedelta(days=n)
+    if unit == "week":
+        return day + timedelta(weeks=n)
+    if unit == "month":
+        return _add_months(day.replace(day=1), n) if day.day == 1 else _add_months(day, n).replace(
+            day=min(day.day, calendar.monthrange(*_y_m(_add_months(day, n)))[1]))
+    if unit == "quarter":
+        return _shift(day, "month", 3 * n)
+    try:
+        return day.replace(year=day.year + n)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + n, day=28)
+
+
+def _y_m(day: date) -> tuple[int, int]:
+    return day.year, day.month
+
+
+def _is_year(token: Token) -> int | None:
+    if token.kind == "number" and re.fullmatch(r"(19|20)\d\d", token.lower):
+        return int(token.lower)
+    return None
+
+
+def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
+    """Every time window the question names, each with the tokens it used."""
+    out: list[TimeWindow] = []
+    used: set[int] = set()
+    n = len(tokens)
+    words = [t.lower for t in tokens]
+
+    def add(start: date | None, end: date | None, span: range, **extra) -> None:
+        ids = frozenset(i for i in span if i < n)
+        if ids & used:
+            return
+        used.update(ids)
+        text = " ".join(tokens[i].text for i in sorted(ids))
+        out.append(TimeWindow(start, end, ids, text, **extra))
+
+    i = 0
+    while i < n:
+        w = words[i]
+        # last / past / previous N units; in the last N units
+        if w in ("last", "past", "previous", "prior", "recent") and i + 1 < n:
+            number = number_value(tokens, i + 1) if i + 1 < n else None
+            if number and i + 1 + number[1] < n and words[i + 1 + number[1]] in UNITS:
+                count = int(number[0])
+                unit = UNITS[words[i + 1 + number[1]]]
+                add(_shift(today, unit, -count), today + timedelta(days=1), range(i - 1 if i and words[i - 1] in ("the", "in", "over", "during", "within") else i, i + 2 + number[1]))
+                i += 2 + number[1]
+                continue
+            if words[i + 1] in UNITS or (words[i + 1] in ("iso", "calendar") and i + 2 < n and words[i + 2] in UNITS):
+                skip = 2 if words[i + 1] in UNITS else 3
+                unit = UNITS[words[i + skip - 1]]
+                current = _period(unit, today)
+                add(_shift(current, unit, -1), current, range(i - 1 if i and words[i - 1] in ("the", "in", "during", "of") else i, i + skip))
+                i += skip
+                continue
+        if w in ("this", "current") and i + 1 < n and words[i + 1] in UNITS:
+            unit = UNITS[words[i + 1]]
+            current = _period(unit, today)
+            add(current, _shift(current, unit, 1), range(i - 1 if i and words[i - 1] in ("the", "in") else i, i + 2))
+            i += 2
+            continue
+        if w == "today":
+            add(today, today + timedelta(days=1), range(i, i + 1))
+        elif w == "yesterday":
+            add(today - timedelta(days=1), today, range(i, i + 1))
+        elif w in ("weekend", "weekends"):
+            add(None, None, range(i - 1 if i and words[i - 1] in ("on", "the", "a") else i, i + 1), weekdays=(5, 6))
+        elif w.rstrip("s") in WEEKDAYS and (w.endswith("s") or (i and words[i - 1] == "on")):
+            add(None, None, range(i, i + 1), weekdays=(WEEKDAYS[w.rstrip("s")],))
+        elif tokens[i].kind == "date":
+            day = _parse_date(tokens[i].lower)
+            if day is not None:
+                before = words[i - 1] if i else ""
+                if before in ("before", "until", "prior"):
+                    add(None, day, range(i - 1, i + 1))
+                elif before in ("after",):
+                    add(day + timedelta(days=1), None, range(i - 1, i + 1))
+                elif before in ("since", "from") and not (i + 2 < n and words[i + 1] in ("to", "and", "until")):
+                    add(day, None, range(i - 1, i + 1))
+                elif i + 2 < n and words[i + 1] in ("to", "and", "until") and tokens[i + 2].kind == "date":
+                    end = _parse_date(tokens[i + 2].lower)
+                    if end is not None:
+                        add(day, end + timedelta(days=1), range(i - 1 if before in ("between", "from") else i, i + 3))
+                        i += 3
+                        continue
+                else:
+                    add(day, day + timedelta(days=1), range(i - 1 if before in ("on", "of") else i, i + 1))
+        elif words[i] in ORDINALS and i + 2 < n and words[i + 1] in ("quarter",):
+            q = ORDINALS[words[i]]
+            year = next((_is_year(tokens[j]) for j in range(i + 2, min(n, i + 5)) if _is_year(tokens[j])), today.year)
+            span_end = next((j + 1 for j in range(i + 2, min(n, i + 5)) if _is_year(tokens[j])), i + 2)
+            start = date(year, 3 * (q - 1) + 1, 1)
+            add(start, _shift(start, "quarter", 1), range(i - 1 if i and words[i - 1] == "the" else i, span_end))
+            i = span_end
+            continue
+        elif re.fullmatch(r"q[1-4]", w):
+            q = int(w[1])
+            nxt = _is_year(tokens[i + 1]) if i + 1 < n else None
+            year = nxt or today.year
+            start = date(year, 3 * (q - 1) + 1, 1)
+            add(start, _shift(start, "quarter", 1), range(i, i + (2 if nxt else 1)))
+        elif (w in MONTHS or w == "may") and (w != "may" or (i + 1 < n and _is_year(tokens[i + 1]))):
+            month = MONTHS.get(w, 5)
+            nxt = _is_year(tokens[i + 1]) if i + 1 < n else None
+            if nxt:
+                start = date(nxt, month, 1)
+                add(start, _add_months(start, 1), range(i - 1 if i and words[i - 1] in ("in", "of", "during") else i, i + 2))
+                i += 2
+                continue
+            add(None, None, range(i - 1 if i and words[i - 1] in ("in", "of", "during") else i, i + 1), month=month)
+        elif _is_year(tokens[i]) is not None:
+            year = _is_year(tokens[i])
+            before = words[i - 1] if i else ""
+            if before in ("before", "until"):
+                add(None, date(year, 1, 1), range(i - 1, i + 1))
+            elif before in ("after",):
+                add(date(year + 1, 1, 1), None, range(i - 1, i + 1))
+            elif before == "since":
+                add(date(year, 1, 1), None, range(i - 1, i + 1))
+            elif i + 2 < n and words[i + 1] in ("to", "and", "through") and _is_year(tokens[i + 2]):
+                last = _is_year(tokens[i + 2]) or year
+                add(date(year, 1, 1), date(last + 1, 1, 1), range(i - 1 if before in ("between", "from") else i, i + 3))
+                i += 3
+                continue
+            else:
+                lead = i
+                if i >= 2 and words[i - 1] == "year" and words[i - 2] == "the":
+                    lead = i - 2
+                elif i and words[i - 1] in ("year", "in", "of", "during", "for"):
+                    lead = i - 1
+                add(date(year, 1, 1), date(year + 1, 1, 1), range(lead, i + 1), year=year)
+        i += 1
+    return out
+
+
+def find_buckets(tokens: list[Token]) -> list[TimeBucket]:
+    """Grouping by time: "monthly", "per month", "each year", "by quarter", "over the years", "month by month"."""
+    out: list[TimeBucket] = []
+    words = [t.lower for t in tokens]
+    for i, w in enumerate(words):
+        if w in BUCKET_WORDS:
+            out.append(TimeBucket(BUCKET_WORDS[w], frozenset({i})))
+        elif w in UNITS and i and words[i - 1] in ("per", "each", "every", "by"):
+            out.append(TimeBucket(UNITS[w], frozenset({i - 1, i})))
+        elif w in ("years", "months", "weeks", "days", "quarters") and i >= 2 and words[i - 1] == "the" and words[i - 2] in ("over", "across", "through"):
+            out.append(TimeBucket(UNITS[w], frozenset({i - 2, i - 1, i})))
+        elif w in UNITS and i >= 2 and words[i - 1] == "each" and words[i - 2] in ("for", "in", "of"):
+            pass  # already counted by the "each" rule
+    return out
+
+
+def _parse_date(text: str) -> date | None:
+    match = re.match(r"(\d{4})-(\d{1,2})-(\d{1,2})", text)
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
