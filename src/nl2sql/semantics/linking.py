@@ -164,6 +164,12 @@ class Linker:
 
     # -- values ---------------------------------------------------------------------------------------------
 
+    def _column_words(self, table: str, column: str) -> tuple[str, ...]:
+        try:
+            return _stems_of(self.model.attribute(table, column))
+        except KeyError:
+            return ()
+
     def values(self, tokens: list[Token]) -> list[Link]:
         """Spans of the question equal to a sampled value of some column (case and punctuation aside)."""
         out: list[Link] = []
@@ -184,7 +190,13 @@ class Linker:
                 entries = index.get(key)
                 if not entries:
                     continue
-                single_stop = end - start == 1 and tokens[start].lower in STOP_WORDS
+                single_stop = end - start == 1 and tokens[start].lower in STOP_WORDS and tokens[start].kind != "quoted"
+                if single_stop:
+                    # "a", "in", "or" are values only right after a word of their column ("a grade of A")
+                    before = {stem(t.lower) for t in tokens[max(0, start - 3):start]}
+                    entries = tuple(e for e in entries if before & set(self._column_words(e.table, e.column)))
+                    if not entries:
+                        continue
                 for entry in entries:
                     exact = " ".join(words) == entry.value or (tokens[start].kind == "quoted" and end - start == 1)
                     score = (0.95 if exact else 0.85) * (0.3 if single_stop else 1.0)
@@ -194,6 +206,10 @@ class Linker:
                                     frozenset(range(start, end))))
                 break  # the longest value starting here
         return out
+
+
+def _stems_of(attribute: Attribute) -> tuple[str, ...]:
+    return attribute.words + attribute.table_words
 
 
 def _entity_element(entity: Entity) -> _Element:

@@ -354,7 +354,10 @@ def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[
                 by_words = (len(column.words) >= 2 and column.words[-1] in _KEY_WORDS
                             and tuple(column.words[:-1]) in ({b.words, b.words[-1:]} if b.words else set())
                             and column.words != target.words or (column.words == target.words and column.name != target.name))
-                if by_name or by_words:
+                # `fare.fare_airline`, `flight.to_airport`: named after a one-word table, holding its key's kind
+                by_table = (len(b.words) == 1 and len(column.words) >= 2 and column.words[-1] == b.words[0]
+                            and column.role not in ("key", "measure", "time") and target.kind == column.kind)
+                if by_name or by_words or by_table:
                     out.append(JoinEdge(a.table, b.table, ((column.name, target.name),), "name"))
                     connected.add(frozenset((a.table, b.table)))
     return out
@@ -550,7 +553,7 @@ def _guess_key(name: str, table_stems: tuple[str, ...], attributes: list[Attribu
             return (a.name,)
     short = [a for a in attributes if 2 < len(a.name) <= 4 and a.name.lower().endswith("id") and len(a.words) == 1
              and a.name.lower()[0] == lower[0]]
-    if len(short) == 1:
+    if len(short) == 1 and len(table_stems) == 1:
         return (short[0].name,)
     return ()
 

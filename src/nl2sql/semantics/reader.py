@@ -121,6 +121,7 @@ class _Measure:
     table: str
     tokens: set[int]
     name: str
+    implicit: bool = False  # the aggregate word was only part of the column's name ("number of citations")
 
 
 @dataclass
@@ -214,6 +215,12 @@ class Reader:
                 continue
             options = self._measure_options(p, start, end, func)
             if options:
+                same = next((m for m in measures if _measured(m.expr) == _measured(options[0].expr)
+                             and _measured(m.expr) is not None), None)
+                if same is not None:
+                    same.tokens |= options[0].tokens  # the same quantity named twice ("ordered by the number of ...")
+                    same.implicit = same.implicit and options[0].implicit
+                    continue
                 measures.append(options[0])
                 measure_alternatives.append(options)
         # a column whose own name holds the aggregate word ("total_credit", "num_enrolled", "average_rating")
@@ -295,8 +302,11 @@ class Reader:
                 order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
             elif desc is not None and measures:
                 order_by.append((measures[0].expr, desc, used))
-            elif desc is None and words and "alphabetically" in words:
-                pass
+            if not order_by and ("alphabetically" in words or "alphabetical" in words) and focus_entity:
+                entity = self.model.entity(focus_entity)
+                if entity.display:
+                    order_by.append((Col(entity.table, entity.display[-1] if entity.label_parts else entity.display[0]),
+                                     False, used))
             p.used |= used
 
         plans = list(self._assemble(p, head, focus_entity, focus_tokens, measures, measure_alternatives, groups,
@@ -362,6 +372,7 @@ class Reader:
                 continue
             if link.kind == "column":
                 attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                implicit = False
                 if overlap:
                     # the aggregate word is part of the column's name: "total credit", "number of enrolled"
                     if not attribute.is_numeric:
@@ -369,6 +380,7 @@ class Reader:
                     agg = {"count": attribute.aggregate, "sum": "sum"}.get(func, func)
                     expr: Expr = Agg(agg, Col(link.table, attribute.name))
                     score = link.score + 0.15
+                    implicit = all(i in link.matched or words[i] in STOP_WORDS for i in range(start, end))
                 elif func == "count":
                     if attribute.role in ("key", "reference", "label") or attribute.name in self.model.entity(link.table).display:
                         target_entity = self._entity_of_reference(attribute)
@@ -386,13 +398,17 @@ class Reader:
                         expr = Agg("count", Col(link.table, attribute.name))
                         score = link.score * 0.5
                 else:
-                    if not (attribute.is_numeric or (func in ("min", "max") and attribute.role == "time")):
+                    if not ((attribute.is_numeric and attribute.role in ("measure", "dimension"))
+                            or (func in ("min", "max") and attribute.role == "time")):
                         continue
                     expr = Agg(func, Col(link.table, attribute.name))
                     score = link.score
-                name = f"{'number' if func == 'count' else func}_{attribute.name}"
+                name = f"{'number' if func == 'count' and not implicit else func}_{attribute.name}"
+                if implicit:
+                    name = attribute.name
                 candidates.append((score - 0.02 * max(0, link.start - end),
-                                   _Measure(expr, link.table, set(range(start, end)) | set(link.matched), name)))
+                                   _Measure(expr, link.table, set(range(start, end)) | set(link.matched), name,
+                                            implicit)))
             else:
                 if func not in ("count", "sum") or overlap:
                     continue
@@ -670,7 +686,15 @@ class Reader:
 
     def _group_target(self, p: _Parse, start: int, end: int, measures: list[_Measure]):
         words = p.words
-        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+        home = {m.table for m in measures}
+
+        def preference(link: Link) -> tuple:
+            own_key = False
+            if link.kind == "column":
+                own_key = link.column in self.model.entity(link.table).key
+            return (link.start, -round(link.score, 2), link.table not in home, not own_key)
+
+        for link in sorted(p.links, key=preference):
             if link.start < end or link.start > end + 3:
                 continue
             gap = [w for w in words[end:link.start] if w not in STOP_WORDS and w not in ("different", "individual", "respective", "unique")]
@@ -679,6 +703,8 @@ class Reader:
             if any(set(link.matched) & m.tokens for m in measures):
                 continue
             tokens_used = set(range(start, end)) | set(link.matched)
+            if home and any(self.model.path(t, link.table) is None for t in home):
+                continue
             if link.kind == "entity":
                 entity = self.model.entity(link.table)
                 exprs: list[Expr] = [Col(entity.table, k) for k in entity.key] + [
@@ -774,7 +800,7 @@ class Reader:
 
     def _order_target(self, p: _Parse, index: int, measures: list[_Measure], focus: str | None):
         for m in measures:
-            if m.tokens and index <= min(m.tokens) <= index + 4:
+            if any(index <= t <= index + 4 for t in m.tokens):
                 return m.expr, set(m.tokens)
         for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
             if link.start < index or link.start > index + 4:
@@ -816,14 +842,19 @@ class Reader:
             if (measures or groups or filters) else set()
         words = p.words
         segments = _output_segments(words, head)
-        for link in p.links:
-            if link.kind != "column" or link.score < 0.5:
+        id_words = {"id", "ids", "code", "codes", "key", "number", "numbers", "no"}
+        for link in sorted(p.links, key=lambda l: (-l.score, l.start)):
+            if link.kind != "column" or link.score < 0.75:
                 continue
             if set(link.matched) & used_elsewhere:
                 continue
             if not any(a <= link.start < b for a, b in segments):
                 continue
             attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.role in ("key", "reference") and not id_words & {words[i] for i in link.matched}:
+                continue
+            if focus and link.table != focus and not self.model.path(focus, link.table):
+                continue
             col = Col(link.table, attribute.name)
             if any(c == col for c, _ in out):
                 continue
@@ -870,6 +901,15 @@ class Reader:
             ratio_expr = self._ratio_expr(p, ratio, measures, filters, focus)
             if ratio_expr is not None:
                 used |= ratio_expr[1]
+        if measures and all(m.implicit for m in measures) and not groups and (focus is None or all(
+                m.table == focus for m in measures)):
+            # "the publications with the highest number of citations": a column of each row, not a sum
+            plain = {m.expr: _strip_agg(m.expr) for m in measures}
+            order_by = [(plain.get(e, e), d, t) for e, d, t in order_by]
+            asked = list(asked) + [(plain[m.expr], m.tokens) for m in measures if isinstance(plain[m.expr], Col)]
+            used |= set().union(*(m.tokens for m in measures))
+            focus = focus or measures[0].table
+            measures = []
         base = measures[0].table if measures else focus
         if ratio_expr is not None and ratio_expr[2]:
             base = ratio_expr[2][0]
@@ -891,8 +931,9 @@ class Reader:
                 if ratio_expr is not None and f.condition in ratio_expr[3]:
                     continue
                 where.append(f.condition)
+        absent = {f.condition.table for f in filters if isinstance(f.condition, _Absent)}
         for table in tables_mentioned:
-            if table not in via:
+            if table not in via and table not in absent:
                 via.append(table)
 
         aggregated = bool(measures) or ratio_expr is not None and _has_agg(ratio_expr[0])
@@ -929,7 +970,7 @@ class Reader:
             for m in measures:
                 used |= m.tokens
                 select.append(Output(m.name, m.expr))
-        if not select:
+        if not select and (measures or groups or ratio_expr is not None):
             return None, used
 
         # a question about a list ("which authors ...", "what are the titles ...")
@@ -994,6 +1035,8 @@ class Reader:
         if not aggregated:
             # rows of a list repeated by joins to filter tables: list each once
             distinct = True
+        where = list(dict.fromkeys(where))
+        having = list(dict.fromkeys(having))
         plan = QueryPlan(
             base=base,
             select=tuple(_unique_outputs(select)),
@@ -1092,6 +1135,13 @@ class _Absent:
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _measured(expr: object) -> object:
+    """What an aggregate is over: its column, or the counted table's rows (None for other expressions)."""
+    if isinstance(expr, Agg):
+        return expr.arg if expr.arg is not None else ("rows", expr.where)
+    return None
 
 
 def _has_agg(expr: object) -> bool:
@@ -1286,11 +1336,17 @@ def _asks_ordering(words: list[str]) -> bool:
 
 def _output_segments(words: list[str], head: int) -> list[tuple[int, int]]:
     """Stretches of the question that name what to return: after the question word, and "return/give/show ..." parts."""
-    segments = [(head, min(len(words), head + 8))]
+    stop = next((i for i in range(head, len(words)) if words[i] in ("of", "for", "in", "that", "who", "which", "with",
+                                                                     "whose", "where", "by", "from", "have", "has",
+                                                                     "had", "is", "are", "was", "were")), len(words))
+    segments = [(head, min(stop + 1, head + 8))]
     for i, w in enumerate(words):
-        if w in ("return", "give", "show", "list", "include", "display", "provide", "with") and i > head:
-            segments.append((i + 1, min(len(words), i + 12)))
-        if w in ("and",) and i > head and i + 1 < len(words) and words[i + 1] in ("their", "its", "the", "what", "how"):
+        if w in ("return", "give", "show", "list", "include", "display", "provide", "including", "showing") and i > head:
+            end = next((j for j in range(i + 1, len(words)) if words[j] in (".", "?", "!", ";")), len(words))
+            segments.append((i + 1, end))
+        if w in ("and",) and i > head and i + 1 < len(words) and words[i + 1] in ("their", "its", "the", "his", "her"):
+            segments.append((i + 1, min(len(words), i + 6)))
+        if w in ("both",) and i >= head:
             segments.append((i + 1, min(len(words), i + 8)))
     return segments
 
