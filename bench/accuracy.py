@@ -147,6 +147,7 @@ def _key(value: Any) -> tuple:
 class Table:
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    order_index: int | None = None  # gold only: the output column of its first ORDER BY item, when it is one
 
     def deduplicated(self) -> Table:
         seen, rows = set(), []
@@ -155,7 +156,34 @@ class Table:
             if key not in seen:
                 seen.add(key)
                 rows.append(row)
-        return Table(self.columns, tuple(rows))
+        return Table(self.columns, tuple(rows), self.order_index)
+
+
+def order_index(sql: str, columns: Sequence[str]) -> int | None:
+    """Which output column the query's first ORDER BY item is (by alias, name or the same expression)."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except Exception:  # an unparsable gold query keeps the strict full-order comparison
+        return None
+    select = tree if isinstance(tree, exp.Select) else tree.find(exp.Select)
+    order = tree.args.get("order") or (select.args.get("order") if select is not None else None)
+    if order is None or not order.expressions or select is None:
+        return None
+    first = order.expressions[0].this
+    names = [c.lower() for c in columns]
+    if isinstance(first, exp.Literal) and first.is_int:
+        index = int(first.this) - 1
+        return index if 0 <= index < len(columns) else None
+    if isinstance(first, exp.Column) and first.name.lower() in names:
+        return names.index(first.name.lower())
+    for i, projection in enumerate(select.expressions):
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        if inner == first or inner.sql() == first.sql():
+            return i if i < len(columns) else None
+    return None
 
 
 def _rows_equal(a: Sequence[Sequence[Any]], b: Sequence[Sequence[Any]], ordered: bool) -> bool:
@@ -201,8 +229,29 @@ def subset_match(predicted: Table, gold: Table, ordered: bool) -> bool:
     return assign(0, frozenset())
 
 
+def _ordered_by_first_item(predicted: Table, gold: Table) -> bool:
+    """Rows come in the order of the gold's first ORDER BY item: some predicted column holds that column's values
+    in the same sequence (ties may come in any order)."""
+    p, g = predicted.deduplicated(), gold.deduplicated()
+    k = gold.order_index
+    assert k is not None
+    wanted = [r[k] for r in g.rows]
+    for j in range(len(p.columns)):
+        got = [r[j] for r in p.rows]
+        if len(got) == len(wanted) and all(_same(a, b) for a, b in zip(got, wanted)):
+            return True
+    return False
+
+
 def judge(predicted: Table, golds: Sequence[Table], ordered: bool) -> bool:
-    return any(exact_match(predicted, g, ordered) or subset_match(predicted, g, ordered) for g in golds)
+    """The README's rule: exact or subset match; where order counts, in the order of the gold's first ORDER BY item."""
+    for g in golds:
+        if ordered and g.order_index is not None:
+            if (exact_match(predicted, g, False) or subset_match(predicted, g, False)) and _ordered_by_first_item(predicted, g):
+                return True
+        elif exact_match(predicted, g, ordered) or subset_match(predicted, g, ordered):
+            return True
+    return False
 
 
 def run_gold(engine: sa.Engine, sql: str) -> Table | None:
@@ -211,7 +260,8 @@ def run_gold(engine: sa.Engine, sql: str) -> Table | None:
             conn.exec_driver_sql(f"SET statement_timeout = {int(GOLD_TIMEOUT_S * 1000)}")
             result = conn.execution_options(no_parameters=True).exec_driver_sql(sql)
             rows = tuple(tuple(_normal(v) for v in row) for row in result.fetchall())
-            return Table(tuple(result.keys()), rows)
+            columns = tuple(result.keys())
+            return Table(columns, rows, order_index(sql, columns))
     except sa.exc.DBAPIError:
         return None
 
@@ -344,6 +394,12 @@ def _self_check() -> Iterator[str]:
     assert not subset_match(t(("id",), (1,), (2,)), t(("id",), (1,)), ordered=False)
     assert gold_alternatives("SELECT {a, b} FROM t GROUP BY {};SELECT c FROM t") == [
         "SELECT a FROM t GROUP BY a", "SELECT b FROM t GROUP BY b", "SELECT a, b FROM t GROUP BY a, b", "SELECT c FROM t"]
+    # ordered: ties in the ORDER BY item may come in any order, the item's own sequence may not
+    g = Table(("n", "x"), ((3, "a"), (1, "b"), (1, "c")), order_index=0)
+    assert judge(t(("n", "x"), (3, "a"), (1, "c"), (1, "b")), [g], ordered=True)
+    assert not judge(t(("n", "x"), (1, "b"), (3, "a"), (1, "c")), [g], ordered=True)
+    assert order_index("SELECT a, COUNT(*) AS n FROM t GROUP BY a ORDER BY n DESC", ("a", "n")) == 1
+    assert order_index("SELECT a, b FROM t ORDER BY t.b", ("a", "b")) == 1
     yield "judge self-check passed"
 
 

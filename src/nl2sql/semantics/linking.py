@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, stem
+from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, stem
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 
 __all__ = ["Link", "Linker"]
@@ -118,21 +118,26 @@ class Linker:
         for element_index, variant_index in candidates:
             element = self.elements[element_index]
             words, base_score = element.variants[variant_index]
-            link = self._align(element, words, base_score, positions, tokens)
-            if link is None:
+            for link in self._align(element, words, base_score, positions, tokens):
+                key = (link.kind, link.table, link.column, link.start, link.end)
+                if key not in links or links[key].score < link.score:
+                    links[key] = link
+        # one link per element and question word: the best of the windows that share words
+        kept: dict[tuple[str, str, str | None], list[Link]] = {}
+        for link in sorted(links.values(), key=lambda l: (-l.score, l.start)):
+            same = kept.setdefault((link.kind, link.table, link.column), [])
+            if any(set(link.matched) & set(other.matched) for other in same):
                 continue
-            key = (link.kind, link.table, link.column, link.start, link.end)
-            if key not in links or links[key].score < link.score:
-                links[key] = link
-        return sorted(links.values(), key=lambda l: (-l.score, l.start))
+            same.append(link)
+        return sorted((l for group in kept.values() for l in group), key=lambda l: (-l.score, l.start))
 
-    def _align(self, element: _Element, words: tuple[str, ...], base: float, positions, tokens) -> Link | None:
-        """The best window of question words covering the variant's words; scored by weighted coverage."""
+    def _align(self, element: _Element, words: tuple[str, ...], base: float, positions, tokens) -> list[Link]:
+        """Windows of question words covering the variant's words (one per place), scored by weighted coverage."""
         wanted = list(dict.fromkeys(words))
         total = sum(self.weight(w) for w in wanted)
         if total <= 0:
-            return None
-        best: Link | None = None
+            return []
+        found: list[Link] = []
         anchors = sorted({p for w in wanted for p in positions.get(w, ())})
         for anchor in anchors:
             matched: dict[str, int] = {}
@@ -158,19 +163,18 @@ class Linker:
             start, end = min(matched.values()), max(matched.values()) + 1
             link = Link(start, end, element.kind, element.table, element.column, None, round(score, 4),
                         frozenset(matched.values()), len(matched) == len(wanted))
-            if best is None or link.score > best.score:
-                best = link
-        return best
+            found.append(link)
+        return found
 
     # -- values ---------------------------------------------------------------------------------------------
 
     def _column_words(self, table: str, column: str) -> tuple[str, ...]:
         try:
-            return _stems_of(self.model.attribute(table, column))
+            return self.model.attribute(table, column).core_words
         except KeyError:
             return ()
 
-    def values(self, tokens: list[Token]) -> list[Link]:
+    def values(self, tokens: list[Token], skip_numbers: set[int] | None = None) -> list[Link]:
         """Spans of the question equal to a sampled value of some column (case and punctuation aside)."""
         out: list[Link] = []
         index = self.model.values
@@ -197,9 +201,12 @@ class Linker:
                     entries = tuple(e for e in entries if before & set(self._column_words(e.table, e.column)))
                     if not entries:
                         continue
+                numeric = all(t.kind == "number" for t in tokens[start:end])
+                if numeric and skip_numbers and set(range(start, end)) & skip_numbers:
+                    break
                 for entry in entries:
                     exact = " ".join(words) == entry.value or (tokens[start].kind == "quoted" and end - start == 1)
-                    score = (0.95 if exact else 0.85) * (0.3 if single_stop else 1.0)
+                    score = (0.95 if exact else 0.85) * (0.3 if single_stop else 1.0) * (0.6 if numeric else 1.0)
                     if end - start == 1 and len(key) <= 2 and not exact:
                         score *= 0.5
                     out.append(Link(start, end, "value", entry.table, entry.column, entry.value, round(score, 4),
@@ -230,6 +237,9 @@ def _attribute_element(attribute: Attribute) -> _Element:
     core = attribute.core_words
     if core != attribute.words:
         element.variants.append((core, 0.95))
+    raw = [w for w in identifier_words(attribute.name) if w.isalpha()]
+    if 2 <= len(raw) <= 3 and all(len(w) > 1 for w in raw):
+        element.variants.append(((stem("".join(raw)),), 0.95))  # "payload" for pay_load
     if attribute.table_words and not set(attribute.table_words) & set(attribute.words):
         # "domain name" for domain.name, "flight number" for flight.number
         element.variants.append((attribute.table_words + attribute.words, 1.0))

@@ -183,7 +183,8 @@ class Reader:
 
     def _parse(self, tokens: list[Token], today: date) -> _Parse:
         words = [t.lower for t in tokens]
-        values = _non_overlapping(self.linker.values(tokens))
+        _, limit_tokens = _limit(tokens)
+        values = _non_overlapping(self.linker.values(tokens, skip_numbers=limit_tokens))
         windows = find_windows(tokens, today)
         taken = {i for v in values for i in v.span} | {i for w in windows for i in w.tokens}
         links = self.linker.names(tokens, skip=taken)
@@ -242,6 +243,7 @@ class Reader:
         value_choices = self._value_choices(p, context)
         for choices in value_choices:
             filters.append(self._value_filter(p, choices[0][1]))
+        filters = _merge_same_column(filters, p.words)
         # literals in quotes that are no sampled value: a text column named next to them
         for i, token in enumerate(tokens):
             if token.kind != "quoted" or any(i in v.span for v in p.values):
@@ -583,6 +585,26 @@ class Reader:
                     condition = Compare(col, "=", Lit(true_value))
                 used = set(link.matched) | {i for i in range(max(0, link.start - 4), link.start) if words[i] in NEGATIONS}
                 out.append(_Filter(condition, {link.table}, used, link.score))
+        # "students who have declared a minor": the column is filled; "flights with stops": a count above zero
+        for link in p.links:
+            if link.kind != "column" or link.score < 0.8 or not link.complete:
+                continue
+            attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            before = words[max(0, link.start - 3):link.start]
+            after = words[link.end:link.end + 2]
+            if after and after[0] in ("of", "is", "are", "was", "=", "over", "above", "under", "below", "between",
+                                      "greater", "less", "more", "fewer", "at", "equal", "in", "from"):
+                continue
+            negate = any(w in NEGATIONS for w in before) or (len(before) >= 2 and before[-2:] in (["excluding", "those"],))
+            col = Col(link.table, attribute.name)
+            used = set(link.matched) | {i for i in range(max(0, link.start - 3), link.start) if words[i] in NEGATIONS}
+            if attribute.kind == "text" and attribute.nullable and attribute.role in ("text", "dimension", "reference") \
+                    and before and before[-1] in ("a", "an") and any(w in ("have", "has", "had", "with", "declared", "without", "no") for w in before):
+                out.append(_Filter(IsNull(col, negate=not negate), {link.table}, used, link.score * 0.9))
+            elif attribute.is_numeric and attribute.role == "measure" and p.tokens[link.end - 1].lower.endswith("s") \
+                    and before and before[-1] in ("with", "without", "no", "having"):
+                negate = negate or before[-1] in ("without", "no") or any(w in ("excluding", "except") for w in words[max(0, link.start - 4):link.start])
+                out.append(_Filter(Compare(col, "=" if negate else ">", Lit(0)), {link.table}, used, link.score * 0.9))
         # "not part of any X", "without a X", "have no X": a reference that is empty
         for link in p.links:
             if link.kind != "entity":
@@ -1137,6 +1159,27 @@ class _Absent:
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
+def _merge_same_column(filters: list[_Filter], words: list[str]) -> list[_Filter]:
+    """ "a grade of A or C": equalities on one column become one IN list (both at once can't hold)."""
+    out: list[_Filter] = []
+    by_column: dict[object, list[_Filter]] = {}
+    for f in filters:
+        c = f.condition
+        if isinstance(c, Compare) and c.op == "=" and isinstance(c.right, Lit) and isinstance(c.left, Col):
+            by_column.setdefault(c.left, []).append(f)
+        else:
+            out.append(f)
+    for column, group in by_column.items():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        values = tuple(f.condition.right for f in group)  # type: ignore[union-attr]
+        tokens = set().union(*(f.tokens for f in group))
+        out.append(_Filter(InList(column, values), set().union(*(f.tables for f in group)), tokens,
+                           min(f.strength for f in group)))  # type: ignore[arg-type]
+    return out
+
+
 def _measured(expr: object) -> object:
     """What an aggregate is over: its column, or the counted table's rows (None for other expressions)."""
     if isinstance(expr, Agg):
@@ -1204,27 +1247,46 @@ def _non_overlapping(links: list[Link]) -> list[Link]:
     return chosen
 
 
+_DIRECTIVE_STARTS = {"always", "use", "filter", "match", "note", "assume", "when", "if", "only", "do", "don't", "make",
+                     "ensure", "please", "remember", "ignore", "treat", "consider", "exclude", "include", "round"}
+_DIRECTIVE_WORDS = {"ilike", "like", "match", "matching", "matches", "sql", "table", "tables", "join", "filter", "case",
+                    "insensitive", "insensitively", "exact", "string", "strings", "query", "column", "columns",
+                    "percent", "wildcards", "upper", "lower", "lowercase", "uppercase"}
+
+
 def _split_directives(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
-    """Sentences that tell how to write the SQL ("Always filter names using ILIKE") are hints, not content."""
-    sentences: list[list[Token]] = [[]]
+    """Sentences that tell how to write the SQL ("Always filter names using ILIKE") are hints, not content.
+
+    A sentence ends at . ? ! or ;, and a parenthesised part is judged on its own ("(Match strings exactly)").
+    """
+    pieces: list[list[Token]] = [[]]
+    depth = 0
     for token in tokens:
-        sentences[-1].append(token)
-        if token.kind == "punct" and token.text in ".?!;" or token.text in ("(", ")"):
-            sentences.append([])
+        if token.text == "(":
+            if depth == 0 and pieces[-1]:
+                pieces.append([])
+            depth += 1
+            pieces[-1].append(token)
+            continue
+        pieces[-1].append(token)
+        if token.text == ")":
+            depth = max(0, depth - 1)
+            if depth == 0:
+                pieces.append([])
+        elif depth == 0 and token.kind == "punct" and token.text in ".?!;":
+            pieces.append([])
     content: list[Token] = []
     directives: list[Token] = []
-    for sentence in sentences:
-        lowered = [t.lower for t in sentence]
-        if lowered and (lowered[0] in ("always", "use", "filter", "match", "note", "assume", "when", "if", "only",
-                                       "do", "don't", "make", "ensure", "please", "remember")
-                        and set(lowered) & {"ilike", "like", "match", "matching", "sql", "table", "tables", "join",
-                                            "filter", "case", "insensitive", "insensitively", "exact", "string",
-                                            "strings", "query", "column", "columns", "percent", "wildcards"}):
-            directives += sentence
-        elif {"ilike", "wildcards", "insensitively", "case-insensitively"} & set(lowered):
-            directives += sentence
+    for piece in pieces:
+        words = [t.lower for t in piece if t.kind != "punct"]
+        if not words:
+            content += piece
+            continue
+        if (words[0] in _DIRECTIVE_STARTS and set(words) & _DIRECTIVE_WORDS) or \
+                {"ilike", "wildcards", "insensitively"} & set(words):
+            directives += piece
         else:
-            content += sentence
+            content += piece
     return content or tokens, directives
 
 
@@ -1322,6 +1384,9 @@ def _order_cues(words: list[str]):
         if w in ORDER_VERBS - {"list", "listed"} and i + 1 < len(words) and words[i + 1] in ("by", "on", "according"):
             key_index = i + 2
             used |= {i, i + 1}
+        elif w in ("sort", "order", "rank", "arrange") and i + 1 < len(words) and words[i + 1] in ("the", "them", "these", "results"):
+            key_index = i + 1
+            used |= {i}
         elif w == "order" and i >= 1 and words[i - 1] == "in" and i + 1 < len(words) and words[i + 1] == "of":
             key_index = i + 2
             used |= {i - 1, i, i + 1}
