@@ -56,6 +56,7 @@ class _Element:
     table: str
     column: str | None
     variants: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
+    table_words: frozenset[str] = frozenset()
 
 
 class Linker:
@@ -160,6 +161,8 @@ class Linker:
             score = base * coverage * (0.92 ** gaps)
             if all(w in CUE_WORDS for w in matched):
                 score *= 0.4
+            if element.kind == "column" and element.table_words and all(w in element.table_words for w in matched):
+                score *= 0.3  # only the table's own name: that names the table, not this column
             start, end = min(matched.values()), max(matched.values()) + 1
             link = Link(start, end, element.kind, element.table, element.column, None, round(score, 4),
                         frozenset(matched.values()), len(matched) == len(wanted))
@@ -231,7 +234,8 @@ def _entity_element(entity: Entity) -> _Element:
 
 
 def _attribute_element(attribute: Attribute) -> _Element:
-    element = _Element("column", attribute.table, attribute.name)
+    element = _Element("column", attribute.table, attribute.name,
+                       table_words=frozenset(attribute.table_words) - frozenset(attribute.core_words))
     if attribute.words:
         element.variants.append((attribute.words, 1.0))
     core = attribute.core_words

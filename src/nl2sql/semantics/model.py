@@ -429,9 +429,10 @@ def _entity(
     if not key and label and (qualified, label) in referenced:
         key = (label,)  # a natural key: other tables join on the name itself
     time = fix.get("time") or _main_time(attributes)
-    non_key = [a for a in attributes if a.role not in ("key", "reference")]
-    references = [a for a in attributes if a.role == "reference" or (a.ref in referencing)]
-    bridge = len(references) >= 2 and len(non_key) <= 2
+    joining = [a for a in attributes if a.role == "reference" or a.ref in referencing or a.ref in referenced]
+    others = [a for a in attributes if a not in joining and a.role != "key"]
+    # a table that only links others (`writes`: author, publication), not a thing questions are about
+    bridge = len(joining) >= 2 and len(others) <= 1 and label is None and not parts
     phrases = tuple(p for p in (_words(table.business_name),) + tuple(_words(s) for s in table.synonyms) if p)
     return Entity(
         table=qualified,

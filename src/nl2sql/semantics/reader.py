@@ -203,6 +203,7 @@ class Reader:
         buckets = find_buckets(tokens)
         limit, limit_tokens = _limit(tokens)
 
+        ratio_span = _ratio_span(words, p.links)
         agg_cues = _agg_cues(words)
         sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES and not _part_of_column(i, column_links)]
         group_cues = _group_cues(words)
@@ -217,7 +218,9 @@ class Reader:
             options = self._measure_options(p, start, end, func)
             if options:
                 same = next((m for m in measures if _measured(m.expr) == _measured(options[0].expr)
-                             and _measured(m.expr) is not None), None)
+                             and _measured(m.expr) is not None
+                             and (ratio_span is None or ratio_span.side(min(m.tokens)) == ratio_span.side(start))),
+                            None)
                 if same is not None:
                     same.tokens |= options[0].tokens  # the same quantity named twice ("ordered by the number of ...")
                     same.implicit = same.implicit and options[0].implicit
@@ -844,7 +847,7 @@ class Reader:
         for i, alternatives in enumerate(measure_alternatives[:2]):
             for alternative in alternatives[1:2]:
                 options.append([alternative if k == i else m for k, m in enumerate(measures)])
-        ratio = self._ratio(p, measures, filters)
+        ratio = _ratio_span(words, p.links)
         for variant, chosen in enumerate(options):
             plan, used = self._build(p, focus, focus_tokens, chosen, groups, filters, order_by, limit, limit_tokens,
                                      top_one, outputs_asked, ratio)
@@ -885,25 +888,9 @@ class Reader:
             out.append((col, set(link.matched)))
         return out
 
-    def _ratio(self, p: _Parse, measures: list[_Measure], filters: list[_Filter]):
-        """ "ratio of A to B", "A per B", "proportion of X with Y (out of all)": the two sides, when named."""
-        words = p.words
-        for i, w in enumerate(words):
-            if w not in RATIO_WORDS:
-                continue
-            if w == "rate" and (i + 1 >= len(words) or words[i + 1] != "of"):
-                continue
-            to = next((j for j in range(i + 1, min(len(words), i + 14)) if words[j] in ("to", "versus", "vs", "over", "per")), None)
-            left = [l for l in p.links if i < l.start and (to is None or l.start < to)]
-            right = [l for l in p.links if to is not None and to < l.start <= to + 6]
-            return i, to, left, right
-        for i, w in enumerate(words):
-            if w == "per" and i > 0:
-                left = [l for l in p.links if l.end <= i and l.end >= i - 3 and l.kind == "column"]
-                right = [l for l in p.links if l.start > i and l.start <= i + 3 and l.kind == "column"]
-                if left and right:
-                    return i, i, left, right
-        return None
+    def _ratio(self, p: _Parse, measures: list[_Measure] | None = None, filters: list[_Filter] | None = None):
+        """ "ratio of A to B", "A per B", "proportion of X with Y (out of all X)": where the two sides are."""
+        return _ratio_span(p.words, p.links)
 
     def _build(self, p, focus, focus_tokens, measures, groups, filters, order_by, limit, limit_tokens, top_one,
                asked, ratio):
@@ -1072,60 +1059,120 @@ class Reader:
         )
         return plan, used
 
-    def _ratio_expr(self, p: _Parse, ratio, measures, filters, focus):
-        """The ratio's expression: two aggregates (possibly filtered) or two columns of each row."""
-        index, to, left, right = ratio
+    def _ratio_expr(self, p: _Parse, ratio: _RatioSpan, measures, filters, focus):
+        """(expression, tokens, tables, filters it took): two aggregates (possibly filtered) or two columns of a row."""
         words = p.words
-        left_m = [m for m in measures if m.tokens and index < min(m.tokens) and (to is None or min(m.tokens) < to)]
-        right_m = [m for m in measures if to is not None and m.tokens and min(m.tokens) > to]
-        tokens = {index} | ({to} if to is not None else set())
+        tokens = {ratio.index} | ({ratio.to} if ratio.to is not None else set())
+        if ratio.out_of is not None:
+            tokens |= {ratio.out_of, ratio.out_of + 1}
 
-        def side(links, ms, lo, hi):
+        def side_of(index: int) -> int | None:
+            return ratio.side(index)
+
+        def side(k: int, taken: set[str]):
+            ms = [m for m in measures if m.tokens and side_of(min(m.tokens)) == k]
             if ms:
                 return ms[0].expr, ms[0].table, set(ms[0].tokens)
-            for link in sorted(links, key=lambda l: (-l.score, l.start)):
-                if link.kind == "column":
-                    attribute = self.model.attribute(link.table, link.column)
-                    if attribute.is_numeric:
-                        return Col(link.table, attribute.name), link.table, set(link.matched)
-                else:
-                    return Agg("count"), link.table, set(link.matched)
+            links = [l for l in p.links if side_of(l.start) == k]
+            columns = []
+            for link in links:
+                if link.kind != "column":
+                    continue
+                attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                if link.score < 0.5 or not {p.tokens[i].stem for i in link.matched} & set(attribute.core_words):
+                    continue
+                if attribute.is_numeric and attribute.role in ("measure", "dimension") and attribute.name not in taken:
+                    columns.append((link.score + 0.02 * len(link.matched), link, attribute))
+            if columns:
+                _, link, attribute = max(columns, key=lambda c: (c[0], -c[1].start))
+                return Col(link.table, attribute.name), link.table, set(link.matched)
+            entities = sorted((l for l in links if l.kind == "entity" and not self.model.entity(l.table).bridge),
+                              key=lambda l: (l.start, -l.score))
+            if entities:
+                first = entities[0]
+                expr: Expr = Agg("count")
+                used = set(first.matched)
+                # "publications presented in conferences": the rows of the first that have one of the second
+                for other in entities[1:]:
+                    ref = self._reference_to(first.table, other.table)
+                    if ref is not None:
+                        expr = Agg("count", None, IsNull(Col(first.table, ref), negate=True))
+                        used |= set(other.matched)
+                        break
+                return expr, first.table, used
             return None
 
-        a = side(left, left_m, index, to)
-        if to is None or a is None:
+        a = side(0, set())
+        if a is None:
             return None
-        b = side(right, right_m, to, None)
+        if ratio.to is None and ratio.share:
+            # a part of a whole: the same thing counted with the side's conditions, then without
+            b = (_strip_where(a[0]), a[1], set())
+        else:
+            taken = {a[0].column} if isinstance(a[0], Col) else set()
+            b = side(1, taken)
         if b is None:
             return None
         (ea, ta, ua), (eb, tb, ub) = a, b
         tokens |= ua | ub
-        side_filters: list[Condition] = []
-        # filters between the ratio word and "to" belong to the left side, after "to" to the right side
-        fa = [f for f in filters if f.tokens and index < min(f.tokens) < to]
-        fb = [f for f in filters if f.tokens and min(f.tokens) > to]
+        fa = [f for f in filters if f.tokens and side_of(min(f.tokens)) == 0]
+        fb = [f for f in filters if f.tokens and side_of(min(f.tokens)) == 1] if not ratio.share or ratio.to else []
+        # "the population of California": a value that names a row of another table takes that table's column
+        ea, ta = self._measure_for_values(ea, ta, fa)
+        eb, tb = self._measure_for_values(eb, tb, fb)
         if isinstance(ea, Agg) and isinstance(eb, Agg) and ta != tb:
-            # counts of two tables: each counted over the join of both
-            ka = self.model.entity(ta).key
-            kb = self.model.entity(tb).key
-            if ka and kb:
-                ea = Agg("count_distinct", Col(ta, ka[0])) if ea.arg is None else ea
-                eb = Agg("count_distinct", Col(tb, kb[0])) if eb.arg is None else eb
+            ea = self._count_of(ea, ta, tb)
+            eb = self._count_of(eb, tb, ta)
         if isinstance(ea, Col) and isinstance(eb, Col) and (fa or fb):
             ea, eb = Agg("sum", ea), Agg("sum", eb)
+        side_filters: list[Condition] = []
         if fa and isinstance(ea, Agg):
             cond = fa[0].condition if len(fa) == 1 else AllOf(tuple(f.condition for f in fa))
-            ea = replace(ea, where=cond)
+            ea = replace(ea, where=cond if ea.where is None else AllOf((ea.where, cond)))
             side_filters += [f.condition for f in fa]
         if fb and isinstance(eb, Agg):
             cond = fb[0].condition if len(fb) == 1 else AllOf(tuple(f.condition for f in fb))
-            eb = replace(eb, where=cond)
+            eb = replace(eb, where=cond if eb.where is None else AllOf((eb.where, cond)))
             side_filters += [f.condition for f in fb]
-        share = words[index] in ("proportion", "percentage", "percent", "share", "fraction")
-        expr = Arith("/", ea, eb)
-        if share and words[index] in ("percentage", "percent"):
+        if isinstance(ea, Agg) and ea.func == "count" and ea.arg is None and ea.where is not None and isinstance(eb, Agg) \
+                and eb.func == "count" and eb.arg is None and ta == tb:
+            pass
+        expr: Expr = Arith("/", ea, eb)
+        if words[ratio.index] in ("percentage", "percent"):
             expr = Arith("*", Lit(100), expr)
-        return expr, tokens, [ta, tb] if ta == tb else [ta, tb], side_filters
+        if ratio.average:
+            expr = Agg("avg", expr)
+            tokens.add(ratio.index - 1)
+        return expr, tokens, [ta, tb], side_filters
+
+    def _count_of(self, agg: Agg, table: str, other: str) -> Agg:
+        """A count of `table`'s rows over a join with `other`: its distinct keys, or `other`'s reference to it."""
+        if agg.arg is not None or agg.func != "count":
+            return agg
+        ref = self._reference_to(other, table)
+        if ref is not None and agg.where is None:
+            return Agg("count_distinct", Col(other, ref))
+        key = self.model.entity(table).key
+        return Agg("count_distinct", Col(table, key[0]), agg.where) if key else agg
+
+    def _measure_for_values(self, expr: Expr, table: str, side_filters: list[_Filter]) -> tuple[Expr, str]:
+        if not isinstance(expr, Col | Agg) or not side_filters:
+            return expr, table
+        col = expr if isinstance(expr, Col) else expr.arg
+        if not isinstance(col, Col):
+            return expr, table
+        attribute = self.model.attribute(col.table, col.column)
+        for f in side_filters:
+            c = f.condition
+            target = c.left if isinstance(c, Compare) else (c.arg if isinstance(c, Match | InList) else None)
+            if not isinstance(target, Col) or target.table == col.table:
+                continue
+            other = self.model.entity(target.table)
+            same = next((a for a in other.attributes if a.words == attribute.words and a.is_numeric), None)
+            if same is not None:
+                moved = Col(other.table, same.name)
+                return (moved if isinstance(expr, Col) else replace(expr, arg=moved)), other.table
+        return expr, table
 
     def _absent(self, base: str, table: str) -> Condition | None:
         """Rows of `base` with no `table`: a reference column that is empty, or no related rows at all."""
@@ -1144,6 +1191,62 @@ class Reader:
             return False
         entity = self.model.entity(table)
         return expr.column in entity.key or expr.column in entity.display
+
+
+@dataclass(frozen=True)
+class _RatioSpan:
+    index: int  # the ratio word
+    to: int | None  # where the second side starts ("to", "versus", "over"); None for a share of all
+    end: int  # where the second side ends
+    share: bool  # proportion, share, percentage, fraction: part of a whole
+    average: bool  # "the average ratio of A to B"
+    out_of: int | None = None  # "out of all X"
+
+    def side(self, index: int) -> int | None:
+        """0 for the first side, 1 for the second, None outside the ratio."""
+        if self.to is None:
+            return 0 if self.index < index < (self.out_of or self.end) else (1 if self.out_of and index > self.out_of else None)
+        if self.index < index < self.to:
+            return 0
+        if self.to < index < self.end:
+            return 1
+        return None
+
+
+def _ratio_span(words: list[str], links: list[Link]) -> _RatioSpan | None:
+    n = len(words)
+    ends = {".", "?", "!", ";"}
+    for i, w in enumerate(words):
+        if w not in RATIO_WORDS:
+            continue
+        if w == "rate" and (i + 1 >= n or words[i + 1] != "of"):
+            continue
+        end = next((j for j in range(i + 1, n) if words[j] in ends), n)
+        group = next((j for j in range(i + 2, end) if words[j] in ("each", "every", "per", "across", "by")
+                      or (words[j] == "for" and j + 1 < end and words[j + 1] in ("each", "every", "all"))), end)
+        to = next((j for j in range(i + 1, group) if words[j] in ("to", "versus", "vs", "over", "against")
+                   and not (j + 1 < n and words[j + 1] in ("be", "have", "the", "purchase") and words[j - 1] in ("how", "want", "need", "required"))), None)
+        out_of = next((j for j in range(i + 1, group) if words[j] == "out" and j + 1 < n and words[j + 1] == "of"), None)
+        if to is None and words[i - 1:i] != ["the"] and i >= 2 and words[i - 1] in ("to",):
+            continue
+        share = w in ("proportion", "percentage", "percent", "share", "fraction") and to is None
+        average = i >= 1 and words[i - 1] in ("average", "mean", "avg")
+        if to is None and not share:
+            # "the A to B ratio": sides before the word
+            before = next((j for j in range(i - 1, max(-1, i - 8), -1) if words[j] == "to"), None)
+            if before is None:
+                continue
+            start = next((j for j in range(before - 1, -1, -1) if words[j] in ("the", "a", "of", "is", "what")), -1)
+            return _RatioSpan(start, before, i, False, average)
+        return _RatioSpan(i, to, group, share, average, out_of)
+    for i, w in enumerate(words):
+        if w == "per" and 0 < i < n - 1:
+            left = [l for l in links if l.kind == "column" and i - 3 <= l.end <= i]
+            right = [l for l in links if l.kind == "column" and i < l.start <= i + 3]
+            if left and right:
+                start = min(l.start for l in left) - 1
+                return _RatioSpan(start, i, max(l.end for l in right) + 1, False, False)
+    return None
 
 
 @dataclass(frozen=True)
@@ -1178,6 +1281,12 @@ def _merge_same_column(filters: list[_Filter], words: list[str]) -> list[_Filter
         out.append(_Filter(InList(column, values), set().union(*(f.tables for f in group)), tokens,
                            min(f.strength for f in group)))  # type: ignore[arg-type]
     return out
+
+
+def _strip_where(expr: Expr) -> Expr:
+    if isinstance(expr, Agg):
+        return replace(expr, where=None)
+    return expr
 
 
 def _measured(expr: object) -> object:
