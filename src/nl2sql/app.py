@@ -235,8 +235,10 @@ def create_app(
             )
             # catalog edits and syncs queue a re-embedding job; the retriever also catches up before answering
             app.state.catalog.subscribe(retrieval.Reindexer(jobs, delay_seconds=settings.retrieval.reindex_delay))
+            status = model.describe()
             app.state.answers = answers.AnswerService(
-                db.sessions, app.state.catalog, app.state.retriever, app.state.chat_model, settings.engine
+                db.sessions, app.state.catalog, app.state.retriever, app.state.chat_model, settings.engine,
+                trust=answers.resolve_trust(settings.engine.model_trust, status.backend, status.model_file),
             )
             app.state.ask = answers.AskService(
                 db.sessions, app.state.catalog, app.state.answers, app.state.chat_model, settings.engine, settings.answers

@@ -379,6 +379,43 @@ class EngineSettings:
     max_new_tokens: int = setting(
         "NL2SQL_ENGINE_MAX_NEW_TOKENS", 256, "Tokens the model may generate for one SQL query (kept free in the context)."
     )
+    generators: str = setting(
+        "NL2SQL_ENGINE_GENERATORS",
+        "reader,golden,model_plan,model_sql",
+        "Candidate generators, comma-separated: `reader` (the question read into a plan, no model), `golden` "
+        "(verified queries with this question's values), `model_plan` (the model fills a plan form), `model_sql` "
+        "(the model writes SQL, with repair). Every candidate is guarded and run; the best-supported one answers.",
+    )
+    model_when: str = setting(
+        "NL2SQL_ENGINE_MODEL_WHEN",
+        "uncertain",
+        "When the model generators run: `always`, `uncertain` (only when no reader or golden candidate is confident "
+        "and answered with rows) or `never`.",
+        choices=("always", "uncertain", "never"),
+    )
+    confident: float = setting(
+        "NL2SQL_ENGINE_CONFIDENT",
+        0.62,
+        "A reader or golden candidate at least this confident (0-1), whose query ran and returned rows, answers "
+        "without consulting the model (with NL2SQL_ENGINE_MODEL_WHEN=uncertain).",
+    )
+    model_trust: str = setting(
+        "NL2SQL_ENGINE_MODEL_TRUST",
+        "auto",
+        "How much the model's own SQL counts when candidates disagree: `low` (small local models), `high` (a 7B+ "
+        "SQL model or a server such as vLLM) or `auto` (high for an OpenAI-compatible server or a GGUF file of 2 GB "
+        "or more, low otherwise).",
+        choices=("auto", "low", "high"),
+    )
+    reader_plans: int = setting(
+        "NL2SQL_ENGINE_READER_PLANS", 4, "Readings of a question that are compiled and run as candidates (1-10)."
+    )
+    check_rows: int = setting(
+        "NL2SQL_ENGINE_CHECK_ROWS", 200, "Rows a candidate's check run reads (its result is compared with the others')."
+    )
+    check_timeout: float = setting(
+        "NL2SQL_ENGINE_CHECK_TIMEOUT", 3.0, "Seconds a candidate's check run may take before the candidate is dropped."
+    )
     prompt_template: str = setting(
         "NL2SQL_ENGINE_PROMPT_TEMPLATE",
         "auto",
@@ -396,6 +433,21 @@ class EngineSettings:
             raise SettingsError(f"NL2SQL_ENGINE_GOLDEN_THRESHOLD must be positive, got {self.golden_threshold}")
         if self.statement_timeout <= 0:
             raise SettingsError(f"NL2SQL_ENGINE_STATEMENT_TIMEOUT must be positive, got {self.statement_timeout}")
+        unknown = [g for g in self.generator_list if g not in ("reader", "golden", "model_plan", "model_sql")]
+        if unknown or not self.generator_list:
+            raise SettingsError(
+                "NL2SQL_ENGINE_GENERATORS must list some of reader, golden, model_plan, model_sql; "
+                f"got {self.generators!r}")
+        if not 1 <= self.reader_plans <= 10:
+            raise SettingsError(f"NL2SQL_ENGINE_READER_PLANS must be between 1 and 10, got {self.reader_plans}")
+        if self.check_rows < 1 or self.check_timeout <= 0:
+            raise SettingsError("NL2SQL_ENGINE_CHECK_ROWS and NL2SQL_ENGINE_CHECK_TIMEOUT must be positive")
+        if not 0 <= self.confident <= 1:
+            raise SettingsError(f"NL2SQL_ENGINE_CONFIDENT must be between 0 and 1, got {self.confident}")
+
+    @property
+    def generator_list(self) -> tuple[str, ...]:
+        return tuple(g.strip() for g in self.generators.split(",") if g.strip())
 
 
 @dataclass(frozen=True)

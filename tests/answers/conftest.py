@@ -57,6 +57,9 @@ class Shop:
     retriever: ScriptedRetriever
 
     def service(self, model: FakeChatModel, **engine) -> AnswerService:
+        """The engine; by default only the model writes SQL (these tests are about that path; the reader's are
+        in test_candidates.py)."""
+        engine = {"generators": "model_sql", "model_when": "always"} | engine
         return AnswerService(self.sessions, self.catalog, self.retriever, model, EngineSettings(**engine))
 
 
@@ -125,7 +128,10 @@ async def client(settings, script, prompts, tmp_path):
             raise nxt
         return nxt
 
-    app = create_app(with_section(settings, catalog=CatalogSettings(demo=False)), chat_model=FakeChatModel([reply]))
+    # only the model writes SQL here: these tests are about that path (the reader's are in test_candidates.py)
+    engine = EngineSettings(generators="model_sql", model_when="always")
+    app = create_app(with_section(settings, catalog=CatalogSettings(demo=False), engine=engine),
+                     chat_model=FakeChatModel([reply]))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as test_client:
         yield test_client
 

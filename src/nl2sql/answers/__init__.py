@@ -6,7 +6,7 @@ from nl2sql.answers.ask_api import ask_api_routes
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem, SqlAnswer, SqlNotGenerated
 from nl2sql.answers.feedback import FeedbackService
 from nl2sql.answers.pages import page_routes
-from nl2sql.answers.service import AnswerService, ConnectionPolicy, ContextRetriever, guard_policy
+from nl2sql.answers.service import AnswerService, ConnectionPolicy, ContextRetriever, guard_policy, resolve_trust
 
 api_routes = [*sql_api_routes, *ask_api_routes]
 
@@ -28,4 +28,5 @@ __all__ = [
     "api_routes",
     "guard_policy",
     "page_routes",
+    "resolve_trust",
 ]

@@ -28,6 +28,10 @@ class SqlResponse(msgspec.Struct):
     attempts: list[dict[str, Any]]
     retrieved: dict[str, Any]
     timings: dict[str, float]
+    plan: dict[str, Any] | None  # {"json": the query plan, "line": its English} or null when SQL won directly
+    generator: str | None  # reader, golden, model_plan, model_sql; "verified" for the golden shortcut
+    candidate_count: int
+    candidates: list[dict[str, Any]]
 
     @classmethod
     def of(cls, answer: SqlAnswer) -> SqlResponse:
@@ -42,6 +46,10 @@ class SqlResponse(msgspec.Struct):
             attempts=[a.to_json() for a in answer.attempts],
             retrieved=answer.retrieved.to_json(),
             timings=answer.timings,
+            plan={"json": answer.plan, "line": answer.explanation} if answer.plan else None,
+            generator=answer.generator,
+            candidate_count=len(answer.candidates),
+            candidates=list(answer.candidates),
         )
 
 

@@ -41,6 +41,17 @@ class ChartOut(msgspec.Struct):
     note: str | None
 
 
+class PlanOut(msgspec.Struct):
+    """How the question was read: the query plan (JSON) and its one line of English."""
+
+    json: dict[str, Any]
+    line: str | None
+
+
+def plan_of(record: AnswerRecord) -> PlanOut | None:
+    return PlanOut(record.plan, record.explanation) if record.plan else None
+
+
 class AskResponse(msgspec.Struct):
     answer_id: int
     thread_id: int | None
@@ -48,6 +59,9 @@ class AskResponse(msgspec.Struct):
     question: str
     sql: str | None
     trust: Trust
+    plan: PlanOut | None
+    generator: str | None
+    candidate_count: int
     columns: list[dict[str, str]]
     rows: list[list[Any]]
     row_count: int
@@ -66,6 +80,9 @@ class AskResponse(msgspec.Struct):
             question=record.question,
             sql=record.sql,
             trust=_trust(record),
+            plan=plan_of(record),
+            generator=record.generator,
+            candidate_count=len(record.candidates),
             columns=[{"name": c.name, "type": c.type} for c in result.columns] if result else [],
             rows=[[json_value(v) for v in row] for row in result.rows] if result else [],
             row_count=len(result.rows) if result else 0,
@@ -103,6 +120,9 @@ class AnswerOut(msgspec.Struct):
     timings: dict[str, float]
     trace_id: str | None
     created_at: str
+    plan: PlanOut | None = None
+    generator: str | None = None
+    candidates: list[dict[str, Any]] = []
 
     @classmethod
     def of(cls, r: AnswerRecord) -> AnswerOut:
@@ -111,6 +131,7 @@ class AnswerOut(msgspec.Struct):
             status=r.display_status, error=r.run_error or r.error, trust=_trust(r), thread_id=r.thread_id,
             source=r.source, row_count=r.row_count, truncated=r.truncated, columns=r.columns, attempts=r.attempts,
             retrieved=r.retrieved, timings=r.timings, trace_id=r.trace_id, created_at=r.created_at.isoformat(),
+            plan=plan_of(r), generator=r.generator, candidates=r.candidates,
         )
 
 

@@ -79,6 +79,10 @@ class SqlAnswer:
     retrieved: Retrieved
     timings: dict[str, float]
     validated: ValidatedSql = field(repr=False, compare=False)
+    plan: dict[str, Any] | None = None  # the query plan that won (None when direct SQL or a golden query won)
+    explanation: str | None = None  # the plan's one line of English: how the question was read
+    generator: str | None = None  # reader, golden, model_plan, model_sql; "verified" for the golden shortcut
+    candidates: tuple[dict[str, Any], ...] = ()  # every candidate with its scores, the winner marked
 
 
 class SqlNotGenerated(AppError):

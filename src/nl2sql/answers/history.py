@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,10 @@ class AnswerRecord:
     chart_kind: str | None
     run_error: str | None
     run_ms: float | None
+    plan: dict[str, Any] | None = None
+    explanation: str | None = None
+    generator: str | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def display_status(self) -> str:
@@ -75,6 +79,15 @@ class AnswerRecord:
         """(kind, label): verified, guided ("based on verified query: ...") or generated."""
         if self.verified:
             return "verified", "verified query"
+        if self.source == "edit":
+            return "edited", "edited by hand"
+        if self.generator == "golden":
+            adapted = next((c.get("note") for c in self.candidates if c.get("chosen")), None) or "a verified query"
+            return "adapted", f"verified query with this question's values ({adapted})"
+        if self.generator == "reader":
+            return "read", "read from the question (no model)"
+        if self.generator == "model_plan":
+            return "generated", "plan filled by the model"
         guided = self.guided_by
         if guided:
             best = max(guided, key=lambda g: g.get("score") or 0)
@@ -124,6 +137,8 @@ def _record(answer: AnswerRow, result: ResultRow | None) -> AnswerRecord:
         truncated=bool(result.truncated) if result else False, columns=list(result.columns or []) if result else [],
         chart_kind=result.chart_kind if result else None, run_error=result.error if result else None,
         run_ms=result.elapsed_ms if result else None,
+        plan=answer.plan, explanation=answer.explanation, generator=answer.generator,
+        candidates=list(answer.candidates or []),
     )
 
 

@@ -34,6 +34,10 @@ class AnswerRow(Base):
     timings: Mapped[dict] = mapped_column(JSONB, default=dict)
     trace_id: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(TS)
+    plan: Mapped[dict | None] = mapped_column(JSONB)  # the winning query plan (None when SQL won directly)
+    explanation: Mapped[str | None] = mapped_column(sa.Text)  # the plan's English line
+    generator: Mapped[str | None] = mapped_column(sa.String(20))  # reader, golden, model_plan, model_sql, verified
+    candidates: Mapped[list] = mapped_column(JSONB, default=list)
 
     __table_args__ = (
         sa.Index("ix_answers_user_created", "user_id", "created_at"),

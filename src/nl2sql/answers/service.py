@@ -8,11 +8,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from nl2sql.answers.candidates import Candidate, choose, fingerprint
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem, SqlAnswer, SqlNotGenerated
 from nl2sql.answers.models import AnswerRow
 from nl2sql.auth import User
@@ -20,10 +22,33 @@ from nl2sql.catalog import CatalogService, Connection, PromptSchema
 from nl2sql.db import utcnow
 from nl2sql.errors import ConflictError, ValidationFailed
 from nl2sql.gateway import call_context, current_trace_id, note_outcome
-from nl2sql.inference import DIALECTS, ChatModel, GenerationParams, Grammar, ModelInfo, sql_grammar
+from nl2sql.inference import DIALECTS, ChatModel, GenerationParams, Grammar, Message, ModelInfo, sql_grammar
+from nl2sql.semantics import (
+    CompileError,
+    Reader,
+    SemanticModel,
+    adapt_golden,
+    build_semantic_model,
+    compile_plan,
+    describe,
+    form_columns,
+    plan_form_schema,
+    plan_from_form,
+    sql_fit,
+)
 from nl2sql.prompting import ErrorFeedback, Prompt, PromptBudget, PromptTooLarge, Turn, build_prompt
 from nl2sql.settings import EngineSettings
-from nl2sql.sqlguard import GuardPolicy, QueryFailed, QueryTimeout, SqlRefused, ValidatedSql, extract_sql, probe, validate
+from nl2sql.sqlguard import (
+    GuardPolicy,
+    QueryFailed,
+    QueryTimeout,
+    SqlRefused,
+    ValidatedSql,
+    extract_sql,
+    probe,
+    run,
+    validate,
+)
 
 if TYPE_CHECKING:
     from nl2sql.retrieval import Retrieval
@@ -109,6 +134,51 @@ class _Outcome:
     validated: ValidatedSql | None = None
     prompt: Prompt | None = None
     error: str | None = None
+    candidates: list[Candidate] | None = None
+    winner: Candidate | None = None
+
+
+# A follow-up that is only a fragment ("only in 2024", "and per month?") continues the question before it.
+_FRAGMENT_STARTS = {"only", "and", "but", "now", "instead", "also", "just", "then", "excluding", "except", "without",
+                    "with", "for", "in", "by", "per", "from", "what", "how", "same", "sorted", "ordered", "top", "limit"}
+_QUESTION_WORDS = {"which", "what", "who", "how", "list", "show", "give", "return", "count", "find", "get", "display"}
+
+
+def effective_question(question: str, history: tuple[Turn, ...]) -> str:
+    """The question the reader reads: a fragmentary follow-up joined to the conversation's earlier questions."""
+    words = question.lower().split()
+    if not history or not words:
+        return question
+    fragment = words[0] in _FRAGMENT_STARTS and (
+        words[:2] in (["what", "about"], ["how", "about"]) or words[0] not in ("what", "how")) or len(words) <= 3
+    if not fragment or (words[0] in _QUESTION_WORDS and len(words) > 6):
+        return question
+    previous = effective_question(history[-1].question, history[:-1])
+    rest = question
+    if words[:2] in (["what", "about"], ["how", "about"]):
+        rest = " ".join(question.split()[2:])
+    return f"{previous.rstrip('?. ')} {rest}"
+
+
+_NONE_EXPECTED = re.compile(r"\b(any|ever|whether|is there|are there|does|do)\b", re.I)
+
+
+def resolve_trust(setting: str, backend: str, model_file: str | None) -> str:
+    """`low` or `high`: the setting, or for `auto` high for a server or a big model file."""
+    if setting != "auto":
+        return setting
+    if backend == "openai":
+        return "high"
+    if backend not in ("llamacpp", "llama.cpp"):
+        return "low"  # a fake or unknown backend proves nothing
+    if model_file:
+        try:
+            import os
+
+            return "high" if os.path.getsize(model_file) >= 2_000_000_000 else "low"
+        except OSError:
+            return "low"
+    return "low"
 
 
 class AnswerService:
@@ -123,6 +193,7 @@ class AnswerService:
         settings: EngineSettings,
         *,
         today: Callable[[], dt.date] = dt.date.today,
+        trust: str = "low",
     ) -> None:
         self._sessions = sessions
         self._catalog = catalog
@@ -131,6 +202,8 @@ class AnswerService:
         self.settings = settings
         self._today = today
         self._policies: dict[int, tuple[dt.datetime, ConnectionPolicy]] = {}
+        self._readers: dict[int, tuple[dt.datetime, Reader]] = {}
+        self.trust = trust
 
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
@@ -163,7 +236,9 @@ class AnswerService:
         if outcome is not None:
             golden_id = max(retrieval.golden_queries, key=lambda g: g.score).golden.id
         else:
-            outcome = await self._generate(question, retrieval, schema, policy, connection, clock, history)
+            outcome = await self._by_candidates(question, retrieval, schema, policy, connection, clock, history)
+        winner = outcome.winner
+        candidates = [c.to_json() for c in outcome.candidates or []]
 
         retrieved = _retrieved(retrieval, outcome.prompt)
         guided_by = tuple(g.id for g in outcome.prompt.golden_queries) if outcome.prompt else ()
@@ -184,17 +259,27 @@ class AnswerService:
             timings=timings,
             trace_id=current_trace_id(),
             created_at=utcnow(),
+            plan=winner.plan if winner else None,
+            explanation=winner.explanation if winner else None,
+            generator="verified" if golden_id is not None else (winner.generator if winner else None),
+            candidates=candidates,
         )
         async with self._sessions() as db, db.begin():
             db.add(record)
         if outcome.validated is None:
             note_outcome("no valid sql")  # shown on the usage pages beside the request
+            only_model = all(c["generator"] == "model_sql" for c in candidates)
+            if outcome.attempts and only_model:
+                n = len(outcome.attempts)
+                message = f"no valid SQL after {n} attempt{'s' * (n != 1)}: {outcome.error}"
+            else:
+                message = f"no candidate query answered the question ({len(candidates)} tried): {outcome.error}"
             raise SqlNotGenerated(
-                f"no valid SQL after {len(outcome.attempts)} attempt{'s' * (len(outcome.attempts) != 1)}: "
-                f"{outcome.error}",
+                message,
                 extra={
                     "answer_id": record.id,
                     "attempts": [a.to_json() for a in outcome.attempts],
+                    "candidates": candidates,
                     "retrieved": retrieved.to_json(),
                 },
             )
@@ -212,6 +297,10 @@ class AnswerService:
             retrieved=retrieved,
             timings=timings,
             validated=outcome.validated,
+            plan=winner.plan if winner else None,
+            explanation=winner.explanation if winner else None,
+            generator="verified" if golden_id is not None else (winner.generator if winner else None),
+            candidates=tuple(candidates),
         )
 
     def _policy(self, schema: PromptSchema) -> ConnectionPolicy:
@@ -220,6 +309,167 @@ class AnswerService:
             cached = (schema.version, ConnectionPolicy(guard_policy(schema, self.settings.row_cap)))
             self._policies[schema.connection_id] = cached
         return cached[1]
+
+    def reader(self, schema: PromptSchema) -> Reader:
+        """The question reader over the connection's semantic model, built once per catalog version."""
+        cached = self._readers.get(schema.connection_id)
+        if cached is None or cached[0] != schema.version:
+            cached = (schema.version, Reader(build_semantic_model(schema)))
+            self._readers[schema.connection_id] = cached
+        return cached[1]
+
+    # -- candidates and the choice among them ------------------------------------------------------------
+
+    async def _by_candidates(
+        self, question: str, retrieval: Retrieval, schema: PromptSchema, policy: ConnectionPolicy,
+        connection: Connection, clock: _Clock, history: tuple[Turn, ...],
+    ) -> _Outcome:
+        generators = self.settings.generator_list
+        text = effective_question(question, history)
+        today = self._today()
+        since = time.perf_counter()
+        reader = await anyio.to_thread.run_sync(self.reader, schema)
+        model: SemanticModel = reader.model
+        candidates: list[Candidate] = []
+        if "reader" in generators:
+            readings = await anyio.to_thread.run_sync(
+                lambda: reader.read(text, today=today, limit=self.settings.reader_plans))
+            for reading in readings:
+                try:
+                    sql = compile_plan(reading.plan, model)
+                except CompileError as error:
+                    candidates.append(Candidate("reader", None, reading.plan.to_json(), reading.explanation,
+                                                reading.score, error=f"not compiled: {error}"))
+                    continue
+                candidates.append(Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
+                                            note=f"covers {reading.coverage:.0%} of the question"))
+        if "golden" in generators:
+            for scored in sorted(retrieval.golden_queries, key=lambda g: -g.score)[:3]:
+                if scored.score < 0.5:
+                    continue
+                adapted = adapt_golden(text, scored.golden.question, scored.golden.sql, model)
+                if adapted is not None:
+                    changes = ", ".join(f"{a} -> {b}" for a, b in adapted.replaced)
+                    candidates.append(Candidate("golden", adapted.sql, None, None, min(1.0, scored.score + 0.1),
+                                                note=f"golden query {scored.golden.id} with {changes}"))
+        clock.lap("read_ms", since)
+        terms = await anyio.to_thread.run_sync(lambda: reader.terms(text, today=today))
+        engine = await self._catalog.engine(connection.id, "check")
+        since = time.perf_counter()
+        await self._check(candidates, policy, engine, terms, model.dialect)
+        clock.lap("check_ms", since)
+        outcome = _Outcome([], candidates=candidates)
+        if self._consult_model(candidates):
+            if "model_plan" in generators:
+                planned = await self._model_plan(text, retrieval, model, connection, clock)
+                if planned is not None:
+                    await self._check([planned], policy, engine, terms, model.dialect)
+                    candidates.append(planned)
+            if "model_sql" in generators:
+                generated = await self._generate(question, retrieval, schema, policy, connection, clock, history)
+                outcome.attempts, outcome.prompt = generated.attempts, generated.prompt
+                if generated.validated is not None:
+                    direct = Candidate("model_sql", generated.validated.sql, None, None, 0.8,
+                                       validated=generated.validated)
+                    await self._check([direct], policy, engine, terms, model.dialect, validated=True)
+                    candidates.append(direct)
+                elif generated.error:
+                    candidates.append(Candidate("model_sql", None, error=generated.error))
+        best = choose(candidates, trust=self.trust, expects_empty=bool(_NONE_EXPECTED.search(question)))
+        if best is None:
+            errors = [c.error for c in candidates if c.error]
+            outcome.error = errors[0] if errors else "the question could not be read, and no model candidate ran"
+            return outcome
+        outcome.validated = best.validated
+        outcome.winner = best
+        return outcome
+
+    def _consult_model(self, candidates: list[Candidate]) -> bool:
+        when = self.settings.model_when
+        if when == "never":
+            return False
+        if when == "always":
+            return True
+        return not any(
+            c.ran and c.rows and c.generator in ("reader", "golden") and c.confidence >= self.settings.confident
+            for c in candidates)
+
+    async def _check(self, candidates: list[Candidate], policy: ConnectionPolicy, engine, terms, dialect: str, *,
+                     validated: bool = False) -> None:
+        """Guard every candidate and run it read-only (small row cap, short timeout, two at a time)."""
+        limiter = anyio.CapacityLimiter(2)
+        timeout, rows = self.settings.check_timeout, self.settings.check_rows
+
+        def check(candidate: Candidate) -> None:
+            started = time.perf_counter()
+            try:
+                if not validated or candidate.validated is None:
+                    candidate.validated = validate(candidate.sql, policy.for_sql(candidate.sql))
+                result = run(candidate.validated, engine, timeout_s=timeout, max_rows=rows)
+                candidate.rows = result.row_count
+                candidate.fingerprint = fingerprint(result.rows)
+                candidate.fit = sql_fit(candidate.validated.sql, terms, dialect)
+            except (SqlRefused, QueryFailed, QueryTimeout) as error:
+                candidate.error = error.detail
+            finally:
+                candidate.ms = (time.perf_counter() - started) * 1000
+
+        async with anyio.create_task_group() as group:
+            for candidate in candidates:
+                if candidate.sql and candidate.error is None:
+                    group.start_soon(partial(anyio.to_thread.run_sync, check, candidate, limiter=limiter))
+
+    async def _model_plan(self, question: str, retrieval: Retrieval, model: SemanticModel, connection: Connection,
+                          clock: _Clock) -> Candidate | None:
+        """The model fills the plan form (a JSON schema over the retrieved tables' columns); None when it can't."""
+        info = await self._model.info()
+        if not (info.supports_json_schema or info.supports_grammar):
+            return None
+        tables = [t.table.qualified_name for t in retrieval.tables]
+        columns = form_columns(model, tables)
+        if not columns:
+            return None
+        listing = "\n".join(
+            f"- {c}" + (f": {d}" if (d := self._describe_column(model, c)) else "") for c in columns)
+        messages = [
+            Message("system", "You turn a question about a database into a JSON form. Use only the listed columns. "
+                              "aggregate: count, sum, avg, min, max or none; measure: the column it applies to, or "
+                              "rows for a count of rows; group_by: the columns to group by; filters: conditions; "
+                              "order: highest first, lowest first or none; limit: 0 for all rows."),
+            Message("user", f"Columns:\n{listing}\n\nQuestion: {question}\nJSON:"),
+        ]
+        params = GenerationParams(max_tokens=160, json_schema=plan_form_schema(columns))
+        since = time.perf_counter()
+        try:
+            with call_context(purpose="plan", connection=connection.name):
+                generation = await self._model.chat(messages, params)
+        except Exception as error:  # a model failure costs this candidate only, never the answer
+            log.info("model plan skipped: %s", error)
+            return None
+        finally:
+            clock.lap("model_plan_ms", since)
+        import json
+
+        try:
+            form = json.loads(generation.text)
+            plan = plan_from_form(form, model)
+        except (ValueError, TypeError, AttributeError):
+            return Candidate("model_plan", None, error="the model's form was not valid JSON")
+        if plan is None:
+            return Candidate("model_plan", None, error="the model's form named no usable column")
+        try:
+            sql = compile_plan(plan, model)
+        except CompileError as error:
+            return Candidate("model_plan", None, plan.to_json(), error=f"not compiled: {error}")
+        return Candidate("model_plan", sql, plan.to_json(), describe(plan, model), 0.6)
+
+    @staticmethod
+    def _describe_column(model: SemanticModel, ref: str) -> str:
+        table, column = ref.rsplit(".", 1)
+        try:
+            return model.attribute(table, column).described[:80]
+        except KeyError:
+            return ""
 
     # -- the golden shortcut ----------------------------------------------------------------------
 

@@ -209,30 +209,34 @@ def _first_line(text: str) -> str:
 
 
 class EnginePool:
-    """One engine per connection, rebuilt when the connection changes and disposed when it goes."""
+    """Engines per connection and purpose (answers' queries, the engine's candidate checks), rebuilt when the
+    connection changes and disposed when it goes; each purpose has its own connections, so checking candidates
+    never takes the ones a page is waiting for."""
 
     def __init__(self, *, pool_size: int, connect_timeout: int) -> None:
         self._pool_size = pool_size
         self._connect_timeout = connect_timeout
-        self._engines: dict[int, tuple[object, sa.Engine]] = {}
+        self._engines: dict[tuple[int, str], tuple[object, sa.Engine]] = {}
         self._lock = threading.Lock()
 
-    def get(self, connection_id: int, version: object, url: URL) -> sa.Engine:
+    def get(self, connection_id: int, version: object, url: URL, purpose: str = "query") -> sa.Engine:
+        key = (connection_id, purpose)
         with self._lock:
-            held = self._engines.get(connection_id)
+            held = self._engines.get(key)
             if held is not None and held[0] == version:
                 return held[1]
-            engine = create_engine(url, pool_size=self._pool_size, connect_timeout=self._connect_timeout)
-            self._engines[connection_id] = (version, engine)
+            size = self._pool_size if purpose == "query" else max(1, min(2, self._pool_size))
+            engine = create_engine(url, pool_size=size, connect_timeout=self._connect_timeout)
+            self._engines[key] = (version, engine)
         if held is not None:
             held[1].dispose()
         return engine
 
     def discard(self, connection_id: int) -> None:
         with self._lock:
-            held = self._engines.pop(connection_id, None)
-        if held is not None:
-            held[1].dispose()
+            held = [self._engines.pop(k) for k in list(self._engines) if k[0] == connection_id]
+        for _, engine in held:
+            engine.dispose()
 
     def close(self) -> None:
         with self._lock:

@@ -415,11 +415,14 @@ class CatalogService:
                 raise NotFoundError(f"no connection with id {connection_id}")
             return self._vault.open(row.url_encrypted), row.updated_at
 
-    async def engine(self, connection_id: int) -> sa.Engine:
-        """The pooled (sync) SQLAlchemy engine of a customer database; SQLite files open read-only."""
+    async def engine(self, connection_id: int, purpose: str = "query") -> sa.Engine:
+        """The pooled (sync) SQLAlchemy engine of a customer database; SQLite files open read-only.
+
+        `purpose` "check" gives a small pool of its own, for the engine's candidate runs.
+        """
         url, version = await self._url_and_version(connection_id)
         engines.check_sqlite_file(url)
-        return self._engines.get(connection_id, version, url)
+        return self._engines.get(connection_id, version, url, purpose)
 
     async def dialect(self, connection_id: int) -> str:
         """The sqlglot dialect name of the connection's database."""

@@ -1,23 +1,33 @@
 """Semantics: the semantic model of a connection, the query plan, its compiler, and the question reader."""
 
 from nl2sql.semantics.compiler import CompileError, compile_plan
+from nl2sql.semantics.evidence import QuestionTerms, sql_fit
 from nl2sql.semantics.explain import describe
+from nl2sql.semantics.form import form_columns, plan_form_schema, plan_from_form
+from nl2sql.semantics.golden import Adaptation, adapt_golden
 from nl2sql.semantics.model import Attribute, Entity, JoinEdge, SemanticModel, build_semantic_model
 from nl2sql.semantics.plan import QueryPlan, plan_from_json
 from nl2sql.semantics.reader import Reader, Reading, read_question
 
 __all__ = [
+    "Adaptation",
     "Attribute",
     "CompileError",
     "Entity",
     "JoinEdge",
     "QueryPlan",
+    "QuestionTerms",
     "Reader",
     "Reading",
     "SemanticModel",
+    "adapt_golden",
     "build_semantic_model",
     "compile_plan",
     "describe",
+    "form_columns",
+    "plan_form_schema",
+    "plan_from_form",
     "plan_from_json",
     "read_question",
+    "sql_fit",
 ]

@@ -159,8 +159,11 @@ class Linker:
             # words in between that are no stop words ("number of references": no gap; "number of cited references": one)
             gaps = sum(1 for i in range(lo, hi + 1) if i not in hits and tokens[i].lower not in STOP_WORDS)
             score = base * coverage * (0.92 ** gaps)
-            if all(w in CUE_WORDS for w in matched):
+            if all(w in CUE_WORDS for w in matched) and any(_used_as_cue(tokens, i) for i in matched.values()):
                 score *= 0.4
+            if element.kind == "entity" and len(matched) > 1 and any(
+                    tokens[i].lower.endswith("ed") for i in matched.values()):
+                score *= 0.85  # "courses offered by" is a verb, not the table course_offering
             if element.kind == "column" and element.table_words and all(w in element.table_words for w in matched):
                 score *= 0.3  # only the table's own name: that names the table, not this column
             start, end = min(matched.values()), max(matched.values()) + 1
@@ -216,6 +219,23 @@ class Linker:
                                     frozenset(range(start, end))))
                 break  # the longest value starting here
         return out
+
+
+_ORDER_WORDS = {"order", "ordered", "sort", "sorted", "rank", "ranked", "ranking"}
+
+
+def _used_as_cue(tokens: list[Token], i: int) -> bool:
+    """Whether a word that could name a table is used as a word of the question's grammar here.
+
+    "orders" in "how many orders" names a table; "order" in "in descending order" or "ordered by" does not.
+    """
+    word = tokens[i].lower
+    if word in _ORDER_WORDS or stem(word) in {stem(w) for w in _ORDER_WORDS}:
+        after = tokens[i + 1].lower if i + 1 < len(tokens) else ""
+        before = tokens[i - 1].lower if i else ""
+        return word in ("ordered", "sorted", "ranked") or after in ("by", "of", "according") or before in (
+            "in", "descending", "ascending", "alphabetical", "reverse", "increasing", "decreasing", "sort")
+    return True
 
 
 def _stems_of(attribute: Attribute) -> tuple[str, ...]:

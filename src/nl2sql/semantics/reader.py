@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from nl2sql.semantics.evidence import QuestionTerms
 from nl2sql.semantics.explain import describe
-from nl2sql.semantics.lexicon import STOP_WORDS, Token, number_value, stem, tokenize
+from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, number_value, stem, tokenize
 from nl2sql.semantics.linking import CUE_WORDS, Link, Linker
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 from nl2sql.semantics.plan import (
@@ -179,6 +180,19 @@ class Reader:
         readings.sort(key=lambda r: -r.score)
         return readings[:limit]
 
+    def terms(self, question: str, *, today: date | None = None) -> QuestionTerms:
+        """The columns, tables and literals the question names (for weighing SQL from other generators)."""
+        tokens = tokenize(question)
+        content, _ = _split_directives(tokens) if tokens else ([], [])
+        p = self._parse(content, today or date.today())
+        columns = {l.column.lower() for l in p.links if l.kind == "column" and l.score >= 0.8 and l.complete}
+        tables = {self.model.entity(l.table).name.lower() for l in p.links if l.kind == "entity" and l.score >= 0.9
+                  and l.complete and not self.model.entity(l.table).bridge}
+        values = {normalize(str(v.value)) for v in p.values} | {normalize(t.text) for t in content if t.kind == "quoted"}
+        numbers = {_plain_number(t.lower) for t in content if t.kind == "number"}
+        return QuestionTerms(frozenset(columns), frozenset(tables), frozenset(v for v in values if v),
+                             frozenset(numbers), normalize(question))
+
     # -- parsing ----------------------------------------------------------------------------------------------
 
     def _parse(self, tokens: list[Token], today: date) -> _Parse:
@@ -203,7 +217,7 @@ class Reader:
         buckets = find_buckets(tokens)
         limit, limit_tokens = _limit(tokens)
 
-        ratio_span = _ratio_span(words, p.links)
+        ratio_span = _ratio_span(words, p.links, self.model)
         agg_cues = _agg_cues(words)
         sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES and not _part_of_column(i, column_links)]
         group_cues = _group_cues(words)
@@ -687,7 +701,7 @@ class Reader:
     def _focus(self, p: _Parse, head: int, measures: list[_Measure]) -> tuple[str | None, set[int]]:
         """The entity the answer is about: named right after the question word, else the first named one."""
         words = p.words
-        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+        for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
             if link.kind != "entity" or link.start < head:
                 continue
             if any(set(link.matched) & m.tokens for m in measures):
@@ -717,7 +731,7 @@ class Reader:
             own_key = False
             if link.kind == "column":
                 own_key = link.column in self.model.entity(link.table).key
-            return (link.start, -round(link.score, 2), link.table not in home, not own_key)
+            return (link.start, -round(link.score, 2), -len(link.matched), link.table not in home, not own_key)
 
         for link in sorted(p.links, key=preference):
             if link.start < end or link.start > end + 3:
@@ -778,7 +792,7 @@ class Reader:
         for m in measures:
             if m.tokens and min(m.tokens) > index and min(m.tokens) - index <= 3:
                 return m.expr, set(m.tokens), None
-        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+        for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
             if link.start <= index or link.start > index + 4:
                 continue
             gap = [w for w in words[index + 1:link.start] if w not in STOP_WORDS]
@@ -827,7 +841,7 @@ class Reader:
         for m in measures:
             if any(index <= t <= index + 4 for t in m.tokens):
                 return m.expr, set(m.tokens)
-        for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+        for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
             if link.start < index or link.start > index + 4:
                 continue
             if link.kind == "column":
@@ -847,7 +861,7 @@ class Reader:
         for i, alternatives in enumerate(measure_alternatives[:2]):
             for alternative in alternatives[1:2]:
                 options.append([alternative if k == i else m for k, m in enumerate(measures)])
-        ratio = _ratio_span(words, p.links)
+        ratio = _ratio_span(words, p.links, self.model)
         for variant, chosen in enumerate(options):
             plan, used = self._build(p, focus, focus_tokens, chosen, groups, filters, order_by, limit, limit_tokens,
                                      top_one, outputs_asked, ratio)
@@ -890,7 +904,7 @@ class Reader:
 
     def _ratio(self, p: _Parse, measures: list[_Measure] | None = None, filters: list[_Filter] | None = None):
         """ "ratio of A to B", "A per B", "proportion of X with Y (out of all X)": where the two sides are."""
-        return _ratio_span(p.words, p.links)
+        return _ratio_span(p.words, p.links, self.model)
 
     def _build(self, p, focus, focus_tokens, measures, groups, filters, order_by, limit, limit_tokens, top_one,
                asked, ratio):
@@ -1087,7 +1101,7 @@ class Reader:
                 _, link, attribute = max(columns, key=lambda c: (c[0], -c[1].start))
                 return Col(link.table, attribute.name), link.table, set(link.matched)
             entities = sorted((l for l in links if l.kind == "entity" and not self.model.entity(l.table).bridge),
-                              key=lambda l: (l.start, -l.score))
+                              key=lambda l: (l.start, -round(l.score, 2), -len(l.matched)))
             if entities:
                 first = entities[0]
                 expr: Expr = Agg("count")
@@ -1213,7 +1227,14 @@ class _RatioSpan:
         return None
 
 
-def _ratio_span(words: list[str], links: list[Link]) -> _RatioSpan | None:
+def _quantity(model: SemanticModel | None, link: Link) -> bool:
+    if model is None or link.kind != "column":
+        return False
+    attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+    return attribute.is_numeric and attribute.role == "measure"
+
+
+def _ratio_span(words: list[str], links: list[Link], model: SemanticModel | None = None) -> _RatioSpan | None:
     n = len(words)
     ends = {".", "?", "!", ";"}
     for i, w in enumerate(words):
@@ -1241,9 +1262,11 @@ def _ratio_span(words: list[str], links: list[Link]) -> _RatioSpan | None:
         return _RatioSpan(i, to, group, share, average, out_of)
     for i, w in enumerate(words):
         if w == "per" and 0 < i < n - 1:
-            left = [l for l in links if l.kind == "column" and i - 3 <= l.end <= i]
-            right = [l for l in links if l.kind == "column" and i < l.start <= i + 3]
-            if left and right:
+            # "population per area": two quantities; "amount per method" groups instead
+            left = [l for l in links if i - 3 <= l.end <= i and l.score >= 0.7 and _quantity(model, l)]
+            right = [l for l in links if i < l.start <= i + 3 and l.score >= 0.7 and _quantity(model, l)]
+            if left and right and not any(words[j] in ("total", "sum", "average", "avg", "number", "count", "how")
+                                          for j in range(max(0, i - 6), i)):
                 start = min(l.start for l in left) - 1
                 return _RatioSpan(start, i, max(l.end for l in right) + 1, False, False)
     return None
@@ -1287,6 +1310,14 @@ def _strip_where(expr: Expr) -> Expr:
     if isinstance(expr, Agg):
         return replace(expr, where=None)
     return expr
+
+
+def _plain_number(text: str) -> str:
+    try:
+        value = float(text.replace(",", "").replace("$", "").rstrip("%"))
+    except ValueError:
+        return text
+    return str(int(value)) if value.is_integer() else str(value)
 
 
 def _measured(expr: object) -> object:
