@@ -388,10 +388,11 @@ class EngineSettings:
     )
     model_when: str = setting(
         "NL2SQL_ENGINE_MODEL_WHEN",
-        "uncertain",
+        "auto",
         "When the model generators run: `always`, `uncertain` (only when no reader or golden candidate is confident "
-        "and answered with rows) or `never`.",
-        choices=("always", "uncertain", "never"),
+        "and answered with rows), `never`, or `auto` (always for a trusted model, see NL2SQL_ENGINE_MODEL_TRUST; "
+        "uncertain otherwise).",
+        choices=("auto", "always", "uncertain", "never"),
     )
     confident: float = setting(
         "NL2SQL_ENGINE_CONFIDENT",

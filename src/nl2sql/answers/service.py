@@ -332,8 +332,9 @@ class AnswerService:
         model: SemanticModel = reader.model
         candidates: list[Candidate] = []
         if "reader" in generators:
+            scope = {t.table.qualified_name for t in retrieval.tables}
             readings = await anyio.to_thread.run_sync(
-                lambda: reader.read(text, today=today, limit=self.settings.reader_plans))
+                lambda: reader.read(text, today=today, limit=self.settings.reader_plans, scope=scope or None))
             for reading in readings:
                 try:
                     sql = compile_plan(reading.plan, model)
@@ -386,6 +387,8 @@ class AnswerService:
 
     def _consult_model(self, candidates: list[Candidate]) -> bool:
         when = self.settings.model_when
+        if when == "auto":
+            when = "always" if self.trust == "high" else "uncertain"
         if when == "never":
             return False
         if when == "always":

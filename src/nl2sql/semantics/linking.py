@@ -29,6 +29,8 @@ CUE_WORDS = frozenset(stem(w) for w in (
 # Words too generic to name a column alone, however rare they are in this schema.
 GENERIC = frozenset(stem(w) for w in "id key code number num name type date time value status flag info data".split())
 WINDOW = 4  # a column's words may be spread over this many question words
+# little words a column name may hold that say nothing ("is_active", "cares_for_students"); "from" and "to" stay
+STOP_STEMS = frozenset(stem(w) for w in "is has have was are were the a an of for by with".split())
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class _Element:
     column: str | None
     variants: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
     table_words: frozenset[str] = frozenset()
+    tight: set[int] = field(default_factory=set)  # variants whose words must stand side by side
 
 
 class Linker:
@@ -119,7 +122,7 @@ class Linker:
         for element_index, variant_index in candidates:
             element = self.elements[element_index]
             words, base_score = element.variants[variant_index]
-            for link in self._align(element, words, base_score, positions, tokens):
+            for link in self._align(element, words, base_score, positions, tokens, variant_index in element.tight):
                 key = (link.kind, link.table, link.column, link.start, link.end)
                 if key not in links or links[key].score < link.score:
                     links[key] = link
@@ -132,7 +135,8 @@ class Linker:
             same.append(link)
         return sorted((l for group in kept.values() for l in group), key=lambda l: (-l.score, l.start))
 
-    def _align(self, element: _Element, words: tuple[str, ...], base: float, positions, tokens) -> list[Link]:
+    def _align(self, element: _Element, words: tuple[str, ...], base: float, positions, tokens,
+               tight: bool = False) -> list[Link]:
         """Windows of question words covering the variant's words (one per place), scored by weighted coverage."""
         wanted = list(dict.fromkeys(words))
         total = sum(self.weight(w) for w in wanted)
@@ -156,6 +160,8 @@ class Linker:
                     continue
             lo, hi = min(matched.values()), max(matched.values())
             hits = set(matched.values())
+            if tight and (len(matched) != len(wanted) or hi - lo + 1 != len(hits)):
+                continue
             # words in between that are no stop words ("number of references": no gap; "number of cited references": one)
             gaps = sum(1 for i in range(lo, hi + 1) if i not in hits and tokens[i].lower not in STOP_WORDS)
             score = base * coverage * (0.92 ** gaps)
@@ -256,8 +262,9 @@ def _entity_element(entity: Entity) -> _Element:
 def _attribute_element(attribute: Attribute) -> _Element:
     element = _Element("column", attribute.table, attribute.name,
                        table_words=frozenset(attribute.table_words) - frozenset(attribute.core_words))
+    content = tuple(w for w in attribute.words if w not in STOP_STEMS)
     if attribute.words:
-        element.variants.append((attribute.words, 1.0))
+        element.variants.append((content or attribute.words, 1.0))
     core = attribute.core_words
     if core != attribute.words:
         element.variants.append((core, 0.95))
@@ -265,7 +272,8 @@ def _attribute_element(attribute: Attribute) -> _Element:
     if 2 <= len(raw) <= 3 and all(len(w) > 1 for w in raw):
         element.variants.append(((stem("".join(raw)),), 0.95))  # "payload" for pay_load
     if attribute.table_words and not set(attribute.table_words) & set(attribute.words):
-        # "domain name" for domain.name, "flight number" for flight.number
+        # "domain name" for domain.name, "flight number" for flight.number: the words side by side
+        element.tight.add(len(element.variants))
         element.variants.append((attribute.table_words + attribute.words, 1.0))
     for phrase in attribute.phrases:
         element.variants.append((phrase, 1.0))

@@ -40,6 +40,7 @@ from nl2sql.semantics.plan import (
     QueryPlan,
     Related,
     Today,
+    columns_of,
 )
 from nl2sql.semantics.timewords import TimeWindow, find_buckets, find_windows
 
@@ -159,13 +160,16 @@ class Reader:
 
     # -- entry ------------------------------------------------------------------------------------------------
 
-    def read(self, question: str, *, today: date | None = None, limit: int = 6) -> list[Reading]:
+    def read(self, question: str, *, today: date | None = None, limit: int = 6,
+             scope: set[str] | frozenset[str] | None = None) -> list[Reading]:
+        """Readings of the question, best first; `scope` (tables retrieval chose) keeps a large catalog's
+        unrelated tables out, though a table the question names exactly stays in."""
         today = today or date.today()
         tokens = tokenize(question)
         if not tokens:
             return []
         content, directives = _split_directives(tokens)
-        parse = self._parse(content, today)
+        parse = self._parse(content, today, scope)
         match_mode = _match_mode(directives + content)
         readings: list[Reading] = []
         seen: set[str] = set()
@@ -174,6 +178,10 @@ class Reader:
             if key in seen:
                 continue
             seen.add(key)
+            # a table the plan reads accounts for the words that name it
+            tables = {plan.base, *plan.via} | {c.table for c in columns_of(plan)}
+            used = set(used) | {i for l in parse.links if l.kind == "entity" and l.table in tables and l.score >= 0.8
+                                for i in l.matched}
             coverage = _coverage(parse, used)
             readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
                                     describe(plan, self.model), frozenset(used), tuple(parse.notes)))
@@ -195,13 +203,22 @@ class Reader:
 
     # -- parsing ----------------------------------------------------------------------------------------------
 
-    def _parse(self, tokens: list[Token], today: date) -> _Parse:
+    def _parse(self, tokens: list[Token], today: date, scope: set[str] | frozenset[str] | None = None) -> _Parse:
         words = [t.lower for t in tokens]
         _, limit_tokens = _limit(tokens)
-        values = _non_overlapping(self.linker.values(tokens, skip_numbers=limit_tokens))
+        values = self.linker.values(tokens, skip_numbers=limit_tokens)
         windows = find_windows(tokens, today)
-        taken = {i for v in values for i in v.span} | {i for w in windows for i in w.tokens}
-        links = self.linker.names(tokens, skip=taken)
+        taken_by_time = {i for w in windows for i in w.tokens}
+        names = self.linker.names(tokens, skip=taken_by_time)
+        if scope is not None:
+            # tables the question names outright stay in scope with the ones retrieval chose
+            named = {l.table for l in names if l.kind == "entity" and l.complete and l.score >= 0.95}
+            allowed = set(scope) | named
+            values = [v for v in values if v.table in allowed]
+            names = [l for l in names if l.table in allowed]
+        values = _non_overlapping(values)
+        taken = {i for v in values for i in v.span}
+        links = [l for l in names if not set(l.matched) & taken]
         return _Parse(tokens, words, links, values, windows)
 
     # -- composing plans --------------------------------------------------------------------------------------
@@ -380,6 +397,8 @@ class Reader:
         """What an aggregate word at [start, end) applies to: the next column or entity named after it."""
         words = p.words
         candidates: list[tuple[float, _Measure]] = []
+        # the word right after the aggregate word heads its phrase: "average GPA of students" is about GPA
+        head = next((i for i in range(end, len(words)) if words[i] not in STOP_WORDS and p.tokens[i].kind == "word"), None)
         for link in p.links:
             overlap = set(link.matched) & set(range(start, end))
             if link.start < start and not overlap:
@@ -425,6 +444,8 @@ class Reader:
                 name = f"{'number' if func == 'count' and not implicit else func}_{attribute.name}"
                 if implicit:
                     name = attribute.name
+                if head is not None and head in link.matched:
+                    score += 0.15
                 candidates.append((score - 0.02 * max(0, link.start - end),
                                    _Measure(expr, link.table, set(range(start, end)) | set(link.matched), name,
                                             implicit)))
@@ -433,7 +454,7 @@ class Reader:
                     continue
                 entity = self.model.entity(link.table)
                 expr = Agg("count")
-                score = link.score * (0.95 if func == "count" else 0.6)
+                score = link.score * (0.95 if func == "count" else 0.6) + (0.15 if head is not None and head in link.matched else 0)
                 candidates.append((score - 0.02 * max(0, link.start - end),
                                    _Measure(expr, entity.table, set(range(start, end)) | set(link.matched),
                                             f"number_of_{entity.name}")))
@@ -564,6 +585,9 @@ class Reader:
                 if len(gap) > 2 or distance > 5:
                     continue
                 score = link.score - 0.1 * distance
+                owner = [e for e in p.links if e.kind == "entity" and e.end <= link.start and link.start - e.end <= 4]
+                if owner and max(owner, key=lambda e: e.end).table == link.table:
+                    score += 0.2  # "states with an area greater than": the states' area
             elif link.start >= after and link.start - after <= 2:
                 score = link.score - 0.1 * (link.start - after) - 0.05
             else:
