@@ -167,9 +167,10 @@ class Linker:
             score = base * coverage * (0.92 ** gaps)
             if all(w in CUE_WORDS for w in matched) and any(_used_as_cue(tokens, i) for i in matched.values()):
                 score *= 0.4
-            if element.kind == "entity" and len(matched) > 1 and any(
-                    tokens[i].lower.endswith("ed") for i in matched.values()):
-                score *= 0.85  # "courses offered by" is a verb, not the table course_offering
+            if element.kind == "entity" and any(tokens[i].lower.endswith("ed") and len(tokens[i].lower) > 4
+                                                 for i in matched.values()) \
+                    and not self.model.entity(element.table).name.lower().endswith("ed"):
+                score *= 0.8  # "courses offered by", "references cited": verbs, not the tables course_offering, cite
             if element.kind == "column" and element.table_words and all(w in element.table_words for w in matched):
                 score *= 0.3  # only the table's own name: that names the table, not this column
             start, end = min(matched.values()), max(matched.values()) + 1
@@ -268,6 +269,9 @@ def _attribute_element(attribute: Attribute) -> _Element:
     core = attribute.core_words
     if core != attribute.words:
         element.variants.append((core, 0.95))
+    described = [w for w in attribute.described_words if w not in STOP_STEMS] if attribute.described else []
+    if 1 <= len(described) <= 3:
+        element.variants.append((tuple(described), 0.75))  # "Units ordered" for quantity
     raw = [w for w in identifier_words(attribute.name) if w.isalpha()]
     if 2 <= len(raw) <= 3 and all(len(w) > 1 for w in raw):
         element.variants.append(((stem("".join(raw)),), 0.95))  # "payload" for pay_load

@@ -60,6 +60,11 @@ class Attribute:
         return (self.table, self.name)
 
     @property
+    def described_words(self) -> tuple[str, ...]:
+        """Stems of the description's words, in order (no stop words)."""
+        return tuple(stem(w) for w in normalize(self.described).split() if w not in STOP_WORDS)
+
+    @property
     def core_words(self) -> tuple[str, ...]:
         """The name's words without the table's own (`mountain_altitude` in `mountain`: altitude)."""
         core = tuple(w for w in self.words if w not in self.table_words)
@@ -467,6 +472,9 @@ def _attribute(table, column, words, table_stems, referencing, referenced, fix) 
         role = "reference"
     elif kind == "boolean" or (values and 1 <= len(values) <= 2 and frozenset(v.lower() for v in values) in _FLAG_VALUES):
         role = "flag"
+    elif kind in ("integer", "text") and len(words) >= 2 and words[0].lower() in ("is", "has", "can", "was", "allow",
+                                                                                   "allows", "should", "did"):
+        role = "flag"  # is_active, has_discount: yes or no
     elif kind in ("integer", "number") and _YEAR.search(lower):
         role, grain = "time", "year"
     elif kind in ("integer", "number") and _MONTH.search(lower):

@@ -62,7 +62,7 @@ SUPERLATIVES = {
     "heaviest": True, "fastest": True, "richest": True, "busiest": True, "oldest": False, "highest-rated": True,
     "lowest": False, "least": False, "fewest": False, "smallest": False, "shortest": False, "minimum": False,
     "min": False, "worst": False, "earliest": False, "cheapest": False, "slowest": False, "lightest": False,
-    "youngest": True,
+    "youngest": True, "priciest": True,
 }
 # what a superlative adjective measures when no column is named after it
 ADJECTIVE_PROPERTIES = {
@@ -70,7 +70,9 @@ ADJECTIVE_PROPERTIES = {
     "highest": "altitude elevation height", "largest": "area size capacity", "biggest": "area size capacity",
     "smallest": "area size capacity", "heaviest": "weight", "lightest": "weight", "fastest": "speed",
     "slowest": "speed", "cheapest": "price cost", "oldest": "age birth date", "youngest": "age birth date",
-    "earliest": "date time", "latest": "date time", "newest": "date time",
+    "earliest": "date time", "latest": "date time", "newest": "date time", "expensive": "price cost amount",
+    "cheap": "price cost amount", "cheapest": "price cost amount", "costly": "price cost amount",
+    "popular": "count quantity sales", "recent": "date time", "heavy": "weight", "long": "length duration",
 }
 GROUP_WORDS = {"each", "every", "per", "by", "across", "respective"}
 ORDER_VERBS = {"order", "ordered", "sort", "sorted", "rank", "ranked", "arrange", "arranged", "list", "listed"}
@@ -236,7 +238,11 @@ class Reader:
 
         ratio_span = _ratio_span(words, p.links, self.model)
         agg_cues = _agg_cues(words)
-        sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES and not _part_of_column(i, column_links)]
+        # "highest first", "from highest to lowest" order a list; they pick no single row
+        sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES
+                    and not _part_of_column(i, column_links)
+                    and not (i + 1 < len(words) and words[i + 1] == "first")
+                    and not (i and words[i - 1] in ("from", "to"))]
         group_cues = _group_cues(words)
         order = _order_cues(words)
 
@@ -267,8 +273,17 @@ class Reader:
                 if not any(set(link.span) & m.tokens for m in measures):
                     pass
 
+        # "what was the first order date", "when did the last payment happen": the earliest / latest time
+        measures += self._time_extremes(p, head, measures, limit_tokens)
+
         # -- the focus: the entity (or column) the answer lists
         focus_entity, focus_tokens = self._focus(p, head, measures)
+        focus_column = self._focus_column(p, head, measures)
+        if focus_column is not None and focus_entity is not None and focus_entity == focus_column[0].table \
+                and not (set(focus_tokens) & focus_column[1]) and sup_cues \
+                and self.model.attribute(focus_column[0].table, focus_column[0].column).role != "label":
+            # "which state has the most customers": the answer is per state, the customers are what is counted
+            focus_entity, focus_tokens = None, set(focus_column[1])
         context = {m.table for m in measures} | ({focus_entity} if focus_entity else set()) | {
             l.table for l in entity_links if l.score >= 0.7}
 
@@ -277,10 +292,20 @@ class Reader:
         value_choices = self._value_choices(p, context)
         for choices in value_choices:
             filters.append(self._value_filter(p, choices[0][1]))
-        filters = _merge_same_column(filters, p.words)
-        # literals in quotes that are no sampled value: a text column named next to them
+        filters = _merge_same_column(filters, p.words, ratio_span)
+        # literals in quotes that are no sampled value: a text column named next to them; also the word right
+        # after "contains", "starts with", "named" when it is no value
+        loose = set()
+        for i in range(n):
+            for phrase, _ in STRING_PHRASES:
+                k = len(phrase)
+                if phrase[0] in ("like", "including", "includes"):
+                    continue
+                if tuple(words[i:i + k]) == phrase and i + k < n and tokens[i + k].kind == "word" \
+                        and words[i + k] not in STOP_WORDS and not any(i + k in v.span for v in p.values):
+                    loose.add(i + k)
         for i, token in enumerate(tokens):
-            if token.kind != "quoted" or any(i in v.span for v in p.values):
+            if (token.kind != "quoted" and i not in loose) or any(i in v.span for v in p.values):
                 continue
             found = self._literal_filter(p, i, match_mode)
             if found is not None:
@@ -315,7 +340,8 @@ class Reader:
         order_by: list[tuple[Expr, bool, set[int]]] = []
         top_one = False
         for index, desc in sup_cues:
-            if any(index in m.tokens for m in measures) and words[index] in ("maximum", "max", "minimum", "min"):
+            if any(index in m.tokens for m in measures) and words[index] in (
+                    "maximum", "max", "minimum", "min", "earliest", "latest", "newest", "oldest"):
                 continue
             target = self._superlative_target(p, index, desc, measures, focus_entity)
             if target is None:
@@ -345,6 +371,9 @@ class Reader:
                                      False, used))
             p.used |= used
 
+        if focus_column is not None and focus_entity is None and top_one and not groups and measures and all(
+                _has_agg(m.expr) for m in measures):
+            groups.append(([focus_column[0]], focus_column[0].table, focus_column[1]))
         plans = list(self._assemble(p, head, focus_entity, focus_tokens, measures, measure_alternatives, groups,
                                     filters, order_by, limit, limit_tokens, top_one))
         # another column for the first value that could be in several
@@ -429,6 +458,9 @@ class Reader:
                     elif attribute.is_numeric and any(w in attribute.words for w in (stem("number"), stem("count"))):
                         expr = Agg("sum", Col(link.table, attribute.name))
                         score = link.score
+                    elif attribute.is_numeric and attribute.role == "measure" and words[start] == "how":
+                        expr = Agg("sum", Col(link.table, attribute.name))  # "how many units" adds them up
+                        score = link.score * 0.8
                     elif attribute.role in ("dimension", "text", "flag"):
                         expr = Agg("count_distinct", Col(link.table, attribute.name))
                         score = link.score * 0.55
@@ -550,6 +582,18 @@ class Reader:
                 if i - k >= 0 and tuple(words[i - k:i]) == phrase:
                     op, cue = symbol, set(range(i - k, i))
                     break
+            if op is None and i >= 1 and words[i - 1] == "between" and i + used + 1 < len(words) \
+                    and words[i + used] == "and":
+                upper = number_value(p.tokens, i + used + 1)
+                if upper is not None:
+                    target = self._comparison_target(p, i - 1, i + used + 1 + upper[1], measures)
+                    if target is not None and not target[3]:
+                        low, high = sorted((value, upper[0]))
+                        condition = Between(target[0], Lit(_int_or(low)), Lit(_int_or(high)))
+                        span = set(range(i - 1, i + used + 1 + upper[1]))
+                        out.append(_Filter(condition, target[1], span | target[2]))
+                        taken |= span
+                continue
             if op is None:
                 continue
             if op == "=" and cue and words[min(cue)] == "of":
@@ -614,7 +658,9 @@ class Reader:
             if attribute.role == "flag":
                 cue = {"with", "have", "has", "had", "having", "are", "is", "were", "was", "a", "an", "without", "no",
                        "not", "that", "who", "which"}
-                if not set(before) & cue and link.start != 0:
+                adjective = link.complete and any(e.kind == "entity" and e.table == link.table and e.start == link.end
+                                                  for e in p.links)
+                if not set(before) & cue and link.start != 0 and not adjective:
                     continue
                 negate = any(w in NEGATIONS for w in before)
                 true_value = _flag_true(attribute)
@@ -745,6 +791,54 @@ class Reader:
             return columns[0].table, set()
         return None, set()
 
+    def _time_extremes(self, p: _Parse, head: int, measures: list[_Measure], limit_tokens: set[int]) -> list[_Measure]:
+        words = p.words
+        if not words or words[0] not in ("what", "when", "what's", "whats") or measures:
+            return []
+        out: list[_Measure] = []
+        for i, w in enumerate(words):
+            func = {"first": "min", "earliest": "min", "oldest": "min", "last": "max", "latest": "max",
+                    "newest": "max", "recent": "max"}.get(w)
+            if func is None or i in limit_tokens:
+                continue
+            for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
+                if link.start <= i or link.start > i + 3:
+                    continue
+                if link.kind == "column":
+                    attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                    if attribute.role != "time":
+                        continue
+                    col = Col(link.table, attribute.name)
+                elif words[0] == "when":
+                    entity = self.model.entity(link.table)
+                    if not entity.time:
+                        continue
+                    col = Col(entity.table, entity.time)
+                else:
+                    continue
+                out.append(_Measure(Agg(func, col), col.table, {i} | set(link.matched), f"{func}_{col.column}"))
+                break
+            if out:
+                break
+        return out
+
+    def _focus_column(self, p: _Parse, head: int, measures: list[_Measure]) -> tuple[Col, set[int]] | None:
+        """ "Which state has the most customers": a column (no quantity) the answer is per; None when it's a table."""
+        words = p.words
+        if not words or words[0] not in ("which", "what"):
+            return None
+        for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
+            if link.start < head or link.start > head + 2:
+                continue
+            if link.kind == "entity" and link.score >= 0.8:
+                return None
+            if link.kind != "column" or link.score < 0.8 or any(set(link.matched) & m.tokens for m in measures):
+                continue
+            attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.role in ("dimension", "text", "label", "reference") or attribute.grain in ("year", "month"):
+                return Col(link.table, attribute.name), set(link.matched)
+        return None
+
     # -- groups, superlatives, order ----------------------------------------------------------------------------
 
     def _group_target(self, p: _Parse, start: int, end: int, measures: list[_Measure]):
@@ -826,7 +920,9 @@ class Reader:
             if link.kind == "column":
                 attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
                 col = Col(link.table, attribute.name)
-                if attribute.is_numeric or attribute.role == "time":
+                if link.score < 0.5:
+                    continue
+                if (attribute.is_numeric and attribute.role == "measure") or attribute.role == "time":
                     if focus and focus != link.table and self.model.path(focus, link.table) and not self._one_to_one(focus, link.table):
                         agg = Agg(attribute.aggregate if not counted else "sum", col)
                         return agg, set(link.matched), _Measure(agg, link.table, set(link.matched), f"{attribute.aggregate}_{attribute.name}")
@@ -840,14 +936,27 @@ class Reader:
                 continue
             agg = Agg("count")
             return agg, set(link.matched), _Measure(agg, entity.table, set(link.matched), f"number_of_{entity.name}")
-        # "the longest rivers": the adjective says which property
-        properties = ADJECTIVE_PROPERTIES.get(words[index])
-        if properties and focus:
+        # "the longest rivers", "the most expensive product": the adjective says which property
+        adjective = words[index]
+        used: set[int] = set()
+        if adjective in ("most", "least") and index + 1 < len(words) and words[index + 1] in ADJECTIVE_PROPERTIES:
+            adjective = words[index + 1]
+            used = {index + 1}
+        properties = ADJECTIVE_PROPERTIES.get(adjective)
+        if focus:
             entity = self.model.entity(focus)
-            wanted = {stem(w) for w in properties.split()}
-            for attribute in entity.attributes:
-                if (set(attribute.words) | attribute.description) & wanted and (attribute.is_numeric or attribute.role == "time"):
-                    return Col(entity.table, attribute.name), set(), None
+            if properties:
+                wanted = {stem(w) for w in properties.split()}
+                for attribute in entity.attributes:
+                    if (set(attribute.words) | attribute.description) & wanted and (
+                            (attribute.is_numeric and attribute.role == "measure") or attribute.role == "time"):
+                        return Col(entity.table, attribute.name), used, None
+            if adjective in ("largest", "biggest", "smallest", "highest", "lowest", "top", "best", "greatest") and (
+                    index + 1 < len(words) and any(l.kind == "entity" and l.table == focus and l.start <= index + 2
+                                                  for l in p.links)):
+                main = _main_quantity(entity)
+                if main is not None:
+                    return Col(entity.table, main), used, None
         return None
 
     def _one_to_one(self, a: str, b: str) -> bool:
@@ -992,6 +1101,14 @@ class Reader:
                 base = counted
                 entity = self.model.entity(base)
                 aggregated = True
+        kept_groups = []
+        for exprs, table, tokens in groups:
+            per_own = tokens and words[min(tokens)] == "per" and all(self._is_own_key(e, base) for e in exprs)
+            if per_own and aggregated:
+                used |= tokens  # "per order item" over order items: the average is over its rows already
+                continue
+            kept_groups.append((exprs, table, tokens))
+        groups = kept_groups
         for exprs, table, tokens in groups:
             used |= tokens
             if aggregated:
@@ -1045,6 +1162,9 @@ class Reader:
                         select.append(Output(k, Col(focus_entity.table, k)))
             base = focus_entity.table
             entity = focus_entity
+            if having:
+                group_by = [o.expr for o in select]
+                aggregated = True
         elif aggregated and focus and focus != base and not groups and top_one:
             # "which author has the most publications": the measure per focus entity, the best one
             focus_entity = self.model.entity(focus)
@@ -1309,31 +1429,66 @@ class _Absent:
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
-def _merge_same_column(filters: list[_Filter], words: list[str]) -> list[_Filter]:
-    """ "a grade of A or C": equalities on one column become one IN list (both at once can't hold)."""
+_CONNECTORS = {",", "or", "and", "either", "nor", "/", "of", "the", "a", "an"}
+
+
+def _merge_same_column(filters: list[_Filter], words: list[str], ratio: _RatioSpan | None = None) -> list[_Filter]:
+    """ "a grade of A or C": equalities on one column, joined by "or", "and" or commas, become one IN list."""
     out: list[_Filter] = []
     by_column: dict[object, list[_Filter]] = {}
     for f in filters:
         c = f.condition
-        if isinstance(c, Compare) and c.op == "=" and isinstance(c.right, Lit) and isinstance(c.left, Col):
-            by_column.setdefault(c.left, []).append(f)
+        if isinstance(c, Compare) and c.op == "=" and isinstance(c.right, Lit) and isinstance(c.left, Col) and f.tokens:
+            by_column.setdefault((c.left, ratio.side(min(f.tokens)) if ratio else None), []).append(f)
         else:
             out.append(f)
-    for column, group in by_column.items():
-        if len(group) == 1:
-            out.append(group[0])
-            continue
+    for (column, _), group in by_column.items():
+        group.sort(key=lambda f: min(f.tokens))
+        runs: list[list[_Filter]] = [[group[0]]]
+        for f in group[1:]:
+            between = words[max(runs[-1][-1].tokens) + 1:min(f.tokens)]
+            if all(w in _CONNECTORS for w in between):
+                runs[-1].append(f)
+            else:
+                runs.append([f])
+        for run in runs:
+            out += _merged(column, run)
+    return out
+
+
+def _merged(column: Col, group: list[_Filter]) -> list[_Filter]:
+    if len(group) == 1:
+        return group
+    if True:
         values = tuple(f.condition.right for f in group)  # type: ignore[union-attr]
         tokens = set().union(*(f.tokens for f in group))
-        out.append(_Filter(InList(column, values), set().union(*(f.tables for f in group)), tokens,
-                           min(f.strength for f in group)))  # type: ignore[arg-type]
-    return out
+        return [_Filter(InList(column, values), set().union(*(f.tables for f in group)), tokens,
+                        min(f.strength for f in group))]  # type: ignore[arg-type]
+    return group
+
+
+_QUANTITY_WORDS = [stem(w) for w in ("amount", "total", "value", "price", "revenue", "sales", "cost", "quantity",
+                                        "size", "score", "balance")]
+
+
+def _main_quantity(entity: Entity) -> str | None:
+    """The entity's headline number ("the largest payment" is its amount): a measure named like one, else the first."""
+    measures = [a for a in entity.attributes if a.is_numeric and a.role == "measure"]
+    for word in _QUANTITY_WORDS:
+        for a in measures:
+            if word in a.words:
+                return a.name
+    return measures[0].name if len(measures) == 1 else None
 
 
 def _strip_where(expr: Expr) -> Expr:
     if isinstance(expr, Agg):
         return replace(expr, where=None)
     return expr
+
+
+def _int_or(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
 
 
 def _plain_number(text: str) -> str:
@@ -1477,11 +1632,22 @@ def _head_index(words: list[str]) -> int:
 
 def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
     words = [t.lower for t in tokens]
+    units = {"day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters", "hours",
+             "hour", "minutes"}
     for i, w in enumerate(words):
-        if w in ("top", "first", "bottom", "last") and i + 1 < len(words):
+        if w in ("top", "first", "bottom", "last", "latest", "recent") and i + 1 < len(words):
             number = number_value(tokens, i + 1)
-            if number and number[0] >= 1 and number[0] < 10_000:
+            if number and 1 <= number[0] < 10_000:
+                after = words[i + 1 + number[1]] if i + 1 + number[1] < len(words) else ""
+                if after in units:
+                    continue  # "the last 30 days" is a time window
                 return int(number[0]), set(range(i, i + 1 + number[1]))
+        if w in ("which", "what", "the", "list", "show", "give", "name", "find") and i + 2 < len(words) and \
+                tokens[i + 1].kind == "number" and words[i + 2] not in units and tokens[i + 2].kind == "word" \
+                and _plural(tokens[i + 2]):
+            number = number_value(tokens, i + 1)
+            if number and number[1] == 1 and 1 <= number[0] < 1000 and not re.fullmatch(r"(19|20)\d\d", words[i + 1]):
+                return int(number[0]), {i + 1}
         if tokens[i].kind in ("number", "word") and i + 1 < len(words) and words[i + 1] in SUPERLATIVES:
             number = number_value(tokens, i)
             if number and number[1] == 1 and 1 <= number[0] < 1000 and (i == 0 or words[i - 1] in ("the", "top", "which", "what", "are", "list", "show", "give", "find")):
@@ -1515,6 +1681,8 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
             before = words[i - 1] if i else ""
             if before in ORDER_VERBS or before in ("descending", "ascending"):
                 continue
+            if any(x in ("top", "bottom") for x in words[max(0, i - 4):i]):
+                continue  # "the top 10 products by price" ranks them
             if before.endswith(("ed", "en")) and before not in AGENT_VERBS_SKIP:
                 continue  # "written by authors": who did it, not a grouping
         if w == "each" and i + 1 < len(words) and words[i + 1] in ("other",):
@@ -1541,10 +1709,19 @@ def _order_cues(words: list[str]):
             desc, used = False, used | {i}
         elif w == "alphabetically" or w == "alphabetical":
             desc, used = False, used | {i}
-        elif w in ("highest", "largest", "most", "longest", "biggest", "greatest") and i >= 1 and words[i - 1] == "from":
-            desc, used = True, used | {i - 1, i}
+        elif w in ("highest", "largest", "most", "longest", "biggest", "greatest", "newest", "latest") and (
+                (i >= 1 and words[i - 1] == "from") or (i + 1 < len(words) and words[i + 1] == "first")):
+            desc, used = True, used | {i - 1, i, i + 1}
+        elif w in ("lowest", "smallest", "least", "shortest", "fewest", "oldest", "earliest") and (
+                i + 1 < len(words) and words[i + 1] == "first"):
+            desc, used = False, used | {i, i + 1}
         elif w in ("lowest", "smallest", "least", "shortest", "fewest") and i >= 1 and words[i - 1] == "from":
             desc, used = False, used | {i - 1, i}
+        if w == "by" and key_index is None and any(x in ("top", "bottom") for x in words[max(0, i - 4):i]):
+            key_index = i + 1
+            used |= {i}
+            if desc is None:
+                desc = "bottom" not in words[max(0, i - 4):i]
         if w in ORDER_VERBS - {"list", "listed"} and i + 1 < len(words) and words[i + 1] in ("by", "on", "according"):
             key_index = i + 2
             used |= {i, i + 1}
