@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-__all__ = ["Token", "identifier_words", "normalize", "number_value", "stem", "stems", "tokenize"]
+__all__ = ["Token", "identifier_words", "normalize", "number_value", "stem", "stems", "synonyms", "tokenize"]
 
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -37,6 +37,18 @@ STOP_WORDS = frozenset(
     "as into per each every all any some me my our we you your i give show list return get find tell display "
     "please also than then only just".split()
 )
+
+# Words that business questions use for one another (general English, not any schema's vocabulary).
+SYNONYM_GROUPS = (
+    "cost price fee charge", "amount total sum value", "revenue sales turnover income", "client customer buyer",
+    "purchase order", "item product article", "employee staff worker personnel", "salary pay wage wages",
+    "quantity units qty", "city town", "country nation", "people population inhabitants residents",
+    "firm company business", "supplier vendor", "phone telephone", "email mail", "begin start", "finish end",
+    "date day", "duration length", "kind type category", "mark grade score", "vehicle car truck",
+    "distance length mileage", "weight mass", "rating stars score", "doctor physician", "patient client",
+    "course class", "teacher instructor professor", "student pupil learner", "film movie", "shop store",
+)
+_SYNONYMS: dict[str, set[str]] = {}
 
 NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -67,7 +79,7 @@ _TOKEN = re.compile(
     r"""(?P<quoted>"[^"]+"|“[^”]+”|`[^`]+`|(?<![\w])'[^']+'(?![\w]))"""
     r"""|(?P<date>\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?)"""
     r"""|(?P<time>\d{1,2}:\d{2}(?::\d{2})?\s*(?:am|pm)?|\d{1,2}\s*(?:am|pm)\b)"""
-    r"""|(?P<number>[-+]?\$?\d[\d,]*(?:\.\d+)?%?)"""
+    r"""|(?P<number>[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?)"""
     r"""|(?P<word>[^\W\d_][\w'’\-]*[\w]|[^\W\d_])"""
     r"""|(?P<punct>[^\w\s])""",
     re.UNICODE | re.IGNORECASE,
@@ -92,6 +104,16 @@ def stem(word: str) -> str:
 
 def stems(words: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(stem(w) for w in words)
+
+
+def synonyms(word_stem: str) -> set[str]:
+    """Stems of the words used for this one (not itself)."""
+    if not _SYNONYMS:
+        for group in SYNONYM_GROUPS:
+            stems_ = {stem(w) for w in group.split()}
+            for s_ in stems_:
+                _SYNONYMS.setdefault(s_, set()).update(stems_ - {s_})
+    return _SYNONYMS.get(word_stem, set())
 
 
 def tokenize(text: str) -> list[Token]:

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, stem
+from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, stem, synonyms
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 
 __all__ = ["Link", "Linker"]
@@ -24,10 +24,13 @@ CUE_WORDS = frozenset(stem(w) for w in (
     "ordered rank ranked ascending descending asc desc ratio proportion percentage percent share fraction "
     "distinct unique different between over under above below more less greater fewer than at least exactly "
     "equal equals not no without with none any both either neither whose which what who where when list show "
-    "give return find display tell name names also along their its respective corresponding value values "
-    "amount overall combined across respectively alphabetically alphabetical whole entire all".split()))
+    "give return find display tell name names also along their its respective corresponding "
+    "overall combined across respectively alphabetically alphabetical whole entire all".split()))
 # Words too generic to name a column alone, however rare they are in this schema.
 GENERIC = frozenset(stem(w) for w in "id key code number num name type date time value status flag info data".split())
+# units in column names ("distance_km", "weight_kg"): the question rarely repeats them
+UNITS = frozenset(stem(w) for w in ("km kg g lb lbs mi miles m cm mm usd eur gbp pct tons ton mins min secs sec ms "
+                                     "hrs hr kwh l ml").split())
 WINDOW = 4  # a column's words may be spread over this many question words
 # little words a column name may hold that say nothing ("is_active", "cares_for_students"); "from" and "to" stay
 STOP_STEMS = frozenset(stem(w) for w in "is has have was are were the a an of for by with".split())
@@ -67,6 +70,7 @@ class Linker:
 
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
+        self._borrowed: set[tuple[str, int]] = set()
         self.elements: list[_Element] = []
         for entity in model.entities.values():
             self.elements.append(_entity_element(entity))
@@ -93,6 +97,8 @@ class Linker:
             weight = math.log(1 + total / n)
             if word in GENERIC:
                 weight *= 0.35
+            elif word in UNITS:
+                weight *= 0.2
             out[word] = weight
         return out
 
@@ -105,6 +111,8 @@ class Linker:
         """Every plausible table and column named by the question's words, best first."""
         skip = skip or set()
         positions: dict[str, list[int]] = defaultdict(list)
+        borrowed: set[tuple[str, int]] = set()  # (schema word, position) matched through a synonym
+        self._borrowed = borrowed
         for i, token in enumerate(tokens):
             if token.kind not in ("word", "quoted") or i in skip:
                 continue
@@ -114,6 +122,11 @@ class Linker:
             if token.kind == "quoted":
                 for part in normalize(token.text).split():
                     positions[stem(part)].append(i)
+            elif token.kind == "word":
+                for other in synonyms(token.stem):
+                    if i not in positions[other]:
+                        positions[other].append(i)
+                        borrowed.add((other, i))
         candidates: dict[tuple[int, int], None] = {}
         for word in positions:
             for element_index, variant_index, _ in self.by_word.get(word, ()):
@@ -164,8 +177,8 @@ class Linker:
                 continue
             # words in between that are no stop words ("number of references": no gap; "number of cited references": one)
             gaps = sum(1 for i in range(lo, hi + 1) if i not in hits and tokens[i].lower not in STOP_WORDS)
-            score = base * coverage * (0.92 ** gaps)
-            if all(w in CUE_WORDS for w in matched) and any(_used_as_cue(tokens, i) for i in matched.values()):
+            score = base * coverage * (0.92 ** gaps) * (0.85 ** sum((w, p) in self._borrowed for w, p in matched.items()))
+            if all(w in CUE_WORDS for w in matched) and all(_used_as_cue(tokens, i) for i in matched.values()):
                 score *= 0.4
             if element.kind == "entity" and any(tokens[i].lower.endswith("ed") and len(tokens[i].lower) > 4
                                                  for i in matched.values()) \

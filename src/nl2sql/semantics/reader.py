@@ -66,7 +66,7 @@ SUPERLATIVES = {
 }
 # what a superlative adjective measures when no column is named after it
 ADJECTIVE_PROPERTIES = {
-    "longest": "length duration distance", "shortest": "length duration distance", "tallest": "height altitude elevation",
+    "longest": "length duration distance pages", "shortest": "length duration distance pages", "tallest": "height altitude elevation",
     "highest": "altitude elevation height", "largest": "area size capacity", "biggest": "area size capacity",
     "smallest": "area size capacity", "heaviest": "weight", "lightest": "weight", "fastest": "speed",
     "slowest": "speed", "cheapest": "price cost", "oldest": "age birth date", "youngest": "age birth date",
@@ -317,10 +317,14 @@ class Reader:
 
         # -- grouping
         groups: list[tuple[list[Expr], str, set[int]]] = []  # (exprs, table, tokens)
+        group_rivals: list[tuple[int, tuple]] = []
         for start, end in group_cues:
             target = self._group_target(p, start, end, measures)
             if target is not None:
                 groups.append(target)
+                rival = self._group_target(p, start, end, measures, not_tables={target[1]})
+                if rival is not None and rival[2] == target[2] and not group_rivals:
+                    group_rivals.append((len(groups) - 1, rival))
         for bucket in buckets:
             if any(bucket.tokens & g[2] for g in groups):
                 continue
@@ -354,7 +358,7 @@ class Reader:
         if order is not None:
             key_index, desc, used = order
             if key_index is not None:
-                target = self._order_target(p, key_index, measures, focus_entity)
+                target = self._order_target(p, key_index, measures, focus_entity, groups)
                 if target is not None:
                     order_by = [o for o in order_by if o[0] != target[0]]
                     order_by.insert(0, (target[0], desc if desc is not None else False, used | target[1]))
@@ -376,6 +380,13 @@ class Reader:
             groups.append(([focus_column[0]], focus_column[0].table, focus_column[1]))
         plans = list(self._assemble(p, head, focus_entity, focus_tokens, measures, measure_alternatives, groups,
                                     filters, order_by, limit, limit_tokens, top_one))
+        # the same grouping words, read as another table's column ("per full name": doctors' or patients')
+        for k, rival in group_rivals:
+            swapped = list(groups)
+            swapped[k] = rival
+            for plan, score, used in self._assemble(p, head, focus_entity, focus_tokens, measures, [], swapped,
+                                                    filters, order_by, limit, limit_tokens, top_one):
+                plans.append((plan, score * 0.95, used))
         # another column for the first value that could be in several
         for k, choices in enumerate(value_choices):
             if len(choices) > 1 and choices[1][0] >= choices[0][0] - 0.15:
@@ -458,9 +469,11 @@ class Reader:
                     elif attribute.is_numeric and any(w in attribute.words for w in (stem("number"), stem("count"))):
                         expr = Agg("sum", Col(link.table, attribute.name))
                         score = link.score
-                    elif attribute.is_numeric and attribute.role == "measure" and words[start] == "how":
-                        expr = Agg("sum", Col(link.table, attribute.name))  # "how many units" adds them up
-                        score = link.score * 0.8
+                    elif attribute.is_numeric and attribute.role == "measure" and (
+                            words[start] in ("how", "total") or attribute.described.lower().startswith(("number of", "count of"))):
+                        # "how many units", "the total number of pages": the quantities add up
+                        expr = Agg("sum", Col(link.table, attribute.name))
+                        score = link.score * 0.9
                     elif attribute.role in ("dimension", "text", "flag"):
                         expr = Agg("count_distinct", Col(link.table, attribute.name))
                         score = link.score * 0.55
@@ -482,11 +495,30 @@ class Reader:
                                    _Measure(expr, link.table, set(range(start, end)) | set(link.matched), name,
                                             implicit)))
             else:
-                if func not in ("count", "sum") or overlap:
+                if overlap or link.score < 0.6 or self.model.entity(link.table).bridge:
                     continue
                 entity = self.model.entity(link.table)
+                if func != "count":
+                    # "the total of paid orders", "the average of payments": their headline number
+                    between = [i for i in range(end, link.start) if words[i] not in STOP_WORDS
+                               and not any(i in v.span for v in p.values)]
+                    if between:
+                        continue
+                    main = _main_quantity(entity)
+                    if main is None or any(w in ("number",) for w in words[start:end]):
+                        if func != "sum":
+                            continue
+                        expr = Agg("count")
+                        score = link.score * 0.5
+                    else:
+                        expr = Agg(func, Col(entity.table, main))
+                        score = link.score * 0.85
+                    candidates.append((score - 0.02 * max(0, link.start - end), _Measure(
+                        expr, entity.table, set(range(start, end)) | set(link.matched),
+                        f"{func}_{main}" if isinstance(expr.arg, Col) else f"number_of_{entity.name}")))
+                    continue
                 expr = Agg("count")
-                score = link.score * (0.95 if func == "count" else 0.6) + (0.15 if head is not None and head in link.matched else 0)
+                score = link.score * 0.95 + (0.15 if head is not None and head in link.matched else 0)
                 candidates.append((score - 0.02 * max(0, link.start - end),
                                    _Measure(expr, entity.table, set(range(start, end)) | set(link.matched),
                                             f"number_of_{entity.name}")))
@@ -624,6 +656,8 @@ class Reader:
                 if not (attribute.is_numeric or attribute.role == "time"):
                     continue
             if link.end <= cue_start:
+                if link.kind == "entity":
+                    continue  # "books cost more than 20": the books are the subject, not what is counted
                 distance = cue_start - link.end
                 gap = [w for w in p.words[link.end:cue_start] if w not in STOP_WORDS]
                 if len(gap) > 2 or distance > 5:
@@ -686,7 +720,8 @@ class Reader:
             col = Col(link.table, attribute.name)
             used = set(link.matched) | {i for i in range(max(0, link.start - 3), link.start) if words[i] in NEGATIONS}
             if attribute.kind == "text" and attribute.nullable and attribute.role in ("text", "dimension", "reference") \
-                    and before and before[-1] in ("a", "an") and any(w in ("have", "has", "had", "with", "declared", "without", "no") for w in before):
+                    and before and before[-1] in ("a", "an", "no", "any") \
+                    and any(w in ("have", "has", "had", "with", "declared", "without", "no") for w in before):
                 out.append(_Filter(IsNull(col, negate=not negate), {link.table}, used, link.score * 0.9))
             elif attribute.is_numeric and attribute.role == "measure" and p.tokens[link.end - 1].lower.endswith("s") \
                     and before and before[-1] in ("with", "without", "no", "having"):
@@ -841,7 +876,7 @@ class Reader:
 
     # -- groups, superlatives, order ----------------------------------------------------------------------------
 
-    def _group_target(self, p: _Parse, start: int, end: int, measures: list[_Measure]):
+    def _group_target(self, p: _Parse, start: int, end: int, measures: list[_Measure], not_tables: set[str] = frozenset()):
         words = p.words
         home = {m.table for m in measures}
 
@@ -851,9 +886,15 @@ class Reader:
                 own_key = link.column in self.model.entity(link.table).key
             return (link.start, -round(link.score, 2), -len(link.matched), link.table not in home, not own_key)
 
+        first_score = None
         for link in sorted(p.links, key=preference):
             if link.start < end or link.start > end + 3:
                 continue
+            if link.table in not_tables:
+                first_score = link.score if first_score is None else first_score
+                continue
+            if first_score is not None and link.score < first_score - 0.05:
+                return None  # only an equally good rival is another reading
             gap = [w for w in words[end:link.start] if w not in STOP_WORDS and w not in ("different", "individual", "respective", "unique")]
             if gap:
                 continue
@@ -932,7 +973,7 @@ class Reader:
                     return agg, set(link.matched), _Measure(agg, link.table, set(link.matched), f"number_of_{attribute.name}")
                 continue
             entity = self.model.entity(link.table)
-            if focus == entity.table:
+            if focus == entity.table or entity.bridge or link.score < 0.7:
                 continue
             agg = Agg("count")
             return agg, set(link.matched), _Measure(agg, entity.table, set(link.matched), f"number_of_{entity.name}")
@@ -970,10 +1011,19 @@ class Reader:
                 return False
         return True
 
-    def _order_target(self, p: _Parse, index: int, measures: list[_Measure], focus: str | None):
+    def _order_target(self, p: _Parse, index: int, measures: list[_Measure], focus: str | None, groups=()):
         for m in measures:
             if any(index <= t <= index + 4 for t in m.tokens):
                 return m.expr, set(m.tokens)
+        # "sorted by month": the month the answer is grouped by
+        word = p.words[index] if index < len(p.words) else ""
+        for exprs, _, tokens in groups:
+            for e in exprs:
+                if isinstance(e, Bucket) and (word.rstrip("s") == e.grain or word in ("date", "time")):
+                    return e, {index}
+                if isinstance(e, Col) and e.column in self.model.entity(e.table).by_name and any(
+                        index <= t <= index + 2 for t in tokens):
+                    return e, {index}
         for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
             if link.start < index or link.start > index + 4:
                 continue
