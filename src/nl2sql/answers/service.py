@@ -34,6 +34,7 @@ from nl2sql.semantics import (
     form_columns,
     plan_form_schema,
     plan_from_form,
+    same_literals,
     sql_fit,
 )
 from nl2sql.prompting import ErrorFeedback, Prompt, PromptBudget, PromptTooLarge, Turn, build_prompt
@@ -231,7 +232,7 @@ class AnswerService:
         retrieval = await self._retriever.retrieve(question, connection.id)
         clock.lap("retrieve_ms", since)
 
-        outcome = await self._golden_shortcut(retrieval, policy, connection, clock)
+        outcome = await self._golden_shortcut(retrieval, policy, connection, clock, question, schema)
         golden_id = None
         if outcome is not None:
             golden_id = max(retrieval.golden_queries, key=lambda g: g.score).golden.id
@@ -477,12 +478,16 @@ class AnswerService:
     # -- the golden shortcut ----------------------------------------------------------------------
 
     async def _golden_shortcut(
-        self, retrieval: Retrieval, policy: ConnectionPolicy, connection: Connection, clock: _Clock
+        self, retrieval: Retrieval, policy: ConnectionPolicy, connection: Connection, clock: _Clock,
+        question: str = "", schema: PromptSchema | None = None,
     ) -> _Outcome | None:
         if not retrieval.golden_queries:
             return None
         best = max(retrieval.golden_queries, key=lambda g: g.score)
         if best.score < self.settings.golden_threshold:
+            return None
+        if question and schema is not None and not same_literals(question, best.golden.question, self.reader(schema).model):
+            # "... in March 2024" is not the verified "... in 2024": adapting it is the golden generator's job
             return None
         since = time.perf_counter()
         try:

@@ -4,7 +4,7 @@ from nl2sql.semantics.compiler import CompileError, compile_plan
 from nl2sql.semantics.evidence import QuestionTerms, sql_fit
 from nl2sql.semantics.explain import describe
 from nl2sql.semantics.form import form_columns, plan_form_schema, plan_from_form
-from nl2sql.semantics.golden import Adaptation, adapt_golden
+from nl2sql.semantics.golden import Adaptation, adapt_golden, same_literals
 from nl2sql.semantics.model import Attribute, Entity, JoinEdge, SemanticModel, build_semantic_model
 from nl2sql.semantics.plan import QueryPlan, plan_from_json
 from nl2sql.semantics.reader import Reader, Reading, read_question
@@ -29,5 +29,6 @@ __all__ = [
     "plan_from_form",
     "plan_from_json",
     "read_question",
+    "same_literals",
     "sql_fit",
 ]

@@ -164,7 +164,16 @@ class _Compiler:
         if plan.having is not None:
             select = select.having(self.condition(plan.having, scope))
         if plan.order_by:
-            select = select.order_by(*(self._ordered(o.expr, o.desc, scope) for o in plan.order_by))
+            orders = [self._ordered(o.expr, o.desc, scope) for o in plan.order_by]
+            if plan.limit is not None:
+                # ties broken the same way every time: by what the rows are grouped by, else the base's key
+                keys = list(plan.group_by) or [Col(plan.base, k) for k in self.model.entity(plan.base).key
+                                               if not plan.aggregated]
+                ordered = {o.expr for o in plan.order_by}
+                for key in keys:
+                    if key not in ordered and (not plan.distinct or any(o.expr == key for o in plan.select)):
+                        orders.append(self._ordered(key, False, scope, tiebreak=True))
+            select = select.order_by(*orders)
         if plan.limit is not None:
             select = select.limit(int(plan.limit))
         return select.sql(dialect=self.dialect)
@@ -181,10 +190,10 @@ class _Compiler:
                 return exp.column(_ident(_output_name(output.name)))
         return self.expr(expr, scope)
 
-    def _ordered(self, expr: Expr, desc: bool, scope: _Scope) -> exp.Ordered:
+    def _ordered(self, expr: Expr, desc: bool, scope: _Scope, tiebreak: bool = False) -> exp.Ordered:
         target: exp.Expression | None = None
         for output in self.plan.select:
-            if output.expr == expr:
+            if output.expr == expr and not (tiebreak and isinstance(expr, Col)):
                 target = exp.column(_ident(_output_name(output.name)))
                 break
         if target is None:

@@ -91,6 +91,9 @@ class _Describer:
                 what += f" where {self.condition(node.where)}"
             return what
         if isinstance(node, Arith):
+            if node.op == "/" and isinstance(node.right, Lit) and node.right.value in (60, 3600, 86400, 604800):
+                unit = {60: "minutes", 3600: "hours", 86400: "days", 604800: "weeks"}[node.right.value]
+                return f"{self.expr(node.left)} in {unit}"
             if node.op == "/":
                 return f"ratio of {self.expr(node.left)} to {self.expr(node.right)}"
             word = {"+": "plus", "-": "minus", "*": "times"}[node.op]

@@ -17,7 +17,7 @@ from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, tokenize
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.timewords import MONTHS
 
-__all__ = ["Adaptation", "adapt_golden"]
+__all__ = ["Adaptation", "adapt_golden", "same_literals"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,14 @@ def _literals(tokens: list[Token], model: SemanticModel) -> list[_Literal]:
                 taken.update(span)
                 break
     return sorted(out, key=lambda l: l.start)
+
+
+def same_literals(question: str, golden_question: str, model: SemanticModel) -> bool:
+    """Whether the two questions name the same values, numbers and dates (case aside): a near-identical question
+    that names another month or value is not the verified query's question."""
+    new = sorted(l.text.lower() for l in _literals(tokenize(question), model))
+    old = sorted(l.text.lower() for l in _literals(tokenize(golden_question), model))
+    return new == old
 
 
 def _skeleton(tokens: list[Token], literals: list[_Literal]) -> list[str]:

@@ -79,6 +79,8 @@ _TOKEN = re.compile(
     r"""(?P<quoted>"[^"]+"|“[^”]+”|`[^`]+`|(?<![\w])'[^']+'(?![\w]))"""
     r"""|(?P<date>\d{4}-\d{1,2}-\d{1,2}(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?)"""
     r"""|(?P<time>\d{1,2}:\d{2}(?::\d{2})?\s*(?:am|pm)?|\d{1,2}\s*(?:am|pm)\b)"""
+    r"""|(?P<ordinal>\d+(?:st|nd|rd|th)\b)"""
+    r"""|(?P<numero>\bno\.(?=\s)|\bnum\.(?=\s)|\bnr\.(?=\s)|\#(?=\s*(?:of\b|[a-z])))"""
     r"""|(?P<number>[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?)"""
     r"""|(?P<word>[^\W\d_][\w'’\-]*[\w]|[^\W\d_])"""
     r"""|(?P<punct>[^\w\s])""",
@@ -125,9 +127,13 @@ def tokenize(text: str) -> list[Token]:
         if kind == "quoted":
             inner = raw[1:-1].strip()
             out.append(Token(inner, inner.lower(), stem(inner), match.start(), match.end(), "quoted"))
-        elif kind == "word" and "-" in raw and not raw.startswith("-"):
+        elif kind == "numero":  # "no. of students", "# of orders": the word number
+            out.append(Token(raw, "number", stem("number"), match.start(), match.end(), "word"))
+        elif kind == "ordinal":
+            out.append(Token(raw, raw.lower(), raw.lower(), match.start(), match.end(), "word"))
+        elif kind == "word" and ("-" in raw or "_" in raw) and not raw.startswith("-"):
             offset = match.start()
-            for part in raw.split("-"):
+            for part in re.split(r"[-_]", raw):
                 if part:
                     out.append(Token(part, part.lower(), stem(part), offset, offset + len(part)))
                 offset += len(part) + 1

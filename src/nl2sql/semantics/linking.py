@@ -282,9 +282,14 @@ def _attribute_element(attribute: Attribute) -> _Element:
     core = attribute.core_words
     if core != attribute.words:
         element.variants.append((core, 0.95))
-    described = [w for w in attribute.described_words if w not in STOP_STEMS] if attribute.described else []
-    if 1 <= len(described) <= 3:
-        element.variants.append((tuple(described), 0.75))  # "Units ordered" for quantity
+    # a short description that names the column ("Units ordered" for quantity); not a sentence about it
+    # ("Who placed the order", "Day the order was placed")
+    text = attribute.described.strip().lower()
+    described = [w for w in attribute.described_words if w not in STOP_STEMS] if text else []
+    sentence = text.split()[:1] and text.split()[0] in ("who", "what", "when", "where", "which", "how", "whether",
+                                                          "day", "date", "time", "1", "0", "true", "false")
+    if 1 <= len(described) <= 3 and not sentence and " the " not in f" {text} ":
+        element.variants.append((tuple(described), 0.75))
     raw = [w for w in identifier_words(attribute.name) if w.isalpha()]
     if 2 <= len(raw) <= 3 and all(len(w) > 1 for w in raw):
         element.variants.append(((stem("".join(raw)),), 0.95))  # "payload" for pay_load

@@ -433,6 +433,10 @@ def _entity(
     label, parts = _label(attributes, table_stems, fix.get("label"))
     if not key and label and (qualified, label) in referenced:
         key = (label,)  # a natural key: other tables join on the name itself
+    for i, a in enumerate(attributes):
+        if a.name in (label, *parts) and a.role in ("text", "dimension") and "role" not in corrections.get(
+                f"{qualified}.{a.name}", {}):
+            attributes[i] = replace(a, role="label")
     time = fix.get("time") or _main_time(attributes)
     joining = [a for a in attributes if a.role == "reference" or a.ref in referencing or a.ref in referenced]
     others = [a for a in attributes if a not in joining and a.role != "key"]

@@ -275,6 +275,15 @@ class Reader:
 
         # "what was the first order date", "when did the last payment happen": the earliest / latest time
         measures += self._time_extremes(p, head, measures, limit_tokens)
+        # "the time from admission to graduation", "days since the last order": durations
+        durations = self._durations(p)
+        for lasting, lasting_tokens, cue in durations:
+            agg = next(((i, f) for i, _, f in agg_cues if cue - 4 <= i < cue), None)
+            if agg is not None:
+                measures = [m for m in measures if not (m.tokens & lasting_tokens) and agg[0] not in m.tokens]
+                func = agg[1] if agg[1] != "count" else "avg"
+                measures.append(_Measure(Agg(func, lasting), _table_of(lasting) or "", lasting_tokens | {agg[0]},
+                                         f"{func}_duration"))
 
         # -- the focus: the entity (or column) the answer lists
         focus_entity, focus_tokens = self._focus(p, head, measures)
@@ -284,6 +293,14 @@ class Reader:
                 and self.model.attribute(focus_column[0].table, focus_column[0].column).role != "label":
             # "which state has the most customers": the answer is per state, the customers are what is counted
             focus_entity, focus_tokens = None, set(focus_column[1])
+        # "what month were most students admitted": the answer is a month, the students are counted
+        time_head = None
+        if len(words) > 1 and words[0] in ("what", "which") and words[1] in ("month", "year", "day", "week",
+                                                                             "quarter", "weekday"):
+            claimed = [l for l in p.links if 1 in l.matched and l.score >= 0.8 and l.kind == "column"]
+            if not claimed:
+                time_head = ("day" if words[1] == "weekday" else words[1], {0, 1})
+                focus_entity, focus_tokens = None, {1}  # the answer is a month: what is counted is no focus
         context = {m.table for m in measures} | ({focus_entity} if focus_entity else set()) | {
             l.table for l in entity_links if l.score >= 0.7}
 
@@ -325,9 +342,14 @@ class Reader:
                 rival = self._group_target(p, start, end, measures, not_tables={target[1]})
                 if rival is not None and rival[2] == target[2] and not group_rivals:
                     group_rivals.append((len(groups) - 1, rival))
+        if time_head is not None:
+            from nl2sql.semantics.timewords import TimeBucket
+
+            buckets = [TimeBucket(time_head[0], frozenset(time_head[1]))] + list(buckets)
+        strong = {i for l in p.links if l.score >= 0.8 and l.complete and len(l.matched) > 1 for i in l.matched}
         for bucket in buckets:
-            if any(bucket.tokens & g[2] for g in groups):
-                continue
+            if any(bucket.tokens & g[2] for g in groups) or bucket.tokens & strong:
+                continue  # "daily price" names a table, it asks for no days
             time_col = self._time_column(p, measures, focus_entity, near=min(bucket.tokens))
             if time_col is not None:
                 attribute = self.model.attribute(time_col.table, time_col.column)
@@ -346,6 +368,12 @@ class Reader:
         for index, desc in sup_cues:
             if any(index in m.tokens for m in measures) and words[index] in (
                     "maximum", "max", "minimum", "min", "earliest", "latest", "newest", "oldest"):
+                continue
+            lasting = next(((e, t) for e, t, cue in durations if index < cue <= index + 4), None)
+            if lasting is not None:
+                # "the shortest duration between departure and arrival": that difference orders the rows
+                order_by.append((lasting[0], desc, lasting[1] | set(range(index, index + 3))))
+                top_one = True
                 continue
             target = self._superlative_target(p, index, desc, measures, focus_entity)
             if target is None:
@@ -466,10 +494,12 @@ class Reader:
                         score = link.score * 0.7
                         if target_entity is not None:
                             score *= 0.9
-                    elif attribute.is_numeric and any(w in attribute.words for w in (stem("number"), stem("count"))):
-                        expr = Agg("sum", Col(link.table, attribute.name))
+                    elif attribute.is_numeric and attribute.role == "measure" and attribute.words and (
+                            attribute.words[0] in (stem("number"), stem("count"), stem("total"))
+                            or attribute.words[-1] in (stem("count"), stem("total"))):
+                        expr = Agg("sum", Col(link.table, attribute.name))  # num_enrolled, visitor_count
                         score = link.score
-                    elif attribute.is_numeric and attribute.role == "measure" and (
+                    elif attribute.is_numeric and attribute.role == "measure" and head is not None and head in link.matched and (
                             words[start] in ("how", "total") or attribute.described.lower().startswith(("number of", "count of"))):
                         # "how many units", "the total number of pages": the quantities add up
                         expr = Agg("sum", Col(link.table, attribute.name))
@@ -668,6 +698,9 @@ class Reader:
                     score += 0.2  # "states with an area greater than": the states' area
             elif link.start >= after and link.start - after <= 2:
                 score = link.score - 0.1 * (link.start - after) - 0.05
+                subject = [e for e in p.links if e.kind == "entity" and e.end <= cue_start]
+                if link.kind == "column" and subject and max(subject, key=lambda e: e.end).table == link.table:
+                    score += 0.2  # "states with fewer than 100000 people": the states' population
             else:
                 continue
             if best is None or score > best[0]:
@@ -826,6 +859,52 @@ class Reader:
             return columns[0].table, set()
         return None, set()
 
+    def _durations(self, p: _Parse) -> list[tuple[Expr, set[int], int]]:
+        """(expression, tokens, where its phrase starts) for "from A to B", "between A and B", "since A"."""
+        words = p.words
+        unit = next((u for w, u in (("minutes", "minute"), ("minute", "minute"), ("hours", "hour"), ("hour", "hour"),
+                                    ("weeks", "week"), ("days", "day"), ("day", "day")) if w in words), "day")
+
+        def timeish(link: Link) -> bool:
+            if link.kind != "column" or link.score < 0.5:
+                return False
+            a = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            return (a.role == "time" and a.grain in ("date", "timestamp")) or (
+                a.is_numeric and a.role != "key" and set(a.words) & {stem("time"), stem("date")})
+
+        times = sorted((l for l in p.links if timeish(l)), key=lambda l: (l.start, -l.score))
+        out: list[tuple[Expr, set[int], int]] = []
+        used: set[int] = set()
+        for a in times:
+            if set(a.matched) & used:
+                continue
+            for b in times:
+                if b.start <= a.start or b.start - a.end > 4 or (b.table, b.column) == (a.table, a.column) \
+                        or b.table != a.table:
+                    continue
+                # "between departure and arrival times": the second name may share the first one's last word
+                joiner = words[a.start + 1:b.start]
+                lead = words[max(0, a.start - 4):a.start]
+                if not ({"to", "and", "until", "till"} & set(joiner)) or not (
+                        {"from", "between", "since"} & set(lead)):
+                    continue
+                start_col, end_col = Col(a.table, a.column), Col(b.table, b.column)  # type: ignore[arg-type]
+                expr = self._elapsed(unit, start_col, end_col)
+                cue = min(i for i in range(max(0, a.start - 4), a.start) if words[i] in ("from", "between", "since"))
+                out.append((expr, set(a.matched) | set(b.matched) | set(range(cue, a.start)), cue))
+                used |= set(a.matched) | set(b.matched)
+                break
+        return out
+
+    def _elapsed(self, unit: str, start: Col, end: Col) -> Expr:
+        a = self.model.attribute(start.table, start.column)
+        if a.is_numeric:
+            # seconds since an epoch: the difference, in the unit asked
+            divisor = {"minute": 60, "hour": 3600, "day": 86400, "week": 604800}.get(unit)
+            diff: Expr = Arith("-", end, start)
+            return Arith("/", diff, Lit(divisor)) if divisor else diff
+        return Elapsed(unit if unit in ("day", "hour", "minute") else "day", start, end)
+
     def _time_extremes(self, p: _Parse, head: int, measures: list[_Measure], limit_tokens: set[int]) -> list[_Measure]:
         words = p.words
         if not words or words[0] not in ("what", "when", "what's", "whats") or measures:
@@ -914,7 +993,11 @@ class Reader:
                     if m.table == entity.table:
                         continue
                     ref = self._reference_to(m.table, entity.table)
-                    if ref is not None and not entity.label and not entity.label_parts:
+                    # no name to show, or the name is the key the other table holds ("lakes per state" where a
+                    # lake row holds its state's name): group by that column, without the join
+                    natural = ref is not None and set(entity.display) <= set(entity.key) and ref in (
+                        a.name for a in self.model.entity(m.table).attributes)
+                    if ref is not None and ((not entity.label and not entity.label_parts) or natural):
                         exprs = [Col(m.table, ref)]
                         return exprs, m.table, tokens_used
                 return exprs, entity.table, tokens_used
@@ -1098,9 +1181,13 @@ class Reader:
         where: list[Condition] = []
         having: list[Condition] = []
         via: list[str] = []
+        # a table named only to group by a column that points at it ("lakes per state") needs no join
+        grouped_by_reference = {i for exprs, table, tokens in groups for i in tokens}
         tables_mentioned = [l.table for l in sorted(p.links, key=lambda l: l.start)
                             if l.kind == "entity" and l.score >= 0.85 and l.complete
-                            and not self.model.entity(l.table).bridge]
+                            and not self.model.entity(l.table).bridge
+                            and not (set(l.matched) & grouped_by_reference
+                                     and all(t != l.table for _, t, tk in groups if set(l.matched) & tk))]
 
         ratio_expr = None
         if ratio is not None:
@@ -1317,7 +1404,9 @@ class Reader:
             # a part of a whole: the same thing counted with the side's conditions, then without
             b = (_strip_where(a[0]), a[1], set())
         else:
-            taken = {a[0].column} if isinstance(a[0], Col) else set()
+            # two columns of a row differ ("one-way to round-trip cost"); one column under two conditions may not
+            conditioned = any(f.tokens and side_of(min(f.tokens)) is not None for f in filters)
+            taken = {a[0].column} if isinstance(a[0], Col) and not conditioned else set()
             b = side(1, taken)
         if b is None:
             return None
@@ -1439,7 +1528,7 @@ def _ratio_span(words: list[str], links: list[Link], model: SemanticModel | None
         end = next((j for j in range(i + 1, n) if words[j] in ends), n)
         group = next((j for j in range(i + 2, end) if words[j] in ("each", "every", "per", "across", "by")
                       or (words[j] == "for" and j + 1 < end and words[j + 1] in ("each", "every", "all"))), end)
-        to = next((j for j in range(i + 1, group) if words[j] in ("to", "versus", "vs", "over", "against")
+        to = next((j for j in range(i + 1, group) if words[j] in ("to", "versus", "vs", "over", "against", "per")
                    and not (j + 1 < n and words[j + 1] in ("be", "have", "the", "purchase") and words[j - 1] in ("how", "want", "need", "required"))), None)
         out_of = next((j for j in range(i + 1, group) if words[j] == "out" and j + 1 < n and words[j + 1] == "of"), None)
         if to is None and words[i - 1:i] != ["the"] and i >= 2 and words[i - 1] in ("to",):
@@ -1529,6 +1618,11 @@ def _main_quantity(entity: Entity) -> str | None:
             if word in a.words:
                 return a.name
     return measures[0].name if len(measures) == 1 else None
+
+
+def _table_of(expr: object) -> str | None:
+    cols = columns_of(expr)
+    return cols[0].table if cols else None
 
 
 def _strip_where(expr: Expr) -> Expr:

@@ -1,0 +1,73 @@
+"""The semantic model read off a catalog: roles, keys, labels, time, joins (declared, hinted and by name)."""
+
+from __future__ import annotations
+
+from nl2sql.catalog import JoinHint
+from nl2sql.semantics import build_semantic_model, describe
+from nl2sql.semantics.plan import Agg, Col, Compare, Lit, Order, Output, QueryPlan
+from tests.semantics.schemas import column, library, prompt_schema, table, web_shop
+
+
+def test_roles_keys_labels_and_time_come_from_names_and_types():
+    model = build_semantic_model(library())
+    books = model.entity("books")
+    assert books.key == ("id",) and books.label == "title" and books.time == "published_on"
+    roles = {a.name: a.role for a in books.attributes}
+    assert roles == {"id": "key", "title": "label", "genre": "dimension", "pages": "measure", "price": "measure",
+                     "published_on": "time"}
+    assert {a.name: a.aggregate for a in books.attributes}["price"] == "avg"  # prices are averaged, not added
+    members = model.entity("members")
+    assert members.label is None and members.label_parts == ("first_name", "last_name")
+    assert members.attribute("is_active").role == "flag"
+    assert model.entity("book_authors").bridge
+
+
+def test_run_together_names_are_split_and_joined_by_their_hints():
+    model = build_semantic_model(web_shop())
+    order = model.entity("shoporder")
+    assert order.words == ("order",)  # the shared "shop" is dropped
+    assert order.attribute("ordertotal").core_words == ("total",)
+    assert model.path("shoporder", "shopcustomer")[0].pairs == (("ordercustid", "custid"),)
+
+
+def test_joins_nobody_declared_are_found_by_name():
+    schema = prompt_schema(
+        "sqlite",
+        table("customers", column("customer_id", "INTEGER", pk=True), column("name")),
+        table("invoices", column("invoice_id", "INTEGER", pk=True), column("customer_id", "INTEGER"),
+              column("total", "NUMERIC")),
+    )
+    model = build_semantic_model(schema)
+    [edge] = model.path("invoices", "customers")
+    assert edge.pairs == (("customer_id", "customer_id"),) and edge.source == "name"
+
+
+def test_each_pair_of_a_join_hint_is_one_way_to_join():
+    schema = prompt_schema(
+        "sqlite",
+        table("airports", column("code", pk=True), column("city")),
+        table("flights", column("flight_id", "INTEGER", pk=True), column("from_airport"), column("to_airport")),
+        hints=(JoinHint(1, "flights", "airports", (("from_airport", "code"), ("to_airport", "code"))),),
+    )
+    model = build_semantic_model(schema)
+    edges = [e for e in model.joins if {e.left, e.right} == {"flights", "airports"}]
+    assert sorted(e.pairs for e in edges) == [(("from_airport", "code"),), (("to_airport", "code"),)]
+
+
+def test_the_admins_corrections_win():
+    schema = library()
+    corrections = {"books.pages": {"role": "dimension"}, "books": {"label": "genre", "time": ""},
+                   "books.price": {"aggregate": "max"}}
+    model = build_semantic_model(schema, corrections)
+    books = model.entity("books")
+    assert books.attribute("pages").role == "dimension" and books.label == "genre"
+    assert books.attribute("price").aggregate == "max"
+
+
+def test_a_plan_reads_as_one_line_of_english():
+    model = build_semantic_model(library())
+    plan = QueryPlan("books", (Output("genre", Col("books", "genre")), Output("avg", Agg("avg", Col("books", "price")))),
+                     where=Compare(Col("books", "pages"), ">", Lit(100)), group_by=(Col("books", "genre"),),
+                     order_by=(Order(Agg("avg", Col("books", "price")), desc=True),), limit=3)
+    assert describe(plan, model) == (
+        "average price of books by genre, where pages over 100, highest average price first, top 3")
