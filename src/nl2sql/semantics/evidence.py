@@ -15,17 +15,19 @@ __all__ = ["QuestionTerms", "sql_fit"]
 
 @dataclass(frozen=True)
 class QuestionTerms:
-    """What a question names, as the linker read it."""
+    """What a question names, as the linker read it: per named word, every table, column or value it may mean."""
 
-    columns: frozenset[str]  # column names (lower case)
-    tables: frozenset[str]
+    words: tuple[frozenset[str], ...]  # per linked word: lower-case table and column names, "=value" literals
     values: frozenset[str]  # normalised literals: sampled values and quoted text
     numbers: frozenset[str]
     text: str  # the question, normalised
+    aggregates: frozenset[str] = frozenset()  # aggregates the question's words ask for: count, sum, avg, min, max
+    ordered: bool = False  # a superlative or an order ("the most", "sorted by")
+    limit: int | None = None  # "top 5"
 
     @property
     def empty(self) -> bool:
-        return not (self.columns or self.tables or self.values or self.numbers)
+        return not (self.words or self.values or self.numbers)
 
 
 def _number(text: str) -> str:
@@ -52,24 +54,48 @@ def sql_fit(sql: str, terms: QuestionTerms, dialect: str) -> float:
                 strings.add(value)
         else:
             numbers.add(_number(literal.this))
-    wanted = [("c", c) for c in terms.columns] + [("t", t) for t in terms.tables] + \
-        [("v", v) for v in terms.values] + [("n", n) for n in terms.numbers]
-    if not wanted:
+    if not terms.words and not terms.numbers:
         return 0.5
-    found = 0.0
-    for kind, item in wanted:
-        if kind == "c" and item in columns:
+    names = columns | tables
+    found = 0
+    for meanings in terms.words:
+        # a word is accounted for when the SQL uses one of the things it may name (or the value it is)
+        if any(m in names for m in meanings if not m.startswith("=")) or any(
+                m[1:] == s or (len(s) > 1 and m[1:] in s) for m in meanings if m.startswith("=") for s in strings):
             found += 1
-        elif kind == "t" and item in tables:
-            found += 1
-        elif kind == "v" and any(item == s or item in s or s in item for s in strings if len(s) > 1):
-            found += 1
-        elif kind == "n" and item in numbers:
-            found += 1
-    recall = found / len(wanted)
+    found += sum(1 for n in terms.numbers if n in numbers)
+    recall = found / (len(terms.words) + len(terms.numbers))
     # literals the question never mentions: a query written for another question
     foreign = [s for s in strings if s not in terms.text and not any(s in v or v in s for v in terms.values)]
     foreign += [n for n in numbers if n not in terms.numbers and n not in ("0", "1", "100", "1.0", "1000")]
     named = len(strings) + len([n for n in numbers if n not in ("0", "1", "100", "1.0", "1000")])
     precision = 1.0 - (len(foreign) / named if named else 0.0)
-    return round(0.7 * recall + 0.3 * precision, 4)
+    # the question's grammar: the aggregates, the ordering and the "top N" it asks for
+    functions = {type(a).__name__.lower() for a in tree.find_all(exp.AggFunc)}
+    asked = 0
+    kept = 0
+    for func in terms.aggregates:
+        asked += 1
+        kept += {"count": "count", "sum": "sum", "avg": "avg", "min": "min", "max": "max"}[func] in functions or (
+            func == "sum" and any("total" in c or "sum" in c for c in columns))
+    if terms.ordered:
+        asked += 1
+        kept += bool(tree.args.get("order")) or bool(functions & {"max", "min"})
+    if terms.limit:
+        asked += 1
+        limit = tree.args.get("limit")
+        kept += limit is not None and str(terms.limit) in limit.sql()
+    grammar = kept / asked if asked else 1.0
+    # columns it reads (outside its joins) that no word of the question may mean
+    bare = tree.copy()
+    for join in bare.find_all(exp.Join):
+        join.set("on", None)
+    meant = set().union(*terms.words) if terms.words else set()
+    used = {c.name.lower() for c in bare.find_all(exp.Column)} - {""}
+    plain = [c for c in used if not c.endswith(("id", "code", "key"))]
+    unasked = [c for c in plain if c not in meant]
+    column_precision = 1.0 - (len(unasked) / len(plain) if plain else 0.0)
+    fit = 0.4 * recall + 0.15 * column_precision + 0.15 * precision + 0.3 * grammar
+    if len(foreign) - sum(1 for n in numbers if n in foreign):
+        fit *= 0.7  # it filters on a value the question never names
+    return round(fit, 4)

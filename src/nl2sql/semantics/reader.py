@@ -191,17 +191,34 @@ class Reader:
         return readings[:limit]
 
     def terms(self, question: str, *, today: date | None = None) -> QuestionTerms:
-        """The columns, tables and literals the question names (for weighing SQL from other generators)."""
+        """Per word the question names, the tables, columns and values it may mean (for weighing others' SQL)."""
         tokens = tokenize(question)
         content, _ = _split_directives(tokens) if tokens else ([], [])
         p = self._parse(content, today or date.today())
-        columns = {l.column.lower() for l in p.links if l.kind == "column" and l.score >= 0.8 and l.complete}
-        tables = {self.model.entity(l.table).name.lower() for l in p.links if l.kind == "entity" and l.score >= 0.9
-                  and l.complete and not self.model.entity(l.table).bridge}
+        meanings: dict[int, set[str]] = {}
+        for link in p.links:
+            if link.score < 0.5:
+                continue
+            name = (self.model.entity(link.table).name if link.kind == "entity" else link.column or "").lower()
+            for i in link.matched:
+                meanings.setdefault(i, set()).add(name)
+        for value in p.values:
+            for i in value.span:
+                meanings.setdefault(i, set()).update({f"={normalize(str(value.value))}", (value.column or "").lower()})
+        for i, token in enumerate(content):
+            if token.kind == "quoted":
+                meanings.setdefault(i, set()).add(f"={normalize(token.text)}")
         values = {normalize(str(v.value)) for v in p.values} | {normalize(t.text) for t in content if t.kind == "quoted"}
         numbers = {_plain_number(t.lower) for t in content if t.kind == "number"}
-        return QuestionTerms(frozenset(columns), frozenset(tables), frozenset(v for v in values if v),
-                             frozenset(numbers), normalize(question))
+        words = p.words
+        aggregates = {func for _, _, func in _agg_cues(words)}
+        if any(w in ("average", "mean", "avg") for w in words):
+            aggregates.add("avg")
+        ordered = any(w in SUPERLATIVES for w in words) or _order_cues(words) is not None
+        limit, _ = _limit(content)
+        return QuestionTerms(tuple(frozenset(m) for _, m in sorted(meanings.items())),
+                             frozenset(v for v in values if v), frozenset(numbers), normalize(question),
+                             frozenset(aggregates), ordered, limit)
 
     # -- parsing ----------------------------------------------------------------------------------------------
 
