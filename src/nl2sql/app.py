@@ -21,7 +21,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, Yaml
 from litestar.response import Redirect, Template
 
 from nl2sql import auth, gateway, inference
-from nl2sql import answers, catalog, retrieval, sqlguard
+from nl2sql import answers, catalog, retrieval, semantics, sqlguard
 from nl2sql.audit import AuditLog
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
@@ -324,6 +324,7 @@ def create_app(
             *inference.routes,
             *catalog.api_routes,
             *catalog.page_routes,
+            *semantics.page_routes,
             *answers.api_routes,
             *answers.page_routes,
         ],

@@ -3,6 +3,8 @@
 from nl2sql.catalog.api import api_routes
 from nl2sql.catalog.demo import build_demo_database, install_demo
 from nl2sql.catalog.dto import (
+    AGGREGATES,
+    COLUMN_ROLES,
     Column,
     Connection,
     ConnectionTest,
@@ -26,6 +28,8 @@ from nl2sql.catalog.pages import page_routes
 from nl2sql.catalog.sync import jobs_blueprint
 
 __all__ = [
+    "AGGREGATES",
+    "COLUMN_ROLES",
     "CatalogService",
     "ChangeListener",
     "Column",

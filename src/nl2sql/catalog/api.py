@@ -46,6 +46,7 @@ class TablePatch(msgspec.Struct, forbid_unknown_fields=True):
     business_name: str | None = None
     synonyms: list[str] | None = None
     included: bool | None = None
+    semantics: dict[str, str] | None = None  # corrections: label (display column), time (main time column)
 
 
 class ColumnPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -54,6 +55,7 @@ class ColumnPatch(msgspec.Struct, forbid_unknown_fields=True):
     synonyms: list[str] | None = None
     included: bool | None = None
     sensitive: bool | None = None
+    semantics: dict[str, str] | None = None  # corrections: role, aggregate
 
 
 class JoinHintCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -176,6 +178,7 @@ class ConnectionController(Controller):
         return await catalog_service.update_table(
             current_user(request), connection.id, table, description=data.description,
             business_name=data.business_name, synonyms=data.synonyms, included=data.included,
+            semantics=data.semantics,
         )
 
     @patch("/{name:str}/tables/{table:str}/columns/{column:str}",
@@ -187,6 +190,7 @@ class ConnectionController(Controller):
         return await catalog_service.update_column(
             current_user(request), connection.id, table, column, description=data.description,
             business_name=data.business_name, synonyms=data.synonyms, included=data.included, sensitive=data.sensitive,
+            semantics=data.semantics,
         )
 
     @get("/{name:str}/metadata", summary="Export human metadata as JSON (or ?format=csv)")

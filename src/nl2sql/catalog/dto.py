@@ -8,6 +8,12 @@ from enum import StrEnum
 from typing import Any
 
 
+# What an admin may say about the semantic model: a column's role and default aggregate, a table's display
+# (label) column and main time column.
+COLUMN_ROLES = ("key", "reference", "measure", "dimension", "time", "label", "flag", "text")
+AGGREGATES = ("sum", "avg", "min", "max", "count", "count_distinct")
+
+
 class InstructionKind(StrEnum):
     ALWAYS = "always"
     TOPICAL = "topical"
@@ -68,6 +74,7 @@ class Column:
     included: bool
     sensitive: bool
     distinct_values: tuple[str, ...] | None
+    semantics: dict[str, str] = field(default_factory=dict, compare=False)  # role, aggregate
 
     @property
     def effective_description(self) -> str:
@@ -90,6 +97,7 @@ class Table:
     row_count: int | None
     columns: tuple[Column, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    semantics: dict[str, str] = field(default_factory=dict, compare=False)  # label, time
 
     @property
     def qualified_name(self) -> str:
@@ -177,6 +185,7 @@ class PromptColumn:
     primary_key: bool
     sensitive: bool
     values: tuple[str, ...] | None
+    semantics: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,7 @@ class PromptTable:
     row_count: int | None
     columns: tuple[PromptColumn, ...]
     foreign_keys: tuple[ForeignKey, ...]
+    semantics: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def qualified_name(self) -> str:

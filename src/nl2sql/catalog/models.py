@@ -54,6 +54,7 @@ class TableRow(Base):
     included: Mapped[bool] = mapped_column(default=True)
     row_count: Mapped[int | None] = mapped_column(sa.BigInteger)
     search_text: Mapped[str] = mapped_column(sa.Text, default="")
+    semantics: Mapped[dict] = mapped_column(JSONB, default=dict)  # the admin's corrections: label, time
 
 
 class ColumnRow(Base):
@@ -74,6 +75,7 @@ class ColumnRow(Base):
     included: Mapped[bool] = mapped_column(default=True)
     sensitive: Mapped[bool] = mapped_column(default=False)
     distinct_values: Mapped[list | None] = mapped_column(JSONB)
+    semantics: Mapped[dict] = mapped_column(JSONB, default=dict)  # the admin's corrections: role, aggregate
 
 
 class ForeignKeyRow(Base):

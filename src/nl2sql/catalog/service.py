@@ -17,6 +17,8 @@ from nl2sql.audit import record
 from nl2sql.auth import User
 from nl2sql.catalog import engines, transfer
 from nl2sql.catalog.dto import (
+    AGGREGATES,
+    COLUMN_ROLES,
     Column,
     Connection,
     ConnectionTest,
@@ -93,7 +95,37 @@ def _column(row: ColumnRow) -> Column:
         included=row.included,
         sensitive=row.sensitive,
         distinct_values=None if row.sensitive or row.distinct_values is None else tuple(row.distinct_values),
+        semantics=dict(row.semantics or {}),
     )
+
+
+def column_semantics(value: dict[str, str], where: str) -> dict[str, str]:
+    """A column's corrections, checked: `role` and `aggregate` (empty values drop a correction)."""
+    if not isinstance(value, dict):
+        raise ValidationFailed(f"{where}: semantics must be an object with role and aggregate")
+    unknown = set(value) - {"role", "aggregate"}
+    if unknown:
+        raise ValidationFailed(f"{where}: unknown semantics {', '.join(sorted(unknown))} (role, aggregate)")
+    out = {k: str(v).strip() for k, v in value.items() if v not in (None, "")}
+    if "role" in out and out["role"] not in COLUMN_ROLES:
+        raise ValidationFailed(f"{where}: role must be one of {', '.join(COLUMN_ROLES)}, got {out['role']!r}")
+    if "aggregate" in out and out["aggregate"] not in AGGREGATES:
+        raise ValidationFailed(f"{where}: aggregate must be one of {', '.join(AGGREGATES)}, got {out['aggregate']!r}")
+    return out
+
+
+def table_semantics(value: dict[str, str], columns: set[str], where: str) -> dict[str, str]:
+    """A table's corrections, checked: `label` (display column) and `time` (main time column) name its columns."""
+    if not isinstance(value, dict):
+        raise ValidationFailed(f"{where}: semantics must be an object with label and time")
+    unknown = set(value) - {"label", "time"}
+    if unknown:
+        raise ValidationFailed(f"{where}: unknown semantics {', '.join(sorted(unknown))} (label, time)")
+    out = {k: str(v).strip() for k, v in value.items() if v not in (None, "")}
+    for key, column in out.items():
+        if column not in columns:
+            raise ValidationFailed(f"{where}: {key} names no column of the table: {column!r}")
+    return out
 
 
 def _foreign_key(row: ForeignKeyRow) -> ForeignKey:
@@ -121,6 +153,7 @@ def _table(row: TableRow, columns: Iterable[ColumnRow] = (), fks: Iterable[Forei
         row_count=row.row_count,
         columns=tuple(_column(c) for c in sorted(columns, key=lambda c: c.position)),
         foreign_keys=tuple(_foreign_key(f) for f in fks),
+        semantics=dict(row.semantics or {}),
     )
 
 
@@ -578,6 +611,7 @@ class CatalogService:
                     primary_key=c.primary_key,
                     sensitive=c.sensitive,
                     values=None if c.sensitive else c.distinct_values,
+                    semantics=c.semantics,
                 )
                 for c in t.columns
                 if c.included
@@ -588,7 +622,8 @@ class CatalogService:
                 if (fk.ref_schema, fk.ref_table) in present and all(c in kept for c in fk.columns)
             )
             prompt_tables.append(
-                PromptTable(t.schema, t.name, t.effective_description, t.business_name, t.synonyms, t.row_count, columns, fks)
+                PromptTable(t.schema, t.name, t.effective_description, t.business_name, t.synonyms, t.row_count, columns,
+                            fks, t.semantics)
             )
         schema = PromptSchema(
             connection_id=row.id,
@@ -614,11 +649,15 @@ class CatalogService:
         business_name: str | None = None,
         synonyms: Iterable[str] | str | None = None,
         included: bool | None = None,
+        semantics: dict[str, str] | None = None,
     ) -> Table:
         async with self._sessions() as db:
             row = await self._table_row(db, connection_id, ref)
             before = {"description": row.description, "business_name": row.business_name,
-                      "synonyms": list(row.synonyms), "included": row.included}
+                      "synonyms": list(row.synonyms), "included": row.included, "semantics": dict(row.semantics or {})}
+            if semantics is not None:
+                names = {c.name for c in await db.scalars(sa.select(ColumnRow).where(ColumnRow.table_id == row.id))}
+                row.semantics = table_semantics(semantics, names, ref)
             if description is not None:
                 row.description = description.strip()
             if business_name is not None:
@@ -628,7 +667,7 @@ class CatalogService:
             if included is not None:
                 row.included = bool(included)
             after = {"description": row.description, "business_name": row.business_name,
-                     "synonyms": list(row.synonyms), "included": row.included}
+                     "synonyms": list(row.synonyms), "included": row.included, "semantics": dict(row.semantics or {})}
             columns = (await db.scalars(sa.select(ColumnRow).where(ColumnRow.table_id == row.id))).all()
             row.search_text = search_text(row, columns)
             if before != after:
@@ -651,6 +690,7 @@ class CatalogService:
         synonyms: Iterable[str] | str | None = None,
         included: bool | None = None,
         sensitive: bool | None = None,
+        semantics: dict[str, str] | None = None,
     ) -> Column:
         async with self._sessions() as db:
             table = await self._table_row(db, connection_id, ref)
@@ -658,8 +698,11 @@ class CatalogService:
             row = next((c for c in columns if c.name == column), None)
             if row is None:
                 raise NotFoundError(f"no column {column!r} in table {ref!r}")
-            fields = ("description", "business_name", "synonyms", "included", "sensitive")
+            fields = ("description", "business_name", "synonyms", "included", "sensitive", "semantics")
             before = {f: getattr(row, f) for f in fields}
+            before["semantics"] = dict(row.semantics or {})
+            if semantics is not None:
+                row.semantics = column_semantics(semantics, f"{ref}.{column}")
             if description is not None:
                 row.description = description.strip()
             if business_name is not None:
@@ -674,6 +717,7 @@ class CatalogService:
                     # values sampled before the flag was set go now, not at the next sync
                     row.distinct_values = None
             after = {f: getattr(row, f) for f in fields}
+            after["semantics"] = dict(row.semantics or {})
             table.search_text = search_text(table, columns)
             if before != after:
                 self._audit(db, actor, "catalog.column.update",
@@ -773,6 +817,14 @@ class CatalogService:
                     if target is None:
                         errors.append((patch.line, f"no column {patch.column!r} in table {patch.table!r}"))
                         continue
+                try:
+                    if "semantics" in patch.fields:
+                        patch.fields["semantics"] = column_semantics(patch.fields["semantics"], f"{patch.table}.{patch.column}") \
+                            if patch.column is not None else table_semantics(
+                                patch.fields["semantics"], set(columns.get(table.id, {})), patch.table)
+                except ValidationFailed as error:
+                    errors.append((patch.line, error.detail))
+                    continue
                 for key, value in patch.fields.items():
                     if key == "synonyms":
                         value = _synonyms(value)
@@ -839,10 +891,11 @@ class CatalogService:
                 {
                     "schema": t.schema, "name": t.name, "description": t.description,
                     "business_name": t.business_name, "synonyms": list(t.synonyms), "included": t.included,
+                    "semantics": dict(t.semantics),
                     "columns": [
                         {"name": c.name, "type": c.type, "description": c.description,
                          "business_name": c.business_name, "synonyms": list(c.synonyms),
-                         "included": c.included, "sensitive": c.sensitive}
+                         "included": c.included, "sensitive": c.sensitive, "semantics": dict(c.semantics)}
                         for c in t.columns
                     ],
                 }

@@ -57,6 +57,8 @@ def _fields(item: dict[str, Any], *, line: int, column: bool) -> dict[str, Any]:
         value = _bool(item.get(key), line=line, name=key)
         if value is not None:
             fields[key] = value
+    if isinstance(item.get("semantics"), dict):
+        fields["semantics"] = dict(item["semantics"])
     return fields
 
 

@@ -6,6 +6,7 @@ from nl2sql.semantics.explain import describe
 from nl2sql.semantics.form import form_columns, plan_form_schema, plan_from_form
 from nl2sql.semantics.golden import Adaptation, adapt_golden, same_literals
 from nl2sql.semantics.model import Attribute, Entity, JoinEdge, SemanticModel, build_semantic_model
+from nl2sql.semantics.pages import page_routes
 from nl2sql.semantics.plan import QueryPlan, plan_from_json
 from nl2sql.semantics.reader import Reader, Reading, read_question
 
@@ -25,6 +26,7 @@ __all__ = [
     "compile_plan",
     "describe",
     "form_columns",
+    "page_routes",
     "plan_form_schema",
     "plan_from_form",
     "plan_from_json",

@@ -14,15 +14,15 @@ from datetime import datetime
 from functools import cached_property
 from typing import Literal
 
-from nl2sql.catalog import PromptSchema, PromptTable
+from nl2sql.catalog import AGGREGATES as CATALOG_AGGREGATES, COLUMN_ROLES, PromptSchema, PromptTable
 from nl2sql.semantics.lexicon import STOP_WORDS, Segmenter, common_prefix, identifier_words, normalize, stem
 
 __all__ = ["Attribute", "Entity", "JoinEdge", "SemanticModel", "build_semantic_model"]
 
 Kind = Literal["number", "integer", "text", "boolean", "date", "timestamp", "time", "other"]
 Role = Literal["key", "reference", "measure", "dimension", "time", "label", "flag", "text"]
-ROLES: tuple[str, ...] = ("key", "reference", "measure", "dimension", "time", "label", "flag", "text")
-AGGREGATES: tuple[str, ...] = ("sum", "avg", "min", "max", "count", "count_distinct")
+ROLES: tuple[str, ...] = COLUMN_ROLES
+AGGREGATES: tuple[str, ...] = CATALOG_AGGREGATES
 
 _AVERAGED = {stem(w) for w in (
     "price rate rating score percent percentage ratio age gpa average mean speed temperature latitude longitude "
@@ -263,7 +263,15 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
     `corrections` maps `table` or `table.column` to fields: for columns `role` and `aggregate`; for tables
     `label` (display column) and `time` (main time column).
     """
-    corrections = corrections or {}
+    # the admin's corrections stored in the catalog, then any given here
+    stored: dict[str, dict[str, str]] = {}
+    for t in schema.tables:
+        if t.semantics:
+            stored[t.qualified_name] = dict(t.semantics)
+        for c in t.columns:
+            if c.semantics:
+                stored[f"{t.qualified_name}.{c.name}"] = dict(c.semantics)
+    corrections = stored | dict(corrections or {})
     vocabulary = _vocabulary(schema)
     segmenter = Segmenter(vocabulary)
     table_names = _split_names([t.name for t in schema.tables], segmenter) if len(schema.tables) > 2 else [

@@ -1,0 +1,79 @@
+"""The page that shows what the product understood of a connection, and lets an admin correct it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.response import Template
+
+from nl2sql.auth import current_user, requires_admin, requires_user
+from nl2sql.catalog import AGGREGATES, COLUMN_ROLES, CatalogService
+from nl2sql.errors import AppError
+from nl2sql.semantics.model import SemanticModel, build_semantic_model
+from nl2sql.web import render
+
+Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key, "")
+    if isinstance(value, list):
+        value = value[-1] if value else ""
+    return str(value or "").strip()
+
+
+class SemanticsPages(Controller):
+    path = "/connections/{name:str}/semantics"
+    include_in_schema = False
+    guards = [requires_user]
+
+    async def _context(self, request: Request, catalog: CatalogService, name: str, **extra: Any) -> dict[str, Any]:
+        user = current_user(request)
+        connection = await catalog.visible_connection(user, name)
+        schema = await catalog.schema_for_prompt(connection.id)
+        model: SemanticModel = build_semantic_model(schema)
+        stored = {t.qualified_name: t for t in schema.tables}
+        return {"user": user, "connection": connection, "model": model, "stored": stored, "roles": COLUMN_ROLES,
+                "aggregates": AGGREGATES, "message": None, "error": None} | extra
+
+    @get("/")
+    async def show(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
+        return render(request, "semantics/model.html", await self._context(request, catalog_service, name))
+
+    @post("/columns", guards=[requires_admin])
+    async def correct_column(
+        self, request: Request, catalog_service: CatalogService, name: str, data: Annotated[dict[str, Any], Form]
+    ) -> Template:
+        connection = await catalog_service.get_connection(name)
+        table, column = _text(data, "table"), _text(data, "column")
+        try:
+            await catalog_service.update_column(
+                current_user(request), connection.id, table, column,
+                semantics={"role": _text(data, "role"), "aggregate": _text(data, "aggregate")})
+        except AppError as exc:
+            ctx = await self._context(request, catalog_service, name, error=exc.detail)
+            return render(request, "semantics/model.html", ctx, status_code=exc.status_code)
+        ctx = await self._context(request, catalog_service, name, message=f"Saved {table}.{column}.")
+        return render(request, "semantics/model.html", ctx)
+
+    @post("/tables", guards=[requires_admin])
+    async def correct_table(
+        self, request: Request, catalog_service: CatalogService, name: str, data: Annotated[dict[str, Any], Form]
+    ) -> Template:
+        connection = await catalog_service.get_connection(name)
+        table = _text(data, "table")
+        try:
+            await catalog_service.update_table(
+                current_user(request), connection.id, table,
+                semantics={"label": _text(data, "label"), "time": _text(data, "time")})
+        except AppError as exc:
+            ctx = await self._context(request, catalog_service, name, error=exc.detail)
+            return render(request, "semantics/model.html", ctx, status_code=exc.status_code)
+        ctx = await self._context(request, catalog_service, name, message=f"Saved {table}.")
+        return render(request, "semantics/model.html", ctx)
+
+
+page_routes = [SemanticsPages]
