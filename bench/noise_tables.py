@@ -56,7 +56,8 @@ def noise_schema(db: str, count: int, seed: int = 11) -> list[str]:
     """CREATE TABLE statements for `count` unrelated tables; about one in ten borrows a word of the real schema."""
     rng = random.Random(seed)
     shared = _real_words(db)
-    names: set[str] = set()
+    real = {t.lower() for t in json.loads((DEFAULT_SQLEVAL / "dbs" / f"{db}.json").read_text())["table_metadata"]}
+    names: set[str] = set(real)
     statements = []
     while len(statements) < count:
         words = [rng.choice(NOUNS)]
@@ -69,6 +70,8 @@ def noise_schema(db: str, count: int, seed: int = 11) -> list[str]:
         name = "_".join(words)
         if name in names:
             name = f"{name}_{len(statements)}"
+        if name in names:
+            continue
         names.add(name)
         columns = rng.sample(COLUMNS[1:], rng.randint(3, 8))
         if rng.random() < 0.15 and shared:

@@ -212,13 +212,16 @@ def test_a_terminal_gets_readable_log_lines_and_the_banner(app_db_url, tmp_path)
 def test_a_pipe_gets_json_lines(app_db_url, tmp_path):
     import json
 
-    out = _serve_output(_quiet_env(app_db_url, tmp_path), terminal=False)
+    # with the embedding model loading at start, so its progress bar would show if it weren't kept quiet
+    env = _quiet_env(app_db_url, tmp_path) | {"NL2SQL_EMBEDDING_LOAD_AT_START": "true"}
+    out = _serve_output(env, terminal=False, until="embedding model ready")
     logs = [line for line in out.splitlines() if line.startswith("{")]
     assert logs, out
     entries = [json.loads(line) for line in logs]
     assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
-    # library chatter stays below warning at the default level
+    # library chatter stays below warning at the default level, and no progress bar interrupts the lines
     assert not [e for e in entries if e["logger"].startswith("procrastinate") and e["level"] == "info"], entries
+    assert "Loading weights" not in out and "it/s]" not in out
 
 
 def test_log_format_setting_forces_json_on_a_terminal(app_db_url, tmp_path):

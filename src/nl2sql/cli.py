@@ -73,6 +73,12 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     from nl2sql.gateway import configure_logging
 
     settings = _settings()
+    if settings.server.log_level != "debug":
+        # sentence-transformers' and the hub's progress bars ("Loading weights: 100%") are noise in a log
+        import os
+
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("TQDM_DISABLE", "1")
     # readable lines on a terminal, JSON lines (with the trace id) in a container or a pipe
     configure_logging(settings.server.log_level, log_format=settings.server.log_format)
     migrate = settings.database.migrate_on_start and not no_migrate
