@@ -305,8 +305,9 @@ class Reader:
         # -- the focus: the entity (or column) the answer lists
         focus_entity, focus_tokens = self._focus(p, head, measures)
         focus_column = self._focus_column(p, head, measures)
-        if focus_column is not None and focus_entity is not None and focus_entity == focus_column[0].table \
-                and not (set(focus_tokens) & focus_column[1]) and sup_cues \
+        if focus_column is not None and focus_entity is not None \
+                and (focus_entity == focus_column[0].table or self.model.path(focus_entity, focus_column[0].table)) \
+                and not (set(focus_tokens) & focus_column[1]) and (sup_cues or limit is not None) \
                 and self.model.attribute(focus_column[0].table, focus_column[0].column).role != "label":
             # "which state has the most customers": the answer is per state, the customers are what is counted
             focus_entity, focus_tokens = None, set(focus_column[1])
@@ -420,8 +421,8 @@ class Reader:
                                      False, used))
             p.used |= used
 
-        if focus_column is not None and focus_entity is None and top_one and not groups and measures and all(
-                _has_agg(m.expr) for m in measures):
+        if focus_column is not None and focus_entity is None and (top_one or limit is not None) and not groups \
+                and measures and all(_has_agg(m.expr) for m in measures):
             groups.append(([focus_column[0]], focus_column[0].table, focus_column[1]))
         plans = list(self._assemble(p, head, focus_entity, focus_tokens, measures, measure_alternatives, groups,
                                     filters, order_by, limit, limit_tokens, top_one))
@@ -954,9 +955,14 @@ class Reader:
         return out
 
     def _focus_column(self, p: _Parse, head: int, measures: list[_Measure]) -> tuple[Col, set[int]] | None:
-        """ "Which state has the most customers": a column (no quantity) the answer is per; None when it's a table."""
+        """ "Which state has the most customers", "the top 5 countries by ...": a column (no quantity) the answer
+        is per; None when it's a table."""
         words = p.words
-        if not words or words[0] not in ("which", "what"):
+        top = next((i for i, w in enumerate(words) if w in ("top", "bottom") and i + 1 < len(words)
+                    and p.tokens[i + 1].kind == "number"), None)
+        if top is not None:
+            head = top + 2
+        elif not words or words[0] not in ("which", "what"):
             return None
         for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
             if link.start < head or link.start > head + 2:
@@ -1092,7 +1098,7 @@ class Reader:
                     if (set(attribute.words) | attribute.description) & wanted and (
                             (attribute.is_numeric and attribute.role == "measure") or attribute.role == "time"):
                         return Col(entity.table, attribute.name), used, None
-            if adjective in ("largest", "biggest", "smallest", "highest", "lowest", "top", "best", "greatest") and (
+            if adjective in ("largest", "biggest", "smallest", "highest", "lowest", "greatest") and (
                     index + 1 < len(words) and any(l.kind == "entity" and l.table == focus and l.start <= index + 2
                                                   for l in p.links)):
                 main = _main_quantity(entity)
@@ -1165,7 +1171,8 @@ class Reader:
         words = p.words
         segments = _output_segments(words, head)
         id_words = {"id", "ids", "code", "codes", "key", "number", "numbers", "no"}
-        for link in sorted(p.links, key=lambda l: (-l.score, l.start)):
+        # among equally good names, the listed table's own column ("ticker ID" of tickers, not of prices)
+        for link in sorted(p.links, key=lambda l: (-round(l.score, 2), l.table != focus, l.start)):
             if link.kind != "column" or link.score < 0.75:
                 continue
             if set(link.matched) & used_elsewhere:
@@ -1298,11 +1305,13 @@ class Reader:
             select = []
             focus_entity = self.model.entity(focus) if focus else entity
             asked_cols = [c for c, _ in asked]
+            named = any(words[i] in ("name", "names") for a, b in _output_segments(words, 0) for i in range(a, b)
+                        if i < len(words))
             if asked_cols:
                 for c, t in asked:
                     used |= t
                     select.append(Output(c.column, c))
-                if not any(c.table == focus_entity.table for c in asked_cols) or all(
+                if not any(c.table == focus_entity.table for c in asked_cols) or named or all(
                         self.model.attribute(c.table, c.column).role not in ("key", "label", "text", "dimension")
                         for c in asked_cols):
                     for col in focus_entity.display:
@@ -1367,7 +1376,7 @@ class Reader:
             order_by=tuple(orders),
             limit=final_limit,
             distinct=distinct and not group_by,
-            via=tuple(t for t in via if t in self.model.entities),
+            via=tuple(t for t in via if t in self.model.entities and self.model.path(base, t) is not None),
         )
         return plan, used
 
