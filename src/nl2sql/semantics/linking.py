@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, stem, synonyms
@@ -146,7 +146,32 @@ class Linker:
             if any(set(link.matched) & set(other.matched) for other in same):
                 continue
             same.append(link)
-        return sorted((l for group in kept.values() for l in group), key=lambda l: (-l.score, l.start))
+        out = [l for group in kept.values() for l in group]
+        out = self._prefer_named_tables(out, set(positions))
+        return sorted(out, key=lambda l: (-l.score, l.start))
+
+    def _prefer_named_tables(self, links: list[Link], present: set[str]) -> list[Link]:
+        """The same column name in several tables, matched equally: the table the question names elsewhere wins.
+
+        "the total payment amount received" is payments_received.payment_amount, not payments_made's.
+        """
+        rivals: dict[tuple[int, int, str], list[Link]] = defaultdict(list)
+        for link in links:
+            if link.kind == "column" or (link.kind == "entity" and not link.complete):
+                rivals[(link.start, link.end, link.column or "")].append(link)
+        better: dict[int, Link] = {}
+        for group in rivals.values():
+            if len({l.table for l in group}) < 2:
+                continue
+            words = {l.table: set(self.model.entity(l.table).words) for l in group}
+            shared = set.intersection(*words.values())
+            named = {l.table for l in group if (words[l.table] - shared) & present}
+            if not named or len(named) == len(group):
+                continue
+            for l in group:
+                if l.table not in named:
+                    better[id(l)] = replace(l, score=round(l.score - (0.03 if l.kind == "column" else 0.08), 4))
+        return [better.get(id(l), l) for l in links]
 
     def _align(self, element: _Element, words: tuple[str, ...], base: float, positions, tokens,
                tight: bool = False) -> list[Link]:
@@ -165,6 +190,11 @@ class Linker:
                     matched[w] = near[0]
             if not matched:
                 continue
+            # "payments and total amount": the words of two phrases make no one name; the first phrase's part stays
+            cut = next((i for i in range(anchor + 1, max(matched.values())) if tokens[i].lower in ("and", "or", ",", ";")),
+                       None)
+            if cut is not None:
+                matched = {w: p for w, p in matched.items() if p < cut}
             covered = sum(self.weight(w) for w in matched)
             coverage = covered / total
             if len(matched) == 1 and len(wanted) > 1:

@@ -501,10 +501,15 @@ class Reader:
                     # the aggregate word is part of the column's name: "total credit", "number of enrolled"
                     if not attribute.is_numeric:
                         continue
+                    if func == "count" and set(link.matched) <= set(range(start, end)):
+                        continue  # "the total number of payments": "total" alone names no amount column here
                     agg = {"count": attribute.aggregate, "sum": "sum"}.get(func, func)
                     expr: Expr = Agg(agg, Col(link.table, attribute.name))
                     score = link.score + 0.15
                     implicit = all(i in link.matched or words[i] in STOP_WORDS for i in range(start, end))
+                    if head is not None and head not in link.matched and set(link.matched) <= set(range(start, end)):
+                        # "total revenue": "total" alone is no name for an amount column when a noun follows it
+                        score *= 0.6
                 elif func == "count":
                     if attribute.role in ("key", "reference", "label") or attribute.name in self.model.entity(link.table).display:
                         target_entity = self._entity_of_reference(attribute)
@@ -525,6 +530,10 @@ class Reader:
                     elif attribute.role in ("dimension", "text", "flag"):
                         expr = Agg("count_distinct", Col(link.table, attribute.name))
                         score = link.score * 0.55
+                    elif {p.tokens[i].stem for i in link.matched} <= set(self.model.entity(link.table).words):
+                        # "the number of payments": the word names the payments table as much as its amount
+                        expr = Agg("count")
+                        score = link.score * 0.6
                     else:
                         expr = Agg("count", Col(link.table, attribute.name))
                         score = link.score * 0.5
@@ -535,15 +544,21 @@ class Reader:
                     expr = Agg(func, Col(link.table, attribute.name))
                     score = link.score
                 name = f"{'number' if func == 'count' and not implicit else func}_{attribute.name}"
+                if isinstance(expr, Agg) and expr.arg is None:
+                    name = f"number_of_{self.model.entity(link.table).name}"
                 if implicit:
                     name = attribute.name
                 if head is not None and head in link.matched:
                     score += 0.15
+                elif head is not None and link.start > head:
+                    score -= 0.1  # "total revenue amount": the phrase's head is a word this column does not answer to
                 candidates.append((score - 0.02 * max(0, link.start - end),
                                    _Measure(expr, link.table, set(range(start, end)) | set(link.matched), name,
                                             implicit)))
             else:
-                if overlap or link.score < 0.6 or self.model.entity(link.table).bridge:
+                weak = link.score < 0.6 and not (func == "count" and link.score >= 0.3 and head in link.matched
+                                                 and _plural(p.tokens[head]))
+                if overlap or weak or self.model.entity(link.table).bridge:
                     continue
                 entity = self.model.entity(link.table)
                 if func != "count":
@@ -561,8 +576,15 @@ class Reader:
                     else:
                         expr = Agg(func, Col(entity.table, main))
                         score = link.score * 0.85
+                    tail = set()
+                    if isinstance(expr.arg, Col) and link.end < len(words) and words[link.end] in (
+                            "amount", "amounts", "value", "values", "figure", "figures"):
+                        tail = {link.end}  # "total revenue amount": one phrase
+                        score += 0.05
+                    if head is not None and head in link.matched:
+                        score += 0.15
                     candidates.append((score - 0.02 * max(0, link.start - end), _Measure(
-                        expr, entity.table, set(range(start, end)) | set(link.matched),
+                        expr, entity.table, set(range(start, end)) | set(link.matched) | tail,
                         f"{func}_{main}" if isinstance(expr.arg, Col) else f"number_of_{entity.name}")))
                     continue
                 expr = Agg("count")
@@ -862,6 +884,9 @@ class Reader:
                 continue
             if any(set(link.matched) & m.tokens for m in measures):
                 continue
+            if link.score < 0.6 and any(c.kind == "column" and c.score >= 0.8 and c.complete and len(c.matched) > 1
+                                        and set(link.matched) < set(c.matched) for c in p.links):
+                continue  # "payment" of "payment methods" names a column, not the payments table
             gap = [w for w in words[head:link.start] if w not in STOP_WORDS and w not in CUE_WORDS]
             if len(gap) <= 1:
                 return link.table, set(link.matched)
@@ -1233,6 +1258,9 @@ class Reader:
         if base is None:
             return None, used
         entity = self.model.entity(base)
+        # "the number of unique customers" beside sales' totals: customers counted once each, not sales
+        measures = [replace(m, expr=self._count_of(m.expr, m.table, base))
+                    if isinstance(m.expr, Agg) and m.table != base else m for m in measures]
 
         # filters
         absent_tables: list[str] = []
@@ -1328,7 +1356,7 @@ class Reader:
             if having:
                 group_by = [o.expr for o in select]
                 aggregated = True
-        elif aggregated and focus and focus != base and not groups and top_one:
+        elif aggregated and focus and focus != base and not groups and (top_one or limit is not None):
             # "which author has the most publications": the measure per focus entity, the best one
             focus_entity = self.model.entity(focus)
             keys = [Col(focus, k) for k in focus_entity.key] + [Col(focus, c) for c in focus_entity.display if c not in focus_entity.key]
@@ -1340,6 +1368,18 @@ class Reader:
                     used |= t
                     select.insert(0, Output(c.column, c))
                     group_by.insert(0, c)
+        elif aggregated and asked and group_by:
+            # "top car models by revenue, return the make, model and ...": the make is a grouping column too
+            grouped_tables = {e.table for e in group_by if isinstance(e, Col)}
+            measure_tokens = set().union(*(m.tokens for m in measures)) if measures else set()
+            at = next((k for k, o in enumerate(select) if o.expr == group_by[0]), 0)
+            for c, t in asked:
+                if c.table in grouped_tables and c not in group_by and not (t & measure_tokens) and \
+                        self.model.attribute(c.table, c.column).role in ("label", "text", "dimension"):
+                    used |= t
+                    select.insert(at, Output(c.column, c))
+                    group_by.insert(at, c)
+                    at += 1
 
         # ordering
         orders: list[Order] = []
@@ -1826,6 +1866,17 @@ def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
 
 
 def _agg_cues(words: list[str]) -> list[tuple[int, int, str]]:
+    out = _agg_phrases(words)
+    # "the total sales count": a count, its word after the noun
+    for k in range(len(out) - 1):
+        (s1, e1, f1), (s2, e2, f2) = out[k], out[k + 1]
+        if f1 == "sum" and f2 == "count" and s2 == e1 + 1 and words[s2] in ("count", "counts"):
+            out[k] = (s1, e1, "count")
+            out[k + 1] = (s2, e2, "")
+    return [c for c in out if c[2]]
+
+
+def _agg_phrases(words: list[str]) -> list[tuple[int, int, str]]:
     out: list[tuple[int, int, str]] = []
     taken: set[int] = set()
     for i in range(len(words)):
@@ -1851,7 +1902,7 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
             before = words[i - 1] if i else ""
             if before in ORDER_VERBS or before in ("descending", "ascending"):
                 continue
-            if any(x in ("top", "bottom") for x in words[max(0, i - 4):i]):
+            if _ranked_before(words, i):
                 continue  # "the top 10 products by price" ranks them
             if before.endswith(("ed", "en")) and before not in AGENT_VERBS_SKIP:
                 continue  # "written by authors": who did it, not a grouping
@@ -1865,6 +1916,16 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
             end = i + 2
         out.append((start, end))
     return out
+
+
+def _ranked_before(words: list[str], index: int) -> str | None:
+    """ "top" or "bottom" when one heads the phrase before ``index`` ("the top 5 best selling car models by ...")."""
+    for j in range(index - 1, max(-1, index - 8), -1):
+        if words[j] in ("top", "bottom"):
+            return words[j]
+        if words[j] in (",", ".", "?", ";", "!", "by", "and", "with", "where", "that", "who", "which"):
+            return None
+    return None
 
 
 def _order_cues(words: list[str]):
@@ -1887,11 +1948,11 @@ def _order_cues(words: list[str]):
             desc, used = False, used | {i, i + 1}
         elif w in ("lowest", "smallest", "least", "shortest", "fewest") and i >= 1 and words[i - 1] == "from":
             desc, used = False, used | {i - 1, i}
-        if w == "by" and key_index is None and any(x in ("top", "bottom") for x in words[max(0, i - 4):i]):
+        if w == "by" and key_index is None and _ranked_before(words, i):
             key_index = i + 1
             used |= {i}
             if desc is None:
-                desc = "bottom" not in words[max(0, i - 4):i]
+                desc = _ranked_before(words, i) == "top"
         if w in ORDER_VERBS - {"list", "listed"} and i + 1 < len(words) and words[i + 1] in ("by", "on", "according"):
             key_index = i + 2
             used |= {i, i + 1}
