@@ -42,6 +42,24 @@ def test_joins_nobody_declared_are_found_by_name():
     assert edge.pairs == (("customer_id", "customer_id"),) and edge.source == "name"
 
 
+def test_a_declared_join_is_not_doubled_by_a_look_alike_name():
+    # offering_instructor.offering_id points at course_offering (declared); a table `offer` with an `id` is no
+    # second target for it, though "offering_id" reads as "offer id"
+    schema = prompt_schema(
+        "sqlite",
+        table("course_offering", column("offering_id", "INTEGER", pk=True), column("semester")),
+        table("offering_instructor", column("offering_instructor_id", "INTEGER", pk=True),
+              column("offering_id", "INTEGER"), column("instructor_id", "INTEGER"),
+              fks=(("offering_id", "course_offering", "offering_id"),)),
+        table("offer", column("id", "INTEGER", pk=True), column("amount", "NUMERIC")),
+        table("instructor", column("instructor_id", "INTEGER", pk=True), column("name")),
+    )
+    model = build_semantic_model(schema)
+    assert model.path("offering_instructor", "offer") is None
+    [edge] = model.path("offering_instructor", "instructor")
+    assert edge.source == "name" and edge.pairs == (("instructor_id", "instructor_id"),)
+
+
 def test_each_pair_of_a_join_hint_is_one_way_to_join():
     schema = prompt_schema(
         "sqlite",

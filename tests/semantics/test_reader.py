@@ -244,3 +244,32 @@ def test_reading_never_names_a_column_that_does_not_exist():
             for reading in reader.read(question, today=TODAY):
                 for col in columns_of(reading.plan):
                     model.attribute(col.table, col.column)
+
+
+def _padded_library(count: int):
+    """The library among `count` unrelated tables that reuse its words ("title", "name", "<x>_title",
+    "book_id") and join nothing of it: a large catalog, as the reader meets one."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    base = library()
+    nouns = ("audit", "claim", "grant", "invoice", "lease", "permit", "quote", "rebate", "shift", "voucher")
+    extra = []
+    for i in range(count):
+        noun = f"{nouns[i % len(nouns)]}_{nouns[(i // len(nouns)) % len(nouns)]}_{i}"
+        name = f"{noun}_title" if i % 3 == 0 else (f"{noun}_name" if i % 3 == 1 else noun)
+        extra.append(table(name, column("id", "INTEGER", pk=True), column("title"), column("name"),
+                           column("ref_code"), column("amount", "NUMERIC(8,2)"),
+                           column("status", values=("open", "closed"))))
+    return prompt_schema("sqlite", *base.tables, *extra, hints=base.join_hints)
+
+
+def test_a_large_catalog_of_look_alike_tables_keeps_the_reading():
+    reader = Reader(build_semantic_model(_padded_library(300)))
+    for question, table, column in (
+            ("What are the titles of all books ordered alphabetically?", "books", "title"),
+            ("What are the names of the authors from Japan?", "authors", "name"),
+            ("What is the title of the book with the most pages?", "books", "title")):
+        plan = best(reader, question)
+        assert plan.base == table or table in plan.via, (question, plan)
+        assert Col(table, column) in [o.expr for o in plan.select], (question, plan)
+        assert {c.table for c in columns_of(plan)} <= {"books", "authors", "loans", "members", "book_authors"}, plan

@@ -296,8 +296,8 @@ def _entity_element(entity: Entity) -> _Element:
     element = _Element("entity", entity.table, None)
     if entity.words:
         element.variants.append((entity.words, 1.0))
-        if len(entity.words) > 1 and not entity.bridge:
-            element.variants.append((entity.words[-1:], 0.7))
+        if len(entity.words) > 1 and not entity.bridge and entity.words[-1] not in GENERIC | CUE_WORDS | {stem("title")}:
+            element.variants.append((entity.words[-1:], 0.7))  # "the payments" for payment_transactions; not "names"
     for phrase in entity.phrases:
         element.variants.append((phrase, 1.0))
     return element

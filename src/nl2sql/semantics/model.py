@@ -350,27 +350,56 @@ def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[
     """Joins nobody declared but the names make plain: `domain_publication.did` onto `domain`'s key `did`,
     `sales.customer_id` onto `customers.id`. Only between tables that no declared join connects already."""
     connected = {frozenset((e.left, e.right)) for e in joins}
+    joined = {(e.left, a) for e in joins for a, _ in e.pairs} | {(e.right, b) for e in joins for _, b in e.pairs}
     out: list[JoinEdge] = []
     numeric = ("integer", "number")
+    order = {table: i for i, table in enumerate(entities)}
+    # the tables a column could point at, found by name rather than by trying every table (large catalogs)
+    by_key: dict[str, list[Entity]] = {}
+    by_words: dict[tuple[str, ...], list[Entity]] = {}
+    by_word: dict[str, list[Entity]] = {}
+    by_key_words: dict[tuple[str, ...], list[Entity]] = {}
+    for b in entities.values():
+        if len(b.key) != 1:
+            continue
+        by_key.setdefault(b.key[0], []).append(b)
+        if b.words:
+            by_words.setdefault(tuple(b.words), []).append(b)
+            if len(b.words) > 1:
+                by_words.setdefault(tuple(b.words[-1:]), []).append(b)
+            else:
+                by_word.setdefault(b.words[0], []).append(b)
+        by_key_words.setdefault(tuple(b.by_name[b.key[0]].words), []).append(b)
     for a in entities.values():
         for column in a.attributes:
             if column.name in a.key and not a.bridge and len(a.key) == 1:
                 continue
-            for b in entities.values():
-                if b.table == a.table or len(b.key) != 1 or frozenset((a.table, b.table)) in connected:
+            already = (a.table, column.name) in joined
+            found: dict[str, Entity] = {}
+            if column.name.lower() != "id":
+                found.update((b.table, b) for b in by_key.get(column.name, ()))
+            found.update((b.table, b) for b in by_key_words.get(tuple(column.words), ()))
+            if len(column.words) >= 2:
+                if column.words[-1] in _KEY_WORDS:
+                    found.update((b.table, b) for b in by_words.get(tuple(column.words[:-1]), ()))
+                found.update((b.table, b) for b in by_word.get(column.words[-1], ()))
+            for b in sorted(found.values(), key=lambda e: order[e.table]):
+                if b.table == a.table or frozenset((a.table, b.table)) in connected:
                     continue
                 target = b.by_name[b.key[0]]
+                if already and column.name != target.name:
+                    continue  # `offering_instructor.offering_id` joins course_offering already, not a table `offer`
                 same_kind = (column.kind in numeric) == (target.kind in numeric)
                 if not same_kind:
                     continue
                 by_name = column.name == target.name and column.name.lower() != "id"
-                by_words = (len(column.words) >= 2 and column.words[-1] in _KEY_WORDS
-                            and tuple(column.words[:-1]) in ({b.words, b.words[-1:]} if b.words else set())
-                            and column.words != target.words or (column.words == target.words and column.name != target.name))
+                named = (len(column.words) >= 2 and column.words[-1] in _KEY_WORDS
+                         and tuple(column.words[:-1]) in ({b.words, b.words[-1:]} if b.words else set())
+                         and column.words != target.words or (column.words == target.words and column.name != target.name))
                 # `fare.fare_airline`, `flight.to_airport`: named after a one-word table, holding its key's kind
                 by_table = (len(b.words) == 1 and len(column.words) >= 2 and column.words[-1] == b.words[0]
                             and column.role not in ("key", "measure", "time") and target.kind == column.kind)
-                if by_name or by_words or by_table:
+                if by_name or named or by_table:
                     out.append(JoinEdge(a.table, b.table, ((column.name, target.name),), "name"))
                     connected.add(frozenset((a.table, b.table)))
     return out

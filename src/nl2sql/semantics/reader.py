@@ -164,8 +164,8 @@ class Reader:
 
     def read(self, question: str, *, today: date | None = None, limit: int = 6,
              scope: set[str] | frozenset[str] | None = None) -> list[Reading]:
-        """Readings of the question, best first; `scope` (tables retrieval chose) keeps a large catalog's
-        unrelated tables out, though a table the question names exactly stays in."""
+        """Readings of the question, best first; `scope` (tables retrieval chose) are preferred, with the tables
+        the question names, over a large catalog's others that share a word."""
         today = today or date.today()
         tokens = tokenize(question)
         if not tokens:
@@ -229,16 +229,46 @@ class Reader:
         windows = find_windows(tokens, today)
         taken_by_time = {i for w in windows for i in w.tokens}
         names = self.linker.names(tokens, skip=taken_by_time)
-        if scope is not None:
-            # tables the question names outright stay in scope with the ones retrieval chose
-            named = {l.table for l in names if l.kind == "entity" and l.complete and l.score >= 0.95}
-            allowed = set(scope) | named
-            values = [v for v in values if v.table in allowed]
-            names = [l for l in names if l.table in allowed]
+        names, values = self._near_named(names, values, scope or frozenset())
         values = _non_overlapping(values)
         taken = {i for v in values for i in v.span}
         links = [l for l in names if not set(l.matched) & taken]
         return _Parse(tokens, words, links, values, windows)
+
+    def _near_named(self, names: list[Link], values: list[Link],
+                    scope: set[str] | frozenset[str]) -> tuple[list[Link], list[Link]]:
+        """Words that could be a column of many tables ("title", "name", "status"): the tables the question
+        names (and those retrieval chose, `scope`), and their neighbours, come first; at most a few of the rest
+        stay."""
+        anchors = {l.table for l in names if l.kind == "entity" and l.complete and l.score >= 0.9}
+        anchors |= {t for t in scope if t in self.model.entities}
+        if not anchors:
+            return names, values
+        reach = set(anchors) | {e.right for t in anchors for e in self.model.neighbours(t)}
+        best: dict[int, float] = {}
+        for link in names + values:
+            if link.table in reach:
+                for i in (link.matched or link.span):
+                    best[i] = max(best.get(i, 0.0), link.score)
+
+        def demoted(link: Link) -> Link:
+            if link.table in reach:
+                return link
+            tokens = link.matched or frozenset(link.span)
+            if any(best.get(i, 0.0) >= link.score - 0.15 for i in tokens):
+                return replace(link, score=round(link.score * 0.8, 4))
+            return link
+
+        names = sorted((demoted(l) for l in names), key=lambda l: (-l.score, l.start))
+        values = [demoted(v) for v in values]
+        kept: list[Link] = []
+        per_span: dict[tuple[str, int, int], int] = {}
+        for link in names:
+            key = (link.kind, link.start, link.end)
+            per_span[key] = per_span.get(key, 0) + 1
+            if per_span[key] <= 8 or link.table in reach:
+                kept.append(link)
+        return kept, values
 
     # -- composing plans --------------------------------------------------------------------------------------
 
@@ -887,6 +917,9 @@ class Reader:
             if link.score < 0.6 and any(c.kind == "column" and c.score >= 0.8 and c.complete and len(c.matched) > 1
                                         and set(link.matched) < set(c.matched) for c in p.links):
                 continue  # "payment" of "payment methods" names a column, not the payments table
+            if link.score < 0.9 and any(c.kind == "column" and c.score >= link.score + 0.2 and c.complete
+                                         and set(link.matched) <= set(c.matched) for c in p.links):
+                continue  # "the title of ...": a column named exactly, not a table whose name ends in "title"
             gap = [w for w in words[head:link.start] if w not in STOP_WORDS and w not in CUE_WORDS]
             if len(gap) <= 1:
                 return link.table, set(link.matched)
