@@ -273,3 +273,44 @@ def test_a_large_catalog_of_look_alike_tables_keeps_the_reading():
         assert plan.base == table or table in plan.via, (question, plan)
         assert Col(table, column) in [o.expr for o in plan.select], (question, plan)
         assert {c.table for c in columns_of(plan)} <= {"books", "authors", "loans", "members", "book_authors"}, plan
+
+
+def test_a_term_defined_in_the_question_is_read_as_its_definition():
+    from nl2sql.semantics.reader import expand_definitions
+
+    text, notes = expand_definitions("Which drivers have the highest ADT? (ADT (average distance per trip) = "
+                                     "total distance / number of trips)")
+    assert text == "Which drivers have the highest the ratio of total distance to number of trips?"
+    assert notes == ['read ADT as "the ratio of total distance to number of trips"']
+    assert expand_definitions("What is the TFL this year? (TFL = total liters within a given period)")[0] == \
+        "What is the total liters this year?"
+    formula = "What is the GPM? (GPM = (revenue - cost) / cost * 100)"
+    assert expand_definitions(formula) == (formula, [])  # a formula is left to the model
+    assert expand_definitions("Trips where cargo = steel")[0] == "Trips where cargo = steel"  # no term in capitals
+    reader = Reader(build_semantic_model(fleet()))
+    plan = best(reader, "What is the TFL of each truck? (TFL = total liters)")
+    assert Agg("sum", Col("fuel_purchases", "liters")) in [o.expr for o in plan.select]
+    assert 'read TFL as "total liters"' in reader.read("What is the TFL of each truck? (TFL = total liters)",
+                                                        today=TODAY)[0].notes
+
+
+def test_top_n_things_by_a_total_are_grouped_and_ranked():
+    reader = Reader(build_semantic_model(fleet()))
+    plan = best(reader, "Who are the top 3 drivers by total distance? Return their name and total distance.")
+    assert Col("drivers", "name") in plan.group_by or Col("drivers", "driver_id") in plan.group_by
+    assert plan.limit == 3 and plan.order_by[0].desc
+    assert plan.order_by[0].expr == Agg("sum", Col("trips", "distance_km"))
+
+
+def test_inclusive_of_today_counts_today_among_the_days():
+    reader = Reader(build_semantic_model(fleet()))
+    plan = best(reader, "How many trips were started in the past 7 days, inclusive of today?")
+    bounds = [c for c in conditions(plan) if isinstance(c, Compare)]
+    assert {(c.op, c.right.value) for c in bounds} == {(">=", "2024-03-09"), ("<", "2024-03-16")}
+
+
+def test_how_to_write_the_sql_is_no_part_of_the_question():
+    reader = Reader(build_semantic_model(fleet()))
+    plan = best(reader, "Which are the top 5 trucks by total liters? (To get the liters per truck, join the "
+                        "trucks and fuel_purchases tables and sum the liters. Always order results with NULLS last.)")
+    assert plan.limit == 5 and plan.order_by[0].expr == Agg("sum", Col("fuel_purchases", "liters"))

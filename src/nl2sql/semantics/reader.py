@@ -167,11 +167,13 @@ class Reader:
         """Readings of the question, best first; `scope` (tables retrieval chose) are preferred, with the tables
         the question names, over a large catalog's others that share a word."""
         today = today or date.today()
+        question, defined = expand_definitions(question)
         tokens = tokenize(question)
         if not tokens:
             return []
         content, directives = _split_directives(tokens)
         parse = self._parse(content, today, scope)
+        parse.notes.extend(defined)
         match_mode = _match_mode(directives + content)
         readings: list[Reading] = []
         seen: set[str] = set()
@@ -192,7 +194,7 @@ class Reader:
 
     def terms(self, question: str, *, today: date | None = None) -> QuestionTerms:
         """Per word the question names, the tables, columns and values it may mean (for weighing others' SQL)."""
-        tokens = tokenize(question)
+        tokens = tokenize(expand_definitions(question)[0])
         content, _ = _split_directives(tokens) if tokens else ([], [])
         p = self._parse(content, today or date.today())
         meanings: dict[int, set[str]] = {}
@@ -1810,10 +1812,55 @@ def _non_overlapping(links: list[Link]) -> list[Link]:
 
 
 _DIRECTIVE_STARTS = {"always", "use", "filter", "match", "note", "assume", "when", "if", "only", "do", "don't", "make",
-                     "ensure", "please", "remember", "ignore", "treat", "consider", "exclude", "include", "round"}
+                     "ensure", "please", "remember", "ignore", "treat", "consider", "exclude", "include", "round", "to"}
 _DIRECTIVE_WORDS = {"ilike", "like", "match", "matching", "matches", "sql", "table", "tables", "join", "filter", "case",
                     "insensitive", "insensitively", "exact", "string", "strings", "query", "column", "columns",
-                    "percent", "wildcards", "upper", "lower", "lowercase", "uppercase"}
+                    "percent", "wildcards", "upper", "lower", "lowercase", "uppercase", "nulls", "null", "cte", "ctes",
+                    "subquery", "window", "group"}
+
+
+_TERM = r"[A-Z][A-Z0-9]{1,7}"
+_DEFINITION = re.compile(
+    rf"\b(?P<term>{_TERM})\s*(?:\((?P<expansion>[^()=]{{3,80}})\))?\s*(?:=|:=|\bmeans\b|\bis defined as\b)\s*"
+    r"(?P<phrase>[^=;()\n.]+?)\s*(?=[.;)\n]|$)")
+_EXPANSION = re.compile(rf"\b(?P<term>{_TERM})\s*\((?P<expansion>[a-zA-Z][a-zA-Z ,'-]{{3,80}})\)")
+_VAGUE_PERIOD = re.compile(r"\s+(?:within|for|over|in|during)\s+(?:a|the|any)\s+(?:specified|designated|given|"
+                           r"chosen|certain|selected)\s+(?:start\s+)?(?:period|time|range|window)\b.*$", re.I)
+
+
+def expand_definitions(question: str) -> tuple[str, list[str]]:
+    """Terms the question (or an instruction appended to it) defines, spelled out where it uses them.
+
+    "Who are the top 3 salespersons by ASP? (ASP (average selling price) = total sales amount / number of
+    sales)" reads as "... by the ratio of total sales amount to number of sales". A term is an abbreviation
+    in capitals; a definition is "TERM = words", "TERM means words" or "TERM (words)". Formulas with more than
+    one operator are left as they are (the model may still use them).
+    """
+    notes: list[str] = []
+    meaning: dict[str, str] = {}
+    text = question
+    for match in list(_DEFINITION.finditer(question)):
+        phrase = _VAGUE_PERIOD.sub("", match.group("phrase").strip()).strip(" ,")
+        operators = re.findall(r"[-+*/]", phrase)
+        if not phrase or len(operators) > 1 or (operators and operators[0] != "/"):
+            continue
+        if operators:
+            a, b = (part.strip() for part in phrase.split("/", 1))
+            if not a or not b:
+                continue
+            phrase = f"the ratio of {a} to {b}"
+        meaning[match.group("term")] = phrase
+        text = text.replace(match.group(0), " ")
+    for match in _EXPANSION.finditer(text):
+        meaning.setdefault(match.group("term"), match.group("expansion").strip())
+    text = _EXPANSION.sub(lambda m: m.group("term"), text)
+    for term, phrase in meaning.items():
+        used = re.compile(rf"\b{re.escape(term)}\b")
+        if used.search(text):
+            text = used.sub(phrase, text)
+            notes.append(f"read {term} as \"{phrase}\"")
+    text = re.sub(r"\(\s*\)", " ", text)
+    return re.sub(r"\s{2,}", " ", text).strip(), notes
 
 
 def _split_directives(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
@@ -1835,8 +1882,8 @@ def _split_directives(tokens: list[Token]) -> tuple[list[Token], list[Token]]:
             depth = max(0, depth - 1)
             if depth == 0:
                 pieces.append([])
-        elif depth == 0 and token.kind == "punct" and token.text in ".?!;":
-            pieces.append([])
+        elif token.kind == "punct" and token.text in ".?!;":
+            pieces.append([])  # inside parentheses too: "(To get ..., join the tables. Always order with NULLS last.)"
     content: list[Token] = []
     directives: list[Token] = []
     for piece in pieces:

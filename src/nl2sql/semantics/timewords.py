@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from nl2sql.semantics.lexicon import Token, number_value
@@ -125,7 +125,18 @@ def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
             add(current, _shift(current, unit, 1), range(i - 1 if i and words[i - 1] in ("the", "in") else i, i + 2))
             i += 2
             continue
-        if w == "today":
+        if w in ("today", "today's") and out and (words[max(0, i - 2):i] in (["inclusive", "of"], ["up", "to"])
+                                                  or (i and words[i - 1] in ("including", "through", "until", "till"))):
+            # "the past 30 days, inclusive of today": part of the window before it, not a window of its own
+            last = out[-1]
+            extra = {j for j in range(max(0, i - 2), min(n, i + 3)) if j not in used and (
+                j <= i or words[j] in ("s", "'s", "date"))}
+            start = last.start
+            if start is not None and last.end == today + timedelta(days=1) and last.text.endswith(("days", "day")):
+                start = start + timedelta(days=1)  # "the past 7 days, inclusive of today": today and the 6 before
+            out[-1] = replace(last, start=start, tokens=last.tokens | frozenset(extra))
+            used.update(extra)
+        elif w == "today":
             add(today, today + timedelta(days=1), range(i, i + 1))
         elif w == "yesterday":
             add(today - timedelta(days=1), today, range(i, i + 1))
