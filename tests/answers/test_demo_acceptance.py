@@ -97,6 +97,9 @@ async def test_the_demo_answers_its_typical_questions(app_db_url, tmp_path, embe
             got = [tuple(r) for r in result.rows]
             if not matches(got, expected):
                 failures.append(f"{row['question']}: {answer.sql} -> {got[:3]} (expected {expected[:3]})")
+        # an admin's instruction defines a term; the question uses it and the reader spells it out
+        await catalog.add_instruction(None, connection.id, "ASC = average shipping cost of orders")
+        defined = await service.generate_sql(admin, "What was the ASC in 2025?", "demo")
     finally:
         shop.close()
         catalog.close()
@@ -107,3 +110,5 @@ async def test_the_demo_answers_its_typical_questions(app_db_url, tmp_path, embe
     assert len(rows) >= 40
     # the model was never what answered: every call it got was a plan form or SQL that failed
     assert all(call.kind in ("chat", "complete") for call in model.calls)
+    assert defined.generator == "reader" and "AVG(orders.shipping_cost)" in defined.sql, defined.sql
+    assert "2025-01-01" in defined.sql

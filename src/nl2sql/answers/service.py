@@ -332,10 +332,12 @@ class AnswerService:
         reader = await anyio.to_thread.run_sync(self.reader, schema)
         model: SemanticModel = reader.model
         candidates: list[Candidate] = []
+        notes = [i.instruction.text for i in retrieval.instructions]  # their definitions ("AOV = ...") apply
         if "reader" in generators:
             scope = {t.table.qualified_name for t in retrieval.tables}
             readings = await anyio.to_thread.run_sync(
-                lambda: reader.read(text, today=today, limit=self.settings.reader_plans, scope=scope or None))
+                lambda: reader.read(text, today=today, limit=self.settings.reader_plans, scope=scope or None,
+                                    instructions=notes))
             for reading in readings:
                 try:
                     sql = compile_plan(reading.plan, model)
@@ -355,7 +357,7 @@ class AnswerService:
                     candidates.append(Candidate("golden", adapted.sql, None, None, min(1.0, scored.score + 0.1),
                                                 note=f"golden query {scored.golden.id} with {changes}"))
         clock.lap("read_ms", since)
-        terms = await anyio.to_thread.run_sync(lambda: reader.terms(text, today=today))
+        terms = await anyio.to_thread.run_sync(lambda: reader.terms(text, today=today, instructions=notes))
         engine = await self._catalog.engine(connection.id, "check")
         since = time.perf_counter()
         await self._check(candidates, policy, engine, terms, model.dialect)

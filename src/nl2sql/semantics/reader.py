@@ -163,11 +163,11 @@ class Reader:
     # -- entry ------------------------------------------------------------------------------------------------
 
     def read(self, question: str, *, today: date | None = None, limit: int = 6,
-             scope: set[str] | frozenset[str] | None = None) -> list[Reading]:
+             scope: set[str] | frozenset[str] | None = None, instructions: Sequence[str] = ()) -> list[Reading]:
         """Readings of the question, best first; `scope` (tables retrieval chose) are preferred, with the tables
         the question names, over a large catalog's others that share a word."""
         today = today or date.today()
-        question, defined = expand_definitions(question)
+        question, defined = expand_definitions(question, instructions)
         tokens = tokenize(question)
         if not tokens:
             return []
@@ -192,9 +192,9 @@ class Reader:
         readings.sort(key=lambda r: -r.score)
         return readings[:limit]
 
-    def terms(self, question: str, *, today: date | None = None) -> QuestionTerms:
+    def terms(self, question: str, *, today: date | None = None, instructions: Sequence[str] = ()) -> QuestionTerms:
         """Per word the question names, the tables, columns and values it may mean (for weighing others' SQL)."""
-        tokens = tokenize(expand_definitions(question)[0])
+        tokens = tokenize(expand_definitions(question, instructions)[0])
         content, _ = _split_directives(tokens) if tokens else ([], [])
         p = self._parse(content, today or date.today())
         meanings: dict[int, set[str]] = {}
@@ -1828,18 +1828,21 @@ _VAGUE_PERIOD = re.compile(r"\s+(?:within|for|over|in|during)\s+(?:a|the|any)\s+
                            r"chosen|certain|selected)\s+(?:start\s+)?(?:period|time|range|window)\b.*$", re.I)
 
 
-def expand_definitions(question: str) -> tuple[str, list[str]]:
+def expand_definitions(question: str, instructions: Sequence[str] = ()) -> tuple[str, list[str]]:
     """Terms the question (or an instruction appended to it) defines, spelled out where it uses them.
 
     "Who are the top 3 salespersons by ASP? (ASP (average selling price) = total sales amount / number of
     sales)" reads as "... by the ratio of total sales amount to number of sales". A term is an abbreviation
     in capitals; a definition is "TERM = words", "TERM means words" or "TERM (words)". Formulas with more than
-    one operator are left as they are (the model may still use them).
+    one operator are left as they are (the model may still use them). `instructions` (the connection's, an
+    admin's "AOV = average order value") lend their definitions too, though none of their other words.
     """
     notes: list[str] = []
     meaning: dict[str, str] = {}
     text = question
-    for match in list(_DEFINITION.finditer(question)):
+    found = [(m, True) for m in _DEFINITION.finditer(question)]
+    found += [(m, False) for extra in instructions for m in _DEFINITION.finditer(extra)]
+    for match, inside in found:
         phrase = _VAGUE_PERIOD.sub("", match.group("phrase").strip()).strip(" ,")
         operators = re.findall(r"[-+*/]", phrase)
         if not phrase or len(operators) > 1 or (operators and operators[0] != "/"):
@@ -1849,8 +1852,9 @@ def expand_definitions(question: str) -> tuple[str, list[str]]:
             if not a or not b:
                 continue
             phrase = f"the ratio of {a} to {b}"
-        meaning[match.group("term")] = phrase
-        text = text.replace(match.group(0), " ")
+        meaning.setdefault(match.group("term"), phrase)
+        if inside:
+            text = text.replace(match.group(0), " ")
     for match in _EXPANSION.finditer(text):
         meaning.setdefault(match.group("term"), match.group("expansion").strip())
     text = _EXPANSION.sub(lambda m: m.group("term"), text)
