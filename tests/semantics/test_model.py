@@ -60,6 +60,16 @@ def test_a_declared_join_is_not_doubled_by_a_look_alike_name():
     assert edge.source == "name" and edge.pairs == (("instructor_id", "instructor_id"),)
 
 
+def test_a_family_of_run_together_names_loses_its_prefix_among_other_tables():
+    family = [table(name, column(f"{name}id", "INTEGER", pk=True), column(f"{name}name"), column(f"{name}code"))
+              for name in ("sbcustomer", "sbticker", "sbtransaction")]
+    others = [table(name, column("id", "INTEGER", pk=True), column("name"))
+              for name in ("customer_zone", "sbcustomer_archive", "coupon", "contract", "course")]
+    model = build_semantic_model(prompt_schema("sqlite", *family, *others))
+    assert model.entity("sbcustomer").words == ("custom",) and model.entity("sbticker").words == ("ticker",)
+    assert model.entity("coupon").words == ("coupon",) and model.entity("course").words == ("cours",)
+
+
 def test_each_pair_of_a_join_hint_is_one_way_to_join():
     schema = prompt_schema(
         "sqlite",

@@ -260,7 +260,9 @@ def _padded_library(count: int):
         extra.append(table(name, column("id", "INTEGER", pk=True), column("title"), column("name"),
                            column("ref_code"), column("amount", "NUMERIC(8,2)"),
                            column("status", values=("open", "closed"))))
-    return prompt_schema("sqlite", *base.tables, *extra, hints=base.join_hints)
+    # the same name in another schema, joined to nothing: the library's own authors are meant
+    staging = table("authors", column("id", "INTEGER", pk=True), column("name"), column("country"), schema="staging")
+    return prompt_schema("sqlite", staging, *base.tables, *extra, hints=base.join_hints)
 
 
 def test_a_large_catalog_of_look_alike_tables_keeps_the_reading():
@@ -273,6 +275,9 @@ def test_a_large_catalog_of_look_alike_tables_keeps_the_reading():
         assert plan.base == table or table in plan.via, (question, plan)
         assert Col(table, column) in [o.expr for o in plan.select], (question, plan)
         assert {c.table for c in columns_of(plan)} <= {"books", "authors", "loans", "members", "book_authors"}, plan
+    plan = best(reader, "How many books has each author written?")
+    assert {c.table for c in columns_of(plan)} <= {"books", "authors", "book_authors"}, plan
+    assert best(reader, "How many authors are there?").base == "authors"  # not the unjoined staging.authors
 
 
 def test_a_term_defined_in_the_question_is_read_as_its_definition():

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Literal
 
 from nl2sql.catalog import AGGREGATES as CATALOG_AGGREGATES, COLUMN_ROLES, PromptSchema, PromptTable
@@ -276,6 +276,8 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
     segmenter = Segmenter(vocabulary)
     table_names = _split_names([t.name for t in schema.tables], segmenter) if len(schema.tables) > 2 else [
         _words_of(t.name, segmenter) for t in schema.tables]
+    if len(schema.tables) > 2:
+        table_names = _family_prefixes([t.name for t in schema.tables], table_names, segmenter)
     drop_tables = _shared_prefix(table_names) if len(schema.tables) > 2 else 0
     referencing: set[tuple[str, str]] = set()
     referenced: set[tuple[str, str]] = set()
@@ -438,6 +440,35 @@ def _split_names(names: list[str], segmenter: Segmenter) -> list[list[str]]:
         if prefix and len(rest) < 7:
             words = segmenter.split(rest) if len(rest) >= 5 else [rest.lower()]
         out.append(words)
+    return out
+
+
+@cache
+def _english_segmenter() -> Segmenter:
+    return Segmenter()
+
+
+def _family_prefixes(names: list[str], words: list[list[str]], segmenter: Segmenter) -> list[list[str]]:
+    """Run-together names of one family among others ("sbcustomer", "sbticker", "sbtransaction" in a catalog
+    with other tables too): the few letters the segmenter sets apart at the start of three or more of them are
+    a prefix, not a word ("customer", not "sb customer")."""
+    family: dict[str, list[int]] = {}
+    english = _english_segmenter()  # the schema's own words would keep "sbcustomer" whole when others spell it out
+    for i, name in enumerate(names):
+        if not (name.isalnum() and name == name.lower() and not name.isdigit()) or len(name) < 6:
+            continue
+        parts = english.split(name)
+        if len(parts) >= 2 and 2 <= len(parts[0]) <= 4 and parts[0].isalpha():
+            family.setdefault(parts[0], []).append(i)
+    out = list(words)
+    for prefix, members in family.items():
+        if len(members) < 3:
+            continue
+        for i in members:
+            rest = names[i][len(prefix):]
+            if len(rest) < 3:
+                continue
+            out[i] = _words_of(rest, segmenter) if len(rest) >= 7 else (segmenter.split(rest) if len(rest) >= 5 else [rest])
     return out
 
 

@@ -242,6 +242,7 @@ class Reader:
         """Words that could be a column of many tables ("title", "name", "status"): the tables the question
         names (and those retrieval chose, `scope`), and their neighbours, come first; at most a few of the rest
         stay."""
+        names = self._connected_first(names)
         anchors = {l.table for l in names if l.kind == "entity" and l.complete and l.score >= 0.9}
         anchors |= {t for t in scope if t in self.model.entities}
         if not anchors:
@@ -271,6 +272,31 @@ class Reader:
             if per_span[key] <= 8 or link.table in reach:
                 kept.append(link)
         return kept, values
+
+    def _connected_first(self, names: list[Link]) -> list[Link]:
+        """Two tables named by the same words ("customer" and "sbcustomer"): the one that joins the question's
+        other tables, else the one that joins anything, is meant; the other drops behind."""
+        spans: dict[tuple[int, int], list[Link]] = {}
+        for link in names:
+            if link.kind == "entity" and link.complete and link.score >= 0.9:
+                spans.setdefault((link.start, link.end), []).append(link)
+        if not any(len(group) > 1 for group in spans.values()):
+            return names
+        worse: dict[int, Link] = {}
+        for span, group in spans.items():
+            if len(group) < 2:
+                continue
+            others = {l.table for s, g in spans.items() if s != span for l in g}
+
+            def rank(link: Link) -> tuple[bool, bool]:
+                near = any(self.model.path(link.table, t) is not None for t in others if t != link.table)
+                return near, bool(self.model.neighbours(link.table))
+
+            top = max(rank(l) for l in group)
+            for link in group:
+                if rank(link) < top:
+                    worse[id(link)] = replace(link, score=round(link.score * 0.85, 4))
+        return [worse.get(id(l), l) for l in names]
 
     # -- composing plans --------------------------------------------------------------------------------------
 
