@@ -390,9 +390,10 @@ class EngineSettings:
         "NL2SQL_ENGINE_MODEL_WHEN",
         "auto",
         "When the model generators run: `always`, `uncertain` (only when no reader or golden candidate is confident "
-        "and answered with rows), `never`, or `auto` (always for a trusted model, see NL2SQL_ENGINE_MODEL_TRUST; "
-        "uncertain otherwise).",
-        choices=("auto", "always", "uncertain", "never"),
+        "and answered with rows), `fallback` (only when no reader or golden candidate answered with rows at all), "
+        "`never`, or `auto` (always for a trusted model, see NL2SQL_ENGINE_MODEL_TRUST; fallback otherwise: a small "
+        "CPU model costs a minute a question and rarely beats a reading).",
+        choices=("auto", "always", "uncertain", "fallback", "never"),
     )
     confident: float = setting(
         "NL2SQL_ENGINE_CONFIDENT",

@@ -71,6 +71,23 @@ async def test_an_unreadable_question_asks_the_model_and_its_sql_can_win(shop):
     assert any(c["generator"] == "model_plan" and c["error"] for c in answer.candidates)
 
 
+async def test_a_small_model_is_asked_only_when_no_reading_answers(shop):
+    # auto with a low-trust (small, local) model: a reading that ran and found rows answers, however unsure;
+    # the model is asked when no reading found rows at all
+    model = FakeChatModel(["SELECT COUNT(*) FROM customers"])
+    service = shop.service(model, generators="reader,model_sql", model_when="auto", model_trust="low",
+                           confident=0.99, repair_attempts=0)
+    answer = await service.generate_sql(shop.admin, QUESTION, "shop")
+    assert model.calls == [] and answer.generator == "reader"
+    answer = await service.generate_sql(shop.admin, "Xyzzy plugh?", "shop")
+    assert len(model.calls) == 1 and answer.generator == "model_sql"
+    # uncertain asks it whenever no reading is confident enough
+    uncertain = shop.service(model, generators="reader,model_sql", model_when="uncertain", model_trust="low",
+                             confident=0.99, repair_attempts=0)
+    await uncertain.generate_sql(shop.admin, "How many customers are there?", "shop")
+    assert len(model.calls) == 2
+
+
 async def test_the_models_plan_form_becomes_a_plan(shop):
     form = ('{"show": [], "aggregate": "sum", "measure": "orders.amount", "group_by": ["orders.status"], '
             '"filters": [], "order": "highest first", "limit": 0}')

@@ -391,11 +391,13 @@ class AnswerService:
     def _consult_model(self, candidates: list[Candidate]) -> bool:
         when = self.settings.model_when
         if when == "auto":
-            when = "always" if self.trust == "high" else "uncertain"
+            when = "always" if self.trust == "high" else "fallback"
         if when == "never":
             return False
         if when == "always":
             return True
+        if when == "fallback":
+            return not any(c.ran and c.rows and c.generator in ("reader", "golden") for c in candidates)
         return not any(
             c.ran and c.rows and c.generator in ("reader", "golden") and c.confidence >= self.settings.confident
             for c in candidates)
