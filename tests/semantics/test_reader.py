@@ -319,3 +319,23 @@ def test_how_to_write_the_sql_is_no_part_of_the_question():
     plan = best(reader, "Which are the top 5 trucks by total liters? (To get the liters per truck, join the "
                         "trucks and fuel_purchases tables and sum the liters. Always order results with NULLS last.)")
     assert plan.limit == 5 and plan.order_by[0].expr == Agg("sum", Col("fuel_purchases", "liters"))
+
+
+def test_excluding_the_current_period_ends_the_window_where_it_starts():
+    from nl2sql.semantics.timewords import find_windows
+    from nl2sql.semantics.lexicon import tokenize
+
+    [window] = find_windows(tokenize("fuel bought in the last 6 months excluding the current month"), TODAY)
+    assert (window.start, window.end) == (dt.date(2023, 9, 1), dt.date(2024, 3, 1))
+    [window] = find_windows(tokenize("trips in the previous ISO week not including the current week"), TODAY)
+    assert (window.start, window.end) == (dt.date(2024, 3, 4), dt.date(2024, 3, 11))
+
+
+def test_a_trend_is_grouped_once_per_grain_and_read_in_time_order():
+    reader = Reader(build_semantic_model(fleet()))
+    plan = best(reader, "What were the total quarterly liters in 2023 per truck? Show each quarter as its first day.")
+    buckets = [e for e in plan.group_by if isinstance(e, Bucket)]
+    assert buckets == [Bucket("quarter", Col("fuel_purchases", "purchased_on"))]
+    assert plan.order_by and plan.order_by[0].expr == buckets[0] and not plan.order_by[0].desc
+    daily = best(reader, "Show the daily total liters in the last 7 days")
+    assert Col("fuel_purchases", "purchased_on") in daily.group_by  # a date is its own day

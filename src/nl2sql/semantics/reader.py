@@ -42,7 +42,7 @@ from nl2sql.semantics.plan import (
     Today,
     columns_of,
 )
-from nl2sql.semantics.timewords import TimeWindow, find_buckets, find_windows
+from nl2sql.semantics.timewords import BUCKET_WORDS, TimeWindow, find_buckets, find_windows
 
 __all__ = ["Reader", "Reading", "read_question"]
 
@@ -423,14 +423,18 @@ class Reader:
 
             buckets = [TimeBucket(time_head[0], frozenset(time_head[1]))] + list(buckets)
         strong = {i for l in p.links if l.score >= 0.8 and l.complete and len(l.matched) > 1 for i in l.matched}
+        grains: set[str] = set()
         for bucket in buckets:
             if any(bucket.tokens & g[2] for g in groups) or bucket.tokens & strong:
                 continue  # "daily price" names a table, it asks for no days
+            if bucket.grain in grains:
+                continue  # "quarterly sales ... each quarter as its first date": one grouping by quarter
+            grains.add(bucket.grain)
             time_col = self._time_column(p, measures, focus_entity, near=min(bucket.tokens))
             if time_col is not None:
                 attribute = self.model.attribute(time_col.table, time_col.column)
-                expr: Expr = time_col if attribute.grain in ("year", "month") and bucket.grain in ("year", "month") \
-                    else Bucket(bucket.grain, time_col)
+                expr: Expr = time_col if (attribute.grain in ("year", "month") and bucket.grain in ("year", "month")) \
+                    or (attribute.grain == "date" and bucket.grain == "day") else Bucket(bucket.grain, time_col)
                 groups = [g for g in groups if not (len(g[0]) == 1 and g[0][0] == time_col)]
                 groups.append(([expr], time_col.table, set(bucket.tokens)))
         for window in p.windows:
@@ -622,7 +626,7 @@ class Reader:
                 if func != "count":
                     # "the total of paid orders", "the average of payments": their headline number
                     between = [i for i in range(end, link.start) if words[i] not in STOP_WORDS
-                               and not any(i in v.span for v in p.values)]
+                               and not any(i in v.span for v in p.values) and words[i] not in BUCKET_WORDS]
                     if between:
                         continue
                     main = _main_quantity(entity)
@@ -1456,6 +1460,12 @@ class Reader:
             for o in orders:
                 if not _has_agg(o.expr) and o.expr not in group_by:
                     group_by.append(o.expr)
+        if not orders and limit is None and aggregated:
+            # a trend ("per month", "daily totals") reads in time order
+            timeline = [e for e in group_by if isinstance(e, Bucket) or (
+                isinstance(e, Col) and self.model.attribute(e.table, e.column).role == "time")]
+            if timeline:
+                orders.append(Order(timeline[0], False))
         final_limit = limit
         if final_limit is None and top_one and orders and not limit_tokens:
             focus_token = next((p.tokens[i] for i in sorted(focus_tokens)), None) if focus_tokens else None

@@ -100,6 +100,7 @@ def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
         text = " ".join(tokens[i].text for i in sorted(ids))
         out.append(TimeWindow(start, end, ids, text, **extra))
 
+    recent: tuple[str, int] | None = None  # the unit and count of the last "past N units" window
     i = 0
     while i < n:
         w = words[i]
@@ -109,6 +110,7 @@ def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
             if number and i + 1 + number[1] < n and words[i + 1 + number[1]] in UNITS:
                 count = int(number[0])
                 unit = UNITS[words[i + 1 + number[1]]]
+                recent = (unit, count)
                 add(_shift(today, unit, -count), today + timedelta(days=1), range(i - 1 if i and words[i - 1] in ("the", "in", "over", "during", "within") else i, i + 2 + number[1]))
                 i += 2 + number[1]
                 continue
@@ -122,6 +124,21 @@ def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
         if w in ("this", "current") and i + 1 < n and words[i + 1] in UNITS:
             unit = UNITS[words[i + 1]]
             current = _period(unit, today)
+            before = words[max(0, i - 3):i]
+            if out and ("excluding" in before or "except" in before or "without" in before
+                        or " ".join(before).endswith(("not including the", "not including"))):
+                # "the last 6 months excluding the current month": the window before it stops where this one starts
+                last = out[-1]
+                start = last.start
+                if recent is not None and recent[0] == unit and last.end == today + timedelta(days=1):
+                    start = _shift(current, unit, -recent[1])
+                span = {j for j in range(max(0, i - 3), min(n, i + 2)) if j not in used and (
+                    j >= i or words[j] in ("excluding", "except", "without", "not", "including", "the", ","))}
+                out[-1] = replace(last, start=start, end=min(last.end, current) if last.end else current,
+                                  tokens=last.tokens | frozenset(span))
+                used.update(span)
+                i += 2
+                continue
             add(current, _shift(current, unit, 1), range(i - 1 if i and words[i - 1] in ("the", "in") else i, i + 2))
             i += 2
             continue
