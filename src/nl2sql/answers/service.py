@@ -357,7 +357,9 @@ class AnswerService:
                     candidates.append(Candidate("golden", adapted.sql, None, None, min(1.0, scored.score + 0.1),
                                                 note=f"golden query {scored.golden.id} with {changes}"))
         clock.lap("read_ms", since)
-        terms = await anyio.to_thread.run_sync(lambda: reader.terms(text, today=today, instructions=notes))
+        scope = {t.table.qualified_name for t in retrieval.tables}
+        terms = await anyio.to_thread.run_sync(
+            lambda: reader.terms(text, today=today, instructions=notes, scope=scope or None))
         engine = await self._catalog.engine(connection.id, "check")
         since = time.perf_counter()
         await self._check(candidates, policy, engine, terms, model.dialect)

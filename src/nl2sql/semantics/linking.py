@@ -54,6 +54,11 @@ class Link:
     def span(self) -> range:
         return range(self.start, self.end)
 
+    def rescored(self, score: float) -> Link:
+        """This link with another score (cheaper than dataclasses.replace, which large catalogs call a lot)."""
+        return Link(self.start, self.end, self.kind, self.table, self.column, self.value, score, self.matched,
+                    self.complete)
+
 
 @dataclass
 class _Element:
@@ -71,6 +76,7 @@ class Linker:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self._borrowed: set[tuple[str, int]] = set()
+        self._words_of_table: dict[str, frozenset[str]] = {}
         self.elements: list[_Element] = []
         for entity in model.entities.values():
             self.elements.append(_entity_element(entity))
@@ -135,6 +141,9 @@ class Linker:
         for element_index, variant_index in candidates:
             element = self.elements[element_index]
             words, base_score = element.variants[variant_index]
+            present = {w for w in words if w in positions}
+            if len(present) == 1 and len(set(words)) > 1 and (present <= GENERIC or present <= CUE_WORDS):
+                continue  # one generic word of a longer name ("name" of "vendor_name"): no link (as _align says)
             for link in self._align(element, words, base_score, positions, tokens, variant_index in element.tight):
                 key = (link.kind, link.table, link.column, link.start, link.end)
                 if key not in links or links[key].score < link.score:
@@ -150,6 +159,12 @@ class Linker:
         out = self._prefer_named_tables(out, set(positions))
         return sorted(out, key=lambda l: (-l.score, l.start))
 
+    def _table_words(self, table: str) -> frozenset[str]:
+        found = self._words_of_table.get(table)
+        if found is None:
+            found = self._words_of_table[table] = frozenset(self.model.entity(table).words)
+        return found
+
     def _prefer_named_tables(self, links: list[Link], present: set[str]) -> list[Link]:
         """The same column name in several tables, matched equally: the table the question names elsewhere wins.
 
@@ -163,14 +178,18 @@ class Linker:
         for group in rivals.values():
             if len({l.table for l in group}) < 2:
                 continue
-            words = {l.table: set(self.model.entity(l.table).words) for l in group}
-            shared = set.intersection(*words.values())
+            top = max(l.score for l in group)
+            group = [l for l in group if l.score >= top - 0.1 and l.score >= 0.3]  # the rest lose anyway
+            if len({l.table for l in group}) < 2:
+                continue
+            words = {l.table: self._table_words(l.table) for l in group}
+            shared = frozenset.intersection(*words.values())
             named = {l.table for l in group if (words[l.table] - shared) & present}
             if not named or len(named) == len(group):
                 continue
             for l in group:
                 if l.table not in named:
-                    better[id(l)] = replace(l, score=round(l.score - (0.03 if l.kind == "column" else 0.08), 4))
+                    better[id(l)] = l.rescored(round(l.score - (0.03 if l.kind == "column" else 0.08), 4))
         return [better.get(id(l), l) for l in links]
 
     def _align(self, element: _Element, words: tuple[str, ...], base: float, positions, tokens,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -159,6 +160,8 @@ class Reader:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self.linker = Linker(model)
+        self._parses: dict[tuple, _Parse] = {}
+        self._parses_lock = threading.Lock()
 
     # -- entry ------------------------------------------------------------------------------------------------
 
@@ -192,11 +195,12 @@ class Reader:
         readings.sort(key=lambda r: -r.score)
         return readings[:limit]
 
-    def terms(self, question: str, *, today: date | None = None, instructions: Sequence[str] = ()) -> QuestionTerms:
+    def terms(self, question: str, *, today: date | None = None, instructions: Sequence[str] = (),
+              scope: set[str] | frozenset[str] | None = None) -> QuestionTerms:
         """Per word the question names, the tables, columns and values it may mean (for weighing others' SQL)."""
         tokens = tokenize(expand_definitions(question, instructions)[0])
         content, _ = _split_directives(tokens) if tokens else ([], [])
-        p = self._parse(content, today or date.today())
+        p = self._parse(content, today or date.today(), scope)
         meanings: dict[int, set[str]] = {}
         for link in p.links:
             if link.score < 0.5:
@@ -225,6 +229,18 @@ class Reader:
     # -- parsing ----------------------------------------------------------------------------------------------
 
     def _parse(self, tokens: list[Token], today: date, scope: set[str] | frozenset[str] | None = None) -> _Parse:
+        """The question's links, values and time windows; the last few are kept (read and terms parse alike)."""
+        key = (tuple((t.text, t.kind) for t in tokens), today, frozenset(scope or ()))
+        cached = self._parses.get(key)
+        if cached is None:
+            cached = self._parse_uncached(tokens, today, scope)
+            with self._parses_lock:  # readers serve several requests' threads at once
+                while len(self._parses) >= 16:
+                    self._parses.pop(next(iter(self._parses)))
+                self._parses[key] = cached
+        return replace(cached, used=set(cached.used), notes=list(cached.notes))
+
+    def _parse_uncached(self, tokens: list[Token], today: date, scope: set[str] | frozenset[str] | None) -> _Parse:
         words = [t.lower for t in tokens]
         _, limit_tokens = _limit(tokens)
         values = self.linker.values(tokens, skip_numbers=limit_tokens)
@@ -259,7 +275,7 @@ class Reader:
                 return link
             tokens = link.matched or frozenset(link.span)
             if any(best.get(i, 0.0) >= link.score - 0.15 for i in tokens):
-                return replace(link, score=round(link.score * 0.8, 4))
+                return link.rescored(round(link.score * 0.8, 4))
             return link
 
         names = sorted((demoted(l) for l in names), key=lambda l: (-l.score, l.start))
@@ -295,7 +311,7 @@ class Reader:
             top = max(rank(l) for l in group)
             for link in group:
                 if rank(link) < top:
-                    worse[id(link)] = replace(link, score=round(link.score * 0.85, 4))
+                    worse[id(link)] = link.rescored(round(link.score * 0.85, 4))
         return [worse.get(id(l), l) for l in names]
 
     # -- composing plans --------------------------------------------------------------------------------------
