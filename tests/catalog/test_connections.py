@@ -110,3 +110,47 @@ async def test_deleted_connection_is_gone(catalog, sqlite_shop):
     await catalog.delete_connection(None, "shop")
     with pytest.raises(NotFoundError):
         await catalog.get_connection("shop")
+
+
+async def test_credentials_in_the_query_string_are_hidden_everywhere_and_kept_on_edit(catalog, pg_shop, app_db_url):
+    # libpq takes the password (and a client key's passphrase) as query parameters too
+    url = pg_shop.replace(f":{PG_PASSWORD}@", "@") + f"?password={PG_PASSWORD}&sslpassword=ssl-Key-Phrase-42&application_name=nl2sql-test"
+    connection = await catalog.create_connection(None, "qs", url)
+    assert PG_PASSWORD not in connection.display_url and "ssl-Key-Phrase-42" not in connection.display_url
+    assert "password=***" in connection.display_url and "sslpassword=***" in connection.display_url
+    assert "application_name=nl2sql-test" in connection.display_url  # what isn't a credential stays readable
+    # an edit that submits the URL as shown keeps the stored credentials
+    shown = connection.display_url.replace("nl2sql-test", "nl2sql-edited")
+    await catalog.update_connection(None, "qs", url=shown)
+    assert (await catalog.get_connection("qs")).display_url == shown
+    assert (await catalog.test_connection("qs")).ok
+    engine = sa.create_engine(app_db_url)
+    with engine.connect() as conn:
+        tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        dump = "\n".join(str(row) for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
+    engine.dispose()
+    assert PG_PASSWORD not in dump and "ssl-Key-Phrase-42" not in dump
+    assert "nl2sql-edited" in dump
+
+
+async def test_a_display_url_stored_in_clear_by_an_older_version_is_shown_redacted(catalog, sqlite_shop, app_db_url):
+    await catalog.create_connection(None, "old", sqlite_shop)
+    engine = sa.create_engine(app_db_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE catalog_connections SET display_url = 'postgresql://u@h/db?user=u&password=pw-In-Clear'"))
+    engine.dispose()
+    shown = (await catalog.get_connection("old")).display_url
+    assert "pw-In-Clear" not in shown and "password=***" in shown
+
+
+def test_driver_messages_lose_every_credential_of_the_url():
+    from sqlalchemy.engine import make_url
+
+    from nl2sql.catalog.engines import display_url, hide_secrets, redisplay
+
+    url = make_url("postgresql://u:Pw-1@h/db?sslpassword=Key-2&api_key=Tok-3&sslmode=require")
+    message = hide_secrets("auth failed for Pw-1 (key Key-2, token Tok-3) sslmode=require", url)
+    assert "Pw-1" not in message and "Key-2" not in message and "Tok-3" not in message and "require" in message
+    assert display_url(url) == "postgresql://u:***@h/db?api_key=***&sslmode=require&sslpassword=***"
+    assert redisplay(display_url(url)) == display_url(url)
+    assert "secret" not in redisplay("not a url ?password=secret")

@@ -98,8 +98,37 @@ def sqlglot_dialect(backend: str) -> str:
     return DIALECTS.get(backend, backend)
 
 
+# query parameters that carry a credential (libpq's password and sslpassword, drivers' tokens and keys)
+SECRET_PARAM = re.compile(r"pass|pwd|secret|token|api_?key|access_?key|private_?key|credential|signature", re.I)
+
+
+def secret_params(url: URL) -> list[str]:
+    """The URL's query parameters whose values are credentials."""
+    return [name for name in url.query if SECRET_PARAM.search(name)]
+
+
 def display_url(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    """The URL as shown and logged: the password and every credential-like query parameter as ***."""
+    hidden = secret_params(url)
+    if hidden:
+        url = url.update_query_dict({name: HIDDEN for name in hidden})
+    return url.render_as_string(hide_password=True).replace("=%2A%2A%2A", "=" + HIDDEN)
+
+
+def redisplay(text: str) -> str:
+    """A stored display URL, redacted again (older versions showed credential query parameters in clear)."""
+    try:
+        return display_url(make_url(text))
+    except Exception:  # not a URL any more: show nothing of it rather than something secret
+        return HIDDEN if "?" in text or "@" in text else text
+
+
+def restore_hidden(url: URL, stored: URL) -> URL:
+    """An edited URL whose password or credential parameters are still *** (as shown) keeps the stored ones."""
+    if url.password == HIDDEN:
+        url = url.set(password=stored.password)
+    kept = {name: stored.query[name] for name in secret_params(url) if url.query[name] == HIDDEN and name in stored.query}
+    return url.update_query_dict(kept) if kept else url
 
 
 def driver_package(url: URL) -> str | None:
@@ -179,6 +208,17 @@ _UNREACHABLE = re.compile(
 )
 
 
+def hide_secrets(text: str, url: URL) -> str:
+    """`text` (a driver's message) without the URL's password or credential parameters."""
+    secrets = [url.password] if url.password else []
+    for name in secret_params(url):
+        value = url.query[name]
+        secrets += [value] if isinstance(value, str) else list(value)
+    for secret in sorted({s for s in secrets if s and s != HIDDEN}, key=len, reverse=True):
+        text = text.replace(secret, HIDDEN)
+    return text
+
+
 def explain_connect_error(url: URL, exc: BaseException) -> str:
     """One precise sentence for a failed connection, without the password."""
     if isinstance(exc, ImportError):
@@ -187,8 +227,7 @@ def explain_connect_error(url: URL, exc: BaseException) -> str:
     text = " ".join(str(orig).split())
     lowered = text.lower()
     where = f"{url.host or 'localhost'}:{url.port}" if url.port else (url.host or "localhost")
-    if url.password:
-        text = text.replace(url.password, HIDDEN)
+    text = hide_secrets(text, url)
     if url.get_backend_name() == "sqlite":
         if "unable to open database file" in lowered:
             return f"the SQLite file {url.database} can't be opened (missing, or not readable by the server)"

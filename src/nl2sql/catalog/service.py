@@ -70,7 +70,7 @@ def _connection(row: ConnectionRow) -> Connection:
         name=row.name,
         backend=row.backend,
         dialect=engines.sqlglot_dialect(row.backend),
-        display_url=row.display_url,
+        display_url=engines.redisplay(row.display_url),
         schemas=tuple(row.schemas or ()),
         description=row.description,
         created_at=row.created_at,
@@ -359,7 +359,7 @@ class CatalogService:
     @staticmethod
     def _public(row: ConnectionRow) -> dict[str, Any]:
         # what an audit entry may hold about a connection: never the sealed or clear URL
-        return {"name": row.name, "url": row.display_url, "schemas": list(row.schemas or []), "description": row.description}
+        return {"name": row.name, "url": engines.redisplay(row.display_url), "schemas": list(row.schemas or []), "description": row.description}
 
     async def create_connection(
         self,
@@ -403,7 +403,7 @@ class CatalogService:
         description: str | None = None,
         schemas: Iterable[str] | str | None = None,
     ) -> Connection:
-        """Change a connection; a URL whose password is `***` (as shown) keeps the stored password."""
+        """Change a connection; a URL whose password or credential parameters are `***` (as shown) keeps the stored ones."""
         async with self._sessions() as db:
             row = await self._row_by_name(db, name)
             before = self._public(row)
@@ -412,10 +412,9 @@ class CatalogService:
                 if await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.name == new_name)):
                     raise ConflictError(f"a connection named {new_name!r} already exists")
                 row.name = new_name
-            if url is not None and url.strip() and url.strip() != row.display_url:
+            if url is not None and url.strip() and url.strip() != engines.redisplay(row.display_url):
                 parsed = engines.parse_url(url)
-                if parsed.password == engines.HIDDEN:
-                    parsed = parsed.set(password=self._vault.open(row.url_encrypted).password)
+                parsed = engines.restore_hidden(parsed, self._vault.open(row.url_encrypted))
                 row.backend = engines.backend_of(parsed)
                 row.display_url = engines.display_url(parsed)
                 row.url_encrypted = self._vault.seal(parsed)

@@ -133,8 +133,8 @@ def _explain(exc: BaseException, url: sa.engine.URL | None) -> str:
         return engines.explain_connect_error(url, exc)
     orig = getattr(exc, "orig", None) or exc
     text = " ".join(str(orig).split())[:300]
-    if url is not None and url.password:
-        text = text.replace(url.password, engines.HIDDEN)
+    if url is not None:
+        text = engines.hide_secrets(text, url)
     return f"introspection failed: {type(orig).__name__}: {text}"
 
 
