@@ -90,7 +90,8 @@
     var plot = document.createElement("div");
     plot.className = "chart-plot";
     target.appendChild(plot);
-    window.vegaEmbed(plot, spec, { actions: false, renderer: "svg" }).then(function (result) {
+    // ast + the interpreter: Vega evaluates expressions without eval, as the Content-Security-Policy requires
+    window.vegaEmbed(plot, spec, { actions: false, renderer: "svg", ast: true }).then(function (result) {
       el._chartView = result.view;
       showNote(target, spec);
     }).catch(function (error) {

@@ -17,7 +17,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin, YamlRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
 from nl2sql import auth, gateway, inference
@@ -27,7 +27,7 @@ from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
 from nl2sql.jobs import Blueprint, Jobs
 from nl2sql.settings import Settings
-from nl2sql.web import is_htmx, static_files_router, template_config
+from nl2sql.web import SecurityHeaders, StaticSwaggerPlugin, is_htmx, static_files_router, template_config
 
 log = logging.getLogger("nl2sql.app")
 
@@ -351,7 +351,8 @@ def create_app(
             path="/schema",
             # interactive docs from our own static files: nothing is fetched from a CDN
             render_plugins=[
-                SwaggerRenderPlugin(
+                StaticSwaggerPlugin(
+                    init_js_url="/static/swagger-init.js",
                     js_url=f"{SWAGGER}/swagger-ui-bundle.js",
                     css_url=f"{SWAGGER}/swagger-ui.css",
                     standalone_preset_js_url=f"{SWAGGER}/swagger-ui-standalone-preset.js",
@@ -368,5 +369,5 @@ def create_app(
         logging_config=None,
     )
     # around Litestar's whole handler, so unmatched paths and early errors are recorded too
-    app.asgi_handler = gateway.RequestRecording(app.asgi_handler)
+    app.asgi_handler = SecurityHeaders(gateway.RequestRecording(app.asgi_handler))
     return app

@@ -24,6 +24,10 @@ def test_analyst_asks_follows_up_gives_feedback_and_admin_promotes_it_to_a_verif
     settings = with_section(settings, catalog=CatalogSettings(demo=True))
     model = FakeChatModel(["not SQL at all"])
     app = create_app(settings, chat_model=model)
+    # the Content-Security-Policy allows no inline or eval'd script: anything it refuses shows in the console
+    refused = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     with LiveServer(app) as server:
         run_async(_users, settings)
         _login(page, server.url, "ann@example.com", ANALYST_PASSWORD)
@@ -39,6 +43,9 @@ def test_analyst_asks_follows_up_gives_feedback_and_admin_promotes_it_to_a_verif
         assert page.inner_text("article.answer .reading").startswith("Read as: number of orders by status")
         assert page.locator("pre.sql .kw").first.inner_text() == "SELECT"
         shot(page, "ask-answer")
+        page.click("article.answer button.copy-sql")
+        page.wait_for_selector("article.answer button.copy-sql:text('Copied')")
+        assert page.evaluate("navigator.clipboard.readText()").startswith("SELECT")
 
         page.select_option(".chart-switch select[name=kind]", "pie")
         page.wait_for_selector(".chart-box .chart svg path, .chart-box .chart canvas")
@@ -68,6 +75,7 @@ def test_analyst_asks_follows_up_gives_feedback_and_admin_promotes_it_to_a_verif
         page.goto(f"{server.url}/history")
         assert QUESTION in page.inner_text("table.history")
         shot(page, "history")
+        assert refused == []
 
         page.click("button:has-text('Log out')")
         _login(page, server.url, "root@example.com", "root password 1234")
@@ -85,6 +93,13 @@ def test_analyst_asks_follows_up_gives_feedback_and_admin_promotes_it_to_a_verif
         page.wait_for_selector("article.answer .trust-verified")
         assert page.inner_text(".trust").strip().endswith("verified query")
         shot(page, "ask-verified")
+
+        # the API docs start from a static file too, and render
+        page.goto(f"{server.url}/schema")
+        page.wait_for_selector(".swagger-ui .opblock-summary-path")
+        assert "/api/v1/ask" in page.inner_text(".swagger-ui")
+        shot(page, "api-docs")
+        assert refused == []
 
         response = httpx.get(f"{server.url}/healthz")
         assert response.status_code == 200

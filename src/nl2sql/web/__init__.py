@@ -1,5 +1,15 @@
 """Page shell: templates, static assets and the render helper; no domain logic."""
 
 from nl2sql.web.rendering import is_htmx, redirect, render, static_files_router, template_config
+from nl2sql.web.security import CONTENT_SECURITY_POLICY, SecurityHeaders, StaticSwaggerPlugin
 
-__all__ = ["is_htmx", "redirect", "render", "static_files_router", "template_config"]
+__all__ = [
+    "CONTENT_SECURITY_POLICY",
+    "SecurityHeaders",
+    "StaticSwaggerPlugin",
+    "is_htmx",
+    "redirect",
+    "render",
+    "static_files_router",
+    "template_config",
+]
