@@ -143,3 +143,14 @@ async def test_change_password_on_account_page(client, admin):
     assert ok.status_code == 200 and "Password changed" in ok.text
     await form_post(client, "/logout", {}, page="/account")
     assert (await login(client, admin.email, "brand new password")).status_code == 303
+
+
+async def test_changing_ones_password_logs_out_every_other_session_but_this_one(client, admin):
+    auth = client.app.state.auth
+    _, elsewhere = await auth.login(admin.email, ADMIN_PASSWORD, client_addr="10.0.0.9", user_agent="phone")
+    assert await auth.resolve_session(elsewhere.token) is not None
+    await login(client, admin.email, ADMIN_PASSWORD)
+    ok = await form_post(client, "/account/password", {"current_password": ADMIN_PASSWORD, "new_password": "brand new password", "confirm_password": "brand new password"}, htmx=True)
+    assert ok.status_code == 200 and "other session elsewhere was logged out" in ok.text
+    assert await auth.resolve_session(elsewhere.token) is None  # the other browser is out at once
+    assert (await client.get("/account")).status_code == 200  # this one stays in

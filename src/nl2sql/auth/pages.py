@@ -116,7 +116,12 @@ class AccountPages(Controller):
             message, error, status = None, "the two new passwords differ", 400
         else:
             try:
-                await auth_service.change_password(user, str(data.get("current_password", "")), str(data.get("new_password", "")))
+                principal = principal_of(request)
+                ended = await auth_service.change_password(
+                    user, str(data.get("current_password", "")), str(data.get("new_password", "")),
+                    keep_session=principal.session_id if principal is not None else None)
+                if ended:
+                    message += f" Your {ended} other session{'s' if ended > 1 else ''} elsewhere {'were' if ended > 1 else 'was'} logged out."
             except AppError as exc:
                 message, error, status = None, exc.detail, exc.status_code
         ctx = await self._context(request, auth_service, pw_message=message, pw_error=error)

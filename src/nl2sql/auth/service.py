@@ -247,7 +247,9 @@ class AuthService:
         if not others:
             raise ValidationFailed(f"cannot {verb} the last active admin")
 
-    async def change_password(self, user: User, current: str, new: str) -> None:
+    async def change_password(self, user: User, current: str, new: str, *, keep_session: int | None = None) -> int:
+        """Change one's own password; every other browser session of the user is logged out (the one the change
+        was made from, `keep_session`, stays). Returns how many sessions were ended."""
         async with self._sessions() as db:
             row = await db.get(UserRow, user.id, with_for_update=True)
             if row is None or not self.passwords.verify(row.password_hash, current):
@@ -255,7 +257,14 @@ class AuthService:
             self._check_password(new)
             row.password_hash = self.passwords.hash(new)
             row.updated_at = utcnow()
+            ended = await db.execute(
+                sa.update(SessionRow)
+                .where(SessionRow.user_id == user.id, SessionRow.revoked_at.is_(None),
+                       SessionRow.id != (keep_session if keep_session is not None else -1))
+                .values(revoked_at=utcnow())
+            )
             await db.commit()
+            return ended.rowcount or 0
 
     # login and sessions ----------------------------------------------------------------------
 
