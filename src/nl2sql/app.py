@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.csrf import CSRFConfig
@@ -97,7 +98,25 @@ def handle_http_exception(request: Request, exc: HTTPException) -> Response:
     return _page_error(request, exc.status_code, _title(exc.status_code), detail, exc.headers)
 
 
+def _unstorable(exc: sa.exc.DataError) -> str:
+    """What was wrong with a value the app database refused (the request's fault, not the server's)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if "nul" in text and "0x00" in text:
+        return "the request holds a NUL character (\\0), which can't be stored: remove it and try again"
+    if "out of range" in text:
+        return "a number in the request is out of range (ids and counts are 64-bit integers)"
+    if "too long" in text:
+        return "a value in the request is too long"
+    return "a value in the request can't be stored: " + " ".join(text.split())[:160]
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, sa.exc.DataError):
+        detail = _unstorable(exc)
+        log.warning("request refused on %s %s: %s", request.method, request.url.path, detail)
+        if auth.is_api_path(request.url.path):
+            return _problem(400, "Invalid request", detail)
+        return _page_error(request, 400, "Invalid request", detail)
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     detail = "something went wrong on our side; the error was logged"
     if auth.is_api_path(request.url.path):

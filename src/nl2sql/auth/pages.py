@@ -68,7 +68,7 @@ class LoginPages(Controller):
             return render(
                 request,
                 "auth/login.html",
-                {"next": target, "email": email, "error": exc.detail},
+                {"next": target, "email": email[:320], "error": exc.detail},
                 status_code=exc.status_code,
                 headers=headers,
             )

@@ -25,7 +25,8 @@ from nl2sql.errors import (
 )
 from nl2sql.settings import AuthSettings
 
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$|^[^@\s]+@localhost$")
+# no spaces or control characters; at most 320 characters (RFC 5321's limit, and the column's)
+EMAIL = re.compile(r"^(?=.{3,320}$)(?:[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+|[^@\s\x00-\x1f\x7f]+@localhost)$")
 KEY_PREFIX = "nl2sql_"
 # last_seen/last_used are written at most this often, so busy clients don't write on every request
 TOUCH_EVERY = timedelta(seconds=60)
@@ -98,7 +99,7 @@ class AuthService:
     ) -> User:
         email = email.strip().lower()
         if not EMAIL.match(email):
-            raise ValidationFailed(f"{email!r} is not an email address")
+            raise ValidationFailed(f"{email[:80]!r}{'...' if len(email) > 80 else ''} is not an email address")
         try:
             role = Role(role)
         except ValueError:
@@ -143,7 +144,7 @@ class AuthService:
         """The instance's first user, an admin; ConflictError once any user exists (two racing requests: one wins)."""
         email = email.strip().lower()
         if not EMAIL.match(email):
-            raise ValidationFailed(f"{email!r} is not an email address")
+            raise ValidationFailed(f"{email[:80]!r}{'...' if len(email) > 80 else ''} is not an email address")
         self._check_password(password)
         password_hash = self.passwords.hash(password)  # slow: outside the lock
         # an advisory lock keeps two requests (or two containers starting together) from both creating one
@@ -271,6 +272,8 @@ class AuthService:
     async def login(self, email: str, password: str, *, client_addr: str, user_agent: str = "") -> tuple[User, NewSession]:
         """Check the password (throttled per email and per client address) and open a session."""
         email = email.strip().lower()
+        if not EMAIL.match(email):  # no account can have it: say so before touching the database
+            raise ValidationFailed("that is not an email address (at most 320 characters, no spaces)")
         now = utcnow()
         window = timedelta(minutes=self.settings.login_window_minutes)
         async with self._sessions() as db:
