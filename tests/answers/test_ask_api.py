@@ -149,3 +149,34 @@ async def test_feedback_ratio_shows_in_usage(client, shop_connection, admin_key)
     summary = (await client.get("/api/v1/usage", headers=bearer(admin_key))).json()["summary"]
     assert (summary["feedback_up"], summary["feedback_down"]) == (2, 1)
     assert summary["feedback"] == "2 up, 1 down (67% positive)"
+
+
+async def test_a_revoked_grant_hides_the_analysts_stored_and_cached_answers_at_once(
+    client, shop_connection, admin, analyst, analyst_key, script
+):
+    from tests.support import ANALYST_PASSWORD, login
+
+    catalog = client.app.state.catalog
+    await catalog.set_grants(admin, "shop", [analyst.id])
+    script.append(ORDERS_BY_STATUS)
+    first = (await ask(client, analyst_key)).json()
+    answer_id, thread_id = first["answer_id"], first["thread_id"]
+    await login(client, analyst.email, ANALYST_PASSWORD)
+    readable = [f"/api/v1/answers/{answer_id}", f"/api/v1/answers/{answer_id}/csv", f"/ask?answer={answer_id}",
+                f"/answers/{answer_id}/rows", f"/answers/{answer_id}/csv", f"/ask?thread={thread_id}"]
+    for path in readable:  # granted: the result is there (from the cache)
+        response = await client.get(path, headers=bearer(analyst_key) if path.startswith("/api/") else {})
+        assert response.status_code == 200, (path, response.status_code)
+
+    await catalog.set_grants(admin, "shop", [])
+    for path in readable:
+        response = await client.get(path, headers=bearer(analyst_key) if path.startswith("/api/") else {})
+        assert response.status_code == 403, (path, response.status_code)
+        assert "no longer have access" in response.text and "shipped" not in response.text, path
+    followup = await ask(client, analyst_key, "and only new ones?", thread_id=thread_id)
+    assert followup.status_code in (403, 404)
+    feedback = await client.post(f"/api/v1/answers/{answer_id}/feedback", json={"rating": "up"}, headers=bearer(analyst_key))
+    assert feedback.status_code == 403
+
+    await catalog.set_grants(admin, "shop", [analyst.id])  # granted again: readable again
+    assert (await client.get(f"/api/v1/answers/{answer_id}", headers=bearer(analyst_key))).status_code == 200

@@ -67,8 +67,8 @@ class AskService:
         self._model = chat_model
         self._engine_settings = engine_settings
         self.settings = settings
-        self.history = History(sessions)
-        self.threads = Threads(sessions)
+        self.history = History(sessions, catalog)
+        self.threads = Threads(sessions, catalog)
         self._cache = ResultCache(settings.cached_results)
         self._policies: dict[tuple[int, int], tuple[Any, ConnectionPolicy]] = {}
 

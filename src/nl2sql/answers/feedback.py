@@ -69,7 +69,7 @@ class FeedbackService:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService) -> None:
         self._sessions = sessions
         self._catalog = catalog
-        self._history = History(sessions)
+        self._history = History(sessions, catalog)
 
     async def give(
         self, user: User, answer_id: int, rating: str, comment: str | None = None, corrected_sql: str | None = None

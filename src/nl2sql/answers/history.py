@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.records import ResultRow
 from nl2sql.auth import User
-from nl2sql.errors import NotFoundError, ValidationFailed
+from nl2sql.catalog import CatalogService
+from nl2sql.errors import ForbiddenError, NotFoundError, ValidationFailed
 
 __all__ = ["AnswerRecord", "History", "HistoryEntry", "HistoryPage", "STATUSES", "status_of"]
 
@@ -145,8 +146,9 @@ def _record(answer: AnswerRow, result: ResultRow | None) -> AnswerRecord:
 class History:
     """Reads answers with their result summaries; a user reaches only their own, admins everyone's."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService | None = None) -> None:
         self._sessions = sessions
+        self._catalog = catalog
 
     async def get(self, user: User, answer_id: int) -> AnswerRecord:
         """The answer if `user` asked it (or is an admin); 404 otherwise, so ids of others' answers don't leak."""
@@ -155,6 +157,10 @@ class History:
             result = await db.get(ResultRow, answer_id) if answer is not None else None
         if answer is None or (answer.user_id != user.id and not user.is_admin):
             raise NotFoundError(f"no answer {answer_id}")
+        # the grant is checked on every read: a revoked one hides the stored and cached results too
+        if self._catalog is not None and not await self._catalog.may_read(user, answer.connection_id):
+            raise ForbiddenError(f"you no longer have access to connection {answer.connection_name}, so its answers "
+                                 "are hidden; ask an admin for a grant")
         return _record(answer, result)
 
     async def last_connection(self, user: User) -> str | None:

@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.records import ResultRow, ThreadRow
 from nl2sql.auth import User
+from nl2sql.catalog import CatalogService
 from nl2sql.db import utcnow
-from nl2sql.errors import NotFoundError, ValidationFailed
+from nl2sql.errors import ForbiddenError, NotFoundError, ValidationFailed
 from nl2sql.prompting import Turn
 
 __all__ = ["Thread", "ThreadTurn", "Threads"]
@@ -49,8 +50,9 @@ def _thread(row: ThreadRow) -> Thread:
 class Threads:
     """Threads in the app database; a user sees only their own."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService | None = None) -> None:
         self._sessions = sessions
+        self._catalog = catalog
 
     async def get(self, user: User, thread_id: int) -> Thread:
         """The user's thread (admins may open anyone's); 404 otherwise."""
@@ -58,6 +60,8 @@ class Threads:
             row = await db.get(ThreadRow, thread_id)
         if row is None or (row.user_id != user.id and not user.is_admin):
             raise NotFoundError(f"no thread {thread_id}")
+        if self._catalog is not None and not await self._catalog.may_read(user, row.connection_id):
+            raise ForbiddenError("you no longer have access to this thread's connection; ask an admin for a grant")
         return _thread(row)
 
     async def for_question(self, user: User, thread_id: int | None, connection_id: int) -> Thread | None:

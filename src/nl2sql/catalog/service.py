@@ -311,6 +311,17 @@ class CatalogService:
                 )
             )
 
+    async def may_read(self, user: User, connection_id: int | None) -> bool:
+        """Whether `user` may still read what was answered on connection `connection_id` (its grant still stands;
+        admins always). A deleted connection's answers stay readable by admins only."""
+        if user.is_admin:
+            return True
+        if connection_id is None:
+            return False
+        async with self._sessions() as db:
+            return bool(await db.scalar(sa.select(GrantRow.user_id).where(
+                GrantRow.connection_id == connection_id, GrantRow.user_id == user.id)))
+
     async def check_access(self, user: User, connection: Connection) -> None:
         """Raise ForbiddenError unless `user` may use `connection`."""
         if not await self.has_access(user, connection):
