@@ -184,6 +184,17 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("sensitive_qualified_star", "sqlite", "SELECT p.* FROM people p", "sensitive column `people.ssn`"),
     Attack("sensitive_whole_row", "postgres", "SELECT row_to_json(p) FROM people p", "whole rows"),
     Attack("sensitive_star_in_subquery", "postgres", "SELECT s.name FROM (SELECT * FROM people) s", "sensitive column"),
+    # row values and star expansions inside EXISTS test a guess a character at a time
+    Attack("sensitive_row_cast_in_exists", "postgres", "SELECT name FROM people p WHERE EXISTS (SELECT 1 FROM people q WHERE q.id = p.id AND CAST(ROW(q.*) AS TEXT) LIKE '%123-4%')", "sensitive column `people.ssn`"),
+    Attack("sensitive_to_json_star_in_exists", "postgres", "SELECT name FROM people p WHERE EXISTS (SELECT 1 FROM people q WHERE q.id = p.id AND to_json(q.*)::text LIKE '%123%')", "sensitive column `people.ssn`"),
+    Attack("sensitive_row_compare", "postgres", "SELECT name FROM people p WHERE ROW(p.*) = ROW(1, 'Ada', '123-45-6789')", "sensitive column `people.ssn`"),
+    Attack("sensitive_row_compare_in_exists", "postgres", "SELECT 1 FROM orders o WHERE EXISTS (SELECT 1 FROM people q WHERE ROW(q.*) = ROW(1, 'Ada', '123-45-6789'))", "sensitive column `people.ssn`"),
+    Attack("sensitive_whole_row_in_exists", "postgres", "SELECT name FROM people p WHERE EXISTS (SELECT 1 FROM people q WHERE q.id = p.id AND to_json(q)::text LIKE '%123%')", "whole rows"),
+    Attack("sensitive_star_in_in_subquery", "postgres", "SELECT name FROM people WHERE (1, 'Ada', '123-45-6789') IN (SELECT * FROM people)", "sensitive column"),
+    Attack("sensitive_natural_join", "postgres", "SELECT a.name FROM people a NATURAL JOIN (SELECT 1 AS id, 'Ada' AS name, '123-45-6789' AS ssn) g", "NATURAL JOIN"),
+    Attack("sensitive_natural_join_sqlite", "sqlite", "SELECT a.name FROM people a NATURAL JOIN (SELECT 1 AS id, '123-45-6789' AS ssn) g", "NATURAL JOIN"),
+    Attack("sensitive_using_join", "postgres", "SELECT a.name FROM people a JOIN (SELECT '123-45-6789' AS ssn) g USING (ssn)", "USING"),
+    Attack("sensitive_using_join_sqlite", "sqlite", "SELECT a.name FROM people a JOIN (SELECT '123-45-6789' AS ssn) g USING (ssn)", "USING"),
     # invisible and look-alike characters
     Attack("zero_width_space_split_keyword", "postgres", f"SELECT 1; DR{ZW}OP TABLE orders", "invisible"),
     Attack("zero_width_joiner_in_name", "mysql", "SELECT id FROM ord\u200ders", "invisible"),

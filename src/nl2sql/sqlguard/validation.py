@@ -342,6 +342,15 @@ def _check_sensitive(tree: exp.Expression, scopes: list[Scope], tables: list[exp
         where = "only filter on it in WHERE or JOIN ... ON" if policy.sensitive_in_predicates else "it can't be used in queries"
         raise SqlRefused(f"column `{column.name}` is sensitive: its values can't be shown or computed on; {where}")
 
+    # joins that compare columns without naming them: NATURAL on a shared sensitive name, USING (sensitive)
+    for join in tree.find_all(exp.Join):
+        if str(join.args.get("method") or "").upper() == "NATURAL":
+            raise SqlRefused("NATURAL JOIN is not allowed on a connection with sensitive columns: it compares every "
+                             "column two tables share; write JOIN ... ON with the columns you mean")
+        for ident in join.args.get("using") or ():
+            if ident.name.casefold() in exposed and not policy.sensitive_in_predicates:
+                raise SqlRefused(f"column `{ident.name}` is sensitive: it can't be used in queries, USING (...) included")
+
     by_select = {id(scope.expression): scope for scope in scopes}
     for star in tree.find_all(exp.Star):
         select = star.parent
@@ -356,8 +365,13 @@ def _check_sensitive(tree: exp.Expression, scopes: list[Scope], tables: list[exp
 
 
 def _inside_exists(node: exp.Expression) -> bool:
-    select = node.find_ancestor(exp.Select)
-    parent = select.parent if select else None
+    """Whether `node` is an item of the select list of an EXISTS subquery (`EXISTS (SELECT * ...)`, which
+    yields only true or false). A star anywhere else inside it (`ROW(q.*)`, `to_json(q.*)` in its WHERE) is
+    a row value like any other."""
+    select = node.parent
+    if not isinstance(select, exp.Select) or node.arg_key != "expressions":
+        return False
+    parent = select.parent
     while isinstance(parent, exp.Subquery):
         parent = parent.parent
     return isinstance(parent, exp.Exists)
