@@ -171,6 +171,7 @@ def golden_check(settings: Settings) -> catalog.GoldenSqlCheck:
             allowed_tables=target.allowed_tables,
             sensitive_columns=target.sensitive_columns,
             row_cap=1,
+            extra_functions=settings.engine.extra_function_set,
         )
         sqlguard.probe(sqlguard.validate(sql, policy), engine, timeout)
         return sql.strip().rstrip(";").strip()

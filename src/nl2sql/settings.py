@@ -373,6 +373,13 @@ class EngineSettings:
         "grammars (llama.cpp; vLLM with NL2SQL_LLM_GUIDED_DECODING=vllm).",
     )
     row_cap: int = setting("NL2SQL_ENGINE_ROW_CAP", 1000, "Rows a generated query may return: its LIMIT is added or clamped to this.")
+    extra_functions: str = setting(
+        "NL2SQL_ENGINE_EXTRA_FUNCTIONS",
+        "",
+        "Function names, comma-separated, that queries may call besides the built-in allow list (aggregates, window, "
+        "math, text, date and time, cast, conditional and JSON functions), e.g. `st_distance,st_within` for PostGIS. "
+        "Everything else is refused; queries still run read-only.",
+    )
     statement_timeout: float = setting(
         "NL2SQL_ENGINE_STATEMENT_TIMEOUT", 10.0, "Seconds a check (EXPLAIN) or run of generated SQL may take on a customer database."
     )
@@ -450,6 +457,10 @@ class EngineSettings:
     @property
     def generator_list(self) -> tuple[str, ...]:
         return tuple(g.strip() for g in self.generators.split(",") if g.strip())
+
+    @property
+    def extra_function_set(self) -> frozenset[str]:
+        return frozenset(n.strip().lower() for n in self.extra_functions.split(",") if n.strip())
 
 
 @dataclass(frozen=True)

@@ -184,6 +184,15 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("sensitive_qualified_star", "sqlite", "SELECT p.* FROM people p", "sensitive column `people.ssn`"),
     Attack("sensitive_whole_row", "postgres", "SELECT row_to_json(p) FROM people p", "whole rows"),
     Attack("sensitive_star_in_subquery", "postgres", "SELECT s.name FROM (SELECT * FROM people) s", "sensitive column"),
+    # functions that reveal the server: refused because they are not on the allow list
+    Attack("server_settings", "postgres", "SELECT name, setting FROM orders, pg_show_all_settings() s LIMIT 5", "not allowed"),
+    Attack("server_settings_in_select", "postgres", "SELECT (pg_show_all_settings()).name FROM orders", "not allowed"),
+    Attack("other_sessions_activity", "postgres", "SELECT pg_stat_get_backend_activity(b) FROM generate_series(1, 20) AS b", "not allowed"),
+    Attack("server_version", "postgres", "SELECT version() FROM orders", "not allowed"),
+    Attack("server_address", "postgres", "SELECT inet_server_addr(), inet_server_port() FROM orders", "not allowed"),
+    Attack("mysql_server_vars", "mysql", "SELECT connection_id(), @@hostname FROM orders", "not allowed"),
+    Attack("sqlite_compile_options", "sqlite", "SELECT sqlite_compileoption_get(0) FROM orders", "not allowed"),
+    Attack("unknown_function", "postgres", "SELECT my_custom_udf(id) FROM orders", "not allowed"),
     # row values and star expansions inside EXISTS test a guess a character at a time
     Attack("sensitive_row_cast_in_exists", "postgres", "SELECT name FROM people p WHERE EXISTS (SELECT 1 FROM people q WHERE q.id = p.id AND CAST(ROW(q.*) AS TEXT) LIKE '%123-4%')", "sensitive column `people.ssn`"),
     Attack("sensitive_to_json_star_in_exists", "postgres", "SELECT name FROM people p WHERE EXISTS (SELECT 1 FROM people q WHERE q.id = p.id AND to_json(q.*)::text LIKE '%123%')", "sensitive column `people.ssn`"),

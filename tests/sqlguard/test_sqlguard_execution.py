@@ -67,7 +67,10 @@ def test_row_cap_clamps_the_rows_and_reports_truncation(engine):
 
 def test_function_that_writes_is_stopped_by_the_read_only_transaction(engine):
     bump = "bump_here()" if engine.dialect.name == "sqlite" else "bump()"
-    sql = validate(f"SELECT {bump} AS n", _policy(engine))  # the guard can't see inside a UDF
+    with pytest.raises(SqlRefused, match="not allowed"):  # unknown functions are refused by default
+        validate(f"SELECT {bump} AS n", _policy(engine))
+    # an admin who allows it (NL2SQL_ENGINE_EXTRA_FUNCTIONS) still can't write: the guard can't see inside a UDF
+    sql = validate(f"SELECT {bump} AS n", _policy(engine, extra_functions={"bump", "bump_here"}))
     before = counter_value(engine)
     with pytest.raises(QueryFailed) as failed:
         run(sql, engine, timeout_s=10, max_rows=10)
@@ -83,7 +86,7 @@ def test_read_only_error_message_names_the_cause(postgres_engine, mariadb_engine
     messages = {}
     for engine, bump in ((postgres_engine, "bump()"), (mariadb_engine, "bump()"), (sqlite_engine, "bump_here()")):
         with pytest.raises(QueryFailed) as failed:
-            run(validate(f"SELECT {bump} AS n", _policy(engine)), engine, timeout_s=10, max_rows=10)
+            run(validate(f"SELECT {bump} AS n", _policy(engine, extra_functions={"bump", "bump_here"})), engine, timeout_s=10, max_rows=10)
         messages[engine.dialect.name] = failed.value.detail.lower()
     assert "read-only transaction" in messages["postgresql"]
     assert "read only transaction" in messages["mysql"]
@@ -157,7 +160,7 @@ def test_probe_accepts_a_valid_query_without_running_it(postgres_engine, mariadb
     for engine in (postgres_engine, mariadb_engine, sqlite_engine):
         assert probe(validate("SELECT id FROM orders WHERE total > 10", _policy(engine)), engine, 5) is None
     before = counter_value(postgres_engine)
-    probe(validate("SELECT bump() AS n", _policy(postgres_engine)), postgres_engine, 5)
+    probe(validate("SELECT bump() AS n", _policy(postgres_engine, extra_functions={"bump"})), postgres_engine, 5)
     assert counter_value(postgres_engine) == before
 
 

@@ -250,3 +250,31 @@ def test_policy_maps_sqlalchemy_dialect_names():
 def test_policy_requires_qualified_sensitive_columns(dialect):
     with pytest.raises(ValueError, match="table.column"):
         policy_for(dialect, sensitive_columns={"ssn"})
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_functions_outside_the_allow_list_are_refused_unless_an_admin_allows_them(dialect):
+    with pytest.raises(SqlRefused, match="function `st_distance` is not allowed"):
+        validate("SELECT st_distance(id, id) FROM orders", policy_for(dialect))
+    assert validate("SELECT st_distance(id, id) FROM orders", policy_for(dialect, extra_functions={"ST_Distance"}))
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_the_allow_list_covers_what_analytics_calls(dialect):
+    everyday = {
+        "postgres": "SELECT date_trunc('month', created_at), to_char(created_at, 'YYYY-MM'), EXTRACT(YEAR FROM created_at), "
+                    "round(avg(amount)::numeric, 2), coalesce(max(status), 'none'), upper(status), length(status), "
+                    "string_agg(status, ','), percentile_cont(0.5) WITHIN GROUP (ORDER BY amount), "
+                    "row_number() OVER (ORDER BY id), now() - interval '1 day', age(now(), created_at), "
+                    "split_part(status, '-', 1), nullif(amount, 0), greatest(1, 2), CURRENT_DATE "
+                    "FROM orders GROUP BY created_at, id, status, amount",
+        "mysql": "SELECT date_format(created_at, '%Y-%m'), year(created_at), datediff(now(), created_at), "
+                 "round(avg(amount), 2), ifnull(max(status), 'none'), group_concat(status), concat(status, '!'), "
+                 "timestampdiff(DAY, created_at, now()), curdate(), substring(status, 1, 2), "
+                 "rank() OVER (ORDER BY id) FROM orders GROUP BY created_at, id, status, amount",
+        "sqlite": "SELECT strftime('%Y-%m', created_at), date(created_at, '-1 day'), julianday('now') - julianday(created_at), "
+                  "round(avg(amount), 2), ifnull(max(status), 'none'), group_concat(status), substr(status, 1, 2), "
+                  "CAST(amount AS INTEGER), iif(amount > 1, 1, 0), total(amount), lag(id) OVER (ORDER BY id) "
+                  "FROM orders GROUP BY created_at, id, status, amount",
+    }[dialect]
+    assert validate(everyday, policy_for(dialect))

@@ -230,7 +230,7 @@ class AskService:
         key = (connection_id, row_cap)
         cached = self._policies.get(key)
         if cached is None or cached[0] != schema.version:
-            cached = (schema.version, ConnectionPolicy(guard_policy(schema, row_cap)))
+            cached = (schema.version, ConnectionPolicy(guard_policy(schema, row_cap, self._engine_settings.extra_function_set)))
             self._policies[key] = cached
         return cached[1]
 

@@ -85,7 +85,7 @@ class _Clock:
         return self.marks | {"total_ms": round((time.perf_counter() - self.started) * 1000, 3)}
 
 
-def guard_policy(schema: PromptSchema, row_cap: int) -> GuardPolicy:
+def guard_policy(schema: PromptSchema, row_cap: int, extra_functions: frozenset[str] = frozenset()) -> GuardPolicy:
     """The guard's rules for a connection: every included table (not only retrieved ones), its sensitive columns."""
     schemas = {t.schema for t in schema.tables}
     allowed = {t.qualified_name for t in schema.tables}
@@ -96,6 +96,7 @@ def guard_policy(schema: PromptSchema, row_cap: int) -> GuardPolicy:
         sensitive_columns=schema.sensitive_columns,
         row_cap=row_cap,
         default_schema=default_schema,
+        extra_functions=extra_functions,
     )
 
 
@@ -307,7 +308,7 @@ class AnswerService:
     def _policy(self, schema: PromptSchema) -> ConnectionPolicy:
         cached = self._policies.get(schema.connection_id)
         if cached is None or cached[0] != schema.version:
-            cached = (schema.version, ConnectionPolicy(guard_policy(schema, self.settings.row_cap)))
+            cached = (schema.version, ConnectionPolicy(guard_policy(schema, self.settings.row_cap, self.settings.extra_function_set)))
             self._policies[schema.connection_id] = cached
         return cached[1]
 

@@ -56,6 +56,7 @@ class GuardPolicy:
     stores them; an unqualified name means "in `default_schema`". `sensitive_columns` holds
     `table.column` or `schema.table.column`; their values never reach a result. With
     `sensitive_in_predicates` a sensitive column may still filter rows in WHERE or JOIN ... ON.
+    Functions are allowed from sqlguard.functions' list; `extra_functions` names more (an admin's setting).
     """
 
     dialect: str
@@ -65,12 +66,14 @@ class GuardPolicy:
     default_schema: str | None = None
     sensitive_in_predicates: bool = False
     table_functions: frozenset[str] = field(default=DEFAULT_TABLE_FUNCTIONS)
+    extra_functions: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         # Accept any iterable from callers; keep the stored form hashable and immutable.
         object.__setattr__(self, "allowed_tables", _names(self.allowed_tables))
         object.__setattr__(self, "sensitive_columns", _names(self.sensitive_columns))
         object.__setattr__(self, "table_functions", frozenset(n.lower() for n in _names(self.table_functions)))
+        object.__setattr__(self, "extra_functions", frozenset(n.lower() for n in _names(self.extra_functions)))
         if int(self.row_cap) < 1:
             raise ValueError("row_cap must be at least 1")
         for column in self.sensitive_columns:
