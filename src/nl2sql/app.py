@@ -28,7 +28,7 @@ from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
 from nl2sql.jobs import Blueprint, Jobs
 from nl2sql.settings import Settings
-from nl2sql.web import SecurityHeaders, StaticSwaggerPlugin, is_htmx, static_files_router, template_config
+from nl2sql.web import REQUEST_MAX_BYTES, SecurityHeaders, StaticSwaggerPlugin, is_htmx, static_files_router, template_config
 
 log = logging.getLogger("nl2sql.app")
 
@@ -383,6 +383,7 @@ def create_app(
             ],
         ),
         lifespan=[lifespan],
+        request_max_body_size=REQUEST_MAX_BYTES,  # imports allow more on their own routes
         state=State(state),
         debug=False,
         # logging is configured once by `nl2sql serve` (JSON lines); Litestar must not add its own handler

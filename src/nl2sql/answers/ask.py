@@ -20,7 +20,7 @@ from nl2sql.answers.history import AnswerRecord, History
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.records import ResultRow
 from nl2sql.answers.results import CachedResult, ResultCache, csv_chunks, uncapped_sql
-from nl2sql.answers.service import AnswerService, ConnectionPolicy, guard_policy
+from nl2sql.answers.service import AnswerService, ConnectionPolicy, guard_policy, guarded
 from nl2sql.answers.threads import Threads
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, Connection
@@ -29,7 +29,7 @@ from nl2sql.errors import AppError, ForbiddenError, NotFoundError, ValidationFai
 from nl2sql.gateway import call_context, current_trace_id, note_outcome
 from nl2sql.inference import ChatModel, GenerationParams, Message
 from nl2sql.settings import AnswersSettings, EngineSettings
-from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, ValidatedSql, run, validate
+from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, ValidatedSql, run
 
 __all__ = ["AskResult", "AskService", "PendingAsk", "PendingAsks"]
 
@@ -142,7 +142,7 @@ class AskService:
         connection = await self._catalog.visible_connection(user, connection.name)
         policy = await self._policy(connection.id, self.row_cap)
         try:
-            validated = validate(text, policy.for_sql(text))
+            validated = await guarded(text, policy)
         except SqlRefused:
             note_outcome("refused")
             raise
@@ -274,7 +274,7 @@ class AskService:
             connection = await self._visible(user, record)
             policy = await self._policy(connection.id, self.row_cap)
             try:
-                validated = validate(record.sql, policy.for_sql(record.sql))
+                validated = await guarded(record.sql, policy)
                 result = await self._run(validated, connection.id, self.row_cap)
             except (SqlRefused, QueryFailed, QueryTimeout) as error:
                 return AskResult(record, None, None, error)
@@ -305,7 +305,7 @@ class AskService:
         cap = self.settings.csv_max_rows
         sql = record.source_sql or record.sql
         policy = await self._policy(connection.id, cap)
-        validated = validate(sql, policy.for_sql(sql))
+        validated = await guarded(sql, policy)
         result = await self._run(validated, connection.id, cap)
         return f"answer-{answer_id}.csv", csv_chunks(result.columns, result.rows)
 

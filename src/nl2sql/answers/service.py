@@ -85,6 +85,12 @@ class _Clock:
         return self.marks | {"total_ms": round((time.perf_counter() - self.started) * 1000, 3)}
 
 
+async def guarded(sql: str, policy: ConnectionPolicy) -> ValidatedSql:
+    """The guard's check of `sql`, off the event loop: parsing a long statement takes CPU seconds, and the server
+    keeps serving meanwhile (the guard also refuses statements past its size limits)."""
+    return await anyio.to_thread.run_sync(lambda: validate(sql, policy.for_sql(sql)))
+
+
 def guard_policy(schema: PromptSchema, row_cap: int, extra_functions: frozenset[str] = frozenset()) -> GuardPolicy:
     """The guard's rules for a connection: every included table (not only retrieved ones), its sensitive columns."""
     schemas = {t.schema for t in schema.tables}
@@ -499,7 +505,7 @@ class AnswerService:
         since = time.perf_counter()
         try:
             # verified once, but the connection's policy (included tables, sensitive columns) may have changed since
-            validated = validate(best.golden.sql, policy.for_sql(best.golden.sql))
+            validated = await guarded(best.golden.sql, policy)
         except SqlRefused as refused:
             log.warning("golden query %s no longer passes the guard: %s", best.golden.id, refused.detail)
             return None
@@ -572,7 +578,7 @@ class AnswerService:
                 feedback = ErrorFeedback(raw.strip()[:2000] or "(empty answer)", detail)
                 continue
             try:
-                validated = validate(sql, policy.for_sql(sql))
+                validated = await guarded(sql, policy)
             except SqlRefused as error:
                 timings["validate_ms"] = clock.lap("validate_ms", since)
                 detail = _cut_off(error.detail, cut_off, params.max_tokens)

@@ -23,6 +23,7 @@ from nl2sql.catalog.dto import (
 )
 from nl2sql.catalog.service import CatalogService
 from nl2sql.errors import NotFoundError, ValidationFailed
+from nl2sql.web import IMPORT_MAX_BYTES
 
 CSV = "text/csv; charset=utf-8"
 
@@ -202,7 +203,7 @@ class ConnectionController(Controller):
             return Response(await catalog_service.export_metadata_csv(connection.id), media_type=CSV)
         return Response(await catalog_service.export_metadata(connection.id))
 
-    @post("/{name:str}/metadata", summary="Import metadata JSON: our export, sqleval dbs/<db>.json or columns_join.json "
+    @post("/{name:str}/metadata", request_max_body_size=IMPORT_MAX_BYTES, summary="Import metadata JSON: our export, sqleval dbs/<db>.json or columns_join.json "
           "(?db= picks its entry) (admin)", guards=[requires_admin], status_code=200)
     async def import_metadata(
         self, request: Request, catalog_service: CatalogService, name: str, data: dict[str, Any],
@@ -211,7 +212,7 @@ class ConnectionController(Controller):
         connection = await catalog_service.get_connection(name)
         return await catalog_service.import_metadata(current_user(request), connection.id, data, db=db)
 
-    @post("/{name:str}/metadata/csv", summary="Import metadata CSV (table,column,description,business_name,synonyms,"
+    @post("/{name:str}/metadata/csv", request_max_body_size=IMPORT_MAX_BYTES, summary="Import metadata CSV (table,column,description,business_name,synonyms,"
           "included,sensitive) sent as text/csv (admin)", guards=[requires_admin], status_code=200)
     async def import_metadata_csv(self, request: Request, catalog_service: CatalogService, name: str) -> ImportReport:
         connection = await catalog_service.get_connection(name)
@@ -298,7 +299,7 @@ class ConnectionController(Controller):
         connection = await catalog_service.get_connection(name)
         await catalog_service.delete_golden_query(current_user(request), connection.id, query_id)
 
-    @post("/{name:str}/golden-queries/import", summary="Import a question,sql CSV sent as text/csv; bad rows are "
+    @post("/{name:str}/golden-queries/import", request_max_body_size=IMPORT_MAX_BYTES, summary="Import a question,sql CSV sent as text/csv; bad rows are "
           "reported by line, good rows kept (admin)", guards=[requires_admin], status_code=200)
     async def import_golden(self, request: Request, catalog_service: CatalogService, name: str) -> ImportReport:
         connection = await catalog_service.get_connection(name)

@@ -16,7 +16,7 @@ from nl2sql.auth import AuthService, Role, current_user, requires_admin, require
 from nl2sql.catalog.dto import Connection, ImportReport
 from nl2sql.catalog.service import CatalogService
 from nl2sql.errors import AppError, ValidationFailed
-from nl2sql.web import redirect, render
+from nl2sql.web import IMPORT_MAX_BYTES, redirect, render
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 Upload = Body(media_type=RequestEncodingType.MULTI_PART)
@@ -151,7 +151,7 @@ class ConnectionPages(Controller):
         ctx = await self._detail(request, catalog_service, auth_service, name)
         return render(request, "catalog/connection.html", ctx, fragment="catalog/_sync.html")
 
-    @post("/{name:str}/metadata", guards=[requires_admin])
+    @post("/{name:str}/metadata", guards=[requires_admin], request_max_body_size=IMPORT_MAX_BYTES)
     async def import_metadata(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
                               name: str, data: Annotated[dict[str, Any], Upload]) -> Template:
         user = current_user(request)
@@ -259,7 +259,7 @@ class ConnectionPages(Controller):
         ctx = await self._golden(request, catalog_service, name, **extra)
         return render(request, "catalog/golden.html", ctx, fragment="catalog/_golden.html", status_code=status)
 
-    @post("/{name:str}/golden-queries/import", guards=[requires_admin])
+    @post("/{name:str}/golden-queries/import", guards=[requires_admin], request_max_body_size=IMPORT_MAX_BYTES)
     async def import_golden(self, request: Request, catalog_service: CatalogService, name: str,
                             data: Annotated[dict[str, Any], Upload]) -> Template:
         connection = await catalog_service.get_connection(name)

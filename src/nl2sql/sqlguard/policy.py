@@ -67,6 +67,9 @@ class GuardPolicy:
     sensitive_in_predicates: bool = False
     table_functions: frozenset[str] = field(default=DEFAULT_TABLE_FUNCTIONS)
     extra_functions: frozenset[str] = frozenset()
+    # a statement's size limits: parsing and checking cost CPU in proportion (about 3 s for 100 KB on one core)
+    max_sql_chars: int = 50_000
+    max_nodes: int = 5_000
 
     def __post_init__(self) -> None:
         # Accept any iterable from callers; keep the stored form hashable and immutable.

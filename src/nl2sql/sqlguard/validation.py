@@ -81,7 +81,14 @@ class ValidatedSql:
 def validate(sql: str, policy: GuardPolicy) -> ValidatedSql:
     """Check that `sql` is one read-only query the policy allows; return it row-capped, or raise SqlRefused."""
     dialect = policy.read_dialect
+    if len(sql) > policy.max_sql_chars:
+        raise SqlRefused(f"the SQL is {len(sql):,} characters long; the guard checks at most {policy.max_sql_chars:,} "
+                         "(a long IN (...) list can usually be a join, a range or a subquery)")
     tree = _single_statement(sql, dialect)
+    nodes = sum(1 for _ in tree.walk())
+    if nodes > policy.max_nodes:
+        raise SqlRefused(f"the SQL has {nodes:,} parts (names, values, operators); the guard checks at most "
+                         f"{policy.max_nodes:,}: simplify it (a long IN (...) list can usually be a join or a range)")
     _inspect(tree, policy, dialect)
     capped, limit_applied = _cap_rows(tree, policy.row_cap)
     final = _render(capped, dialect)

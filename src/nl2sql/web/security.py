@@ -10,6 +10,10 @@ from litestar import Request
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+# Request bodies: a question, a SQL statement or a form needs little; metadata and golden-query imports more.
+REQUEST_MAX_BYTES = 1024 * 1024
+IMPORT_MAX_BYTES = 32 * 1024 * 1024
+
 # Scripts only from this origin, never inline or eval'd (charts use Vega's interpreter); styles may be inline
 # (htmx, Swagger UI and Vega set style attributes); nothing may frame the app.
 CONTENT_SECURITY_POLICY = (
