@@ -59,3 +59,24 @@ async def test_admin_page_shows_status_and_try_box_generates(fake_client):
     )
     assert result.status_code == 200
     assert '<pre id="try-output">SELECT 1</pre>' in result.text
+
+
+class _FileModel(FakeChatModel):
+    def describe(self):
+        import dataclasses
+
+        return dataclasses.replace(super().describe(), model_file="/srv/private/models/sqlcoder-7b.Q4_K_M.gguf",
+                                   base_url="http://10.1.2.3:8000/v1")
+
+
+async def test_analysts_see_the_model_files_name_but_not_its_server_path(settings):
+    app = create_app(settings, chat_model=_FileModel(["SELECT 1"]))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        auth = client.app.state.auth
+        admin = await _admin(client)
+        analyst = await auth.create_user("ann@example.com", "analyst password 1", role="analyst")
+        analyst_view = (await client.get("/api/v1/models", headers=bearer((await auth.create_api_key(analyst, name="a")).key))).json()
+        admin_view = (await client.get("/api/v1/models", headers=bearer((await auth.create_api_key(admin, name="b")).key))).json()
+    assert analyst_view[0]["status"]["model_file"] == "sqlcoder-7b.Q4_K_M.gguf"
+    assert analyst_view[0]["status"]["base_url"] is None and "/srv/private" not in str(analyst_view)
+    assert admin_view[0]["status"]["model_file"] == "/srv/private/models/sqlcoder-7b.Q4_K_M.gguf"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -12,7 +14,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
-from nl2sql.auth import requires_admin, requires_user
+from nl2sql.auth import current_user, requires_admin, requires_user
 from nl2sql.errors import AppError, ValidationFailed
 from nl2sql.inference.protocol import ChatModel, Generation, GenerationParams, Message, ModelInfo, ModelStatus
 from nl2sql.web import render
@@ -87,9 +89,16 @@ class ModelsApi(Controller):
     tags = ["models"]
     guards = [requires_user]
 
-    @get("/", summary="The configured model backend: file or server, slots, queue and capabilities")
-    async def models(self, state: State) -> list[ModelDescription]:
-        return [await _describe(_model(state))]
+    @get("/", summary="The configured model backend: file or server, slots, queue and capabilities (analysts see the "
+                      "file's name, not its path on the server, and no server address)")
+    async def models(self, request: Request, state: State) -> list[ModelDescription]:
+        described = await _describe(_model(state))
+        if not current_user(request).is_admin:
+            status = described.status
+            shown = dataclasses.replace(status, model_file=Path(status.model_file).name if status.model_file else None,
+                                        base_url=None)
+            described = ModelDescription(status=shown, info=described.info)
+        return [described]
 
     @post("/try", summary="Send one prompt to the model (admin)", guards=[requires_admin], status_code=200)
     async def try_model(self, state: State, data: TryRequest) -> TryResult:
