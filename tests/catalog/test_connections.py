@@ -154,3 +154,24 @@ def test_driver_messages_lose_every_credential_of_the_url():
     assert display_url(url) == "postgresql://u:***@h/db?api_key=***&sslmode=require&sslpassword=***"
     assert redisplay(display_url(url)) == display_url(url)
     assert "secret" not in redisplay("not a url ?password=secret")
+
+
+@pytest.mark.parametrize("url, reason", [
+    ("file:///etc/passwd", "not a database nl2sql connects to"),
+    ("sqlite:///file:/etc/passwd", "plain path"),
+    ("sqlite:////etc/passwd", "system directory"),
+    ("sqlite:////proc/self/environ", "system directory"),
+    ("sqlite:////dev/zero", "system directory"),
+])
+async def test_urls_that_would_read_server_files_are_refused(catalog, url, reason):
+    with pytest.raises(ValidationFailed, match=reason):
+        await catalog.create_connection(None, "probe", url)
+
+
+async def test_a_file_that_is_not_a_sqlite_database_is_refused_by_name(catalog, tmp_path, sqlite_shop):
+    secret = tmp_path / "secret-key"
+    secret.write_text("fernet-key-material-0123456789")
+    with pytest.raises(ValidationFailed, match="not a SQLite database file") as refused:
+        await catalog.create_connection(None, "probe", f"sqlite:///{secret}")
+    assert "fernet" not in refused.value.detail
+    assert await catalog.create_connection(None, "shop", sqlite_shop)  # a real database file is fine

@@ -76,17 +76,46 @@ def parse_url(raw: str) -> URL:
         raise ValidationFailed(f"`{url.drivername}` is an async driver: use {backend}:// (the product picks a sync one)")
     if not driver and backend in DEFAULT_DRIVERS:
         driver = DEFAULT_DRIVERS[backend]
+    if backend not in DIALECTS:
+        raise ValidationFailed(
+            f"`{backend}://` is not a database nl2sql connects to: use one of {', '.join(sorted(DIALECTS))} "
+            "(for a SQLite file: sqlite:////absolute/path/file.db)"
+        )
     url = url.set(drivername=f"{backend}+{driver}" if driver else backend)
     if backend == "sqlite":
         database = url.database or ""
         if database in ("", ":memory:") or database.startswith("file::memory:"):
             raise ValidationFailed("an in-memory SQLite database would be empty: give the path of a file")
         if database.startswith("file:"):
-            database = database[5:].split("?", 1)[0]
+            raise ValidationFailed("write the SQLite file as a plain path (sqlite:////abs/path.db), not a file: URI")
         if not Path(database).is_absolute():
             raise ValidationFailed(f"the SQLite path must be absolute (sqlite:////abs/path.db), got {database!r}")
+        _check_sqlite_file(Path(database))
         url = url.set(database=database, query={})
     return url
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+SYSTEM_DIRS = ("/proc", "/sys", "/dev", "/etc", "/boot", "/run")
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """A SQLite connection reads a SQLite database file: not a device, not the server's system files, not any
+    other file the server can read (whose first bytes an error message might reveal)."""
+    resolved = path.resolve()
+    if any(resolved == Path(d) or Path(d) in resolved.parents for d in SYSTEM_DIRS):
+        raise ValidationFailed(f"{path} is in a system directory; a SQLite connection reads a database file")
+    if not resolved.exists():
+        return  # the connection test says it can't be opened; the file may be created later
+    if not resolved.is_file():
+        raise ValidationFailed(f"{path} is not a regular file; a SQLite connection reads a database file")
+    try:
+        with resolved.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError:
+        return  # unreadable by the server: the connection test says so
+    if header and header != SQLITE_HEADER:
+        raise ValidationFailed(f"{path} is not a SQLite database file")
 
 
 def backend_of(url: URL) -> str:
