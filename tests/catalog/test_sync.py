@@ -205,3 +205,15 @@ async def test_sync_that_finds_nothing_names_the_schemas_that_exist(catalog, pg_
     warning = status.diff["warning"]
     assert "no tables or views found in schema public" in warning
     assert "hr" in warning and "sales" in warning and "schemas" in warning
+
+
+async def test_join_hints_must_name_tables_and_columns_of_the_catalog(catalog, sqlite_shop):
+    from nl2sql.errors import ValidationFailed
+
+    connection, _ = await _synced(catalog, "lite", sqlite_shop)
+    with pytest.raises(ValidationFailed, match="no table 'secrets'"):
+        await catalog.add_join_hint(None, connection.id, "orders", "secrets", [("customer_id", "id")])
+    with pytest.raises(ValidationFailed, match="no column 'owner_id'"):
+        await catalog.add_join_hint(None, connection.id, "orders", "customers", [("owner_id", "id")])
+    hint = await catalog.add_join_hint(None, connection.id, "orders", "customers", [("orders.customer_id", "customers.id")])
+    assert [h.id for h in await catalog.join_hints(connection.id)] == [hint.id]

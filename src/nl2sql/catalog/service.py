@@ -752,6 +752,19 @@ class CatalogService:
         if not left_table.strip() or not right_table.strip() or not pairs or not all(a and b for a, b in pairs):
             raise ValidationFailed("a join hint needs two tables and at least one column pair")
         async with self._sessions() as db:
+            # the tables and columns must be in the synced catalog: a hint naming nothing real only misleads
+            tables = []
+            for ref in (left_table, right_table):
+                try:
+                    tables.append(await self._table_row(db, connection_id, ref))
+                except NotFoundError as missing:
+                    raise ValidationFailed(missing.detail) from None
+            for side, table in enumerate(tables):
+                known = set(await db.scalars(sa.select(ColumnRow.name).where(ColumnRow.table_id == table.id)))
+                for pair in pairs:
+                    column = pair[side].rsplit(".", 1)[-1]  # "orders.customer_id" or "customer_id"
+                    if column not in known:
+                        raise ValidationFailed(f"table {table.name} has no column {column!r}")
             row = JoinHintRow(connection_id=connection_id, left_table=left_table.strip(),
                               right_table=right_table.strip(), pairs=pairs, note=(note or "").strip())
             db.add(row)
