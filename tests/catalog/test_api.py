@@ -211,3 +211,26 @@ async def test_connection_routes_are_in_the_openapi_schema(client):
     for path in ("/api/v1/connections", "/api/v1/connections/{name}/sync", "/api/v1/connections/{name}/tables",
                  "/api/v1/connections/{name}/golden-queries", "/api/v1/connections/{name}/grants", "/api/v1/audit"):
         assert path in paths, path
+
+
+async def test_analysts_never_read_metadata_of_excluded_tables_or_columns(client, admin_key, analyst_key, analyst, sqlite_shop):
+    await _connect(client, admin_key, "shop", sqlite_shop)
+    await _sync(client, admin_key, "shop")
+    await client.put("/api/v1/connections/shop/grants", json={"user_ids": [analyst.id]}, headers=bearer(admin_key))
+    hidden = await client.patch("/api/v1/connections/shop/tables/customers", json={"included": False}, headers=bearer(admin_key))
+    assert hidden.status_code == 200
+    column = await client.patch("/api/v1/connections/shop/tables/orders/columns/amount", json={"included": False},
+                                headers=bearer(admin_key))
+    assert column.status_code == 200
+
+    listed = (await client.get("/api/v1/connections/shop/tables", headers=bearer(analyst_key))).json()
+    assert [t["name"] for t in listed] == ["orders"]
+    assert "amount" not in [c["name"] for c in listed[0]["columns"]]
+    assert (await client.get("/api/v1/connections/shop/tables/customers", headers=bearer(analyst_key))).status_code == 404
+    orders = (await client.get("/api/v1/connections/shop/tables/orders", headers=bearer(analyst_key))).json()
+    assert "amount" not in [c["name"] for c in orders["columns"]]
+    assert (await client.get("/api/v1/connections/shop/metadata", headers=bearer(analyst_key))).status_code == 403
+    # admins see everything, excluded or not
+    everything = (await client.get("/api/v1/connections/shop/tables", headers=bearer(admin_key))).json()
+    assert [t["name"] for t in everything] == ["customers", "orders"]
+    assert (await client.get("/api/v1/connections/shop/metadata", headers=bearer(admin_key))).status_code == 200

@@ -162,13 +162,14 @@ class ConnectionController(Controller):
         per_page: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> Response[list[Table]]:
         connection = await _visible(request, catalog_service, name)
-        result = await catalog_service.tables(connection.id, search=q, page=page, per_page=per_page)
+        result = await catalog_service.tables(connection.id, search=q, page=page, per_page=per_page,
+                                              included_only=not current_user(request).is_admin)
         return Response(list(result.tables), headers={"X-Total-Count": str(result.total)})
 
     @get("/{name:str}/tables/{table:str}", summary="One table by name or schema.name")
     async def table(self, request: Request, catalog_service: CatalogService, name: str, table: str) -> Table:
         connection = await _visible(request, catalog_service, name)
-        return await catalog_service.table(connection.id, table)
+        return await catalog_service.table(connection.id, table, included_only=not current_user(request).is_admin)
 
     @patch("/{name:str}/tables/{table:str}", summary="Edit a table's description, business name, synonyms, inclusion (admin)",
            guards=[requires_admin])
@@ -194,7 +195,7 @@ class ConnectionController(Controller):
             semantics=data.semantics,
         )
 
-    @get("/{name:str}/metadata", summary="Export human metadata as JSON (or ?format=csv)")
+    @get("/{name:str}/metadata", summary="Export human metadata as JSON (or ?format=csv) (admin)", guards=[requires_admin])
     async def export_metadata(
         self, request: Request, catalog_service: CatalogService, name: str, format: Literal["json", "csv"] = "json"
     ) -> Response:

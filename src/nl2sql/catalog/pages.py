@@ -175,13 +175,13 @@ class ConnectionPages(Controller):
         ctx = await self._detail(request, catalog_service, auth_service, name, **extra)
         return render(request, "catalog/connection.html", ctx, fragment="catalog/_metadata.html", status_code=status)
 
-    @get("/{name:str}/metadata.json")
+    @get("/{name:str}/metadata.json", guards=[requires_admin])
     async def export_metadata_json(self, request: Request, catalog_service: CatalogService, name: str) -> Response:
         connection = await catalog_service.visible_connection(current_user(request), name)
         document = await catalog_service.export_metadata(connection.id)
         return Response(document, headers={"Content-Disposition": f'attachment; filename="{name}-metadata.json"'})
 
-    @get("/{name:str}/metadata.csv")
+    @get("/{name:str}/metadata.csv", guards=[requires_admin])
     async def export_metadata_csv(self, request: Request, catalog_service: CatalogService, name: str) -> Response:
         connection = await catalog_service.visible_connection(current_user(request), name)
         return Response(await catalog_service.export_metadata_csv(connection.id), media_type="text/csv; charset=utf-8",
@@ -299,7 +299,8 @@ class CatalogPages(Controller):
             chosen = connections[0]
         result = None
         if chosen is not None:
-            result = await catalog_service.tables(chosen.id, search=q, page=max(1, page), per_page=PER_PAGE)
+            result = await catalog_service.tables(chosen.id, search=q, page=max(1, page), per_page=PER_PAGE,
+                                                  included_only=not user.is_admin)
         ctx = {"user": user, "connections": connections, "connection": chosen, "result": result, "q": q or ""}
         return render(request, "catalog/browser.html", ctx, fragment="catalog/_tables.html")
 

@@ -526,14 +526,17 @@ class CatalogService:
 
     # catalog reading ------------------------------------------------------------------------------
 
-    async def _with_children(self, db: AsyncSession, rows: Sequence[TableRow]) -> list[Table]:
+    async def _with_children(self, db: AsyncSession, rows: Sequence[TableRow], included_only: bool = False) -> list[Table]:
         ids = [r.id for r in rows]
         if not ids:
             return []
         # plain rows, not ORM objects: tens of thousands of columns load several times faster
         columns: dict[int, list[Any]] = {}
         column_table = ColumnRow.__table__
-        for column in await db.execute(sa.select(column_table).where(column_table.c.table_id.in_(ids))):
+        query = sa.select(column_table).where(column_table.c.table_id.in_(ids))
+        if included_only:
+            query = query.where(column_table.c.included.is_(True))
+        for column in await db.execute(query):
             columns.setdefault(column.table_id, []).append(column)
         fks: dict[int, list[Any]] = {}
         fk_table = ForeignKeyRow.__table__
@@ -563,13 +566,17 @@ class CatalogService:
                 # tables whose own name matches come before those matched through a column or description
                 order.insert(0, sa.not_(TableRow.name.ilike(_like(search.split()[0]), escape="\\")))
             rows = (await db.scalars(query.order_by(*order).limit(per_page).offset((page - 1) * per_page))).all()
-            return TablePage(tables=tuple(await self._with_children(db, rows)), total=total, page=page, per_page=per_page)
+            tables = await self._with_children(db, rows, included_only)
+            return TablePage(tables=tuple(tables), total=total, page=page, per_page=per_page)
 
-    async def table(self, connection_id: int, ref: str) -> Table:
-        """One table by `name` or `schema.name`."""
+    async def table(self, connection_id: int, ref: str, *, included_only: bool = False) -> Table:
+        """One table by `name` or `schema.name`; with `included_only` (what analysts see) an excluded table is not
+        found and excluded columns are left out."""
         async with self._sessions() as db:
             row = await self._table_row(db, connection_id, ref)
-            return (await self._with_children(db, [row]))[0]
+            if included_only and not row.included:
+                raise NotFoundError(f"no table {ref!r} in this connection's catalog")
+            return (await self._with_children(db, [row], included_only))[0]
 
     @staticmethod
     async def _table_row(db: AsyncSession, connection_id: int, ref: str) -> TableRow:
