@@ -68,12 +68,12 @@ def column_key(table: str, column: str) -> str:
 
 
 def squash(name: str) -> str:
-    """An identifier lower-cased with separators removed: `sb_Cust_Id` -> `sbcustid`."""
+    """An identifier lower-cased with separators removed: `xy_Cust_Id` -> `xycustid`."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 class NameIndex:
-    """Identifiers (tables, `table.column`s) found by words they contain: `customer` finds `sbcustomer`.
+    """Identifiers (tables, `table.column`s) found by words they contain: `client` finds `xyclient`.
 
     Full-text search needs word boundaries; run-together or prefixed names (`sbCustomer` stored
     lower-case) have none, so question words are also looked up as substrings, through trigrams.
@@ -127,7 +127,7 @@ def glossary_terms(instructions: list[Instruction], tables: dict[str, PromptTabl
     for instruction in instructions:
         for line in re.split(r"[\n;]+", instruction.text):
             words = [w.lower() for w in IDENTIFIER.findall(line)]
-            # `sales` and `sales.sale_date` both name the table
+            # `rentals` and `rentals.rental_date` both name the table
             named = {by_name[w] for w in words + [w.rpartition(".")[0] for w in words if "." in w] if w in by_name}
             if not named:
                 continue

@@ -35,7 +35,7 @@ _OPS = {"=": "is", "<>": "is not", "<": "under", "<=": "at most", ">": "over", "
 
 
 def humanize(name: str) -> str:
-    """`citation_num` -> "citation number"; `sbTxDateTime` -> "tx date time"."""
+    """`review_num` -> "review number"; `xyOrderDateTime` -> "order date time"."""
     words = [ABBREVIATIONS.get(w, w) for w in identifier_words(name)]
     return " ".join(words) or name
 

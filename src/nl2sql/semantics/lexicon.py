@@ -13,7 +13,7 @@ __all__ = ["Token", "identifier_words", "normalize", "number_value", "stem", "st
 
 _STEMMER = snowballstemmer.stemmer("english")
 
-# Abbreviations that schemas use everywhere, expanded so "citation_num" answers to "number of citations".
+# Abbreviations that schemas use everywhere, expanded so "review_num" answers to "number of reviews".
 ABBREVIATIONS = {
     "num": "number", "no": "number", "nr": "number", "nbr": "number", "cnt": "count", "qty": "quantity",
     "amt": "amount", "pct": "percent", "perc": "percent", "avg": "average", "tot": "total", "dt": "date",
@@ -149,7 +149,7 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
 def identifier_words(name: str) -> list[str]:
-    """`sbTxDateTime` -> [sb, tx, date, time]; `citation_num` -> [citation, num]; lower case."""
+    """`xyOrderDateTime` -> [xy, order, date, time]; `review_num` -> [review, num]; lower case."""
     words: list[str] = []
     for part in re.split(r"[^A-Za-z0-9]+", name):
         words += [w.lower() for w in _CAMEL.findall(part)]
@@ -200,7 +200,7 @@ def number_value(tokens: list[Token], index: int) -> tuple[float, int] | None:
 
 
 class Segmenter:
-    """Splits names written without separators ("sbcustjoindate" -> sb cust join date).
+    """Splits names written without separators ("xycustsignupdate" -> xy cust signup date).
 
     wordninja's English word costs, with the schema's own words and the abbreviations above made cheap, so
     "cust" and "tx" win over splits into rarer English words.

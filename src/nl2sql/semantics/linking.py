@@ -2,7 +2,7 @@
 
 Words are compared by stem, weighted by how rare they are in the schema (a schema where every column ends
 in `id` learns nothing from "id"); a column's words may be spread over a few neighbouring words of the
-question ("number of students enrolled" names `num_enrolled`). Values come from the catalog's sampled values.
+question ("number of passengers booked" names `num_passengers`). Values come from the catalog's sampled values.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ GENERIC = frozenset(stem(w) for w in "id key code number num name type date time
 UNITS = frozenset(stem(w) for w in ("km kg g lb lbs mi miles m cm mm usd eur gbp pct tons ton mins min secs sec ms "
                                      "hrs hr kwh l ml").split())
 WINDOW = 4  # a column's words may be spread over this many question words
-# little words a column name may hold that say nothing ("is_active", "cares_for_students"); "from" and "to" stay
+# little words a column name may hold that say nothing ("is_active", "ships_to_customers"); "from" and "to" stay
 STOP_STEMS = frozenset(stem(w) for w in "is has have was are were the a an of for by with".split())
 
 
@@ -143,7 +143,7 @@ class Linker:
             words, base_score = element.variants[variant_index]
             present = {w for w in words if w in positions}
             if len(present) == 1 and len(set(words)) > 1 and (present <= GENERIC or present <= CUE_WORDS):
-                continue  # one generic word of a longer name ("name" of "vendor_name"): no link (as _align says)
+                continue  # one generic word of a longer name ("name" of "supplier_name"): no link (as _align says)
             for link in self._align(element, words, base_score, positions, tokens, variant_index in element.tight):
                 key = (link.kind, link.table, link.column, link.start, link.end)
                 if key not in links or links[key].score < link.score:
@@ -168,7 +168,7 @@ class Linker:
     def _prefer_named_tables(self, links: list[Link], present: set[str]) -> list[Link]:
         """The same column name in several tables, matched equally: the table the question names elsewhere wins.
 
-        "the total payment amount received" is payments_received.payment_amount, not payments_made's.
+        "the total refund amount issued" is refunds_issued.refund_amount, not refunds_requested's.
         """
         rivals: dict[tuple[int, int, str], list[Link]] = defaultdict(list)
         for link in links:
@@ -232,7 +232,7 @@ class Linker:
             if element.kind == "entity" and any(tokens[i].lower.endswith("ed") and len(tokens[i].lower) > 4
                                                  for i in matched.values()) \
                     and not self.model.entity(element.table).name.lower().endswith("ed"):
-                score *= 0.8  # "courses offered by", "references cited": verbs, not the tables course_offering, cite
+                score *= 0.8  # "shifts worked by", "items shipped": verbs, not the tables work_shift, ship
             if element.kind == "column" and element.table_words and all(w in element.table_words for w in matched):
                 score *= 0.3  # only the table's own name: that names the table, not this column
             start, end = min(matched.values()), max(matched.values()) + 1
@@ -341,7 +341,7 @@ def _attribute_element(attribute: Attribute) -> _Element:
         element.variants.append((tuple(described), 0.75))
     raw = [w for w in identifier_words(attribute.name) if w.isalpha()]
     if 2 <= len(raw) <= 3 and all(len(w) > 1 for w in raw):
-        element.variants.append(((stem("".join(raw)),), 0.95))  # "payload" for pay_load
+        element.variants.append(((stem("".join(raw)),), 0.95))  # "wavelength" for wave_length
     if attribute.table_words and not set(attribute.table_words) & set(attribute.words):
         # "domain name" for domain.name, "flight number" for flight.number: the words side by side
         element.tight.add(len(element.variants))

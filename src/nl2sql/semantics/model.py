@@ -66,7 +66,7 @@ class Attribute:
 
     @property
     def core_words(self) -> tuple[str, ...]:
-        """The name's words without the table's own (`mountain_altitude` in `mountain`: altitude)."""
+        """The name's words without the table's own (`lake_depth` in `lake`: depth)."""
         core = tuple(w for w in self.words if w not in self.table_words)
         return core or self.words
 
@@ -349,7 +349,7 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
 
 
 def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[JoinEdge]:
-    """Joins nobody declared but the names make plain: `domain_publication.did` onto `domain`'s key `did`,
+    """Joins nobody declared but the names make plain: `genre_book.gid` onto `genre`'s key `gid`,
     `sales.customer_id` onto `customers.id`. Only between tables that no declared join connects already."""
     connected = {frozenset((e.left, e.right)) for e in joins}
     joined = {(e.left, a) for e in joins for a, _ in e.pairs} | {(e.right, b) for e in joins for _, b in e.pairs}
@@ -390,7 +390,7 @@ def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[
                     continue
                 target = b.by_name[b.key[0]]
                 if already and column.name != target.name:
-                    continue  # `offering_instructor.offering_id` joins course_offering already, not a table `offer`
+                    continue  # `shift_worker.shift_id` joins work_shift already, not a table `shift`
                 same_kind = (column.kind in numeric) == (target.kind in numeric)
                 if not same_kind:
                     continue
@@ -398,7 +398,7 @@ def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[
                 named = (len(column.words) >= 2 and column.words[-1] in _KEY_WORDS
                          and tuple(column.words[:-1]) in ({b.words, b.words[-1:]} if b.words else set())
                          and column.words != target.words or (column.words == target.words and column.name != target.name))
-                # `fare.fare_airline`, `flight.to_airport`: named after a one-word table, holding its key's kind
+                # `ticket.ticket_carrier`, `trip.to_station`: named after a one-word table, holding its key's kind
                 by_table = (len(b.words) == 1 and len(column.words) >= 2 and column.words[-1] == b.words[0]
                             and column.role not in ("key", "measure", "time") and target.kind == column.kind)
                 if by_name or named or by_table:
@@ -449,11 +449,11 @@ def _english_segmenter() -> Segmenter:
 
 
 def _family_prefixes(names: list[str], words: list[list[str]], segmenter: Segmenter) -> list[list[str]]:
-    """Run-together names of one family among others ("sbcustomer", "sbticker", "sbtransaction" in a catalog
+    """Run-together names of one family among others ("xyclient", "xyinvoice", "xypayment" in a catalog
     with other tables too): the few letters the segmenter sets apart at the start of three or more of them are
     a prefix, not a word ("customer", not "sb customer")."""
     family: dict[str, list[int]] = {}
-    english = _english_segmenter()  # the schema's own words would keep "sbcustomer" whole when others spell it out
+    english = _english_segmenter()  # the schema's own words would keep "xyclient" whole when others spell it out
     for i, name in enumerate(names):
         if not (name.isalnum() and name == name.lower() and not name.isdigit()) or len(name) < 6:
             continue

@@ -290,7 +290,7 @@ class Reader:
         return kept, values
 
     def _connected_first(self, names: list[Link]) -> list[Link]:
-        """Two tables named by the same words ("customer" and "sbcustomer"): the one that joins the question's
+        """Two tables named by the same words ("client" and "xyclient"): the one that joins the question's
         other tables, else the one that joins anything, is meant; the other drops behind."""
         spans: dict[tuple[int, int], list[Link]] = {}
         for link in names:
@@ -355,7 +355,7 @@ class Reader:
                     continue
                 measures.append(options[0])
                 measure_alternatives.append(options)
-        # a column whose own name holds the aggregate word ("total_credit", "num_enrolled", "average_rating")
+        # a column whose own name holds the aggregate word ("total_weight", "num_passengers", "average_score")
         for link in column_links:
             if link.score < 0.75:
                 continue
@@ -598,7 +598,7 @@ class Reader:
                     elif attribute.is_numeric and attribute.role == "measure" and attribute.words and (
                             attribute.words[0] in (stem("number"), stem("count"), stem("total"))
                             or attribute.words[-1] in (stem("count"), stem("total"))):
-                        expr = Agg("sum", Col(link.table, attribute.name))  # num_enrolled, visitor_count
+                        expr = Agg("sum", Col(link.table, attribute.name))  # num_passengers, visitor_count
                         score = link.score
                     elif attribute.is_numeric and attribute.role == "measure" and head is not None and head in link.matched and (
                             words[start] in ("how", "total") or attribute.described.lower().startswith(("number of", "count of"))):
