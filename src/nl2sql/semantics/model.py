@@ -618,7 +618,7 @@ _KEY_WORDS = {stem(w) for w in ("id", "key", "code", "uuid", "guid")}
 def _guess_key(name: str, table_stems: tuple[str, ...], attributes: list[Attribute],
                other_tables: set[tuple[str, ...]]) -> tuple[str, ...]:
     """Without a declared primary key: `id`, `<table>_id`, `<table>_code`, `<last word of table>_id` (unless
-    another table has that name: then it points there), or `pid` in `publication`."""
+    another table has that name: then it points there), or a short `<first letter>id` such as `gid` in `genre`."""
     lower = name.lower()
     for a in attributes:
         if a.name.lower() == "id":
