@@ -6,6 +6,16 @@ from nl2sql.errors import ConflictError, NotFoundError, ValidationFailed
 from tests.catalog.conftest import MARIADB_PASSWORD, PG_PASSWORD
 
 
+def _app_tables_dump(app_db_url: str) -> tuple[list[str], str]:
+    """Every table of the app database and every row of them as text."""
+    engine = sa.create_engine(app_db_url)
+    with engine.connect() as conn:
+        tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
+        dump = "\n".join(str(row) for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
+    engine.dispose()
+    return tables, dump
+
+
 async def test_connection_url_is_shown_without_its_password(catalog, pg_shop):
     connection = await catalog.create_connection(None, "shop", pg_shop, description="Shop")
     assert PG_PASSWORD not in connection.display_url
@@ -18,11 +28,7 @@ async def test_password_is_absent_in_clear_from_every_app_table(catalog, pg_shop
     await catalog.create_connection(None, "pg", pg_shop)
     await catalog.create_connection(None, "maria", mariadb_shop)
     await catalog.update_connection(None, "maria", description="edited", url=mariadb_shop.replace(MARIADB_PASSWORD, "***"))
-    engine = sa.create_engine(app_db_url)
-    with engine.connect() as conn:
-        tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
-        dump = "\n".join(str(row) for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
-    engine.dispose()
+    tables, dump = _app_tables_dump(app_db_url)
     assert "catalog_connections" in tables and "audit_log" in tables
     assert "maria" in dump
     assert PG_PASSWORD not in dump
@@ -124,11 +130,7 @@ async def test_credentials_in_the_query_string_are_hidden_everywhere_and_kept_on
     await catalog.update_connection(None, "qs", url=shown)
     assert (await catalog.get_connection("qs")).display_url == shown
     assert (await catalog.test_connection("qs")).ok
-    engine = sa.create_engine(app_db_url)
-    with engine.connect() as conn:
-        tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars().all()
-        dump = "\n".join(str(row) for t in tables for row in conn.execute(sa.text(f'SELECT * FROM "{t}"')))
-    engine.dispose()
+    tables, dump = _app_tables_dump(app_db_url)
     assert PG_PASSWORD not in dump and "ssl-Key-Phrase-42" not in dump
     assert "nl2sql-edited" in dump
 

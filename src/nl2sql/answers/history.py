@@ -146,7 +146,7 @@ def _record(answer: AnswerRow, result: ResultRow | None) -> AnswerRecord:
 class History:
     """Reads answers with their result summaries; a user reaches only their own, admins everyone's."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService) -> None:
         self._sessions = sessions
         self._catalog = catalog
 
@@ -158,7 +158,7 @@ class History:
         if answer is None or (answer.user_id != user.id and not user.is_admin):
             raise NotFoundError(f"no answer {answer_id}")
         # the grant is checked on every read: a revoked one hides the stored and cached results too
-        if self._catalog is not None and not await self._catalog.may_read(user, answer.connection_id):
+        if not await self._catalog.may_read(user, answer.connection_id):
             raise ForbiddenError(f"you no longer have access to connection {answer.connection_name}, so its answers "
                                  "are hidden; ask an admin for a grant")
         return _record(answer, result)

@@ -50,7 +50,7 @@ def _thread(row: ThreadRow) -> Thread:
 class Threads:
     """Threads in the app database; a user sees only their own."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService) -> None:
         self._sessions = sessions
         self._catalog = catalog
 
@@ -60,7 +60,7 @@ class Threads:
             row = await db.get(ThreadRow, thread_id)
         if row is None or (row.user_id != user.id and not user.is_admin):
             raise NotFoundError(f"no thread {thread_id}")
-        if self._catalog is not None and not await self._catalog.may_read(user, row.connection_id):
+        if not await self._catalog.may_read(user, row.connection_id):
             raise ForbiddenError("you no longer have access to this thread's connection; ask an admin for a grant")
         return _thread(row)
 

@@ -300,16 +300,7 @@ class CatalogService:
             return _connection(row)
 
     async def has_access(self, user: User, connection: Connection) -> bool:
-        if user.is_admin:
-            return True
-        async with self._sessions() as db:
-            return bool(
-                await db.scalar(
-                    sa.select(GrantRow.user_id).where(
-                        GrantRow.connection_id == connection.id, GrantRow.user_id == user.id
-                    )
-                )
-            )
+        return await self.may_read(user, connection.id)
 
     async def may_read(self, user: User, connection_id: int | None) -> bool:
         """Whether `user` may still read what was answered on connection `connection_id` (its grant still stands;

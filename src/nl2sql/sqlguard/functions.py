@@ -16,7 +16,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-__all__ = ["SAFE_FUNCTIONS", "function_allowed"]
+__all__ = ["SAFE_FUNCTIONS", "function_allowed", "function_name"]
 
 _AGGREGATES = """
 count sum avg min max stddev stddev_pop stddev_samp std variance var_pop var_samp median mode percentile_cont
@@ -121,8 +121,15 @@ def function_allowed(node: exp.Func, dialect: str, extra: frozenset[str] = froze
         return name in anonymous or name.split(".")[-1] in anonymous or name in extra
     if type(node).__name__ in classes or _DATE_NODE.match(type(node).__name__):
         return True
+    name = function_name(node)
+    return name in SAFE_FUNCTIONS or name in extra
+
+
+def function_name(node: exp.Func) -> str:
+    """The name the call is written with, lower-cased (its class name where sqlglot has no SQL name)."""
+    if isinstance(node, exp.Anonymous):
+        return str(node.name).lower()
     try:
-        sql_name = node.sql_name().lower()
+        return node.sql_name().lower()
     except Exception:  # noqa: BLE001 — nameless internal nodes
-        sql_name = ""
-    return sql_name in SAFE_FUNCTIONS or sql_name in extra
+        return type(node).__name__.lower()

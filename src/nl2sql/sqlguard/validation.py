@@ -15,7 +15,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from nl2sql.sqlguard.errors import SqlRefused
 from nl2sql.sqlguard.forbidden import FORBIDDEN_NODES, forbidden_function_reason, function_names, statement_name
-from nl2sql.sqlguard.functions import function_allowed
+from nl2sql.sqlguard.functions import function_allowed, function_name
 from nl2sql.sqlguard.policy import GuardPolicy
 
 __all__ = ["ValidatedSql", "validate"]
@@ -179,8 +179,7 @@ def _inspect(tree: exp.Expression, policy: GuardPolicy, dialect: str) -> tuple[s
     for node in tree.walk():
         _refuse_node(node)
         if isinstance(node, exp.Func) and not function_allowed(node, dialect, policy.extra_functions):
-            shown = str(node.name).lower() if isinstance(node, exp.Anonymous) else _shown_name(node)
-            raise SqlRefused(f"function `{shown}` is not allowed: queries may call aggregates, window, math, text, "
+            raise SqlRefused(f"function `{function_name(node)}` is not allowed: queries may call aggregates, window, math, text, "
                              "date and time, cast, conditional and JSON functions (an admin can allow more with "
                              "NL2SQL_ENGINE_EXTRA_FUNCTIONS)")
     _refuse_look_alikes(tree)
@@ -194,13 +193,6 @@ def _inspect(tree: exp.Expression, policy: GuardPolicy, dialect: str) -> tuple[s
     _check_table_functions(analysed, policy)
     _check_sensitive(analysed, scopes, real_tables, policy)
     return names
-
-
-def _shown_name(node: exp.Func) -> str:
-    try:
-        return node.sql_name().lower()
-    except Exception:  # noqa: BLE001 — nameless internal nodes
-        return type(node).__name__.lower()
 
 
 def _require_query(tree: exp.Expression) -> None:
