@@ -107,10 +107,16 @@ class AuthSettings:
         "NL2SQL_SESSION_MAX_HOURS", 24, "A browser session ends this many hours after login, used or not."
     )
     login_max_failures: int = setting(
-        "NL2SQL_LOGIN_MAX_FAILURES", 5, "Failed logins allowed per email or per client address within the window."
+        "NL2SQL_LOGIN_MAX_FAILURES", 5,
+        "Failed logins for one account from one client address before each further try must wait (15 s, doubling "
+        "per failure, at most the window); three times as many from anywhere slow the account by at most 30 s.",
+    )
+    login_address_max_failures: int = setting(
+        "NL2SQL_LOGIN_ADDRESS_MAX_FAILURES", 100,
+        "Failed logins from one client address, across all accounts, within the window (against password spraying).",
     )
     login_window_minutes: int = setting(
-        "NL2SQL_LOGIN_WINDOW_MINUTES", 15, "Window (and cool-down) in minutes for login throttling."
+        "NL2SQL_LOGIN_WINDOW_MINUTES", 15, "Window in minutes over which failed logins count (and the longest pause)."
     )
     password_min_length: int = setting("NL2SQL_PASSWORD_MIN_LENGTH", 12, "Minimum password length.")
     argon2_time_cost: int = setting("NL2SQL_ARGON2_TIME_COST", 3, "argon2id iterations (changing it rehashes on next login).")

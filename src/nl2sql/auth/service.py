@@ -320,28 +320,38 @@ class AuthService:
     async def _check_throttle(
         self, db: AsyncSession, email: str, client_addr: str, now: datetime, window: timedelta
     ) -> None:
+        """Refuse a login attempt that comes too soon after failures; nobody is locked out for long.
+
+        - this account from this address: `login_max_failures` tries, then a pause that doubles with each
+          further failure (15 s, 30 s, ... at most the window);
+        - this account from anywhere: after three times as many failures, a short growing pause (at most 30 s)
+          between attempts, so a guesser with many addresses is slowed without locking the owner out;
+        - this address for any account: `login_address_max_failures` in the window (password spraying).
+        """
         since = now - window
         limit = self.settings.login_max_failures
-        for column, value, what in (
-            (LoginFailureRow.email, email, "this account"),
-            (LoginFailureRow.client_addr, client_addr, "your address"),
-        ):
-            recent = (
-                await db.scalars(
-                    sa.select(LoginFailureRow.created_at)
-                    .where(column == value, LoginFailureRow.created_at > since)
-                    .order_by(LoginFailureRow.created_at.desc())
-                    .limit(limit)
-                )
-            ).all()
-            if len(recent) >= limit:
-                # the cool-down lasts until the oldest of the last `limit` failures leaves the window
-                retry = int((recent[-1] + window - now).total_seconds()) + 1
-                raise RateLimitedError(
-                    f"too many failed logins for {what}; try again in {max(1, retry // 60) if retry >= 60 else retry}"
-                    f" {'minutes' if retry >= 60 else 'seconds'}",
-                    retry_after=retry,
-                )
+        recent = LoginFailureRow.created_at > since
+
+        async def failures(*where) -> tuple[int, datetime | None]:
+            count, last = (await db.execute(
+                sa.select(sa.func.count(), sa.func.max(LoginFailureRow.created_at)).where(recent, *where))).one()
+            return int(count), last
+
+        pair, last = await failures(LoginFailureRow.email == email, LoginFailureRow.client_addr == client_addr)
+        if pair >= limit and last is not None:
+            pause = min(window.total_seconds(), 15.0 * 2 ** (pair - limit))
+            _refuse_until(last + timedelta(seconds=pause), now, "this account from your address")
+        account, last = await failures(LoginFailureRow.email == email)
+        if account >= 3 * limit and last is not None:
+            pause = min(30.0, 2.0 ** (account - 3 * limit + 1))
+            _refuse_until(last + timedelta(seconds=pause), now, "this account")
+        ceiling = self.settings.login_address_max_failures
+        spread = (await db.scalars(
+            sa.select(LoginFailureRow.created_at).where(recent, LoginFailureRow.client_addr == client_addr)
+            .order_by(LoginFailureRow.created_at.desc()).offset(ceiling - 1).limit(1))).first()
+        if spread is not None:
+            # until the oldest of the last `ceiling` failures leaves the window
+            _refuse_until(spread + window, now, "your address")
 
     async def resolve_session(self, token: str) -> Principal | None:
         """The session's user if the token is live (not revoked, idle or past its absolute expiry)."""
@@ -495,3 +505,13 @@ class AuthService:
                 row.last_used_at = now
                 await db.commit()
             return Principal(user=_user(user), api_key_id=row.id)
+
+
+def _refuse_until(until: datetime, now: datetime, what: str) -> None:
+    wait = (until - now).total_seconds()
+    if wait <= 0:
+        return
+    retry = int(wait) + 1
+    when = f"{retry} seconds" if retry < 120 else f"{(retry + 59) // 60} minutes"
+    raise RateLimitedError(
+        f"too many failed logins for {what}; try again in {when} (at {until:%H:%M:%S} UTC)", retry_after=retry)
