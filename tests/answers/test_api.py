@@ -77,3 +77,19 @@ async def test_busy_model_is_503_with_retry_after(client, shop_connection, admin
     script.append(BusyError("the model is busy: 8 requests are waiting", retry_after=9))
     response = await ask(client, admin_key)
     assert response.status_code == 503 and response.headers["retry-after"] == "9"
+
+
+async def test_a_question_the_busy_model_could_not_answer_is_still_in_history(client, shop_connection, admin_key,
+                                                                              script):
+    from nl2sql.inference import InferenceTimeout
+
+    script.append(InferenceTimeout("the model did not finish within 120 s; the request was cancelled"))
+    response = await client.post("/api/v1/ask", json={"question": "Which zebra sold the most?", "connection": "shop"},
+                                 headers=bearer(admin_key))
+    assert response.status_code == 504, response.text
+    answer_id = response.json()["answer_id"]
+    entry = (await client.get(f"/api/v1/answers/{answer_id}", headers=bearer(admin_key))).json()
+    assert entry["question"] == "Which zebra sold the most?" and entry["status"] == "no SQL", entry
+    assert "did not finish within 120 s" in entry["error"]
+    listed = (await client.get("/api/v1/answers", headers=bearer(admin_key))).json()
+    assert answer_id in [i["id"] for i in (listed["items"] if isinstance(listed, dict) else listed)]

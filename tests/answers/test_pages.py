@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD, form_post, login
+from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD, bearer, form_post, login
 
 ORDERS_BY_STATUS = "SELECT status, COUNT(*) AS orders FROM orders GROUP BY status ORDER BY orders DESC"
 HX = {"HX-Request": "true"}
@@ -95,6 +95,13 @@ async def test_edited_sql_runs_through_the_guard(client, shop_connection, admin,
     edited = await form_post(client, f"/answers/{answer_id}/run", {"sql": "SELECT COUNT(*) AS n FROM customers"},
                              page="/ask", htmx=True)
     assert edited.status_code == 200 and "edited by hand" in edited.text and "number" in edited.text
+    # hand-written SQL answers no question of its own: the heading and History say it was edited
+    assert "Edited SQL (from: Orders per status?)" in edited.text
+    history = await client.get("/history")
+    assert "Edited SQL (from: Orders per status?)" in history.text
+    again = await form_post(client, f"/answers/{answer_id_of(edited.text)}/run", {"sql": "SELECT 2 AS n"},
+                            page="/ask", htmx=True)
+    assert "Edited SQL (from: Orders per status?)" in again.text and "(from: Edited" not in again.text
     refused = await form_post(client, f"/answers/{answer_id}/run", {"sql": "DELETE FROM orders"}, page="/ask", htmx=True)
     assert refused.status_code == 400 and "DELETE" in refused.text and refused.headers["hx-retarget"] == "#flash"
 
@@ -177,3 +184,30 @@ async def test_promoting_refused_sql_shows_the_reason(client, shop_connection, a
 async def test_analysts_cannot_open_the_feedback_admin_page(client, analyst):
     await login(client, analyst.email, ANALYST_PASSWORD)
     assert (await client.get("/admin/feedback")).status_code == 403
+
+
+async def test_progress_polls_do_not_count_against_the_users_rate_limit(client, shop_connection, admin, admin_key,
+                                                                        script):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    put = await client.put(f"/api/v1/quotas/user/{admin.id}", json={"requests_per_minute": 6},
+                           headers=bearer(admin_key))
+    assert put.status_code == 200, put.text
+    script.append(ORDERS_BY_STATUS)
+    first = await form_post(client, "/ask", {"question": "Orders per status?", "connection": "shop"}, page="/ask",
+                            htmx=True)
+    poll = re.search(r'hx-get="(/ask/progress/[^"]+)"', first.text).group(1)
+    assert 'data-poll' in first.text and 'hx-trigger="load delay:500ms"' in first.text
+    # a slow question polled far more often than the limit allows still ends on screen
+    statuses, text = [], ""
+    for _ in range(300):
+        response = await client.get(poll, headers=HX)
+        statuses.append(response.status_code)
+        text = response.text
+        if len(statuses) >= 15 and "progress-card" not in text:
+            break
+        await asyncio.sleep(0.02)
+    assert statuses == [200] * len(statuses) and len(statuses) >= 15
+    assert "shipped" in text
+    # the limit itself still holds for the user's own requests
+    codes = [(await client.get("/history")).status_code for _ in range(6)]
+    assert 429 in codes

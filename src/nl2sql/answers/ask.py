@@ -111,10 +111,11 @@ class AskService:
             answer = await self._engine.generate_sql(
                 user, question, connection.name, history=history, api_key_id=api_key_id
             )
-        except SqlNotGenerated as failed:
-            if any(a.get("error_kind") == "refused" for a in failed.extra.get("attempts", ())):
+        except AppError as failed:  # no SQL, or the model busy or too slow: filed in the thread all the same
+            extra = failed.extra or {}
+            if any(a.get("error_kind") == "refused" for a in extra.get("attempts", ())):
                 note_outcome("refused")
-            answer_id = failed.extra.get("answer_id")
+            answer_id = extra.get("answer_id")
             if answer_id is not None:
                 async with self._sessions() as db, db.begin():
                     failed.extra["thread_id"] = await self._save_result(
@@ -147,8 +148,12 @@ class AskService:
             note_outcome("refused")
             raise
         source = "edit" if edited else "rerun"
+        # hand-written SQL answers no question of its own: its heading and history entry say so
+        question = base.question
+        if edited and not question.startswith(EDITED_PREFIX):
+            question = f"{EDITED_PREFIX}{question[:400]})"
         row = AnswerRow(
-            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=base.question,
+            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=question,
             sql=validated.sql, verified=base.verified and not edited, golden_query_id=None if edited else base.golden_query_id,
             status="ok", error=None,
             attempts=[{"number": 1, "kind": source, "sql": validated.sql, "error": None, "error_kind": None,
@@ -160,7 +165,7 @@ class AskService:
         thread_id = base.thread_id if base.user_id == user.id else None
         return await self._execute(
             user, row.id, validated, connection, thread_id, source, uncapped_sql(validated), self.row_cap,
-            lambda _: None, question=base.question,
+            lambda _: None, question=question,
         )
 
     async def _execute(
@@ -320,6 +325,8 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, (int, float, str, type(None))) else str(value)
 
 
+EDITED_PREFIX = "Edited SQL (from: "
+
 # -- in-flight questions of the ask page ---------------------------------------------------------------
 
 
@@ -342,6 +349,12 @@ class PendingAsk:
     def done(self) -> bool:
         return self.task is not None and self.task.done()
 
+    @property
+    def poll_ms(self) -> int:
+        """How long the page waits before asking again: often at first, then less as the wait grows."""
+        elapsed = self.elapsed_s
+        return 500 if elapsed < 10 else 1000 if elapsed < 60 else 2000
+
 
 class PendingAsks:
     """Questions in flight in this process, by token; finished ones are kept a while for their last poll."""
@@ -353,7 +366,7 @@ class PendingAsks:
 
     def start(self, user: User, question: str, work: Callable[[Progress], Awaitable[AskResult]]) -> PendingAsk:
         self._forget_old()
-        pending = PendingAsk(secrets.token_urlsafe(12), user.id, question, time.monotonic(), ["Queued"])
+        pending = PendingAsk(secrets.token_urlsafe(12), user.id, question, time.monotonic(), ["Question received"])
         pending.task = asyncio.create_task(work(pending.stages.append))
         self._items[pending.token] = pending
         return pending

@@ -146,7 +146,7 @@ class AskPages(Controller):
         context["thread_id"] = answered.record.thread_id
         return Template("answers/ask.html", context=context)
 
-    @get("/ask/progress/{token:str}")
+    @get("/ask/progress/{token:str}", opt={"rate_limited": False})
     async def progress(
         self, request: Request, token: str, ask_service: AskService, feedback_service: FeedbackService
     ) -> Template:

@@ -20,9 +20,11 @@ from nl2sql.answers.models import AnswerRow
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, Connection, PromptSchema
 from nl2sql.db import utcnow
-from nl2sql.errors import ConflictError, ValidationFailed
+from nl2sql.errors import BusyError, ConflictError, UnavailableError, ValidationFailed
 from nl2sql.gateway import call_context, current_trace_id, note_outcome
-from nl2sql.inference import DIALECTS, ChatModel, GenerationParams, Grammar, Message, ModelInfo, sql_grammar
+from nl2sql.inference import (
+    DIALECTS, ChatModel, GenerationParams, Grammar, InferenceTimeout, Message, ModelInfo, sql_grammar,
+)
 from nl2sql.semantics import (
     CompileError,
     Reader,
@@ -244,7 +246,21 @@ class AnswerService:
         if outcome is not None:
             golden_id = max(retrieval.golden_queries, key=lambda g: g.score).golden.id
         else:
-            outcome = await self._by_candidates(question, retrieval, schema, policy, connection, clock, history)
+            try:
+                outcome = await self._by_candidates(question, retrieval, schema, policy, connection, clock, history)
+            except (BusyError, InferenceTimeout, UnavailableError) as error:
+                # the model was busy, too slow or gone: the question is still filed (History shows it and why)
+                failed = AnswerRow(
+                    user_id=user.id, api_key_id=api_key_id, connection_id=connection.id,
+                    connection_name=connection.name, question=question, sql=None, verified=False,
+                    golden_query_id=None, status="failed", error=error.detail, attempts=[],
+                    retrieved=_retrieved(retrieval, None).to_json(), timings=clock.total(),
+                    trace_id=current_trace_id(), created_at=utcnow(),
+                )
+                async with self._sessions() as db, db.begin():
+                    db.add(failed)
+                error.extra = (error.extra or {}) | {"answer_id": failed.id}
+                raise
         winner = outcome.winner
         candidates = [c.to_json() for c in outcome.candidates or []]
 

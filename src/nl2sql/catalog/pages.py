@@ -145,7 +145,7 @@ class ConnectionPages(Controller):
         ctx = await self._detail(request, catalog_service, auth_service, name)
         return render(request, "catalog/connection.html", ctx, fragment="catalog/_sync.html")
 
-    @get("/{name:str}/sync")
+    @get("/{name:str}/sync", opt={"rate_limited": False})
     async def sync_status(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
                           name: str) -> Template:
         ctx = await self._detail(request, catalog_service, auth_service, name)

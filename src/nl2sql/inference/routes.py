@@ -115,7 +115,7 @@ class ModelPages(Controller):
         described = await _describe(_model(state))
         return render(request, "inference/models.html", {"model": described, "result": None, "error": None, "form": {}})
 
-    @get("/status")
+    @get("/status", opt={"rate_limited": False})
     async def status(self, request: Request, state: State) -> Template:
         described = await _describe(_model(state))
         return render(request, "inference/_status.html", {"model": described})
