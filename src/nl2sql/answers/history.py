@@ -84,7 +84,7 @@ class AnswerRecord:
             return "edited", "edited by hand"
         if self.generator == "golden":
             adapted = next((c.get("note") for c in self.candidates if c.get("chosen")), None) or "a verified query"
-            return "adapted", f"verified query with this question's values ({adapted})"
+            return "adapted", f"based on a verified query, with this question's values ({adapted})"
         if self.generator == "reader":
             return "read", "read from the question (no model)"
         if self.generator == "model_plan":
@@ -92,7 +92,8 @@ class AnswerRecord:
         guided = self.guided_by
         if guided:
             best = max(guided, key=lambda g: g.get("score") or 0)
-            return "guided", f"based on verified query: {best['name']}"
+            # the model saw it as an example; its SQL is its own, so it makes no claim to be that query
+            return "guided", f"generated; the model was shown the verified example “{best['name']}”"
         if self.source == "edit":
             return "edited", "edited by hand"
         return "generated", "generated"
