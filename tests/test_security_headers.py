@@ -39,3 +39,13 @@ async def test_pages_and_the_api_docs_have_no_inline_script(client, admin):
         assert not INLINE_HANDLER.search(response.text), path
     docs = await client.get("/schema")
     assert 'src="/static/swagger-init.js"' in docs.text and "/schema/openapi.json" in docs.text
+    # nothing from a CDN (the favicon included), a way back to the app
+    assert 'href="/static/favicon.svg"' in docs.text and 'href="/"' in docs.text
+    assert "https://" not in docs.text and "http://" not in docs.text
+
+
+async def test_the_openapi_document_declares_the_bearer_scheme_for_api_keys(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    scheme = schema["components"]["securitySchemes"]["apiKey"]
+    assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
+    assert {"apiKey": []} in schema["security"]

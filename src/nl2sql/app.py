@@ -18,6 +18,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
@@ -369,6 +370,11 @@ def create_app(
             title="nl2sql",
             version="0.1.0",
             path="/schema",
+            # API keys: "Authorization: Bearer <key>" (Swagger's Authorize button); pages use the session cookie
+            components=Components(security_schemes={"apiKey": SecurityScheme(
+                type="http", scheme="bearer", bearer_format="nl2sql API key",
+                description="An API key from Account → API keys, sent as `Authorization: Bearer <key>`.")}),
+            security=[{"apiKey": []}],
             # interactive docs from our own static files: nothing is fetched from a CDN
             render_plugins=[
                 StaticSwaggerPlugin(
