@@ -6,6 +6,7 @@ full selection, simulated strong models (perfect and confidently wrong), and cat
     .venv/bin/python bench/accuracy.py --noise 2000          # also reader and full with 2,000 unrelated tables
     .venv/bin/python bench/accuracy.py --model-limit 0       # the bundled model alone on every question (slow)
     .venv/bin/python bench/accuracy.py --check               # the judge's own checks
+    .venv/bin/python bench/accuracy.py --runs perfect_full,bad_full --dump F.jsonl   # every candidate, judged
 
 The app database is bench/sqleval_load.py's (NL2SQL_DATABASE_URL, else an embedded one in .data/bench);
 databases not registered there yet are loaded and registered with its functions; questions (with their
@@ -22,6 +23,7 @@ import csv
 import datetime as dt
 import decimal
 import itertools
+import json
 import math
 import random
 import re
@@ -373,6 +375,7 @@ async def evaluate(args: argparse.Namespace) -> None:
           + (f"; bundled model {bundled.describe().model}" if bundled else "")
           + (f"; +{args.noise} unrelated tables per catalog in the noise runs" if args.noise else ""), flush=True)
     results: dict[str, list[Outcome]] = {}
+    dump = open(args.dump, "w") if args.dump else None  # noqa: SIM115 - closed after the runs
     for run_name in runs:
         spec = RUNS[run_name]
         simulated = SimulatedModel(spec["model"], everything) if spec["model"] in ("perfect", "bad") else None
@@ -408,6 +411,16 @@ async def evaluate(args: argparse.Namespace) -> None:
                 except AppError as exc:
                     error = f"{type(exc).__name__}: {exc.detail[:80]}"
                 outcomes.append(Outcome(q, correct, error, time.perf_counter() - started, generator))
+                if dump is not None:
+                    judged = []
+                    for c in (answer.candidates if error is None else ()):
+                        table = run_gold(pg[q.db], c["sql"]) if c.get("sql") and c.get("rows") is not None else None
+                        judged.append(c | {"correct": table is not None and bool(golds[id(q)])
+                                           and judge(table, golds[id(q)], q.ordered)})
+                    dump.write(json.dumps({"run": run_name + suffix, "file": q.file, "db": q.db, "question": q.question,
+                                           "correct": correct, "generator": generator, "candidates": judged},
+                                          default=str) + "\n")
+                    dump.flush()
                 if args.verbose:
                     mark = "ok " if correct else ("ERR" if error else "no ")
                     print(f"  [{run_name}{suffix}] {mark} {q.db:<14} {q.category:<15} {outcomes[-1].seconds:6.2f}s "
@@ -415,6 +428,8 @@ async def evaluate(args: argparse.Namespace) -> None:
             results[run_name + suffix] = outcomes
             report(run_name + suffix, outcomes)
     summary(results)
+    if dump is not None:
+        dump.close()
     if bundled is not None:
         await bundled.close()
     catalog.close()
@@ -502,6 +517,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context", type=int, default=4096, help="model context size")
     parser.add_argument("--model", default="smollm2-135m",
                         help="bundled model (smollm2-135m, the default; gemma3-270m) or a .gguf path")
+    parser.add_argument("--dump", default=None, help="write every question's candidates, each judged, as JSON lines")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per question")
     args = parser.parse_args(argv)
     unknown = [r for r in args.runs.split(",") if r.strip() and r.strip() not in RUNS]
