@@ -49,3 +49,13 @@ async def test_the_openapi_document_declares_the_bearer_scheme_for_api_keys(clie
     scheme = schema["components"]["securitySchemes"]["apiKey"]
     assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
     assert {"apiKey": []} in schema["security"]
+
+
+async def test_a_refused_form_fragment_is_served_as_html(client, admin):
+    from tests.support import ADMIN_PASSWORD, form_post, login
+
+    await login(client, admin.email, ADMIN_PASSWORD)
+    refused = await form_post(client, "/connections", {"name": "x", "url": "postgresql://u@h:notaport/db"},
+                              page="/connections", htmx=True)
+    assert refused.status_code == 400 and "port is not a number" in refused.text
+    assert refused.headers["content-type"].startswith("text/html")

@@ -77,6 +77,13 @@ def _page_error(request: Request, status: int, title: str, detail: str, headers:
     return Template(template_name="web/error.html", context=context, status_code=status, headers=headers)
 
 
+async def _templates_are_html(response: Response) -> Response:
+    """A page or fragment is HTML whatever its handler's return annotation (Litestar would call it JSON)."""
+    if isinstance(response, Template) and response.media_type is None:
+        response.media_type = MediaType.HTML
+    return response
+
+
 def handle_app_error(request: Request, exc: AppError) -> Response:
     if isinstance(exc, auth.LoginRequired) and not auth.is_api_path(request.url.path):
         if is_htmx(request):
@@ -389,6 +396,7 @@ def create_app(
             ],
         ),
         lifespan=[lifespan],
+        after_request=_templates_are_html,
         request_max_body_size=REQUEST_MAX_BYTES,  # imports allow more on their own routes
         state=State(state),
         debug=False,

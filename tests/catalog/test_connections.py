@@ -50,6 +50,8 @@ async def test_relative_sqlite_paths_and_garbage_urls_are_refused(catalog):
         await catalog.create_connection(None, "rel", "sqlite:///relative.db")
     with pytest.raises(ValidationFailed, match="SQLAlchemy URL"):
         await catalog.create_connection(None, "junk", "not a url")
+    with pytest.raises(ValidationFailed, match="port is not a number"):
+        await catalog.create_connection(None, "junk", "postgresql://u@db host:notaport/x")
 
 
 async def test_connection_test_succeeds_on_each_real_database(catalog, pg_shop, mariadb_shop, sqlite_shop):

@@ -64,6 +64,8 @@ def parse_url(raw: str) -> URL:
         raise ValidationFailed("the connection URL is empty")
     try:
         url = make_url(raw)
+    except ValueError:  # a port that is not a number
+        raise ValidationFailed("the connection URL's port is not a number: write it like host:5432") from None
     except sa.exc.ArgumentError:
         raise ValidationFailed(
             "the connection URL is not a SQLAlchemy URL: write it like postgresql://user:password@host:5432/db, "

@@ -103,6 +103,7 @@ class RateLimitMiddleware:
                     context.api_key_id = principal.api_key_id
                 handler = scope.get("route_handler")
                 # a page's own polling of work it already started (opt rate_limited=False) is not the user's request
-                if handler is None or handler.opt.get("rate_limited", True):
+                static = scope.get("path", "").startswith(UNRECORDED_PREFIX)  # a page's own styles and scripts
+                if not static and (handler is None or handler.opt.get("rate_limited", True)):
                     await gateway.hit_request(principal.user.id, principal.api_key_id)
         await self.app(scope, receive, send)

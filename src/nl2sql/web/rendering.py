@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Response, Template
 from litestar.static_files import create_static_files_router
@@ -45,7 +45,8 @@ def render(
 ) -> Template:
     """The full page, or only `fragment` when htmx asked (and a fragment exists)."""
     name = fragment if fragment and is_htmx(request) else page
-    return Template(template_name=name, context=dict(context or {}), status_code=status_code, headers=headers)
+    return Template(template_name=name, context=dict(context or {}), status_code=status_code, headers=headers,
+                    media_type=MediaType.HTML)
 
 
 def redirect(request: Request, path: str) -> Redirect | Response:
