@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,19 +79,26 @@ class AuditLog:
         action: str | None = None,
         actor_id: int | None = None,
         target: str | None = None,
+        also_targets: Sequence[str] = (),
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[list[AuditEntry], int]:
+        """Newest first; `target` matches anywhere in the target, as does any of `also_targets` (its other names)."""
         query = sa.select(AuditRow)
         if action:
             query = query.where(AuditRow.action.startswith(action))
         if actor_id is not None:
             query = query.where(AuditRow.actor_id == actor_id)
         if target:
-            query = query.where(AuditRow.target.ilike(f"%{target}%"))
+            query = query.where(sa.or_(*(AuditRow.target.ilike(f"%{_like(t)}%", escape="\\")
+                                         for t in (target, *also_targets))))
         async with self._sessions() as db:
             total = await db.scalar(sa.select(sa.func.count()).select_from(query.subquery())) or 0
             rows = await db.scalars(query.order_by(AuditRow.id.desc()).limit(limit).offset(offset))
             return [
                 AuditEntry(r.id, r.at, r.actor_id, r.actor_email, r.action, r.target, r.before, r.after) for r in rows
             ], total
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

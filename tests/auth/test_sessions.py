@@ -107,3 +107,15 @@ async def test_disabling_a_user_ends_their_sessions(client, admin, analyst):
     response = await login(client, analyst.email, ANALYST_PASSWORD)
     assert response.status_code == 401
     assert "disabled" in response.text
+
+
+async def test_the_login_redirect_keeps_the_query_string(client, admin):
+    from urllib.parse import unquote
+
+    response = await client.get("/ask?answer=47&x=1", follow_redirects=False)
+    location = response.headers["location"]
+    assert location.startswith("/login?next=") and unquote(location.removeprefix("/login?next=")) == "/ask?answer=47&x=1"
+    token = await csrf_token(client)
+    done = await client.post("/login", data={"email": admin.email, "password": ADMIN_PASSWORD, "_csrf_token": token,
+                                              "next": "/ask?answer=47&x=1"}, follow_redirects=False)
+    assert done.headers["location"] == "/ask?answer=47&x=1"

@@ -234,3 +234,22 @@ async def test_analysts_never_read_metadata_of_excluded_tables_or_columns(client
     everything = (await client.get("/api/v1/connections/shop/tables", headers=bearer(admin_key))).json()
     assert [t["name"] for t in everything] == ["customers", "orders"]
     assert (await client.get("/api/v1/connections/shop/metadata", headers=bearer(admin_key))).status_code == 200
+
+
+async def test_a_second_golden_query_with_the_same_question_is_refused(client, admin_key, sqlite_shop):
+    await _connect(client, admin_key, "shop", sqlite_shop)
+    await _sync(client, admin_key, "shop")
+    url = "/api/v1/connections/shop/golden-queries"
+    first = await client.post(url, headers=bearer(admin_key), json={
+        "question": "How many orders shipped?", "sql": "SELECT count(*) FROM orders WHERE status = 'shipped'"})
+    assert first.status_code == 201
+    again = await client.post(url, headers=bearer(admin_key), json={
+        "question": "  how many orders   shipped ", "sql": "SELECT 1 FROM orders"})
+    assert again.status_code == 409 and f"#{first.json()['id']}" in again.json()["detail"]
+    other = await client.post(url, headers=bearer(admin_key), json={
+        "question": "How many orders?", "sql": "SELECT count(*) FROM orders"})
+    assert other.status_code == 201
+    renamed = await client.put(f"{url}/{other.json()['id']}", headers=bearer(admin_key), json={
+        "question": "How many orders shipped?", "sql": "SELECT count(*) FROM orders"})
+    assert renamed.status_code == 409
+    assert len((await client.get(url, headers=bearer(admin_key))).json()) == 2

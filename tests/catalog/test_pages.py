@@ -111,3 +111,32 @@ async def test_audit_page_lists_and_filters_admin_changes(client, admin, sqlite_
     assert "catalog.connection.create" in page.text and "catalog.sync.start" in page.text
     filtered = await client.get("/admin/audit?action=catalog.sync", headers={"HX-Request": "true"})
     assert "catalog.sync.start" in filtered.text and "catalog.connection.create" not in filtered.text
+
+
+async def test_the_audit_filter_by_connection_name_finds_its_golden_query_and_instruction_edits(client, admin,
+                                                                                                sqlite_shop):
+    await _admin_with_synced_shop(client, admin, sqlite_shop)
+    await form_post(client, "/connections/shop/instructions", {"text": "Amounts are USD", "kind": "always"},
+                    page="/connections/shop/instructions", htmx=True)
+    filtered = await client.get("/admin/audit?target=connection:shop", headers={"HX-Request": "true"})
+    assert "catalog.instruction.create" in filtered.text and "catalog.connection.create" in filtered.text
+    assert "connection:shop/instruction:" in filtered.text  # shown by name, not by id
+    other = await client.get("/admin/audit?target=connection:nothing", headers={"HX-Request": "true"})
+    assert "catalog.instruction.create" not in other.text
+
+
+async def test_golden_queries_are_edited_on_the_page_and_a_duplicate_is_refused(client, admin, sqlite_shop):
+    await _admin_with_synced_shop(client, admin, sqlite_shop)
+    page = "/connections/shop/golden-queries"
+    await form_post(client, page, {"question": "How many orders?", "sql": "SELECT count(*) FROM orders"}, page=page,
+                    htmx=True)
+    [query] = await client.app.state.catalog.golden_queries((await client.app.state.catalog.get_connection("shop")).id)
+    saved = await form_post(client, page, {"action": "update", "id": str(query.id), "question": "How many orders in all?",
+                                           "sql": "SELECT count(*) AS n FROM orders"}, page=page, htmx=True)
+    assert saved.status_code == 200 and "Golden query saved" in saved.text and "How many orders in all?" in saved.text
+    bad = await form_post(client, page, {"action": "update", "id": str(query.id), "question": "x",
+                                         "sql": "DROP TABLE orders"}, page=page, htmx=True)
+    assert bad.status_code == 400 and "DROP" in bad.text
+    twice = await form_post(client, page, {"question": "how many orders in all", "sql": "SELECT 1 FROM orders"},
+                            page=page, htmx=True)
+    assert twice.status_code == 409 and "already has this question" in twice.text

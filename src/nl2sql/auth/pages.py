@@ -230,7 +230,8 @@ class UserAdminPages(Controller):
 
 
 def login_redirect(request: Request) -> Redirect:
-    return Redirect(path=f"/login?next={quote(request.url.path)}")
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(path=f"/login?next={quote(wanted, safe='/')}")
 
 
 page_routes = [LoginPages, AccountPages, UserAdminPages]

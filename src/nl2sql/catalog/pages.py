@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 from typing import Annotated, Any
 
@@ -249,6 +251,10 @@ class ConnectionPages(Controller):
             if action == "delete":
                 await catalog_service.delete_golden_query(user, connection.id, int(_text(data, "id")))
                 extra["message"] = "Golden query deleted."
+            elif action == "update":
+                await catalog_service.update_golden_query(user, connection.id, int(_text(data, "id")),
+                                                          _text(data, "question"), _text(data, "sql"))
+                extra["message"] = "Golden query saved: it parsed and ran read-only."
             else:
                 await catalog_service.add_golden_query(user, connection.id, _text(data, "question"), _text(data, "sql"))
                 extra["message"] = "Golden query added: it parsed and ran read-only."
@@ -337,14 +343,28 @@ class AuditPages(Controller):
     guards = [requires_admin]
 
     @get("/")
-    async def audit(self, request: Request, audit_log: AuditLog, action: str | None = None,
-                    target: str | None = None, page: int = 1) -> Template:
+    async def audit(self, request: Request, audit_log: AuditLog, catalog_service: CatalogService,
+                    action: str | None = None, target: str | None = None, page: int = 1) -> Template:
         page = max(1, page)
-        entries, total = await audit_log.search(action=action or None, target=target or None, limit=AUDIT_PER_PAGE,
-                                                offset=(page - 1) * AUDIT_PER_PAGE)
+        # catalog entries name their connection by id ("connection:3/golden_query:7"): a filter by name finds
+        # them too, and the page shows the name
+        names = {c.id: c.name for c in await catalog_service.list_connections()}
+        wanted = (target or "").strip().lower().removeprefix("connection:").split("/")[0]
+        also = [f"connection:{i}/" for i, n in names.items() if n == wanted]
+        entries, total = await audit_log.search(action=action or None, target=target or None, also_targets=also,
+                                                limit=AUDIT_PER_PAGE, offset=(page - 1) * AUDIT_PER_PAGE)
+        entries = [replace(e, target=_named(e.target, names)) for e in entries]
         ctx = {"entries": entries, "total": total, "page": page, "pages": max(1, -(-total // AUDIT_PER_PAGE)),
                "action": action or "", "target": target or ""}
         return render(request, "catalog/audit.html", ctx, fragment="catalog/_audit.html")
+
+
+def _named(target: str, names: dict[int, str]) -> str:
+    head, sep, rest = target.partition("/")
+    kind, _, ident = head.partition(":")
+    if kind == "connection" and ident.isdigit() and int(ident) in names:
+        return f"connection:{names[int(ident)]}{sep}{rest}"
+    return target
 
 
 page_routes = [ConnectionPages, CatalogPages, AuditPages]

@@ -1063,10 +1063,24 @@ class CatalogService:
             raise ValidationFailed("a question may have at most 2000 characters")
         return question, await self.check_golden_sql(connection_id, sql)
 
+    @staticmethod
+    async def _refuse_duplicate(db: AsyncSession, connection_id: int, question: str, except_id: int | None = None) -> None:
+        """One golden query per question (case, spacing and end punctuation aside) on a connection."""
+        def key(text: str) -> str:
+            return " ".join(text.lower().split()).rstrip("?.! ")
+
+        rows = await db.execute(sa.select(GoldenQueryRow.id, GoldenQueryRow.question).where(
+            GoldenQueryRow.connection_id == connection_id))
+        for other_id, other in rows:
+            if other_id != except_id and key(other) == key(question):
+                raise ConflictError(f"golden query #{other_id} already has this question ({other!r}): edit that one "
+                                    "instead")
+
     async def add_golden_query(self, actor: User | None, connection_id: int, question: str, sql: str) -> GoldenQuery:
         question, sql = await self._golden_fields(connection_id, question, sql)
         now = utcnow()
         async with self._sessions() as db:
+            await self._refuse_duplicate(db, connection_id, question)
             row = GoldenQueryRow(connection_id=connection_id, question=question, sql=sql, created_at=now, updated_at=now)
             db.add(row)
             await db.flush()
@@ -1086,6 +1100,7 @@ class CatalogService:
             row = await db.get(GoldenQueryRow, query_id)
             if row is None or row.connection_id != connection_id:
                 raise NotFoundError(f"no golden query {query_id}")
+            await self._refuse_duplicate(db, connection_id, question, except_id=query_id)
             before = {"question": row.question, "sql": row.sql}
             row.question, row.sql, row.updated_at = question, sql, utcnow()
             self._audit(db, actor, "catalog.golden_query.update", f"connection:{connection_id}/golden_query:{row.id}",
@@ -1117,7 +1132,7 @@ class CatalogService:
             try:
                 await self.add_golden_query(actor, connection_id, question, sql)
                 imported += 1
-            except ValidationFailed as exc:
+            except (ValidationFailed, ConflictError) as exc:
                 errors.append((line, exc.detail))
         return ImportReport(imported=imported, skipped=len(errors), errors=tuple(errors))
 

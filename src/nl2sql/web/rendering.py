@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from litestar import MediaType, Request
@@ -17,7 +18,16 @@ def _configure(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.trim_blocks = True
     env.lstrip_blocks = True
-    env.filters["dt"] = lambda value: value.strftime("%Y-%m-%d %H:%M") if value else ""
+    env.filters["dt"] = _when
+
+
+def _when(value) -> str:
+    """A timestamp as pages show it, with its zone (the app stores UTC)."""
+    if not value:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%d %H:%M} UTC"
 
 
 def template_config() -> TemplateConfig:
