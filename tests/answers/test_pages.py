@@ -211,3 +211,16 @@ async def test_progress_polls_do_not_count_against_the_users_rate_limit(client, 
     # the limit itself still holds for the user's own requests
     codes = [(await client.get("/history")).status_code for _ in range(6)]
     assert 429 in codes
+
+
+async def test_a_follow_up_is_promoted_under_the_whole_question_it_stood_for(client, shop_connection, admin, script):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    script.extend([ORDERS_BY_STATUS, ORDERS_BY_STATUS])
+    first = await ask_htmx(client, "How many orders does each status have?")
+    thread = re.search(r'name="thread_id" id="thread-id" value="(\d+)"', first).group(1)
+    follow = await ask_htmx(client, "only for 2024", thread_id=thread)
+    await form_post(client, f"/answers/{answer_id_of(follow)}/feedback", {"rating": "up"}, page="/ask", htmx=True)
+    listing = await client.get("/admin/feedback")
+    feedback_id = re.search(r'href="/admin/feedback/(\d+)"', listing.text).group(1)
+    trace = await client.get(f"/admin/feedback/{feedback_id}")
+    assert 'name="question" value="How many orders does each status have only for 2024"' in trace.text

@@ -15,7 +15,7 @@ async def test_admin_adds_a_connection_through_the_page(client, admin, sqlite_sh
     await login(client, admin.email, ADMIN_PASSWORD)
     r = await form_post(client, "/connections", {"name": "lite", "url": sqlite_shop, "description": "d"},
                         page="/connections", htmx=True)
-    assert r.status_code == 200 and r.headers["hx-redirect"] == "/connections/lite"
+    assert r.status_code == 200 and r.headers["hx-redirect"] == "/connections/lite?test=1"
     page = await client.get("/connections/lite")
     assert page.status_code == 200 and "Test connection" in page.text and "Never synced" in page.text
 
@@ -140,3 +140,13 @@ async def test_golden_queries_are_edited_on_the_page_and_a_duplicate_is_refused(
     twice = await form_post(client, page, {"question": "how many orders in all", "sql": "SELECT 1 FROM orders"},
                             page=page, htmx=True)
     assert twice.status_code == 409 and "already has this question" in twice.text
+
+
+async def test_a_new_connection_is_tested_at_once_and_a_closed_port_says_so(client, admin):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    created = await form_post(client, "/connections", {"name": "down", "url": "postgresql://u:pw@127.0.0.1:1/db"},
+                              page="/connections")
+    assert created.status_code == 303 and created.headers["location"] == "/connections/down?test=1"
+    page = await client.get(created.headers["location"])
+    assert page.status_code == 200 and "Saved. Connection test:" in page.text and "cannot reach 127.0.0.1:1" in page.text
+    assert 'class="alert error"' in page.text

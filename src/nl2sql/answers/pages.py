@@ -16,8 +16,10 @@ from nl2sql.answers.charts import CHART_KINDS
 from nl2sql.answers.feedback import FeedbackFilter, FeedbackService
 from nl2sql.answers.history import STATUSES
 from nl2sql.answers.results import highlight_sql
+from nl2sql.answers.service import effective_question
 from nl2sql.auth import AuthService, current_user, requires_admin, requires_user
 from nl2sql.errors import AppError, BusyError, ValidationFailed
+from nl2sql.prompting import Turn
 from nl2sql.web import is_htmx, redirect, render
 
 log = logging.getLogger("nl2sql.answers")
@@ -263,9 +265,14 @@ class FeedbackPages(Controller):
         item = await feedback_service.get(feedback_id)
         record = await ask_service.history.get(current_user(request), item.answer_id)
         users = {u.id: u for u in await auth_service.list_users()}
+        # a follow-up ("only for 2024") is promoted under the whole question it stood for
+        standalone = item.question
+        if record.thread_id is not None:
+            earlier = await ask_service.threads.listing(record.thread_id, before=record.id)
+            standalone = effective_question(item.question, tuple(Turn(t.question, t.sql or "") for t in earlier))
         return render(request, "answers/trace.html", {
             "user": current_user(request), "item": item, "r": record, "users": users,
-            "sql_html": highlight_sql(record.sql or ""),
+            "sql_html": highlight_sql(record.sql or ""), "promote_question": standalone,
         })
 
     @post("/{feedback_id:int}/promote")

@@ -78,7 +78,8 @@ class ConnectionPages(Controller):
             ctx = await self._list(request, catalog_service, error=exc.detail, form=form)
             return render(request, "catalog/connections.html", ctx, fragment="catalog/_connections.html",
                           status_code=exc.status_code)
-        return redirect(request, f"/connections/{created.name}")
+        # a new connection is tested at once: its page opens with the result (a closed port says so there)
+        return redirect(request, f"/connections/{created.name}?test=1")
 
     async def _detail(self, request: Request, catalog: CatalogService, auth: AuthService, name: str,
                       **extra: Any) -> dict[str, Any]:
@@ -93,9 +94,12 @@ class ConnectionPages(Controller):
 
     @get("/{name:str}")
     async def detail(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
-                     name: str) -> Template:
-        return render(request, "catalog/connection.html",
-                      await self._detail(request, catalog_service, auth_service, name))
+                     name: str, test: bool = False) -> Template:
+        ctx = await self._detail(request, catalog_service, auth_service, name)
+        if test and ctx["user"].is_admin:
+            result = await catalog_service.test_connection(name)
+            ctx["test"] = replace(result, message=f"Saved. Connection test: {result.message}")
+        return render(request, "catalog/connection.html", ctx)
 
     @post("/{name:str}", guards=[requires_admin])
     async def update(self, request: Request, catalog_service: CatalogService, auth_service: AuthService, name: str,
