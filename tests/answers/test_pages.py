@@ -224,3 +224,15 @@ async def test_a_follow_up_is_promoted_under_the_whole_question_it_stood_for(cli
     feedback_id = re.search(r'href="/admin/feedback/(\d+)"', listing.text).group(1)
     trace = await client.get(f"/admin/feedback/{feedback_id}")
     assert 'name="question" value="How many orders does each status have only for 2024"' in trace.text
+
+
+async def test_a_timed_out_question_ends_on_the_page_and_is_in_history(client, shop_connection, admin, script):
+    from nl2sql.inference import InferenceTimeout
+
+    await login(client, admin.email, ADMIN_PASSWORD)
+    script.append(InferenceTimeout("the model did not finish within 120 s; the request was cancelled"))
+    ended = await ask_htmx(client, "Which zebra sold the most?")
+    assert "did not finish within 120 s" in ended and "from asking to this message" in ended
+    assert "Recorded as answer #" in ended
+    history = await client.get("/history")
+    assert "Which zebra sold the most?" in history.text

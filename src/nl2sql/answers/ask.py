@@ -340,6 +340,7 @@ class PendingAsk:
     started: float
     stages: list[str] = field(default_factory=list)
     task: asyncio.Task | None = None
+    ended_s: float | None = None  # seconds from the question to its result or error
 
     @property
     def elapsed_s(self) -> float:
@@ -368,6 +369,7 @@ class PendingAsks:
         self._forget_old()
         pending = PendingAsk(secrets.token_urlsafe(12), user.id, question, time.monotonic(), ["Question received"])
         pending.task = asyncio.create_task(work(pending.stages.append))
+        pending.task.add_done_callback(lambda _: setattr(pending, "ended_s", pending.elapsed_s))
         self._items[pending.token] = pending
         return pending
 

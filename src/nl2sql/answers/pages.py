@@ -157,7 +157,9 @@ class AskPages(Controller):
             return Template("answers/_progress.html", context={"p": pending})
         error = pending.task.exception() if not pending.task.cancelled() else ValidationFailed("the question was cancelled")
         if error is not None:
-            return Template("answers/_ask_error.html", context={"error": _error_context(error), "question": pending.question})
+            ended = pending.ended_s if pending.ended_s is not None else pending.elapsed_s
+            return Template("answers/_ask_error.html", context={"error": _error_context(error) | {"elapsed_s": ended},
+                                                                "question": pending.question})
         context = await _answer_context(request, ask_service, feedback_service, pending.task.result())
         return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
 

@@ -591,7 +591,7 @@ class AnswerService:
                 detail = _cut_off(error.detail, cut_off, params.max_tokens)
                 outcome.attempts.append(_attempt(sql=None, error=detail, error_kind="extraction", **common))
                 outcome.error = detail
-                feedback = ErrorFeedback(raw.strip()[:2000] or "(empty answer)", detail)
+                feedback = ErrorFeedback(raw.strip()[:2000] or "(empty answer)", _to_model(error.detail, cut_off))
                 continue
             try:
                 validated = await guarded(sql, policy)
@@ -600,7 +600,7 @@ class AnswerService:
                 detail = _cut_off(error.detail, cut_off, params.max_tokens)
                 outcome.attempts.append(_attempt(sql=sql, error=detail, error_kind="refused", **common))
                 outcome.error = detail
-                feedback = ErrorFeedback(sql, detail)
+                feedback = ErrorFeedback(sql, _to_model(error.detail, cut_off))
                 continue
             timings["validate_ms"] = clock.lap("validate_ms", since)
             since = time.perf_counter()
@@ -682,9 +682,16 @@ def _joins(prompt: Prompt, retrieval: Retrieval) -> list[tuple[str, str, tuple[t
 
 
 def _cut_off(detail: str, cut_off: bool, max_tokens: int) -> str:
+    """What the user reads: why the model's SQL was refused, and the setting that gives it more room."""
     if not cut_off:
         return detail
-    return f"{detail} (the answer was cut off after {max_tokens} tokens: write a shorter query)"
+    return (f"{detail} (the model's SQL was cut off at the {max_tokens}-token limit; "
+            "NL2SQL_ENGINE_MAX_NEW_TOKENS raises it, or ask a narrower question)")
+
+
+def _to_model(detail: str, cut_off: bool) -> str:
+    """What the repair prompt tells the model."""
+    return f"{detail} (your answer was cut off: write a shorter query)" if cut_off else detail
 
 
 def _attempt(
