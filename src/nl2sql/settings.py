@@ -518,7 +518,7 @@ class GatewaySettings:
         "NL2SQL_GATEWAY_RECORD_RETENTION_DAYS", 90, "Days request and model-call records are kept; then a job deletes them."
     )
     requests_per_minute: int = setting(
-        "NL2SQL_RATE_LIMIT_PER_MINUTE", 120, "Requests a user may make per minute (pages and API; 0 = no limit)."
+        "NL2SQL_RATE_LIMIT_PER_MINUTE", 120, "Requests a user may make per minute (pages and API; a page's own polls and static files don't count; 0 = no limit)."
     )
     key_requests_per_minute: int = setting(
         "NL2SQL_KEY_RATE_LIMIT_PER_MINUTE", 0, "Requests one API key may make per minute (0 = only the user's limit)."

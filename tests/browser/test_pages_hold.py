@@ -137,3 +137,27 @@ def test_every_refused_form_shows_the_servers_message(demo_server, page):
     shot(page, "refused-edit")
     assert outside == []
     assert [e for e in errors if "status of 4" not in e] == []
+
+
+def test_a_slow_question_ends_on_screen_though_its_polls_outnumber_the_rate_limit(settings, page):
+    from nl2sql.settings import GatewaySettings
+
+    settings = with_section(settings, catalog=CatalogSettings(demo=True),
+                            gateway=GatewaySettings(requests_per_minute=8))
+    # the reader can't read this question: the (slow) model answers it, 6 s later
+    model = FakeChatModel(["SELECT status, COUNT(*) AS n FROM orders GROUP BY status"], delay=6.0)
+    app = create_app(settings, chat_model=model)
+    outside, errors = _watch(page)
+    with LiveServer(app) as server:
+        run_async(_users, settings)
+        _login(page, server.url, "ann@example.com", ANALYST_PASSWORD)
+        page.fill("#ask-question", "qqq zzz xyzzy plugh")
+        page.click("#ask-button")
+        page.wait_for_selector("#progress")
+        assert page.is_disabled("#ask-button")  # no second question while this one runs
+        page.wait_for_selector("article.answer", timeout=60_000)
+        assert "delivered" in page.inner_text("table.results")
+        assert page.is_enabled("#ask-button")
+        assert model.calls  # it was the slow model that answered
+        shot(page, "slow-question-answered")
+    assert outside == [] and errors == []
