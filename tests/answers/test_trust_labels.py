@@ -34,3 +34,17 @@ def test_verified_edited_and_read_labels():
     assert record(verified=True).trust == ("verified", "verified query")
     assert record(source="edit", retrieved=SHOWN).trust[0] == "edited"
     assert record(generator="reader").trust == ("read", "read from the question (no model)")
+
+
+def test_the_progress_line_says_when_a_question_waits_for_the_model():
+    from nl2sql.answers.service import _model_stage
+    from nl2sql.inference import ModelStatus
+
+    def model(busy: int, queued: int):
+        status = ModelStatus(backend="llamacpp", model="m", model_file=None, base_url=None, context_size=2048,
+                             prompt_format="chat", loaded=True, slots=1, busy=busy, queue_depth=queued, queue_size=8,
+                             supports_grammar=True)
+        return type("Stub", (), {"describe": lambda self: status})()
+
+    assert _model_stage(model(0, 0)) == "Asking the model"
+    assert _model_stage(model(1, 2)) == "Waiting for the model (2 questions ahead), then asking it"

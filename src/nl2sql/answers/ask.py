@@ -106,10 +106,10 @@ class AskService:
         connection = await self._catalog.visible_connection(user, connection_name.strip())
         thread = await self.threads.for_question(user, thread_id, connection.id)
         history = await self.threads.turns(thread.id, self.settings.history_turns) if thread else ()
-        say("Finding the relevant tables and writing SQL" + (" (follow-up)" if history else ""))
+        say("Reading the question and finding the relevant tables" + (" (follow-up)" if history else ""))
         try:
             answer = await self._engine.generate_sql(
-                user, question, connection.name, history=history, api_key_id=api_key_id
+                user, question, connection.name, history=history, api_key_id=api_key_id, progress=say
             )
         except AppError as failed:  # no SQL, or the model busy or too slow: filed in the thread all the same
             extra = failed.extra or {}

@@ -217,7 +217,7 @@ class AnswerService:
 
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
-        api_key_id: int | None = None,
+        api_key_id: int | None = None, progress: Callable[[str], None] | None = None,
     ) -> SqlAnswer:
         """Checked SQL for `question` on the connection `user` may use; SqlNotGenerated after the last failed attempt."""
         question = " ".join((question or "").split())
@@ -247,7 +247,8 @@ class AnswerService:
             golden_id = max(retrieval.golden_queries, key=lambda g: g.score).golden.id
         else:
             try:
-                outcome = await self._by_candidates(question, retrieval, schema, policy, connection, clock, history)
+                outcome = await self._by_candidates(question, retrieval, schema, policy, connection, clock, history,
+                                                    progress or (lambda _: None))
             except (BusyError, InferenceTimeout, UnavailableError) as error:
                 # the model was busy, too slow or gone: the question is still filed (History shows it and why)
                 failed = AnswerRow(
@@ -346,7 +347,7 @@ class AnswerService:
 
     async def _by_candidates(
         self, question: str, retrieval: Retrieval, schema: PromptSchema, policy: ConnectionPolicy,
-        connection: Connection, clock: _Clock, history: tuple[Turn, ...],
+        connection: Connection, clock: _Clock, history: tuple[Turn, ...], say: Callable[[str], None],
     ) -> _Outcome:
         generators = self.settings.generator_list
         text = effective_question(question, history)
@@ -389,6 +390,7 @@ class AnswerService:
         clock.lap("check_ms", since)
         outcome = _Outcome([], candidates=candidates)
         if self._consult_model(candidates):
+            say(_model_stage(self._model))
             if "model_plan" in generators:
                 planned = await self._model_plan(text, retrieval, model, connection, clock)
                 if planned is not None:
@@ -679,6 +681,18 @@ def _joins(prompt: Prompt, retrieval: Retrieval) -> list[tuple[str, str, tuple[t
     for hint in retrieval.join_hints:
         joins.append((resolve(hint.left_table), resolve(hint.right_table), tuple(hint.pairs)))
     return joins
+
+
+def _model_stage(model: ChatModel) -> str:
+    """The progress line while the model works: it says so when the question waits for a free slot."""
+    try:
+        status = model.describe()
+    except Exception:  # a model that can't describe itself still answers
+        return "Asking the model"
+    if status.slots and status.busy >= status.slots:
+        ahead = status.queue_depth
+        return f"Waiting for the model ({ahead} question{'s' * (ahead != 1)} ahead), then asking it"
+    return "Asking the model"
 
 
 def _cut_off(detail: str, cut_off: bool, max_tokens: int) -> str:
