@@ -366,6 +366,13 @@ class EngineSettings:
         "Times the model is asked again, with the error, after its SQL was unreadable, refused or rejected by the "
         "database (0 = no repair).",
     )
+    answer_cache: int = setting(
+        "NL2SQL_ENGINE_ANSWER_CACHE",
+        1000,
+        "Questions whose chosen SQL is remembered, per connection and catalog version: the same question again "
+        "(case, spacing and end punctuation aside; a follow-up with the same earlier turns) reuses it without "
+        "generating; any catalog or golden-query change forgets it (0 = off).",
+    )
     golden_threshold: float = setting(
         "NL2SQL_ENGINE_GOLDEN_THRESHOLD",
         0.92,
@@ -490,6 +497,12 @@ class AnswersSettings:
         "NL2SQL_ANSWERS_CSV_MAX_ROWS",
         100000,
         "Rows a CSV download may hold: it re-runs the answer's query through the guard with this cap, streamed.",
+    )
+    result_max_age_s: float = setting(
+        "NL2SQL_ANSWERS_RESULT_MAX_AGE_SECONDS",
+        60.0,
+        "A remembered answer's rows are reused when younger than this many seconds; older ones are run again "
+        "(0 = always run again).",
     )
     cached_results: int = setting(
         "NL2SQL_ANSWERS_CACHED_RESULTS",

@@ -32,6 +32,7 @@ class SqlResponse(msgspec.Struct):
     generator: str | None  # reader, golden, model_plan, model_sql; "verified" for the golden shortcut
     candidate_count: int
     candidates: list[dict[str, Any]]
+    cached_from: int | None  # the earlier answer whose chosen SQL this one reused (same question and catalog)
 
     @classmethod
     def of(cls, answer: SqlAnswer) -> SqlResponse:
@@ -50,6 +51,7 @@ class SqlResponse(msgspec.Struct):
             generator=answer.generator,
             candidate_count=len(answer.candidates),
             candidates=list(answer.candidates),
+            cached_from=answer.cached_from,
         )
 
 

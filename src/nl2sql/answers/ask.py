@@ -122,10 +122,17 @@ class AskService:
                         db, user, answer_id, thread.id if thread else None, connection.id, question, "ask", None
                     )
             raise
-        say("Running the query")
+        reuse = None
+        if answer.cached_from is not None and self.settings.result_max_age_s > 0:
+            # the same question a moment ago: its rows too, while they are young enough
+            earlier = self._cache.get(answer.cached_from)
+            if earlier is not None and earlier[0].row_cap == rows and (
+                    time.monotonic() - earlier[0].at < self.settings.result_max_age_s):
+                reuse = earlier
+        say("Reusing the result of the same question" if reuse else "Running the query")
         return await self._execute(
             user, answer.id, answer.validated, connection, thread.id if thread else None, "ask",
-            uncapped_sql(answer.validated), rows, say, question=answer.question,
+            uncapped_sql(answer.validated), rows, say, question=answer.question, reuse=reuse,
         )
 
     async def run_sql(self, user: User, answer_id: int, sql: str | None = None) -> AskResult:
@@ -168,18 +175,52 @@ class AskService:
             lambda _: None, question=question,
         )
 
+    async def choose_alternative(self, user: User, answer_id: int, index: int) -> AskResult:
+        """Answer the question again with one of its runner-up readings (a "did you mean" click): no model call,
+        the candidate's SQL through the guard, recorded as a new answer with that reading."""
+        base = await self.history.get(user, answer_id)
+        if not 0 <= index < len(base.candidates) or index not in dict(base.alternatives):
+            raise NotFoundError(f"answer {answer_id} has no alternative reading {index}")
+        if base.connection_id is None:
+            raise NotFoundError(f"the connection of answer {answer_id} no longer exists")
+        picked = base.candidates[index]
+        connection = await self._catalog.get_connection_by_id(base.connection_id)
+        connection = await self._catalog.visible_connection(user, connection.name)
+        policy = await self._policy(connection.id, self.row_cap)
+        validated = await guarded(picked["sql"], policy)
+        candidates = [c | {"chosen": i == index} for i, c in enumerate(base.candidates)]
+        row = AnswerRow(
+            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=base.question,
+            sql=validated.sql, verified=False, golden_query_id=None, status="ok", error=None,
+            attempts=[], retrieved=base.retrieved, timings={}, trace_id=current_trace_id(), created_at=utcnow(),
+            plan=picked.get("plan"), explanation=picked.get("explanation"), generator=picked.get("generator"),
+            candidates=candidates,
+        )
+        async with self._sessions() as db, db.begin():
+            db.add(row)
+        thread_id = base.thread_id if base.user_id == user.id else None
+        return await self._execute(
+            user, row.id, validated, connection, thread_id, "alternative", uncapped_sql(validated), self.row_cap,
+            lambda _: None, question=base.question,
+        )
+
     async def _execute(
         self, user: User, answer_id: int, validated: ValidatedSql, connection: Connection, thread_id: int | None,
         source: str, source_sql: str, max_rows: int, say: Progress, *, question: str,
+        reuse: tuple[CachedResult, ChartChoice] | None = None,
     ) -> AskResult:
         failure: AppError | None = None
         result: CachedResult | None = None
         chart: ChartChoice | None = None
-        try:
-            result = await self._run(validated, connection.id, max_rows)
-        except (QueryFailed, QueryTimeout) as error:
-            failure = error
-        if result is not None:
+        chart_ms = 0.0
+        if reuse is not None:
+            result, chart = reuse
+        else:
+            try:
+                result = await self._run(validated, connection.id, max_rows)
+            except (QueryFailed, QueryTimeout) as error:
+                failure = error
+        if result is not None and chart is None:
             say("Drawing the chart")
             since = time.perf_counter()
             chart = await self._chart(question, result, connection)
@@ -196,7 +237,7 @@ class AskService:
             failure.extra.update({"answer_id": answer_id, "thread_id": thread_id, "sql": validated.sql})
         timings = dict(record.timings)
         if result is not None:
-            timings |= {"run_ms": result.elapsed_ms, "chart_ms": chart_ms}
+            timings |= {"run_ms": 0.0 if reuse else result.elapsed_ms, "chart_ms": chart_ms}
         return AskResult(record, result, chart, failure, timings)
 
     async def _run(self, validated: ValidatedSql, connection_id: int, max_rows: int) -> CachedResult:

@@ -62,6 +62,8 @@ class AskResponse(msgspec.Struct):
     plan: PlanOut | None
     generator: str | None
     candidate_count: int
+    cached_from: int | None  # the earlier answer whose chosen SQL this one reused
+    alternatives: list[dict[str, Any]]  # "did you mean": {index, line}; POST .../alternatives/{index} answers it
     columns: list[dict[str, str]]
     rows: list[list[Any]]
     row_count: int
@@ -83,6 +85,8 @@ class AskResponse(msgspec.Struct):
             plan=plan_of(record),
             generator=record.generator,
             candidate_count=len(record.candidates),
+            cached_from=record.cached_from,
+            alternatives=[{"index": i, "line": line} for i, line in record.alternatives],
             columns=[{"name": c.name, "type": c.type} for c in result.columns] if result else [],
             rows=[[json_value(v) for v in row] for row in result.rows] if result else [],
             row_count=len(result.rows) if result else 0,
@@ -190,6 +194,14 @@ class AskController(Controller):
             current_user(request), data.question, data.connection, thread_id=data.thread_id, max_rows=data.max_rows,
             api_key_id=principal.api_key_id if principal is not None else None,
         )
+        if answered.failure is not None:
+            raise answered.failure
+        return AskResponse.of(answered)
+
+    @post("/answers/{answer_id:int}/alternatives/{index:int}", status_code=200,
+          summary="Answer the question again with one of its close runner-up readings (\"did you mean\")")
+    async def alternative(self, request: Request, answer_id: int, index: int, ask_service: AskService) -> AskResponse:
+        answered = await ask_service.choose_alternative(current_user(request), answer_id, index)
         if answered.failure is not None:
             raise answered.failure
         return AskResponse.of(answered)

@@ -54,7 +54,7 @@ class Candidate:
             "generator": self.generator, "sql": self.sql, "plan": self.plan, "explanation": self.explanation,
             "confidence": round(self.confidence, 4), "error": self.error, "rows": self.rows,
             "fit": round(self.fit, 4), "agreement": self.agreement, "score": round(self.score, 4),
-            "chosen": self.chosen, "ms": round(self.ms, 1), "note": self.note,
+            "chosen": self.chosen, "ms": round(self.ms, 1), "note": self.note, "fingerprint": self.fingerprint,
         }
 
 

@@ -83,6 +83,7 @@ class SqlAnswer:
     explanation: str | None = None  # the plan's one line of English: how the question was read
     generator: str | None = None  # reader, golden, model_plan, model_sql; "verified" for the golden shortcut
     candidates: tuple[dict[str, Any], ...] = ()  # every candidate with its scores, the winner marked
+    cached_from: int | None = None  # the earlier answer whose SQL this one reused (same question and catalog)
 
 
 class SqlNotGenerated(AppError):

@@ -27,6 +27,9 @@ def status_of(status: str, run_error: str | None) -> str:
     return "query failed" if run_error else "ok"
 
 
+ALTERNATIVE_MARGIN = 0.15  # a runner-up this close to the winner's score is offered as "did you mean"
+
+
 @dataclass(frozen=True)
 class AnswerRecord:
     """Everything recorded for one answer: the trace (attempts, retrieved, timings) and its result summary."""
@@ -69,6 +72,28 @@ class AnswerRecord:
         """Golden queries that were in the prompt (they guided a generated answer)."""
         ids = set(self.retrieved.get("guided_by") or ())
         return [g for g in self.retrieved.get("golden_queries", ()) if g.get("id") in ids]
+
+    @property
+    def alternatives(self) -> list[tuple[int, str]]:
+        """Runners-up worth offering ("did you mean"): other readings that ran, found rows, differ from the
+        winner and scored close to it; (candidate index, English line), best first, at most three."""
+        chosen = next((c for c in self.candidates if c.get("chosen")), None)
+        if chosen is None or self.source != "ask":
+            return []
+        close = [
+            (i, c) for i, c in enumerate(self.candidates)
+            if not c.get("chosen") and c.get("explanation") and c.get("rows") and not c.get("error")
+            and c.get("sql") != chosen.get("sql") and c.get("explanation") != chosen.get("explanation")
+            and (c.get("fingerprint") is None or c.get("fingerprint") != chosen.get("fingerprint"))  # other data
+            and (c.get("score") or 0) >= (chosen.get("score") or 0) - ALTERNATIVE_MARGIN
+        ]
+        close.sort(key=lambda item: -(item[1].get("score") or 0))
+        return [(i, c["explanation"]) for i, c in close[:3]]
+
+    @property
+    def cached_from(self) -> int | None:
+        """The earlier answer whose chosen SQL this one reused (the same question on the same catalog)."""
+        return self.retrieved.get("cached_from")
 
     @property
     def instructions(self) -> list[str]:

@@ -199,6 +199,16 @@ class AskPages(Controller):
         context = await _answer_context(request, ask_service, feedback_service, answered)
         return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
 
+    @post("/answers/{answer_id:int}/alternatives/{index:int}")
+    async def alternative(
+        self, request: Request, answer_id: int, index: int, ask_service: AskService, feedback_service: FeedbackService,
+    ) -> Template | Response:
+        answered = await ask_service.choose_alternative(current_user(request), answer_id, index)
+        if not is_htmx(request):
+            return redirect(request, f"/ask?answer={answered.record.id}")
+        context = await _answer_context(request, ask_service, feedback_service, answered)
+        return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
+
     @get("/answers/{answer_id:int}/csv")
     async def csv(self, request: Request, answer_id: int, ask_service: AskService) -> Stream:
         name, chunks = await ask_service.csv(current_user(request), answer_id)

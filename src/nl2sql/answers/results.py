@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
 import csv
 import datetime as dt
 import decimal
 import io
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -89,6 +91,7 @@ class CachedResult:
     truncated: bool
     row_cap: int
     elapsed_ms: float
+    at: float = field(default_factory=time.monotonic)  # when it was run
 
 
 class ResultCache:

@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -213,6 +214,8 @@ class AnswerService:
         self._today = today
         self._policies: dict[int, tuple[dt.datetime, ConnectionPolicy]] = {}
         self._readers: dict[int, tuple[dt.datetime, Reader]] = {}
+        # chosen SQL by (connection, catalog version, normalised question, earlier turns): safe to miss
+        self._answers: OrderedDict[tuple, SqlAnswer] = OrderedDict()
         self.trust = trust
 
     async def generate_sql(
@@ -237,6 +240,11 @@ class AnswerService:
             )
         policy = self._policy(schema)
         clock.lap("schema_ms", since)
+        key = _cache_key(schema, question, history)
+        hit = self._answers.get(key) if self.settings.answer_cache else None
+        if hit is not None:
+            self._answers.move_to_end(key)
+            return await self._reuse(user, api_key_id, connection, question, hit, clock)
         since = time.perf_counter()
         retrieval = await self._retriever.retrieve(question, connection.id)
         clock.lap("retrieve_ms", since)
@@ -310,7 +318,7 @@ class AnswerService:
             )
         if golden_id is not None:
             note_outcome("verified query")
-        return SqlAnswer(
+        answer = SqlAnswer(
             id=record.id,
             connection=connection.name,
             question=question,
@@ -327,6 +335,28 @@ class AnswerService:
             generator="verified" if golden_id is not None else (winner.generator if winner else None),
             candidates=tuple(candidates),
         )
+        if self.settings.answer_cache:
+            self._answers[key] = answer
+            while len(self._answers) > self.settings.answer_cache:
+                self._answers.popitem(last=False)
+        return answer
+
+    async def _reuse(self, user: User, api_key_id: int | None, connection: Connection, question: str,
+                     hit: SqlAnswer, clock: _Clock) -> SqlAnswer:
+        """The same question on the same catalog: its chosen SQL again, recorded as a new answer that says so."""
+        timings = clock.total()
+        record = AnswerRow(
+            user_id=user.id, api_key_id=api_key_id, connection_id=connection.id, connection_name=connection.name,
+            question=question, sql=hit.sql, verified=hit.verified, golden_query_id=hit.golden_query_id, status="ok",
+            error=None, attempts=[],
+            retrieved=hit.retrieved.to_json() | {"guided_by": list(hit.guided_by), "cached_from": hit.id},
+            timings=timings, trace_id=current_trace_id(), created_at=utcnow(), plan=hit.plan,
+            explanation=hit.explanation, generator=hit.generator, candidates=list(hit.candidates),
+        )
+        async with self._sessions() as db, db.begin():
+            db.add(record)
+        note_outcome("cached")
+        return replace(hit, id=record.id, question=question, attempts=(), timings=timings, cached_from=hit.id)
 
     def _policy(self, schema: PromptSchema) -> ConnectionPolicy:
         cached = self._policies.get(schema.connection_id)
@@ -681,6 +711,13 @@ def _joins(prompt: Prompt, retrieval: Retrieval) -> list[tuple[str, str, tuple[t
     for hint in retrieval.join_hints:
         joins.append((resolve(hint.left_table), resolve(hint.right_table), tuple(hint.pairs)))
     return joins
+
+
+def _cache_key(schema: PromptSchema, question: str, history: tuple[Turn, ...]) -> tuple:
+    def norm(text: str) -> str:
+        return " ".join(text.lower().split()).rstrip("?.!; ")
+
+    return (schema.connection_id, schema.version, norm(question), tuple((norm(t.question), t.sql) for t in history))
 
 
 def _model_stage(model: ChatModel) -> str:
