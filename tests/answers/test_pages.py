@@ -236,3 +236,15 @@ async def test_a_timed_out_question_ends_on_the_page_and_is_in_history(client, s
     assert "Recorded as answer #" in ended
     history = await client.get("/history")
     assert "Which zebra sold the most?" in history.text
+
+
+async def test_a_question_in_progress_can_be_cancelled(client, shop_connection, admin, script):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    started = await form_post(client, "/ask", {"question": "Orders per status?", "connection": "shop"}, page="/ask",
+                              htmx=True)
+    token = re.search(r'hx-get="/ask/progress/([^"]+)"', started.text).group(1)
+    assert f'hx-post="/ask/progress/{token}/cancel"' in started.text
+    cancelled = await form_post(client, f"/ask/progress/{token}/cancel", {}, page="/ask", htmx=True)
+    assert cancelled.status_code == 200 and "Cancelled:" in cancelled.text
+    polled = await client.get(f"/ask/progress/{token}", headers=HX)
+    assert "progress-card" not in polled.text  # it ended: cancelled, or its answer if it was already done

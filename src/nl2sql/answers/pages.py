@@ -163,6 +163,16 @@ class AskPages(Controller):
         context = await _answer_context(request, ask_service, feedback_service, pending.task.result())
         return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
 
+    @post("/ask/progress/{token:str}/cancel", opt={"rate_limited": False})
+    async def cancel(self, request: Request, token: str) -> Template:
+        pending = _pending(request).get(current_user(request), token)
+        if not pending.done and pending.task is not None:
+            pending.task.cancel()
+        return Template("answers/_ask_error.html", context={
+            "error": _error_context(ValidationFailed("you cancelled the question; ask again when you like"))
+            | {"title": "Cancelled"},
+            "question": pending.question})
+
     @get("/answers/{answer_id:int}/rows")
     async def rows(self, request: Request, answer_id: int, ask_service: AskService, page: int = 1) -> Template:
         answered = await ask_service.answer(current_user(request), answer_id)
