@@ -193,3 +193,37 @@ async def test_the_api_returns_the_plan_its_line_the_generator_and_the_candidate
     trace = await default_client.get(f"/api/v1/answers/{body['answer_id']}", headers=bearer(key))
     assert trace.status_code == 200
     assert trace.json()["candidates"] and trace.json()["plan"]["line"] == "number of orders by status"
+
+
+async def test_the_reading_is_changed_on_the_page_without_the_model_and_filed_in_history(default_client, tmp_path):
+    import re
+
+    from tests.support import ADMIN_PASSWORD, form_post, login
+
+    await _shop(default_client, tmp_path)
+    await login(default_client, "admin@example.com", ADMIN_PASSWORD)
+    hx = {"HX-Request": "true"}
+    asked = await form_post(default_client, "/ask", {"question": "Total amount of orders per status",
+                                                     "connection": "shop"}, page="/ask")
+    answer_id = re.search(r'data-answer-id="(\d+)"', asked.text).group(1)
+    assert "Change the reading" in asked.text
+    controls = await default_client.get(f"/answers/{answer_id}/reading", headers=hx)
+    assert 'name="agg1"' in controls.text or 'name="agg0"' in controls.text, controls.text
+    agg = re.search(r'name="(agg\d)"', controls.text).group(1)
+    group = re.search(r'name="(group\d)"', controls.text).group(1)
+    calls = len(default_client.fake_model.calls)
+    changed = await form_post(default_client, f"/answers/{answer_id}/reading", {agg: "max", group: "status"},
+                              page="/ask", htmx=True)
+    assert changed.status_code == 200, changed.text
+    assert "highest amount" in changed.text and "reading changed by hand" in changed.text
+    assert "MAX(" in changed.text.upper()
+    assert len(default_client.fake_model.calls) == calls  # no model call
+    new_id = re.search(r'data-answer-id="(\d+)"', changed.text).group(1)
+    key = (await default_client.app.state.auth.create_api_key(
+        await default_client.app.state.auth.find_user("admin@example.com"), name="t2")).key
+    trace = (await default_client.get(f"/api/v1/answers/{new_id}", headers=bearer(key))).json()
+    assert trace["retrieved"]["reading_changed_from"] == int(answer_id)
+    assert trace["retrieved"]["original_plan"]["select"] != trace["plan"]["json"]["select"]
+    refused = await form_post(default_client, f"/answers/{answer_id}/reading", {agg: "median"}, page="/ask",
+                              htmx=True)
+    assert refused.status_code == 400 and "can&#39;t be made: unknown aggregate" in refused.text

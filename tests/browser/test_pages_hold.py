@@ -161,3 +161,23 @@ def test_a_slow_question_ends_on_screen_though_its_polls_outnumber_the_rate_limi
         assert model.calls  # it was the slow model that answered
         shot(page, "slow-question-answered")
     assert outside == [] and errors == []
+
+
+def test_the_reading_is_changed_with_a_click_and_answered_again(demo_server, page):
+    outside, errors = _watch(page)
+    _login(page, demo_server.url, "ann@example.com", ANALYST_PASSWORD)
+    page.fill("#ask-question", "What is the total amount of payments by method?")
+    page.click("#ask-button")
+    page.wait_for_selector("article.answer")
+    first = page.get_attribute("article.answer", "data-answer-id")
+    page.click("details.change-reading summary")
+    page.wait_for_selector("form.reading-form select")
+    measure = page.query_selector("form.reading-form select[name^=agg]")
+    measure.select_option("avg")
+    page.click("form.reading-form button[type=submit]")
+    page.wait_for_selector(f"article.answer:not([data-answer-id='{first}'])")
+    assert "average" in page.inner_text("article.answer .reading")
+    assert "reading changed by hand" in page.inner_text("article.answer .trust")
+    assert "AVG(" in page.inner_text("pre.sql").upper()
+    shot(page, "reading-changed")
+    assert outside == [] and errors == []

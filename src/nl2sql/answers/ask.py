@@ -28,6 +28,10 @@ from nl2sql.db import utcnow
 from nl2sql.errors import AppError, ForbiddenError, NotFoundError, ValidationFailed
 from nl2sql.gateway import call_context, current_trace_id, note_outcome
 from nl2sql.inference import ChatModel, GenerationParams, Message
+from nl2sql.semantics import (
+    CompileError, Control, EditError, SemanticModel, apply_edits, compile_plan, describe, plan_from_json,
+    reading_controls,
+)
 from nl2sql.settings import AnswersSettings, EngineSettings
 from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, ValidatedSql, run
 
@@ -174,6 +178,57 @@ class AskService:
             user, row.id, validated, connection, thread_id, source, uncapped_sql(validated), self.row_cap,
             lambda _: None, question=question,
         )
+
+    async def reading(self, user: User, answer_id: int) -> tuple[AnswerRecord, list[Control]]:
+        """The answer's reading as controls a user may change (none when no plan answered it)."""
+        record = await self.history.get(user, answer_id)
+        if not record.plan or record.connection_id is None:
+            return record, []
+        model = await self._semantic_model(record.connection_id)
+        try:
+            return record, reading_controls(plan_from_json(record.plan), model)
+        except (KeyError, ValueError, TypeError):  # a plan from an older catalog: nothing to offer
+            return record, []
+
+    async def change_reading(self, user: User, answer_id: int, form: dict[str, str]) -> AskResult:
+        """Answer the question again with its reading changed by hand (another aggregate, column, grouping,
+        filter value, order or limit): compiled and guarded like the reader's plan; no model call."""
+        base = await self.history.get(user, answer_id)
+        if not base.plan:
+            raise ValidationFailed("this answer has no reading to change (its SQL came from a model or by hand)")
+        if base.connection_id is None:
+            raise NotFoundError(f"the connection of answer {answer_id} no longer exists")
+        connection = await self._catalog.get_connection_by_id(base.connection_id)
+        connection = await self._catalog.visible_connection(user, connection.name)
+        model = await self._semantic_model(connection.id)
+        try:
+            plan = apply_edits(plan_from_json(base.plan), form, model)
+            sql = compile_plan(plan, model)
+        except (EditError, CompileError) as error:
+            raise ValidationFailed(f"that change can't be made: {error}") from None
+        explanation = describe(plan, model)
+        policy = await self._policy(connection.id, self.row_cap)
+        validated = await guarded(sql, policy)
+        row = AnswerRow(
+            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=base.question,
+            sql=validated.sql, verified=False, golden_query_id=None, status="ok", error=None, attempts=[],
+            retrieved={"reading_changed_from": base.id, "original_plan": base.plan,
+                       "original_explanation": base.explanation},
+            timings={}, trace_id=current_trace_id(), created_at=utcnow(), plan=plan.to_json(),
+            explanation=explanation, generator="reader", candidates=[],
+        )
+        async with self._sessions() as db, db.begin():
+            db.add(row)
+        thread_id = base.thread_id if base.user_id == user.id else None
+        return await self._execute(
+            user, row.id, validated, connection, thread_id, "reading", uncapped_sql(validated), self.row_cap,
+            lambda _: None, question=base.question,
+        )
+
+    async def _semantic_model(self, connection_id: int) -> SemanticModel:
+        schema = await self._catalog.schema_for_prompt(connection_id)
+        reader = await asyncio.to_thread(self._engine.reader, schema)
+        return reader.model
 
     async def choose_alternative(self, user: User, answer_id: int, index: int) -> AskResult:
         """Answer the question again with one of its runner-up readings (a "did you mean" click): no model call,

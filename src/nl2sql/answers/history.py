@@ -110,6 +110,8 @@ class AnswerRecord:
         if self.generator == "golden":
             adapted = next((c.get("note") for c in self.candidates if c.get("chosen")), None) or "a verified query"
             return "adapted", f"based on a verified query, with this question's values ({adapted})"
+        if self.source == "reading":
+            return "read", "read from the question, reading changed by hand (no model)"
         if self.generator == "reader":
             return "read", "read from the question (no model)"
         if self.generator == "model_plan":

@@ -209,6 +209,23 @@ class AskPages(Controller):
         context = await _answer_context(request, ask_service, feedback_service, answered)
         return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
 
+    @get("/answers/{answer_id:int}/reading")
+    async def reading(self, request: Request, answer_id: int, ask_service: AskService) -> Template:
+        record, controls = await ask_service.reading(current_user(request), answer_id)
+        return Template("answers/_reading.html", context={"r": record, "controls": controls})
+
+    @post("/answers/{answer_id:int}/reading")
+    async def change_reading(
+        self, request: Request, answer_id: int, ask_service: AskService, feedback_service: FeedbackService,
+        data: Annotated[dict[str, Any], Form],
+    ) -> Template | Response:
+        form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
+        answered = await ask_service.change_reading(current_user(request), answer_id, form)
+        if not is_htmx(request):
+            return redirect(request, f"/ask?answer={answered.record.id}")
+        context = await _answer_context(request, ask_service, feedback_service, answered)
+        return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
+
     @post("/answers/{answer_id:int}/alternatives/{index:int}")
     async def alternative(
         self, request: Request, answer_id: int, index: int, ask_service: AskService, feedback_service: FeedbackService,

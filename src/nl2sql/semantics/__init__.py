@@ -1,6 +1,7 @@
 """Semantics: the semantic model of a connection, the query plan, its compiler, and the question reader."""
 
 from nl2sql.semantics.compiler import CompileError, compile_plan
+from nl2sql.semantics.edit import Control, EditError, apply_edits, reading_controls
 from nl2sql.semantics.evidence import QuestionTerms, sql_fit
 from nl2sql.semantics.explain import describe
 from nl2sql.semantics.form import form_columns, plan_form_schema, plan_from_form
@@ -14,6 +15,8 @@ __all__ = [
     "Adaptation",
     "Attribute",
     "CompileError",
+    "Control",
+    "EditError",
     "Entity",
     "JoinEdge",
     "QueryPlan",
@@ -22,6 +25,7 @@ __all__ = [
     "Reading",
     "SemanticModel",
     "adapt_golden",
+    "apply_edits",
     "build_semantic_model",
     "compile_plan",
     "describe",
@@ -31,6 +35,7 @@ __all__ = [
     "plan_from_form",
     "plan_from_json",
     "read_question",
+    "reading_controls",
     "same_literals",
     "sql_fit",
 ]
