@@ -364,7 +364,7 @@ class EngineSettings:
         "NL2SQL_ENGINE_REPAIR_ATTEMPTS",
         2,
         "Times the model is asked again, with the error, after its SQL was unreadable, refused or rejected by the "
-        "database (0 = no repair).",
+        "database (0 = no repair); the repairs stop early when an attempt repeats the previous error.",
     )
     answer_cache: int = setting(
         "NL2SQL_ENGINE_ANSWER_CACHE",

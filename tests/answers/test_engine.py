@@ -59,18 +59,26 @@ async def test_sensitive_column_values_are_refused(shop):
 
 
 async def test_refusal_after_all_attempts_carries_the_last_reason_and_every_attempt(shop):
-    model = FakeChatModel(["DROP TABLE orders"])
+    model = FakeChatModel(["DROP TABLE orders", "DELETE FROM orders", "UPDATE orders SET status = 'x'"])
     with pytest.raises(SqlNotGenerated) as caught:
         await shop.service(model, repair_attempts=2).generate_sql(shop.admin, QUESTION, "shop")
 
     error = caught.value
     assert error.status_code == 422
-    assert "after 3 attempts" in error.detail and "read-only" in error.detail
+    assert "after 3 attempts" in error.detail and "UPDATE" in error.detail
     assert [a["kind"] for a in error.extra["attempts"]] == ["generate", "repair", "repair"]
     assert len(model.calls) == 3
     async with shop.sessions() as db:
         status, stored = (await db.execute(sa.text("SELECT status, attempts FROM answers"))).one()
     assert status == "failed" and len(stored) == 3
+
+
+async def test_the_same_error_twice_ends_the_repairs(shop):
+    model = FakeChatModel(["DROP TABLE orders"])
+    with pytest.raises(SqlNotGenerated) as caught:
+        await shop.service(model, repair_attempts=5).generate_sql(shop.admin, QUESTION, "shop")
+    assert "after 2 attempts" in caught.value.detail and "read-only" in caught.value.detail
+    assert len(model.calls) == 2
 
 
 async def test_golden_shortcut_reuses_verified_sql_without_the_model(shop):

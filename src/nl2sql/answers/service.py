@@ -583,6 +583,8 @@ class AnswerService:
         feedback: ErrorFeedback | None = None
         sensitive_columns = {c.split(".")[-1] for c in schema.sensitive_columns}
         for number in range(1, self.settings.repair_attempts + 2):
+            if len(outcome.attempts) >= 2 and outcome.attempts[-1].error == outcome.attempts[-2].error:
+                break  # the same error twice: another repair would repeat it too
             kind = "generate" if feedback is None else "repair"
             timings: dict[str, float] = {}
             since = time.perf_counter()
