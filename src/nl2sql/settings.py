@@ -172,6 +172,12 @@ class CatalogSettings:
 
 @dataclass(frozen=True)
 class InferenceSettings:
+    grammar_check: str = setting(
+        "NL2SQL_LLM_GRAMMAR_CHECK",
+        "lazy",
+        "How llama.cpp keeps generation inside a grammar: `lazy` tests the model's own pick first and the whole "
+        "vocabulary only when the grammar refuses it; `full` tests the whole vocabulary at every token.",
+    )
     backend: str = setting(
         "NL2SQL_LLM_BACKEND",
         "auto",
@@ -243,6 +249,8 @@ class InferenceSettings:
     def __post_init__(self) -> None:
         if self.model_cache_dir is None:
             object.__setattr__(self, "model_cache_dir", Path(platformdirs.user_cache_dir("nl2sql", appauthor=False)) / "models")
+        if self.grammar_check not in ("lazy", "full"):
+            raise SettingsError(f"NL2SQL_LLM_GRAMMAR_CHECK must be lazy or full, got {self.grammar_check!r}")
         if self.context_size < 0:
             raise SettingsError(f"NL2SQL_LLM_CONTEXT_SIZE must be 0 or more, got {self.context_size}")
         if self.gpu_layers < -1:

@@ -174,3 +174,22 @@ async def test_waiting_requests_are_served_in_turn() -> None:
         assert model.describe().queue_depth == 0
     finally:
         await model.close()
+
+
+async def test_the_lazy_grammar_check_writes_what_the_full_check_writes(llama_model: LlamaCppChatModel) -> None:
+    # greedy decoding: testing the model's own pick first, then the whole vocabulary only when it is refused,
+    # must choose exactly the tokens a check of the whole vocabulary at every step chooses
+    import dataclasses
+
+    assert llama_model.settings.grammar_check == "lazy"
+    full = LlamaCppChatModel(dataclasses.replace(llama_model.settings, grammar_check="full"))
+    await full.load()
+    grammar = sql_grammar(SCHEMA, "sqlite")
+    try:
+        for question in TEMPTING[:3]:
+            messages = [SYSTEM, Message("user", DDL + question)]
+            params = GenerationParams(max_tokens=48, temperature=0.0, grammar=grammar)
+            lazy_text = (await llama_model.chat(messages, params)).text
+            assert lazy_text and lazy_text == (await full.chat(messages, params)).text
+    finally:
+        await full.close()

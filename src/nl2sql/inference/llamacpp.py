@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from nl2sql.errors import BusyError, StartupError, ValidationFailed
 from nl2sql.inference.grammar import json_grammar
+from nl2sql.inference.lazy_grammar import LazyGrammar
 from nl2sql.inference.model_files import model_file
 from nl2sql.inference.prompt_format import FormattedPrompt, PromptFormat, prompt_format
 from nl2sql.inference.protocol import (
@@ -298,7 +299,7 @@ class LlamaCppChatModel:
         release: Callable[[], None],
     ) -> _Outcome:
         """Runs on a slot's worker thread; emits text pieces, then _DONE, and always gives the slot back."""
-        from llama_cpp import StoppingCriteriaList
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
         llama = slot.llama
         seen = {"first_at": None, "longest": 0}
@@ -318,6 +319,11 @@ class LlamaCppChatModel:
                     extra={"prompt_tokens": len(tokens), "context_size": vocabulary.context_size},
                 )
             finish: FinishReason = "length"
+            lazy = None
+            if grammar is not None and self.settings.grammar_check == "lazy":
+                self._llama_grammar(llama, grammar)  # refuses invalid GBNF cleanly, once per grammar
+                lazy = LazyGrammar(llama._model.vocab, grammar.gbnf, prompt_tokens=len(tokens),
+                                   temperature=params.temperature, seed=params.seed)
             stream = llama.create_completion(
                 tokens,
                 max_tokens=params.max_tokens,
@@ -327,7 +333,8 @@ class LlamaCppChatModel:
                 seed=params.seed,
                 stream=True,
                 stopping_criteria=StoppingCriteriaList([should_stop]),
-                grammar=self._llama_grammar(llama, grammar) if grammar else None,
+                grammar=self._llama_grammar(llama, grammar) if grammar and lazy is None else None,
+                logits_processor=LogitsProcessorList([lazy]) if lazy is not None else None,
             )
             for piece in stream:
                 choice = piece["choices"][0]
@@ -343,6 +350,8 @@ class LlamaCppChatModel:
             sampled = seen["longest"] - len(tokens) + 1 if first_at is not None else 0
             return _Outcome(finish, len(tokens), max(0, sampled), first_at, time.perf_counter())
         finally:
+            if "lazy" in locals() and lazy is not None:
+                lazy.close()
             emit(_DONE)
             release()
 
