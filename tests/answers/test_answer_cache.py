@@ -52,3 +52,14 @@ async def test_old_rows_are_run_again(client, shop_connection, admin_key, script
     again = (await ask(client, admin_key, "How many orders per status?")).json()
     assert again["cached_from"] == first["answer_id"]
     assert ["returned", 1] in again["rows"] and ["returned", 1] not in first["rows"]
+
+
+async def test_a_golden_query_change_forgets_the_cached_answer(client, shop_connection, admin, admin_key, script,
+                                                              prompts):
+    script.extend([ORDERS_BY_STATUS, ORDERS_BY_STATUS])
+    await ask(client, admin_key, "How many orders per status?")
+    asked = len(prompts)
+    await client.app.state.catalog.add_golden_query(admin, shop_connection.id, "How many customers are there?",
+                                                    "SELECT COUNT(*) FROM customers")
+    again = (await ask(client, admin_key, "How many orders per status?")).json()
+    assert again["cached_from"] is None and len(prompts) > asked

@@ -224,6 +224,22 @@ async def test_the_reading_is_changed_on_the_page_without_the_model_and_filed_in
     trace = (await default_client.get(f"/api/v1/answers/{new_id}", headers=bearer(key))).json()
     assert trace["retrieved"]["reading_changed_from"] == int(answer_id)
     assert trace["retrieved"]["original_plan"]["select"] != trace["plan"]["json"]["select"]
+    # a change reaches only the columns of the table the reading groups (here another table's sensitive email)
+    shop = await default_client.app.state.catalog.get_connection("shop")
+    await default_client.app.state.catalog.update_column(None, shop.id, "customers", "email", sensitive=True)
+    hidden = await form_post(default_client, f"/answers/{answer_id}/reading", {group: "email"}, page="/ask",
+                             htmx=True)
+    assert hidden.status_code == 400 and "@" not in hidden.text
     refused = await form_post(default_client, f"/answers/{answer_id}/reading", {agg: "median"}, page="/ask",
                               htmx=True)
     assert refused.status_code == 400 and "can&#39;t be made: unknown aggregate" in refused.text
+
+
+async def test_the_progress_says_how_many_candidates_are_checked(default_client, tmp_path):
+    await _shop(default_client, tmp_path)
+    stages: list[str] = []
+    admin = await default_client.app.state.auth.find_user("admin@example.com")
+    await default_client.app.state.ask.ask(admin, "How many orders per status?", "shop", progress=stages.append)
+    checking = [s for s in stages if s.startswith("Checking ")]
+    assert checking and checking[0].endswith("against the database")
+    assert stages.index(checking[0]) < stages.index("Running the query")

@@ -248,3 +248,13 @@ async def test_a_question_in_progress_can_be_cancelled(client, shop_connection, 
     assert cancelled.status_code == 200 and "Cancelled:" in cancelled.text
     polled = await client.get(f"/ask/progress/{token}", headers=HX)
     assert "progress-card" not in polled.text  # it ended: cancelled, or its answer if it was already done
+
+
+async def test_the_progress_names_the_steps_as_they_happen(client, shop_connection, admin):
+    stages = []
+    ask_service = client.app.state.ask
+    admin_user = await client.app.state.auth.find_user(admin.email)
+    await ask_service.ask(admin_user, "How many orders per status?", "shop", progress=stages.append)
+    assert stages[0].startswith("Reading the question")
+    assert any(s == "Asking the model" or s.startswith("Waiting for the model") for s in stages)
+    assert stages[-2:] == ["Running the query", "Drawing the chart"]

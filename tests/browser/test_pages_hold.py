@@ -48,8 +48,10 @@ def _overflow(page) -> int:
 @pytest.fixture
 def demo_server(settings):
     settings = with_section(settings, catalog=CatalogSettings(demo=True))
-    app = create_app(settings, chat_model=FakeChatModel(["not SQL at all"]))
+    model = FakeChatModel(["not SQL at all"])
+    app = create_app(settings, chat_model=model)
     with LiveServer(app) as server:
+        server.model = model
         run_async(_users, settings)
         yield server
 
@@ -180,4 +182,53 @@ def test_the_reading_is_changed_with_a_click_and_answered_again(demo_server, pag
     assert "reading changed by hand" in page.inner_text("article.answer .trust")
     assert "AVG(" in page.inner_text("pre.sql").upper()
     shot(page, "reading-changed")
+    # now another grouping column: the table and chart change, and the model is never asked
+    second = page.get_attribute("article.answer", "data-answer-id")
+    page.click("details.change-reading summary")
+    page.wait_for_selector("form.reading-form select[name^=group]")
+    grouping = page.query_selector("form.reading-form select[name^=group]")
+    options = [o.get_attribute("value") for o in grouping.query_selector_all("option")]
+    other = next(v for v in options if v and v != "method")
+    grouping.select_option(other)
+    page.click("form.reading-form button[type=submit]")
+    page.wait_for_selector(f"article.answer:not([data-answer-id='{second}'])")
+    page.wait_for_selector("article.answer .chart svg, article.answer .chart canvas, article.answer table.results")
+    assert other in page.inner_text("table.results").lower().replace(" ", "_") or other in page.inner_text("pre.sql")
+    assert demo_server.model.calls == []
+    shot(page, "reading-regrouped")
+    assert outside == [] and errors == []
+
+
+def test_a_did_you_mean_alternative_is_answered_with_a_click(demo_server, page):
+    outside, errors = _watch(page)
+    _login(page, demo_server.url, "ann@example.com", ANALYST_PASSWORD)
+    page.fill("#ask-question", "average order value")
+    page.click("#ask-button")
+    page.wait_for_selector("article.answer")
+    first = page.get_attribute("article.answer", "data-answer-id")
+    link = page.wait_for_selector(".did-you-mean button")
+    line = link.inner_text()
+    link.click()
+    page.wait_for_selector(f"article.answer:not([data-answer-id='{first}'])")
+    assert page.inner_text("article.answer .reading").removeprefix("Read as: ").strip() == line.strip()
+    assert demo_server.model.calls == []
+    shot(page, "did-you-mean-picked")
+    assert outside == [] and errors == []
+
+
+def test_a_slow_question_can_be_cancelled(settings, page):
+    settings = with_section(settings, catalog=CatalogSettings(demo=True))
+    model = FakeChatModel(["SELECT status, COUNT(*) AS n FROM orders GROUP BY status"], delay=30.0)
+    app = create_app(settings, chat_model=model)
+    outside, errors = _watch(page)
+    with LiveServer(app) as server:
+        run_async(_users, settings)
+        _login(page, server.url, "ann@example.com", ANALYST_PASSWORD)
+        page.fill("#ask-question", "qqq zzz xyzzy plugh")
+        page.click("#ask-button")
+        page.wait_for_selector("#progress button:has-text('Cancel')")
+        page.click("#progress button:has-text('Cancel')")
+        page.wait_for_selector(".answer-error:has-text('Cancelled')")
+        assert page.query_selector("#progress") is None and page.is_enabled("#ask-button")
+        shot(page, "question-cancelled")
     assert outside == [] and errors == []

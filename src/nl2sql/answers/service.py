@@ -416,6 +416,9 @@ class AnswerService:
             lambda: reader.terms(text, today=today, instructions=notes, scope=scope or None))
         engine = await self._catalog.engine(connection.id, "check")
         since = time.perf_counter()
+        checkable = sum(1 for c in candidates if c.sql)
+        if checkable:
+            say(f"Checking {checkable} candidate quer{'ies' if checkable != 1 else 'y'} against the database")
         await self._check(candidates, policy, engine, terms, model.dialect)
         clock.lap("check_ms", since)
         outcome = _Outcome([], candidates=candidates)

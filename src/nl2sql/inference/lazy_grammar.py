@@ -12,13 +12,41 @@ Used as a llama-cpp-python logits processor: it leaves one finite logit, so the 
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["LazyGrammar"]
+__all__ = ["LazyGrammar", "choose"]
 
 _TOP_K = 40
+
+
+def _pick(scores: np.ndarray, temperature: float, rng: np.random.Generator) -> int | None:
+    if not np.isfinite(scores).any():
+        return None
+    if temperature <= 0:
+        return int(np.argmax(scores))
+    top = np.argpartition(scores, -_TOP_K)[-_TOP_K:] if scores.size > _TOP_K else np.arange(scores.size)
+    top = top[np.isfinite(scores[top])]
+    logits = scores[top].astype(np.float64) / temperature
+    weights = np.exp(logits - logits.max())
+    return int(rng.choice(top, p=weights / weights.sum()))
+
+
+def choose(scores: np.ndarray, allowed: Callable[[int], bool], mask: Callable[[np.ndarray], np.ndarray],
+           temperature: float, rng: np.random.Generator) -> int | None:
+    """The next token: the model's own pick if the grammar allows it, else a pick among the allowed tokens.
+
+    Under greedy decoding that is the best allowed token, as a full check gives. Sampling first from the
+    whole distribution and, on a refusal, from the masked one draws from exactly the masked distribution
+    when every token is a candidate (a vocabulary within the top-k); with a larger vocabulary both draws are
+    from the top 40.
+    """
+    pick = _pick(scores, temperature, rng)
+    if pick is not None and allowed(pick):
+        return pick
+    return _pick(mask(scores), temperature, rng)
 
 
 class LazyGrammar:
@@ -46,27 +74,16 @@ class LazyGrammar:
             capi.llama_sampler_accept(self._sampler, int(token))
         self._seen = len(input_ids)
         self.steps += 1
-        pick = self._pick(scores)
-        if not self._allowed(pick, float(scores[pick])):
-            self.full_checks += 1
-            scores = self._apply_all(scores)
-            if not np.isfinite(scores).any():
-                return scores  # nothing allowed: the chain ends the generation
-            pick = self._pick(scores)
-        out = np.full_like(scores, -np.inf)
-        out[pick] = scores[pick]
-        return out
 
-    def _pick(self, scores: np.ndarray) -> int:
-        if self._temperature <= 0:
-            return int(np.argmax(scores))
-        top = np.argpartition(scores, -_TOP_K)[-_TOP_K:] if scores.size > _TOP_K else np.arange(scores.size)
-        top = top[np.isfinite(scores[top])]
-        if top.size == 0:
-            return int(np.argmax(scores))
-        logits = scores[top].astype(np.float64) / self._temperature
-        weights = np.exp(logits - logits.max())
-        return int(self._rng.choice(top, p=weights / weights.sum()))
+        def mask(values: np.ndarray) -> np.ndarray:
+            self.full_checks += 1
+            return self._apply_all(values)
+
+        pick = choose(scores, lambda t: self._allowed(t, float(scores[t])), mask, self._temperature, self._rng)
+        out = np.full_like(scores, -np.inf)
+        if pick is not None:
+            out[pick] = scores[pick]
+        return out  # all -inf when nothing is allowed: the chain ends the generation
 
     def _allowed(self, token: int, logit: float) -> bool:
         self._one[0].id = token
