@@ -37,7 +37,9 @@ class ManualClock:
     """A clock tests move by hand."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        self._now = start or datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
+        # the start of the current real minute: the hourly retention job purges counters by the real clock, so
+        # a clock set months back would see its counters deleted under it
+        self._now = start or datetime.now(UTC).replace(second=0, microsecond=0)
 
     def now(self) -> datetime:
         return self._now
