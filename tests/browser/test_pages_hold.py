@@ -41,6 +41,27 @@ def _watch(page) -> tuple[list[str], list[str]]:
     return outside, errors
 
 
+def _ask(page, question: str) -> str:
+    """Ask on the open /ask page; the answer's id."""
+    page.fill("#ask-question", question)
+    page.click("#ask-button")
+    page.wait_for_selector("article.answer")
+    return page.get_attribute("article.answer", "data-answer-id")
+
+
+def _change_reading(page, select: str, choose) -> str:
+    """Open "Change the reading", set the select whose name starts with `select` (choose: its option values ->
+    the one to pick), answer, and wait for the new answer; the value picked."""
+    before = page.get_attribute("article.answer", "data-answer-id")
+    page.click("details.change-reading summary")
+    control = page.wait_for_selector(f"form.reading-form select[name^={select}]")
+    value = choose([o.get_attribute("value") for o in control.query_selector_all("option")])
+    control.select_option(value)
+    page.click("form.reading-form button[type=submit]")
+    page.wait_for_selector(f"article.answer:not([data-answer-id='{before}'])")
+    return value
+
+
 def _overflow(page) -> int:
     return page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
 
@@ -62,9 +83,7 @@ def test_every_page_stays_local_quiet_and_within_the_screen(demo_server, page, w
     email, password, pages = (("root@example.com", "root password 1234", ADMIN_PAGES) if who == "admin"
                               else ("ann@example.com", ANALYST_PASSWORD, ANALYST_PAGES))
     _login(page, demo_server.url, email, password)
-    page.fill("#ask-question", "How many orders were placed in each status?")
-    page.click("#ask-button")
-    page.wait_for_selector("article.answer")
+    _ask(page, "How many orders were placed in each status?")
     wide = {}
     for width in (390, 1280):
         page.set_viewport_size({"width": width, "height": 900})
@@ -128,9 +147,7 @@ def test_every_refused_form_shows_the_servers_message(demo_server, page):
 
     # edit-and-run with a write
     page.goto(f"{url}/ask")
-    page.fill("#ask-question", "How many orders were placed in each status?")
-    page.click("#ask-button")
-    page.wait_for_selector("article.answer")
+    _ask(page, "How many orders were placed in each status?")
     assert page.is_enabled("#ask-button")
     page.click("article.answer details.edit-sql summary")
     page.fill("article.answer textarea[name=sql]", "DELETE FROM orders")
@@ -168,30 +185,14 @@ def test_a_slow_question_ends_on_screen_though_its_polls_outnumber_the_rate_limi
 def test_the_reading_is_changed_with_a_click_and_answered_again(demo_server, page):
     outside, errors = _watch(page)
     _login(page, demo_server.url, "ann@example.com", ANALYST_PASSWORD)
-    page.fill("#ask-question", "What is the total amount of payments by method?")
-    page.click("#ask-button")
-    page.wait_for_selector("article.answer")
-    first = page.get_attribute("article.answer", "data-answer-id")
-    page.click("details.change-reading summary")
-    page.wait_for_selector("form.reading-form select")
-    measure = page.query_selector("form.reading-form select[name^=agg]")
-    measure.select_option("avg")
-    page.click("form.reading-form button[type=submit]")
-    page.wait_for_selector(f"article.answer:not([data-answer-id='{first}'])")
+    _ask(page, "What is the total amount of payments by method?")
+    _change_reading(page, "agg", lambda options: "avg")
     assert "average" in page.inner_text("article.answer .reading")
     assert "reading changed by hand" in page.inner_text("article.answer .trust")
     assert "AVG(" in page.inner_text("pre.sql").upper()
     shot(page, "reading-changed")
     # now another grouping column: the table and chart change, and the model is never asked
-    second = page.get_attribute("article.answer", "data-answer-id")
-    page.click("details.change-reading summary")
-    page.wait_for_selector("form.reading-form select[name^=group]")
-    grouping = page.query_selector("form.reading-form select[name^=group]")
-    options = [o.get_attribute("value") for o in grouping.query_selector_all("option")]
-    other = next(v for v in options if v and v != "method")
-    grouping.select_option(other)
-    page.click("form.reading-form button[type=submit]")
-    page.wait_for_selector(f"article.answer:not([data-answer-id='{second}'])")
+    other = _change_reading(page, "group", lambda options: next(v for v in options if v and v != "method"))
     page.wait_for_selector("article.answer .chart svg, article.answer .chart canvas, article.answer table.results")
     assert other in page.inner_text("table.results").lower().replace(" ", "_") or other in page.inner_text("pre.sql")
     assert demo_server.model.calls == []
@@ -202,10 +203,7 @@ def test_the_reading_is_changed_with_a_click_and_answered_again(demo_server, pag
 def test_a_did_you_mean_alternative_is_answered_with_a_click(demo_server, page):
     outside, errors = _watch(page)
     _login(page, demo_server.url, "ann@example.com", ANALYST_PASSWORD)
-    page.fill("#ask-question", "average order value")
-    page.click("#ask-button")
-    page.wait_for_selector("article.answer")
-    first = page.get_attribute("article.answer", "data-answer-id")
+    first = _ask(page, "average order value")
     link = page.wait_for_selector(".did-you-mean button")
     line = link.inner_text()
     link.click()

@@ -148,10 +148,7 @@ class AskService:
         text = (sql if edited else base.source_sql or base.sql) or ""
         if not text.strip():
             raise ValidationFailed("there is no SQL to run: write a query")
-        if base.connection_id is None:
-            raise NotFoundError(f"the connection of answer {answer_id} no longer exists")
-        connection = await self._catalog.get_connection_by_id(base.connection_id)
-        connection = await self._catalog.visible_connection(user, connection.name)
+        connection = await self._connection_of(user, base)
         policy = await self._policy(connection.id, self.row_cap)
         try:
             validated = await guarded(text, policy)
@@ -163,20 +160,12 @@ class AskService:
         question = base.question
         if edited and not question.startswith(EDITED_PREFIX):
             question = f"{EDITED_PREFIX}{question[:400]})"
-        row = AnswerRow(
-            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=question,
-            sql=validated.sql, verified=base.verified and not edited, golden_query_id=None if edited else base.golden_query_id,
-            status="ok", error=None,
+        return await self._file_and_run(
+            user, base, connection, validated, source, question=question,
+            verified=base.verified and not edited, golden_query_id=None if edited else base.golden_query_id,
             attempts=[{"number": 1, "kind": source, "sql": validated.sql, "error": None, "error_kind": None,
                        "prompt_id": None, "raw_output": None, "grammar": False, "timings": {}}],
-            retrieved={} if edited else base.retrieved, timings={}, trace_id=current_trace_id(), created_at=utcnow(),
-        )
-        async with self._sessions() as db, db.begin():
-            db.add(row)
-        thread_id = base.thread_id if base.user_id == user.id else None
-        return await self._execute(
-            user, row.id, validated, connection, thread_id, source, uncapped_sql(validated), self.row_cap,
-            lambda _: None, question=question,
+            retrieved={} if edited else base.retrieved,
         )
 
     async def reading(self, user: User, answer_id: int) -> tuple[AnswerRecord, list[Control]]:
@@ -196,10 +185,7 @@ class AskService:
         base = await self.history.get(user, answer_id)
         if not base.plan:
             raise ValidationFailed("this answer has no reading to change (its SQL came from a model or by hand)")
-        if base.connection_id is None:
-            raise NotFoundError(f"the connection of answer {answer_id} no longer exists")
-        connection = await self._catalog.get_connection_by_id(base.connection_id)
-        connection = await self._catalog.visible_connection(user, connection.name)
+        connection = await self._connection_of(user, base)
         model = await self._semantic_model(connection.id)
         try:
             plan = apply_edits(plan_from_json(base.plan), form, model)
@@ -209,20 +195,10 @@ class AskService:
         explanation = describe(plan, model)
         policy = await self._policy(connection.id, self.row_cap)
         validated = await guarded(sql, policy)
-        row = AnswerRow(
-            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=base.question,
-            sql=validated.sql, verified=False, golden_query_id=None, status="ok", error=None, attempts=[],
-            retrieved={"reading_changed_from": base.id, "original_plan": base.plan,
-                       "original_explanation": base.explanation},
-            timings={}, trace_id=current_trace_id(), created_at=utcnow(), plan=plan.to_json(),
-            explanation=explanation, generator="reader", candidates=[],
-        )
-        async with self._sessions() as db, db.begin():
-            db.add(row)
-        thread_id = base.thread_id if base.user_id == user.id else None
-        return await self._execute(
-            user, row.id, validated, connection, thread_id, "reading", uncapped_sql(validated), self.row_cap,
-            lambda _: None, question=base.question,
+        return await self._file_and_run(
+            user, base, connection, validated, "reading", plan=plan.to_json(), explanation=explanation,
+            generator="reader", retrieved={"reading_changed_from": base.id, "original_plan": base.plan,
+                                           "original_explanation": base.explanation},
         )
 
     async def _semantic_model(self, connection_id: int) -> SemanticModel:
@@ -236,27 +212,42 @@ class AskService:
         base = await self.history.get(user, answer_id)
         if not 0 <= index < len(base.candidates) or index not in dict(base.alternatives):
             raise NotFoundError(f"answer {answer_id} has no alternative reading {index}")
-        if base.connection_id is None:
-            raise NotFoundError(f"the connection of answer {answer_id} no longer exists")
         picked = base.candidates[index]
-        connection = await self._catalog.get_connection_by_id(base.connection_id)
-        connection = await self._catalog.visible_connection(user, connection.name)
+        connection = await self._connection_of(user, base)
         policy = await self._policy(connection.id, self.row_cap)
         validated = await guarded(picked["sql"], policy)
-        candidates = [c | {"chosen": i == index} for i, c in enumerate(base.candidates)]
-        row = AnswerRow(
-            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=base.question,
-            sql=validated.sql, verified=False, golden_query_id=None, status="ok", error=None,
-            attempts=[], retrieved=base.retrieved, timings={}, trace_id=current_trace_id(), created_at=utcnow(),
-            plan=picked.get("plan"), explanation=picked.get("explanation"), generator=picked.get("generator"),
-            candidates=candidates,
+        return await self._file_and_run(
+            user, base, connection, validated, "alternative", retrieved=base.retrieved, plan=picked.get("plan"),
+            explanation=picked.get("explanation"), generator=picked.get("generator"),
+            candidates=[c | {"chosen": i == index} for i, c in enumerate(base.candidates)],
         )
+
+    async def _connection_of(self, user: User, base: AnswerRecord) -> Connection:
+        """The connection an earlier answer was asked on, if the user may still read it."""
+        if base.connection_id is None:
+            raise NotFoundError(f"the connection of answer {base.id} no longer exists")
+        connection = await self._catalog.get_connection_by_id(base.connection_id)
+        return await self._catalog.visible_connection(user, connection.name)
+
+    async def _file_and_run(
+        self, user: User, base: AnswerRecord, connection: Connection, validated: ValidatedSql, source: str, *,
+        question: str | None = None, **fields: Any,
+    ) -> AskResult:
+        """Record checked SQL that answers `base`'s question another way (a re-run, an edit, a changed reading,
+        an alternative) as a new answer in the user's thread, then run it."""
+        question = question or base.question
+        row = AnswerRow(**({
+            "user_id": user.id, "connection_id": connection.id, "connection_name": connection.name,
+            "question": question, "sql": validated.sql, "verified": False, "golden_query_id": None, "status": "ok",
+            "error": None, "attempts": [], "retrieved": {}, "timings": {}, "trace_id": current_trace_id(),
+            "created_at": utcnow(),
+        } | fields))
         async with self._sessions() as db, db.begin():
             db.add(row)
         thread_id = base.thread_id if base.user_id == user.id else None
         return await self._execute(
-            user, row.id, validated, connection, thread_id, "alternative", uncapped_sql(validated), self.row_cap,
-            lambda _: None, question=base.question,
+            user, row.id, validated, connection, thread_id, source, uncapped_sql(validated), self.row_cap,
+            lambda _: None, question=question,
         )
 
     async def _execute(

@@ -87,6 +87,15 @@ def _error_context(error: BaseException) -> dict[str, Any]:
             "status": 500, "attempts": [], "answer_id": None, "thread_id": None, "busy": False, "retry_after": None}
 
 
+async def _new_answer(request: Request, ask_service: AskService, feedback_service: FeedbackService,
+                      answered: AskResult) -> Template | Response:
+    """A new answer made from an earlier one: its card for htmx (the thread updated), else its page."""
+    if not is_htmx(request):
+        return redirect(request, f"/ask?answer={answered.record.id}")
+    context = await _answer_context(request, ask_service, feedback_service, answered)
+    return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
+
+
 class AskPages(Controller):
     path = "/"
     include_in_schema = False
@@ -204,10 +213,7 @@ class AskPages(Controller):
     ) -> Template | Response:
         sql = data.get("sql")
         answered = await ask_service.run_sql(current_user(request), answer_id, str(sql) if sql is not None else None)
-        if not is_htmx(request):
-            return redirect(request, f"/ask?answer={answered.record.id}")
-        context = await _answer_context(request, ask_service, feedback_service, answered)
-        return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
+        return await _new_answer(request, ask_service, feedback_service, answered)
 
     @get("/answers/{answer_id:int}/reading")
     async def reading(self, request: Request, answer_id: int, ask_service: AskService) -> Template:
@@ -221,20 +227,14 @@ class AskPages(Controller):
     ) -> Template | Response:
         form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
         answered = await ask_service.change_reading(current_user(request), answer_id, form)
-        if not is_htmx(request):
-            return redirect(request, f"/ask?answer={answered.record.id}")
-        context = await _answer_context(request, ask_service, feedback_service, answered)
-        return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
+        return await _new_answer(request, ask_service, feedback_service, answered)
 
     @post("/answers/{answer_id:int}/alternatives/{index:int}")
     async def alternative(
         self, request: Request, answer_id: int, index: int, ask_service: AskService, feedback_service: FeedbackService,
     ) -> Template | Response:
         answered = await ask_service.choose_alternative(current_user(request), answer_id, index)
-        if not is_htmx(request):
-            return redirect(request, f"/ask?answer={answered.record.id}")
-        context = await _answer_context(request, ask_service, feedback_service, answered)
-        return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
+        return await _new_answer(request, ask_service, feedback_service, answered)
 
     @get("/answers/{answer_id:int}/csv")
     async def csv(self, request: Request, answer_id: int, ask_service: AskService) -> Stream:
