@@ -383,7 +383,16 @@ async def evaluate(args: argparse.Namespace) -> None:
         trust = "high" if simulated else resolve_trust("auto", "llamacpp", None)
         engine = EngineSettings(**({"max_new_tokens": args.max_new_tokens, "row_cap": 100000,
                                     "repair_attempts": args.repairs, "golden_threshold": 1.01} | spec["engine"]))
-        service = AnswerService(db.sessions, catalog, retriever, model, engine, trust=trust)
+        service = AnswerService(db.sessions, catalog, retriever, model, engine, trust=trust,
+                                measured_trust=bool(simulated))
+        if simulated and args.calibrate and "reader" in engine.generator_list:
+            # as an admin's verified queries would: the model is asked a few questions per database whose SQL is
+            # known (kept out of its prompt), and its trust is what it earns there
+            for name in dbs:
+                for q in [q for q in everything if q.db == name][:args.calibrate]:
+                    simulated.current = q
+                    await service.check_model(admin, connection_name(name), pairs=[(q.question, gold_alternatives(q.gold)[0])])
+            print(f"[{run_name}] model trust after checks: {service.model_trust.reading().why}", flush=True)
         pool = questions
         if run_name in SLOW_RUNS and args.model_limit:
             pool = sample(questions, args.model_limit, None, args.seed)
@@ -517,6 +526,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--context", type=int, default=4096, help="model context size")
     parser.add_argument("--model", default="smollm2-135m",
                         help="bundled model (smollm2-135m, the default; gemma3-270m) or a .gguf path")
+    parser.add_argument("--calibrate", type=int, default=5,
+                        help="simulated models: questions per database the model is checked on before the full runs "
+                             "(its measured trust; 0 to measure only from answers)")
     parser.add_argument("--dump", default=None, help="write every question's candidates, each judged, as JSON lines")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per question")
     args = parser.parse_args(argv)

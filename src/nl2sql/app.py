@@ -267,6 +267,7 @@ def create_app(
             app.state.answers = answers.AnswerService(
                 db.sessions, app.state.catalog, app.state.retriever, app.state.chat_model, settings.engine,
                 trust=answers.resolve_trust(settings.engine.model_trust, status.backend, status.model_file),
+                measured_trust=settings.engine.model_trust == "auto",
             )
             app.state.ask = answers.AskService(
                 db.sessions, app.state.catalog, app.state.answers, app.state.chat_model, settings.engine, settings.answers

@@ -434,8 +434,26 @@ class EngineSettings:
         "auto",
         "How much the model's own SQL counts when candidates disagree: `low` (small local models), `high` (a 7B+ "
         "SQL model or a server such as vLLM) or `auto` (high for an OpenAI-compatible server or a GGUF file of 2 GB "
-        "or more, low otherwise).",
+        "or more, low otherwise; then measured: the model's SQL checked against verified queries and against the "
+        "reader's readings moves it to high or low, see docs/engine.md).",
         choices=("auto", "low", "high"),
+    )
+    trust_min_checks: int = setting(
+        "NL2SQL_ENGINE_TRUST_MIN_CHECKS",
+        5,
+        "With NL2SQL_ENGINE_MODEL_TRUST=auto: checks of the model (verified queries, or answers where its SQL and a "
+        "reading both ran) before the measured level replaces the configured one.",
+    )
+    trust_golden_pass: float = setting(
+        "NL2SQL_ENGINE_TRUST_GOLDEN_PASS",
+        0.5,
+        "Share (0-1) of verified queries whose result the model's own SQL must reproduce to be trusted.",
+    )
+    trust_agreement: float = setting(
+        "NL2SQL_ENGINE_TRUST_AGREEMENT",
+        0.2,
+        "Without enough verified-query checks: share (0-1) of compared answers in which the model's SQL must give "
+        "the same result as a reading or an adapted verified query to be trusted.",
     )
     reader_plans: int = setting(
         "NL2SQL_ENGINE_READER_PLANS", 4, "Readings of a question that are compiled and run as candidates (1-10)."
@@ -474,6 +492,12 @@ class EngineSettings:
             raise SettingsError("NL2SQL_ENGINE_CHECK_ROWS and NL2SQL_ENGINE_CHECK_TIMEOUT must be positive")
         if not 0 <= self.confident <= 1:
             raise SettingsError(f"NL2SQL_ENGINE_CONFIDENT must be between 0 and 1, got {self.confident}")
+        for name, env in (("trust_golden_pass", "NL2SQL_ENGINE_TRUST_GOLDEN_PASS"),
+                          ("trust_agreement", "NL2SQL_ENGINE_TRUST_AGREEMENT")):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SettingsError(f"{env} must be between 0 and 1, got {getattr(self, name)}")
+        if self.trust_min_checks < 1:
+            raise SettingsError(f"NL2SQL_ENGINE_TRUST_MIN_CHECKS must be at least 1, got {self.trust_min_checks}")
 
     @property
     def generator_list(self) -> tuple[str, ...]:

@@ -6,7 +6,15 @@ from nl2sql.answers.ask_api import ask_api_routes
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem, SqlAnswer, SqlNotGenerated
 from nl2sql.answers.feedback import FeedbackService
 from nl2sql.answers.pages import page_routes
-from nl2sql.answers.service import AnswerService, ConnectionPolicy, ContextRetriever, guard_policy, resolve_trust
+from nl2sql.answers.service import (
+    AnswerService,
+    ConnectionPolicy,
+    ContextRetriever,
+    ModelCheck,
+    guard_policy,
+    resolve_trust,
+)
+from nl2sql.answers.trust import ModelTrust, TrustReading
 
 api_routes = [*sql_api_routes, *ask_api_routes]
 
@@ -18,6 +26,8 @@ __all__ = [
     "ConnectionPolicy",
     "ContextRetriever",
     "FeedbackService",
+    "ModelCheck",
+    "ModelTrust",
     "PendingAsks",
     "Retrieved",
     "RetrievedItem",
@@ -25,6 +35,7 @@ __all__ = [
     "SqlNotGenerated",
     "SqlRequest",
     "SqlResponse",
+    "TrustReading",
     "api_routes",
     "guard_policy",
     "page_routes",

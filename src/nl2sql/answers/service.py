@@ -16,6 +16,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.candidates import Candidate, choose, fingerprint
+from nl2sql.answers.trust import ModelTrust, TrustReading
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem, SqlAnswer, SqlNotGenerated
 from nl2sql.answers.models import AnswerRow
 from nl2sql.auth import User
@@ -155,6 +156,21 @@ _FRAGMENT_STARTS = {"only", "and", "but", "now", "instead", "also", "just", "the
 _QUESTION_WORDS = {"which", "what", "who", "how", "list", "show", "give", "return", "count", "find", "get", "display"}
 
 
+@dataclass(frozen=True)
+class ModelCheck:
+    """The model asked a connection's verified questions: how many results it reproduced, and the trust now."""
+
+    connection: str
+    checked: int
+    passed: int
+    results: list[dict[str, object]]
+    trust: TrustReading
+
+    def to_json(self) -> dict[str, object]:
+        return {"connection": self.connection, "checked": self.checked, "passed": self.passed,
+                "results": self.results, "trust": self.trust.to_json()}
+
+
 def effective_question(question: str, history: tuple[Turn, ...]) -> str:
     """The question the reader reads: a fragmentary follow-up joined to the conversation's earlier questions."""
     words = question.lower().split()
@@ -205,6 +221,7 @@ class AnswerService:
         *,
         today: Callable[[], dt.date] = dt.date.today,
         trust: str = "low",
+        measured_trust: bool = False,
     ) -> None:
         self._sessions = sessions
         self._catalog = catalog
@@ -216,7 +233,11 @@ class AnswerService:
         self._readers: dict[int, tuple[dt.datetime, Reader]] = {}
         # chosen SQL by (connection, catalog version, normalised question, earlier turns): safe to miss
         self._answers: OrderedDict[tuple, SqlAnswer] = OrderedDict()
-        self.trust = trust
+        self.trust = trust  # the configured level: whether the model is consulted
+        # the measured level: how much its SQL counts in the choice (the configured one until measured)
+        self.model_trust = ModelTrust(
+            trust, measured=measured_trust, min_checks=settings.trust_min_checks,
+            golden_pass=settings.trust_golden_pass, agreement=settings.trust_agreement)
 
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
@@ -437,9 +458,14 @@ class AnswerService:
                                        validated=generated.validated)
                     await self._check([direct], policy, engine, terms, model.dialect, validated=True)
                     candidates.append(direct)
+                    self._record_agreement(direct, candidates)
                 elif generated.error:
                     candidates.append(Candidate("model_sql", None, error=generated.error))
-        best = choose(candidates, trust=self.trust, expects_empty=bool(_NONE_EXPECTED.search(question)))
+        trust = self.model_trust.reading()
+        for c in candidates:
+            if c.generator == "model_sql" and c.note is None:
+                c.note = f"model trust {trust.level}: {trust.why}"
+        best = choose(candidates, trust=trust.level, expects_empty=bool(_NONE_EXPECTED.search(question)))
         if best is None:
             errors = [c.error for c in candidates if c.error]
             outcome.error = errors[0] if errors else "the question could not be read, and no model candidate ran"
@@ -447,6 +473,63 @@ class AnswerService:
         outcome.validated = best.validated
         outcome.winner = best
         return outcome
+
+    async def check_model(
+        self, user: User, connection_name: str, *, limit: int = 20,
+        pairs: list[tuple[str, str]] | None = None,
+    ) -> ModelCheck:
+        """Ask the model each verified query's question (that query kept out of its prompt) and compare the result
+        of its SQL with the verified SQL's: evidence for how much its SQL counts (see `ModelTrust`).
+
+        `pairs` (question, SQL) replaces the connection's golden queries. A verified query that no longer runs is
+        skipped, not counted against the model."""
+        connection = await self._catalog.visible_connection(user, connection_name.strip())
+        schema = await self._catalog.schema_for_prompt(connection.id)
+        if not schema.tables:
+            raise ConflictError(f"connection {connection.name} has no included tables yet: sync it first")
+        if pairs is None:
+            pairs = [(g.question, g.sql) for g in await self._catalog.golden_queries(connection.id)]
+        if not pairs:
+            raise ConflictError(f"connection {connection.name} has no golden queries to check the model with")
+        if not 1 <= limit <= 200:
+            raise ValidationFailed("limit must be between 1 and 200")
+        policy = self._policy(schema)
+        reader = await anyio.to_thread.run_sync(self.reader, schema)
+        engine = await self._catalog.engine(connection.id, "check")
+        results: list[dict[str, object]] = []
+        for question, sql in pairs[:limit]:
+            retrieval = await self._retriever.retrieve(question, connection.id)
+            # the query under test is not shown to the model (nor any with the same question)
+            kept = tuple(g for g in retrieval.golden_queries
+                         if " ".join(g.golden.question.lower().split()) != " ".join(question.lower().split())
+                         and g.golden.sql.strip() != sql.strip())
+            retrieval = replace(retrieval, golden_queries=kept)
+            verified = Candidate("golden", sql, confidence=1.0)
+            terms = await anyio.to_thread.run_sync(lambda: reader.terms(question, today=self._today()))
+            await self._check([verified], policy, engine, terms, reader.model.dialect)
+            if not verified.ran:
+                results.append({"question": question, "passed": None, "error": f"the verified SQL failed: "
+                                                                                 f"{verified.error}"})
+                continue
+            generated = await self._generate(question, retrieval, schema, policy, connection, _Clock(), ())
+            passed, error = False, generated.error
+            if generated.validated is not None:
+                direct = Candidate("model_sql", generated.validated.sql, validated=generated.validated)
+                await self._check([direct], policy, engine, terms, reader.model.dialect, validated=True)
+                passed = direct.ran and direct.fingerprint == verified.fingerprint
+                error = direct.error or (None if passed else "a different result")
+            self.model_trust.record_golden(passed)
+            results.append({"question": question, "passed": passed, "error": error,
+                            "sql": generated.validated.sql if generated.validated else None})
+        checked = [r for r in results if r["passed"] is not None]
+        return ModelCheck(connection.name, len(checked), sum(1 for r in checked if r["passed"]), results,
+                          self.model_trust.reading())
+
+    def _record_agreement(self, direct: Candidate, candidates: list[Candidate]) -> None:
+        """Evidence for the model's trust: did its SQL give the result of a catalog-built candidate?"""
+        built = [c for c in candidates if c.generator in ("reader", "golden") and c.ran and c.rows]
+        if direct.ran and built:
+            self.model_trust.record_answer(any(c.fingerprint == direct.fingerprint for c in built))
 
     def _consult_model(self, candidates: list[Candidate]) -> bool:
         when = self.settings.model_when
