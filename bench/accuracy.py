@@ -385,6 +385,13 @@ async def evaluate(args: argparse.Namespace) -> None:
                                     "repair_attempts": args.repairs, "golden_threshold": 1.01} | spec["engine"]))
         service = AnswerService(db.sessions, catalog, retriever, model, engine, trust=trust,
                                 measured_trust=bool(simulated))
+        if simulated:
+            # each run measures its model afresh (the evidence is stored per model name in the app database)
+            from nl2sql.answers.models import ModelTrustCheckRow
+
+            async with db.sessions() as session, session.begin():
+                await session.execute(sa.delete(ModelTrustCheckRow).where(
+                    ModelTrustCheckRow.model == (await model.info()).model))
         if simulated and args.calibrate and "reader" in engine.generator_list:
             # as an admin's verified queries would: the model is asked a few questions per database whose SQL is
             # known (kept out of its prompt), and its trust is what it earns there

@@ -129,3 +129,99 @@ async def test_a_verified_query_that_no_longer_runs_is_not_held_against_the_mode
     assert check.checked == 1 and check.passed == 1
     assert check.results[0]["passed"] is None and "verified SQL failed" in check.results[0]["error"]
 
+
+
+@pytest.fixture
+async def client(settings, tmp_path):
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+    from tests.conftest import with_section
+    from nl2sql.settings import CatalogSettings
+
+    model = FakeChatModel(["SELECT COUNT(*) FROM orders WHERE status = 'new'"])  # 15, not the 30 customers
+    app = create_app(with_section(settings, catalog=CatalogSettings(demo=False)), chat_model=model)
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        yield client
+
+
+async def test_the_api_checks_the_model_and_reports_its_trust(client, tmp_path):
+    from tests.answers.conftest import build_shop_db
+    from tests.support import ADMIN_PASSWORD, bearer
+
+    auth, catalog = client.app.state.auth, client.app.state.catalog
+    admin = await auth.create_user("admin@example.com", ADMIN_PASSWORD, role="admin")
+    analyst = await auth.create_user("analyst@example.com", ADMIN_PASSWORD, role="analyst")
+    path = tmp_path / "trust_shop.db"
+    build_shop_db(path)
+    connection = await catalog.create_connection(admin, "shop", f"sqlite:///{path}")
+    assert (await catalog.sync_now(admin, "shop")).error is None
+    await catalog.add_golden_query(admin, connection.id, "How many customers are there?",
+                                   "SELECT COUNT(*) FROM customers")
+    admin_key = bearer((await auth.create_api_key(admin, name="a")).key)
+    analyst_key = bearer((await auth.create_api_key(analyst, name="b")).key)
+
+    before = await client.get("/api/v1/model/trust", headers=admin_key)
+    assert before.status_code == 200 and before.json()["golden_checks"] == 0
+    assert (await client.get("/api/v1/model/trust", headers=analyst_key)).status_code == 403
+    assert (await client.post("/api/v1/model/check", json={"connection": "shop"},
+                              headers=analyst_key)).status_code == 403
+
+    checked = await client.post("/api/v1/model/check", json={"connection": "shop"}, headers=admin_key)
+    assert checked.status_code == 200, checked.text
+    body = checked.json()
+    assert (body["checked"], body["passed"]) == (1, 0)
+    assert body["results"][0]["error"] == "a different result"
+    assert body["trust"]["golden_checks"] == 1
+    missing = await client.post("/api/v1/model/check", json={"connection": "nope"}, headers=admin_key)
+    assert missing.status_code == 404
+    bad = await client.post("/api/v1/model/check", json={"connection": "shop", "limit": 0}, headers=admin_key)
+    assert bad.status_code == 400 and "limit" in bad.text
+
+
+async def test_the_evidence_outlives_the_process_and_belongs_to_its_model(shop):
+    await _golden(shop)
+    wrong = FakeChatModel(["SELECT 1"], model="confident-7b")
+    first = _service(shop, wrong)
+    assert (await first.check_model(shop.admin, "shop")).trust.level == "low"
+
+    restarted = _service(shop, FakeChatModel(["SELECT 1"], model="confident-7b"))
+    reading = await restarted.trust_reading()
+    assert (reading.golden_checks, reading.level) == (2, "low")
+    other = _service(shop, FakeChatModel(["SELECT 1"], model="another-model"))
+    assert (await other.trust_reading()).golden_checks == 0
+
+
+async def test_the_model_page_shows_the_trust_and_checks_it(client, tmp_path):
+    from tests.answers.conftest import build_shop_db
+    from tests.support import ADMIN_PASSWORD, form_post, login
+
+    auth, catalog = client.app.state.auth, client.app.state.catalog
+    admin = await auth.create_user("admin@example.com", ADMIN_PASSWORD, role="admin")
+    await auth.create_user("analyst@example.com", ADMIN_PASSWORD, role="analyst")
+    path = tmp_path / "trust_page.db"
+    build_shop_db(path)
+    connection = await catalog.create_connection(admin, "shop", f"sqlite:///{path}")
+    assert (await catalog.sync_now(admin, "shop")).error is None
+
+    await login(client, "analyst@example.com", ADMIN_PASSWORD)
+    assert (await client.get("/admin/models/trust")).status_code in (302, 303, 403)
+    client.cookies.clear()
+    await login(client, "admin@example.com", ADMIN_PASSWORD)
+    models = await client.get("/admin/models")
+    assert 'hx-get="/admin/models/trust/"' in models.text
+    shown = await client.get("/admin/models/trust", headers={"HX-Request": "true"})
+    assert shown.status_code == 200 and "Trust: <strong>low</strong>" in shown.text  # a fake backend proves nothing
+    assert "<html" not in shown.text
+
+    refused = await form_post(client, "/admin/models/trust/check", {"connection": "shop"}, page="/admin/models/trust",
+                              htmx=True)
+    assert refused.status_code == 409 and "no golden queries" in refused.text
+    await catalog.add_golden_query(admin, connection.id, "How many customers are there?",
+                                   "SELECT COUNT(*) FROM customers")
+    checked = await form_post(client, "/admin/models/trust/check", {"connection": "shop", "limit": "5"},
+                              page="/admin/models/trust", htmx=True)
+    assert checked.status_code == 200, checked.text
+    assert "0 of 1 reproduced on shop" in checked.text and "a different result" in checked.text
+    full = await client.get("/admin/models/trust")
+    assert "<html" in full.text and "Model trust" in full.text

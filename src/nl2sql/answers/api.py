@@ -1,15 +1,15 @@
-"""REST routes of the answers module: POST /api/v1/sql."""
+"""REST routes of the answers module: POST /api/v1/sql, and the model's measured trust."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
 
 from nl2sql.answers.dto import SqlAnswer
 from nl2sql.answers.service import AnswerService
-from nl2sql.auth import current_user, principal_of, requires_user
+from nl2sql.auth import current_user, principal_of, requires_admin, requires_user
 
 
 class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,4 +70,25 @@ class SqlController(Controller):
         return SqlResponse.of(answer)
 
 
-api_routes = [SqlController]
+class ModelCheckRequest(msgspec.Struct, forbid_unknown_fields=True):
+    connection: str
+    limit: int = 20
+
+
+class ModelTrustController(Controller):
+    path = "/api/v1/model"
+    tags = ["answers"]
+    guards = [requires_admin]
+
+    @get("/trust", summary="How much the model's own SQL counts in the choice, and the evidence for it")
+    async def trust(self, answer_service: AnswerService) -> dict[str, Any]:
+        return (await answer_service.trust_reading()).to_json()
+
+    @post("/check", status_code=200,
+          summary="Ask the model a connection's golden questions (each kept out of its prompt) and compare results")
+    async def check(self, request: Request, data: ModelCheckRequest, answer_service: AnswerService) -> dict[str, Any]:
+        checked = await answer_service.check_model(current_user(request), data.connection, limit=data.limit)
+        return checked.to_json()
+
+
+api_routes = [SqlController, ModelTrustController]

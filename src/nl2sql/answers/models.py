@@ -43,3 +43,18 @@ class AnswerRow(Base):
         sa.Index("ix_answers_user_created", "user_id", "created_at"),
         sa.Index("ix_answers_connection_created", "connection_id", "created_at"),
     )
+
+
+class ModelTrustCheckRow(Base):
+    """One piece of evidence for the model's trust: a verified query checked, or an answer compared."""
+
+    __tablename__ = "model_trust_checks"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    model: Mapped[str] = mapped_column(sa.String(300))
+    source: Mapped[str] = mapped_column(sa.String(10))  # golden or answer
+    passed: Mapped[bool] = mapped_column(sa.Boolean)
+    connection_id: Mapped[int | None] = mapped_column(sa.Integer)
+    created_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (sa.Index("ix_model_trust_checks_model_id", "model", "id"),)

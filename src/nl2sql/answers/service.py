@@ -13,12 +13,13 @@ from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import anyio
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.candidates import Candidate, choose, fingerprint
 from nl2sql.answers.trust import ModelTrust, TrustReading
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem, SqlAnswer, SqlNotGenerated
-from nl2sql.answers.models import AnswerRow
+from nl2sql.answers.models import AnswerRow, ModelTrustCheckRow
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, Connection, PromptSchema
 from nl2sql.db import utcnow
@@ -238,6 +239,7 @@ class AnswerService:
         self.model_trust = ModelTrust(
             trust, measured=measured_trust, min_checks=settings.trust_min_checks,
             golden_pass=settings.trust_golden_pass, agreement=settings.trust_agreement)
+        self._trust_of: str | None = None  # the model whose stored evidence the meter holds
 
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
@@ -458,10 +460,10 @@ class AnswerService:
                                        validated=generated.validated)
                     await self._check([direct], policy, engine, terms, model.dialect, validated=True)
                     candidates.append(direct)
-                    self._record_agreement(direct, candidates)
+                    await self._record_agreement(direct, candidates, connection.id)
                 elif generated.error:
                     candidates.append(Candidate("model_sql", None, error=generated.error))
-        trust = self.model_trust.reading()
+        trust = await self.trust_reading()
         for c in candidates:
             if c.generator == "model_sql" and c.note is None:
                 c.note = f"model trust {trust.level}: {trust.why}"
@@ -518,18 +520,48 @@ class AnswerService:
                 await self._check([direct], policy, engine, terms, reader.model.dialect, validated=True)
                 passed = direct.ran and direct.fingerprint == verified.fingerprint
                 error = direct.error or (None if passed else "a different result")
-            self.model_trust.record_golden(passed)
+            await self._save_trust("golden", passed, connection.id)
             results.append({"question": question, "passed": passed, "error": error,
                             "sql": generated.validated.sql if generated.validated else None})
         checked = [r for r in results if r["passed"] is not None]
         return ModelCheck(connection.name, len(checked), sum(1 for r in checked if r["passed"]), results,
-                          self.model_trust.reading())
+                          await self.trust_reading())
 
-    def _record_agreement(self, direct: Candidate, candidates: list[Candidate]) -> None:
+    async def trust_reading(self) -> TrustReading:
+        """The model's trust now, with the stored evidence for the configured model loaded."""
+        await self._load_trust()
+        return self.model_trust.reading()
+
+    async def _load_trust(self) -> str:
+        """The evidence stored for this model (it survives restarts and is shared by processes on one app
+        database); reloaded when another model is configured. Returns the model's name."""
+        name = (await self._model.info()).model[:300]
+        if self._trust_of == name:
+            return name
+        self.model_trust.reset()
+        async with self._sessions() as db:
+            for source in ("golden", "answer"):
+                rows = list(await db.scalars(
+                    sa.select(ModelTrustCheckRow.passed)
+                    .where(ModelTrustCheckRow.model == name, ModelTrustCheckRow.source == source)
+                    .order_by(ModelTrustCheckRow.id.desc()).limit(self.model_trust.window)))
+                for passed in reversed(rows):
+                    (self.model_trust.record_golden if source == "golden" else self.model_trust.record_answer)(passed)
+        self._trust_of = name
+        return name
+
+    async def _save_trust(self, source: str, passed: bool, connection_id: int) -> None:
+        name = await self._load_trust()
+        (self.model_trust.record_golden if source == "golden" else self.model_trust.record_answer)(passed)
+        async with self._sessions() as db, db.begin():
+            db.add(ModelTrustCheckRow(model=name, source=source, passed=passed, connection_id=connection_id,
+                                      created_at=utcnow()))
+
+    async def _record_agreement(self, direct: Candidate, candidates: list[Candidate], connection_id: int) -> None:
         """Evidence for the model's trust: did its SQL give the result of a catalog-built candidate?"""
         built = [c for c in candidates if c.generator in ("reader", "golden") and c.ran and c.rows]
-        if direct.ran and built:
-            self.model_trust.record_answer(any(c.fingerprint == direct.fingerprint for c in built))
+        if direct.ran and built and self.model_trust.measured:
+            await self._save_trust("answer", any(c.fingerprint == direct.fingerprint for c in built), connection_id)
 
     def _consult_model(self, candidates: list[Candidate]) -> bool:
         when = self.settings.model_when

@@ -53,6 +53,7 @@ class ModelTrust:
                  golden_pass: float = 0.5, agreement: float = 0.2) -> None:
         self.configured = configured
         self.measured = measured
+        self.window = window
         self._golden: deque[bool] = deque(maxlen=window)
         self._answers: deque[bool] = deque(maxlen=window)
         self._min = max(1, min_checks)
