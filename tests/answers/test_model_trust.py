@@ -225,3 +225,16 @@ async def test_the_model_page_shows_the_trust_and_checks_it(client, tmp_path):
     assert "0 of 1 reproduced on shop" in checked.text and "a different result" in checked.text
     full = await client.get("/admin/models/trust")
     assert "<html" in full.text and "Model trust" in full.text
+
+
+async def test_a_model_that_cannot_say_its_name_costs_no_answer(shop):
+    from nl2sql.errors import UnavailableError
+
+    class Gone(FakeChatModel):
+        async def info(self):
+            raise UnavailableError("the model server is unreachable")
+
+    service = _service(shop, Gone(["SELECT 1"]), model_when="never")
+    answer = await service.generate_sql(shop.admin, "How many orders are there?", "shop")
+    assert answer.generator == "reader"
+    assert (await service.trust_reading()).level == "high"  # nothing measured: the configured level stands

@@ -532,10 +532,15 @@ class AnswerService:
         await self._load_trust()
         return self.model_trust.reading()
 
-    async def _load_trust(self) -> str:
+    async def _load_trust(self) -> str | None:
         """The evidence stored for this model (it survives restarts and is shared by processes on one app
-        database); reloaded when another model is configured. Returns the model's name."""
-        name = (await self._model.info()).model[:300]
+        database); reloaded when another model is configured. Returns the model's name (None while the model
+        can't say: the meter then stands as it is, and an answer never fails for it)."""
+        try:
+            name = (await self._model.info()).model[:300]
+        except Exception as error:  # an unreachable model server must not cost an answer the reader gave
+            log.info("model trust: the model's name is unknown (%s)", error)
+            return self._trust_of
         if self._trust_of == name:
             return name
         self.model_trust.reset()
@@ -553,6 +558,8 @@ class AnswerService:
     async def _save_trust(self, source: str, passed: bool, connection_id: int) -> None:
         name = await self._load_trust()
         (self.model_trust.record_golden if source == "golden" else self.model_trust.record_answer)(passed)
+        if name is None:
+            return
         async with self._sessions() as db, db.begin():
             db.add(ModelTrustCheckRow(model=name, source=source, passed=passed, connection_id=connection_id,
                                       created_at=utcnow()))
