@@ -1,5 +1,18 @@
-"""Evaluation: an admin's question sets run through the real engine and judged by execution."""
+"""Evaluation: an admin's question sets run through the real engine, judged by execution, stored and compared."""
 
 from nl2sql.evaluation.judge import Table, gold_alternatives, judge, match
+from nl2sql.evaluation.service import Comparison, EvalQuestion, EvalRun, EvaluationService, parse_questions
+from nl2sql.evaluation.tasks import jobs_blueprint
 
-__all__ = ["Table", "gold_alternatives", "judge", "match"]
+__all__ = [
+    "Comparison",
+    "EvalQuestion",
+    "EvalRun",
+    "EvaluationService",
+    "Table",
+    "gold_alternatives",
+    "jobs_blueprint",
+    "judge",
+    "match",
+    "parse_questions",
+]

@@ -1,0 +1,430 @@
+"""Evaluation runs: a question set (question, gold SQL, category, instructions) run through the real engine on a
+connection, each answer and gold alternative executed read-only and judged; runs are stored and compared."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from nl2sql.answers import AnswerService, SqlNotGenerated, guard_policy
+from nl2sql.auth import AuthService, User
+from nl2sql.catalog import CatalogService
+from nl2sql.db import utcnow
+from nl2sql.errors import AppError, ConflictError, NotFoundError, ValidationFailed
+from nl2sql.evaluation.judge import Table, asks_for_order, gold_alternatives, match, normal, order_index
+from nl2sql.evaluation.models import EvalItemRow, EvalRunRow
+from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, run, validate
+
+__all__ = ["EvalQuestion", "EvalRun", "EvaluationService", "parse_questions"]
+
+log = logging.getLogger("nl2sql.evaluation")
+
+MAX_QUESTIONS = 2000
+GOLD_ROWS = 100_000  # gold and predicted results are compared whole, up to this many rows
+TIMEOUT_S = 30.0
+
+_QUESTION = ("question",)
+_GOLD = ("query", "gold_sql", "sql", "gold")
+_CATEGORY = ("query_category", "category")
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    question: str
+    gold_sql: str
+    category: str | None = None
+    instructions: str | None = None
+
+
+def _column(fields: list[str], names: tuple[str, ...]) -> str | None:
+    lowered = {f.strip().lower(): f for f in fields}
+    return next((lowered[n] for n in names if n in lowered), None)
+
+
+def parse_questions(text: str, *, db_name: str | None = None) -> list[EvalQuestion]:
+    """The CSV of ../shared/sqleval's question files: `question` and `query` (gold SQL; `;` between alternatives,
+    `{a, b}` for interchangeable columns), optional `query_category` (or `category`), `instructions`, and
+    `db_name` (rows of another database are skipped when `db_name` is given)."""
+    if not text.strip():
+        raise ValidationFailed("the question file is empty")
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    fields = reader.fieldnames or []
+    question_col, gold_col = _column(fields, _QUESTION), _column(fields, _GOLD)
+    if question_col is None or gold_col is None:
+        raise ValidationFailed("the CSV needs a `question` column and a gold SQL column (`query` or `gold_sql`); "
+                               f"its header is {', '.join(fields) or 'empty'}")
+    category_col, instructions_col = _column(fields, _CATEGORY), _column(fields, ("instructions",))
+    db_col = _column(fields, ("db_name",))
+    out: list[EvalQuestion] = []
+    try:
+        for line, row in enumerate(reader, start=2):
+            if db_name and db_col and (row.get(db_col) or "").strip() != db_name:
+                continue
+            question, gold = (row.get(question_col) or "").strip(), (row.get(gold_col) or "").strip()
+            if not question or not gold:
+                raise ValidationFailed(f"line {line}: the question and its gold SQL are both needed")
+            out.append(EvalQuestion(question, gold, (row.get(category_col) or "").strip() or None if category_col
+                                    else None,
+                                    (row.get(instructions_col) or "").strip() or None if instructions_col else None))
+            if len(out) > MAX_QUESTIONS:
+                raise ValidationFailed(f"at most {MAX_QUESTIONS} questions a run")
+    except csv.Error as error:
+        raise ValidationFailed(f"the CSV could not be read: {error}") from None
+    if not out:
+        raise ValidationFailed("the file has no questions" + (f" for db_name {db_name}" if db_name else ""))
+    return out
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    position: int
+    question: str
+    gold_sql: str
+    category: str | None
+    instructions: str | None
+    state: str
+    predicted_sql: str | None
+    explanation: str | None
+    generator: str | None
+    answer_id: int | None
+    correct: bool | None
+    match: str | None
+    reason: str | None
+    seconds: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    total: int
+    correct: int
+
+    @property
+    def share(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "total": self.total, "correct": self.correct, "share": round(self.share, 4)}
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    id: int
+    name: str
+    connection: str
+    status: str
+    total: int
+    done: int
+    correct: int
+    engine: dict[str, Any]
+    error: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    items: tuple[EvalItem, ...] = field(default=(), repr=False)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.done if self.done else 0.0
+
+    @property
+    def elapsed_s(self) -> float:
+        if self.started_at is None:
+            return 0.0
+        return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the pace so far (None before the first question or once finished)."""
+        if self.status != "running" or not self.done:
+            return None
+        return self.elapsed_s / self.done * (self.total - self.done)
+
+    def groups(self, key: Callable[[EvalItem], str | None]) -> list[Group]:
+        found: dict[str, list[EvalItem]] = defaultdict(list)
+        for item in self.items:
+            if item.state == "judged":
+                found[key(item) or "(none)"].append(item)
+        return [Group(k, len(v), sum(1 for i in v if i.correct)) for k, v in sorted(found.items())]
+
+    @property
+    def per_category(self) -> list[Group]:
+        return self.groups(lambda i: i.category)
+
+    @property
+    def per_generator(self) -> list[Group]:
+        return self.groups(lambda i: i.generator)
+
+    @property
+    def exact(self) -> int:
+        return sum(1 for i in self.items if i.match == "exact")
+
+    @property
+    def subset(self) -> int:
+        return sum(1 for i in self.items if i.match == "subset")
+
+    @property
+    def failures(self) -> list[EvalItem]:
+        return [i for i in self.items if i.state == "judged" and not i.correct]
+
+    def to_json(self, *, items: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "name": self.name, "connection": self.connection, "status": self.status,
+            "total": self.total, "done": self.done, "correct": self.correct, "accuracy": round(self.accuracy, 4),
+            "exact": self.exact, "subset": self.subset, "engine": self.engine, "error": self.error,
+            "created_at": self.created_at.isoformat(),
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "elapsed_s": round(self.elapsed_s, 1), "eta_s": round(self.eta_s, 1) if self.eta_s is not None else None,
+        }
+        if items:
+            out |= {"per_category": [g.to_json() for g in self.per_category],
+                    "per_generator": [g.to_json() for g in self.per_generator],
+                    "items": [i.to_json() for i in self.items]}
+        return out
+
+
+@dataclass(frozen=True)
+class Flip:
+    question: str
+    before: bool | None
+    after: bool | None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    before: EvalRun
+    after: EvalRun
+    fixed: list[Flip]
+    broken: list[Flip]
+    unchanged: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"before": self.before.to_json(items=False), "after": self.after.to_json(items=False),
+                "fixed": [f.question for f in self.fixed], "broken": [f.question for f in self.broken],
+                "unchanged": self.unchanged}
+
+
+def _item(row: EvalItemRow) -> EvalItem:
+    return EvalItem(row.position, row.question, row.gold_sql, row.category, row.instructions, row.state,
+                    row.predicted_sql, row.explanation, row.generator, row.answer_id, row.correct, row.match,
+                    row.reason, row.seconds)
+
+
+def _run(row: EvalRunRow, items: list[EvalItemRow] | None = None) -> EvalRun:
+    return EvalRun(row.id, row.name, row.connection_name, row.status, row.total, row.done, row.correct,
+                   dict(row.engine or {}), row.error, row.created_at, row.started_at, row.finished_at,
+                   tuple(_item(i) for i in items or ()))
+
+
+class EvaluationService:
+    """Creates, runs, lists and compares evaluation runs. `start` queues a run as a background job when a job
+    queue is given; `execute` runs one to the end in this process (the CLI, the job, the tests)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService, answers: AnswerService,
+                 auth: AuthService, *, defer: Callable[..., Any] | None = None) -> None:
+        self._sessions = sessions
+        self._catalog = catalog
+        self._answers = answers
+        self._auth = auth
+        self._defer = defer  # async (run_id) -> None: queue the run (the app's job queue)
+
+    async def create(self, actor: User, connection_name: str, questions: list[EvalQuestion], *, name: str,
+                     limit: int | None = None) -> EvalRun:
+        connection = await self._catalog.visible_connection(actor, (connection_name or "").strip())
+        if limit is not None:
+            if limit < 1:
+                raise ValidationFailed("limit must be at least 1")
+            questions = questions[:limit]
+        if not questions:
+            raise ValidationFailed("no questions to run")
+        status = self._answers.model_trust.reading()
+        engine = {"generators": self._answers.settings.generators, "model_when": self._answers.settings.model_when,
+                  "trust": status.level}
+        async with self._sessions() as db, db.begin():
+            row = EvalRunRow(name=(name or "evaluation")[:200], connection_id=connection.id,
+                             connection_name=connection.name, created_by=actor.id, status="queued",
+                             total=len(questions), done=0, correct=0, engine=engine, created_at=utcnow())
+            db.add(row)
+            await db.flush()
+            for position, q in enumerate(questions, start=1):
+                db.add(EvalItemRow(run_id=row.id, position=position, question=q.question, gold_sql=q.gold_sql,
+                                   category=q.category, instructions=q.instructions, state="pending"))
+        return await self.get(row.id)
+
+    async def start(self, actor: User, connection_name: str, questions: list[EvalQuestion], *, name: str,
+                    limit: int | None = None) -> EvalRun:
+        run_ = await self.create(actor, connection_name, questions, name=name, limit=limit)
+        if self._defer is not None:
+            await self._defer(run_.id)
+        return run_
+
+    async def resume_unfinished(self) -> list[int]:
+        """Queue again the runs a stopped process left queued or running (each continues where it stopped)."""
+        async with self._sessions() as db:
+            ids = list(await db.scalars(sa.select(EvalRunRow.id).where(EvalRunRow.status.in_(("queued", "running")))))
+        if self._defer is not None:
+            for run_id in ids:
+                await self._defer(run_id)
+        return ids
+
+    async def get(self, run_id: int) -> EvalRun:
+        async with self._sessions() as db:
+            row = await db.get(EvalRunRow, run_id)
+            if row is None:
+                raise NotFoundError(f"evaluation run {run_id} not found")
+            items = list(await db.scalars(sa.select(EvalItemRow).where(EvalItemRow.run_id == run_id)
+                                          .order_by(EvalItemRow.position)))
+        return _run(row, items)
+
+    async def runs(self, *, limit: int = 100) -> list[EvalRun]:
+        async with self._sessions() as db:
+            rows = await db.scalars(sa.select(EvalRunRow).order_by(EvalRunRow.id.desc()).limit(limit))
+            return [_run(r) for r in rows]
+
+    async def cancel(self, run_id: int) -> EvalRun:
+        async with self._sessions() as db, db.begin():
+            row = await db.get(EvalRunRow, run_id)
+            if row is None:
+                raise NotFoundError(f"evaluation run {run_id} not found")
+            if row.status in ("done", "failed", "cancelled"):
+                raise ConflictError(f"evaluation run {run_id} has already ended ({row.status})")
+            row.status, row.finished_at = "cancelled", utcnow()
+        return await self.get(run_id)
+
+    async def compare(self, before_id: int, after_id: int) -> Comparison:
+        before, after = await self.get(before_id), await self.get(after_id)
+        earlier = {i.question: i.correct for i in before.items if i.state == "judged"}
+        fixed, broken, unchanged = [], [], 0
+        for item in after.items:
+            if item.state != "judged" or item.question not in earlier:
+                continue
+            was = earlier[item.question]
+            if bool(was) == bool(item.correct):
+                unchanged += 1
+            elif item.correct:
+                fixed.append(Flip(item.question, was, item.correct))
+            else:
+                broken.append(Flip(item.question, was, item.correct))
+        return Comparison(before, after, fixed, broken, unchanged)
+
+    async def execute(self, run_id: int, *, progress: Callable[[EvalRun], None] | None = None) -> EvalRun:
+        """Answer and judge every pending question of the run, one at a time, saving each verdict as it comes
+        (a reload shows the progress; a restarted job goes on where it stopped). Stops when the run is cancelled."""
+        async with self._sessions() as db, db.begin():
+            row = await db.get(EvalRunRow, run_id)
+            if row is None:
+                raise NotFoundError(f"evaluation run {run_id} not found")
+            if row.status in ("done", "cancelled"):
+                return await self.get(run_id)
+            row.status, row.started_at = "running", row.started_at or utcnow()
+            connection_name, creator = row.connection_name, row.created_by
+        try:
+            actor = await self._auth.get_user(creator)
+            connection = await self._catalog.visible_connection(actor, connection_name)
+            async with self._sessions() as db:
+                pending = [(i.id, i.question, i.gold_sql, i.category, i.instructions) for i in await db.scalars(
+                    sa.select(EvalItemRow).where(EvalItemRow.run_id == run_id, EvalItemRow.state == "pending")
+                    .order_by(EvalItemRow.position))]
+            for item_id, question, gold_sql, category, instructions in pending:
+                async with self._sessions() as db:
+                    if (await db.get(EvalRunRow, run_id)).status == "cancelled":
+                        return await self.get(run_id)
+                verdict = await self._judge(actor, connection.id, connection.name, question, gold_sql, category,
+                                            instructions)
+                async with self._sessions() as db, db.begin():
+                    item = await db.get(EvalItemRow, item_id)
+                    for key, value in verdict.items():
+                        setattr(item, key, value)
+                    item.state = "judged"
+                    row = await db.get(EvalRunRow, run_id)
+                    row.done += 1
+                    row.correct += 1 if verdict["correct"] else 0
+                if progress is not None:
+                    progress(await self.get(run_id))
+        except Exception as error:
+            async with self._sessions() as db, db.begin():
+                row = await db.get(EvalRunRow, run_id)
+                row.status, row.finished_at = "failed", utcnow()
+                row.error = error.detail if isinstance(error, AppError) else f"{type(error).__name__}: {error}"
+            log.exception("evaluation run %s failed", run_id)
+            return await self.get(run_id)
+        async with self._sessions() as db, db.begin():
+            row = await db.get(EvalRunRow, run_id)
+            if row.status == "running":
+                row.status, row.finished_at = "done", utcnow()
+        return await self.get(run_id)
+
+    async def _judge(self, actor: User, connection_id: int, connection_name: str, question: str, gold_sql: str,
+                     category: str | None, instructions: str | None) -> dict[str, Any]:
+        started = time.perf_counter()
+        out: dict[str, Any] = {"predicted_sql": None, "explanation": None, "generator": None, "answer_id": None,
+                               "correct": False, "match": None, "reason": None}
+        schema = await self._catalog.schema_for_prompt(connection_id)
+        policy = guard_policy(schema, GOLD_ROWS, self._answers.settings.extra_function_set)
+        engine = await self._catalog.engine(connection_id)
+        golds, gold_errors = [], []
+        for alternative in gold_alternatives(gold_sql):
+            try:
+                golds.append(await anyio.to_thread.run_sync(self._table, alternative, policy, engine, schema.dialect))
+            except (SqlRefused, QueryFailed, QueryTimeout) as error:
+                gold_errors.append(error.detail)
+        text = f"{question} ({instructions})" if instructions else question
+        try:
+            answer = await self._answers.generate_sql(actor, text, connection_name)
+        except SqlNotGenerated as error:
+            out["reason"] = f"no SQL: {error.detail}"
+            out["answer_id"] = (error.extra or {}).get("answer_id")
+        except AppError as error:
+            out["reason"] = f"{error.title}: {error.detail}"
+        else:
+            out |= {"predicted_sql": answer.sql, "explanation": answer.explanation, "generator": answer.generator,
+                    "answer_id": answer.id}
+            if not golds:
+                out["reason"] = "the gold SQL failed: " + "; ".join(dict.fromkeys(gold_errors))
+            else:
+                try:
+                    predicted = await anyio.to_thread.run_sync(self._table, answer.sql, policy, engine,
+                                                               schema.dialect)
+                except (SqlRefused, QueryFailed, QueryTimeout) as error:
+                    out["reason"] = f"the predicted SQL failed: {error.detail}"
+                else:
+                    found = match(predicted, golds, asks_for_order(question, category))
+                    out["correct"], out["match"] = found is not None, found
+                    if found is None:
+                        out["reason"] = _why(predicted, golds)
+        out["seconds"] = round(time.perf_counter() - started, 3)
+        return out
+
+    @staticmethod
+    def _table(sql: str, policy, engine, dialect: str) -> Table:
+        validated = validate(sql, policy)
+        result = run(validated, engine, timeout_s=TIMEOUT_S, max_rows=GOLD_ROWS)
+        columns = tuple(c.name for c in result.columns)
+        rows = tuple(tuple(normal(v) for v in r) for r in result.rows)
+        return Table(columns, rows, order_index(sql, columns, dialect))
+
+
+def _why(predicted: Table, golds: list[Table]) -> str:
+    gold = golds[0]
+    if not predicted.rows and gold.rows:
+        return f"no rows; the gold has {len(gold.rows)}"
+    if len(predicted.deduplicated().rows) != len(gold.deduplicated().rows):
+        return f"{len(predicted.deduplicated().rows)} distinct rows; the gold has {len(gold.deduplicated().rows)}"
+    if len(predicted.columns) < len(gold.columns):
+        return f"{len(predicted.columns)} columns; the gold has {len(gold.columns)}"
+    return "different values (or order, where the question asks for one)"
