@@ -23,7 +23,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
 from nl2sql import auth, gateway, inference
-from nl2sql import answers, catalog, retrieval, semantics, sqlguard
+from nl2sql import answers, catalog, evaluation, retrieval, semantics, sqlguard
 from nl2sql.audit import AuditLog
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
@@ -195,6 +195,7 @@ NAV: list[dict[str, Any]] = [
     {"path": "/catalog", "label": "Catalog", "admin": False},
     {"path": "/admin/audit", "label": "Audit", "admin": True},
     {"path": "/admin/models", "label": "Model", "admin": True},
+    {"path": "/admin/evaluations", "label": "Evaluations", "admin": True},
     {"path": "/account", "label": "Account", "admin": False},
     {"path": "/usage", "label": "Usage", "admin": False},
     {"path": "/admin/usage", "label": "All usage", "admin": True},
@@ -224,9 +225,11 @@ def create_app(
     blueprints["gateway"] = gateway.retention_blueprint()
     blueprints["catalog"] = catalog.jobs_blueprint()
     blueprints["retrieval"] = retrieval.jobs_blueprint()
+    blueprints["evaluation"] = evaluation.jobs_blueprint()
 
     def job_context(app: Litestar) -> dict[str, Any]:
-        return {"gateway": app.state.gateway, "catalog": app.state.catalog, "retrieval": app.state.retriever}
+        return {"gateway": app.state.gateway, "catalog": app.state.catalog, "retrieval": app.state.retriever,
+                "evaluation": app.state.evaluation}
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -273,6 +276,14 @@ def create_app(
                 db.sessions, app.state.catalog, app.state.answers, app.state.chat_model, settings.engine, settings.answers
             )
             app.state.feedback = answers.FeedbackService(db.sessions, app.state.catalog)
+
+            async def defer_evaluation(run_id: int) -> None:
+                # one job at a time per run; a run queued twice is queued once
+                await jobs.defer("evaluation:run", lock=f"evaluation-{run_id}",
+                                 queueing_lock=f"evaluation-{run_id}", run_id=run_id)
+
+            app.state.evaluation = evaluation.EvaluationService(
+                db.sessions, app.state.catalog, app.state.answers, auth_service, defer=defer_evaluation)
             recording.reports.feedback_counter = app.state.feedback.counts
             app.state.pending_asks = answers.PendingAsks()
             admin = await auth_service.bootstrap_admin(
@@ -292,6 +303,9 @@ def create_app(
                     [c.id for c in await app.state.catalog.list_connections()]))
             # services that background tasks use, handed in rather than reached for
             jobs.start_worker({"auth": auth_service} | job_context(app))
+            # runs a stopped process left unfinished go on where they stopped
+            with contextlib.suppress(Exception):
+                await app.state.evaluation.resume_unfinished()
             yield
         finally:
             if warm_up is not None:
@@ -330,6 +344,9 @@ def create_app(
     def provide_feedback(state: State) -> answers.FeedbackService:
         return state.feedback
 
+    def provide_evaluation(state: State) -> evaluation.EvaluationService:
+        return state.evaluation
+
     csrf = CSRFConfig(
         secret=secret_key,
         cookie_name="nl2sql_csrf",
@@ -356,6 +373,8 @@ def create_app(
             *semantics.page_routes,
             *answers.api_routes,
             *answers.page_routes,
+            *evaluation.api_routes,
+            *evaluation.page_routes,
         ],
         dependencies={
             "auth_service": Provide(provide_auth, sync_to_thread=False),
@@ -365,6 +384,7 @@ def create_app(
             "answer_service": Provide(provide_answers, sync_to_thread=False),
             "ask_service": Provide(provide_ask, sync_to_thread=False),
             "feedback_service": Provide(provide_feedback, sync_to_thread=False),
+            "evaluation_service": Provide(provide_evaluation, sync_to_thread=False),
         },
         middleware=[auth.AuthMiddleware, auth.SetupRedirect, gateway.RateLimitMiddleware],
         csrf_config=csrf,

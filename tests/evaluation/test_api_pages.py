@@ -1,0 +1,120 @@
+"""Evaluation runs through the app: the API starts a background job and reports progress and results; the pages
+start one from an upload, show its progress and failures, cancel, and compare two runs; analysts are refused."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from nl2sql.inference import FakeChatModel
+from tests.answers.conftest import build_shop_db
+from tests.support import ADMIN_PASSWORD, bearer, csrf_token, form_post, login
+
+CSV = """question,query,query_category
+How many orders are there?,SELECT COUNT(*) FROM orders,count
+How many customers are there?,SELECT COUNT(*) FROM customers,count
+How many orders per status?,"SELECT status, COUNT(*) FROM orders GROUP BY status",group_by
+How many orders are there in all?,SELECT COUNT(*) + 1 FROM orders,count
+"""
+
+
+@pytest.fixture
+async def client(settings, tmp_path):
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+
+    app = create_app(settings, chat_model=FakeChatModel(["SELECT COUNT(*) FROM customers WHERE state = 'CA'"]))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        auth, catalog = app.state.auth, app.state.catalog
+        admin = await auth.create_user("admin@example.com", ADMIN_PASSWORD, role="admin")
+        analyst = await auth.create_user("analyst@example.com", ADMIN_PASSWORD, role="analyst")
+        path = tmp_path / "eval_shop.db"
+        build_shop_db(path)
+        await catalog.create_connection(admin, "shop", f"sqlite:///{path}")
+        assert (await catalog.sync_now(admin, "shop")).error is None
+        client.admin_key = bearer((await auth.create_api_key(admin, name="a")).key)
+        client.analyst_key = bearer((await auth.create_api_key(analyst, name="b")).key)
+        yield client
+
+
+async def _finished(client, run_id: int) -> dict:
+    for _ in range(300):
+        body = (await client.get(f"/api/v1/evaluations/{run_id}", headers=client.admin_key)).json()
+        if body["status"] not in ("queued", "running"):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"run {run_id} did not finish: {body}")
+
+
+async def test_the_api_runs_an_evaluation_in_the_background(client):
+    refused = await client.post("/api/v1/evaluations", json={"connection": "shop", "questions_csv": CSV},
+                                headers=client.analyst_key)
+    assert refused.status_code == 403
+    bad = await client.post("/api/v1/evaluations", json={"connection": "shop", "questions_csv": "a,b\n1,2\n"},
+                            headers=client.admin_key)
+    assert bad.status_code == 400 and "question" in bad.json()["detail"]
+    missing = await client.post("/api/v1/evaluations", json={"connection": "nope", "questions_csv": CSV},
+                                headers=client.admin_key)
+    assert missing.status_code == 404
+
+    started = await client.post("/api/v1/evaluations", json={"connection": "shop", "questions_csv": CSV,
+                                                            "name": "first"}, headers=client.admin_key)
+    assert started.status_code == 202, started.text
+    assert started.json()["total"] == 4
+    body = await _finished(client, started.json()["id"])
+    assert body["status"] == "done" and (body["done"], body["correct"]) == (4, 3)
+    assert {g["name"]: g["correct"] for g in body["per_category"]} == {"count": 2, "group_by": 1}
+    failed = [i for i in body["items"] if not i["correct"]]
+    assert failed[0]["question"] == "How many orders are there in all?" and failed[0]["reason"]
+
+    second = await client.post("/api/v1/evaluations", json={"connection": "shop", "questions_csv": CSV, "limit": 2},
+                               headers=client.admin_key)
+    other = await _finished(client, second.json()["id"])
+    compared = await client.get(f"/api/v1/evaluations/compare?before={body['id']}&after={other['id']}",
+                                headers=client.admin_key)
+    assert compared.status_code == 200 and compared.json()["unchanged"] == 2
+    listed = await client.get("/api/v1/evaluations", headers=client.admin_key)
+    assert [r["id"] for r in listed.json()] == [other["id"], body["id"]]
+    ended = await client.post(f"/api/v1/evaluations/{other['id']}/cancel", headers=client.admin_key)
+    assert ended.status_code == 409
+    assert (await client.get("/api/v1/evaluations/999", headers=client.admin_key)).status_code == 404
+
+
+async def test_the_pages_start_show_and_compare_runs(client):
+    await login(client, "admin@example.com", ADMIN_PASSWORD)
+    page = await client.get("/admin/evaluations")
+    assert page.status_code == 200 and "No evaluation yet" in page.text
+    assert 'href="/admin/evaluations"' in page.text  # in the navigation
+
+    token = await csrf_token(client, "/admin/evaluations")
+    empty = await client.post("/admin/evaluations", data={"_csrf_token": token, "connection": "shop"},
+                              files={"file": ("q.csv", b"", "text/csv")})
+    assert empty.status_code == 400 and "question file" in empty.text
+
+    started = await client.post("/admin/evaluations", data={"_csrf_token": token, "connection": "shop"},
+                                files={"file": ("sales-questions.csv", CSV.encode(), "text/csv")},
+                                follow_redirects=False)
+    assert started.status_code == 303, started.text
+    location = started.headers["location"]
+    run_id = int(location.rsplit("/", 1)[1])
+    await _finished(client, run_id)
+    shown = await client.get(location)
+    assert "sales-questions.csv" in shown.text and "3 correct (75.0%)" in shown.text
+    assert "Failures (1)" in shown.text and "SELECT COUNT(*) + 1 FROM orders" in shown.text
+    assert "hx-trigger=\"every 1s\"" not in shown.text  # finished: no more polling
+    progress = await client.get(f"/admin/evaluations/{run_id}/progress", headers={"HX-Request": "true"})
+    assert progress.status_code == 200 and "<html" not in progress.text
+
+    pasted = await form_post(client, "/admin/evaluations", {"connection": "shop", "questions_csv": CSV,
+                                                             "name": "pasted", "limit": "2"},
+                             page="/admin/evaluations")
+    second = int(pasted.headers["location"].rsplit("/", 1)[1])
+    await _finished(client, second)
+    compared = await client.get(f"/admin/evaluations/compare?before={run_id}&after={second}")
+    assert compared.status_code == 200 and "0 fixed, 0 broken, 2 unchanged" in compared.text
+
+    client.cookies.clear()
+    await login(client, "analyst@example.com", ADMIN_PASSWORD)
+    assert (await client.get("/admin/evaluations", follow_redirects=False)).status_code in (302, 303, 403)
