@@ -208,6 +208,7 @@ def create_app(
     database: AppDatabase | None = None,
     migrate: bool | None = None,
     chat_model: inference.ChatModel | None = None,
+    run_jobs: bool = True,
 ) -> Litestar:
     """Build the app; the database opens (and migrates) when the app starts, unless already open.
 
@@ -302,10 +303,11 @@ def create_app(
                 warm_up = asyncio.create_task(app.state.retriever.warm_up(
                     [c.id for c in await app.state.catalog.list_connections()]))
             # services that background tasks use, handed in rather than reached for
-            jobs.start_worker({"auth": auth_service} | job_context(app))
-            # runs a stopped process left unfinished go on where they stopped
-            with contextlib.suppress(Exception):
-                await app.state.evaluation.resume_unfinished()
+            if run_jobs:  # a command such as `nl2sql eval` queues jobs but leaves them to the servers
+                jobs.start_worker({"auth": auth_service} | job_context(app))
+                # runs a stopped process left unfinished go on where they stopped
+                with contextlib.suppress(Exception):
+                    await app.state.evaluation.resume_unfinished()
             yield
         finally:
             if warm_up is not None:

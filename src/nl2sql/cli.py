@@ -1,4 +1,4 @@
-"""The `nl2sql` command: serve, migrations, first users and keys."""
+"""The `nl2sql` command: serve, migrations, first users and keys, evaluation runs."""
 
 from __future__ import annotations
 
@@ -255,6 +255,78 @@ def secret_key() -> None:
     from cryptography.fernet import Fernet
 
     click.echo(Fernet.generate_key().decode())
+
+
+@main.command("eval")
+@click.option("--connection", required=True, help="The connection to ask.")
+@click.option("--questions", "questions_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="CSV: question, query (gold SQL), optional query_category, instructions, db_name.")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option("--db-name", default=None, help="Only the CSV's rows of this db_name.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the run (every item) as JSON.")
+@click.option("--as", "as_email", default=None, help="The admin to act as (default: the first admin).")
+@click.option("--name", default=None, help="The run's name (default: the file's name).")
+def eval_command(connection: str, questions_file: str, limit: int | None, db_name: str | None, out: str | None,
+                 as_email: str | None, name: str | None) -> None:
+    """Run a question set through the engine on a connection and judge each answer by execution.
+
+    The run is stored like one started from the Evaluations page (where it can be compared with others)."""
+    import json
+    from pathlib import Path
+
+    from nl2sql.app import create_app
+    from nl2sql.evaluation import parse_questions
+
+    settings = _settings()
+    text = Path(questions_file).read_text(encoding="utf-8-sig")
+
+    async def main_() -> int:
+        app = create_app(settings, run_jobs=False)
+        async with app.lifespan():
+            try:
+                return await work(app.state)
+            except AppError as exc:  # raised here, not through the lifespan's task group
+                click.echo(f"nl2sql: error: {exc.detail}", err=True)
+                return 2
+            except click.ClickException as exc:
+                click.echo(f"nl2sql: error: {exc.message}", err=True)
+                return 2
+
+    async def work(state: Any) -> int:
+        users = [u for u in await state.auth.list_users() if u.is_admin and u.is_active]
+        actor = next((u for u in users if as_email is None or u.email == as_email.lower()), None)
+        if actor is None:
+            raise click.ClickException(f"no active admin {as_email or ''} to run the evaluation as".strip())
+        questions = parse_questions(text, db_name=db_name)
+        created = await state.evaluation.create(actor, connection, questions,
+                                                name=name or Path(questions_file).name, limit=limit)
+        click.echo(f"evaluation #{created.id}: {created.total} questions on {connection}")
+        seen = 0
+
+        def progress(run: Any) -> None:
+            nonlocal seen
+            for item in run.items[seen:run.done]:
+                mark = "ok " if item.correct else "no "
+                click.echo(f"  [{item.position}/{run.total}] {mark} {item.seconds or 0:6.2f}s "
+                           f"{item.generator or '-':<10} {item.question[:70]}"
+                           + ("" if item.correct else f"  ({item.reason})"))
+            seen = run.done
+
+        finished = await state.evaluation.execute(created.id, progress=progress)
+        click.echo(f"\n{finished.status}: {finished.correct}/{finished.done} correct "
+                   f"({100 * finished.accuracy:.1f}%; {finished.exact} exact, {finished.subset} subset) "
+                   f"in {finished.elapsed_s:.0f} s")
+        for label, groups in (("category", finished.per_category), ("generator", finished.per_generator)):
+            click.echo(f"  per {label}: " + "; ".join(f"{g.name} {g.correct}/{g.total}" for g in groups))
+        if out:
+            Path(out).write_text(json.dumps(finished.to_json(), indent=2, default=str))
+            click.echo(f"  written to {out}")
+        return 0 if finished.status == "done" else 1
+
+    try:
+        sys.exit(asyncio.run(main_()))
+    except AppError as exc:
+        _fail(exc.detail)
 
 
 @main.command("settings")
