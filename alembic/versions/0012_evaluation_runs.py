@@ -22,6 +22,7 @@ def upgrade() -> None:
         "eval_runs",
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("kind", sa.String(10), nullable=False, server_default="questions"),
         sa.Column("connection_id", sa.Integer, nullable=False),
         sa.Column("connection_name", sa.String(63), nullable=False),
         sa.Column("created_by", sa.Integer, nullable=False),

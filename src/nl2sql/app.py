@@ -226,7 +226,7 @@ def create_app(
     blueprints["gateway"] = gateway.retention_blueprint()
     blueprints["catalog"] = catalog.jobs_blueprint()
     blueprints["retrieval"] = retrieval.jobs_blueprint()
-    blueprints["evaluation"] = evaluation.jobs_blueprint()
+    blueprints["evaluation"] = evaluation.jobs_blueprint(settings.engine.regression_cron)
 
     def job_context(app: Litestar) -> dict[str, Any]:
         return {"gateway": app.state.gateway, "catalog": app.state.catalog, "retrieval": app.state.retriever,

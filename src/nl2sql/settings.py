@@ -374,6 +374,12 @@ class EngineSettings:
         "Times the model is asked again, with the error, after its SQL was unreadable, refused or rejected by the "
         "database (0 = no repair); the repairs stop early when an attempt repeats the previous error.",
     )
+    regression_cron: str = setting(
+        "NL2SQL_ENGINE_REGRESSION_CRON",
+        "40 2 * * *",
+        "When the golden regression of every connection with golden queries runs (cron, UTC; empty: never; it "
+        "can always be run on demand from /admin/evaluations).",
+    )
     answer_cache: int = setting(
         "NL2SQL_ENGINE_ANSWER_CACHE",
         1000,
@@ -496,6 +502,11 @@ class EngineSettings:
                           ("trust_agreement", "NL2SQL_ENGINE_TRUST_AGREEMENT")):
             if not 0 <= getattr(self, name) <= 1:
                 raise SettingsError(f"{env} must be between 0 and 1, got {getattr(self, name)}")
+        if self.regression_cron.strip():
+            from croniter import croniter
+
+            if not croniter.is_valid(self.regression_cron.strip()):
+                raise SettingsError(f"NL2SQL_ENGINE_REGRESSION_CRON is not a cron expression: {self.regression_cron!r}")
         if self.trust_min_checks < 1:
             raise SettingsError(f"NL2SQL_ENGINE_TRUST_MIN_CHECKS must be at least 1, got {self.trust_min_checks}")
 

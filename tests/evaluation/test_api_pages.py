@@ -118,3 +118,30 @@ async def test_the_pages_start_show_and_compare_runs(client):
     client.cookies.clear()
     await login(client, "analyst@example.com", ADMIN_PASSWORD)
     assert (await client.get("/admin/evaluations", follow_redirects=False)).status_code in (302, 303, 403)
+
+
+async def test_a_golden_regression_from_the_page_and_its_trend(client):
+    catalog = client.app.state.catalog
+    await login(client, "admin@example.com", ADMIN_PASSWORD)
+    refused = await form_post(client, "/admin/evaluations/regression", {"connection": "shop"},
+                              page="/admin/evaluations")
+    assert refused.status_code == 409 and "no golden queries" in refused.text
+    connection = await catalog.get_connection("shop")
+    await catalog.add_golden_query(None, connection.id, "How many orders are there?", "SELECT COUNT(*) FROM orders")
+    await catalog.add_golden_query(None, connection.id, "What is the magic number of orders?",
+                                   "SELECT COUNT(*) * 7 FROM orders")
+    started = await form_post(client, "/admin/evaluations/regression", {"connection": "shop"},
+                              page="/admin/evaluations")
+    assert started.status_code == 303
+    run_id = int(started.headers["location"].rsplit("/", 1)[1])
+    body = await _finished(client, run_id)
+    assert body["kind"] == "golden" and (body["done"], body["correct"]) == (2, 1)
+    shown = await client.get(f"/admin/evaluations/{run_id}")
+    assert "Regressions (1)" in shown.text and "magic number" in shown.text
+    listing = await client.get("/admin/evaluations")
+    assert 'id="regression-trend"' in listing.text and "1/2 (50%)" in listing.text and "1 regressed" in listing.text
+    trend = await client.get("/api/v1/evaluations/regression?connection=shop", headers=client.admin_key)
+    assert [r["correct"] for r in trend.json()["shop"]] == [1]
+    api = await client.post("/api/v1/evaluations/regression", json={"connection": "shop"}, headers=client.admin_key)
+    assert api.status_code == 202 and api.json()["kind"] == "golden"
+    await _finished(client, api.json()["id"])

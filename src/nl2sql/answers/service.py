@@ -172,6 +172,13 @@ class ModelCheck:
                 "results": self.results, "trust": self.trust.to_json()}
 
 
+def _without(golden: tuple, question: str, sql: str) -> tuple:
+    """The retrieved golden queries less the one under test (same SQL) and any with the same question."""
+    asked = " ".join(question.lower().split())
+    return tuple(g for g in golden
+                 if " ".join(g.golden.question.lower().split()) != asked and g.golden.sql.strip() != sql.strip())
+
+
 def effective_question(question: str, history: tuple[Turn, ...]) -> str:
     """The question the reader reads: a fragmentary follow-up joined to the conversation's earlier questions."""
     words = question.lower().split()
@@ -244,8 +251,13 @@ class AnswerService:
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
         api_key_id: int | None = None, progress: Callable[[str], None] | None = None,
+        holdout: str | None = None,
     ) -> SqlAnswer:
-        """Checked SQL for `question` on the connection `user` may use; SqlNotGenerated after the last failed attempt."""
+        """Checked SQL for `question` on the connection `user` may use; SqlNotGenerated after the last failed attempt.
+
+        `holdout` (a golden query's SQL) answers as if that query did not exist: no golden shortcut, that query
+        (and any with the same question) neither shown to the model nor adapted, no answer cache (a regression
+        check of the golden queries)."""
         question = " ".join((question or "").split())
         if not question:
             raise ValidationFailed("the question is empty; ask something about the data")
@@ -264,15 +276,18 @@ class AnswerService:
         policy = self._policy(schema)
         clock.lap("schema_ms", since)
         key = _cache_key(schema, question, history)
-        hit = self._answers.get(key) if self.settings.answer_cache else None
+        hit = self._answers.get(key) if self.settings.answer_cache and holdout is None else None
         if hit is not None:
             self._answers.move_to_end(key)
             return await self._reuse(user, api_key_id, connection, question, hit, clock)
         since = time.perf_counter()
         retrieval = await self._retriever.retrieve(question, connection.id)
         clock.lap("retrieve_ms", since)
+        if holdout is not None:
+            retrieval = replace(retrieval, golden_queries=_without(retrieval.golden_queries, question, holdout))
 
-        outcome = await self._golden_shortcut(retrieval, policy, connection, clock, question, schema)
+        outcome = None if holdout is not None else await self._golden_shortcut(
+            retrieval, policy, connection, clock, question, schema)
         golden_id = None
         if outcome is not None:
             golden_id = max(retrieval.golden_queries, key=lambda g: g.score).golden.id
@@ -358,7 +373,7 @@ class AnswerService:
             generator="verified" if golden_id is not None else (winner.generator if winner else None),
             candidates=tuple(candidates),
         )
-        if self.settings.answer_cache:
+        if self.settings.answer_cache and holdout is None:
             self._answers[key] = answer
             while len(self._answers) > self.settings.answer_cache:
                 self._answers.popitem(last=False)
@@ -502,10 +517,7 @@ class AnswerService:
         for question, sql in pairs[:limit]:
             retrieval = await self._retriever.retrieve(question, connection.id)
             # the query under test is not shown to the model (nor any with the same question)
-            kept = tuple(g for g in retrieval.golden_queries
-                         if " ".join(g.golden.question.lower().split()) != " ".join(question.lower().split())
-                         and g.golden.sql.strip() != sql.strip())
-            retrieval = replace(retrieval, golden_queries=kept)
+            retrieval = replace(retrieval, golden_queries=_without(retrieval.golden_queries, question, sql))
             verified = Candidate("golden", sql, confidence=1.0)
             terms = await anyio.to_thread.run_sync(lambda: reader.terms(question, today=self._today()))
             await self._check([verified], policy, engine, terms, reader.model.dialect)

@@ -20,6 +20,10 @@ class EvaluationRequest(msgspec.Struct, forbid_unknown_fields=True):
     db_name: str | None = None  # only the CSV's rows of this db_name
 
 
+class RegressionRequest(msgspec.Struct, forbid_unknown_fields=True):
+    connection: str
+
+
 class EvaluationController(Controller):
     path = "/api/v1/evaluations"
     tags = ["evaluation"]
@@ -33,6 +37,19 @@ class EvaluationController(Controller):
         started = await evaluation_service.start(current_user(request), data.connection, questions,
                                                  name=data.name or "evaluation", limit=data.limit)
         return started.to_json(items=False)
+
+    @post("/regression", status_code=202,
+          summary="Start a golden regression: every golden question re-asked without its query, results compared")
+    async def regression(self, request: Request, data: RegressionRequest,
+                         evaluation_service: EvaluationService) -> dict[str, Any]:
+        started = await evaluation_service.start_regression(current_user(request), data.connection)
+        return started.to_json(items=False)
+
+    @get("/regression", summary="The golden regression score over time, per connection (finished runs)")
+    async def regression_trend(self, evaluation_service: EvaluationService,
+                               connection: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        trend = await evaluation_service.trend(connection)
+        return {name: [r.to_json(items=False) for r in runs] for name, runs in trend.items()}
 
     @get("/", summary="Evaluation runs, newest first")
     async def listing(self, evaluation_service: EvaluationService) -> list[dict[str, Any]]:

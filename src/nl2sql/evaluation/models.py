@@ -20,6 +20,7 @@ class EvalRunRow(Base):
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[str] = mapped_column(sa.String(10), default="questions")  # questions, or golden (a regression)
     connection_id: Mapped[int] = mapped_column(sa.Integer)
     connection_name: Mapped[str] = mapped_column(sa.String(63))
     created_by: Mapped[int] = mapped_column(sa.Integer)

@@ -44,6 +44,17 @@ def _int(value: Any, name: str) -> int | None:
         raise ValidationFailed(f"{name} must be a whole number, got {value!r}") from None
 
 
+def _sparkline(runs: list[Any], width: int = 240, height: int = 48) -> dict[str, Any]:
+    """SVG points of the regression score (0-100%) over the runs, oldest left."""
+    shares = [r.accuracy for r in runs]
+    if not shares:
+        return {"points": "", "width": width, "height": height, "dots": []}
+    step = width / max(1, len(shares) - 1)
+    dots = [(round(i * step if len(shares) > 1 else width / 2, 1), round(height - 4 - s * (height - 8), 1), s)
+            for i, s in enumerate(shares)]
+    return {"points": " ".join(f"{x},{y}" for x, y, _ in dots), "width": width, "height": height, "dots": dots}
+
+
 class EvaluationPages(Controller):
     path = "/admin/evaluations"
     include_in_schema = False
@@ -51,9 +62,11 @@ class EvaluationPages(Controller):
 
     async def _listing(self, request: Request, evaluation_service: EvaluationService,
                        catalog_service: CatalogService, **extra: Any) -> dict[str, Any]:
+        trend = await evaluation_service.trend()
         return {"user": current_user(request), "runs": await evaluation_service.runs(),
                 "connections": [c.name for c in await catalog_service.list_connections()],
-                "error": None, "form": {}} | extra
+                "trend": trend, "sparklines": {k: _sparkline(v) for k, v in trend.items()},
+                "error": None, "form": {}, "regression_error": None} | extra
 
     @get("/")
     async def listing(self, request: Request, evaluation_service: EvaluationService,
@@ -74,6 +87,17 @@ class EvaluationPages(Controller):
                                                      limit=_int(form.get("limit"), "limit"))
         except AppError as error:
             context = await self._listing(request, evaluation_service, catalog_service, error=error.detail, form=form)
+            return render(request, "evaluation/runs.html", context, status_code=error.status_code)
+        return redirect(request, f"/admin/evaluations/{started.id}")
+
+    @post("/regression")
+    async def regression(self, request: Request, evaluation_service: EvaluationService,
+                         catalog_service: CatalogService, data: Annotated[dict[str, Any], Form]) -> Any:
+        try:
+            started = await evaluation_service.start_regression(current_user(request), str(data.get("connection", "")))
+        except AppError as error:
+            context = await self._listing(request, evaluation_service, catalog_service,
+                                          regression_error=error.detail)
             return render(request, "evaluation/runs.html", context, status_code=error.status_code)
         return redirect(request, f"/admin/evaluations/{started.id}")
 

@@ -125,6 +125,7 @@ class Group:
 class EvalRun:
     id: int
     name: str
+    kind: str
     connection: str
     status: str
     total: int
@@ -183,7 +184,7 @@ class EvalRun:
 
     def to_json(self, *, items: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": self.id, "name": self.name, "connection": self.connection, "status": self.status,
+            "id": self.id, "name": self.name, "kind": self.kind, "connection": self.connection, "status": self.status,
             "total": self.total, "done": self.done, "correct": self.correct, "accuracy": round(self.accuracy, 4),
             "exact": self.exact, "subset": self.subset, "engine": self.engine, "error": self.error,
             "created_at": self.created_at.isoformat(),
@@ -226,7 +227,7 @@ def _item(row: EvalItemRow) -> EvalItem:
 
 
 def _run(row: EvalRunRow, items: list[EvalItemRow] | None = None) -> EvalRun:
-    return EvalRun(row.id, row.name, row.connection_name, row.status, row.total, row.done, row.correct,
+    return EvalRun(row.id, row.name, row.kind, row.connection_name, row.status, row.total, row.done, row.correct,
                    dict(row.engine or {}), row.error, row.created_at, row.started_at, row.finished_at,
                    tuple(_item(i) for i in items or ()))
 
@@ -244,7 +245,7 @@ class EvaluationService:
         self._defer = defer  # async (run_id) -> None: queue the run (the app's job queue)
 
     async def create(self, actor: User, connection_name: str, questions: list[EvalQuestion], *, name: str,
-                     limit: int | None = None) -> EvalRun:
+                     limit: int | None = None, kind: str = "questions") -> EvalRun:
         connection = await self._catalog.visible_connection(actor, (connection_name or "").strip())
         if limit is not None:
             if limit < 1:
@@ -256,7 +257,7 @@ class EvaluationService:
         engine = {"generators": self._answers.settings.generators, "model_when": self._answers.settings.model_when,
                   "trust": status.level}
         async with self._sessions() as db, db.begin():
-            row = EvalRunRow(name=(name or "evaluation")[:200], connection_id=connection.id,
+            row = EvalRunRow(name=(name or "evaluation")[:200], kind=kind, connection_id=connection.id,
                              connection_name=connection.name, created_by=actor.id, status="queued",
                              total=len(questions), done=0, correct=0, engine=engine, created_at=utcnow())
             db.add(row)
@@ -272,6 +273,44 @@ class EvaluationService:
         if self._defer is not None:
             await self._defer(run_.id)
         return run_
+
+    async def start_regression(self, actor: User, connection_name: str) -> EvalRun:
+        """Re-ask every golden query's question of the connection as if that query did not exist (no golden
+        shortcut, not shown to the model, not adapted) and compare the results with its verified SQL."""
+        connection = await self._catalog.visible_connection(actor, (connection_name or "").strip())
+        golden = await self._catalog.golden_queries(connection.id)
+        if not golden:
+            raise ConflictError(f"connection {connection.name} has no golden queries to check")
+        questions = [EvalQuestion(g.question, g.sql, "golden query") for g in golden]
+        run_ = await self.create(actor, connection.name, questions, name=f"golden regression {connection.name}",
+                                 kind="golden")
+        if self._defer is not None:
+            await self._defer(run_.id)
+        return run_
+
+    async def regress_all(self) -> list[int]:
+        """The nightly check: a golden regression of every connection that has golden queries, run as the first
+        active admin."""
+        admins = [u for u in await self._auth.list_users() if u.is_admin and u.is_active]
+        if not admins:
+            return []
+        started = []
+        for connection in await self._catalog.list_connections():
+            if await self._catalog.golden_queries(connection.id):
+                started.append((await self.start_regression(admins[0], connection.name)).id)
+        return started
+
+    async def trend(self, connection_name: str | None = None, *, limit: int = 60) -> dict[str, list[EvalRun]]:
+        """Finished golden regressions per connection, oldest first (the score over time)."""
+        query = sa.select(EvalRunRow).where(EvalRunRow.kind == "golden", EvalRunRow.status == "done")
+        if connection_name:
+            query = query.where(EvalRunRow.connection_name == connection_name)
+        async with self._sessions() as db:
+            rows = list(await db.scalars(query.order_by(EvalRunRow.id.desc()).limit(limit * 20)))
+        out: dict[str, list[EvalRun]] = defaultdict(list)
+        for row in reversed(rows):
+            out[row.connection_name].append(_run(row))
+        return {k: v[-limit:] for k, v in sorted(out.items())}
 
     async def resume_unfinished(self) -> list[int]:
         """Queue again the runs a stopped process left queued or running (each continues where it stopped)."""
@@ -332,7 +371,7 @@ class EvaluationService:
             if row.status in ("done", "cancelled"):
                 return await self.get(run_id)
             row.status, row.started_at = "running", row.started_at or utcnow()
-            connection_name, creator = row.connection_name, row.created_by
+            connection_name, creator, kind = row.connection_name, row.created_by, row.kind
         try:
             actor = await self._auth.get_user(creator)
             connection = await self._catalog.visible_connection(actor, connection_name)
@@ -345,7 +384,7 @@ class EvaluationService:
                     if (await db.get(EvalRunRow, run_id)).status == "cancelled":
                         return await self.get(run_id)
                 verdict = await self._judge(actor, connection.id, connection.name, question, gold_sql, category,
-                                            instructions)
+                                            instructions, golden=kind == "golden")
                 async with self._sessions() as db, db.begin():
                     item = await db.get(EvalItemRow, item_id)
                     for key, value in verdict.items():
@@ -370,7 +409,7 @@ class EvaluationService:
         return await self.get(run_id)
 
     async def _judge(self, actor: User, connection_id: int, connection_name: str, question: str, gold_sql: str,
-                     category: str | None, instructions: str | None) -> dict[str, Any]:
+                     category: str | None, instructions: str | None, *, golden: bool = False) -> dict[str, Any]:
         started = time.perf_counter()
         out: dict[str, Any] = {"predicted_sql": None, "explanation": None, "generator": None, "answer_id": None,
                                "correct": False, "match": None, "reason": None}
@@ -378,14 +417,16 @@ class EvaluationService:
         policy = guard_policy(schema, GOLD_ROWS, self._answers.settings.extra_function_set)
         engine = await self._catalog.engine(connection_id)
         golds, gold_errors = [], []
-        for alternative in gold_alternatives(gold_sql):
+        # a golden query is one verified statement, taken as written
+        for alternative in [gold_sql] if golden else gold_alternatives(gold_sql):
             try:
                 golds.append(await anyio.to_thread.run_sync(self._table, alternative, policy, engine, schema.dialect))
             except (SqlRefused, QueryFailed, QueryTimeout) as error:
                 gold_errors.append(error.detail)
         text = f"{question} ({instructions})" if instructions else question
         try:
-            answer = await self._answers.generate_sql(actor, text, connection_name)
+            answer = await self._answers.generate_sql(actor, text, connection_name,
+                                                      holdout=gold_sql if golden else None)
         except SqlNotGenerated as error:
             out["reason"] = f"no SQL: {error.detail}"
             out["answer_id"] = (error.extra or {}).get("answer_id")
