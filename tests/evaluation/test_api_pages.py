@@ -145,3 +145,16 @@ async def test_a_golden_regression_from_the_page_and_its_trend(client):
     api = await client.post("/api/v1/evaluations/regression", json={"connection": "shop"}, headers=client.admin_key)
     assert api.status_code == 202 and api.json()["kind"] == "golden"
     await _finished(client, api.json()["id"])
+
+
+async def test_the_readiness_page_and_api(client):
+    await login(client, "admin@example.com", ADMIN_PASSWORD)
+    connection_page = await client.get("/connections/shop")
+    assert 'href="/connections/shop/readiness"' in connection_page.text
+    page = await client.get("/connections/shop/readiness")
+    assert page.status_code == 200 and "Readiness of shop" in page.text
+    assert 'href="/catalog?connection=shop"' in page.text and 'href="/connections/shop/semantics"' in page.text
+    api = await client.get("/api/v1/readiness/shop", headers=client.admin_key)
+    assert api.status_code == 200 and api.json()["total"] == 6
+    assert (await client.get("/api/v1/readiness/shop", headers=client.analyst_key)).status_code == 403
+    assert (await client.get("/api/v1/readiness/nope", headers=client.admin_key)).status_code == 404

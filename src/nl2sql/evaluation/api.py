@@ -8,6 +8,9 @@ import msgspec
 from litestar import Controller, Request, get, post
 
 from nl2sql.auth import current_user, requires_admin
+from nl2sql.answers import AnswerService
+from nl2sql.catalog import CatalogService
+from nl2sql.evaluation.readiness import readiness
 from nl2sql.evaluation.service import EvaluationService, parse_questions
 from nl2sql.web import IMPORT_MAX_BYTES
 
@@ -68,4 +71,15 @@ class EvaluationController(Controller):
         return (await evaluation_service.cancel(run_id)).to_json(items=False)
 
 
-api_routes = [EvaluationController]
+class ReadinessController(Controller):
+    path = "/api/v1/readiness"
+    tags = ["evaluation"]
+    guards = [requires_admin]
+
+    @get("/{name:str}", summary="A connection's readiness checklist, each item with the page that fixes it")
+    async def show(self, request: Request, name: str, catalog_service: CatalogService,
+                   answer_service: AnswerService) -> dict[str, Any]:
+        return (await readiness(current_user(request), name, catalog_service, answer_service)).to_json()
+
+
+api_routes = [EvaluationController, ReadinessController]

@@ -10,9 +10,11 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
+from nl2sql.answers import AnswerService
 from nl2sql.auth import current_user, requires_admin
 from nl2sql.catalog import CatalogService
 from nl2sql.errors import AppError, ValidationFailed
+from nl2sql.evaluation.readiness import readiness
 from nl2sql.evaluation.service import EvaluationService, parse_questions
 from nl2sql.web import IMPORT_MAX_BYTES, redirect, render
 
@@ -124,4 +126,16 @@ class EvaluationPages(Controller):
         return redirect(request, f"/admin/evaluations/{run_id}")
 
 
-page_routes = [EvaluationPages]
+class ReadinessPages(Controller):
+    path = "/connections/{name:str}/readiness"
+    include_in_schema = False
+    guards = [requires_admin]
+
+    @get("/")
+    async def show(self, request: Request, name: str, catalog_service: CatalogService,
+                   answer_service: AnswerService) -> Template:
+        checked = await readiness(current_user(request), name, catalog_service, answer_service)
+        return render(request, "evaluation/readiness.html", {"user": current_user(request), "r": checked})
+
+
+page_routes = [EvaluationPages, ReadinessPages]
