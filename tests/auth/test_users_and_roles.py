@@ -4,6 +4,15 @@ from litestar import Litestar
 from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD, bearer, form_post, login
 
 
+@pytest.fixture
+def settings(settings):
+    """No rate limit here: the 403 matrix walks every admin route (over 120 of them) as one analyst."""
+    from nl2sql.settings import GatewaySettings
+    from tests.conftest import with_section
+
+    return with_section(settings, gateway=GatewaySettings(requests_per_minute=0))
+
+
 def _admin_routes(app: Litestar) -> list[tuple[str, str]]:
     """Every route whose handler (or controller) is guarded by requires_admin."""
     from nl2sql.auth import requires_admin
