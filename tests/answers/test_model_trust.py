@@ -231,6 +231,13 @@ async def test_a_model_that_cannot_say_its_name_costs_no_answer(shop):
     from nl2sql.errors import UnavailableError
 
     class Gone(FakeChatModel):
+        """A server whose model name is only known from the server, which is down."""
+
+        def describe(self):
+            from dataclasses import replace
+
+            return replace(super().describe(), model="(first model the server lists)")
+
         async def info(self):
             raise UnavailableError("the model server is unreachable")
 
@@ -238,3 +245,4 @@ async def test_a_model_that_cannot_say_its_name_costs_no_answer(shop):
     answer = await service.generate_sql(shop.admin, "How many orders are there?", "shop")
     assert answer.generator == "reader"
     assert (await service.trust_reading()).level == "high"  # nothing measured: the configured level stands
+    assert service._trust_of is None

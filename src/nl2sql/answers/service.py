@@ -548,11 +548,17 @@ class AnswerService:
         """The evidence stored for this model (it survives restarts and is shared by processes on one app
         database); reloaded when another model is configured. Returns the model's name (None while the model
         can't say: the meter then stands as it is, and an answer never fails for it)."""
-        try:
-            name = (await self._model.info()).model[:300]
-        except Exception as error:  # an unreachable model server must not cost an answer the reader gave
-            log.info("model trust: the model's name is unknown (%s)", error)
-            return self._trust_of
+        if not self.model_trust.measured:
+            return None  # a set level needs no evidence
+        # the status names the model without loading it; a server's is known after its first answer
+        name = self._model.describe().model
+        if not name or name.startswith("("):
+            try:
+                name = (await self._model.info()).model
+            except Exception as error:  # an unreachable model server must not cost an answer the reader gave
+                log.info("model trust: the model's name is unknown (%s)", error)
+                return self._trust_of
+        name = name[:300]
         if self._trust_of == name:
             return name
         self.model_trust.reset()

@@ -253,7 +253,7 @@ class EvaluationService:
             questions = questions[:limit]
         if not questions:
             raise ValidationFailed("no questions to run")
-        status = self._answers.model_trust.reading()
+        status = await self._answers.trust_reading()
         engine = {"generators": self._answers.settings.generators, "model_when": self._answers.settings.model_when,
                   "trust": status.level}
         async with self._sessions() as db, db.begin():
