@@ -539,6 +539,10 @@ class AnswerService:
         return ModelCheck(connection.name, len(checked), sum(1 for r in checked if r["passed"]), results,
                           await self.trust_reading())
 
+    def model_name(self) -> str | None:
+        """The configured model's name as its status gives it (nothing loaded, no server call)."""
+        return self._model.describe().model
+
     async def trust_reading(self) -> TrustReading:
         """The model's trust now, with the stored evidence for the configured model loaded."""
         await self._load_trust()

@@ -41,6 +41,49 @@ class Connection:
     updated_at: datetime
     catalog_changed_at: datetime
     synced_at: datetime | None
+    draft_of: int | None = None  # a knowledge draft: the id of the live connection it will be published to
+
+
+@dataclass(frozen=True)
+class DraftChange:
+    """One difference between a draft and its live connection: what publishing the draft would do.
+
+    `kind` is table, column, join_hint, instruction or golden_query; `action` update, add or remove; `field`
+    the changed field of an update (tables and columns); `before` the live value, `after` the draft's."""
+
+    kind: str
+    action: str
+    target: str
+    field: str = ""
+    before: Any = None
+    after: Any = None
+    live_id: int | None = None
+    draft_id: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "action": self.action, "target": self.target, "field": self.field,
+                "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class KnowledgeDraft:
+    """A connection's draft: a hidden copy of its curated catalog (descriptions, semantic corrections, join
+    hints, instructions, golden queries) that admins edit like any connection, try, then publish or discard."""
+
+    connection: Connection  # the draft itself (edit it through the usual pages and API)
+    live: Connection
+    created_at: datetime
+    changes: tuple[DraftChange, ...]
+    live_synced_since: bool  # the live connection was synced after the draft was taken (new tables are not in it)
+
+    @property
+    def changed_at(self) -> datetime:
+        return self.connection.catalog_changed_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.connection.name, "live": self.live.name, "created_at": self.created_at.isoformat(),
+                "changed_at": self.changed_at.isoformat(), "live_synced_since": self.live_synced_since,
+                "changes": [c.to_json() for c in self.changes]}
 
 
 @dataclass(frozen=True)

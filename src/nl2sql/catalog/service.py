@@ -15,19 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.audit import record
 from nl2sql.auth import User
-from nl2sql.catalog import engines, transfer
+from nl2sql.catalog import drafts, engines, transfer
 from nl2sql.catalog.dto import (
     AGGREGATES,
     COLUMN_ROLES,
     Column,
     Connection,
     ConnectionTest,
+    DraftChange,
     ForeignKey,
     GoldenQuery,
     ImportReport,
     Instruction,
     InstructionKind,
     JoinHint,
+    KnowledgeDraft,
     PromptColumn,
     PromptSchema,
     PromptTable,
@@ -77,6 +79,7 @@ def _connection(row: ConnectionRow) -> Connection:
         updated_at=row.updated_at,
         catalog_changed_at=row.catalog_changed_at,
         synced_at=row.synced_at,
+        draft_of=row.draft_of,
     )
 
 
@@ -277,12 +280,14 @@ class CatalogService:
     # connections --------------------------------------------------------------------------------
 
     async def list_connections(self) -> list[Connection]:
+        """The live connections (drafts are reached through `draft`)."""
         async with self._sessions() as db:
-            return [_connection(r) for r in await db.scalars(sa.select(ConnectionRow).order_by(ConnectionRow.name))]
+            return [_connection(r) for r in await db.scalars(
+                sa.select(ConnectionRow).where(ConnectionRow.draft_of.is_(None)).order_by(ConnectionRow.name))]
 
     async def accessible_connections(self, user: User) -> list[Connection]:
-        """All connections for admins; granted ones for analysts."""
-        query = sa.select(ConnectionRow).order_by(ConnectionRow.name)
+        """All live connections for admins; granted ones for analysts."""
+        query = sa.select(ConnectionRow).where(ConnectionRow.draft_of.is_(None)).order_by(ConnectionRow.name)
         if not user.is_admin:
             query = query.join(GrantRow, GrantRow.connection_id == ConnectionRow.id).where(GrantRow.user_id == user.id)
         async with self._sessions() as db:
@@ -331,6 +336,11 @@ class CatalogService:
         if row is None:
             raise NotFoundError(f"no connection named {name!r}")
         return row
+
+    @staticmethod
+    def _refuse_draft(row: ConnectionRow, what: str) -> None:
+        if row.draft_of is not None:
+            raise ConflictError(f"{row.name} is a knowledge draft: it can't be {what}")
 
     @staticmethod
     def _check_name(name: str) -> str:
@@ -408,6 +418,7 @@ class CatalogService:
         """Change a connection; a URL whose password or credential parameters are `***` (as shown) keeps the stored ones."""
         async with self._sessions() as db:
             row = await self._row_by_name(db, name)
+            self._refuse_draft(row, "edited (its URL and name follow the live connection)")
             before = self._public(row)
             if new_name is not None and self._check_name(new_name) != row.name:
                 new_name = self._check_name(new_name)
@@ -427,8 +438,14 @@ class CatalogService:
             row.updated_at = utcnow()
             row.catalog_changed_at = row.updated_at
             self._audit(db, actor, "catalog.connection.update", f"connection:{name}", before, self._public(row))
+            draft = await db.scalar(sa.select(ConnectionRow).where(ConnectionRow.draft_of == row.id))
+            if draft is not None:  # a draft reads the same database as its connection
+                draft.backend, draft.display_url, draft.url_encrypted = row.backend, row.display_url, row.url_encrypted
+                draft.schemas, draft.name = list(row.schemas or []), drafts.draft_name(row.name)
             await db.commit()
             self._engines.discard(row.id)
+            if draft is not None:
+                self._engines.discard(draft.id)
             result = _connection(row)
         await self._notify(result.id)
         return result
@@ -436,11 +453,15 @@ class CatalogService:
     async def delete_connection(self, actor: User | None, name: str) -> None:
         async with self._sessions() as db:
             row = await self._row_by_name(db, name)
+            draft_id = await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.draft_of == row.id))
             self._audit(db, actor, "catalog.connection.delete", f"connection:{name}", before=self._public(row))
-            await db.delete(row)
+            await db.delete(row)  # its draft goes with it
             await db.commit()
             self._engines.discard(row.id)
         await self._notify(row.id)
+        if draft_id is not None:
+            self._engines.discard(draft_id)
+            await self._notify(draft_id)
 
     async def _url_and_version(self, connection_id: int) -> tuple[URL, datetime]:
         async with self._sessions() as db:
@@ -500,6 +521,7 @@ class CatalogService:
         wanted = sorted({int(u) for u in user_ids})
         async with self._sessions() as db:
             row = await self._row_by_name(db, name)
+            self._refuse_draft(row, "granted to analysts (only admins try a draft)")
             before = sorted(await db.scalars(sa.select(GrantRow.user_id).where(GrantRow.connection_id == row.id)))
             if wanted:
                 known = set(await db.scalars(sa.text("SELECT id FROM users WHERE id = ANY(:ids)").bindparams(ids=wanted)))
@@ -1149,6 +1171,9 @@ class CatalogService:
         """Queue a sync job (or return the one already queued or running); without a queue it runs here."""
         from nl2sql.catalog.sync import start_sync
 
+        async with self._sessions() as db:
+            self._refuse_draft(await self._row_by_name(db, name), "synced (sync the live connection, then take a "
+                                                                   "new draft)")
         return await start_sync(self, actor, name, defer=defer)
 
     async def sync_status(self, name: str) -> SyncStatus | None:
@@ -1178,3 +1203,82 @@ class CatalogService:
         if status.finished:
             return status
         return await self.run_sync(status.id)
+
+    # knowledge drafts -----------------------------------------------------------------------------
+
+    async def create_draft(self, actor: User | None, name: str) -> KnowledgeDraft:
+        """A draft of connection `name`: a hidden copy of its curated catalog to edit and try before publishing
+        (the usual table, column, join hint, instruction and golden query edits, on the draft's name)."""
+        async with self._sessions() as db:
+            live = await self._row_by_name(db, name)
+            self._refuse_draft(live, "drafted again (edit this draft, or publish or discard it first)")
+            if await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.draft_of == live.id)):
+                raise ConflictError(f"connection {name} already has a draft ({drafts.draft_name(live.name)}): "
+                                    "publish or discard it first")
+            draft = await drafts.copy(db, live)
+            self._audit(db, actor, "catalog.draft.create", f"connection:{live.name}", after={"draft": draft.name})
+            await db.commit()
+            draft_id = draft.id
+        await self._notify(draft_id)
+        return await self.draft(name)
+
+    async def _draft_rows(self, db: AsyncSession, name: str) -> tuple[ConnectionRow, ConnectionRow]:
+        """(live, draft) for either one's name."""
+        row = await self._row_by_name(db, name)
+        if row.draft_of is not None:
+            return await db.get(ConnectionRow, row.draft_of), row
+        draft = await db.scalar(sa.select(ConnectionRow).where(ConnectionRow.draft_of == row.id))
+        if draft is None:
+            raise NotFoundError(f"connection {name} has no draft")
+        return row, draft
+
+    async def draft(self, name: str) -> KnowledgeDraft:
+        """The draft of connection `name` (or the draft named `name`), with what publishing it would change."""
+        async with self._sessions() as db:
+            live, draft = await self._draft_rows(db, name)
+            found = await self._draft_changes(db, live, draft)
+            return KnowledgeDraft(connection=_connection(draft), live=_connection(live), created_at=draft.created_at,
+                                  changes=tuple(found),
+                                  live_synced_since=bool(live.synced_at and live.synced_at > draft.created_at))
+
+    async def draft_of(self, name: str) -> KnowledgeDraft | None:
+        """The draft of connection `name`, if it has one."""
+        try:
+            return await self.draft(name)
+        except NotFoundError:
+            async with self._sessions() as db:
+                await self._row_by_name(db, name)  # an unknown connection is still a 404
+            return None
+
+    @staticmethod
+    async def _draft_changes(db: AsyncSession, live: ConnectionRow, draft: ConnectionRow) -> list[DraftChange]:
+        return drafts.changes(await drafts.knowledge(db, live.id), await drafts.knowledge(db, draft.id),
+                              draft.draft_origin or {})
+
+    async def publish_draft(self, actor: User | None, name: str) -> list[DraftChange]:
+        """Make the draft's knowledge live (its differences applied to the live rows) and remove the draft."""
+        async with self._sessions() as db:
+            live, draft = await self._draft_rows(db, name)
+            found = await self._draft_changes(db, live, draft)
+            await drafts.publish(db, live.id, draft.id, found, search_text)
+            self._audit(db, actor, "catalog.draft.publish", f"connection:{live.name}",
+                        after={"changes": [c.to_json() for c in found]})
+            if found:
+                await self._touch(db, live.id)
+            await db.delete(draft)
+            await db.commit()
+            live_id, draft_id = live.id, draft.id
+            self._engines.discard(draft_id)
+        await self._notify(live_id)
+        await self._notify(draft_id)
+        return found
+
+    async def discard_draft(self, actor: User | None, name: str) -> None:
+        async with self._sessions() as db:
+            live, draft = await self._draft_rows(db, name)
+            self._audit(db, actor, "catalog.draft.discard", f"connection:{live.name}", before={"draft": draft.name})
+            await db.delete(draft)
+            await db.commit()
+            draft_id = draft.id
+            self._engines.discard(draft_id)
+        await self._notify(draft_id)

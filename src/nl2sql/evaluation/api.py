@@ -10,6 +10,7 @@ from litestar import Controller, Request, get, post
 from nl2sql.auth import current_user, requires_admin
 from nl2sql.answers import AnswerService
 from nl2sql.catalog import CatalogService
+from nl2sql.evaluation.drafts import DraftController
 from nl2sql.evaluation.readiness import readiness
 from nl2sql.evaluation.service import EvaluationService, parse_questions
 from nl2sql.web import IMPORT_MAX_BYTES
@@ -82,4 +83,4 @@ class ReadinessController(Controller):
         return (await readiness(current_user(request), name, catalog_service, answer_service)).to_json()
 
 
-api_routes = [EvaluationController, ReadinessController]
+api_routes = [EvaluationController, ReadinessController, DraftController]

@@ -33,6 +33,7 @@ class EvalRunRow(Base):
     created_at: Mapped[datetime] = mapped_column(TS)
     started_at: Mapped[datetime | None] = mapped_column(TS)
     finished_at: Mapped[datetime | None] = mapped_column(TS)
+    trial_of: Mapped[int | None] = mapped_column(sa.Integer)  # a draft's run: the live run it is compared with
 
 
 class EvalItemRow(Base):
@@ -56,5 +57,6 @@ class EvalItemRow(Base):
     match: Mapped[str | None] = mapped_column(sa.String(10))  # exact, subset
     reason: Mapped[str | None] = mapped_column(sa.Text)
     seconds: Mapped[float | None] = mapped_column(sa.Float)
+    holdout: Mapped[bool] = mapped_column(sa.Boolean, default=False)  # a golden query's check: asked as if it were not there
 
     __table_args__ = (sa.Index("ix_eval_items_run_position", "run_id", "position"),)

@@ -14,6 +14,7 @@ from nl2sql.answers import AnswerService
 from nl2sql.auth import current_user, requires_admin
 from nl2sql.catalog import CatalogService
 from nl2sql.errors import AppError, ValidationFailed
+from nl2sql.evaluation.drafts import DraftPages
 from nl2sql.evaluation.readiness import readiness
 from nl2sql.evaluation.service import EvaluationService, parse_questions
 from nl2sql.web import IMPORT_MAX_BYTES, redirect, render
@@ -138,4 +139,4 @@ class ReadinessPages(Controller):
         return render(request, "evaluation/readiness.html", {"user": current_user(request), "r": checked})
 
 
-page_routes = [EvaluationPages, ReadinessPages]
+page_routes = [EvaluationPages, ReadinessPages, DraftPages]

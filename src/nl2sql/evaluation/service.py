@@ -26,7 +26,7 @@ from nl2sql.evaluation.judge import Table, asks_for_order, gold_alternatives, ma
 from nl2sql.evaluation.models import EvalItemRow, EvalRunRow
 from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, run, validate
 
-__all__ = ["EvalQuestion", "EvalRun", "EvaluationService", "parse_questions"]
+__all__ = ["EvalQuestion", "EvalRun", "EvaluationService", "Trial", "parse_questions"]
 
 log = logging.getLogger("nl2sql.evaluation")
 
@@ -45,6 +45,7 @@ class EvalQuestion:
     gold_sql: str
     category: str | None = None
     instructions: str | None = None
+    holdout: bool = False  # a golden query's check: asked as if that query did not exist
 
 
 def _column(fields: list[str], names: tuple[str, ...]) -> str | None:
@@ -102,6 +103,7 @@ class EvalItem:
     match: str | None
     reason: str | None
     seconds: float | None
+    holdout: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -137,6 +139,11 @@ class EvalRun:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     items: tuple[EvalItem, ...] = field(default=(), repr=False)
+    trial_of: int | None = None  # a draft's run in a trial: the live run it is compared with
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
 
     @property
     def accuracy(self) -> float:
@@ -191,6 +198,7 @@ class EvalRun:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "elapsed_s": round(self.elapsed_s, 1), "eta_s": round(self.eta_s, 1) if self.eta_s is not None else None,
+            "trial_of": self.trial_of,
         }
         if items:
             out |= {"per_category": [g.to_json() for g in self.per_category],
@@ -223,13 +231,33 @@ class Comparison:
 def _item(row: EvalItemRow) -> EvalItem:
     return EvalItem(row.position, row.question, row.gold_sql, row.category, row.instructions, row.state,
                     row.predicted_sql, row.explanation, row.generator, row.answer_id, row.correct, row.match,
-                    row.reason, row.seconds)
+                    row.reason, row.seconds, bool(row.holdout))
 
 
 def _run(row: EvalRunRow, items: list[EvalItemRow] | None = None) -> EvalRun:
     return EvalRun(row.id, row.name, row.kind, row.connection_name, row.status, row.total, row.done, row.correct,
                    dict(row.engine or {}), row.error, row.created_at, row.started_at, row.finished_at,
-                   tuple(_item(i) for i in items or ()))
+                   tuple(_item(i) for i in items or ()), row.trial_of)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A draft tried against the live knowledge: one question set run on both, and what flipped."""
+
+    live: EvalRun
+    draft: EvalRun
+    comparison: Comparison
+    stale: bool  # the draft changed after the trial started
+
+    @property
+    def finished(self) -> bool:
+        return self.live.finished and self.draft.finished
+
+    def to_json(self) -> dict[str, Any]:
+        return {"live": self.live.to_json(items=False), "draft": self.draft.to_json(items=False),
+                "finished": self.finished, "stale": self.stale,
+                "fixed": [f.question for f in self.comparison.fixed],
+                "broken": [f.question for f in self.comparison.broken], "unchanged": self.comparison.unchanged}
 
 
 class EvaluationService:
@@ -245,7 +273,7 @@ class EvaluationService:
         self._defer = defer  # async (run_id) -> None: queue the run (the app's job queue)
 
     async def create(self, actor: User, connection_name: str, questions: list[EvalQuestion], *, name: str,
-                     limit: int | None = None, kind: str = "questions") -> EvalRun:
+                     limit: int | None = None, kind: str = "questions", trial_of: int | None = None) -> EvalRun:
         connection = await self._catalog.visible_connection(actor, (connection_name or "").strip())
         if limit is not None:
             if limit < 1:
@@ -253,18 +281,18 @@ class EvaluationService:
             questions = questions[:limit]
         if not questions:
             raise ValidationFailed("no questions to run")
-        status = await self._answers.trust_reading()
-        engine = {"generators": self._answers.settings.generators, "model_when": self._answers.settings.model_when,
-                  "trust": status.level}
+        engine = await self._engine_facts()
         async with self._sessions() as db, db.begin():
             row = EvalRunRow(name=(name or "evaluation")[:200], kind=kind, connection_id=connection.id,
                              connection_name=connection.name, created_by=actor.id, status="queued",
-                             total=len(questions), done=0, correct=0, engine=engine, created_at=utcnow())
+                             total=len(questions), done=0, correct=0, engine=engine, created_at=utcnow(),
+                             trial_of=trial_of)
             db.add(row)
             await db.flush()
             for position, q in enumerate(questions, start=1):
                 db.add(EvalItemRow(run_id=row.id, position=position, question=q.question, gold_sql=q.gold_sql,
-                                   category=q.category, instructions=q.instructions, state="pending"))
+                                   category=q.category, instructions=q.instructions, state="pending",
+                                   holdout=q.holdout))
         return await self.get(row.id)
 
     async def start(self, actor: User, connection_name: str, questions: list[EvalQuestion], *, name: str,
@@ -281,12 +309,84 @@ class EvaluationService:
         golden = await self._catalog.golden_queries(connection.id)
         if not golden:
             raise ConflictError(f"connection {connection.name} has no golden queries to check")
-        questions = [EvalQuestion(g.question, g.sql, "golden query") for g in golden]
+        questions = [EvalQuestion(g.question, g.sql, "golden query", holdout=True) for g in golden]
         run_ = await self.create(actor, connection.name, questions, name=f"golden regression {connection.name}",
                                  kind="golden")
         if self._defer is not None:
             await self._defer(run_.id)
         return run_
+
+    async def _engine_facts(self) -> dict[str, Any]:
+        """What the run is measuring besides the knowledge: the model, its trust, the generators and the prompt
+        (a run made with other settings, e.g. `nl2sql eval` with a candidate model, compares with the live one)."""
+        settings = self._answers.settings
+        status = await self._answers.trust_reading()
+        try:
+            model = self._answers.model_name()
+        except Exception:  # a model that can't describe itself is still evaluated
+            model = None
+        return {"generators": settings.generators, "model_when": settings.model_when, "trust": status.level,
+                "model": model, "prompt_template": settings.prompt_template}
+
+    # trials: a knowledge draft measured against the live connection before it is published ----------------
+
+    async def trial_questions(self, actor: User, connection_name: str) -> list[EvalQuestion]:
+        """The question set a trial of the connection's draft runs: the draft's golden queries (each asked as if
+        it did not exist, as in a regression), then the questions of the latest run of each stored evaluation set
+        of the live connection."""
+        draft = await self._catalog.draft(connection_name)
+        await self._catalog.visible_connection(actor, draft.live.name)
+        questions = [EvalQuestion(g.question, g.sql, "golden query", holdout=True)
+                     for g in await self._catalog.golden_queries(draft.connection.id)]
+        seen = {" ".join(q.question.lower().split()) for q in questions}
+        async with self._sessions() as db:
+            runs = list(await db.scalars(sa.select(EvalRunRow).where(
+                EvalRunRow.connection_id == draft.live.id, EvalRunRow.kind == "questions")
+                .order_by(EvalRunRow.id.desc())))
+            latest = {}
+            for row in runs:
+                latest.setdefault(row.name, row.id)
+            items = list(await db.scalars(sa.select(EvalItemRow).where(EvalItemRow.run_id.in_(latest.values()))
+                                          .order_by(EvalItemRow.run_id.desc(), EvalItemRow.position)))
+        for item in items:
+            key = " ".join(item.question.lower().split())
+            if key not in seen:
+                seen.add(key)
+                questions.append(EvalQuestion(item.question, item.gold_sql, item.category, item.instructions,
+                                              bool(item.holdout)))
+        return questions
+
+    async def start_trial(self, actor: User, connection_name: str) -> Trial:
+        """Run the trial question set on the live connection and on its draft, side by side (two background
+        runs); `trial` shows the scores and the questions the draft fixes or breaks."""
+        draft = await self._catalog.draft(connection_name)
+        questions = await self.trial_questions(actor, connection_name)
+        if not questions:
+            raise ConflictError(f"nothing to try the draft on: connection {draft.live.name} has no golden queries "
+                                "and no stored evaluation set (add golden queries to the draft, or run an "
+                                "evaluation first)")
+        live = await self.create(actor, draft.live.name, questions, name=f"trial {draft.live.name}: live",
+                                 kind="trial")
+        after = await self.create(actor, draft.connection.name, questions, name=f"trial {draft.live.name}: draft",
+                                  kind="trial", trial_of=live.id)
+        if self._defer is not None:
+            await self._defer(live.id)
+            await self._defer(after.id)
+        return await self._trial(after.id, draft.changed_at)
+
+    async def trial(self, connection_name: str) -> Trial | None:
+        """The latest trial of the connection's current draft (None before the first)."""
+        draft = await self._catalog.draft(connection_name)
+        async with self._sessions() as db:
+            run_id = await db.scalar(sa.select(EvalRunRow.id).where(
+                EvalRunRow.connection_id == draft.connection.id, EvalRunRow.trial_of.is_not(None))
+                .order_by(EvalRunRow.id.desc()).limit(1))
+        return None if run_id is None else await self._trial(run_id, draft.changed_at)
+
+    async def _trial(self, draft_run_id: int, changed_at: dt.datetime) -> Trial:
+        after = await self.get(draft_run_id)
+        comparison = await self.compare(after.trial_of, after.id)
+        return Trial(comparison.before, after, comparison, stale=changed_at > after.created_at)
 
     async def regress_all(self) -> list[int]:
         """The nightly check: a golden regression of every connection that has golden queries, run as the first
@@ -376,15 +476,16 @@ class EvaluationService:
             actor = await self._auth.get_user(creator)
             connection = await self._catalog.visible_connection(actor, connection_name)
             async with self._sessions() as db:
-                pending = [(i.id, i.question, i.gold_sql, i.category, i.instructions) for i in await db.scalars(
+                pending = [(i.id, i.question, i.gold_sql, i.category, i.instructions, i.holdout or kind == "golden")
+                           for i in await db.scalars(
                     sa.select(EvalItemRow).where(EvalItemRow.run_id == run_id, EvalItemRow.state == "pending")
                     .order_by(EvalItemRow.position))]
-            for item_id, question, gold_sql, category, instructions in pending:
+            for item_id, question, gold_sql, category, instructions, holdout in pending:
                 async with self._sessions() as db:
                     if (await db.get(EvalRunRow, run_id)).status == "cancelled":
                         return await self.get(run_id)
                 verdict = await self._judge(actor, connection.id, connection.name, question, gold_sql, category,
-                                            instructions, golden=kind == "golden")
+                                            instructions, golden=holdout)
                 async with self._sessions() as db, db.begin():
                     item = await db.get(EvalItemRow, item_id)
                     for key, value in verdict.items():
