@@ -158,3 +158,74 @@ async def test_the_readiness_page_and_api(client):
     assert api.status_code == 200 and api.json()["total"] == 6
     assert (await client.get("/api/v1/readiness/shop", headers=client.analyst_key)).status_code == 403
     assert (await client.get("/api/v1/readiness/nope", headers=client.admin_key)).status_code == 404
+
+
+async def test_a_draft_through_the_api_from_start_to_publish(client):
+    refused = await client.post("/api/v1/connections/shop/draft", headers=client.analyst_key)
+    assert refused.status_code == 403
+    assert (await client.get("/api/v1/connections/shop/draft", headers=client.admin_key)).status_code == 404
+    made = await client.post("/api/v1/connections/shop/draft", headers=client.admin_key)
+    assert made.status_code == 201, made.text
+    assert made.json()["name"] == "shop~draft" and made.json()["changes"] == [] and made.json()["trial"] is None
+    again = await client.post("/api/v1/connections/shop/draft", headers=client.admin_key)
+    assert again.status_code == 409 and "already has a draft" in again.json()["detail"]
+    listed = await client.get("/api/v1/connections", headers=client.admin_key)
+    assert [c["name"] for c in listed.json()] == ["shop"]  # drafts are not connections people pick
+
+    # edited through the usual endpoints, under the draft's name
+    added = await client.post("/api/v1/connections/shop~draft/golden-queries", headers=client.admin_key,
+                              json={"question": "How many orders are there?", "sql": "SELECT COUNT(*) FROM orders"})
+    assert added.status_code == 201, added.text
+    shown = (await client.get("/api/v1/connections/shop/draft", headers=client.admin_key)).json()
+    assert [(c["kind"], c["action"]) for c in shown["changes"]] == [("golden_query", "add")]
+
+    tried = await client.post("/api/v1/connections/shop/draft/trial", headers=client.admin_key)
+    assert tried.status_code == 202, tried.text
+    await _finished(client, tried.json()["live"]["id"])
+    await _finished(client, tried.json()["draft"]["id"])
+    trial = (await client.get("/api/v1/connections/shop/draft", headers=client.admin_key)).json()["trial"]
+    assert trial["finished"] and trial["live"]["total"] == trial["draft"]["total"] == 1
+
+    published = await client.post("/api/v1/connections/shop/draft/publish", headers=client.admin_key)
+    assert published.status_code == 200 and published.json()["published"] == 1
+    live = await client.get("/api/v1/connections/shop/golden-queries", headers=client.admin_key)
+    assert [g["question"] for g in live.json()] == ["How many orders are there?"]
+    assert (await client.get("/api/v1/connections/shop/draft", headers=client.admin_key)).status_code == 404
+    await client.post("/api/v1/connections/shop/draft", headers=client.admin_key)
+    assert (await client.delete("/api/v1/connections/shop/draft", headers=client.admin_key)).status_code == 204
+    assert (await client.delete("/api/v1/connections/shop/draft", headers=client.admin_key)).status_code == 404
+
+
+async def test_the_draft_page_creates_tries_and_discards(client):
+    await login(client, "admin@example.com", ADMIN_PASSWORD)
+    connection_page = await client.get("/connections/shop")
+    assert 'href="/connections/shop/draft"' in connection_page.text
+    page = await client.get("/connections/shop/draft")
+    assert page.status_code == 200 and 'id="draft-create"' in page.text
+    made = await form_post(client, "/connections/shop/draft", {}, page="/connections/shop/draft")
+    assert made.status_code == 303
+    page = await client.get("/connections/shop/draft")
+    assert "What publishing changes (0)" in page.text and "Not tried yet" in page.text
+    # the draft's own connection page says what it is, without sync, grants or delete
+    draft_page = await client.get("/connections/shop~draft")
+    assert 'id="draft-banner"' in draft_page.text and 'id="grants-card"' not in draft_page.text
+
+    catalog = client.app.state.catalog
+    draft = await catalog.get_connection("shop~draft")
+    await catalog.update_column(None, draft.id, "orders", "amount", description="Order total in euros")
+    nothing = await form_post(client, "/connections/shop/draft/trial", {}, page="/connections/shop/draft")
+    assert nothing.status_code == 409 and "nothing to try the draft on" in nothing.text
+    page = await client.get("/connections/shop/draft")
+    assert "What publishing changes (1)" in page.text and "Order total in euros" in page.text
+
+    discarded = await form_post(client, "/connections/shop/draft/discard", {}, page="/connections/shop/draft")
+    assert discarded.status_code == 303 and "discarded" in discarded.headers["location"]
+    page = await client.get(discarded.headers["location"])
+    assert 'id="draft-discarded"' in page.text and 'id="draft-create"' in page.text
+    live = await catalog.schema_for_prompt((await catalog.get_connection("shop")).id)
+    amount = next(c for t in live.tables for c in t.columns if t.name == "orders" and c.name == "amount")
+    assert amount.description == ""
+
+    client.cookies.clear()
+    await login(client, "analyst@example.com", ADMIN_PASSWORD)
+    assert (await client.get("/connections/shop/draft", follow_redirects=False)).status_code in (302, 303, 403)
