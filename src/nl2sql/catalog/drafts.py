@@ -84,10 +84,10 @@ async def knowledge(db: AsyncSession, connection_id: int) -> Knowledge:
 
 def _row_target(kind: str, values: tuple) -> str:
     if kind == "join_hint":
-        return f"join {values[0]} - {values[1]}"
+        return f"{values[0]} - {values[1]}"
     if kind == "instruction":
-        return f"{values[0]} instruction: {values[1][:80]}"
-    return f"golden query: {values[0][:80]}"
+        return f"({values[0]}) {values[1][:80]}"
+    return values[0][:80]
 
 
 def changes(live: Knowledge, draft: Knowledge, origin: dict[str, dict[str, int]]) -> list[DraftChange]:
