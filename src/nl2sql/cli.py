@@ -259,26 +259,38 @@ def secret_key() -> None:
 
 @main.command("eval")
 @click.option("--connection", required=True, help="The connection to ask.")
-@click.option("--questions", "questions_file", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--questions", "questions_file", default=None, type=click.Path(exists=True, dir_okay=False),
               help="CSV: question, query (gold SQL), optional query_category, instructions, db_name.")
+@click.option("--golden", is_flag=True, help="Instead of a file: the connection's golden queries, each asked as if "
+              "it did not exist (a golden regression).")
+@click.option("--stored", is_flag=True, help="Instead of a file: the golden queries and the latest run of each "
+              "stored evaluation set of the connection (what a draft's trial runs).")
+@click.option("--compare-with", "compare_with", type=int, default=None,
+              help="A stored run's id: print which questions this run fixes or breaks against it (to measure a "
+              "model or prompt change, run with the candidate settings against a run made with the live ones).")
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
 @click.option("--db-name", default=None, help="Only the CSV's rows of this db_name.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the run (every item) as JSON.")
 @click.option("--as", "as_email", default=None, help="The admin to act as (default: the first admin).")
 @click.option("--name", default=None, help="The run's name (default: the file's name).")
-def eval_command(connection: str, questions_file: str, limit: int | None, db_name: str | None, out: str | None,
-                 as_email: str | None, name: str | None) -> None:
+def eval_command(connection: str, questions_file: str | None, golden: bool, stored: bool, compare_with: int | None,
+                 limit: int | None, db_name: str | None, out: str | None, as_email: str | None,
+                 name: str | None) -> None:
     """Run a question set through the engine on a connection and judge each answer by execution.
 
-    The run is stored like one started from the Evaluations page (where it can be compared with others)."""
+    The run is stored like one started from the Evaluations page (where it can be compared with others), with
+    the model and prompt template it ran with: run it with a candidate NL2SQL_LLM_* or NL2SQL_ENGINE_* setting in
+    the environment, before the servers get it, and compare with a run made with the live settings."""
     import json
     from pathlib import Path
 
     from nl2sql.app import create_app
     from nl2sql.evaluation import parse_questions
 
+    if sum((questions_file is not None, golden, stored)) != 1:
+        _fail("give one question set: --questions FILE, --golden or --stored")
     settings = _settings()
-    text = Path(questions_file).read_text(encoding="utf-8-sig")
+    text = Path(questions_file).read_text(encoding="utf-8-sig") if questions_file else ""
 
     async def main_() -> int:
         app = create_app(settings, run_jobs=False)
@@ -297,9 +309,16 @@ def eval_command(connection: str, questions_file: str, limit: int | None, db_nam
         actor = next((u for u in users if as_email is None or u.email == as_email.lower()), None)
         if actor is None:
             raise click.ClickException(f"no active admin {as_email or ''} to run the evaluation as".strip())
-        questions = parse_questions(text, db_name=db_name)
-        created = await state.evaluation.create(actor, connection, questions,
-                                                name=name or Path(questions_file).name, limit=limit)
+        if questions_file:
+            questions, default = parse_questions(text, db_name=db_name), Path(questions_file).name
+        elif golden:
+            questions, default = await state.evaluation.golden_questions(actor, connection), "golden queries"
+        else:
+            questions, default = await state.evaluation.trial_questions(actor, connection), "stored questions"
+        if compare_with is not None:
+            await state.evaluation.get(compare_with)  # an unknown run fails before the questions are asked
+        created = await state.evaluation.create(actor, connection, questions, name=name or default, limit=limit,
+                                                kind="golden" if golden else "questions")
         click.echo(f"evaluation #{created.id}: {created.total} questions on {connection}")
         seen = 0
 
@@ -318,6 +337,16 @@ def eval_command(connection: str, questions_file: str, limit: int | None, db_nam
                    f"in {finished.elapsed_s:.0f} s")
         for label, groups in (("category", finished.per_category), ("generator", finished.per_generator)):
             click.echo(f"  per {label}: " + "; ".join(f"{g.name} {g.correct}/{g.total}" for g in groups))
+        if compare_with is not None:
+            compared = await state.evaluation.compare(compare_with, finished.id)
+            before = compared.before
+            click.echo(f"\nagainst #{before.id} ({before.engine.get('model') or 'model ?'}, "
+                       f"prompt {before.engine.get('prompt_template') or '?'}): {before.correct}/{before.done} -> "
+                       f"{finished.correct}/{finished.done}; {len(compared.fixed)} fixed, {len(compared.broken)} "
+                       f"broken, {compared.unchanged} unchanged")
+            for label, flips in (("fixed", compared.fixed), ("broken", compared.broken)):
+                for flip in flips:
+                    click.echo(f"  {label}: {flip.question}")
         if out:
             Path(out).write_text(json.dumps(finished.to_json(), indent=2, default=str))
             click.echo(f"  written to {out}")

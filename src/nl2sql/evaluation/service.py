@@ -306,10 +306,9 @@ class EvaluationService:
         """Re-ask every golden query's question of the connection as if that query did not exist (no golden
         shortcut, not shown to the model, not adapted) and compare the results with its verified SQL."""
         connection = await self._catalog.visible_connection(actor, (connection_name or "").strip())
-        golden = await self._catalog.golden_queries(connection.id)
-        if not golden:
+        questions = await self.golden_questions(actor, connection.name)
+        if not questions:
             raise ConflictError(f"connection {connection.name} has no golden queries to check")
-        questions = [EvalQuestion(g.question, g.sql, "golden query", holdout=True) for g in golden]
         run_ = await self.create(actor, connection.name, questions, name=f"golden regression {connection.name}",
                                  kind="golden")
         if self._defer is not None:
@@ -330,20 +329,25 @@ class EvaluationService:
 
     # trials: a knowledge draft measured against the live connection before it is published ----------------
 
+    async def golden_questions(self, actor: User, connection_name: str) -> list[EvalQuestion]:
+        """The connection's golden queries as a question set, each asked as if it did not exist (a regression)."""
+        connection = await self._catalog.visible_connection(actor, (connection_name or "").strip())
+        return [EvalQuestion(g.question, g.sql, "golden query", holdout=True)
+                for g in await self._catalog.golden_queries(connection.id)]
+
     async def trial_questions(self, actor: User, connection_name: str) -> list[EvalQuestion]:
-        """The question set a trial of the connection's draft runs: the draft's golden queries (each asked as if
-        it did not exist, as in a regression), then the questions of the latest run of each stored evaluation set
-        of the live connection."""
-        draft = await self._catalog.draft(connection_name)
-        await self._catalog.visible_connection(actor, draft.live.name)
-        questions = [EvalQuestion(g.question, g.sql, "golden query", holdout=True)
-                     for g in await self._catalog.golden_queries(draft.connection.id)]
+        """What a trial runs: the connection's golden queries (its draft's, when `connection_name` names a draft),
+        each asked as if it did not exist, then the questions of the latest run of each stored evaluation set of
+        the live connection (a question already asked is not asked twice)."""
+        connection = await self._catalog.visible_connection(actor, (connection_name or "").strip())
+        live_id = connection.draft_of or connection.id
+        questions = await self.golden_questions(actor, connection.name)
         seen = {" ".join(q.question.lower().split()) for q in questions}
         async with self._sessions() as db:
             runs = list(await db.scalars(sa.select(EvalRunRow).where(
-                EvalRunRow.connection_id == draft.live.id, EvalRunRow.kind == "questions")
+                EvalRunRow.connection_id == live_id, EvalRunRow.kind == "questions")
                 .order_by(EvalRunRow.id.desc())))
-            latest = {}
+            latest: dict[str, int] = {}
             for row in runs:
                 latest.setdefault(row.name, row.id)
             items = list(await db.scalars(sa.select(EvalItemRow).where(EvalItemRow.run_id.in_(latest.values()))
@@ -360,7 +364,8 @@ class EvaluationService:
         """Run the trial question set on the live connection and on its draft, side by side (two background
         runs); `trial` shows the scores and the questions the draft fixes or breaks."""
         draft = await self._catalog.draft(connection_name)
-        questions = await self.trial_questions(actor, connection_name)
+        await self._catalog.visible_connection(actor, draft.live.name)
+        questions = await self.trial_questions(actor, draft.connection.name)
         if not questions:
             raise ConflictError(f"nothing to try the draft on: connection {draft.live.name} has no golden queries "
                                 "and no stored evaluation set (add golden queries to the draft, or run an "
