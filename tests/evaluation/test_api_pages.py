@@ -210,9 +210,13 @@ async def test_the_draft_page_creates_tries_and_discards(client):
     draft_page = await client.get("/connections/shop~draft")
     assert 'id="draft-banner"' in draft_page.text and 'id="grants-card"' not in draft_page.text
 
+    browsed = await client.get("/catalog?connection=shop~draft")
+    assert browsed.status_code == 200 and "<option selected>shop~draft</option>" in browsed.text
+    edited = await form_post(client, "/catalog/shop~draft/tables/orders/columns/amount",
+                             {"description": "Order total in euros", "included": "on"}, page="/catalog?connection=shop~draft",
+                             htmx=True)
+    assert edited.status_code in (200, 201), edited.text
     catalog = client.app.state.catalog
-    draft = await catalog.get_connection("shop~draft")
-    await catalog.update_column(None, draft.id, "orders", "amount", description="Order total in euros")
     nothing = await form_post(client, "/connections/shop/draft/trial", {}, page="/connections/shop/draft")
     assert nothing.status_code == 409 and "nothing to try the draft on" in nothing.text
     page = await client.get("/connections/shop/draft")

@@ -305,6 +305,8 @@ class CatalogPages(Controller):
         chosen: Connection | None = None
         if connection:
             chosen = await catalog_service.visible_connection(user, connection)
+            if chosen.draft_of is not None:  # a knowledge draft is browsed and edited like its connection
+                connections = [*connections, chosen]
         elif connections:
             chosen = connections[0]
         result = None
