@@ -253,7 +253,7 @@ def create_app(
             recording.start()
             app.state.gateway = recording
             model = chat_model or inference.build_chat_model(settings.inference)
-            app.state.chat_model = gateway.LoggedChatModel(model, recording)
+            app.state.chat_model = recording.wrap(model)
             if settings.inference.load_at_start:
                 await app.state.chat_model.start()
             embedder = retrieval.SentenceTransformerEmbedder(

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from nl2sql.errors import RateLimitedError
 from nl2sql.gateway.context import current_call, current_request
@@ -25,9 +25,6 @@ from nl2sql.inference import (
     ModelStatus,
 )
 
-if TYPE_CHECKING:
-    from nl2sql.gateway.service import Gateway
-
 log = logging.getLogger("nl2sql.gateway")
 
 DEFAULT_PARAMS = GenerationParams()
@@ -38,13 +35,27 @@ def _prompt_text(messages: Sequence[Message]) -> str:
     return "\n".join(f"{m.role}: {m.content}" for m in messages)
 
 
-class LoggedChatModel:
-    """A ChatModel that checks token quotas before each call and records each call (tokens, timings, status)."""
+class CallLedger(Protocol):
+    """What a logged model needs from the gateway: the token quota, and where its call records go."""
 
-    def __init__(self, inner: ChatModel, gateway: Gateway) -> None:
+    @property
+    def store_bodies(self) -> bool: ...
+
+    async def check_tokens(self, user_id: int | None, key_id: int | None) -> None: ...
+
+    async def add_tokens(self, user_id: int | None, key_id: int | None, tokens: int) -> None: ...
+
+    def record_model_call(self, record: ModelCallRecord) -> None: ...
+
+
+class LoggedChatModel:
+    """A ChatModel that checks token quotas before each call and records each call (tokens, timings, status).
+
+    Built by `Gateway.wrap` (the one way in: the gateway then reports this model's queue and slots)."""
+
+    def __init__(self, inner: ChatModel, ledger: CallLedger) -> None:
         self.inner = inner
-        self._gateway = gateway
-        gateway.model = self  # /metrics reports this model's queue depth and slots
+        self._ledger = ledger
 
     async def start(self) -> None:
         await self.inner.start()
@@ -115,7 +126,7 @@ class LoggedChatModel:
 
     async def _check_quota(self, user_id, key_id, at: datetime, started: float, prompt: str) -> None:
         try:
-            await self._gateway.quotas.check_tokens(user_id, key_id)
+            await self._ledger.check_tokens(user_id, key_id)
         except RateLimitedError as exc:
             self._record(at, started, prompt, None, None, exc)
             raise
@@ -126,7 +137,7 @@ class LoggedChatModel:
         if metering is None:
             return
         try:
-            await self._gateway.quotas.add_tokens(user_id, key_id, metering.prompt_tokens + metering.completion_tokens)
+            await self._ledger.add_tokens(user_id, key_id, metering.prompt_tokens + metering.completion_tokens)
         except Exception as exc:  # the call succeeded; losing its quota count beats failing the request
             log.warning("could not count %s tokens against the quota: %s", metering.model, type(exc).__name__)
 
@@ -156,7 +167,7 @@ class LoggedChatModel:
             described = self.inner.describe()
             backend, model = described.backend, described.model
         stored_prompt = stored_completion = None
-        if self._gateway.settings.store_bodies:
+        if self._ledger.store_bodies:
             stored_prompt = self._redacted(call.redact, prompt)
             stored_completion = self._redacted(call.redact, completion) if completion is not None else None
         duration = time.perf_counter() - started
@@ -182,7 +193,7 @@ class LoggedChatModel:
             prompt=stored_prompt,
             completion=stored_completion,
         )
-        self._gateway.record_model_call(record)
+        self._ledger.record_model_call(record)
 
     @staticmethod
     def _redacted(redact, text: str) -> str:

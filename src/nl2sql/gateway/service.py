@@ -67,8 +67,22 @@ class Gateway:
         await self.recorder.close()
 
     def wrap(self, inner: ChatModel) -> LoggedChatModel:
-        """The model every module should use: `inner` with quotas and recording around each call."""
-        return LoggedChatModel(inner, self)
+        """The model every module should use: `inner` with quotas and recording around each call (/metrics
+        reports its queue depth and slots)."""
+        self.model = LoggedChatModel(inner, self)
+        return self.model
+
+    # the ledger a LoggedChatModel writes to ------------------------------------------------------
+
+    @property
+    def store_bodies(self) -> bool:
+        return self.settings.store_bodies
+
+    async def check_tokens(self, user_id: int | None, key_id: int | None) -> None:
+        await self.quotas.check_tokens(user_id, key_id)
+
+    async def add_tokens(self, user_id: int | None, key_id: int | None, tokens: int) -> None:
+        await self.quotas.add_tokens(user_id, key_id, tokens)
 
     def record_request(self, record: RequestRecord, seconds: float) -> None:
         self.metrics.observe_request(record.method, record.route, record.status, seconds)
