@@ -17,7 +17,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nl2sql.catalog.dto import DraftChange
+from nl2sql.auth import User
+from nl2sql.catalog.base import CatalogCore
+from nl2sql.catalog.dto import DraftChange, KnowledgeDraft
 from nl2sql.catalog.models import (
     ColumnRow,
     ConnectionRow,
@@ -27,7 +29,9 @@ from nl2sql.catalog.models import (
     JoinHintRow,
     TableRow,
 )
+from nl2sql.catalog.rows import search_text, to_connection
 from nl2sql.db import utcnow
+from nl2sql.errors import ConflictError, NotFoundError
 
 SUFFIX = "~draft"  # "~" is outside connection names, so a draft's name never meets a real connection's
 TABLE_FIELDS = ("description", "business_name", "synonyms", "included", "semantics")
@@ -215,3 +219,86 @@ async def _publish_row(db: AsyncSession, live_id: int, draft_id: int, change: Dr
         if change.kind != "join_hint":
             values["created_at"] = now
         db.add(model(connection_id=live_id, **values))
+
+
+class DraftsPart(CatalogCore):
+    """Knowledge drafts: created, listed with what publishing them changes, published or discarded."""
+
+    # knowledge drafts -----------------------------------------------------------------------------
+
+    async def create_draft(self, actor: User | None, name: str) -> KnowledgeDraft:
+        """A draft of connection `name`: a hidden copy of its curated catalog to edit and try before publishing
+        (the usual table, column, join hint, instruction and golden query edits, on the draft's name)."""
+        async with self._sessions() as db:
+            live = await self._row_by_name(db, name)
+            self._refuse_draft(live, "drafted again (edit this draft, or publish or discard it first)")
+            if await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.draft_of == live.id)):
+                raise ConflictError(f"connection {name} already has a draft ({draft_name(live.name)}): "
+                                    "publish or discard it first")
+            draft = await copy(db, live)
+            self._audit(db, actor, "catalog.draft.create", f"connection:{live.name}", after={"draft": draft.name})
+            await db.commit()
+            draft_id = draft.id
+        await self._notify(draft_id)
+        return await self.draft(name)
+
+    async def _draft_rows(self, db: AsyncSession, name: str) -> tuple[ConnectionRow, ConnectionRow]:
+        """(live, draft) for either one's name."""
+        row = await self._row_by_name(db, name)
+        if row.draft_of is not None:
+            return await db.get(ConnectionRow, row.draft_of), row
+        draft = await db.scalar(sa.select(ConnectionRow).where(ConnectionRow.draft_of == row.id))
+        if draft is None:
+            raise NotFoundError(f"connection {name} has no draft")
+        return row, draft
+
+    async def draft(self, name: str) -> KnowledgeDraft:
+        """The draft of connection `name` (or the draft named `name`), with what publishing it would change."""
+        async with self._sessions() as db:
+            live, draft = await self._draft_rows(db, name)
+            found = await self._draft_changes(db, live, draft)
+            return KnowledgeDraft(connection=to_connection(draft), live=to_connection(live), created_at=draft.created_at,
+                                  changes=tuple(found),
+                                  live_synced_since=bool(live.synced_at and live.synced_at > draft.created_at))
+
+    async def draft_of(self, name: str) -> KnowledgeDraft | None:
+        """The draft of connection `name`, if it has one."""
+        try:
+            return await self.draft(name)
+        except NotFoundError:
+            async with self._sessions() as db:
+                await self._row_by_name(db, name)  # an unknown connection is still a 404
+            return None
+
+    @staticmethod
+    async def _draft_changes(db: AsyncSession, live: ConnectionRow, draft: ConnectionRow) -> list[DraftChange]:
+        return changes(await knowledge(db, live.id), await knowledge(db, draft.id),
+                              draft.draft_origin or {})
+
+    async def publish_draft(self, actor: User | None, name: str) -> list[DraftChange]:
+        """Make the draft's knowledge live (its differences applied to the live rows) and remove the draft."""
+        async with self._sessions() as db:
+            live, draft = await self._draft_rows(db, name)
+            found = await self._draft_changes(db, live, draft)
+            await publish(db, live.id, draft.id, found, search_text)
+            self._audit(db, actor, "catalog.draft.publish", f"connection:{live.name}",
+                        after={"changes": [c.to_json() for c in found]})
+            if found:
+                await self._touch(db, live.id)
+            await db.delete(draft)
+            await db.commit()
+            live_id, draft_id = live.id, draft.id
+            self._engines.discard(draft_id)
+        await self._notify(live_id)
+        await self._notify(draft_id)
+        return found
+
+    async def discard_draft(self, actor: User | None, name: str) -> None:
+        async with self._sessions() as db:
+            live, draft = await self._draft_rows(db, name)
+            self._audit(db, actor, "catalog.draft.discard", f"connection:{live.name}", before={"draft": draft.name})
+            await db.delete(draft)
+            await db.commit()
+            draft_id = draft.id
+            self._engines.discard(draft_id)
+        await self._notify(draft_id)

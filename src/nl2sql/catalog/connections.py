@@ -1,0 +1,259 @@
+"""The catalog's connections: registering customer databases (URLs sealed), who may use them (grants), their engines and connection tests."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+
+from nl2sql.auth import User
+from nl2sql.catalog import engines
+from nl2sql.catalog.dto import (
+    Connection,
+    ConnectionTest,
+)
+from nl2sql.catalog.models import (
+    ConnectionRow,
+    GrantRow,
+)
+from nl2sql.db import utcnow
+from nl2sql.errors import ConflictError, ForbiddenError, NotFoundError, UnavailableError, ValidationFailed
+
+log = logging.getLogger("nl2sql.catalog")
+from nl2sql.catalog.rows import (
+    synonyms_list,
+    to_connection,
+)
+from nl2sql.catalog.base import CatalogCore
+from nl2sql.catalog.drafts import draft_name
+
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+class ConnectionsPart(CatalogCore):
+    """Connections and grants."""
+
+    # connections --------------------------------------------------------------------------------
+
+    async def list_connections(self) -> list[Connection]:
+        """The live connections (drafts are reached through `draft`)."""
+        async with self._sessions() as db:
+            return [to_connection(r) for r in await db.scalars(
+                sa.select(ConnectionRow).where(ConnectionRow.draft_of.is_(None)).order_by(ConnectionRow.name))]
+
+    async def accessible_connections(self, user: User) -> list[Connection]:
+        """All live connections for admins; granted ones for analysts."""
+        query = sa.select(ConnectionRow).where(ConnectionRow.draft_of.is_(None)).order_by(ConnectionRow.name)
+        if not user.is_admin:
+            query = query.join(GrantRow, GrantRow.connection_id == ConnectionRow.id).where(GrantRow.user_id == user.id)
+        async with self._sessions() as db:
+            return [to_connection(r) for r in await db.scalars(query)]
+
+    async def get_connection(self, name: str) -> Connection:
+        async with self._sessions() as db:
+            return to_connection(await self._row_by_name(db, name))
+
+    async def get_connection_by_id(self, connection_id: int) -> Connection:
+        async with self._sessions() as db:
+            row = await db.get(ConnectionRow, connection_id)
+            if row is None:
+                raise NotFoundError(f"no connection with id {connection_id}")
+            return to_connection(row)
+
+    async def has_access(self, user: User, connection: Connection) -> bool:
+        return await self.may_read(user, connection.id)
+
+    async def may_read(self, user: User, connection_id: int | None) -> bool:
+        """Whether `user` may still read what was answered on connection `connection_id` (its grant still stands;
+        admins always). A deleted connection's answers stay readable by admins only."""
+        if user.is_admin:
+            return True
+        if connection_id is None:
+            return False
+        async with self._sessions() as db:
+            return bool(await db.scalar(sa.select(GrantRow.user_id).where(
+                GrantRow.connection_id == connection_id, GrantRow.user_id == user.id)))
+
+    async def check_access(self, user: User, connection: Connection) -> None:
+        """Raise ForbiddenError unless `user` may use `connection`."""
+        if not await self.has_access(user, connection):
+            raise ForbiddenError(f"you have no access to connection {connection.name}; ask an admin for a grant")
+
+    async def visible_connection(self, user: User, name: str) -> Connection:
+        """The connection if `user` may see it; analysts get 404 for others (names are not disclosed)."""
+        connection = await self.get_connection(name)
+        if not await self.has_access(user, connection):
+            raise NotFoundError(f"no connection named {name!r}")
+        return connection
+
+    @staticmethod
+    def _check_name(name: str) -> str:
+        name = (name or "").strip().lower()
+        if not NAME.match(name):
+            raise ValidationFailed(
+                "the connection name must be 1-63 characters of lowercase letters, digits, - and _, "
+                "starting with a letter or digit"
+            )
+        return name
+
+    @staticmethod
+    def _check_schemas(schemas: Iterable[str] | str | None) -> list[str]:
+        return synonyms_list(schemas)
+
+    @staticmethod
+    def _public(row: ConnectionRow) -> dict[str, Any]:
+        # what an audit entry may hold about a connection: never the sealed or clear URL
+        return {"name": row.name, "url": engines.redisplay(row.display_url), "schemas": list(row.schemas or []), "description": row.description}
+
+    async def create_connection(
+        self,
+        actor: User | None,
+        name: str,
+        url: str,
+        *,
+        description: str = "",
+        schemas: Iterable[str] | str | None = None,
+    ) -> Connection:
+        name = self._check_name(name)
+        parsed = engines.parse_url(url)
+        now = utcnow()
+        row = ConnectionRow(
+            name=name,
+            backend=engines.backend_of(parsed),
+            display_url=engines.display_url(parsed),
+            url_encrypted=self._vault.seal(parsed),
+            schemas=self._check_schemas(schemas),
+            description=(description or "").strip(),
+            created_at=now,
+            updated_at=now,
+            catalog_changed_at=now,
+        )
+        async with self._sessions() as db:
+            if await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.name == name)):
+                raise ConflictError(f"a connection named {name!r} already exists")
+            db.add(row)
+            await db.flush()
+            self._audit(db, actor, "catalog.connection.create", f"connection:{name}", after=self._public(row))
+            await db.commit()
+            return to_connection(row)
+
+    async def update_connection(
+        self,
+        actor: User | None,
+        name: str,
+        *,
+        new_name: str | None = None,
+        url: str | None = None,
+        description: str | None = None,
+        schemas: Iterable[str] | str | None = None,
+    ) -> Connection:
+        """Change a connection; a URL whose password or credential parameters are `***` (as shown) keeps the stored ones."""
+        async with self._sessions() as db:
+            row = await self._row_by_name(db, name)
+            self._refuse_draft(row, "edited (its URL and name follow the live connection)")
+            before = self._public(row)
+            if new_name is not None and self._check_name(new_name) != row.name:
+                new_name = self._check_name(new_name)
+                if await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.name == new_name)):
+                    raise ConflictError(f"a connection named {new_name!r} already exists")
+                row.name = new_name
+            if url is not None and url.strip() and url.strip() != engines.redisplay(row.display_url):
+                parsed = engines.parse_url(url)
+                parsed = engines.restore_hidden(parsed, self._vault.open(row.url_encrypted))
+                row.backend = engines.backend_of(parsed)
+                row.display_url = engines.display_url(parsed)
+                row.url_encrypted = self._vault.seal(parsed)
+            if description is not None:
+                row.description = description.strip()
+            if schemas is not None:
+                row.schemas = self._check_schemas(schemas)
+            row.updated_at = utcnow()
+            row.catalog_changed_at = row.updated_at
+            self._audit(db, actor, "catalog.connection.update", f"connection:{name}", before, self._public(row))
+            draft = await db.scalar(sa.select(ConnectionRow).where(ConnectionRow.draft_of == row.id))
+            if draft is not None:  # a draft reads the same database as its connection
+                draft.backend, draft.display_url, draft.url_encrypted = row.backend, row.display_url, row.url_encrypted
+                draft.schemas, draft.name = list(row.schemas or []), draft_name(row.name)
+            await db.commit()
+            self._engines.discard(row.id)
+            if draft is not None:
+                self._engines.discard(draft.id)
+            result = to_connection(row)
+        await self._notify(result.id)
+        return result
+
+    async def delete_connection(self, actor: User | None, name: str) -> None:
+        async with self._sessions() as db:
+            row = await self._row_by_name(db, name)
+            draft_id = await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.draft_of == row.id))
+            self._audit(db, actor, "catalog.connection.delete", f"connection:{name}", before=self._public(row))
+            await db.delete(row)  # its draft goes with it
+            await db.commit()
+            self._engines.discard(row.id)
+        await self._notify(row.id)
+        if draft_id is not None:
+            self._engines.discard(draft_id)
+            await self._notify(draft_id)
+
+    async def dialect(self, connection_id: int) -> str:
+        """The sqlglot dialect name of the connection's database."""
+        return (await self.get_connection_by_id(connection_id)).dialect
+
+    async def test_connection(self, name: str) -> ConnectionTest:
+        """Connect and ask the server's version; a failure comes back as one precise sentence."""
+        connection = await self.get_connection(name)
+        url, _ = await self._url_and_version(connection.id)
+        try:
+            engines.check_sqlite_file(url)
+            engine = await self.engine(connection.id)
+        except (ValidationFailed, UnavailableError) as exc:
+            return ConnectionTest(ok=False, message=exc.detail)
+
+        def probe() -> str:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+                info = engine.dialect.server_version_info
+                return ".".join(str(p) for p in info) if info else ""
+
+        try:
+            version = await anyio.to_thread.run_sync(probe)
+        except Exception as exc:  # driver errors come in many types; each is explained, none escapes
+            message = engines.explain_connect_error(url, exc)
+            log.info("connection test of %s failed: %s", name, message)
+            return ConnectionTest(ok=False, message=message)
+        return ConnectionTest(ok=True, message=f"connected to {connection.backend} {version}".strip(), server_version=version)
+
+    # grants ---------------------------------------------------------------------------------------
+
+    async def grants(self, name: str) -> list[int]:
+        """User ids of the analysts granted this connection."""
+        async with self._sessions() as db:
+            row = await self._row_by_name(db, name)
+            ids = await db.scalars(sa.select(GrantRow.user_id).where(GrantRow.connection_id == row.id))
+            return sorted(ids)
+
+    async def set_grants(self, actor: User | None, name: str, user_ids: Iterable[int]) -> list[int]:
+        """Replace the set of users granted this connection."""
+        wanted = sorted({int(u) for u in user_ids})
+        async with self._sessions() as db:
+            row = await self._row_by_name(db, name)
+            self._refuse_draft(row, "granted to analysts (only admins try a draft)")
+            before = sorted(await db.scalars(sa.select(GrantRow.user_id).where(GrantRow.connection_id == row.id)))
+            if wanted:
+                known = set(await db.scalars(sa.text("SELECT id FROM users WHERE id = ANY(:ids)").bindparams(ids=wanted)))
+                unknown = [u for u in wanted if u not in known]
+                if unknown:
+                    raise ValidationFailed(f"no user with id {unknown[0]}")
+            await db.execute(sa.delete(GrantRow).where(GrantRow.connection_id == row.id))
+            now = utcnow()
+            for user_id in wanted:
+                db.add(GrantRow(connection_id=row.id, user_id=user_id, granted_at=now))
+            if before != wanted:
+                self._audit(db, actor, "catalog.grants.set", f"connection:{name}", {"user_ids": before}, {"user_ids": wanted})
+            await db.commit()
+        return wanted
