@@ -24,7 +24,7 @@ def test_every_revision_steps_down_and_up_again(fresh_database):
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from nl2sql.db import resource_path
+    from nl2sql.resources import resource_path
 
     url = fresh_database()
     upgrade(url)

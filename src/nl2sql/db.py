@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase
 
 from nl2sql.errors import StartupError
+from nl2sql.resources import resource_path
 
 __all__ = [
     "AppDatabase",
@@ -22,7 +23,6 @@ __all__ = [
     "MigrationState",
     "async_url",
     "migration_state",
-    "resource_path",
     "sync_url",
     "upgrade",
     "downgrade",
@@ -38,14 +38,6 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def resource_path(name: str) -> Path:
-    """A folder shipped with the package (templates, alembic, static), or the repo's copy in a checkout."""
-    packaged = Path(__file__).parent / "_resources" / name
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / name
 
 
 def _driver_url(url: str | URL, driver: str) -> URL:

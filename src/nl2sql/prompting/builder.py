@@ -13,7 +13,7 @@ from typing import Any, Literal
 import jinja2
 
 from nl2sql.catalog import JoinHint, PromptTable
-from nl2sql.db import resource_path
+from nl2sql.resources import resource_path
 from nl2sql.inference import Message
 from nl2sql.prompting.context import (
     ErrorFeedback,

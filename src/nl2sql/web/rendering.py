@@ -11,7 +11,7 @@ from litestar.response import Redirect, Response, Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from nl2sql.db import resource_path
+from nl2sql.resources import resource_path
 
 
 def _configure(engine: JinjaTemplateEngine) -> None:
