@@ -6,7 +6,8 @@ from nl2sql.inference.grammar import DIALECTS, json_grammar, sql_grammar, table_
 from nl2sql.inference.llamacpp import LlamaCppChatModel
 from nl2sql.inference.model_files import model_file
 from nl2sql.inference.openai_compatible import OpenAICompatibleChatModel
-from nl2sql.inference.routes import ModelDescription, routes
+from nl2sql.inference.api import ModelDescription, api_routes
+from nl2sql.inference.pages import page_routes
 from nl2sql.inference.protocol import (
     ChatModel,
     Chunk,
@@ -44,7 +45,8 @@ __all__ = [
     "collect",
     "json_grammar",
     "model_file",
-    "routes",
+    "api_routes",
+    "page_routes",
     "sql_grammar",
     "table_aliases",
 ]

@@ -1,23 +1,20 @@
-"""The admin model page (status and a try-it box) and GET /api/v1/models."""
+"""REST routes of the model: GET /api/v1/models (its status and capabilities), POST /api/v1/models/try;
+the description and try-it values the model page shares."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
-from litestar.enums import RequestEncodingType
-from litestar.params import Body
-from litestar.response import Template
 
 from nl2sql.auth import current_user, requires_admin, requires_user
-from nl2sql.errors import AppError, ValidationFailed
+from nl2sql.errors import ValidationFailed
 from nl2sql.inference.protocol import ChatModel, Generation, GenerationParams, Message, ModelInfo, ModelStatus
-from nl2sql.web import render
 
 
 @dataclass(frozen=True)
@@ -47,18 +44,18 @@ class TryResult:
     tokens_per_second: float
 
 
-def _model(state: State) -> ChatModel:
+def model_of(state: State) -> ChatModel:
     return state.chat_model
 
 
-async def _describe(model: ChatModel) -> ModelDescription:
+async def describe(model: ChatModel) -> ModelDescription:
     status = model.describe()
     # info() may load the model; only ask once it is loaded (or for a remote server, which is cheap)
     info = await model.info() if status.loaded or status.base_url else None
     return ModelDescription(status=status, info=info)
 
 
-async def _try(model: ChatModel, data: TryRequest) -> TryResult:
+async def try_prompt(model: ChatModel, data: TryRequest) -> TryResult:
     prompt = data.prompt.strip()
     if not prompt:
         raise ValidationFailed("type a prompt to send to the model")
@@ -92,7 +89,7 @@ class ModelsApi(Controller):
     @get("/", summary="The configured model backend: file or server, slots, queue and capabilities (analysts see the "
                       "file's name, not its path on the server, and no server address)")
     async def models(self, request: Request, state: State) -> list[ModelDescription]:
-        described = await _describe(_model(state))
+        described = await describe(model_of(state))
         if not current_user(request).is_admin:
             status = described.status
             shown = dataclasses.replace(status, model_file=Path(status.model_file).name if status.model_file else None,
@@ -102,45 +99,7 @@ class ModelsApi(Controller):
 
     @post("/try", summary="Send one prompt to the model (admin)", guards=[requires_admin], status_code=200)
     async def try_model(self, state: State, data: TryRequest) -> TryResult:
-        return await _try(_model(state), data)
+        return await try_prompt(model_of(state), data)
 
 
-class ModelPages(Controller):
-    path = "/admin/models"
-    include_in_schema = False
-    guards = [requires_admin]
-
-    @get("/")
-    async def page(self, request: Request, state: State) -> Template:
-        described = await _describe(_model(state))
-        return render(request, "inference/models.html", {"model": described, "result": None, "error": None, "form": {}})
-
-    @get("/status", opt={"rate_limited": False})
-    async def status(self, request: Request, state: State) -> Template:
-        described = await _describe(_model(state))
-        return render(request, "inference/_status.html", {"model": described})
-
-    @post("/try")
-    async def try_it(
-        self, request: Request, state: State, data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-    ) -> Template:
-        form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
-        result, error, status = None, None, 200
-        try:
-            attempt = TryRequest(
-                prompt=form.get("prompt", ""),
-                mode="completion" if form.get("mode") == "completion" else "chat",
-                max_tokens=int(form.get("max_tokens") or 64),
-                temperature=float(form.get("temperature") or 0),
-            )
-            result = await _try(_model(state), attempt)
-        except ValueError:
-            error, status = "max tokens and temperature must be numbers", 400
-        except AppError as exc:
-            error, status = exc.detail, exc.status_code
-        described = await _describe(_model(state))
-        ctx = {"model": described, "result": result, "error": error, "form": form}
-        return render(request, "inference/models.html", ctx, fragment="inference/_try.html", status_code=status)
-
-
-routes = [ModelsApi, ModelPages]
+api_routes = [ModelsApi]
