@@ -127,8 +127,12 @@
   document.addEventListener("htmx:timeout", unreachable);
 
   // While a question is being answered its Ask button stays disabled.
-  document.addEventListener("htmx:afterSettle", function () {
+  // (at the swap and again once settled: htmx re-enables the form's button when the request ends, which on a busy
+  // machine can come between the two)
+  function holdWhileProgress() {
     var busy = !!document.querySelector("#progress .spinner");
     document.querySelectorAll("[data-busy-while-progress]").forEach(function (b) { b.disabled = busy; });
-  });
+  }
+  document.addEventListener("htmx:afterSwap", holdWhileProgress);
+  document.addEventListener("htmx:afterSettle", holdWhileProgress);
 })();

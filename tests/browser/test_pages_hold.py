@@ -173,7 +173,8 @@ def test_a_slow_question_ends_on_screen_though_its_polls_outnumber_the_rate_limi
         page.fill("#ask-question", "qqq zzz xyzzy plugh")
         page.click("#ask-button")
         page.wait_for_selector("#progress")
-        assert page.is_disabled("#ask-button")  # no second question while this one runs
+        # no second question while this one runs (the button is held from the moment the progress settles)
+        page.wait_for_selector("#ask-button:disabled", timeout=3000)
         page.wait_for_selector("article.answer", timeout=60_000)
         assert "delivered" in page.inner_text("table.results")
         assert page.is_enabled("#ask-button")
