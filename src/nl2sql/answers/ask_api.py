@@ -139,29 +139,8 @@ class AnswerOut(msgspec.Struct):
         )
 
 
-class HistoryItem(msgspec.Struct):
-    id: int
-    user_id: int | None
-    connection: str
-    question: str
-    sql: str | None
-    status: str
-    error: str | None
-    row_count: int | None
-    truncated: bool
-    columns: list[str]
-    thread_id: int | None
-    verified: bool
-    created_at: str
-
-    @classmethod
-    def of(cls, e: HistoryEntry) -> HistoryItem:
-        return cls(e.id, e.user_id, e.connection, e.question, e.sql, e.status, e.error, e.row_count, e.truncated,
-                   e.columns, e.thread_id, e.verified, e.created_at.isoformat())
-
-
 class HistoryOut(msgspec.Struct):
-    items: list[HistoryItem]
+    items: list[HistoryEntry]
     page: int
     per_page: int
     total: int
@@ -214,7 +193,7 @@ class AskController(Controller):
         found = await ask_service.history.search(
             current_user(request), user_id=user_id, connection=connection, status=status, page=page, per_page=per_page
         )
-        return HistoryOut([HistoryItem.of(e) for e in found.entries], found.page, found.per_page, found.total)
+        return HistoryOut(found.entries, found.page, found.per_page, found.total)
 
     @get("/answers/{answer_id:int}", summary="One answer with its full trace")
     async def answer(self, request: Request, answer_id: int, ask_service: AskService) -> AnswerOut:

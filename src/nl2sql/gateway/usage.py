@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 
 import csv
 import io
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -16,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.errors import NotFoundError, ValidationFailed
 from nl2sql.gateway.models import ModelCallRow, RequestRow
+from nl2sql.gateway.recorder import ModelCallRecord
 
 GroupBy = Literal["day", "user", "connection", "model"]
 GROUPINGS: tuple[str, ...] = ("day", "user", "connection", "model")
@@ -97,30 +97,6 @@ class RequestEntry:
 
 
 @dataclass(frozen=True)
-class ModelCallEntry:
-    id: uuid.UUID
-    trace_id: str | None
-    at: datetime
-    user_id: int | None
-    api_key_id: int | None
-    connection: str | None
-    purpose: str
-    backend: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    queue_ms: float | None
-    ttft_ms: float | None
-    duration_ms: float
-    tokens_per_s: float
-    finish_reason: str | None
-    status: str
-    error: str | None
-    prompt: str | None
-    completion: str | None
-
-
-@dataclass(frozen=True)
 class LogFilter:
     """What the log shows; None means any."""
 
@@ -152,7 +128,7 @@ class TraceDetail:
 
     trace_id: str
     requests: list[RequestEntry]
-    model_calls: list[ModelCallEntry] = field(default_factory=list)
+    model_calls: list[ModelCallRecord] = field(default_factory=list)
 
 
 def _percentiles(values) -> Percentiles:
@@ -438,7 +414,7 @@ def _request_entry(row: RequestRow, calls: int = 0, tokens: int = 0) -> RequestE
     )
 
 
-def _call_entry(row: ModelCallRow) -> ModelCallEntry:
-    return ModelCallEntry(
-        **{name: getattr(row, name) for name in ModelCallEntry.__dataclass_fields__}  # same columns, frozen copy
+def _call_entry(row: ModelCallRow) -> ModelCallRecord:
+    return ModelCallRecord(
+        **{name: getattr(row, name) for name in ModelCallRecord.__dataclass_fields__}  # the stored columns, frozen
     )
