@@ -22,9 +22,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
-from nl2sql import auth, gateway, inference
+from nl2sql import audit, auth, gateway, inference
 from nl2sql import answers, catalog, evaluation, retrieval, semantics, sqlguard
-from nl2sql.audit import AuditLog
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
 from nl2sql.jobs import Blueprint, Jobs
@@ -248,7 +247,7 @@ def create_app(
             app.state.catalog = catalog.CatalogService(
                 db.sessions, settings.catalog, secret_key, golden_check=golden_check(settings), jobs=jobs
             )
-            app.state.audit = AuditLog(db.sessions)
+            app.state.audit = audit.AuditLog(db.sessions, connection_names=app.state.catalog.connection_names)
             recording = gateway.Gateway(db.sessions, settings.gateway, gateway.SqlRecordStore(db.engine))
             recording.start()
             app.state.gateway = recording
@@ -334,7 +333,7 @@ def create_app(
     def provide_catalog(state: State) -> catalog.CatalogService:
         return state.catalog
 
-    def provide_audit(state: State) -> AuditLog:
+    def provide_audit(state: State) -> audit.AuditLog:
         return state.audit
 
     def provide_answers(state: State) -> answers.AnswerService:
@@ -378,6 +377,7 @@ def create_app(
             *answers.page_routes,
             *evaluation.api_routes,
             *evaluation.page_routes,
+            audit.routes([auth.requires_admin]),
         ],
         dependencies={
             "auth_service": Provide(provide_auth, sync_to_thread=False),

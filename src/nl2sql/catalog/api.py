@@ -8,7 +8,6 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.params import Parameter
 
-from nl2sql.audit import AuditEntry, AuditLog
 from nl2sql.auth import current_user, requires_admin, requires_user
 from nl2sql.catalog.dto import (
     Column,
@@ -78,13 +77,6 @@ class GoldenQueryBody(msgspec.Struct, forbid_unknown_fields=True):
 
 class Grants(msgspec.Struct, forbid_unknown_fields=True):
     user_ids: list[int]
-
-
-class AuditPage(msgspec.Struct):
-    entries: list[AuditEntry]
-    total: int
-    page: int
-    per_page: int
 
 
 async def _visible(request: Request, catalog: CatalogService, name: str) -> Connection:
@@ -320,25 +312,4 @@ class ConnectionController(Controller):
         return Grants(user_ids=await catalog_service.set_grants(current_user(request), name, data.user_ids))
 
 
-class AuditController(Controller):
-    path = "/api/v1/audit"
-    tags = ["audit"]
-    guards = [requires_admin]
-
-    @get("/", summary="The audit log of admin changes, newest first (admin)")
-    async def audit(
-        self,
-        audit_log: AuditLog,
-        action: str | None = None,
-        target: str | None = None,
-        actor_id: int | None = None,
-        page: Annotated[int, Parameter(ge=1)] = 1,
-        per_page: Annotated[int, Parameter(ge=1, le=500)] = 50,
-    ) -> AuditPage:
-        entries, total = await audit_log.search(
-            action=action, target=target, actor_id=actor_id, limit=per_page, offset=(page - 1) * per_page
-        )
-        return AuditPage(entries=entries, total=total, page=page, per_page=per_page)
-
-
-api_routes = [ConnectionController, AuditController]
+api_routes = [ConnectionController]

@@ -46,6 +46,11 @@ class ConnectionsPart(CatalogCore):
             return [to_connection(r) for r in await db.scalars(
                 sa.select(ConnectionRow).where(ConnectionRow.draft_of.is_(None)).order_by(ConnectionRow.name))]
 
+    async def connection_names(self) -> dict[int, str]:
+        """Every connection's name by id, drafts too (the audit log shows catalog entries by name)."""
+        async with self._sessions() as db:
+            return {i: n for i, n in await db.execute(sa.select(ConnectionRow.id, ConnectionRow.name))}
+
     async def accessible_connections(self, user: User) -> list[Connection]:
         """All live connections for admins; granted ones for analysts."""
         query = sa.select(ConnectionRow).where(ConnectionRow.draft_of.is_(None)).order_by(ConnectionRow.name)

@@ -13,7 +13,6 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from nl2sql.audit import AuditLog
 from nl2sql.auth import AuthService, Role, current_user, requires_admin, requires_user
 from nl2sql.catalog.dto import Connection, ImportReport
 from nl2sql.catalog.service import CatalogService
@@ -23,7 +22,6 @@ from nl2sql.web import IMPORT_MAX_BYTES, redirect, render
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 Upload = Body(media_type=RequestEncodingType.MULTI_PART)
 PER_PAGE = 20
-AUDIT_PER_PAGE = 50
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -343,34 +341,4 @@ class CatalogPages(Controller):
                                  "c": updated, "saved": True})
 
 
-class AuditPages(Controller):
-    path = "/admin/audit"
-    include_in_schema = False
-    guards = [requires_admin]
-
-    @get("/")
-    async def audit(self, request: Request, audit_log: AuditLog, catalog_service: CatalogService,
-                    action: str | None = None, target: str | None = None, page: int = 1) -> Template:
-        page = max(1, page)
-        # catalog entries name their connection by id ("connection:3/golden_query:7"): a filter by name finds
-        # them too, and the page shows the name
-        names = {c.id: c.name for c in await catalog_service.list_connections()}
-        wanted = (target or "").strip().lower().removeprefix("connection:").split("/")[0]
-        also = [f"connection:{i}/" for i, n in names.items() if n == wanted]
-        entries, total = await audit_log.search(action=action or None, target=target or None, also_targets=also,
-                                                limit=AUDIT_PER_PAGE, offset=(page - 1) * AUDIT_PER_PAGE)
-        entries = [replace(e, target=_named(e.target, names)) for e in entries]
-        ctx = {"entries": entries, "total": total, "page": page, "pages": max(1, -(-total // AUDIT_PER_PAGE)),
-               "action": action or "", "target": target or ""}
-        return render(request, "catalog/audit.html", ctx, fragment="catalog/_audit.html")
-
-
-def _named(target: str, names: dict[int, str]) -> str:
-    head, sep, rest = target.partition("/")
-    kind, _, ident = head.partition(":")
-    if kind == "connection" and ident.isdigit() and int(ident) in names:
-        return f"connection:{names[int(ident)]}{sep}{rest}"
-    return target
-
-
-page_routes = [ConnectionPages, CatalogPages, AuditPages]
+page_routes = [ConnectionPages, CatalogPages]

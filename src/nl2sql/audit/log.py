@@ -1,34 +1,19 @@
-"""Audit log of admin changes: who, when, what, before and after."""
+"""The audit log of admin changes: entries recorded in the changing transaction, and read back filtered."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
-from nl2sql.db import Base, utcnow
+from nl2sql.audit.models import AuditRow
+from nl2sql.db import utcnow
 
-__all__ = ["AuditEntry", "AuditLog", "record"]
-
-
-class AuditRow(Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
-    actor_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
-    actor_email: Mapped[str | None] = mapped_column(sa.String(320))
-    action: Mapped[str] = mapped_column(sa.String(100), index=True)
-    target: Mapped[str] = mapped_column(sa.String(500))
-    before: Mapped[dict | None] = mapped_column(JSONB)
-    after: Mapped[dict | None] = mapped_column(JSONB)
+TargetNames = Callable[[], Awaitable[dict[int, str]]]  # connection id -> name (the catalog's)
 
 
 @dataclass(frozen=True)
@@ -68,11 +53,12 @@ def record(
 
 
 class AuditLog:
-    """Read the audit log (newest first), filtered."""
+    """Read the audit log (newest first), filtered; `connection_names` lets a filter by connection name find the
+    entries that name it by id ("connection:3/golden_query:7") and shows them with the name."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, connection_names: TargetNames | None = None) -> None:
         self._sessions = sessions
-
+        self._names = connection_names
     async def search(
         self,
         *,
@@ -98,6 +84,26 @@ class AuditLog:
             return [
                 AuditEntry(r.id, r.at, r.actor_id, r.actor_email, r.action, r.target, r.before, r.after) for r in rows
             ], total
+
+
+    async def named(self, *, action: str | None = None, target: str | None = None, limit: int = 50,
+                    offset: int = 0) -> tuple[list[AuditEntry], int]:
+        """`search` for people: a target filter by connection name also finds entries naming it by id, and each
+        entry's connection is shown by name."""
+        names = await self._names() if self._names is not None else {}
+        wanted = (target or "").strip().lower().removeprefix("connection:").split("/")[0]
+        also = [f"connection:{i}/" for i, n in names.items() if n == wanted]
+        entries, total = await self.search(action=action or None, target=target or None, also_targets=also,
+                                           limit=limit, offset=offset)
+        return [replace(e, target=_named(e.target, names)) for e in entries], total
+
+
+def _named(target: str, names: dict[int, str]) -> str:
+    head, sep, rest = target.partition("/")
+    kind, _, ident = head.partition(":")
+    if kind == "connection" and ident.isdigit() and int(ident) in names:
+        return f"connection:{names[int(ident)]}{sep}{rest}"
+    return target
 
 
 def _like(text: str) -> str:
