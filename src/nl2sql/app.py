@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 from contextlib import asynccontextmanager
@@ -23,10 +21,10 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
 from nl2sql import audit, auth, gateway, inference
-from nl2sql import answers, catalog, evaluation, retrieval, semantics, sqlguard
+from nl2sql import answers, catalog, evaluation, retrieval, semantics
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
-from nl2sql.jobs import Blueprint, Jobs
+from nl2sql.services import Services, open_services
 from nl2sql.settings import Settings
 from nl2sql.web import REQUEST_MAX_BYTES, SecurityHeaders, StaticSwaggerPlugin, is_htmx, static_files_router, template_config
 
@@ -168,23 +166,15 @@ async def home(request: Request) -> Redirect:
     return Redirect(path="/ask" if request.scope.get("user") else "/login")
 
 
-def golden_check(settings: Settings) -> catalog.GoldenSqlCheck:
-    """Golden queries pass sqlguard: one read-only query on included tables, no sensitive column, a timed test run."""
-    timeout = settings.catalog.query_timeout
-
-    def check(sql: str, target: catalog.SqlTarget, engine: Any) -> str:
-        policy = sqlguard.GuardPolicy(
-            dialect=target.connection.backend,
-            allowed_tables=target.allowed_tables,
-            sensitive_columns=target.sensitive_columns,
-            row_cap=1,
-            extra_functions=settings.engine.extra_function_set,
-        )
-        sqlguard.probe(sqlguard.validate(sql, policy), engine, timeout)
-        return sql.strip().rstrip(";").strip()
-
-    return check
-
+# handlers' dependency names (Services.provided)
+PROVIDED = ("auth_service", "first_run", "catalog_service", "audit_log", "gateway", "chat_model", "retriever",
+            "answer_service", "ask_service", "feedback_service", "evaluation_service", "pending_asks", "jobs",
+            "server_settings")
+# app.state names -> Services fields
+_STATE_NAMES = {"auth": "auth_service", "first_run": "first_run", "catalog": "catalog_service", "audit": "audit_log",
+                "gateway": "gateway", "chat_model": "chat_model", "retriever": "retriever",
+                "answers": "answer_service", "ask": "ask_service", "feedback": "feedback_service",
+                "evaluation": "evaluation_service", "pending_asks": "pending_asks", "jobs": "jobs"}
 
 NAV: list[dict[str, Any]] = [
     {"path": "/ask", "label": "Ask", "admin": False},
@@ -208,11 +198,12 @@ def create_app(
     migrate: bool | None = None,
     chat_model: inference.ChatModel | None = None,
     run_jobs: bool = True,
+    embedder: retrieval.Embedder | None = None,
 ) -> Litestar:
-    """Build the app; the database opens (and migrates) when the app starts, unless already open.
+    """Build the app; its services (services.open_services) open when the app starts and close when it stops.
 
-    `chat_model` replaces the configured model (tests pass a FakeChatModel); either way the gateway
-    wraps it so every call is metered and logged.
+    `chat_model` and `embedder` replace the configured ones (tests pass fakes); either way the gateway wraps
+    the model so every call is metered and logged.
     """
     settings = settings or Settings.from_env()
     secret_key = resolve_secret_key(settings)
@@ -220,133 +211,23 @@ def create_app(
         settings.database.url, settings.database.data_dir, pool_size=settings.database.pool_size
     )
     state: dict[str, Any] = {"settings": settings, "db": db, "nav": NAV}
-    # task blueprints per module namespace: a job named "catalog:sync" runs catalog's `sync` task
-    blueprints: dict[str, Blueprint] = {}
-    blueprints["gateway"] = gateway.retention_blueprint()
-    blueprints["catalog"] = catalog.jobs_blueprint()
-    blueprints["retrieval"] = retrieval.jobs_blueprint()
-    blueprints["evaluation"] = evaluation.jobs_blueprint(settings.engine.regression_cron)
-
-    def job_context(app: Litestar) -> dict[str, Any]:
-        return {"gateway": app.state.gateway, "catalog": app.state.catalog, "retrieval": app.state.retriever,
-                "evaluation": app.state.evaluation}
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
-        import anyio
-
-        await anyio.to_thread.run_sync(
-            lambda: db.open(migrate=settings.database.migrate_on_start if migrate is None else migrate)
-        )
-        jobs = Jobs(db.url, blueprints)
-        app.state.jobs = jobs
-        warm_up: asyncio.Task[None] | None = None
-        try:
-            auth_service = auth.AuthService(db.sessions, settings.auth)
-            app.state.auth = auth_service
-            app.state.catalog = catalog.CatalogService(
-                db.sessions, settings.catalog, secret_key, golden_check=golden_check(settings), jobs=jobs
-            )
-            app.state.audit = audit.AuditLog(db.sessions, connection_names=app.state.catalog.connection_names)
-            recording = gateway.Gateway(db.sessions, settings.gateway, gateway.SqlRecordStore(db.engine))
-            recording.start()
-            app.state.gateway = recording
-            model = chat_model or inference.build_chat_model(settings.inference)
-            app.state.chat_model = recording.wrap(model)
-            if settings.inference.load_at_start:
-                await app.state.chat_model.start()
-            embedder = retrieval.SentenceTransformerEmbedder(
-                settings.retrieval.embedding_model, batch_size=settings.retrieval.embedding_batch_size,
-                threads=settings.retrieval.embedding_threads,
-            )
-            app.state.retriever = retrieval.Retriever(
-                app.state.catalog,
-                retrieval.EmbeddingIndex(db.sessions, embedder, ef_search=settings.retrieval.ef_search),
-                settings.retrieval,
-            )
-            # catalog edits and syncs queue a re-embedding job; the retriever also catches up before answering
-            app.state.catalog.subscribe(retrieval.Reindexer(jobs, delay_seconds=settings.retrieval.reindex_delay))
-            status = model.describe()
-            app.state.answers = answers.AnswerService(
-                db.sessions, app.state.catalog, app.state.retriever, app.state.chat_model, settings.engine,
-                trust=answers.resolve_trust(settings.engine.model_trust, status.backend, status.model_file),
-                measured_trust=settings.engine.model_trust == "auto",
-            )
-            app.state.ask = answers.AskService(
-                db.sessions, app.state.catalog, app.state.answers, app.state.chat_model, settings.engine, settings.answers
-            )
-            app.state.feedback = answers.FeedbackService(db.sessions, app.state.catalog)
-
-            async def defer_evaluation(run_id: int) -> None:
-                # one job at a time per run; a run queued twice is queued once
-                await jobs.defer("evaluation:run", lock=f"evaluation-{run_id}",
-                                 queueing_lock=f"evaluation-{run_id}", run_id=run_id)
-
-            app.state.evaluation = evaluation.EvaluationService(
-                db.sessions, app.state.catalog, app.state.answers, auth_service, defer=defer_evaluation)
-            recording.reports.feedback_counter = app.state.feedback.counts
-            app.state.pending_asks = answers.PendingAsks()
-            admin = await auth_service.bootstrap_admin(
-                settings.auth.bootstrap_admin_email, settings.auth.bootstrap_admin_password
-            )
-            if admin is not None:
-                log.info("created bootstrap admin %s", admin.email)
-            # while no user exists, pages lead to /setup, where the start banner's token creates the first admin
-            app.state.first_run = auth.FirstRun(auth_service, Path(settings.database.data_dir))
-            await app.state.first_run.prepare()
-            await jobs.open()  # before the demo install, whose catalog change queues a reindex job
-            if settings.catalog.demo:
-                await catalog.install_demo(app.state.catalog, Path(settings.database.data_dir))
-            if settings.retrieval.embedding_load_at_start:
-                # the first question should pay neither the model load (~10 s) nor the catalog's embedding
-                warm_up = asyncio.create_task(app.state.retriever.warm_up(
-                    [c.id for c in await app.state.catalog.list_connections()]))
-            # services that background tasks use, handed in rather than reached for
-            if run_jobs:  # a command such as `nl2sql eval` queues jobs but leaves them to the servers
-                jobs.start_worker({"auth": auth_service} | job_context(app))
-                # runs a stopped process left unfinished go on where they stopped
-                with contextlib.suppress(Exception):
-                    await app.state.evaluation.resume_unfinished()
+        async with open_services(settings, db, secret_key, migrate=migrate, chat_model=chat_model,
+                                 embedder=embedder, run_jobs=run_jobs) as services:
+            app.state.services = services
+            # middleware (no dependency injection there) and tests find the services by these names
+            for name, value in _STATE_NAMES.items():
+                app.state[name] = getattr(services, value)
             yield
-        finally:
-            if warm_up is not None:
-                warm_up.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await warm_up
-            if app.state.get("pending_asks") is not None:
-                await app.state.pending_asks.close()
-            await jobs.close()
-            if app.state.get("chat_model") is not None:
-                await app.state.chat_model.close()
-            if app.state.get("gateway") is not None:
-                await app.state.gateway.close()  # flush buffered records before the engine goes
-            if app.state.get("catalog") is not None:
-                app.state.catalog.close()
-            await db.close()
 
-    def provide_auth(state: State) -> auth.AuthService:
-        return state.auth
+    def provider(name: str) -> Provide:
+        def provide(state: State) -> Any:
+            services: Services = state.services
+            return services.settings.server if name == "server_settings" else getattr(services, name)
 
-    def provide_gateway(state: State) -> gateway.Gateway:
-        return state.gateway
-
-    def provide_catalog(state: State) -> catalog.CatalogService:
-        return state.catalog
-
-    def provide_audit(state: State) -> audit.AuditLog:
-        return state.audit
-
-    def provide_answers(state: State) -> answers.AnswerService:
-        return state.answers
-
-    def provide_ask(state: State) -> answers.AskService:
-        return state.ask
-
-    def provide_feedback(state: State) -> answers.FeedbackService:
-        return state.feedback
-
-    def provide_evaluation(state: State) -> evaluation.EvaluationService:
-        return state.evaluation
+        return Provide(provide, sync_to_thread=False)
 
     csrf = CSRFConfig(
         secret=secret_key,
@@ -379,16 +260,7 @@ def create_app(
             *evaluation.page_routes,
             audit.routes([auth.requires_admin]),
         ],
-        dependencies={
-            "auth_service": Provide(provide_auth, sync_to_thread=False),
-            "gateway": Provide(provide_gateway, sync_to_thread=False),
-            "catalog_service": Provide(provide_catalog, sync_to_thread=False),
-            "audit_log": Provide(provide_audit, sync_to_thread=False),
-            "answer_service": Provide(provide_answers, sync_to_thread=False),
-            "ask_service": Provide(provide_ask, sync_to_thread=False),
-            "feedback_service": Provide(provide_feedback, sync_to_thread=False),
-            "evaluation_service": Provide(provide_evaluation, sync_to_thread=False),
-        },
+        dependencies={name: provider(name) for name in PROVIDED},
         middleware=[auth.AuthMiddleware, auth.SetupRedirect, gateway.RateLimitMiddleware],
         csrf_config=csrf,
         template_config=template_config(),

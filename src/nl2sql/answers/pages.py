@@ -43,10 +43,6 @@ def _date(value: str | None) -> dt.date | None:
         raise ValidationFailed(f"dates are YYYY-MM-DD, got {value!r}") from None
 
 
-def _pending(request: Request) -> PendingAsks:
-    return request.app.state.pending_asks
-
-
 async def _answer_context(
     request: Request, ask_service: AskService, feedback_service: FeedbackService, answered: AskResult, page: int = 1
 ) -> dict[str, Any]:
@@ -131,7 +127,7 @@ class AskPages(Controller):
     @post("/ask")
     async def ask(
         self, request: Request, ask_service: AskService, feedback_service: FeedbackService,
-        data: Annotated[dict[str, Any], Form],
+        pending_asks: PendingAsks, data: Annotated[dict[str, Any], Form],
     ) -> Template:
         user = current_user(request)
         question = str(data.get("question", ""))
@@ -142,7 +138,7 @@ class AskPages(Controller):
             return await ask_service.ask(user, question, connection, thread_id=thread_id, progress=progress)
 
         if is_htmx(request):
-            pending = _pending(request).start(user, question, work)
+            pending = pending_asks.start(user, question, work)
             return Template("answers/_progress.html", context={"p": pending})
         # without JavaScript: wait for the answer and show the whole page
         connections = await ask_service.connections(user)
@@ -159,9 +155,10 @@ class AskPages(Controller):
 
     @get("/ask/progress/{token:str}", opt={"rate_limited": False})
     async def progress(
-        self, request: Request, token: str, ask_service: AskService, feedback_service: FeedbackService
+        self, request: Request, token: str, ask_service: AskService, feedback_service: FeedbackService,
+        pending_asks: PendingAsks,
     ) -> Template:
-        pending = _pending(request).get(current_user(request), token)
+        pending = pending_asks.get(current_user(request), token)
         if not pending.done:
             return Template("answers/_progress.html", context={"p": pending})
         error = pending.task.exception() if not pending.task.cancelled() else ValidationFailed("the question was cancelled")
@@ -173,8 +170,8 @@ class AskPages(Controller):
         return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
 
     @post("/ask/progress/{token:str}/cancel", opt={"rate_limited": False})
-    async def cancel(self, request: Request, token: str) -> Template:
-        pending = _pending(request).get(current_user(request), token)
+    async def cancel(self, request: Request, token: str, pending_asks: PendingAsks) -> Template:
+        pending = pending_asks.get(current_user(request), token)
         if not pending.done and pending.task is not None:
             pending.task.cancel()
         return Template("answers/_ask_error.html", context={

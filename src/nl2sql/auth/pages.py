@@ -16,6 +16,7 @@ from nl2sql.auth.dto import Role
 from nl2sql.auth.guards import SESSION_COOKIE, current_user, optional_user, principal_of, requires_admin, requires_user
 from nl2sql.auth.service import AuthService
 from nl2sql.errors import AppError, RateLimitedError
+from nl2sql.settings import ServerSettings
 from nl2sql.web import redirect, render
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -32,9 +33,9 @@ def _client(request: Request) -> str:
     return (request.client.host if request.client else "unknown")[:64]
 
 
-def session_cookie(request: Request, value: str, *, max_age: int) -> Cookie:
-    mode = request.app.state.settings.server.secure_cookies
-    secure = mode == "always" or (mode == "auto" and request.url.scheme == "https")
+def session_cookie(request: Request, value: str, *, max_age: int, secure_cookies: str) -> Cookie:
+    """The session cookie; `secure_cookies` (NL2SQL_SECURE_COOKIES) is always, never or auto (when on https)."""
+    secure = secure_cookies == "always" or (secure_cookies == "auto" and request.url.scheme == "https")
     return Cookie(
         key=SESSION_COOKIE, value=value, max_age=max_age, path="/", httponly=True, samesite="lax", secure=secure
     )
@@ -52,7 +53,8 @@ class LoginPages(Controller):
 
     @post("/login")
     async def login(
-        self, request: Request, auth_service: AuthService, data: Annotated[dict[str, Any], Form]
+        self, request: Request, auth_service: AuthService, server_settings: ServerSettings,
+        data: Annotated[dict[str, Any], Form],
     ) -> Template | Response:
         email = str(data.get("email", ""))
         target = _safe_next(data.get("next"))
@@ -74,7 +76,8 @@ class LoginPages(Controller):
             )
         max_age = int((session.expires_at - datetime.now(UTC)).total_seconds())
         response = redirect(request, target)
-        response.cookies.append(session_cookie(request, session.token, max_age=max_age))
+        response.cookies.append(session_cookie(request, session.token, max_age=max_age,
+                                               secure_cookies=server_settings.secure_cookies))
         return response
 
     @get("/logout", guards=[requires_user])
@@ -82,12 +85,12 @@ class LoginPages(Controller):
         return render(request, "auth/logout.html", {})
 
     @post("/logout")
-    async def logout(self, request: Request, auth_service: AuthService) -> Response:
+    async def logout(self, request: Request, auth_service: AuthService, server_settings: ServerSettings) -> Response:
         principal = principal_of(request)
         if principal is not None and principal.session_id is not None:
             await auth_service.logout(principal.session_id)
         response = redirect(request, "/login")
-        response.cookies.append(session_cookie(request, "", max_age=0))
+        response.cookies.append(session_cookie(request, "", max_age=0, secure_cookies=server_settings.secure_cookies))
         return response
 
 

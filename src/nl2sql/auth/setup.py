@@ -15,8 +15,10 @@ from litestar.params import Body
 from litestar.response import Response, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from nl2sql.auth.pages import session_cookie
 from nl2sql.auth.service import AuthService
 from nl2sql.errors import AppError, NotFoundError, ValidationFailed
+from nl2sql.settings import ServerSettings
 from nl2sql.web import redirect, render
 
 log = logging.getLogger("nl2sql.auth")
@@ -117,31 +119,22 @@ class SetupRedirect:
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
-def _first_run(request: Request) -> FirstRun:
-    first_run = request.app.state.get("first_run")
-    if first_run is None:
-        raise NotFoundError("no such page")
-    return first_run
-
-
 class SetupPages(Controller):
     path = "/setup"
     include_in_schema = False
 
     @get("/")
-    async def setup_form(self, request: Request) -> Template:
-        first_run = _first_run(request)
+    async def setup_form(self, request: Request, first_run: FirstRun, auth_service: AuthService) -> Template:
         if not await first_run.pending():
             raise NotFoundError("this instance is set up already: log in at /login")
-        return render(request, "auth/setup.html", {"email": "", "error": None, "min_length": _min_length(request)})
+        return render(request, "auth/setup.html", {"email": "", "error": None,
+                                                   "min_length": auth_service.settings.password_min_length})
 
     @post("/")
     async def setup(
-        self, request: Request, auth_service: AuthService, data: Annotated[dict[str, Any], Form]
+        self, request: Request, auth_service: AuthService, first_run: FirstRun, server_settings: ServerSettings,
+        data: Annotated[dict[str, Any], Form],
     ) -> Template | Response:
-        from nl2sql.auth.pages import session_cookie
-
-        first_run = _first_run(request)
         if not await first_run.pending():
             raise NotFoundError("this instance is set up already: log in at /login")
         email = str(data.get("email", "")).strip()
@@ -152,7 +145,7 @@ class SetupPages(Controller):
                 raise ValidationFailed("the two passwords differ")
             user = await auth_service.create_first_admin(email, password)
         except AppError as exc:
-            context = {"email": email, "error": exc.detail, "min_length": _min_length(request)}
+            context = {"email": email, "error": exc.detail, "min_length": auth_service.settings.password_min_length}
             return render(request, "auth/setup.html", context, status_code=exc.status_code)
         await first_run.completed()
         log.info("first admin %s created on the setup page", user.email)
@@ -162,9 +155,8 @@ class SetupPages(Controller):
         )
         response = redirect(request, "/ask")
         max_age = auth_service.settings.session_max_hours * 3600
-        response.cookies.append(session_cookie(request, session.token, max_age=max_age))
+        response.cookies.append(session_cookie(request, session.token, max_age=max_age,
+                                               secure_cookies=server_settings.secure_cookies))
         return response
 
 
-def _min_length(request: Request) -> int:
-    return request.app.state.auth.settings.password_min_length

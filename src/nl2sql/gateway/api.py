@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, put
-from litestar.datastructures import State
 
 from nl2sql.auth import AuthService, current_user, requires_admin, requires_user
 from nl2sql.errors import ForbiddenError, ValidationFailed
@@ -162,8 +161,8 @@ class QuotaController(Controller):
 
 
 @get("/metrics", tags=["ops"], summary="Prometheus metrics", media_type="text/plain; version=0.0.4; charset=utf-8")
-async def metrics(state: State) -> str:
-    return state.gateway.render_metrics()
+async def metrics(gateway: Gateway) -> str:
+    return gateway.render_metrics()
 
 
 api_routes = [UsageController, LogController, logs_csv, QuotaController, metrics]

@@ -15,7 +15,7 @@ from nl2sql.gateway.metrics import Metrics
 from nl2sql.gateway.models import ModelCallRow, RequestRow
 from nl2sql.gateway.quotas import Clock, Quotas
 from nl2sql.gateway.recorder import ModelCallRecord, Recorder, RecordStore, RequestRecord
-from nl2sql.gateway.usage import UsageReports
+from nl2sql.gateway.usage import FeedbackCounter, UsageReports
 from nl2sql.inference import ChatModel
 from nl2sql.settings import GatewaySettings
 
@@ -44,7 +44,9 @@ class Gateway:
         clock: Clock | None = None,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
+        feedback_counter: FeedbackCounter | None = None,
     ) -> None:
+        """`feedback_counter` counts answers' thumbs for the usage pages (the answers module owns them)."""
         self._sessions = sessions
         self.settings = settings
         self.metrics = Metrics()
@@ -57,7 +59,7 @@ class Gateway:
             backoff_max=backoff_max,
         )
         self.quotas = Quotas(sessions, settings, clock=clock, metrics=self.metrics)
-        self.reports = UsageReports(sessions)
+        self.reports = UsageReports(sessions, feedback_counter)
         self.model: ChatModel | None = None
 
     def start(self) -> None:

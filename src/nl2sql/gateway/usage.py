@@ -144,7 +144,7 @@ class UsageReports:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], feedback: FeedbackCounter | None = None) -> None:
         self._sessions = sessions
-        # set by app.py: the answers module counts its own feedback (gateway can't read its tables)
+        # the answers module counts its own feedback (the gateway can't read its tables)
         self.feedback_counter = feedback
 
     async def summary(self, since: datetime, until: datetime, *, user_id: int | None = None) -> UsageSummary:

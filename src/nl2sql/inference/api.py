@@ -10,7 +10,6 @@ from typing import Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
 
 from nl2sql.auth import current_user, requires_admin, requires_user
 from nl2sql.errors import ValidationFailed
@@ -42,10 +41,6 @@ class TryResult:
     first_token_seconds: float | None
     total_seconds: float
     tokens_per_second: float
-
-
-def model_of(state: State) -> ChatModel:
-    return state.chat_model
 
 
 async def describe(model: ChatModel) -> ModelDescription:
@@ -88,8 +83,8 @@ class ModelsApi(Controller):
 
     @get("/", summary="The configured model backend: file or server, slots, queue and capabilities (analysts see the "
                       "file's name, not its path on the server, and no server address)")
-    async def models(self, request: Request, state: State) -> list[ModelDescription]:
-        described = await describe(model_of(state))
+    async def models(self, request: Request, chat_model: ChatModel) -> list[ModelDescription]:
+        described = await describe(chat_model)
         if not current_user(request).is_admin:
             status = described.status
             shown = dataclasses.replace(status, model_file=Path(status.model_file).name if status.model_file else None,
@@ -98,8 +93,8 @@ class ModelsApi(Controller):
         return [described]
 
     @post("/try", summary="Send one prompt to the model (admin)", guards=[requires_admin], status_code=200)
-    async def try_model(self, state: State, data: TryRequest) -> TryResult:
-        return await try_prompt(model_of(state), data)
+    async def try_model(self, chat_model: ChatModel, data: TryRequest) -> TryResult:
+        return await try_prompt(chat_model, data)
 
 
 api_routes = [ModelsApi]
