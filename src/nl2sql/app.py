@@ -229,68 +229,18 @@ def create_app(
 
         return Provide(provide, sync_to_thread=False)
 
-    csrf = CSRFConfig(
-        secret=secret_key,
-        cookie_name="nl2sql_csrf",
-        cookie_secure=settings.server.secure_cookies == "always",
-        cookie_httponly=True,
-        cookie_samesite="lax",
-        header_name="x-csrftoken",
-        # the API authenticates with bearer keys, never cookies, so it can't be forged cross-site
-        exclude=["^/api/", "^/healthz$", "^/readyz$", "^/metrics$", "^/schema"],
-    )
     app = Litestar(
-        route_handlers=[
-            healthz,
-            readyz,
-            home,
-            static_files_router(),
-            *auth.api_routes,
-            *auth.page_routes,
-            *gateway.api_routes,
-            *gateway.page_routes,
-            *inference.api_routes,
-            *inference.page_routes,
-            *catalog.api_routes,
-            *catalog.page_routes,
-            *semantics.page_routes,
-            *answers.api_routes,
-            *answers.page_routes,
-            *evaluation.api_routes,
-            *evaluation.page_routes,
-            audit.routes([auth.requires_admin]),
-        ],
+        route_handlers=route_handlers(),
         dependencies={name: provider(name) for name in PROVIDED},
         middleware=[auth.AuthMiddleware, auth.SetupRedirect, gateway.RateLimitMiddleware],
-        csrf_config=csrf,
+        csrf_config=_csrf(settings, secret_key),
         template_config=template_config(),
         exception_handlers={
             AppError: handle_app_error,
             HTTPException: handle_http_exception,
             Exception: handle_unexpected,
         },
-        openapi_config=OpenAPIConfig(
-            title="nl2sql",
-            version="0.1.0",
-            path="/schema",
-            # API keys: "Authorization: Bearer <key>" (Swagger's Authorize button); pages use the session cookie
-            components=Components(security_schemes={"apiKey": SecurityScheme(
-                type="http", scheme="bearer", bearer_format="nl2sql API key",
-                description="An API key from Account → API keys, sent as `Authorization: Bearer <key>`.")}),
-            security=[{"apiKey": []}],
-            # interactive docs from our own static files: nothing is fetched from a CDN
-            render_plugins=[
-                StaticSwaggerPlugin(
-                    init_js_url="/static/swagger-init.js",
-                    js_url=f"{SWAGGER}/swagger-ui-bundle.js",
-                    css_url=f"{SWAGGER}/swagger-ui.css",
-                    standalone_preset_js_url=f"{SWAGGER}/swagger-ui-standalone-preset.js",
-                    path=["/", "/swagger"],
-                ),
-                JsonRenderPlugin(),
-                YamlRenderPlugin(),
-            ],
-        ),
+        openapi_config=_openapi(),
         lifespan=[lifespan],
         after_request=_templates_are_html,
         request_max_body_size=REQUEST_MAX_BYTES,  # imports allow more on their own routes
@@ -302,3 +252,65 @@ def create_app(
     # around Litestar's whole handler, so unmatched paths and early errors are recorded too
     app.asgi_handler = SecurityHeaders(gateway.RequestRecording(app.asgi_handler))
     return app
+
+
+def route_handlers() -> list[Any]:
+    """Every module's routes (API and pages), and the ops endpoints."""
+    return [
+        healthz,
+        readyz,
+        home,
+        static_files_router(),
+        *auth.api_routes,
+        *auth.page_routes,
+        *gateway.api_routes,
+        *gateway.page_routes,
+        *inference.api_routes,
+        *inference.page_routes,
+        *catalog.api_routes,
+        *catalog.page_routes,
+        *semantics.page_routes,
+        *answers.api_routes,
+        *answers.page_routes,
+        *evaluation.api_routes,
+        *evaluation.page_routes,
+        audit.routes([auth.requires_admin]),
+    ]
+
+
+def _csrf(settings: Settings, secret_key: str) -> CSRFConfig:
+    return CSRFConfig(
+        secret=secret_key,
+        cookie_name="nl2sql_csrf",
+        cookie_secure=settings.server.secure_cookies == "always",
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        header_name="x-csrftoken",
+        # the API authenticates with bearer keys, never cookies, so it can't be forged cross-site
+        exclude=["^/api/", "^/healthz$", "^/readyz$", "^/metrics$", "^/schema"],
+    )
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="nl2sql",
+        version="0.1.0",
+        path="/schema",
+        # API keys: "Authorization: Bearer <key>" (Swagger's Authorize button); pages use the session cookie
+        components=Components(security_schemes={"apiKey": SecurityScheme(
+            type="http", scheme="bearer", bearer_format="nl2sql API key",
+            description="An API key from Account → API keys, sent as `Authorization: Bearer <key>`.")}),
+        security=[{"apiKey": []}],
+        # interactive docs from our own static files: nothing is fetched from a CDN
+        render_plugins=[
+            StaticSwaggerPlugin(
+                init_js_url="/static/swagger-init.js",
+                js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+                css_url=f"{SWAGGER}/swagger-ui.css",
+                standalone_preset_js_url=f"{SWAGGER}/swagger-ui-standalone-preset.js",
+                path=["/", "/swagger"],
+            ),
+            JsonRenderPlugin(),
+            YamlRenderPlugin(),
+        ],
+    )

@@ -99,7 +99,8 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
         catalog_service = catalog.CatalogService(db.sessions, settings.catalog, secret_key,
                                                  golden_check=golden_check(settings), jobs=jobs)
         stack.callback(catalog_service.close)
-        audit_log = audit.AuditLog(db.sessions, connection_names=catalog_service.connection_names)
+        # catalog edits and syncs queue a re-embedding job; the retriever also catches up before answering
+        catalog_service.subscribe(retrieval.Reindexer(jobs, delay_seconds=settings.retrieval.reindex_delay))
         feedback_service = answers.FeedbackService(db.sessions, catalog_service)
         # the answers module counts its own feedback for the usage pages (the gateway can't read its tables)
         recording = gateway.Gateway(db.sessions, settings.gateway, gateway.SqlRecordStore(db.engine),
@@ -111,61 +112,78 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
         stack.push_async_callback(model.close)
         if settings.inference.load_at_start:
             await model.start()
-        retriever = retrieval.Retriever(
-            catalog_service,
-            retrieval.EmbeddingIndex(db.sessions, embedder or retrieval.SentenceTransformerEmbedder(
-                settings.retrieval.embedding_model, batch_size=settings.retrieval.embedding_batch_size,
-                threads=settings.retrieval.embedding_threads), ef_search=settings.retrieval.ef_search),
-            settings.retrieval,
-        )
-        # catalog edits and syncs queue a re-embedding job; the retriever also catches up before answering
-        catalog_service.subscribe(retrieval.Reindexer(jobs, delay_seconds=settings.retrieval.reindex_delay))
-        status = configured.describe()
-        answer_service = answers.AnswerService(
-            db.sessions, catalog_service, retriever, model, settings.engine,
-            trust=answers.resolve_trust(settings.engine.model_trust, status.backend, status.model_file),
-            measured_trust=settings.engine.model_trust == "auto",
-        )
+        retriever = retrieval.Retriever(catalog_service, retrieval.EmbeddingIndex(
+            db.sessions, embedder or _embedder(settings), ef_search=settings.retrieval.ef_search), settings.retrieval)
+        answer_service = _answer_service(settings, db, catalog_service, retriever, model, configured.describe())
         ask_service = answers.AskService(db.sessions, catalog_service, answer_service, model, settings.engine,
                                          settings.answers)
-
-        async def defer_evaluation(run_id: int) -> None:
-            # one job at a time per run; a run queued twice is queued once
-            await jobs.defer("evaluation:run", lock=f"evaluation-{run_id}", queueing_lock=f"evaluation-{run_id}",
-                             run_id=run_id)
-
         evaluation_service = evaluation.EvaluationService(db.sessions, catalog_service, answer_service, auth_service,
-                                                          defer=defer_evaluation)
-        await _first_admin(settings, auth_service)
-        # while no user exists, pages lead to /setup, where the start banner's token creates the first admin
-        first_run = auth.FirstRun(auth_service, Path(settings.database.data_dir))
-        await first_run.prepare()
+                                                          defer=_evaluation_queue(jobs))
+        first_run = await _first_run(settings, auth_service)
         await jobs.open()  # before the demo install, whose catalog change queues a reindex job
         stack.push_async_callback(jobs.close)
         pending_asks = answers.PendingAsks()
         stack.push_async_callback(pending_asks.close)
-        services = Services(settings, db, jobs, auth_service, first_run, catalog_service, audit_log, recording,
-                            model, retriever, answer_service, ask_service, feedback_service, evaluation_service,
-                            pending_asks)
-        if settings.catalog.demo:
-            await catalog.install_demo(catalog_service, Path(settings.database.data_dir))
-        if settings.retrieval.embedding_load_at_start:
-            # the first question should pay neither the model load (~10 s) nor the catalog's embedding
-            warm_up = asyncio.create_task(retriever.warm_up([c.id for c in await catalog_service.list_connections()]))
-            stack.push_async_callback(_cancelled, warm_up)
-        if run_jobs:
-            jobs.start_worker(services.job_context())
-            # runs a stopped process left unfinished go on where they stopped
-            with contextlib.suppress(Exception):
-                await evaluation_service.resume_unfinished()
+        services = Services(settings, db, jobs, auth_service, first_run, catalog_service,
+                            audit.AuditLog(db.sessions, connection_names=catalog_service.connection_names),
+                            recording, model, retriever, answer_service, ask_service, feedback_service,
+                            evaluation_service, pending_asks)
+        await _start(stack, services, run_jobs)
         yield services
 
 
-async def _first_admin(settings: Settings, auth_service: auth.AuthService) -> None:
+def _embedder(settings: Settings) -> retrieval.Embedder:
+    return retrieval.SentenceTransformerEmbedder(settings.retrieval.embedding_model,
+                                                 batch_size=settings.retrieval.embedding_batch_size,
+                                                 threads=settings.retrieval.embedding_threads)
+
+
+def _answer_service(settings: Settings, db: AppDatabase, catalog_service: catalog.CatalogService,
+                    retriever: retrieval.Retriever, model: inference.ChatModel,
+                    status: inference.ModelStatus) -> answers.AnswerService:
+    """The engine; its trust in the model is set, or measured (stored per model name)."""
+    return answers.AnswerService(
+        db.sessions, catalog_service, retriever, model, settings.engine,
+        trust=answers.resolve_trust(settings.engine.model_trust, status.backend, status.model_file),
+        measured_trust=settings.engine.model_trust == "auto",
+    )
+
+
+def _evaluation_queue(jobs: Jobs):
+    async def defer(run_id: int) -> None:
+        # one job at a time per run; a run queued twice is queued once
+        await jobs.defer("evaluation:run", lock=f"evaluation-{run_id}", queueing_lock=f"evaluation-{run_id}",
+                         run_id=run_id)
+
+    return defer
+
+
+async def _first_run(settings: Settings, auth_service: auth.AuthService) -> auth.FirstRun:
+    """The bootstrap admin when the settings name one; while no user exists, pages lead to /setup, where the
+    start banner's token creates the first admin."""
     admin = await auth_service.bootstrap_admin(settings.auth.bootstrap_admin_email,
                                                settings.auth.bootstrap_admin_password)
     if admin is not None:
         log.info("created bootstrap admin %s", admin.email)
+    first_run = auth.FirstRun(auth_service, Path(settings.database.data_dir))
+    await first_run.prepare()
+    return first_run
+
+
+async def _start(stack: contextlib.AsyncExitStack, services: Services, run_jobs: bool) -> None:
+    """What runs once the services stand: the demo, the embedding warm-up, the worker and unfinished runs."""
+    settings = services.settings
+    if settings.catalog.demo:
+        await catalog.install_demo(services.catalog_service, Path(settings.database.data_dir))
+    if settings.retrieval.embedding_load_at_start:
+        # the first question should pay neither the model load (~10 s) nor the catalog's embedding
+        connections = [c.id for c in await services.catalog_service.list_connections()]
+        stack.push_async_callback(_cancelled, asyncio.create_task(services.retriever.warm_up(connections)))
+    if run_jobs:
+        services.jobs.start_worker(services.job_context())
+        # runs a stopped process left unfinished go on where they stopped
+        with contextlib.suppress(Exception):
+            await services.evaluation_service.resume_unfinished()
 
 
 async def _cancelled(task: asyncio.Task[Any]) -> None:
