@@ -10,7 +10,7 @@ full selection, simulated strong models (perfect and confidently wrong), and cat
 
 The app database is bench/sqleval_load.py's (NL2SQL_DATABASE_URL, else an embedded one in .data/bench);
 databases not registered there yet are loaded and registered with its functions; questions (with their
-instructions appended) run through AnswerService with the real retriever; the winner's SQL runs with the row cap
+instructions appended) run through SqlGenerationService with the real retriever; the winner's SQL runs with the row cap
 lifted and is judged. Prints accuracy overall, on the classic questions, per category, per database and per
 winning generator, p50/p95 seconds, and a summary with the checks the engine issue sets.
 """
@@ -163,7 +163,7 @@ async def evaluate(args: argparse.Namespace) -> None:
     # the retrieval engineer's loader: sqleval databases into PostgreSQL, registered and described in the catalog
     from sqleval_load import DEFAULT_SQLEVAL, PG, bench_settings, connection_name, load_dump, open_catalog, register
 
-    from nl2sql.answers import AnswerService, SqlNotGenerated, resolve_trust
+    from nl2sql.answers import SqlGenerationService, SqlNotGenerated, resolve_trust
     from nl2sql.auth import Role, User
     from nl2sql.errors import AppError, NotFoundError
     from nl2sql.inference import LlamaCppChatModel
@@ -215,7 +215,7 @@ async def evaluate(args: argparse.Namespace) -> None:
         trust = "high" if simulated else resolve_trust("auto", "llamacpp", None)
         engine = EngineSettings(**({"max_new_tokens": args.max_new_tokens, "row_cap": 100000,
                                     "repair_attempts": args.repairs, "golden_threshold": 1.01} | spec["engine"]))
-        service = AnswerService(db.sessions, catalog, retriever, model, engine, trust=trust,
+        service = SqlGenerationService(db.sessions, catalog, retriever, model, engine, trust=trust,
                                 measured_trust=bool(simulated))
         if simulated:
             # each run measures its model afresh (the evidence is stored per model name in the app database)

@@ -4,7 +4,7 @@
 
 `prompt_and_guard_overhead()` (prompting + answers + sqlguard) builds a synthetic catalog of 2,500 tables x 20
 columns in memory, hands each question a retrieval of 8 tables with 12 columns each, and times what
-AnswerService does around the model: the connection's guard policy narrowed to the statement, the fitted
+SqlGenerationService does around the model: the connection's guard policy narrowed to the statement, the fitted
 prompt, the SQL grammar over the prompt's tables, and sqlguard.validate() of a two-table join.
 `retrieval_overhead()` (the retrieval part) measures the retriever on a 50,000-column catalog in the app database.
 Prints p50/p95 in milliseconds.

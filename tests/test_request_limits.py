@@ -35,7 +35,7 @@ async def test_a_body_past_the_limit_is_413_and_imports_accept_more(client, admi
 async def test_the_guard_checks_sql_off_the_event_loop(monkeypatch):
     import threading
 
-    from nl2sql.answers import service
+    from nl2sql.answers import policy as service
 
     seen = []
     real = service.validate

@@ -168,12 +168,12 @@ async def home(request: Request) -> Redirect:
 
 # handlers' dependency names (Services.provided)
 PROVIDED = ("auth_service", "first_run", "catalog_service", "audit_log", "gateway", "chat_model", "retriever",
-            "answer_service", "ask_service", "feedback_service", "evaluation_service", "pending_asks", "jobs",
+            "generation_service", "ask_service", "feedback_service", "evaluation_service", "pending_asks", "jobs",
             "server_settings")
 # app.state names -> Services fields
 _STATE_NAMES = {"auth": "auth_service", "first_run": "first_run", "catalog": "catalog_service", "audit": "audit_log",
                 "gateway": "gateway", "chat_model": "chat_model", "retriever": "retriever",
-                "answers": "answer_service", "ask": "ask_service", "feedback": "feedback_service",
+                "generation": "generation_service", "ask": "ask_service", "feedback": "feedback_service",
                 "evaluation": "evaluation_service", "pending_asks": "pending_asks", "jobs": "jobs"}
 
 NAV: list[dict[str, Any]] = [

@@ -18,7 +18,17 @@ from typing import Any
 
 import anyio
 
-from nl2sql import answers, audit, auth, catalog, evaluation, gateway, inference, retrieval, sqlguard
+from nl2sql import (
+    answers,
+    audit,
+    auth,
+    catalog,
+    evaluation,
+    gateway,
+    inference,
+    retrieval,
+    sqlguard,
+)
 from nl2sql.db import AppDatabase
 from nl2sql.jobs import Blueprint, Jobs
 from nl2sql.settings import Settings
@@ -40,7 +50,7 @@ class Services:
     gateway: gateway.Gateway
     chat_model: inference.ChatModel  # the configured model, wrapped by the gateway (metered and logged)
     retriever: retrieval.Retriever
-    answer_service: answers.AnswerService
+    generation_service: answers.SqlGenerationService
     ask_service: answers.AskService
     feedback_service: answers.FeedbackService
     evaluation_service: evaluation.EvaluationService
@@ -114,10 +124,10 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
             await model.start()
         retriever = retrieval.Retriever(catalog_service, retrieval.EmbeddingIndex(
             db.sessions, embedder or _embedder(settings), ef_search=settings.retrieval.ef_search), settings.retrieval)
-        answer_service = _answer_service(settings, db, catalog_service, retriever, model, configured.describe())
-        ask_service = answers.AskService(db.sessions, catalog_service, answer_service, model, settings.engine,
+        generation_service = _answer_service(settings, db, catalog_service, retriever, model, configured.describe())
+        ask_service = answers.AskService(db.sessions, catalog_service, generation_service, model, settings.engine,
                                          settings.answers)
-        evaluation_service = evaluation.EvaluationService(db.sessions, catalog_service, answer_service, auth_service,
+        evaluation_service = evaluation.EvaluationService(db.sessions, catalog_service, generation_service, auth_service,
                                                           defer=_evaluation_queue(jobs))
         first_run = await _first_run(settings, auth_service)
         await jobs.open()  # before the demo install, whose catalog change queues a reindex job
@@ -126,7 +136,7 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
         stack.push_async_callback(pending_asks.close)
         services = Services(settings, db, jobs, auth_service, first_run, catalog_service,
                             audit.AuditLog(db.sessions, connection_names=catalog_service.connection_names),
-                            recording, model, retriever, answer_service, ask_service, feedback_service,
+                            recording, model, retriever, generation_service, ask_service, feedback_service,
                             evaluation_service, pending_asks)
         await _start(stack, services, run_jobs)
         yield services
@@ -140,9 +150,9 @@ def _embedder(settings: Settings) -> retrieval.Embedder:
 
 def _answer_service(settings: Settings, db: AppDatabase, catalog_service: catalog.CatalogService,
                     retriever: retrieval.Retriever, model: inference.ChatModel,
-                    status: inference.ModelStatus) -> answers.AnswerService:
+                    status: inference.ModelStatus) -> answers.SqlGenerationService:
     """The engine; its trust in the model is set, or measured (stored per model name)."""
-    return answers.AnswerService(
+    return answers.SqlGenerationService(
         db.sessions, catalog_service, retriever, model, settings.engine,
         trust=answers.resolve_trust(settings.engine.model_trust, status.backend, status.model_file),
         measured_trust=settings.engine.model_trust == "auto",

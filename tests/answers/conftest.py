@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from nl2sql.answers import AnswerService
+from nl2sql.answers import SqlGenerationService
 from nl2sql.auth import AuthService, User
 from nl2sql.catalog import CatalogService, Connection, GoldenQuery
 from nl2sql.db import async_url
@@ -56,11 +56,11 @@ class Shop:
     analyst: User
     retriever: ScriptedRetriever
 
-    def service(self, model: FakeChatModel, **engine) -> AnswerService:
+    def service(self, model: FakeChatModel, **engine) -> SqlGenerationService:
         """The engine; by default only the model writes SQL (these tests are about that path; the reader's are
         in test_candidates.py)."""
         engine = {"generators": "model_sql", "model_when": "always"} | engine
-        return AnswerService(self.sessions, self.catalog, self.retriever, model, EngineSettings(**engine))
+        return SqlGenerationService(self.sessions, self.catalog, self.retriever, model, EngineSettings(**engine))
 
 
 def build_shop_db(path: Path) -> None:

@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from nl2sql.answers import AnswerService, SqlNotGenerated
+from nl2sql.answers import SqlGenerationService, SqlNotGenerated
 from nl2sql.auth import AuthService
 from nl2sql.catalog import CatalogService, install_demo
 from nl2sql.db import async_url
@@ -77,7 +77,7 @@ async def test_the_demo_answers_its_typical_questions(app_db_url, tmp_path, embe
     assert connection is not None
     retriever = Retriever(catalog, EmbeddingIndex(sessions, embedder), RetrievalSettings())
     model = FakeChatModel(["not SQL at all"])
-    service = AnswerService(sessions, catalog, retriever, model, EngineSettings(repair_attempts=0),
+    service = SqlGenerationService(sessions, catalog, retriever, model, EngineSettings(repair_attempts=0),
                             today=lambda: TODAY)
     shop = sqlite3.connect(tmp_path / "demo" / "shop.db")
     target = await catalog.engine(connection.id)

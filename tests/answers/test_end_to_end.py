@@ -11,7 +11,7 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from nl2sql.answers import AnswerService
+from nl2sql.answers import SqlGenerationService
 from nl2sql.auth import AuthService, User
 from nl2sql.catalog import CatalogService, Connection
 from nl2sql.catalog.demo import install_demo
@@ -61,9 +61,9 @@ async def demo(app_db_url: str, tmp_path: Path, embedder) -> AsyncIterator[Demo]
     await engine.dispose()
 
 
-def service(demo: Demo, model, **engine) -> AnswerService:
+def service(demo: Demo, model, **engine) -> SqlGenerationService:
     settings = EngineSettings(**({"max_new_tokens": 64} | engine))
-    return AnswerService(demo.sessions, demo.catalog, demo.retriever, model, settings)
+    return SqlGenerationService(demo.sessions, demo.catalog, demo.retriever, model, settings)
 
 
 async def test_small_model_answers_a_demo_question_with_validated_sql_that_runs(demo, small_model):

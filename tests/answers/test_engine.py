@@ -1,4 +1,4 @@
-"""AnswerService.generate_sql: golden shortcut, generation with grammar, guard, database check, repair loop, grants."""
+"""SqlGenerationService.generate_sql: golden shortcut, generation with grammar, guard, database check, repair loop, grants."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nl2sql.answers import ModelTrust
-from nl2sql.answers.service import AnswerService
+from nl2sql.answers.generation import SqlGenerationService
 from nl2sql.errors import ConflictError
 from nl2sql.inference import FakeChatModel
 from nl2sql.settings import EngineSettings
@@ -48,10 +48,10 @@ def test_a_set_level_is_not_measured():
     assert trust.reading().why == "set by NL2SQL_ENGINE_MODEL_TRUST"
 
 
-def _service(shop, model, **engine) -> AnswerService:
+def _service(shop, model, **engine) -> SqlGenerationService:
     settings = EngineSettings(**({"generators": "reader,model_sql", "model_when": "always", "repair_attempts": 0,
                                   "trust_min_checks": 2, "answer_cache": 0} | engine))
-    return AnswerService(shop.sessions, shop.catalog, shop.retriever, model, settings, trust="high",
+    return SqlGenerationService(shop.sessions, shop.catalog, shop.retriever, model, settings, trust="high",
                          measured_trust=True)
 
 

@@ -37,7 +37,7 @@ def test_verified_edited_and_read_labels():
 
 
 def test_the_progress_line_says_when_a_question_waits_for_the_model():
-    from nl2sql.answers.service import _model_stage
+    from nl2sql.answers.model_generators import model_stage as _model_stage
     from nl2sql.inference import ModelStatus
 
     def model(busy: int, queued: int):

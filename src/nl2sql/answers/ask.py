@@ -15,12 +15,12 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.charts import ChartChoice, apply_refinement, build_spec, choose_chart, refinement_schema
-from nl2sql.answers.dto import SqlNotGenerated
 from nl2sql.answers.history import AnswerRecord, History
 from nl2sql.answers.models import AnswerRow
-from nl2sql.answers.records import ResultRow
+from nl2sql.answers.models import ResultRow
 from nl2sql.answers.results import CachedResult, ResultCache, csv_chunks, uncapped_sql
-from nl2sql.answers.service import AnswerService, ConnectionPolicy, guard_policy, guarded
+from nl2sql.answers.generation import SqlGenerationService
+from nl2sql.answers.policy import ConnectionPolicy, guard_policy, guarded
 from nl2sql.answers.threads import Threads
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, Connection
@@ -60,7 +60,7 @@ class AskService:
         self,
         sessions: async_sessionmaker[AsyncSession],
         catalog: CatalogService,
-        engine: AnswerService,
+        engine: SqlGenerationService,
         chat_model: ChatModel,
         engine_settings: EngineSettings,
         settings: AnswersSettings,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.history import History
 from nl2sql.answers.models import AnswerRow
-from nl2sql.answers.records import FeedbackRow
+from nl2sql.answers.models import FeedbackRow
 from nl2sql.audit import record as audit
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, GoldenQuery

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.models import AnswerRow
-from nl2sql.answers.records import ResultRow
+from nl2sql.answers.models import ResultRow
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService
 from nl2sql.errors import ForbiddenError, NotFoundError, ValidationFailed

@@ -58,3 +58,57 @@ class ModelTrustCheckRow(Base):
     created_at: Mapped[datetime] = mapped_column(TS)
 
     __table_args__ = (sa.Index("ix_model_trust_checks_model_id", "model", "id"),)
+
+
+class ThreadRow(Base):
+    """A conversation: follow-ups in it are asked with its earlier questions and SQL."""
+
+    __tablename__ = "answer_threads"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.Integer)
+    connection_id: Mapped[int] = mapped_column(sa.Integer)
+    title: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class ResultRow(Base):
+    """What an answer's query returned (a summary, not the rows), its thread, and the uncapped SQL it came from."""
+
+    __tablename__ = "answer_results"
+
+    answer_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("answers.id", ondelete="CASCADE"), primary_key=True)
+    thread_id: Mapped[int | None] = mapped_column(sa.BigInteger, sa.ForeignKey("answer_threads.id", ondelete="SET NULL"))
+    source: Mapped[str] = mapped_column(sa.String(20))  # ask, edit, rerun
+    source_sql: Mapped[str | None] = mapped_column(sa.Text)
+    row_count: Mapped[int | None] = mapped_column(sa.Integer)
+    truncated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    columns: Mapped[list] = mapped_column(JSONB, default=list)
+    chart_kind: Mapped[str | None] = mapped_column(sa.String(20))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    elapsed_ms: Mapped[float | None] = mapped_column(sa.Float)
+
+
+class FeedbackRow(Base):
+    """A user's thumbs up or down on one answer, with an optional comment and corrected SQL; admins resolve it."""
+
+    __tablename__ = "answer_feedback"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(sa.BigInteger, sa.ForeignKey("answers.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(sa.Integer)
+    rating: Mapped[int] = mapped_column(sa.SmallInteger)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    corrected_sql: Mapped[str | None] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(20), default="open")  # open, promoted, dismissed
+    golden_query_id: Mapped[int | None] = mapped_column(sa.Integer)
+    resolved_by: Mapped[int | None] = mapped_column(sa.Integer)
+    resolved_at: Mapped[datetime | None] = mapped_column(TS)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+    __table_args__ = (
+        sa.CheckConstraint("rating IN (-1, 1)", name="ck_answer_feedback_rating"),
+        sa.UniqueConstraint("answer_id", "user_id", name="uq_answer_feedback_answer_user"),
+    )

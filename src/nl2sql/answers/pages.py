@@ -16,7 +16,7 @@ from nl2sql.answers.charts import CHART_KINDS
 from nl2sql.answers.feedback import FeedbackFilter, FeedbackService
 from nl2sql.answers.history import STATUSES
 from nl2sql.answers.results import highlight_sql
-from nl2sql.answers.service import AnswerService, effective_question
+from nl2sql.answers.generation import SqlGenerationService, effective_question
 from nl2sql.auth import AuthService, current_user, requires_admin, requires_user
 from nl2sql.errors import AppError, BusyError, ValidationFailed
 from nl2sql.prompting import Turn
@@ -343,31 +343,31 @@ class ModelTrustPages(Controller):
     include_in_schema = False
     guards = [requires_admin]
 
-    async def _context(self, request: Request, answer_service: AnswerService, ask_service: AskService,
+    async def _context(self, request: Request, generation_service: SqlGenerationService, ask_service: AskService,
                        **extra: Any) -> dict[str, Any]:
         user = current_user(request)
-        return {"user": user, "trust": await answer_service.trust_reading(),
+        return {"user": user, "trust": await generation_service.trust_reading(),
                 "connections": [c.name for c in await ask_service.connections(user)], "check": None,
                 "error": None, "form": {}} | extra
 
     @get("/")
-    async def show(self, request: Request, answer_service: AnswerService, ask_service: AskService) -> Template:
-        return render(request, "answers/trust.html", await self._context(request, answer_service, ask_service),
+    async def show(self, request: Request, generation_service: SqlGenerationService, ask_service: AskService) -> Template:
+        return render(request, "answers/trust.html", await self._context(request, generation_service, ask_service),
                       fragment="answers/_trust.html")
 
     @post("/check")
     async def check(
-        self, request: Request, answer_service: AnswerService, ask_service: AskService,
+        self, request: Request, generation_service: SqlGenerationService, ask_service: AskService,
         data: Annotated[dict[str, Any], Form],
     ) -> Template:
         form = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
         check, error, status = None, None, 200
         try:
             limit = _int(form.get("limit")) or 20
-            check = await answer_service.check_model(current_user(request), form.get("connection", ""), limit=limit)
+            check = await generation_service.check_model(current_user(request), form.get("connection", ""), limit=limit)
         except AppError as exc:
             error, status = exc.detail, exc.status_code
-        context = await self._context(request, answer_service, ask_service, check=check, error=error, form=form)
+        context = await self._context(request, generation_service, ask_service, check=check, error=error, form=form)
         return render(request, "answers/trust.html", context, fragment="answers/_trust.html", status_code=status)
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.models import AnswerRow
-from nl2sql.answers.records import ResultRow, ThreadRow
+from nl2sql.answers.models import ResultRow, ThreadRow
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService
 from nl2sql.db import utcnow

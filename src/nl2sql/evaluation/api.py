@@ -8,7 +8,7 @@ import msgspec
 from litestar import Controller, Request, get, post
 
 from nl2sql.auth import current_user, requires_admin
-from nl2sql.answers import AnswerService
+from nl2sql.answers import SqlGenerationService
 from nl2sql.catalog import CatalogService
 from nl2sql.evaluation.drafts import DraftController
 from nl2sql.evaluation.readiness import readiness
@@ -79,8 +79,8 @@ class ReadinessController(Controller):
 
     @get("/{name:str}", summary="A connection's readiness checklist, each item with the page that fixes it")
     async def show(self, request: Request, name: str, catalog_service: CatalogService,
-                   answer_service: AnswerService) -> dict[str, Any]:
-        return (await readiness(current_user(request), name, catalog_service, answer_service)).to_json()
+                   generation_service: SqlGenerationService) -> dict[str, Any]:
+        return (await readiness(current_user(request), name, catalog_service, generation_service)).to_json()
 
 
 api_routes = [EvaluationController, ReadinessController, DraftController]

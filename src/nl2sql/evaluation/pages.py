@@ -10,7 +10,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Redirect, Template
 
-from nl2sql.answers import AnswerService
+from nl2sql.answers import SqlGenerationService
 from nl2sql.auth import current_user, requires_admin
 from nl2sql.catalog import CatalogService
 from nl2sql.errors import AppError, ValidationFailed
@@ -134,8 +134,8 @@ class ReadinessPages(Controller):
 
     @get("/")
     async def show(self, request: Request, name: str, catalog_service: CatalogService,
-                   answer_service: AnswerService) -> Template:
-        checked = await readiness(current_user(request), name, catalog_service, answer_service)
+                   generation_service: SqlGenerationService) -> Template:
+        checked = await readiness(current_user(request), name, catalog_service, generation_service)
         return render(request, "evaluation/readiness.html", {"user": current_user(request), "r": checked})
 
 

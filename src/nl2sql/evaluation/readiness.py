@@ -13,7 +13,7 @@ import anyio
 import sqlglot
 from sqlglot import exp
 
-from nl2sql.answers import AnswerService, guard_policy
+from nl2sql.answers import SqlGenerationService, guard_policy
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, PromptSchema
 from nl2sql.semantics import SemanticModel
@@ -137,7 +137,7 @@ def _tables_of(sql: str, dialect: str) -> set[str]:
     return {t.name.lower() for t in tree.find_all(exp.Table) if t.name.lower() not in ctes}
 
 
-async def readiness(user: User, connection_name: str, catalog: CatalogService, answers: AnswerService) -> Readiness:
+async def readiness(user: User, connection_name: str, catalog: CatalogService, answers: SqlGenerationService) -> Readiness:
     connection = await catalog.visible_connection(user, connection_name)
     name = connection.name
     schema = await catalog.schema_for_prompt(connection.id)

@@ -17,7 +17,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from nl2sql.answers import AnswerService, SqlNotGenerated, guard_policy
+from nl2sql.answers import SqlGenerationService, SqlNotGenerated, guard_policy
 from nl2sql.auth import AuthService, User
 from nl2sql.catalog import CatalogService
 from nl2sql.db import utcnow
@@ -264,7 +264,7 @@ class EvaluationService:
     """Creates, runs, lists and compares evaluation runs. `start` queues a run as a background job when a job
     queue is given; `execute` runs one to the end in this process (the CLI, the job, the tests)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService, answers: AnswerService,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], catalog: CatalogService, answers: SqlGenerationService,
                  auth: AuthService, *, defer: Callable[..., Any] | None = None) -> None:
         self._sessions = sessions
         self._catalog = catalog
