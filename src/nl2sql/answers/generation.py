@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -155,13 +155,7 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         `holdout` (a golden query's SQL) answers as if that query did not exist: no golden shortcut, that query
         (and any with the same question) neither shown to the model nor adapted, no answer cache (a regression
         check of the golden queries)."""
-        question = " ".join((question or "").split())
-        if not question:
-            raise ValidationFailed("the question is empty; ask something about the data")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise ValidationFailed(f"the question is longer than {MAX_QUESTION_CHARS} characters; shorten it")
-        if not (connection_name or "").strip():
-            raise ValidationFailed("name the connection to ask (field `connection`)")
+        question = _checked_question(question, connection_name)
         connection = await self._catalog.visible_connection(user, connection_name.strip())
         clock = Clock()
         since = time.perf_counter()
@@ -183,6 +177,7 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         if holdout is not None:
             retrieval = replace(retrieval, golden_queries=held_out(retrieval.golden_queries, question, holdout))
 
+        filing = _Filing(self, user, api_key_id, connection, question, retrieval, clock)
         outcome = None if holdout is not None else await self._golden_shortcut(
             retrieval, policy, connection, clock, question, schema)
         golden_id = None
@@ -194,82 +189,9 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
                                                     progress or (lambda _: None))
             except (BusyError, InferenceTimeout, UnavailableError) as error:
                 # the model was busy, too slow or gone: the question is still filed (History shows it and why)
-                failed = AnswerRow(
-                    user_id=user.id, api_key_id=api_key_id, connection_id=connection.id,
-                    connection_name=connection.name, question=question, sql=None, verified=False,
-                    golden_query_id=None, status="failed", error=error.detail, attempts=[],
-                    retrieved=retrieved_summary(retrieval, None).to_json(), timings=clock.total(),
-                    trace_id=current_trace_id(), created_at=utcnow(),
-                )
-                async with self._sessions() as db, db.begin():
-                    db.add(failed)
-                error.extra = (error.extra or {}) | {"answer_id": failed.id}
+                error.extra = (error.extra or {}) | {"answer_id": await filing.failure(error.detail)}
                 raise
-        winner = outcome.winner
-        candidates = [c.to_json() for c in outcome.candidates or []]
-
-        retrieved = retrieved_summary(retrieval, outcome.prompt)
-        guided_by = tuple(g.id for g in outcome.prompt.golden_queries) if outcome.prompt else ()
-        timings = clock.total() | {f"retrieval_{k}": v for k, v in retrieval.timings.items()}
-        record = AnswerRow(
-            user_id=user.id,
-            api_key_id=api_key_id,
-            connection_id=connection.id,
-            connection_name=connection.name,
-            question=question,
-            sql=outcome.validated.sql if outcome.validated else None,
-            verified=golden_id is not None,
-            golden_query_id=golden_id,
-            status="ok" if outcome.validated else "failed",
-            error=outcome.error,
-            attempts=[a.to_json() for a in outcome.attempts],
-            retrieved=retrieved.to_json() | {"guided_by": list(guided_by)},
-            timings=timings,
-            trace_id=current_trace_id(),
-            created_at=utcnow(),
-            plan=winner.plan if winner else None,
-            explanation=winner.explanation if winner else None,
-            generator="verified" if golden_id is not None else (winner.generator if winner else None),
-            candidates=candidates,
-        )
-        async with self._sessions() as db, db.begin():
-            db.add(record)
-        if outcome.validated is None:
-            note_outcome("no valid sql")  # shown on the usage pages beside the request
-            only_model = all(c["generator"] == "model_sql" for c in candidates)
-            if outcome.attempts and only_model:
-                n = len(outcome.attempts)
-                message = f"no valid SQL after {n} attempt{'s' * (n != 1)}: {outcome.error}"
-            else:
-                message = f"no candidate query answered the question ({len(candidates)} tried): {outcome.error}"
-            raise SqlNotGenerated(
-                message,
-                extra={
-                    "answer_id": record.id,
-                    "attempts": [a.to_json() for a in outcome.attempts],
-                    "candidates": candidates,
-                    "retrieved": retrieved.to_json(),
-                },
-            )
-        if golden_id is not None:
-            note_outcome("verified query")
-        answer = SqlAnswer(
-            id=record.id,
-            connection=connection.name,
-            question=question,
-            sql=outcome.validated.sql,
-            verified=golden_id is not None,
-            golden_query_id=golden_id,
-            guided_by=guided_by,
-            attempts=tuple(outcome.attempts),
-            retrieved=retrieved,
-            timings=timings,
-            validated=outcome.validated,
-            plan=winner.plan if winner else None,
-            explanation=winner.explanation if winner else None,
-            generator="verified" if golden_id is not None else (winner.generator if winner else None),
-            candidates=tuple(candidates),
-        )
+        answer = await filing.outcome(outcome, golden_id)
         if self.settings.answer_cache and holdout is None:
             self._answers[key] = answer
             while len(self._answers) > self.settings.answer_cache:
@@ -314,41 +236,26 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         self, question: str, retrieval: Retrieval, schema: PromptSchema, policy: ConnectionPolicy,
         connection: Connection, clock: Clock, history: tuple[Turn, ...], say: Callable[[str], None],
     ) -> Outcome:
+        """Every generator's candidates, each guarded and run read-only; the model consulted when the readings
+        leave doubt; the best chosen by execution."""
         generators = self.settings.generator_list
         text = effective_question(question, history)
         today = self._today()
         since = time.perf_counter()
         reader = await anyio.to_thread.run_sync(self.reader, schema)
         model: SemanticModel = reader.model
-        candidates: list[Candidate] = []
         notes = [i.instruction.text for i in retrieval.instructions]  # their definitions ("AOV = ...") apply
+        scope = {t.table.qualified_name for t in retrieval.tables} or None
+        candidates: list[Candidate] = []
         if "reader" in generators:
-            scope = {t.table.qualified_name for t in retrieval.tables}
             readings = await anyio.to_thread.run_sync(
-                lambda: reader.read(text, today=today, limit=self.settings.reader_plans, scope=scope or None,
+                lambda: reader.read(text, today=today, limit=self.settings.reader_plans, scope=scope,
                                     instructions=notes))
-            for reading in readings:
-                try:
-                    sql = compile_plan(reading.plan, model)
-                except CompileError as error:
-                    candidates.append(Candidate("reader", None, reading.plan.to_json(), reading.explanation,
-                                                reading.score, error=f"not compiled: {error}"))
-                    continue
-                candidates.append(Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
-                                            note=f"covers {reading.coverage:.0%} of the question"))
+            candidates += _read_candidates(readings, model)
         if "golden" in generators:
-            for scored in sorted(retrieval.golden_queries, key=lambda g: -g.score)[:3]:
-                if scored.score < 0.5:
-                    continue
-                adapted = adapt_golden(text, scored.golden.question, scored.golden.sql, model)
-                if adapted is not None:
-                    changes = ", ".join(f"{a} -> {b}" for a, b in adapted.replaced)
-                    candidates.append(Candidate("golden", adapted.sql, None, None, min(1.0, scored.score + 0.1),
-                                                note=f"golden query {scored.golden.id} with {changes}"))
+            candidates += _golden_candidates(text, retrieval, model)
         clock.lap("read_ms", since)
-        scope = {t.table.qualified_name for t in retrieval.tables}
-        terms = await anyio.to_thread.run_sync(
-            lambda: reader.terms(text, today=today, instructions=notes, scope=scope or None))
+        terms = await anyio.to_thread.run_sync(lambda: reader.terms(text, today=today, instructions=notes, scope=scope))
         engine = await self._catalog.engine(connection.id, "check")
         since = time.perf_counter()
         checkable = sum(1 for c in candidates if c.sql)
@@ -359,22 +266,9 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         outcome = Outcome([], candidates=candidates)
         if self._consult_model(candidates):
             say(model_stage(self._model))
-            if "model_plan" in generators:
-                planned = await self._model_plan(text, retrieval, model, connection, clock)
-                if planned is not None:
-                    await self._check([planned], policy, engine, terms, model.dialect)
-                    candidates.append(planned)
-            if "model_sql" in generators:
-                generated = await self._generate(question, retrieval, schema, policy, connection, clock, history)
-                outcome.attempts, outcome.prompt = generated.attempts, generated.prompt
-                if generated.validated is not None:
-                    direct = Candidate("model_sql", generated.validated.sql, None, None, 0.8,
-                                       validated=generated.validated)
-                    await self._check([direct], policy, engine, terms, model.dialect, validated=True)
-                    candidates.append(direct)
-                    await self._record_agreement(direct, candidates, connection.id)
-                elif generated.error:
-                    candidates.append(Candidate("model_sql", None, error=generated.error))
+            check = partial(self._check, policy=policy, engine=engine, terms=terms, dialect=model.dialect)
+            await self._model_candidates(outcome, question, text, retrieval, schema, model, policy, connection,
+                                         clock, history, check)
         trust = await self.trust_reading()
         for c in candidates:
             if c.generator == "model_sql" and c.note is None:
@@ -387,6 +281,29 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         outcome.validated = best.validated
         outcome.winner = best
         return outcome
+
+    async def _model_candidates(self, outcome: Outcome, question: str, text: str, retrieval: Retrieval,
+                                schema: PromptSchema, model: SemanticModel, policy: ConnectionPolicy,
+                                connection: Connection, clock: Clock, history: tuple[Turn, ...],
+                                check: Callable[..., Any]) -> None:
+        """The model's candidates, added to the outcome's: its filled plan form, and its own SQL (repaired)."""
+        generators, candidates = self.settings.generator_list, outcome.candidates
+        if "model_plan" in generators:
+            planned = await self._model_plan(text, retrieval, model, connection, clock)
+            if planned is not None:
+                await check([planned])
+                candidates.append(planned)
+        if "model_sql" in generators:
+            generated = await self._generate(question, retrieval, schema, policy, connection, clock, history)
+            outcome.attempts, outcome.prompt = generated.attempts, generated.prompt
+            if generated.validated is not None:
+                direct = Candidate("model_sql", generated.validated.sql, None, None, 0.8,
+                                   validated=generated.validated)
+                await check([direct], validated=True)
+                candidates.append(direct)
+                await self._record_agreement(direct, candidates, connection.id)
+            elif generated.error:
+                candidates.append(Candidate("model_sql", None, error=generated.error))
 
     async def _check(self, candidates: list[Candidate], policy: ConnectionPolicy, engine, terms, dialect: str, *,
                      validated: bool = False) -> None:
@@ -441,6 +358,108 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         return Outcome([attempt], validated)
 
     # -- generation with repair -------------------------------------------------------------------
+
+
+def _read_candidates(readings: list, model: SemanticModel) -> list[Candidate]:
+    """The reader's plans, compiled by the product (a plan that doesn't compile stays, with why)."""
+    out = []
+    for reading in readings:
+        try:
+            sql = compile_plan(reading.plan, model)
+        except CompileError as error:
+            out.append(Candidate("reader", None, reading.plan.to_json(), reading.explanation, reading.score,
+                                 error=f"not compiled: {error}"))
+            continue
+        out.append(Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
+                             note=f"covers {reading.coverage:.0%} of the question"))
+    return out
+
+
+def _golden_candidates(text: str, retrieval: Retrieval, model: SemanticModel) -> list[Candidate]:
+    """The three closest golden queries, adapted to this question's values where they can be."""
+    out = []
+    for scored in sorted(retrieval.golden_queries, key=lambda g: -g.score)[:3]:
+        if scored.score < 0.5:
+            continue
+        adapted = adapt_golden(text, scored.golden.question, scored.golden.sql, model)
+        if adapted is not None:
+            changes = ", ".join(f"{a} -> {b}" for a, b in adapted.replaced)
+            out.append(Candidate("golden", adapted.sql, None, None, min(1.0, scored.score + 0.1),
+                                 note=f"golden query {scored.golden.id} with {changes}"))
+    return out
+
+
+def _checked_question(question: str, connection_name: str) -> str:
+    question = " ".join((question or "").split())
+    if not question:
+        raise ValidationFailed("the question is empty; ask something about the data")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise ValidationFailed(f"the question is longer than {MAX_QUESTION_CHARS} characters; shorten it")
+    if not (connection_name or "").strip():
+        raise ValidationFailed("name the connection to ask (field `connection`)")
+    return question
+
+
+class _Filing:
+    """A question's record in the answers table: what it was, what was retrieved and tried, and what won."""
+
+    def __init__(self, service: SqlGenerationService, user: User, api_key_id: int | None, connection: Connection,
+                 question: str, retrieval: Retrieval, clock: Clock) -> None:
+        self._service, self._user, self._api_key_id = service, user, api_key_id
+        self._connection, self._question, self._retrieval, self._clock = connection, question, retrieval, clock
+
+    def _row(self, **values: object) -> AnswerRow:
+        return AnswerRow(user_id=self._user.id, api_key_id=self._api_key_id, connection_id=self._connection.id,
+                         connection_name=self._connection.name, question=self._question,
+                         trace_id=current_trace_id(), created_at=utcnow(), **values)
+
+    async def _add(self, row: AnswerRow) -> int:
+        async with self._service._sessions() as db, db.begin():
+            db.add(row)
+        return row.id
+
+    async def failure(self, detail: str) -> int:
+        """File a question that got no answer at all (the model busy, too slow or gone); its id."""
+        return await self._add(self._row(
+            sql=None, verified=False, golden_query_id=None, status="failed", error=detail, attempts=[],
+            retrieved=retrieved_summary(self._retrieval, None).to_json(), timings=self._clock.total()))
+
+    async def outcome(self, outcome: Outcome, golden_id: int | None) -> SqlAnswer:
+        """File the outcome; the answer, or SqlNotGenerated with what was tried."""
+        winner = outcome.winner
+        candidates = [c.to_json() for c in outcome.candidates or []]
+        retrieved = retrieved_summary(self._retrieval, outcome.prompt)
+        guided_by = tuple(g.id for g in outcome.prompt.golden_queries) if outcome.prompt else ()
+        timings = self._clock.total() | {f"retrieval_{k}": v for k, v in self._retrieval.timings.items()}
+        generator = "verified" if golden_id is not None else (winner.generator if winner else None)
+        record_id = await self._add(self._row(
+            sql=outcome.validated.sql if outcome.validated else None, verified=golden_id is not None,
+            golden_query_id=golden_id, status="ok" if outcome.validated else "failed", error=outcome.error,
+            attempts=[a.to_json() for a in outcome.attempts],
+            retrieved=retrieved.to_json() | {"guided_by": list(guided_by)}, timings=timings,
+            plan=winner.plan if winner else None, explanation=winner.explanation if winner else None,
+            generator=generator, candidates=candidates))
+        if outcome.validated is None:
+            note_outcome("no valid sql")  # shown on the usage pages beside the request
+            raise SqlNotGenerated(_why_not(outcome, candidates), extra={
+                "answer_id": record_id, "attempts": [a.to_json() for a in outcome.attempts],
+                "candidates": candidates, "retrieved": retrieved.to_json()})
+        if golden_id is not None:
+            note_outcome("verified query")
+        return SqlAnswer(
+            id=record_id, connection=self._connection.name, question=self._question, sql=outcome.validated.sql,
+            verified=golden_id is not None, golden_query_id=golden_id, guided_by=guided_by,
+            attempts=tuple(outcome.attempts), retrieved=retrieved, timings=timings, validated=outcome.validated,
+            plan=winner.plan if winner else None, explanation=winner.explanation if winner else None,
+            generator=generator, candidates=tuple(candidates),
+        )
+
+
+def _why_not(outcome: Outcome, candidates: list[dict]) -> str:
+    if outcome.attempts and all(c["generator"] == "model_sql" for c in candidates):
+        n = len(outcome.attempts)
+        return f"no valid SQL after {n} attempt{'s' * (n != 1)}: {outcome.error}"
+    return f"no candidate query answered the question ({len(candidates)} tried): {outcome.error}"
 
 
 def _cache_key(schema: PromptSchema, question: str, history: tuple[Turn, ...]) -> tuple:
