@@ -252,87 +252,20 @@ class CurationPart(CatalogCore):
         self, actor: User | None, connection_id: int, parsed: transfer.MetadataImport, source: str
     ) -> ImportReport:
         errors: list[tuple[int, str]] = []
-        applied = 0
         async with self._change(connection_id) as change:
             db = change.db
             tables = (await db.scalars(sa.select(TableRow).where(TableRow.connection_id == connection_id))).all()
             if not tables and parsed.patches:
                 raise ValidationFailed("the catalog of this connection is empty: sync it before importing metadata")
-            by_key = {(t.schema, t.name): t for t in tables}
-            by_lower: dict[str, list[TableRow]] = {}
-            for t in tables:
-                by_lower.setdefault(t.name.lower(), []).append(t)
-                by_lower.setdefault(f"{t.schema}.{t.name}".lower(), []).append(t)
             columns: dict[int, dict[str, ColumnRow]] = {}
             for c in await db.scalars(
                 sa.select(ColumnRow).join(TableRow, TableRow.id == ColumnRow.table_id)
                 .where(TableRow.connection_id == connection_id)
             ):
                 columns.setdefault(c.table_id, {})[c.name] = c
-            touched: set[int] = set()
-            for patch in parsed.patches:
-                table = by_key.get(split_table_ref(patch.table)) or by_key.get(("", patch.table))
-                if table is None:
-                    candidates = by_lower.get(patch.table.lower(), [])
-                    table = candidates[0] if len(candidates) == 1 else None
-                if table is None:
-                    errors.append((patch.line, f"no table {patch.table!r} in the catalog"))
-                    continue
-                target: TableRow | ColumnRow = table
-                if patch.column is not None:
-                    named = columns.get(table.id, {})
-                    target = named.get(patch.column) or next(
-                        (c for n, c in named.items() if n.lower() == patch.column.lower()), None)
-                    if target is None:
-                        errors.append((patch.line, f"no column {patch.column!r} in table {patch.table!r}"))
-                        continue
-                try:
-                    if "semantics" in patch.fields:
-                        patch.fields["semantics"] = column_semantics(patch.fields["semantics"], f"{patch.table}.{patch.column}") \
-                            if patch.column is not None else table_semantics(
-                                patch.fields["semantics"], set(columns.get(table.id, {})), patch.table)
-                except ValidationFailed as error:
-                    errors.append((patch.line, error.detail))
-                    continue
-                for key, value in patch.fields.items():
-                    if key == "synonyms":
-                        value = synonyms_list(value)
-                    elif isinstance(value, str):
-                        value = value.strip()
-                    setattr(target, key, value)
-                    if key == "sensitive" and value:
-                        target.distinct_values = None
-                touched.add(table.id)
-                applied += 1
-            for table in tables:
-                if table.id in touched:
-                    table.search_text = search_text(table, columns.get(table.id, {}).values())
-            existing = {
-                (h.left_table, h.right_table, tuple(map(tuple, h.pairs)))
-                for h in await db.scalars(sa.select(JoinHintRow).where(JoinHintRow.connection_id == connection_id))
-            }
-            hints = 0
-            for hint in parsed.join_hints:
-                pairs = [[str(a), str(b)] for a, b in hint["pairs"]]
-                key = (hint["left_table"], hint["right_table"], tuple(map(tuple, pairs)))
-                if not pairs or not hint["left_table"] or not hint["right_table"]:
-                    errors.append((0, f"join hint {hint['left_table']!r}-{hint['right_table']!r} has no column pairs"))
-                    continue
-                if key in existing:
-                    continue
-                existing.add(key)
-                db.add(JoinHintRow(connection_id=connection_id, left_table=hint["left_table"],
-                                   right_table=hint["right_table"], pairs=pairs, note=hint.get("note") or ""))
-                hints += 1
-            known_texts = set(await db.scalars(
-                sa.select(InstructionRow.text).where(InstructionRow.connection_id == connection_id)))
-            added_instructions = 0
-            now = utcnow()
-            for text in parsed.instructions:
-                if text not in known_texts:
-                    db.add(InstructionRow(connection_id=connection_id, text=text[:4000], kind="always",
-                                          created_at=now, updated_at=now))
-                    added_instructions += 1
+            applied = _apply_patches(parsed.patches, tables, columns, errors)
+            hints = await _add_join_hints(db, connection_id, parsed.join_hints, errors)
+            added_instructions = await _add_glossary(db, connection_id, parsed.instructions)
             summary = {"source": source, "applied": applied, "join_hints": hints,
                        "instructions": added_instructions, "errors": len(errors)}
             change.audit(actor, "catalog.metadata.import", f"connection:{connection_id}", after=summary)
@@ -387,3 +320,89 @@ class CurationPart(CatalogCore):
                              "business_name": c["business_name"], "synonyms": ", ".join(c["synonyms"]),
                              "included": str(c["included"]).lower(), "sensitive": str(c["sensitive"]).lower()})
         return transfer.metadata_csv(rows)
+
+
+def _apply_patches(patches: list, tables: list[TableRow], columns: dict[int, dict[str, ColumnRow]],
+                   errors: list[tuple[int, str]]) -> int:
+    """Set the imported fields on the tables and columns they name (loosely: case aside, schema optional);
+    a patch naming nothing known, or with bad semantics, is an error of its line. The count applied."""
+    by_key = {(t.schema, t.name): t for t in tables}
+    by_lower: dict[str, list[TableRow]] = {}
+    for t in tables:
+        by_lower.setdefault(t.name.lower(), []).append(t)
+        by_lower.setdefault(f"{t.schema}.{t.name}".lower(), []).append(t)
+    touched: set[int] = set()
+    applied = 0
+    for patch in patches:
+        table = by_key.get(split_table_ref(patch.table)) or by_key.get(("", patch.table))
+        if table is None:
+            candidates = by_lower.get(patch.table.lower(), [])
+            table = candidates[0] if len(candidates) == 1 else None
+        if table is None:
+            errors.append((patch.line, f"no table {patch.table!r} in the catalog"))
+            continue
+        target: TableRow | ColumnRow = table
+        if patch.column is not None:
+            named = columns.get(table.id, {})
+            target = named.get(patch.column) or next(
+                (c for n, c in named.items() if n.lower() == patch.column.lower()), None)
+            if target is None:
+                errors.append((patch.line, f"no column {patch.column!r} in table {patch.table!r}"))
+                continue
+        try:
+            if "semantics" in patch.fields:
+                patch.fields["semantics"] = column_semantics(patch.fields["semantics"], f"{patch.table}.{patch.column}") \
+                    if patch.column is not None else table_semantics(
+                        patch.fields["semantics"], set(columns.get(table.id, {})), patch.table)
+        except ValidationFailed as error:
+            errors.append((patch.line, error.detail))
+            continue
+        for key, value in patch.fields.items():
+            if key == "synonyms":
+                value = synonyms_list(value)
+            elif isinstance(value, str):
+                value = value.strip()
+            setattr(target, key, value)
+            if key == "sensitive" and value:
+                target.distinct_values = None
+        touched.add(table.id)
+        applied += 1
+    for table in tables:
+        if table.id in touched:
+            table.search_text = search_text(table, columns.get(table.id, {}).values())
+    return applied
+
+
+async def _add_join_hints(db: AsyncSession, connection_id: int, hints: list[dict], errors: list[tuple[int, str]]) -> int:
+    """The imported join hints the connection doesn't have yet; the count added."""
+    existing = {
+        (h.left_table, h.right_table, tuple(map(tuple, h.pairs)))
+        for h in await db.scalars(sa.select(JoinHintRow).where(JoinHintRow.connection_id == connection_id))
+    }
+    added = 0
+    for hint in hints:
+        pairs = [[str(a), str(b)] for a, b in hint["pairs"]]
+        key = (hint["left_table"], hint["right_table"], tuple(map(tuple, pairs)))
+        if not pairs or not hint["left_table"] or not hint["right_table"]:
+            errors.append((0, f"join hint {hint['left_table']!r}-{hint['right_table']!r} has no column pairs"))
+            continue
+        if key in existing:
+            continue
+        existing.add(key)
+        db.add(JoinHintRow(connection_id=connection_id, left_table=hint["left_table"],
+                           right_table=hint["right_table"], pairs=pairs, note=hint.get("note") or ""))
+        added += 1
+    return added
+
+
+async def _add_glossary(db: AsyncSession, connection_id: int, texts: list[str]) -> int:
+    """A glossary's definitions as `always` instructions (those not there yet); the count added."""
+    known = set(await db.scalars(sa.select(InstructionRow.text).where(InstructionRow.connection_id == connection_id)))
+    now = utcnow()
+    added = 0
+    for text in texts:
+        if text not in known:
+            db.add(InstructionRow(connection_id=connection_id, text=text[:4000], kind="always",
+                                  created_at=now, updated_at=now))
+            added += 1
+    return added

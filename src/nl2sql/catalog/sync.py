@@ -139,69 +139,70 @@ def plan_catalog(old_tables: dict[TableKey, TableRow], old_columns: dict[int, di
     changed_tables: list[TableChange] = []
     for shape in shapes:
         old_table = old_tables.get(shape.key)
-        previous = old_columns.get(old_table.id, {}) if old_table else {}
-        table_changes: dict[str, list[Any]] = {}
-        if old_table is not None:
-            for name in ("kind", "comment"):
-                if getattr(old_table, name) != getattr(shape, name):
-                    table_changes[name] = [getattr(old_table, name), getattr(shape, name)]
-        added_columns, removed_columns, changed_columns = [], [], []
-        seen = set()
-        columns_now: list[ColumnRow] = []
-        for position, col in enumerate(shape.columns):
-            seen.add(col.name)
-            old = previous.get(col.name)
-            structure = {"type": col.type, "nullable": col.nullable, "default": col.default,
-                         "primary_key": col.primary_key}
-            if old is None:
-                sensitive = bool(SENSITIVE_NAME.search(col.name))
-                values = {
-                    "position": position, "name": col.name, **structure,
-                    "comment": col.comment, "description": "", "business_name": "", "synonyms": [],
-                    "included": True, "sensitive": sensitive,
-                    "distinct_values": None if sensitive else col.distinct_values,
-                }
-                plan.column_inserts.append((shape.key, values))
-                columns_now.append(ColumnRow(**values))
-                if old_table is not None:
-                    added_columns.append(col.name)
-                continue
-            changed = {k: [getattr(old, k), v] for k, v in structure.items() if getattr(old, k) != v}
-            if old.comment != col.comment:
-                changed["comment"] = [old.comment, col.comment]
-            if changed:
-                changed_columns.append((col.name, changed))
-            values_now = None if old.sensitive or not old.included else col.distinct_values
-            if changed or old.position != position or old.distinct_values != values_now:
-                plan.column_updates.append({"id": old.id, "position": position, **structure, "comment": col.comment,
-                                            "distinct_values": values_now})
-            for k, v in structure.items():
-                setattr(old, k, v)
-            old.comment = col.comment
-            columns_now.append(old)
-        for name, old in previous.items():
-            if name not in seen:
-                plan.column_deletes.append(old.id)
-                removed_columns.append(name)
-        change = TableChange(_qualified(*shape.key), tuple(added_columns), tuple(removed_columns),
-                             tuple(changed_columns), table_changes)
+        change = _plan_table(plan, shape, old_table, old_columns.get(old_table.id, {}) if old_table else {})
         if old_table is not None and change:
             changed_tables.append(change)
-
-        probe = old_table or TableRow(schema=shape.schema, name=shape.name, business_name="", synonyms=[],
-                                      description="")
-        probe.comment = shape.comment
-        text = search_text(probe, columns_now)
-        if old_table is None:
-            plan.table_updates.append((shape.key, {"search_text": text}))
-        else:
-            plan.table_updates.append((shape.key, {"kind": shape.kind, "comment": shape.comment,
-                                                   "row_count": shape.row_count, "search_text": text}))
     plan.diff = SyncDiff(first_sync=first_sync, added_tables=tuple(_qualified(*s.key) for s in added),
                          removed_tables=tuple(_qualified(t.schema, t.name) for t in removed),
                          changed_tables=tuple(changed_tables), tables=len(shapes),
                          columns=sum(len(s.columns) for s in shapes), note=dict(note or {}))
     return plan
+
+
+def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: TableRow | None,
+                previous: dict[str, ColumnRow]) -> TableChange:
+    """One table's writes added to `plan` (its columns inserted, updated or deleted, its own row updated);
+    what changed in it."""
+    table_changes: dict[str, list[Any]] = {}
+    if old_table is not None:
+        for name in ("kind", "comment"):
+            if getattr(old_table, name) != getattr(shape, name):
+                table_changes[name] = [getattr(old_table, name), getattr(shape, name)]
+    added_columns, changed_columns = [], []
+    columns_now: list[ColumnRow] = []
+    for position, col in enumerate(shape.columns):
+        old = previous.get(col.name)
+        structure = {"type": col.type, "nullable": col.nullable, "default": col.default,
+                     "primary_key": col.primary_key}
+        if old is None:
+            sensitive = bool(SENSITIVE_NAME.search(col.name))
+            values = {
+                "position": position, "name": col.name, **structure,
+                "comment": col.comment, "description": "", "business_name": "", "synonyms": [],
+                "included": True, "sensitive": sensitive,
+                "distinct_values": None if sensitive else col.distinct_values,
+            }
+            plan.column_inserts.append((shape.key, values))
+            columns_now.append(ColumnRow(**values))
+            if old_table is not None:
+                added_columns.append(col.name)
+            continue
+        changed = {k: [getattr(old, k), v] for k, v in structure.items() if getattr(old, k) != v}
+        if old.comment != col.comment:
+            changed["comment"] = [old.comment, col.comment]
+        if changed:
+            changed_columns.append((col.name, changed))
+        values_now = None if old.sensitive or not old.included else col.distinct_values
+        if changed or old.position != position or old.distinct_values != values_now:
+            plan.column_updates.append({"id": old.id, "position": position, **structure, "comment": col.comment,
+                                        "distinct_values": values_now})
+        for k, v in structure.items():
+            setattr(old, k, v)
+        old.comment = col.comment
+        columns_now.append(old)
+    seen = {c.name for c in shape.columns}
+    removed_columns = [name for name in previous if name not in seen]
+    plan.column_deletes += [previous[name].id for name in removed_columns]
+    probe = old_table or TableRow(schema=shape.schema, name=shape.name, business_name="", synonyms=[], description="")
+    probe.comment = shape.comment
+    text = search_text(probe, columns_now)
+    if old_table is None:
+        plan.table_updates.append((shape.key, {"search_text": text}))
+    else:
+        plan.table_updates.append((shape.key, {"kind": shape.kind, "comment": shape.comment,
+                                               "row_count": shape.row_count, "search_text": text}))
+    return TableChange(_qualified(*shape.key), tuple(added_columns), tuple(removed_columns), tuple(changed_columns),
+                       table_changes)
 
 
 def _schema_note(scan: Introspection, configured: bool) -> dict[str, Any]:
@@ -411,19 +412,9 @@ class Syncer:
 
             if plan.removed_table_ids:
                 await db.execute(sa.delete(TableRow).where(TableRow.id.in_(plan.removed_table_ids)))
-            # new tables: one multi-row insert returning their ids
             new_keys = {s.key for s in shapes}
             table_ids: dict[TableKey, int] = {k: t.id for k, t in old_tables.items() if k in new_keys}
-            if plan.added:
-                table = TableRow.__table__
-                inserted = await db.execute(
-                    sa.insert(table).returning(table.c.id, table.c.schema, table.c.name, sort_by_parameter_order=True),
-                    [{"connection_id": connection_id, "schema": s.schema, "name": s.name, "kind": s.kind,
-                      "comment": s.comment, "description": "", "business_name": "", "synonyms": [],
-                      "included": True, "row_count": s.row_count, "search_text": ""} for s in plan.added],
-                )
-                for table_id, schema, name in inserted:
-                    table_ids[(schema, name)] = table_id
+            table_ids |= await _insert_tables(db, connection_id, plan.added)
             if plan.column_deletes:
                 await db.execute(sa.delete(ColumnRow).where(ColumnRow.id.in_(plan.column_deletes)))
             if plan.column_inserts:
@@ -433,20 +424,7 @@ class Syncer:
             await _bulk_update(db, TableRow.__table__,
                                [{"id": table_ids[key], **values} for key, values in plan.table_updates])
 
-            # foreign keys carry no human metadata: replace them all
-            await db.execute(
-                sa.delete(ForeignKeyRow).where(
-                    ForeignKeyRow.table_id.in_(sa.select(TableRow.id).where(TableRow.connection_id == connection_id))
-                )
-            )
-            fk_rows = [
-                {"table_id": table_ids[s.key], "name": fk.name, "columns": fk.columns, "ref_schema": fk.ref_schema,
-                 "ref_table": fk.ref_table, "ref_columns": fk.ref_columns}
-                for s in shapes
-                for fk in s.foreign_keys
-            ]
-            if fk_rows:
-                await db.execute(sa.insert(ForeignKeyRow.__table__), fk_rows)
+            await _replace_foreign_keys(db, connection_id, shapes, table_ids)
             await db.execute(sa.update(ConnectionRow).where(ConnectionRow.id == connection_id)
                              .values(synced_at=now, catalog_changed_at=now))
             await db.execute(
@@ -457,6 +435,31 @@ class Syncer:
             )
             await db.commit()
         return plan.diff
+
+
+async def _insert_tables(db: AsyncSession, connection_id: int, added: list[TableShape]) -> dict[TableKey, int]:
+    """New tables in one multi-row insert; their ids."""
+    if not added:
+        return {}
+    table = TableRow.__table__
+    inserted = await db.execute(
+        sa.insert(table).returning(table.c.id, table.c.schema, table.c.name, sort_by_parameter_order=True),
+        [{"connection_id": connection_id, "schema": s.schema, "name": s.name, "kind": s.kind,
+          "comment": s.comment, "description": "", "business_name": "", "synonyms": [],
+          "included": True, "row_count": s.row_count, "search_text": ""} for s in added],
+    )
+    return {(schema, name): table_id for table_id, schema, name in inserted}
+
+
+async def _replace_foreign_keys(db: AsyncSession, connection_id: int, shapes: list[TableShape],
+                                table_ids: dict[TableKey, int]) -> None:
+    """Foreign keys carry no human metadata: all replaced."""
+    await db.execute(sa.delete(ForeignKeyRow).where(
+        ForeignKeyRow.table_id.in_(sa.select(TableRow.id).where(TableRow.connection_id == connection_id))))
+    rows = [{"table_id": table_ids[s.key], "name": fk.name, "columns": fk.columns, "ref_schema": fk.ref_schema,
+             "ref_table": fk.ref_table, "ref_columns": fk.ref_columns} for s in shapes for fk in s.foreign_keys]
+    if rows:
+        await db.execute(sa.insert(ForeignKeyRow.__table__), rows)
 
 
 async def _bulk_update(db, table: sa.Table, rows: list[dict]) -> None:
