@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from nl2sql.answers.candidates import Candidate
+from nl2sql.answers.dto import Attempt
 from nl2sql.catalog import Connection, PromptSchema
 from nl2sql.gateway import call_context
 from nl2sql.inference import (
@@ -42,6 +43,7 @@ from nl2sql.sqlguard import (
     QueryFailed,
     QueryTimeout,
     SqlRefused,
+    ValidatedSql,
     extract_sql,
     probe,
 )
@@ -167,47 +169,49 @@ class ModelGenerators:
                 else:
                     generation = await self._model.complete(prompt.text, params)
             timings["generate_ms"] = clock.lap("generate_ms", since)
-            raw = generation.text
-            cut_off = generation.finish_reason == "length"
-            common = dict(number=number, kind=kind, prompt=prompt, grammar=grammar is not None, raw_output=raw,
-                          completion_tokens=generation.metering.completion_tokens, timings=timings,
-                          finish_reason=generation.finish_reason)
-            since = time.perf_counter()
-            try:
-                sql = extract_sql(raw)
-            except SqlRefused as error:
-                timings["validate_ms"] = clock.lap("validate_ms", since)
-                detail = cut_off_detail(error.detail, cut_off, params.max_tokens)
-                outcome.attempts.append(make_attempt(sql=None, error=detail, error_kind="extraction", **common))
-                outcome.error = detail
-                feedback = ErrorFeedback(raw.strip()[:2000] or "(empty answer)", detail_for_model(error.detail, cut_off))
-                continue
-            try:
-                validated = await guarded(sql, policy)
-            except SqlRefused as error:
-                timings["validate_ms"] = clock.lap("validate_ms", since)
-                detail = cut_off_detail(error.detail, cut_off, params.max_tokens)
-                outcome.attempts.append(make_attempt(sql=sql, error=detail, error_kind="refused", **common))
-                outcome.error = detail
-                feedback = ErrorFeedback(sql, detail_for_model(error.detail, cut_off))
-                continue
-            timings["validate_ms"] = clock.lap("validate_ms", since)
-            since = time.perf_counter()
-            try:
-                await anyio.to_thread.run_sync(probe, validated, engine, self.settings.statement_timeout)
-            except (QueryFailed, QueryTimeout) as error:
-                timings["probe_ms"] = clock.lap("probe_ms", since)
-                kind_of = "timeout" if isinstance(error, QueryTimeout) else "database"
-                outcome.attempts.append(make_attempt(sql=validated.sql, error=error.detail, error_kind=kind_of, **common))
-                outcome.error = error.detail
-                feedback = ErrorFeedback(validated.sql, error.detail)
-                continue
-            timings["probe_ms"] = clock.lap("probe_ms", since)
-            outcome.attempts.append(make_attempt(sql=validated.sql, error=None, error_kind=None, **common))
-            outcome.validated = validated
-            outcome.error = None
-            return outcome
+            common = dict(number=number, kind=kind, prompt=prompt, grammar=grammar is not None,
+                          raw_output=generation.text, completion_tokens=generation.metering.completion_tokens,
+                          timings=timings, finish_reason=generation.finish_reason)
+            attempt, validated, feedback = await self._checked(generation, params, policy, engine, clock, common)
+            outcome.attempts.append(attempt)
+            outcome.error = attempt.error
+            if validated is not None:
+                outcome.validated = validated
+                return outcome
         return outcome
+
+    async def _checked(self, generation, params: GenerationParams, policy: ConnectionPolicy, engine, clock: Clock,
+                       common: dict) -> tuple[Attempt, ValidatedSql | None, ErrorFeedback | None]:
+        """One generation's SQL extracted, guarded and test-run: the attempt, the SQL when it passed, else the
+        feedback a repair gets."""
+        raw, timings = generation.text, common["timings"]
+        cut_off = generation.finish_reason == "length"
+        since = time.perf_counter()
+        try:
+            sql = extract_sql(raw)
+        except SqlRefused as error:
+            timings["validate_ms"] = clock.lap("validate_ms", since)
+            detail = cut_off_detail(error.detail, cut_off, params.max_tokens)
+            return (make_attempt(sql=None, error=detail, error_kind="extraction", **common), None,
+                    ErrorFeedback(raw.strip()[:2000] or "(empty answer)", detail_for_model(error.detail, cut_off)))
+        try:
+            validated = await guarded(sql, policy)
+        except SqlRefused as error:
+            timings["validate_ms"] = clock.lap("validate_ms", since)
+            detail = cut_off_detail(error.detail, cut_off, params.max_tokens)
+            return (make_attempt(sql=sql, error=detail, error_kind="refused", **common), None,
+                    ErrorFeedback(sql, detail_for_model(error.detail, cut_off)))
+        timings["validate_ms"] = clock.lap("validate_ms", since)
+        since = time.perf_counter()
+        try:
+            await anyio.to_thread.run_sync(probe, validated, engine, self.settings.statement_timeout)
+        except (QueryFailed, QueryTimeout) as error:
+            timings["probe_ms"] = clock.lap("probe_ms", since)
+            kind_of = "timeout" if isinstance(error, QueryTimeout) else "database"
+            return (make_attempt(sql=validated.sql, error=error.detail, error_kind=kind_of, **common), None,
+                    ErrorFeedback(validated.sql, error.detail))
+        timings["probe_ms"] = clock.lap("probe_ms", since)
+        return make_attempt(sql=validated.sql, error=None, error_kind=None, **common), validated, None
 
     async def _fitted_prompt(
         self,

@@ -158,35 +158,19 @@ class Retriever:
         values = view.values.match(question, threshold=s.value_min_similarity, limit=s.max_values)
         timings["values"] = _ms(mark)
         mark = time.perf_counter()
-        words = content_words(question)
-        words = list(dict.fromkeys(words + [stem(w) for w in words]))
-        names = view.names.match(words)
-        candidates_tables = {k for kind, k in (*hits.vector, *hits.keyword) if kind == "table"} | {
-            k for kind, k in names if kind == "table"}
-        names |= view.column_names_containing(words, candidates_tables)
+        names = _named(view, question, hits)
         tables = self._tables(view, question, hits, names, values, max_tables, max_columns)
         chosen = {t.table.qualified_name for t in tables}
         hints = tuple(
             h for h in view.schema.join_hints
             if _known(h.left_table, chosen) and _known(h.right_table, chosen)
         )
-        instructions = [ScoredInstruction(i, 1.0) for i in view.always]
-        topical = sorted(
-            ((key, _cosine(score)) for (kind, key), score in hits.vector.items() if kind == "instruction"),
-            key=lambda kv: -kv[1],
-        )
-        instructions += [
-            ScoredInstruction(view.instructions[key], round(score, 4)) for key, score in topical
-            if score >= s.instruction_min_score and key in view.instructions
+        instructions = [ScoredInstruction(i, 1.0) for i in view.always] + [
+            ScoredInstruction(view.instructions[key], score)
+            for key, score in _nearest(hits, "instruction", s.instruction_min_score, view.instructions)
         ][:max_instructions]
-        golden = sorted(
-            ((key, _cosine(score)) for (kind, key), score in hits.vector.items() if kind == "golden"),
-            key=lambda kv: -kv[1],
-        )
-        examples = tuple(
-            ScoredGoldenQuery(view.golden[key], round(score, 4)) for key, score in golden
-            if score >= s.golden_min_score and key in view.golden
-        )[:max_golden]
+        examples = tuple(ScoredGoldenQuery(view.golden[key], score)
+                         for key, score in _nearest(hits, "golden", s.golden_min_score, view.golden))[:max_golden]
         timings["score"] = _ms(mark)
         timings["total"] = _ms(started)
         if embedded:
@@ -301,3 +285,21 @@ def _normalized(keyword: dict[tuple[str, str], float], kind: str) -> dict[str, f
 
 def _known(ref: str, chosen: set[str]) -> bool:
     return ref in chosen or ref.rpartition(".")[2] in {c.rpartition(".")[2] for c in chosen}
+
+
+def _nearest(hits: Hits, kind: str, min_score: float, known: dict) -> list[tuple[object, float]]:
+    """The vector hits of one kind (instructions, golden queries) at or above `min_score`, nearest first."""
+    scored = sorted(((key, _cosine(score)) for (k, key), score in hits.vector.items() if k == kind),
+                    key=lambda kv: -kv[1])
+    return [(key, round(score, 4)) for key, score in scored if score >= min_score and key in known]
+
+
+def _named(view: CatalogView, question: str, hits: Hits) -> dict[tuple[str, str], float]:
+    """Tables and columns the question names (its words and their stems), columns also within the tables the
+    searches found."""
+    words = content_words(question)
+    words = list(dict.fromkeys(words + [stem(w) for w in words]))
+    names = view.names.match(words)
+    tables = {k for kind, k in (*hits.vector, *hits.keyword) if kind == "table"} | {
+        k for kind, k in names if kind == "table"}
+    return names | view.column_names_containing(words, tables)
