@@ -2,7 +2,8 @@
 
 from nl2sql.evaluation.api import api_routes
 from nl2sql.evaluation.judge import Table, gold_alternatives, judge, match
-from nl2sql.evaluation.service import Comparison, EvalQuestion, EvalRun, EvaluationService, parse_questions
+from nl2sql.evaluation.runs import Comparison, EvalQuestion, EvalRun, Trial, parse_questions
+from nl2sql.evaluation.service import EvaluationService
 from nl2sql.evaluation.pages import page_routes
 from nl2sql.evaluation.tasks import jobs_blueprint
 
@@ -12,6 +13,7 @@ __all__ = [
     "EvalRun",
     "EvaluationService",
     "Table",
+    "Trial",
     "api_routes",
     "gold_alternatives",
     "jobs_blueprint",

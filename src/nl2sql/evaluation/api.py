@@ -12,7 +12,8 @@ from nl2sql.answers import SqlGenerationService
 from nl2sql.catalog import CatalogService
 from nl2sql.evaluation.drafts import DraftController
 from nl2sql.evaluation.readiness import readiness
-from nl2sql.evaluation.service import EvaluationService, parse_questions
+from nl2sql.evaluation.runs import parse_questions
+from nl2sql.evaluation.service import EvaluationService
 from nl2sql.web import IMPORT_MAX_BYTES
 
 

@@ -16,7 +16,8 @@ from nl2sql.catalog import CatalogService
 from nl2sql.errors import AppError, ValidationFailed
 from nl2sql.evaluation.drafts import DraftPages
 from nl2sql.evaluation.readiness import readiness
-from nl2sql.evaluation.service import EvaluationService, parse_questions
+from nl2sql.evaluation.runs import parse_questions
+from nl2sql.evaluation.service import EvaluationService
 from nl2sql.web import IMPORT_MAX_BYTES, redirect, render
 
 Upload = Body(media_type=RequestEncodingType.MULTI_PART)
