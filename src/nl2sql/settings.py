@@ -1,4 +1,8 @@
-"""Settings: NL2SQL_* environment variables, read once at start into frozen sections."""
+"""Settings: NL2SQL_* environment variables, read once at start into frozen sections.
+
+One file on purpose: every setting of the product is declared here, with its default and meaning, and `nl2sql
+settings` and the README's table are generated from it; it is the one place to look.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Semantic charts: read a result's column meanings, choose a chart, and write it as a Vega-Lite spec (data only)."""
+"""Semantic charts: read a result's column meanings, choose a chart, and write it as a Vega-Lite spec (data only).
+
+One file because choosing a chart and writing its spec read the same column roles and kinds, and a change to a
+kind touches both; the choice is a table of rules, each a screen or less.
+"""
 
 from __future__ import annotations
 

@@ -143,16 +143,8 @@ class Retriever:
         vector = await self.question_vector(question)
         timings["embed"] = _ms(mark)
         mark = time.perf_counter()
-        candidates = max(s.candidates, max_tables * 2)
-        limits = {"table": candidates, "column": candidates * 4, "instruction": max_instructions, "golden": max_golden}
-        # never ask the HNSW index for more of a kind than the connection has: the iterative scan would walk the
-        # other connections' entries looking for them (14 ms for a connection without instructions or examples)
-        limits = {kind: min(limit, view.counts[kind]) for kind, limit in limits.items()}
-        # nearest neighbours in the database; the keyword side ranks as the database would, from memory
-        hits = await self.index.search(connection_id, vector, None, limits)
-        terms = keyword_query(question)
-        if terms:
-            hits.keyword = view.keywords.match(terms.split(" | "), {"table": candidates, "column": candidates * 4})
+        hits = await self._search(view, question, vector, max(s.candidates, max_tables * 2), max_instructions,
+                                  max_golden)
         timings["search"] = _ms(mark)
         mark = time.perf_counter()
         values = view.values.match(question, threshold=s.value_min_similarity, limit=s.max_values)
@@ -185,6 +177,19 @@ class Retriever:
             values=tuple(v for v in values if v.table in chosen),
             timings=timings,
         )
+
+    async def _search(self, view: CatalogView, question: str, vector, candidates: int, max_instructions: int,
+                      max_golden: int) -> Hits:
+        """Nearest neighbours in the database; the keyword side ranks as the database would, from memory."""
+        limits = {"table": candidates, "column": candidates * 4, "instruction": max_instructions, "golden": max_golden}
+        # never ask the HNSW index for more of a kind than the connection has: the iterative scan would walk the
+        # other connections' entries looking for them (14 ms for a connection without instructions or examples)
+        limits = {kind: min(limit, view.counts[kind]) for kind, limit in limits.items()}
+        hits = await self.index.search(view.schema.connection_id, vector, None, limits)
+        terms = keyword_query(question)
+        if terms:
+            hits.keyword = view.keywords.match(terms.split(" | "), {"table": candidates, "column": candidates * 4})
+        return hits
 
     def _tables(
         self, view: CatalogView, question: str, hits: Hits, names: dict[tuple[str, str], float],

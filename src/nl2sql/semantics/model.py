@@ -2,6 +2,8 @@
 
 Derived from the catalog alone (names, types, keys, descriptions, business names, synonyms, sampled values,
 join hints) plus the admin's corrections; nothing here knows any particular database.
+
+One file because the model's types and `build_semantic_model`, which derives them from a catalog, change together.
 """
 
 from __future__ import annotations

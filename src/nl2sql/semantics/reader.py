@@ -3,6 +3,10 @@
 It works from the semantic model (names, descriptions, synonyms, sampled values, keys) and the language of
 analytics questions alone: aggregate words, grouping ("per", "each", "by"), ordering and top N, comparisons,
 ratios, time expressions, negation. Where a phrase is ambiguous it returns several plans, best first.
+
+One file, knowingly: the reader is one grammar whose rules share the question's token state and each other's
+helpers (measures, filters, grouping and ordering read one another's spans). Cutting it into files by line
+count would scatter that state; splitting it into a registry of plan rules is its own piece of work.
 """
 
 from __future__ import annotations
