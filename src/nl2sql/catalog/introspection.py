@@ -223,6 +223,7 @@ def _count_rows(engine: sa.Engine, tables: list[TableShape], cap: int, default_s
                 if estimate is not None and estimate >= 0:
                     estimates[(schema, name)] = int(estimate)
         conn.rollback()
+        to_count = []
         for table in tables:
             if table.kind != "table":
                 continue
@@ -231,15 +232,41 @@ def _count_rows(engine: sa.Engine, tables: list[TableShape], cap: int, default_s
                 table.row_count = estimates[table.key]
                 if table.row_count > 0:
                     continue
-            capped = sa.select(sa.literal(1)).select_from(_table(table)).limit(cap).subquery()
+            to_count.append(table)
+        # counted (up to the cap) several tables a statement; a batch that fails is counted a table at a time
+        for start in range(0, len(to_count), COUNT_BATCH):
+            batch = to_count[start:start + COUNT_BATCH]
             try:
-                table.row_count = conn.scalar(sa.select(sa.func.count()).select_from(capped))
-            except sa.exc.DBAPIError as exc:
-                log.warning("row count of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
+                _count_batch(conn, batch, cap)
+            except sa.exc.DBAPIError:
                 conn.rollback()
+                for table in batch:
+                    try:
+                        _count_batch(conn, [table], cap)
+                    except sa.exc.DBAPIError as exc:
+                        log.warning("row count of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
+                        conn.rollback()
+
+
+COUNT_BATCH = 50
+
+
+def _count_batch(conn: sa.Connection, batch: list[TableShape], cap: int) -> None:
+    parts = []
+    for index, table in enumerate(batch):
+        capped = sa.select(sa.literal(1).label("one")).select_from(_table(table)).limit(cap).subquery()
+        parts.append(sa.select(sa.literal_column(str(index)).label("i"), sa.func.count().label("n"))
+                     .select_from(capped))
+    for index, count in conn.execute(sa.union_all(*parts) if len(parts) > 1 else parts[0]).all():
+        batch[int(index)].row_count = int(count)
+
+
+SAMPLE_BATCH = 25  # tables whose values one statement samples (a round trip per table made syncs slow)
 
 
 def _sample_values(engine: sa.Engine, tables: list[TableShape], plan: SamplingPlan, progress: Progress) -> None:
+    """Each text column's distinct values (when there are few enough), from a sample of its rows; several
+    tables a statement, and a table alone again when its batch fails (a table it may not read fails alone)."""
     candidates = [
         t
         for t in tables
@@ -251,29 +278,65 @@ def _sample_values(engine: sa.Engine, tables: list[TableShape], plan: SamplingPl
     total = len(candidates)
     progress("sampling values", 0, total)
     with engine.connect() as conn:
-        for done, table in enumerate(candidates, 1):
-            text_columns = [c for c in table.columns if c.is_text and not plan.skips(table, c)]
-            parts = []
-            for index, column in enumerate(text_columns):
-                source = _table(table, column.name)
-                col = source.c[column.name]
-                sample = sa.select(col.label("v")).select_from(source).where(col.is_not(None)).limit(plan.sample_rows)
-                sample = sample.subquery()
-                distinct = sa.select(sample.c.v).distinct().limit(plan.distinct_max + 1).subquery()
-                parts.append(sa.select(sa.literal_column(str(index)).label("i"), sa.cast(distinct.c.v, sa.String).label("v")))
+        # a table no bigger than the sample is read whole in one scan (its columns' values counted here);
+        # a bigger one column by column, each column's first non-null values
+        small = [t for t in candidates if t.row_count is not None and t.row_count <= plan.sample_rows]
+        for done, table in enumerate(small, 1):
             try:
-                rows = conn.execute(sa.union_all(*parts)).all()
+                _scan_small(conn, table, plan)
             except sa.exc.DBAPIError as exc:
                 log.warning("sampling values of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
-                conn.rollback()
-                continue
-            found: dict[int, list[str]] = {}
-            for index, value in rows:
-                found.setdefault(index, []).append(value)
-            for index, column in enumerate(text_columns):
-                values = found.get(index, [])
-                if 0 < len(values) <= plan.distinct_max and all(len(v) <= MAX_VALUE_LENGTH for v in values):
-                    column.distinct_values = sorted(values)
             conn.rollback()
-            if done % 25 == 0 or done == total:
+            if done % 100 == 0:
                 progress("sampling values", done, total)
+        candidates = [t for t in candidates if t not in small]
+        for start in range(0, len(candidates), SAMPLE_BATCH):
+            batch = candidates[start:start + SAMPLE_BATCH]
+            try:
+                _sample_batch(conn, batch, plan)
+            except sa.exc.DBAPIError:
+                conn.rollback()
+                for table in batch:
+                    try:
+                        _sample_batch(conn, [table], plan)
+                    except sa.exc.DBAPIError as exc:
+                        log.warning("sampling values of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
+                        conn.rollback()
+            conn.rollback()
+            progress("sampling values", len(small) + min(start + SAMPLE_BATCH, len(candidates)), total)
+    progress("sampling values", total, total)
+
+
+def _scan_small(conn: sa.Connection, table: TableShape, plan: SamplingPlan) -> None:
+    columns = [c for c in table.columns if c.is_text and not plan.skips(table, c)]
+    source = _table(table, *(c.name for c in columns))
+    seen: list[set[str]] = [set() for _ in columns]
+    for row in conn.execute(sa.select(*(sa.cast(source.c[c.name], sa.String) for c in columns))
+                            .select_from(source).limit(plan.sample_rows)):
+        for values, value in zip(seen, row):
+            if value is not None and len(values) <= plan.distinct_max:
+                values.add(value)
+    for column, values in zip(columns, seen):
+        if 0 < len(values) <= plan.distinct_max and all(len(v) <= MAX_VALUE_LENGTH for v in values):
+            column.distinct_values = sorted(values)
+
+
+def _sample_batch(conn: sa.Connection, batch: list[TableShape], plan: SamplingPlan) -> None:
+    parts, columns = [], []
+    for table in batch:
+        for column in (c for c in table.columns if c.is_text and not plan.skips(table, c)):
+            source = _table(table, column.name)
+            col = source.c[column.name]
+            sample = sa.select(col.label("v")).select_from(source).where(col.is_not(None)).limit(plan.sample_rows)
+            sample = sample.subquery()
+            distinct = sa.select(sample.c.v).distinct().limit(plan.distinct_max + 1).subquery()
+            parts.append(sa.select(sa.literal_column(str(len(columns))).label("i"),
+                                   sa.cast(distinct.c.v, sa.String).label("v")))
+            columns.append(column)
+    found: dict[int, list[str]] = {}
+    for index, value in conn.execute(sa.union_all(*parts)).all():
+        found.setdefault(index, []).append(value)
+    for index, column in enumerate(columns):
+        values = found.get(index, [])
+        if 0 < len(values) <= plan.distinct_max and all(len(v) <= MAX_VALUE_LENGTH for v in values):
+            column.distinct_values = sorted(values)

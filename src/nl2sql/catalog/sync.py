@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -120,6 +120,12 @@ class CatalogPlan:
     column_deletes: list[int]
     table_updates: list[tuple[TableKey, dict[str, Any]]]
 
+    @property
+    def changes_catalog(self) -> bool:
+        """Whether the catalog changes at all (a re-sync of an unchanged database writes nothing but the date)."""
+        return bool(self.removed_table_ids or self.added or self.column_inserts or self.column_updates
+                    or self.column_deletes or self.table_updates)
+
 
 def _qualified(schema: str, name: str) -> str:
     return f"{schema}.{name}" if schema else name
@@ -199,8 +205,9 @@ def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: TableRow | None
     if old_table is None:
         plan.table_updates.append((shape.key, {"search_text": text}))
     else:
-        plan.table_updates.append((shape.key, {"kind": shape.kind, "comment": shape.comment,
-                                               "row_count": shape.row_count, "search_text": text}))
+        values = {"kind": shape.kind, "comment": shape.comment, "row_count": shape.row_count, "search_text": text}
+        if any(getattr(old_table, k) != v for k, v in values.items()):  # compared before written
+            plan.table_updates.append((shape.key, values))
     return TableChange(_qualified(*shape.key), tuple(added_columns), tuple(removed_columns), tuple(changed_columns),
                        table_changes)
 
@@ -336,7 +343,9 @@ class Syncer:
             url = await self._url_of(connection_id)
             plan = await self._sampling(connection_id)
             engine = await self._engine_of(connection_id)
+            began = time.perf_counter()
             scan = await anyio.to_thread.run_sync(lambda: introspect(engine, schemas, plan, progress))
+            introspect_s = time.perf_counter() - began
             shapes = scan.tables
         except Exception as exc:  # every failure becomes the sync's reported reason; the catalog stays as it was
             message = _explain(exc, url)
@@ -345,7 +354,8 @@ class Syncer:
             return await self.get(sync_id)
         await self._update(sync_id, phase="saving", done=0, total=len(shapes))
         try:
-            diff = await self._write(sync_id, connection_id, shapes, _schema_note(scan, bool(schemas)))
+            note = _schema_note(scan, bool(schemas)) | {"seconds": {"introspect": round(introspect_s, 2)}}
+            diff = await self._write(sync_id, connection_id, shapes, note)
         except Exception as exc:  # the transaction rolled back: the previous catalog is intact
             log.exception("saving the catalog of connection %s failed", connection_id)
             await self._update(
@@ -353,7 +363,8 @@ class Syncer:
                 error=f"saving the catalog failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
             )
             return await self.get(sync_id)
-        await self._changed(connection_id)
+        if diff.note.get("changed_catalog"):
+            await self._changed(connection_id)
         log.info("sync %s of connection %s: %s", sync_id, connection_id, diff.to_json()["summary"])
         return await self.get(sync_id)
 
@@ -391,7 +402,7 @@ class Syncer:
     async def _write(self, sync_id: int, connection_id: int, shapes: list[TableShape],
                      note: dict[str, Any] | None = None) -> SyncDiff:
         """Bring the stored catalog to `shapes` (plan_catalog's writes) and mark the sync done; one transaction."""
-        now = utcnow()
+        now, began = utcnow(), time.perf_counter()
         async with self._sessions() as db:
             first_sync = (await db.scalar(
                 sa.select(ConnectionRow.synced_at).where(ConnectionRow.id == connection_id))) is None
@@ -424,17 +435,22 @@ class Syncer:
             await _bulk_update(db, TableRow.__table__,
                                [{"id": table_ids[key], **values} for key, values in plan.table_updates])
 
-            await _replace_foreign_keys(db, connection_id, shapes, table_ids)
+            keys_changed = await _replace_foreign_keys(db, connection_id, shapes, table_ids)
+            changed = plan.changes_catalog or keys_changed
+            # an unchanged database leaves the catalog's version alone: caches, prompts and vectors stay good
             await db.execute(sa.update(ConnectionRow).where(ConnectionRow.id == connection_id)
-                             .values(synced_at=now, catalog_changed_at=now))
+                             .values(synced_at=now, **({"catalog_changed_at": now} if changed else {})))
+            diff = plan.diff.to_json()
+            diff.setdefault("seconds", {})["write"] = round(time.perf_counter() - began, 2)
+            diff["changed_catalog"] = changed
             await db.execute(
                 sa.update(SyncRow).where(SyncRow.id == sync_id).values(
                     status=SyncState.SUCCEEDED.value, phase="done", done=len(shapes), total=len(shapes),
-                    finished_at=utcnow(), diff=plan.diff.to_json(), error=None,
+                    finished_at=utcnow(), diff=diff, error=None,
                 )
             )
             await db.commit()
-        return plan.diff
+        return replace(plan.diff, note=plan.diff.note | {"changed_catalog": changed})
 
 
 async def _insert_tables(db: AsyncSession, connection_id: int, added: list[TableShape]) -> dict[TableKey, int]:
@@ -452,14 +468,28 @@ async def _insert_tables(db: AsyncSession, connection_id: int, added: list[Table
 
 
 async def _replace_foreign_keys(db: AsyncSession, connection_id: int, shapes: list[TableShape],
-                                table_ids: dict[TableKey, int]) -> None:
-    """Foreign keys carry no human metadata: all replaced."""
-    await db.execute(sa.delete(ForeignKeyRow).where(
-        ForeignKeyRow.table_id.in_(sa.select(TableRow.id).where(TableRow.connection_id == connection_id))))
-    rows = [{"table_id": table_ids[s.key], "name": fk.name, "columns": fk.columns, "ref_schema": fk.ref_schema,
-             "ref_table": fk.ref_table, "ref_columns": fk.ref_columns} for s in shapes for fk in s.foreign_keys]
+                                table_ids: dict[TableKey, int]) -> bool:
+    """Foreign keys carry no human metadata: those of a table whose keys changed are replaced. Whether any did."""
+    fk = ForeignKeyRow.__table__
+    stored: dict[int, list[tuple]] = {}
+    for row in await db.execute(sa.select(fk.c.table_id, fk.c.name, fk.c.columns, fk.c.ref_schema, fk.c.ref_table,
+                                          fk.c.ref_columns).join(TableRow.__table__, TableRow.id == fk.c.table_id)
+                                .where(TableRow.connection_id == connection_id).order_by(fk.c.id)):
+        stored.setdefault(row.table_id, []).append((row.name, list(row.columns), row.ref_schema, row.ref_table,
+                                                    list(row.ref_columns)))
+    changed_ids, rows = [], []
+    for shape in shapes:
+        table_id = table_ids[shape.key]
+        wanted = [(k.name, list(k.columns), k.ref_schema, k.ref_table, list(k.ref_columns)) for k in shape.foreign_keys]
+        if stored.get(table_id, []) != wanted:
+            changed_ids.append(table_id)
+            rows += [{"table_id": table_id, "name": n, "columns": c, "ref_schema": rs, "ref_table": rt,
+                      "ref_columns": rc} for n, c, rs, rt, rc in wanted]
+    if changed_ids:
+        await db.execute(sa.delete(ForeignKeyRow).where(ForeignKeyRow.table_id.in_(changed_ids)))
     if rows:
-        await db.execute(sa.insert(ForeignKeyRow.__table__), rows)
+        await db.execute(sa.insert(fk), rows)
+    return bool(changed_ids)
 
 
 async def _bulk_update(db, table: sa.Table, rows: list[dict]) -> None:
