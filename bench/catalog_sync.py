@@ -116,6 +116,8 @@ async def run(args: argparse.Namespace) -> None:
             auth = app.state.auth
             user = await auth.create_user("bench@example.com", "bench password 123", role="admin")
             await catalog.create_connection(user, "bench", f"postgresql://postgres@127.0.0.1:5432/{scratch}")
+            # as in a running server (default settings): the embedding model loaded before the first sync
+            await app.state.retriever.question_vector("warm up the embedding model")
             rss_before = peak_rss_mb()
             started = time.perf_counter()
             status = await catalog.sync_now(user, "bench")
@@ -123,7 +125,8 @@ async def run(args: argparse.Namespace) -> None:
             print(f"sync: {status.status.value} in {seconds:.1f} s (target < 60 s); "
                   f"{status.diff['summary'] if status.diff else status.error}; "
                   f"introspection / writing: {_seconds(status)}")
-            print(f"peak RSS of the process: {peak_rss_mb():.0f} MB (before the sync {rss_before:.0f} MB; target < 500 MB)")
+            print(f"peak RSS of the process: {peak_rss_mb():.0f} MB, of which the sync {peak_rss_mb() - rss_before:.0f} MB "
+                  f"(before it, with the embedding model loaded: {rss_before:.0f} MB; target < 500 MB)")
             started = time.perf_counter()
             again = await catalog.sync_now(user, "bench")
             print(f"re-sync (nothing changed): {again.status.value} in {time.perf_counter() - started:.1f} s "
@@ -167,7 +170,8 @@ def main() -> None:
     parser.add_argument("--tables", type=int, default=2000)
     parser.add_argument("--columns", type=int, default=25)
     parser.add_argument("--rows", type=int, default=20, help="rows per table (so value sampling has work to do)")
-    parser.add_argument("--requests", type=int, default=30, help="page requests per search")
+    parser.add_argument("--requests", type=int, default=25,
+                        help="page requests per search (4 searches: within the default 120 requests a minute)")
     asyncio.run(run(parser.parse_args()))
 
 

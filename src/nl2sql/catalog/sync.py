@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -131,12 +132,12 @@ def _qualified(schema: str, name: str) -> str:
     return f"{schema}.{name}" if schema else name
 
 
-def plan_catalog(old_tables: dict[TableKey, TableRow], old_columns: dict[int, dict[str, ColumnRow]],
+def plan_catalog(old_tables: dict[TableKey, Any], old_columns: dict[int, dict[str, Any]],
                  shapes: list[TableShape], *, first_sync: bool, note: dict[str, Any] | None = None) -> CatalogPlan:
     """Replace structure, keep human metadata of what still exists: the diff and the writes, without a database.
 
-    `old_tables` and `old_columns` (by table id, then name) are the stored rows as plain objects (they are
-    updated in place to the new structure, for the search text)."""
+    `old_tables` and `old_columns` (by table id, then name) are the stored rows as plain objects with the
+    tables' fields (they are updated in place to the new structure, for the search text)."""
     new_keys = {s.key for s in shapes}
     removed = [old_tables[k] for k in old_tables if k not in new_keys]
     added = [s for s in shapes if s.key not in old_tables]
@@ -155,8 +156,7 @@ def plan_catalog(old_tables: dict[TableKey, TableRow], old_columns: dict[int, di
     return plan
 
 
-def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: TableRow | None,
-                previous: dict[str, ColumnRow]) -> TableChange:
+def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: Any | None, previous: dict[str, Any]) -> TableChange:
     """One table's writes added to `plan` (its columns inserted, updated or deleted, its own row updated);
     what changed in it."""
     table_changes: dict[str, list[Any]] = {}
@@ -165,7 +165,7 @@ def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: TableRow | None
             if getattr(old_table, name) != getattr(shape, name):
                 table_changes[name] = [getattr(old_table, name), getattr(shape, name)]
     added_columns, changed_columns = [], []
-    columns_now: list[ColumnRow] = []
+    columns_now: list[Any] = []
     for position, col in enumerate(shape.columns):
         old = previous.get(col.name)
         structure = {"type": col.type, "nullable": col.nullable, "default": col.default,
@@ -179,7 +179,7 @@ def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: TableRow | None
                 "distinct_values": None if sensitive else col.distinct_values,
             }
             plan.column_inserts.append((shape.key, values))
-            columns_now.append(ColumnRow(**values))
+            columns_now.append(SimpleNamespace(**values))
             if old_table is not None:
                 added_columns.append(col.name)
             continue
@@ -199,7 +199,8 @@ def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: TableRow | None
     seen = {c.name for c in shape.columns}
     removed_columns = [name for name in previous if name not in seen]
     plan.column_deletes += [previous[name].id for name in removed_columns]
-    probe = old_table or TableRow(schema=shape.schema, name=shape.name, business_name="", synonyms=[], description="")
+    probe = old_table or SimpleNamespace(schema=shape.schema, name=shape.name, business_name="", synonyms=[],
+                                         description="")
     probe.comment = shape.comment
     text = search_text(probe, columns_now)
     if old_table is None:
@@ -406,19 +407,16 @@ class Syncer:
         async with self._sessions() as db:
             first_sync = (await db.scalar(
                 sa.select(ConnectionRow.synced_at).where(ConnectionRow.id == connection_id))) is None
-            old_tables = {
-                (t.schema, t.name): t
-                for t in await db.scalars(sa.select(TableRow).where(TableRow.connection_id == connection_id))
-            }
-            old_columns: dict[int, dict[str, ColumnRow]] = {}
+            # plain values, not ORM objects (a tenth of the memory for 50,000 columns); changes go out as bulk
+            # statements
+            tables, columns = TableRow.__table__, ColumnRow.__table__
+            old_tables = {(t.schema, t.name): t for t in map(_plain, await db.execute(
+                sa.select(tables).where(tables.c.connection_id == connection_id)))}
+            old_columns: dict[int, dict[str, Any]] = {}
             if old_tables:
-                for c in await db.scalars(
-                    sa.select(ColumnRow).join(TableRow, TableRow.id == ColumnRow.table_id).where(
-                        TableRow.connection_id == connection_id)
-                ):
+                for c in map(_plain, await db.execute(sa.select(columns).join(tables, tables.c.id == columns.c.table_id)
+                                                      .where(tables.c.connection_id == connection_id))):
                     old_columns.setdefault(c.table_id, {})[c.name] = c
-            # from here the loaded rows are plain values: changes go out as bulk statements, not ORM flushes
-            db.expunge_all()
             plan = plan_catalog(old_tables, old_columns, shapes, first_sync=first_sync, note=note)
 
             if plan.removed_table_ids:
@@ -451,6 +449,10 @@ class Syncer:
             )
             await db.commit()
         return replace(plan.diff, note=plan.diff.note | {"changed_catalog": changed})
+
+
+def _plain(row: Any) -> SimpleNamespace:
+    return SimpleNamespace(**row._mapping)
 
 
 async def _insert_tables(db: AsyncSession, connection_id: int, added: list[TableShape]) -> dict[TableKey, int]:
