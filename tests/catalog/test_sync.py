@@ -217,3 +217,46 @@ async def test_join_hints_must_name_tables_and_columns_of_the_catalog(catalog, s
         await catalog.add_join_hint(None, connection.id, "orders", "customers", [("owner_id", "id")])
     hint = await catalog.add_join_hint(None, connection.id, "orders", "customers", [("orders.customer_id", "customers.id")])
     assert [h.id for h in await catalog.join_hints(connection.id)] == [hint.id]
+
+
+async def test_a_resync_reads_again_only_the_postgresql_tables_whose_rows_changed(catalog, pg_shop, monkeypatch):
+    import time
+
+    from nl2sql.catalog import introspection
+
+    connection, first = await _synced(catalog, "shop", pg_shop)
+    sampled: list[str] = []
+    real = introspection._scan_small
+    monkeypatch.setattr(introspection, "_scan_small", lambda conn, table, plan: (sampled.append(table.name),
+                                                                                  real(conn, table, plan)))
+    # nothing written since: no table is read again, and the values stay
+    again = await catalog.sync_now(None, "shop")
+    assert again.status == SyncState.SUCCEEDED and sampled == [] and again.diff["changed_catalog"] is False
+    states = {c.name: c for c in (await catalog.table(connection.id, "customers")).columns}["state"]
+    assert states.distinct_values == ("CA", "NY", "TX")
+
+    # a new status in orders: that table (only) is read again, and its new value is there
+    engine = sa.create_engine(pg_shop.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO orders VALUES (31, 1, 'returned', 5)"))
+    with engine.connect() as conn:  # PostgreSQL publishes a backend's write counts within a second
+        conn.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+        conn.commit()
+    engine.dispose()
+    deadline = time.monotonic() + 5
+    while True:
+        sampled.clear()
+        third = await catalog.sync_now(None, "shop")
+        if sampled or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert sampled == ["orders"], sampled
+    statuses = {c.name: c for c in (await catalog.table(connection.id, "orders")).columns}["status"]
+    assert statuses.distinct_values == ("new", "returned", "shipped") and third.diff["changed_catalog"] is True
+
+    # flagging a column sensitive or excluded makes the next sync read its table again
+    await catalog.update_column(None, connection.id, "customers", "state", sensitive=True)
+    await catalog.update_column(None, connection.id, "customers", "state", sensitive=False)
+    sampled.clear()
+    await catalog.sync_now(None, "shop")
+    assert sampled == ["customers"]

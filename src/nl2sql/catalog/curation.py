@@ -178,6 +178,9 @@ class CurationPart(CatalogCore):
                 if row.sensitive:
                     # values sampled before the flag was set go now, not at the next sync
                     row.distinct_values = None
+            if (sensitive is not None and bool(sensitive) != before["sensitive"]) or (
+                    included is not None and bool(included) != before["included"]):
+                table.data_version = None  # what may be sampled changed: the next sync reads the table again
             after = {f: getattr(row, f) for f in fields}
             after["semantics"] = dict(row.semantics or {})
             table.search_text = search_text(table, columns)

@@ -48,6 +48,7 @@ class TableShape:
     columns: list[ColumnShape] = field(default_factory=list)
     foreign_keys: list[ForeignKeyShape] = field(default_factory=list)
     row_count: int | None = None
+    data_version: int | None = None  # PostgreSQL: writes to the table so far (None elsewhere)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -64,6 +65,9 @@ class SamplingPlan:
     skip_tables: frozenset[tuple[str, str]] = frozenset()
     skip_columns: frozenset[tuple[str, str, str]] = frozenset()
     skip_column_names: re.Pattern | None = None
+    # what the last sync read of each table: (data version, row count, {column: distinct values}); a table whose
+    # data version and columns are unchanged keeps them without a read
+    known: dict[tuple[str, str], tuple[int, int | None, dict[str, list[str] | None]]] = field(default_factory=dict)
 
     def skips(self, table: TableShape, column: ColumnShape) -> bool:
         if (table.schema, table.name, column.name) in self.skip_columns:
@@ -182,11 +186,44 @@ def introspect(engine: sa.Engine, schemas: Iterable[str], plan: SamplingPlan, pr
                     )
                 tables.append(table)
         conn.rollback()
-    progress("counting rows", 0, len(tables))
-    _count_rows(engine, tables, plan.row_count_cap, default_schema)
+    unchanged = _unchanged(engine, tables, plan, default_schema)
+    to_read = [t for t in tables if t.key not in unchanged]
+    progress("counting rows", 0, len(to_read))
+    _count_rows(engine, to_read, plan.row_count_cap, default_schema)
     if plan.distinct_max > 0:
-        _sample_values(engine, tables, plan, progress)
+        _sample_values(engine, to_read, plan, progress)
     return Introspection(tables, read, available)
+
+
+def _unchanged(engine: sa.Engine, tables: list[TableShape], plan: SamplingPlan,
+               default_schema: str | None) -> set[tuple[str, str]]:
+    """On PostgreSQL, each table's data version (its write counters) is read; a table with the version, and the
+    columns, of the last sync takes its row count and values from then. The keys of those tables."""
+    if engine.dialect.name != "postgresql":
+        return set()
+    versions: dict[tuple[str, str], int] = {}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT schemaname, relname, n_tup_ins + n_tup_upd + n_tup_del "
+                                    "FROM pg_stat_user_tables"))
+        for schema, name, version in rows:
+            versions[(schema, name)] = int(version)
+            if schema == default_schema:  # the default schema's tables are stored without it
+                versions[("", name)] = int(version)
+        conn.rollback()
+    unchanged = set()
+    for table in tables:
+        table.data_version = versions.get(table.key) if table.kind == "table" else None
+        known = plan.known.get(table.key)
+        if known is None or table.data_version is None or known[0] != table.data_version:
+            continue
+        values = known[2]
+        if set(values) != {c.name for c in table.columns}:
+            continue  # a column came or went: read it all again
+        table.row_count = known[1]
+        for column in table.columns:
+            column.distinct_values = values[column.name]
+        unchanged.add(table.key)
+    return unchanged
 
 
 def _table(shape: TableShape, *names: str) -> sa.TableClause:

@@ -58,6 +58,8 @@ class TableRow(Base):
     synonyms: Mapped[list] = mapped_column(JSONB, default=list)
     included: Mapped[bool] = mapped_column(default=True)
     row_count: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # PostgreSQL's count of writes to the table at the last sync: unchanged, its counts and values are not read again
+    data_version: Mapped[int | None] = mapped_column(sa.BigInteger)
     search_text: Mapped[str] = mapped_column(sa.Text, default="")
     semantics: Mapped[dict] = mapped_column(JSONB, default=dict)  # the admin's corrections: label, time
 

@@ -206,7 +206,8 @@ def _plan_table(plan: CatalogPlan, shape: TableShape, old_table: Any | None, pre
     if old_table is None:
         plan.table_updates.append((shape.key, {"search_text": text}))
     else:
-        values = {"kind": shape.kind, "comment": shape.comment, "row_count": shape.row_count, "search_text": text}
+        values = {"kind": shape.kind, "comment": shape.comment, "row_count": shape.row_count, "search_text": text,
+                  "data_version": shape.data_version}
         if any(getattr(old_table, k) != v for k, v in values.items()):  # compared before written
             plan.table_updates.append((shape.key, values))
     return TableChange(_qualified(*shape.key), tuple(added_columns), tuple(removed_columns), tuple(changed_columns),
@@ -391,6 +392,14 @@ class Syncer:
                     )
                 )
             }
+            known: dict[TableKey, tuple[int, int | None, dict[str, list[str] | None]]] = {}
+            tables, columns = TableRow.__table__, ColumnRow.__table__
+            for schema, name, version, rows, column, values in await db.execute(
+                sa.select(tables.c.schema, tables.c.name, tables.c.data_version, tables.c.row_count, columns.c.name,
+                          columns.c.distinct_values).join(columns, columns.c.table_id == tables.c.id)
+                .where(tables.c.connection_id == connection_id, tables.c.data_version.is_not(None))
+            ):
+                known.setdefault((schema, name), (version, rows, {}))[2][column] = values
         return SamplingPlan(
             distinct_max=settings.distinct_values_max,
             sample_rows=settings.sample_rows,
@@ -398,6 +407,7 @@ class Syncer:
             skip_tables=frozenset(skip_tables),
             skip_columns=frozenset(skip_columns),
             skip_column_names=SENSITIVE_NAME,
+            known=known,
         )
 
     async def _write(self, sync_id: int, connection_id: int, shapes: list[TableShape],
@@ -464,7 +474,8 @@ async def _insert_tables(db: AsyncSession, connection_id: int, added: list[Table
         sa.insert(table).returning(table.c.id, table.c.schema, table.c.name, sort_by_parameter_order=True),
         [{"connection_id": connection_id, "schema": s.schema, "name": s.name, "kind": s.kind,
           "comment": s.comment, "description": "", "business_name": "", "synonyms": [],
-          "included": True, "row_count": s.row_count, "search_text": ""} for s in added],
+          "included": True, "row_count": s.row_count, "search_text": "", "data_version": s.data_version}
+         for s in added],
     )
     return {(schema, name): table_id for table_id, schema, name in inserted}
 
