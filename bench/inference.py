@@ -1,7 +1,8 @@
 """Inference figures for the default model: load time, prompt and generation speed, backend overhead versus
 llama-cpp-python called directly, SQL grammar overhead, and throughput with 1, 2 and 4 concurrent requests.
 
-Run: .venv/bin/python bench/inference.py   (settings from NL2SQL_LLM_* like the server, e.g. NL2SQL_LLM_GPU_LAYERS)
+Run: .venv/bin/python bench/inference.py [--runs N]   (settings from NL2SQL_LLM_* like the server, e.g.
+NL2SQL_LLM_GPU_LAYERS; --runs: measured runs per figure, default 5)
 """
 
 from __future__ import annotations
@@ -165,4 +166,9 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=RUNS, help="measured runs per figure (medians)")
+    RUNS = max(1, parser.parse_args().runs)
     asyncio.run(main())

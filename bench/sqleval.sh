@@ -6,6 +6,7 @@
 #
 #   bash bench/sqleval.sh            # every question (the bundled model is asked only where no reading answers)
 #   LIMIT=5 bash bench/sqleval.sh    # the first 5 questions of each file and database
+#   DBS="academic" FILES="questions_gen_postgres.csv" LIMIT=2 bash bench/sqleval.sh   # a slice (CI's bench smoke)
 #
 # The app database is NL2SQL_DATABASE_URL, else an embedded one in .data/bench (the other benches' too); the
 # runs are stored there, and `NL2SQL_DATA_DIR=.data/bench .venv/bin/nl2sql serve` shows them on /admin/evaluations.
@@ -21,8 +22,8 @@ ADMIN=bench-admin@example.com
 echo "bench admin password 1" | .venv/bin/nl2sql users create --email "$ADMIN" --admin --password-stdin \
   >/dev/null 2>&1 || true
 started=$(date +%s)
-for file in questions_gen_postgres.csv instruct_basic_postgres.csv instruct_advanced_postgres.csv; do
-  for db in academic advising atis broker car_dealership geography; do
+for file in ${FILES:-questions_gen_postgres.csv instruct_basic_postgres.csv instruct_advanced_postgres.csv}; do
+  for db in ${DBS:-academic advising atis broker car_dealership geography}; do
     .venv/bin/nl2sql eval --connection "sqleval_$db" --questions "$SQLEVAL/$file" --db-name "$db" --as "$ADMIN" \
       --name "sqleval $file $db" ${LIMIT:+--limit "$LIMIT"} --out "$OUT/${file%.csv}-$db.json" \
       2>&1 | grep -E "^(done|failed|cancelled):|^nl2sql: error" | grep -v "no questions for db_name" \
@@ -30,7 +31,7 @@ for file in questions_gen_postgres.csv instruct_basic_postgres.csv instruct_adva
   done
 done
 .venv/bin/python - "$OUT" "$started" <<'PY'
-import json, pathlib, statistics, sys, time
+import json, math, pathlib, statistics, sys, time
 from collections import defaultdict
 runs = [json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob("*.json"))
         if p.stat().st_mtime >= int(sys.argv[2])]
@@ -44,7 +45,7 @@ print(f"\nsqleval development split through nl2sql eval: {share(items)} correct 
       f"(classic questions {share(classic)}); exact {sum(1 for _, i in items if i['match'] == 'exact')}, "
       f"subset {sum(1 for _, i in items if i['match'] == 'subset')}")
 if seconds:
-    print(f"  p50 {statistics.median(seconds):.2f} s, p95 {seconds[int(0.95 * (len(seconds) - 1))]:.2f} s a question")
+    print(f"  p50 {statistics.median(seconds):.2f} s, p95 {seconds[max(0, math.ceil(0.95 * len(seconds)) - 1)]:.2f} s a question")
 for label, key in (("category", lambda i: i["category"] or "-"), ("winning generator", lambda i: i["generator"] or "none")):
     groups = defaultdict(list)
     for x in items:
