@@ -270,19 +270,25 @@ def _count_rows(engine: sa.Engine, tables: list[TableShape], cap: int, default_s
                 if table.row_count > 0:
                     continue
             to_count.append(table)
-        # counted (up to the cap) several tables a statement; a batch that fails is counted a table at a time
+        # counted (up to the cap) several tables a statement
         for start in range(0, len(to_count), COUNT_BATCH):
-            batch = to_count[start:start + COUNT_BATCH]
+            _in_batch(conn, to_count[start:start + COUNT_BATCH], lambda batch: _count_batch(conn, batch, cap),
+                      "row count")
+
+
+def _in_batch(conn: sa.Connection, batch: list[TableShape], work: Callable[[list[TableShape]], None],
+              what: str) -> None:
+    """`work` on the whole batch; when that fails, on each table alone (a table it may not read fails alone)."""
+    try:
+        work(batch)
+    except sa.exc.DBAPIError:
+        conn.rollback()
+        for table in batch:
             try:
-                _count_batch(conn, batch, cap)
-            except sa.exc.DBAPIError:
+                work([table])
+            except sa.exc.DBAPIError as exc:
+                log.warning("%s of %s failed: %s", what, table.name, str(exc.orig).splitlines()[0])
                 conn.rollback()
-                for table in batch:
-                    try:
-                        _count_batch(conn, [table], cap)
-                    except sa.exc.DBAPIError as exc:
-                        log.warning("row count of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
-                        conn.rollback()
 
 
 COUNT_BATCH = 50
@@ -328,17 +334,8 @@ def _sample_values(engine: sa.Engine, tables: list[TableShape], plan: SamplingPl
                 progress("sampling values", done, total)
         candidates = [t for t in candidates if t not in small]
         for start in range(0, len(candidates), SAMPLE_BATCH):
-            batch = candidates[start:start + SAMPLE_BATCH]
-            try:
-                _sample_batch(conn, batch, plan)
-            except sa.exc.DBAPIError:
-                conn.rollback()
-                for table in batch:
-                    try:
-                        _sample_batch(conn, [table], plan)
-                    except sa.exc.DBAPIError as exc:
-                        log.warning("sampling values of %s failed: %s", table.name, str(exc.orig).splitlines()[0])
-                        conn.rollback()
+            _in_batch(conn, candidates[start:start + SAMPLE_BATCH], lambda batch: _sample_batch(conn, batch, plan),
+                      "sampling values")
             conn.rollback()
             progress("sampling values", len(small) + min(start + SAMPLE_BATCH, len(candidates)), total)
     progress("sampling values", total, total)
