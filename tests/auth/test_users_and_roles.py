@@ -163,3 +163,33 @@ async def test_changing_ones_password_logs_out_every_other_session_but_this_one(
     assert ok.status_code == 200 and "other session elsewhere was logged out" in ok.text
     assert await auth.resolve_session(elsewhere.token) is None  # the other browser is out at once
     assert (await client.get("/account")).status_code == 200  # this one stays in
+
+
+PUBLIC = {"/", "/healthz", "/readyz", "/metrics", "/login", "/logout", "/setup", "/static", "/schema"}
+
+
+def _all_routes(app: Litestar) -> list[tuple[str, str]]:
+    return sorted({(method, route.path) for route in app.routes for handler in getattr(route, "route_handlers", [])
+                   for method in handler.http_methods if method not in ("HEAD", "OPTIONS")})
+
+
+async def test_anonymous_visitors_get_nothing_but_the_public_routes(client, admin):
+    """Every route of the app, present or future, asks for a login unless it is one of the few public ones:
+    the API answers 401, pages send the visitor to /login."""
+    routes = _all_routes(client.app)
+    assert len(routes) > 150
+    checked = 0
+    for method, path in routes:
+        if any(path == p or path.startswith(p + "/") for p in PUBLIC if p != "/") or path == "/":
+            continue
+        url = _concrete(path)
+        response = await client.request(method, url, follow_redirects=False,
+                                        json={} if path.startswith("/api/") and method != "GET" else None)
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path, response.status_code)
+        else:
+            assert response.status_code in (302, 303, 401, 403), (method, path, response.status_code)
+            if response.status_code in (302, 303):
+                assert response.headers["location"].startswith("/login"), (method, path)
+        checked += 1
+    assert checked > 120
