@@ -193,3 +193,38 @@ async def test_anonymous_visitors_get_nothing_but_the_public_routes(client, admi
                 assert response.headers["location"].startswith("/login"), (method, path)
         checked += 1
     assert checked > 120
+
+
+async def test_an_analyst_reads_a_connection_only_with_its_grant(client, admin, analyst, analyst_key, tmp_path):
+    """Every connection-scoped read an analyst may make (present or future routes with the connection's name in
+    the path): 404 without a grant (the name isn't disclosed), an answer with it."""
+    from tests.answers.conftest import build_shop_db
+
+    path = tmp_path / "grant_shop.db"
+    build_shop_db(path)
+    catalog = client.app.state.catalog
+    await catalog.create_connection(admin, "shop", f"sqlite:///{path}")
+    assert (await catalog.sync_now(admin, "shop")).error is None
+    admin_only = set(_admin_routes(client.app))
+    reads = [p for m, p in _all_routes(client.app) if m == "GET" and ("GET", p) not in admin_only
+             and p.startswith(("/api/v1/connections/{name", "/connections/{name"))]
+    assert len(reads) >= 8, reads
+    await login(client, analyst.email, ANALYST_PASSWORD)
+
+    def url(path: str) -> str:
+        import re
+
+        return re.sub(r"\{[^}]+\}", "1", path.replace("{name:str}", "shop").replace("{name}", "shop"))
+
+    async def get(path: str):
+        headers = bearer(analyst_key) if path.startswith("/api/") else {}
+        return await client.get(url(path), headers=headers, follow_redirects=False)
+
+    for path in reads:
+        response = await get(path)
+        assert response.status_code == 404, (path, response.status_code)
+    await catalog.set_grants(admin, "shop", [analyst.id])
+    for path in reads:
+        response = await get(path)
+        assert response.status_code in (200, 404) and "no connection named" not in response.text, (
+            path, response.status_code, response.text[:200])
