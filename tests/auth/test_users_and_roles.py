@@ -228,3 +228,15 @@ async def test_an_analyst_reads_a_connection_only_with_its_grant(client, admin, 
         response = await get(path)
         assert response.status_code in (200, 404) and "no connection named" not in response.text, (
             path, response.status_code, response.text[:200])
+
+
+async def test_every_form_post_needs_the_csrf_token(client, admin):
+    """Every page route taking a POST (present or future) refuses a logged-in browser's post without the form's
+    CSRF token, before doing anything."""
+    posts = [p for m, p in _all_routes(client.app) if m in ("POST", "PUT", "PATCH", "DELETE")
+             and not p.startswith(("/api/", "/schema"))]
+    assert len(posts) > 30
+    await login(client, admin.email, ADMIN_PASSWORD)
+    for path in posts:
+        response = await client.post(_concrete(path), data={"x": "1"}, follow_redirects=False)
+        assert response.status_code == 403 and "security token" in response.text, (path, response.status_code)
