@@ -119,3 +119,19 @@ async def test_the_login_redirect_keeps_the_query_string(client, admin):
     done = await client.post("/login", data={"email": admin.email, "password": ADMIN_PASSWORD, "_csrf_token": token,
                                               "next": "/ask?answer=47&x=1"}, follow_redirects=False)
     assert done.headers["location"] == "/ask?answer=47&x=1"
+
+
+async def test_a_session_id_planted_before_login_is_never_the_one_logged_in(client, admin):
+    """Session fixation: a cookie an attacker set before the login is replaced by a new, server-issued token,
+    and the planted one opens nothing, before or after."""
+    planted = "attacker-chosen-session-token"
+    client.cookies.set("nl2sql_session", planted)
+    assert (await client.get("/account", follow_redirects=False)).status_code in (302, 303)
+    response = await login(client, admin.email, ADMIN_PASSWORD)
+    issued = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and v.startswith("nl2sql_session="))
+    token = issued.split(";", 1)[0].split("=", 1)[1]
+    assert token and token != planted and len(token) >= 32
+    assert (await client.get("/account")).status_code == 200
+    client.cookies.clear()
+    client.cookies.set("nl2sql_session", planted)
+    assert (await client.get("/account", follow_redirects=False)).status_code in (302, 303)
