@@ -24,7 +24,7 @@ def test_dockerfile_runs_as_non_root_with_healthcheck_and_cuda_option():
     text = (ROOT / "Dockerfile").read_text()
     assert "USER 10001:10001" in text  # the nl2sql user, numeric so hosts can resolve it
     assert "HEALTHCHECK" in text and "/healthz" in text
-    assert 'ENTRYPOINT ["nl2sql", "serve", "--host", "0.0.0.0"]' in text
+    assert 'ENTRYPOINT ["nl2sql"]' in text and 'CMD ["serve"]' in text and "NL2SQL_HOST=0.0.0.0" in text
     assert "ARG BASE_IMAGE=python:3.11-slim" in text and "-DGGML_CUDA=on" in text
 
 
