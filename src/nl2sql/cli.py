@@ -111,6 +111,7 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
         log_level=settings.server.log_level,
         log_config=None,  # keep our logging; the gateway records every request instead of an access log
         access_log=False,
+        timeout_graceful_shutdown=settings.server.shutdown_grace_seconds or None,
     )
     try:
         Server(config).run()

@@ -75,6 +75,12 @@ class ServerSettings:
         "Log lines on stdout: `auto` (one readable line each on a terminal, JSON lines anywhere else), `json` or `plain`.",
         choices=("auto", "json", "plain"),
     )
+    shutdown_grace_seconds: int = setting(
+        "NL2SQL_SHUTDOWN_GRACE_SECONDS", 30,
+        "On SIGTERM or Ctrl-C, stop taking connections and give requests in flight this long to finish before "
+        "they are cancelled (0: no limit); then the records are flushed and the embedded database stopped. Keep it "
+        "under the container's stop timeout (`docker stop -t`, compose `stop_grace_period`).",
+    )
 
 
 @dataclass(frozen=True)

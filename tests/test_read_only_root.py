@@ -1,0 +1,129 @@
+"""`nl2sql serve` as the container runs it: an unprivileged user, the root filesystem read-only, only the data dir
+writable and /tmp a tmpfs (a private mount namespace stands in for the container). It starts on its embedded
+defaults, answers through the reader and the bundled model, and on SIGTERM lets the request in flight finish,
+records it and stops its database, so that a restart finds everything."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_cli import _free_port
+
+NOBODY = 65534
+
+
+def _can_isolate() -> bool:
+    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("setpriv")):
+        return False
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -o bind,ro / / && ! touch /nl2sql-ro-probe"],
+                           capture_output=True)
+    return probe.returncode == 0
+
+
+pytestmark = pytest.mark.skipif(not _can_isolate(), reason="needs root and mount namespaces (unshare, setpriv)")
+
+
+def _isolated(data: Path, *args: str, **popen) -> subprocess.Popen:
+    """Run `python -m nl2sql.cli ARGS` as nobody with / read-only, `data` writable and a fresh tmpfs on /tmp."""
+    script = (
+        f'mount --bind "{data}" "{data}" && mount -o bind,ro / / && mount -t tmpfs -o mode=1777 tmpfs /tmp && '
+        f'exec setpriv --reuid {NOBODY} --regid {NOBODY} --clear-groups "$0" -m nl2sql.cli "$@"'
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NL2SQL_")} | {
+        "HOME": "/nonexistent", "HF_HUB_OFFLINE": "1", "HF_HOME": "/tmp/huggingface",
+        "NL2SQL_DATA_DIR": str(data / "data"), "NL2SQL_LLM_CACHE_DIR": str(data / "models"),
+        "NL2SQL_ARGON2_MEMORY_KIB": "1024", "NL2SQL_ARGON2_TIME_COST": "1",
+    } | popen.pop("env", {})
+    return subprocess.Popen(["unshare", "-m", "sh", "-c", script, sys.executable, *args], env=env, **popen)
+
+
+def _cli(data: Path, *args: str, stdin: str = "") -> str:
+    proc = _isolated(data, *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(stdin, timeout=120)
+    assert proc.returncode == 0, err
+    return out.strip()
+
+
+def _serve(data: Path, port: int, log: Path) -> subprocess.Popen:
+    server = _isolated(data, "serve", env={"NL2SQL_PORT": str(port)}, stdout=log.open("a"),
+                       stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while True:
+        assert server.poll() is None, log.read_text()[-3000:]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.3)
+
+
+def test_serves_read_only_as_nobody_and_shuts_down_gracefully_on_sigterm():
+    root = Path(tempfile.mkdtemp(prefix="nl2sql-ro-", dir="/var/tmp"))  # not under /tmp: that one is replaced
+    os.chown(root, NOBODY, NOBODY)
+    root.chmod(0o755)
+    log = root / "serve.log"
+    port = _free_port()
+    try:
+        server = _serve(root, port, log)
+        assert not list(root.glob("*.probe"))
+        _cli(root, "users", "create", "--admin", "--email", "ops@example.com", "--password-stdin",
+             stdin="ops password 1234\n")
+        key = _cli(root, "api-keys", "create", "--user", "ops@example.com").splitlines()[-1]
+        base, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=base, headers=headers, timeout=300) as client:
+            read = client.post("/api/v1/ask", json={"question": "How many orders were placed in each status?",
+                                                    "connection": "demo"})
+            assert read.status_code == 200 and read.json()["rows"], read.text
+            # a question nothing reads: the bundled model (llama.cpp, its GGUF in the read-only venv) is asked,
+            # and SIGTERM arrives while it works
+            outcome: dict[str, object] = {}
+
+            def ask() -> None:
+                try:
+                    outcome["response"] = client.post(
+                        "/api/v1/ask", json={"question": "qqq zzz xyzzy plugh", "connection": "demo"},
+                        headers={"X-Request-ID": "in-flight-at-sigterm"})
+                except httpx.HTTPError as exc:
+                    outcome["error"] = exc
+
+            asking = threading.Thread(target=ask)
+            asking.start()
+            time.sleep(1.5)
+            assert asking.is_alive(), "the model answered before SIGTERM could arrive"
+            server.send_signal(signal.SIGTERM)
+            asking.join(120)
+        assert "error" not in outcome, outcome
+        in_flight = outcome["response"]
+        assert in_flight.status_code in (200, 422), in_flight.text  # an answer, or the model's SQL refused
+        assert server.wait(60) in (0, -signal.SIGTERM)
+        assert not (root / "data" / "pgdata" / "postmaster.pid").exists()  # the embedded database stopped
+        assert "Traceback" not in log.read_text()
+        # a restart on the same data dir finds the request that was in flight, recorded
+        server = _serve(root, port, log)
+        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+            trace = client.get("/api/v1/logs/in-flight-at-sigterm")
+            assert trace.status_code == 200, trace.text
+            recorded = trace.json()
+            assert [r["status"] for r in recorded["requests"]] == [in_flight.status_code]
+            assert recorded["model_calls"] and all(c["status"] == "ok" for c in recorded["model_calls"]), recorded
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(60) in (0, -signal.SIGTERM)
+    finally:
+        for proc in ("server",):
+            running = locals().get(proc)
+            if running is not None and running.poll() is None:
+                running.kill()
+        shutil.rmtree(root, ignore_errors=True)
