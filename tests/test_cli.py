@@ -227,3 +227,13 @@ def test_a_pipe_gets_json_lines(app_db_url, tmp_path):
 def test_log_format_setting_forces_json_on_a_terminal(app_db_url, tmp_path):
     out = _serve_output(_quiet_env(app_db_url, tmp_path, NL2SQL_LOG_FORMAT="json"), terminal=True)
     assert any(line.startswith("{") and '"level"' in line for line in out.replace("\r", "").splitlines()), out
+
+
+def test_a_data_dir_that_cannot_be_written_stops_with_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = _env(NL2SQL_DATA_DIR=str(blocker / "data"), NL2SQL_PORT=str(_free_port()))
+    for args, says in ((["serve"], "can't hold the secret key"), (["db", "current"], "can't be created")):
+        done = subprocess.run([NL2SQL, *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
+        assert str(blocker / "data") in done.stderr

@@ -51,13 +51,19 @@ def resolve_secret_key(settings: Settings) -> str:
             "same in every container): `nl2sql secret-key` prints a new one"
         )
     path = Path(settings.database.data_dir) / "secret.key"
-    if path.exists():
+    try:
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(Fernet.generate_key().decode())
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
+    except OSError as exc:
+        raise StartupError(
+            f"the data dir {settings.database.data_dir} can't hold the secret key ({exc.strerror}): make it a "
+            "writable folder with free space (NL2SQL_DATA_DIR; in a container, a mounted volume)"
+        ) from None
 
 
 def _problem(status: int, title: str, detail: str, extra: dict | None = None, headers: dict | None = None) -> Response:

