@@ -18,6 +18,7 @@ run() {
 mkdir -p .data
 run $py bench/startup.py --runs 1
 run $py bench/memory.py --users 2 --seconds 3
+run $py bench/load.py --users 3 --seconds 5
 run $py bench/ask.py --model fake --requests 5
 run $py bench/gateway.py --part overhead --requests 100 --rounds 1
 run $py bench/gateway.py --part load --clients 5 --duration 3
