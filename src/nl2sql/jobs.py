@@ -9,17 +9,14 @@ from typing import Any
 import procrastinate
 from sqlalchemy.engine import URL
 
+from nl2sql.db import libpq_uri
+
 __all__ = ["Blueprint", "JobContext", "Jobs"]
 
 Blueprint = procrastinate.Blueprint
 JobContext = procrastinate.JobContext
 
 log = logging.getLogger("nl2sql.jobs")
-
-
-def _conninfo(url: URL) -> str:
-    # libpq conninfo from the SQLAlchemy URL (keeps ?host=/socket/dir of the embedded server)
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Jobs:
@@ -30,7 +27,7 @@ class Jobs:
     """
 
     def __init__(self, url: URL, blueprints: dict[str, procrastinate.Blueprint], *, concurrency: int = 2) -> None:
-        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=_conninfo(url)))
+        self.app = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=libpq_uri(url)))
         for namespace, blueprint in blueprints.items():
             self.app.add_tasks_from(blueprint, namespace=namespace)
         self._concurrency = concurrency
