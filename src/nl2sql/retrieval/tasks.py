@@ -12,6 +12,13 @@ from nl2sql.jobs import Blueprint, JobContext
 
 log = logging.getLogger("nl2sql.retrieval")
 
+
+class ReindexQueue(Protocol):
+    """Where reindex jobs are queued (nl2sql.jobs.Jobs)."""
+
+    async def defer(self, task: str, **kwargs: Any) -> int: ...
+
+
 async def reindex(retriever: Any, connection_id: int) -> None:
     """Embed what changed in the connection's catalog (the retriever would otherwise do it on the next question)."""
     try:

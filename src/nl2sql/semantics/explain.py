@@ -63,7 +63,7 @@ class _Describer:
     def column(self, col: Col) -> str:
         try:
             entity = self.model.entity(col.table)
-            attribute = entity.attribute(col.column)
+            entity.attribute(col.column)  # a column the model doesn't know reads as its own name
         except KeyError:
             return col.column
         words = humanize(col.column)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, stem, synonyms

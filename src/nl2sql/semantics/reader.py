@@ -11,7 +11,6 @@ count would scatter that state; splitting it into a registry of plan rules is it
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 from collections.abc import Sequence
@@ -44,7 +43,6 @@ from nl2sql.semantics.plan import (
     Part,
     QueryPlan,
     Related,
-    Today,
     columns_of,
 )
 from nl2sql.semantics.timewords import BUCKET_WORDS, TimeWindow, find_buckets, find_windows
@@ -74,7 +72,7 @@ ADJECTIVE_PROPERTIES = {
     "longest": "length duration distance pages", "shortest": "length duration distance pages", "tallest": "height altitude elevation",
     "highest": "altitude elevation height", "largest": "area size capacity", "biggest": "area size capacity",
     "smallest": "area size capacity", "heaviest": "weight", "lightest": "weight", "fastest": "speed",
-    "slowest": "speed", "cheapest": "price cost", "oldest": "age birth date", "youngest": "age birth date",
+    "slowest": "speed", "oldest": "age birth date", "youngest": "age birth date",
     "earliest": "date time", "latest": "date time", "newest": "date time", "expensive": "price cost amount",
     "cheap": "price cost amount", "cheapest": "price cost amount", "costly": "price cost amount",
     "popular": "count quantity sales", "recent": "date time", "heavy": "weight", "long": "length duration",
@@ -1348,7 +1346,6 @@ class Reader:
                     if isinstance(m.expr, Agg) and m.table != base else m for m in measures]
 
         # filters
-        absent_tables: list[str] = []
         for f in filters:
             used |= f.tokens
             if isinstance(f.condition, _Having):
