@@ -250,6 +250,35 @@ def db_restore(path: Path, yes: bool) -> None:
                + ("" if state.is_current else "; `serve` applies the newer migrations at start"))
 
 
+@db.command("reseal")
+def db_reseal() -> None:
+    """Re-encrypt stored database credentials with NL2SQL_SECRET_KEY (the last step of a key rotation)."""
+    from nl2sql.app import resolve_secret_key
+    from nl2sql.catalog import CatalogService
+
+    settings = _settings()
+    try:
+        key = resolve_secret_key(settings)
+    except AppError as exc:
+        _fail(exc.detail)
+    db = _open_database(settings, migrate=False)
+
+    async def main() -> int:
+        catalog = CatalogService(db.sessions, settings.catalog, key, previous_keys=settings.server.previous_key_list)
+        try:
+            return await catalog.reseal_credentials()
+        finally:
+            catalog.close()
+            await db.close()
+
+    try:
+        count = asyncio.run(main())
+    except AppError as exc:
+        _fail(exc.detail)
+    click.echo(f"resealed the credentials of {count} connection(s) with the current secret key; "
+               "NL2SQL_PREVIOUS_SECRET_KEYS can be unset now")
+
+
 def _embedded_running(data_dir: Path) -> bool:
     pid_file = Path(data_dir) / "pgdata" / "postmaster.pid"
     try:

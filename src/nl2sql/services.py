@@ -107,6 +107,7 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
         jobs = Jobs(db.url, blueprints(settings))
         auth_service = auth.AuthService(db.sessions, settings.auth)
         catalog_service = catalog.CatalogService(db.sessions, settings.catalog, secret_key,
+                                                 previous_keys=settings.server.previous_key_list,
                                                  golden_check=golden_check(settings), jobs=jobs)
         stack.callback(catalog_service.close)
         # catalog edits and syncs queue a re-embedding job; the retriever also catches up before answering

@@ -66,6 +66,14 @@ class ServerSettings:
         "dir (mode 0600); with NL2SQL_DATABASE_URL it is required. Every container sharing a database needs the same.",
         secret=True,
     )
+    previous_secret_keys: str | None = setting(
+        "NL2SQL_PREVIOUS_SECRET_KEYS",
+        None,
+        "During a secret key rotation: the keys used before NL2SQL_SECRET_KEY, comma-separated. Stored database "
+        "credentials sealed with them still open; `nl2sql db reseal` moves them to the current key, after which "
+        "this is unset again (docs/operations.md).",
+        secret=True,
+    )
     log_level: str = setting(
         "NL2SQL_LOG_LEVEL", "info", "Log level of the logs on stdout (libraries' own chatter shows only at `debug`).",
         choices=("debug", "info", "warning", "error"),
@@ -75,12 +83,17 @@ class ServerSettings:
         "Log lines on stdout: `auto` (one readable line each on a terminal, JSON lines anywhere else), `json` or `plain`.",
         choices=("auto", "json", "plain"),
     )
+
     shutdown_grace_seconds: int = setting(
         "NL2SQL_SHUTDOWN_GRACE_SECONDS", 30,
         "On SIGTERM or Ctrl-C, stop taking connections and give requests in flight this long to finish before "
         "they are cancelled (0: no limit); then the records are flushed and the embedded database stopped. Keep it "
         "under the container's stop timeout (`docker stop -t`, compose `stop_grace_period`).",
     )
+
+    @property
+    def previous_key_list(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in (self.previous_secret_keys or "").split(",") if k.strip())
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,12 +59,13 @@ class CatalogCore:
         settings: CatalogSettings,
         secret_key: str,
         *,
+        previous_keys: Sequence[str] = (),
         golden_check: GoldenSqlCheck | None = None,
         jobs: SyncQueue | None = None,
     ) -> None:
         self._sessions = sessions
         self.settings = settings
-        self._vault = engines.CredentialVault(secret_key)
+        self._vault = engines.CredentialVault(secret_key, previous_keys)
         self._engines = engines.EnginePool(pool_size=settings.pool_size, connect_timeout=settings.connect_timeout)
         self._golden_check = golden_check or ReadOnlyCheck(settings.query_timeout)
         self._listeners: list[ChangeListener] = []

@@ -192,6 +192,17 @@ class ConnectionsPart(CatalogCore):
         await self._notify(result.id)
         return result
 
+    async def reseal_credentials(self, actor: User | None = None) -> int:
+        """Re-encrypt every stored connection URL with the current secret key (the last step of a key rotation:
+        afterwards the previous keys are no longer needed); one transaction, audited. Returns how many."""
+        async with self._sessions() as db:
+            rows = (await db.scalars(sa.select(ConnectionRow).order_by(ConnectionRow.id))).all()
+            for row in rows:
+                row.url_encrypted = self._vault.reseal(row.url_encrypted)
+            self._audit(db, actor, "catalog.credentials.reseal", "connections", after={"connections": len(rows)})
+            await db.commit()
+        return len(rows)
+
     async def delete_connection(self, actor: User | None, name: str) -> None:
         async with self._sessions() as db:
             row = await self._row_by_name(db, name)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 import threading
 from pathlib import Path
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import URL, make_url
 
 from nl2sql.errors import StartupError, UnavailableError, ValidationFailed
@@ -167,16 +168,30 @@ def driver_package(url: URL) -> str | None:
 
 
 class CredentialVault:
-    """Encrypts whole URLs (password and any secret query parameters) with the server's Fernet key."""
+    """Encrypts whole URLs (password and any secret query parameters) with the server's Fernet key; during a key
+    rotation it also opens what the previous keys sealed, and `reseal` moves a token to the current key."""
 
-    def __init__(self, secret_key: str) -> None:
-        try:
-            self._fernet = Fernet(secret_key.encode())
-        except (ValueError, TypeError):
-            raise StartupError("NL2SQL_SECRET_KEY must be a Fernet key (urlsafe base64 of 32 bytes)") from None
+    def __init__(self, secret_key: str, previous_keys: Sequence[str] = ()) -> None:
+        keys = []
+        for name, key in [("NL2SQL_SECRET_KEY", secret_key)] + [("NL2SQL_PREVIOUS_SECRET_KEYS", k) for k in previous_keys]:
+            try:
+                keys.append(Fernet(key.encode()))
+            except (ValueError, TypeError):
+                raise StartupError(f"{name} must hold Fernet keys (urlsafe base64 of 32 bytes)") from None
+        self._fernet = MultiFernet(keys)
 
     def seal(self, url: URL) -> str:
         return self._fernet.encrypt(url.render_as_string(hide_password=False).encode()).decode()
+
+    def reseal(self, token: str) -> str:
+        """The same URL sealed with the current key (whichever key sealed it)."""
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise UnavailableError(
+                "stored credentials can't be decrypted with NL2SQL_SECRET_KEY or NL2SQL_PREVIOUS_SECRET_KEYS: add the "
+                "key they were saved with to NL2SQL_PREVIOUS_SECRET_KEYS"
+            ) from None
 
     def open(self, token: str) -> URL:
         try:
