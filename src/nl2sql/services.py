@@ -133,7 +133,7 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
         first_run = await _first_run(settings, auth_service)
         await jobs.open()  # before the demo install, whose catalog change queues a reindex job
         stack.push_async_callback(jobs.close)
-        pending_asks = answers.PendingAsks()
+        pending_asks = answers.PendingAsks(db.sessions)
         stack.push_async_callback(pending_asks.close)
         services = Services(settings, db, jobs, auth_service, first_run, catalog_service,
                             audit.AuditLog(db.sessions, connection_names=catalog_service.connection_names),

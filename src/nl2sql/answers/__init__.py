@@ -2,7 +2,8 @@
 SQL (SqlGenerationService: a question turned into checked SQL by candidates chosen by execution), with feedback."""
 
 from nl2sql.answers.api import api_routes
-from nl2sql.answers.ask import AskService, PendingAsks
+from nl2sql.answers.ask import AskService
+from nl2sql.answers.pending import PendingAsks
 from nl2sql.answers.dto import SqlAnswer, SqlNotGenerated
 from nl2sql.answers.feedback import FeedbackService
 from nl2sql.answers.generation import SqlGenerationService, resolve_trust

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +34,7 @@ from nl2sql.semantics import (
 from nl2sql.settings import AnswersSettings, EngineSettings
 from nl2sql.sqlguard import QueryFailed, QueryTimeout, SqlRefused, ValidatedSql, run
 
-__all__ = ["AskResult", "AskService", "PendingAsk", "PendingAsks"]
+__all__ = ["AskResult", "AskService"]
 
 log = logging.getLogger("nl2sql.answers")
 
@@ -413,68 +412,3 @@ def _plain(value: Any) -> Any:
 
 
 EDITED_PREFIX = "Edited SQL (from: "
-
-# -- in-flight questions of the ask page ---------------------------------------------------------------
-
-
-@dataclass
-class PendingAsk:
-    """A question being answered in the background; the page polls it for its stages and then its result."""
-
-    token: str
-    user_id: int
-    question: str
-    started: float
-    stages: list[str] = field(default_factory=list)
-    task: asyncio.Task | None = None
-    ended_s: float | None = None  # seconds from the question to its result or error
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
-
-    @property
-    def done(self) -> bool:
-        return self.task is not None and self.task.done()
-
-    @property
-    def poll_ms(self) -> int:
-        """How long the page waits before asking again: often at first, then less as the wait grows."""
-        elapsed = self.elapsed_s
-        return 500 if elapsed < 10 else 1000 if elapsed < 60 else 2000
-
-
-class PendingAsks:
-    """Questions in flight in this process, by token; finished ones are kept a while for their last poll."""
-
-    KEEP_S = 600.0
-
-    def __init__(self) -> None:
-        self._items: dict[str, PendingAsk] = {}
-
-    def start(self, user: User, question: str, work: Callable[[Progress], Awaitable[AskResult]]) -> PendingAsk:
-        self._forget_old()
-        pending = PendingAsk(secrets.token_urlsafe(12), user.id, question, time.monotonic(), ["Question received"])
-        pending.task = asyncio.create_task(work(pending.stages.append))
-        pending.task.add_done_callback(lambda _: setattr(pending, "ended_s", pending.elapsed_s))
-        self._items[pending.token] = pending
-        return pending
-
-    def get(self, user: User, token: str) -> PendingAsk:
-        pending = self._items.get(token)
-        if pending is None or pending.user_id != user.id:
-            raise NotFoundError("this question is no longer in progress here (the server may have restarted): "
-                                "find it in History")
-        return pending
-
-    def _forget_old(self) -> None:
-        now = time.monotonic()
-        for token, pending in list(self._items.items()):
-            if pending.done and now - pending.started > self.KEEP_S:
-                del self._items[token]
-
-    async def close(self) -> None:
-        for pending in self._items.values():
-            if pending.task is not None and not pending.task.done():
-                pending.task.cancel()
-        self._items.clear()

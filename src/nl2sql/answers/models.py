@@ -112,3 +112,18 @@ class FeedbackRow(Base):
         sa.CheckConstraint("rating IN (-1, 1)", name="ck_answer_feedback_rating"),
         sa.UniqueConstraint("answer_id", "user_id", name="uq_answer_feedback_answer_user"),
     )
+
+
+class AskProgressRow(Base):
+    """A question in flight on the ask page (any server may answer its polls); kept an hour after it started."""
+
+    __tablename__ = "ask_progress"
+
+    token: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.Integer)
+    question: Mapped[str] = mapped_column(sa.Text)
+    stages: Mapped[list] = mapped_column(JSONB)
+    started_at: Mapped[datetime] = mapped_column(TS, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(TS)
+    answer_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    error: Mapped[dict | None] = mapped_column(JSONB)

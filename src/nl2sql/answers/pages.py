@@ -11,14 +11,15 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Response, Stream, Template
 
-from nl2sql.answers.ask import AskResult, AskService, PendingAsks
+from nl2sql.answers.ask import AskResult, AskService
+from nl2sql.answers.pending import CANCELLED, PendingAsks, error_context
 from nl2sql.answers.charts import CHART_KINDS
 from nl2sql.answers.feedback import FeedbackFilter, FeedbackService
 from nl2sql.answers.history import STATUSES
 from nl2sql.answers.results import highlight_sql
 from nl2sql.answers.generation import SqlGenerationService, effective_question
 from nl2sql.auth import AuthService, current_user, requires_admin, requires_user
-from nl2sql.errors import AppError, BusyError, ValidationFailed
+from nl2sql.errors import AppError, ValidationFailed
 from nl2sql.prompting import Turn
 from nl2sql.web import is_htmx, redirect, render
 
@@ -69,18 +70,6 @@ def _rows_context(ask_service: AskService, answered: AskResult, page: int) -> di
     page = min(max(1, page), pages)
     return {"rows": rows[(page - 1) * size: page * size], "page": page, "pages": pages, "page_size": size,
             "first_row": (page - 1) * size + 1}
-
-
-def _error_context(error: BaseException) -> dict[str, Any]:
-    if isinstance(error, AppError):
-        extra = error.extra or {}
-        return {"title": error.title, "detail": error.detail, "status": error.status_code,
-                "attempts": extra.get("attempts") or [], "answer_id": extra.get("answer_id"),
-                "thread_id": extra.get("thread_id"), "busy": isinstance(error, BusyError),
-                "retry_after": getattr(error, "retry_after", None)}
-    log.exception("asking failed", exc_info=error)
-    return {"title": "Internal error", "detail": "something went wrong on our side; the error was logged",
-            "status": 500, "attempts": [], "answer_id": None, "thread_id": None, "busy": False, "retry_after": None}
 
 
 async def _new_answer(request: Request, ask_service: AskService, feedback_service: FeedbackService,
@@ -138,7 +127,7 @@ class AskPages(Controller):
             return await ask_service.ask(user, question, connection, thread_id=thread_id, progress=progress)
 
         if is_htmx(request):
-            pending = pending_asks.start(user, question, work)
+            pending = await pending_asks.start(user, question, work)
             return Template("answers/_progress.html", context={"p": pending})
         # without JavaScript: wait for the answer and show the whole page
         connections = await ask_service.connections(user)
@@ -147,7 +136,7 @@ class AskPages(Controller):
         try:
             answered = await work(lambda _: None)
         except Exception as error:  # shown in the page, as the htmx path does
-            return Template("answers/ask.html", context=context | {"error": _error_context(error)},
+            return Template("answers/ask.html", context=context | {"error": error_context(error)},
                             status_code=getattr(error, "status_code", 500))
         context |= await _answer_context(request, ask_service, feedback_service, answered)
         context["thread_id"] = answered.record.thread_id
@@ -158,26 +147,24 @@ class AskPages(Controller):
         self, request: Request, token: str, ask_service: AskService, feedback_service: FeedbackService,
         pending_asks: PendingAsks,
     ) -> Template:
-        pending = pending_asks.get(current_user(request), token)
+        user = current_user(request)
+        pending = await pending_asks.get(user, token)
         if not pending.done:
             return Template("answers/_progress.html", context={"p": pending})
-        error = pending.task.exception() if not pending.task.cancelled() else ValidationFailed("the question was cancelled")
-        if error is not None:
+        if pending.error is not None:
             ended = pending.ended_s if pending.ended_s is not None else pending.elapsed_s
-            return Template("answers/_ask_error.html", context={"error": _error_context(error) | {"elapsed_s": ended},
+            return Template("answers/_ask_error.html", context={"error": pending.error | {"elapsed_s": ended},
                                                                 "question": pending.question})
-        context = await _answer_context(request, ask_service, feedback_service, pending.task.result())
+        # answered here: the result in memory; answered by another server: read back by its id
+        answered = pending.result or await ask_service.answer(user, pending.answer_id)
+        context = await _answer_context(request, ask_service, feedback_service, answered)
         return Template("answers/_answer.html", context=context | {"chart_kinds": CHART_KINDS, "oob_thread": True})
 
     @post("/ask/progress/{token:str}/cancel", opt={"rate_limited": False})
     async def cancel(self, request: Request, token: str, pending_asks: PendingAsks) -> Template:
-        pending = pending_asks.get(current_user(request), token)
-        if not pending.done and pending.task is not None:
-            pending.task.cancel()
+        pending = await pending_asks.cancel(current_user(request), token)
         return Template("answers/_ask_error.html", context={
-            "error": _error_context(ValidationFailed("you cancelled the question; ask again when you like"))
-            | {"title": "Cancelled"},
-            "question": pending.question})
+            "error": error_context(ValidationFailed(CANCELLED)) | {"title": "Cancelled"}, "question": pending.question})
 
     @get("/answers/{answer_id:int}/rows")
     async def rows(self, request: Request, answer_id: int, ask_service: AskService, page: int = 1) -> Template:
