@@ -12,12 +12,12 @@ from litestar.params import Body, Parameter
 from litestar.response import Redirect, Response, Stream, Template
 
 from nl2sql.answers.ask import AskResult, AskService
-from nl2sql.answers.pending import CANCELLED, PendingAsks, error_context
 from nl2sql.answers.charts import CHART_KINDS
 from nl2sql.answers.feedback import FeedbackFilter, FeedbackService
-from nl2sql.answers.history import STATUSES
-from nl2sql.answers.results import highlight_sql
 from nl2sql.answers.generation import SqlGenerationService, effective_question
+from nl2sql.answers.history import STATUSES
+from nl2sql.answers.pending import CANCELLED, PendingAsks, error_context
+from nl2sql.answers.results import highlight_sql
 from nl2sql.auth import AuthService, current_user, requires_admin, requires_user
 from nl2sql.errors import AppError, ValidationFailed
 from nl2sql.prompting import Turn
