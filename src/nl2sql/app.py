@@ -121,7 +121,25 @@ def _unstorable(exc: sa.exc.DataError) -> str:
     return "a value in the request can't be stored: " + " ".join(text.split())[:160]
 
 
+APP_DB_DOWN = ("the app database is not reachable right now (it may be restarting): nothing was changed; "
+               "try again in a moment")
+
+
+def _app_database_down(exc: Exception) -> bool:
+    """The app database went away under a request (customer databases' failures arrive as AppErrors)."""
+    if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
 def handle_unexpected(request: Request, exc: Exception) -> Response:
+    if _app_database_down(exc):
+        log.warning("app database unreachable on %s %s: %s", request.method, request.url.path,
+                    " ".join(str(getattr(exc, "orig", exc)).split())[:300])
+        headers = {"Retry-After": "5"}
+        if auth.is_api_path(request.url.path):
+            return _problem(503, "Service unavailable", APP_DB_DOWN, headers=headers)
+        return _page_error(request, 503, "Service unavailable", APP_DB_DOWN, headers)
     if isinstance(exc, sa.exc.DataError):
         detail = _unstorable(exc)
         log.warning("request refused on %s %s: %s", request.method, request.url.path, detail)
