@@ -241,3 +241,75 @@ async def test_a_customer_database_down_hanging_or_slow_gets_a_clear_error_and_t
         assert "ran longer than" in timed_out.json()["detail"], timed_out.text
         replies["sql"] = COUNT_SQL
         assert (await ask("How many items after the slow one?")).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["down", "garbage"])
+async def test_a_model_server_down_or_answering_garbage_gets_a_clear_bounded_error(settings, tmp_path, backend):
+    """The openai backend pointed at nothing listening, or at a server answering noise: the question ends in a
+    clear error after a bounded number of attempts, recorded in history, and the reader's answers still come."""
+    from dataclasses import replace
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+    from tests.conftest import with_section
+
+    calls = []
+
+    class Noise(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self._send(b'{"data": [{"id": "noise"}]}')
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            calls.append(self.path)
+            self._send(b'{"choices": [{"message": {"content": "\\u0000%%%% not sql at all \\ud83d"}}]')
+
+        def _send(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    if backend == "garbage":
+        noise = ThreadingHTTPServer(("127.0.0.1", 0), Noise)
+        threading.Thread(target=noise.serve_forever, daemon=True).start()
+        base_url = f"http://127.0.0.1:{noise.server_address[1]}/v1"
+    else:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base_url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"  # nothing listens there once closed
+    inference = replace(settings.inference, backend="openai", base_url=base_url, retries=1, request_timeout=10)
+    configured = with_section(_settings(settings.database.url, tmp_path / "data"), server=settings.server,
+                              inference=inference, engine=EngineSettings(answer_cache=0))
+    app = create_app(configured)
+    try:
+        async with AsyncTestClient(app=app, base_url="http://testserver.local", timeout=60) as client:
+            auth = app.state.auth
+            admin = await auth.create_user("ops@example.com", "ops password 1234", role="admin")
+            key = bearer((await auth.create_api_key(admin, name="fault")).key)
+            await app.state.catalog.create_connection(admin, "shop", _shop(tmp_path / "shop.db"))
+            assert (await app.state.catalog.sync_now(admin, "shop")).error is None
+            failed = await client.post("/api/v1/ask", json={"question": "qqq zzz xyzzy plugh", "connection": "shop"},
+                                       headers=key)
+            assert failed.status_code in (422, 502, 503), failed.text
+            body = failed.json()
+            assert body["detail"] and "Traceback" not in failed.text
+            assert len(body.get("attempts") or []) <= 3  # repair is bounded
+            if backend == "garbage":
+                assert 1 <= len(calls) <= 6, calls
+            history = await client.get("/api/v1/answers", headers=key)
+            assert history.status_code == 200 and history.json()  # the failed question is in history
+            read = await client.post("/api/v1/ask", json={"question": "How many items are there?",
+                                                          "connection": "shop"}, headers=key)
+            assert read.status_code == 200 and read.json()["rows"] == [[20]], read.text
+            assert read.json()["generator"] == "reader"  # the model failed or wasn't needed: the reading stands
+    finally:
+        if backend == "garbage":
+            noise.shutdown()
+            noise.server_close()

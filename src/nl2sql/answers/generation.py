@@ -267,8 +267,15 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         if self._consult_model(candidates):
             say(model_stage(self._model))
             check = partial(self._check, policy=policy, engine=engine, terms=terms, dialect=model.dialect)
-            await self._model_candidates(outcome, question, text, retrieval, schema, model, policy, connection,
-                                         clock, history, check)
+            try:
+                await self._model_candidates(outcome, question, text, retrieval, schema, model, policy, connection,
+                                             clock, history, check)
+            except (BusyError, InferenceTimeout, UnavailableError) as error:
+                # the model is one generator among several: busy, too slow or gone, the others' answers stand
+                if not any(c.ran and c.rows for c in candidates):
+                    raise
+                log.warning("the model failed (%s); choosing among the other candidates", error.detail)
+                candidates.append(Candidate("model_sql", None, error=f"the model failed: {error.detail}"))
         trust = await self.trust_reading()
         for c in candidates:
             if c.generator == "model_sql" and c.note is None:
