@@ -313,3 +313,77 @@ async def test_a_model_server_down_or_answering_garbage_gets_a_clear_bounded_err
         if backend == "garbage":
             noise.shutdown()
             noise.server_close()
+
+
+def _can_mount() -> bool:
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        return False
+    probe = Path(tempfile.mkdtemp(prefix="nl2sql-mount-probe-", dir="/var/tmp"))
+    try:
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(probe)], capture_output=True)
+        if done.returncode == 0:
+            subprocess.run(["umount", str(probe)])
+        return done.returncode == 0
+    finally:
+        probe.rmdir()
+
+
+@pytest.mark.skipif(not _can_mount(), reason="needs root to mount a small tmpfs as the data dir")
+async def test_a_full_data_dir_gets_a_clear_error_and_recovers_when_space_is_freed():
+    """The embedded database's data dir on a small filesystem, filled up: a write answers 507 saying the disk is
+    full, reads and the health check still answer, nothing is lost from the records, and freeing space is enough."""
+    import subprocess
+
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+
+    root = Path(tempfile.mkdtemp(prefix="nl2sql-full-", dir="/var/tmp"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160m,mode=0755", "tmpfs", str(root)], check=True)
+    prefix, sent = f"full-{uuid.uuid4().hex[:6]}-", 0
+    try:
+        app = create_app(_settings(None, root / "data"))
+        async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+            auth = app.state.auth
+            admin = await auth.create_user("ops@example.com", "ops password 1234", role="admin")
+            key = bearer((await auth.create_api_key(admin, name="full")).key)
+
+            async def call(method: str, path: str, **kwargs):
+                nonlocal sent
+                sent += 1
+                return await client.request(method, path, headers=key | {"X-Request-ID": f"{prefix}{sent}"}, **kwargs)
+
+            filler = root / "filler"
+            with filler.open("wb") as f:
+                with pytest.raises(OSError):
+                    while True:
+                        f.write(b"\0" * (1 << 20))
+                        f.flush()
+            refused = None
+            for i in range(500):  # PostgreSQL has free room in its pages and WAL: it fills up after some writes
+                made = await call("POST", "/api/v1/users", json={"email": f"u{i}@example.com", "display_name": "x" * 200,
+                                                                 "password": "long password 123"})
+                if made.status_code != 201:
+                    refused = made
+                    break
+            assert refused is not None and refused.status_code == 507, refused and refused.text
+            assert "out of disk space" in refused.json()["detail"] and "NL2SQL_DATA_DIR" in refused.json()["detail"]
+            assert (await call("GET", "/api/v1/connections")).status_code == 200
+            assert (await client.get("/healthz")).status_code == 200
+            filler.unlink()
+            again = await call("POST", "/api/v1/users", json={"email": "after@example.com",
+                                                              "password": "long password 123"})
+            assert again.status_code == 201, again.text
+            assert await app.state.gateway.recorder.flush(timeout=20)
+            engine = sa.create_engine(sync_url(app.state.db.url), poolclass=sa.pool.NullPool)
+            with engine.connect() as conn:
+                written = conn.scalar(sa.text("SELECT count(*) FROM gateway_requests WHERE trace_id LIKE :p"),
+                                      {"p": prefix + "%"})
+            engine.dispose()
+            assert written == sent  # kept in memory while the disk was full, written once there was room
+    finally:
+        subprocess.run(["umount", "-l", str(root)])
+        shutil.rmtree(root, ignore_errors=True)

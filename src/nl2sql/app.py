@@ -125,6 +125,14 @@ APP_DB_DOWN = ("the app database is not reachable right now (it may be restartin
                "try again in a moment")
 
 
+APP_DB_FULL = ("the app database is out of disk space: nothing was saved; free space in its data dir "
+               "(NL2SQL_DATA_DIR, or the external server's disk), then try again")
+
+
+def _sqlstate(exc: Exception) -> str:
+    return str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+
+
 def _app_database_down(exc: Exception) -> bool:
     """The app database went away under a request (customer databases' failures arrive as AppErrors)."""
     if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError):
@@ -133,6 +141,11 @@ def _app_database_down(exc: Exception) -> bool:
 
 
 def handle_unexpected(request: Request, exc: Exception) -> Response:
+    if _app_database_down(exc) and _sqlstate(exc) == "53100":  # disk_full
+        log.error("app database out of disk space on %s %s", request.method, request.url.path)
+        if auth.is_api_path(request.url.path):
+            return _problem(507, "Insufficient storage", APP_DB_FULL)
+        return _page_error(request, 507, "Insufficient storage", APP_DB_FULL)
     if _app_database_down(exc):
         log.warning("app database unreachable on %s %s: %s", request.method, request.url.path,
                     " ".join(str(getattr(exc, "orig", exc)).split())[:300])
