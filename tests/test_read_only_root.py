@@ -99,13 +99,38 @@ def test_serves_read_only_as_nobody_and_shuts_down_gracefully_on_sigterm():
                 except httpx.HTTPError as exc:
                     outcome["error"] = exc
 
+            # and readers keep it busy: each request on a connection of its own, until the server stops taking them
+            served: list[tuple[float, str, object]] = []  # (sent at, trace id, status or error)
+
+            def read_loop(n: int) -> None:
+                with httpx.Client(base_url=base, headers=headers | {"Connection": "close"}, timeout=60) as own:
+                    for i in range(10_000):
+                        trace, sent = f"reader-{n}-{i}", time.monotonic()
+                        try:
+                            status = own.get("/api/v1/answers" if i % 2 else "/api/v1/connections",
+                                             headers={"X-Request-ID": trace}).status_code
+                        except httpx.HTTPError as exc:
+                            served.append((sent, trace, exc))
+                            return
+                        served.append((sent, trace, status))
+
             asking = threading.Thread(target=ask)
+            readers = [threading.Thread(target=read_loop, args=(n,)) for n in range(4)]
             asking.start()
+            for reader in readers:
+                reader.start()
             time.sleep(1.5)
             assert asking.is_alive(), "the model answered before SIGTERM could arrive"
+            stopped_at = time.monotonic()
             server.send_signal(signal.SIGTERM)
             asking.join(120)
+            for reader in readers:
+                reader.join(60)
         assert "error" not in outcome, outcome
+        answered = [(sent, trace, s) for sent, trace, s in served if isinstance(s, int)]
+        assert len(answered) > 10 and {s for _, _, s in answered} == {200}, served[-10:]
+        # every request sent before the signal got its answer; the ones after were refused at the door
+        assert not [r for r in served if not isinstance(r[2], int) and r[0] < stopped_at - 0.2], served[-10:]
         in_flight = outcome["response"]
         assert in_flight.status_code in (200, 422), in_flight.text  # an answer, or the model's SQL refused
         assert server.wait(60) in (0, -signal.SIGTERM)
@@ -119,6 +144,8 @@ def test_serves_read_only_as_nobody_and_shuts_down_gracefully_on_sigterm():
             recorded = trace.json()
             assert [r["status"] for r in recorded["requests"]] == [in_flight.status_code]
             assert recorded["model_calls"] and all(c["status"] == "ok" for c in recorded["model_calls"]), recorded
+            for _, last, _ in {t.rsplit("-", 1)[0]: (s, t, st) for s, t, st in answered}.values():
+                assert client.get(f"/api/v1/logs/{last}").json()["requests"], last  # each reader's last answer
         server.send_signal(signal.SIGTERM)
         assert server.wait(60) in (0, -signal.SIGTERM)
     finally:
