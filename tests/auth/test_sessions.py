@@ -135,3 +135,15 @@ async def test_a_session_id_planted_before_login_is_never_the_one_logged_in(clie
     client.cookies.clear()
     client.cookies.set("nl2sql_session", planted)
     assert (await client.get("/account", follow_redirects=False)).status_code in (302, 303)
+
+
+async def test_an_admins_password_reset_ends_the_users_sessions_at_once(client, analyst, admin_key):
+    from tests.support import ANALYST_PASSWORD, bearer
+
+    await login(client, analyst.email, ANALYST_PASSWORD)
+    assert (await client.get("/account", follow_redirects=False)).status_code == 200
+    reset = await client.patch(f"/api/v1/users/{analyst.id}", json={"password": "reset password 789"},
+                               headers=bearer(admin_key))
+    assert reset.status_code == 200
+    after = await client.get("/account", follow_redirects=False)
+    assert after.status_code in (302, 303) and after.headers["location"].startswith("/login")
