@@ -21,16 +21,14 @@ import argparse
 import asyncio
 import csv
 import datetime as dt
-import decimal
 import itertools
 import json
-import math
 import random
 import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -40,7 +40,7 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).parent))
 from memory import cli, rss_mb  # noqa: E402
-from startup import NL2SQL, free_port  # noqa: E402
+from startup import NL2SQL, free_port, stop, wait_ready  # noqa: E402
 
 from nl2sql.db import AppDatabase, sync_url  # noqa: E402
 
@@ -180,21 +180,6 @@ async def run_load(base: str, users: list[tuple[str, str]], seconds: float, thin
     return tally, samples, time.monotonic() - began
 
 
-def wait_ready(base: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 300
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"nl2sql serve exited early: {proc.stderr.read()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit("not ready in time")
-        time.sleep(0.3)
-
-
 def report(tally: Tally, samples: list[tuple[float, float]], elapsed: float, users: int, written: int,
            model_records: int, model_calls: int) -> None:
     every = [v for values in tally.latency.values() for v in values]
@@ -243,7 +228,7 @@ def main() -> None:
     prefix = f"load-{uuid.uuid4().hex[:8]}-"
     proc = subprocess.Popen([NL2SQL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        wait_ready(base, proc)
+        wait_ready(base, proc, poll=0.3)
         users = []
         for i in range(max(1, args.users)):
             email = f"load{i}@example.com"
@@ -259,11 +244,7 @@ def main() -> None:
         setup_calls = model.calls
         tally, samples, elapsed = asyncio.run(run_load(base, users, args.seconds, args.think, proc.pid, prefix))
     finally:
-        proc.send_signal(signal.SIGTERM)  # graceful: requests in flight finish, the recorder flushes
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, signal.SIGTERM)  # graceful: requests in flight finish, the recorder flushes
         model.close()
     engine = sa.create_engine(sync_url(url), poolclass=sa.pool.NullPool)
     with engine.connect() as conn:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
-from startup import NL2SQL, free_port  # noqa: E402
+from startup import NL2SQL, free_port, stop, wait_ready  # noqa: E402
 
 QUESTION = "How many orders were placed in each status?"  # the demo's: the reader answers it
 MODEL_QUESTION = "qqq zzz xyzzy plugh"  # nothing to read: the bundled model is asked
@@ -113,18 +112,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([NL2SQL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit("nl2sql serve exited early")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("not ready in time")
-            time.sleep(0.2)
+        wait_ready(url, proc, poll=0.2)
         print(f"ready: app process {rss_mb(proc.pid):.0f} MB")
         idle = settle(proc.pid)
         print(f"idle (embedding model loaded in the background): {idle:.0f} MB; "
@@ -150,11 +138,7 @@ def main() -> None:
         print(f"under load ({len(keys)} users for {args.seconds:.0f} s asking and reading; responses {outcomes}): "
               f"max {max(samples):.0f} MB, at the end {samples[-1]:.0f} MB (first sample {samples[0]:.0f} MB)")
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 if __name__ == "__main__":

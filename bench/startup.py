@@ -29,6 +29,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_ready(base: str, proc: subprocess.Popen, timeout: float = 300, poll: float = 0.05) -> None:
+    """Until `base`/readyz answers 200; exits with the server's last output if it dies first."""
+    deadline = time.perf_counter() + timeout
+    while True:
+        if proc.poll() is not None:
+            output = proc.stderr.read() if proc.stderr else ""
+            output = output.decode(errors="replace") if isinstance(output, bytes) else output
+            raise SystemExit(f"nl2sql serve exited early: {output[-2000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.perf_counter() > deadline:
+            raise SystemExit("not ready in time")
+        time.sleep(poll)
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGINT, timeout: float = 60) -> None:
+    """Stop the server gracefully (it flushes its records and stops its database), killing it if it hangs."""
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def time_to_ready(data_dir: Path, timeout: float = 300) -> float:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NL2SQL_")}
@@ -36,23 +63,10 @@ def time_to_ready(data_dir: Path, timeout: float = 300) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen([NL2SQL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"nl2sql serve exited early: {proc.stderr.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    return time.perf_counter() - start
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() - start > timeout:
-                raise SystemExit("not ready in time")
-            time.sleep(0.05)
+        wait_ready(f"http://127.0.0.1:{port}", proc, timeout)
+        return time.perf_counter() - start
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc, timeout=30)
 
 
 def main() -> None:

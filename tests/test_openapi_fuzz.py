@@ -4,11 +4,8 @@ the document describes them."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
-import time
 
-import httpx
 import pytest
 from cryptography.fernet import Fernet
 
@@ -17,6 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
 from schemathesis.checks import not_a_server_error, response_schema_conformance  # noqa: E402
 
+from tests.serving import stop, wait_ready  # noqa: E402
 from tests.test_cli import NL2SQL, _env, _free_port, _run  # noqa: E402
 
 EXAMPLES = 6  # per operation and mode: about 900 requests in all, under a minute on 2 cores
@@ -32,26 +30,13 @@ def server(app_db_url, tmp_path):
     proc = subprocess.Popen([NL2SQL, "serve"], env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()[-3000:]
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_ready(proc, base, log)
         assert _run(["users", "create", "--admin", "--email", "fuzz@example.com"], env,
                     stdin="fuzz password 1234\n").returncode == 0
         key = _run(["api-keys", "create", "--user", "fuzz@example.com"], env).stdout.strip().splitlines()[-1]
         yield base, key, log
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def test_generated_requests_get_no_server_error_and_match_the_document(server):

@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.serving import CLEAN_EXIT, stop, wait_ready
 from tests.test_cli import _free_port
 
 NOBODY = 65534
@@ -58,16 +59,8 @@ def _cli(data: Path, *args: str, stdin: str = "") -> str:
 def _serve(data: Path, port: int, log: Path) -> subprocess.Popen:
     server = _isolated(data, "serve", env={"NL2SQL_PORT": str(port)}, stdout=log.open("a"),
                        stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 180
-    while True:
-        assert server.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.3)
+    wait_ready(server, f"http://127.0.0.1:{port}", log)
+    return server
 
 
 def test_serves_read_only_as_nobody_and_shuts_down_gracefully_on_sigterm():
@@ -133,7 +126,7 @@ def test_serves_read_only_as_nobody_and_shuts_down_gracefully_on_sigterm():
         assert not [r for r in served if not isinstance(r[2], int) and r[0] < stopped_at - 0.2], served[-10:]
         in_flight = outcome["response"]
         assert in_flight.status_code in (200, 422), in_flight.text  # an answer, or the model's SQL refused
-        assert server.wait(60) in (0, -signal.SIGTERM)
+        assert server.wait(60) in CLEAN_EXIT
         assert not (root / "data" / "pgdata" / "postmaster.pid").exists()  # the embedded database stopped
         assert "Traceback" not in log.read_text()
         # a restart on the same data dir finds the request that was in flight, recorded
@@ -146,8 +139,7 @@ def test_serves_read_only_as_nobody_and_shuts_down_gracefully_on_sigterm():
             assert recorded["model_calls"] and all(c["status"] == "ok" for c in recorded["model_calls"]), recorded
             for _, last, _ in {t.rsplit("-", 1)[0]: (s, t, st) for s, t, st in answered}.values():
                 assert client.get(f"/api/v1/logs/{last}").json()["requests"], last  # each reader's last answer
-        server.send_signal(signal.SIGTERM)
-        assert server.wait(60) in (0, -signal.SIGTERM)
+        assert stop(server) in CLEAN_EXIT
     finally:
         for proc in ("server",):
             running = locals().get(proc)

@@ -5,7 +5,6 @@ records of both land."""
 from __future__ import annotations
 
 import re
-import signal
 import sqlite3
 import subprocess
 import time
@@ -17,6 +16,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from nl2sql.db import sync_url
+from tests.serving import CLEAN_EXIT, stop, wait_ready
 from tests.support import CSRF_INPUT
 from tests.test_cli import NL2SQL, _env, _free_port, _run
 
@@ -30,29 +30,6 @@ def _start(env: dict[str, str], data_dir: Path, log: Path) -> tuple[subprocess.P
         stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     return server, f"http://127.0.0.1:{port}"
-
-
-def _wait_ready(server: subprocess.Popen, base: str, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        assert server.poll() is None, log.read_text()[-3000:]
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "server not ready"
-        time.sleep(0.2)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        # uvicorn shuts down gracefully, then re-raises the signal: a SIGTERM exit, not an error code
-        assert server.wait(60) in (0, -signal.SIGTERM)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        raise
 
 
 def _wait_synced(client: httpx.Client, name: str, sync_id: int) -> None:
@@ -74,7 +51,7 @@ def test_two_processes_share_sessions_limits_jobs_and_records(app_db_url, tmp_pa
     servers = [_start(env, tmp_path / f"data-{i}", logs[i]) for i in range(2)]
     try:
         for (server, base), log in zip(servers, logs):
-            _wait_ready(server, base, log)
+            wait_ready(server, base, log)
         (_, a), (_, b) = servers
         for email, role in (("ops@example.com", ["--admin"]), ("analyst@example.com", [])):
             made = _run(["users", "create", *role, "--email", email], env, stdin="scale password 1234\n")
@@ -131,7 +108,7 @@ def test_two_processes_share_sessions_limits_jobs_and_records(app_db_url, tmp_pa
         assert 429 in answered[a] and 429 in answered[b]
     finally:
         for server, _ in servers:
-            _stop(server)
+            assert stop(server) in CLEAN_EXIT
     # each sync ran once, on one process or the other
     ran = [int(m) for log in logs for m in SYNC_LINE.findall(log.read_text())]
     assert sorted(ran) == sorted(syncs), ran
