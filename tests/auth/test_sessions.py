@@ -14,7 +14,6 @@ async def test_login_sets_an_httponly_samesite_session_cookie(client, admin):
 
 
 async def test_session_cookie_is_secure_over_tls(settings, admin_factory=None):
-    from dataclasses import replace
 
     from litestar.testing import AsyncTestClient
 

@@ -15,14 +15,11 @@ from nl2sql.semantics.plan import (
     Agg,
     AllOf,
     Arith,
-    Between,
     Bucket,
     Col,
     Compare,
-    InList,
     IsNull,
     Match,
-    Related,
     columns_of,
 )
 from tests.semantics.schemas import clinic, fleet, library, web_shop
