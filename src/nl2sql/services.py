@@ -130,7 +130,7 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
                                          settings.answers)
         evaluation_service = evaluation.EvaluationService(db.sessions, catalog_service, generation_service, auth_service,
                                                           defer=_evaluation_queue(jobs))
-        first_run = await _first_run(settings, auth_service)
+        first_run = await _first_run(settings, auth_service, secret_key)
         await jobs.open()  # before the demo install, whose catalog change queues a reindex job
         stack.push_async_callback(jobs.close)
         pending_asks = answers.PendingAsks(db.sessions)
@@ -169,14 +169,14 @@ def _evaluation_queue(jobs: Jobs):
     return defer
 
 
-async def _first_run(settings: Settings, auth_service: auth.AuthService) -> auth.FirstRun:
+async def _first_run(settings: Settings, auth_service: auth.AuthService, secret_key: str) -> auth.FirstRun:
     """The bootstrap admin when the settings name one; while no user exists, pages lead to /setup, where the
     start banner's token creates the first admin."""
     admin = await auth_service.bootstrap_admin(settings.auth.bootstrap_admin_email,
                                                settings.auth.bootstrap_admin_password)
     if admin is not None:
         log.info("created bootstrap admin %s", admin.email)
-    first_run = auth.FirstRun(auth_service, Path(settings.database.data_dir))
+    first_run = auth.FirstRun(auth_service, Path(settings.database.data_dir), secret_key)
     await first_run.prepare()
     return first_run
 

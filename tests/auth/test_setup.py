@@ -108,3 +108,25 @@ async def test_no_setup_token_when_users_exist_at_start(settings, admin_key, cli
         assert second.app.state.first_run.token is None
         assert (await second.get("/setup")).status_code == 404
         assert (await second.get("/api/v1/me", headers=bearer(admin_key))).status_code == 200
+
+
+async def test_every_server_on_one_app_database_takes_the_same_setup_token(client, settings, tmp_path):
+    """Behind a load balancer the setup form may be posted to another container than the one whose banner the
+    admin read: with one secret key they all print and accept the same token."""
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+    from tests.conftest import with_section
+
+    other_dir = with_section(settings, database=replace(settings.database, data_dir=tmp_path / "other-data"))
+    async with AsyncTestClient(app=create_app(other_dir), base_url="http://testserver.local") as other:
+        assert other.app.state.first_run.token == _token(client)
+        assert (tmp_path / "other-data" / "setup-token").read_text().strip() == _token(client)
+        csrf = await _setup_form(other)
+        made = await other.post("/setup", data={"_csrf_token": csrf, "token": _token(client),
+                                                "email": "boss@example.com", "password": ADMIN_PASSWORD,
+                                                "confirm_password": ADMIN_PASSWORD}, follow_redirects=False)
+        assert made.status_code == 303, made.text
+    assert (await client.get("/setup")).status_code == 404  # the first server sees the admin too

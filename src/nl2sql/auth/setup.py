@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import logging
 import os
-import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,16 +29,25 @@ TOKEN_FILE = "setup-token"
 _OPEN_PREFIXES = ("/setup", "/static/", "/healthz", "/readyz", "/metrics", "/schema", "/api/", "/favicon")
 
 
+def setup_token(secret_key: str) -> str:
+    """The first-run token of every server with this secret key (HMAC, so the key can't be read back from it)."""
+    digest = hmac.new(secret_key.encode(), b"nl2sql first-run setup token", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+
+
 class FirstRun:
     """Whether the instance still needs its first admin, and the one-time token that proves a right to create it.
 
-    The token is made once per data dir (mode 0600) and printed in the start banner, so only whoever can read
-    the server's console or files can claim a fresh instance. Once a user exists it is deleted and never used again.
+    The token is derived from the secret key, so every container sharing an app database (and its key) prints
+    the same one and accepts it, whichever one a load balancer sends the setup form to; it is printed in the start
+    banner and written to the data dir (mode 0600), so only whoever can read the server's console, files or
+    secret key can claim a fresh instance. Once a user exists the file is deleted and /setup answers 404.
     """
 
-    def __init__(self, auth: AuthService, data_dir: Path) -> None:
+    def __init__(self, auth: AuthService, data_dir: Path, secret_key: str) -> None:
         self._auth = auth
         self._path = Path(data_dir) / TOKEN_FILE
+        self._secret_key = secret_key
         self._token: str | None = None
         self._done = False
 
@@ -51,20 +61,22 @@ class FirstRun:
         return self._path
 
     async def prepare(self) -> str | None:
-        """At start: the token (made, or read back after a restart) when no user exists; None otherwise."""
+        """At start: the token (the same after a restart, and on every server with this key) when no user exists,
+        written to the data dir for whoever can't see the banner; None once a user exists."""
         if await self._auth.count_users():
             self._finish()
             return None
-        if self._path.is_file():
-            self._token = self._path.read_text().strip() or None
-        if not self._token:
-            self._token = secrets.token_urlsafe(24)
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            partial = self._path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(self._token + "\n")
-            partial.replace(self._path)
+        self._token = setup_token(self._secret_key)
+        try:
+            if not self._path.is_file() or self._path.read_text().strip() != self._token:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                partial = self._path.with_name(f".{TOKEN_FILE}.{os.getpid()}")
+                fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(self._token + "\n")
+                partial.replace(self._path)
+        except OSError as exc:  # the banner still shows it
+            log.warning("could not write the setup token to %s: %s", self._path, exc)
         self._done = False
         return self._token
 
