@@ -98,3 +98,24 @@ async def test_a_server_that_stops_mid_question_records_it_as_stopped(settings, 
     # that server shut down (its lifespan closed) with the model still thinking
     shown = await _poll_until_done(other, token)
     assert "Stopped" in shown and "ask it again" in shown
+
+
+async def test_a_question_cancelled_on_another_server_stops_on_the_one_answering_it(settings, other, shop_connection,
+                                                                                    admin):
+    from litestar.testing import AsyncTestClient
+
+    slow = FakeChatModel([ORDERS_BY_STATUS], delay=30)
+    async with AsyncTestClient(app=_app(settings, slow), base_url="http://testserver.local") as answering:
+        await login(answering, admin.email, ADMIN_PASSWORD)
+        other.cookies = answering.cookies
+        started = await form_post(answering, "/ask", {"question": "Orders per status?", "connection": "shop"},
+                                  page="/ask", htmx=True)
+        token = re.search(r'hx-get="/ask/progress/([^"]+)"', started.text).group(1)
+        await asyncio.sleep(0.3)
+        cancelled = await form_post(other, f"/ask/progress/{token}/cancel", {}, page="/ask", htmx=True)
+        assert "Cancelled:" in cancelled.text
+        shown = await _poll_until_done(answering, token)  # the page's next poll reaches the answering server
+        assert "Cancelled" in shown
+        pending = answering.app.state.pending_asks._items[token]
+        await asyncio.sleep(0.05)
+        assert pending.task.cancelled()  # the model's work stopped there, not 30 s later

@@ -150,10 +150,15 @@ class PendingAsks:
 
     async def get(self, user: User, token: str) -> PendingAsk | StoredAsk:
         pending = self._items.get(token)
-        if pending is not None and pending.user_id == user.id:
+        if pending is not None and pending.user_id == user.id and pending.done:
             return pending
         async with self._sessions() as db:
             row = await db.get(AskProgressRow, token)
+        if pending is not None and pending.user_id == user.id:
+            if row is not None and row.finished_at is not None:  # cancelled on another server: stop the work here
+                pending.task.cancel()
+            else:
+                return pending
         if row is None or row.user_id != user.id or row.started_at < utcnow() - KEEP:
             raise NotFoundError("this question is no longer in progress: find it in History")
         ended = (row.finished_at - row.started_at).total_seconds() if row.finished_at else None
@@ -188,9 +193,12 @@ class PendingAsks:
                 await self._finish(token, **values)
             else:
                 async with self._sessions() as db:
-                    await db.execute(sa.update(AskProgressRow).where(
+                    updated = await db.execute(sa.update(AskProgressRow).where(
                         AskProgressRow.token == token, AskProgressRow.finished_at.is_(None)).values(**values))
                     await db.commit()
+                pending = self._items.get(token)
+                if updated.rowcount == 0 and pending is not None and not pending.done:
+                    pending.task.cancel()  # it ended elsewhere (cancelled on another server): stop the work here
         except Exception:  # the page of this process still has it; another process's poll may wait longer
             log.warning("could not store the progress of question %s", token, exc_info=True)
 
