@@ -57,8 +57,9 @@ def _cli(data: Path, *args: str, stdin: str = "") -> str:
 
 
 def _serve(data: Path, port: int, log: Path) -> subprocess.Popen:
-    server = _isolated(data, "serve", env={"NL2SQL_PORT": str(port)}, stdout=log.open("a"),
-                       stderr=subprocess.STDOUT)
+    # no rate limit: the readers below send as fast as they can, and the limit is not what this test is about
+    server = _isolated(data, "serve", env={"NL2SQL_PORT": str(port), "NL2SQL_RATE_LIMIT_PER_MINUTE": "0"},
+                       stdout=log.open("a"), stderr=subprocess.STDOUT)
     wait_ready(server, f"http://127.0.0.1:{port}", log)
     return server
 
