@@ -146,7 +146,8 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
 def _embedder(settings: Settings) -> retrieval.Embedder:
     return retrieval.SentenceTransformerEmbedder(settings.retrieval.embedding_model,
                                                  batch_size=settings.retrieval.embedding_batch_size,
-                                                 threads=settings.retrieval.embedding_threads)
+                                                 threads=settings.retrieval.embedding_threads,
+                                                 runtime=settings.retrieval.embedding_runtime)
 
 
 def _answer_service(settings: Settings, db: AppDatabase, catalog_service: catalog.CatalogService,

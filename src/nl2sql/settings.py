@@ -318,8 +318,16 @@ class RetrievalSettings:
     embedding_threads: int = setting(
         "NL2SQL_EMBEDDING_THREADS",
         1,
-        "CPU threads the embedding model uses (0 = torch's default, one per core). One is fastest for a question, "
-        "and stays fast while other work keeps the cores busy.",
+        "CPU threads the embedding model uses (0 = the math library's default, one per core). One is fastest for a "
+        "question, and stays fast while other work keeps the cores busy.",
+    )
+    embedding_runtime: str = setting(
+        "NL2SQL_EMBEDDING_RUNTIME",
+        "auto",
+        "What runs the embedding model: `numpy` (a mean-pooled BERT folder, the bundled model among them: the same "
+        "vectors as sentence-transformers without torch in the process, about 500 MB less resident memory), "
+        "`sentence-transformers` (any model folder; loads torch), or `auto`: numpy when the folder allows it.",
+        choices=("auto", "numpy", "sentence-transformers"),
     )
     embedding_load_at_start: bool = setting(
         "NL2SQL_EMBEDDING_LOAD_AT_START",

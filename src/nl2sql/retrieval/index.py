@@ -21,7 +21,6 @@ log = logging.getLogger("nl2sql.retrieval")
 
 # texts per embed call while indexing, so other requests get the worker thread between batches
 EMBED_CHUNK = 256
-WRITE_CHUNK = 1000
 ANALYZE_AFTER = 1000
 LOCK_SPACE = 5005  # pg_advisory_xact_lock(space, connection_id): one indexer per connection at a time
 STOPWORDS = frozenset(
@@ -105,10 +104,13 @@ class EmbeddingIndex:
                 }
             items = view.items
             stale = [i for i in items if existing.get((i.kind, i.key)) != (i.content_hash, self.model)]
-            vectors: list[list[float]] = []
+            del existing
+            # a chunk embedded is a chunk written: memory stays one chunk's vectors whatever the catalog's size
+            # (50,000 columns held as lists of floats were 600 MB), and a restart keeps what was written
             for start in range(0, len(stale), EMBED_CHUNK):
-                vectors += await self.embedder.embed([i.text for i in stale[start:start + EMBED_CHUNK]])
-            await self._write(view, items, stale, vectors)
+                chunk = stale[start:start + EMBED_CHUNK]
+                await self._write_vectors(view, chunk, await self.embedder.embed([i.text for i in chunk]))
+            await self._finish(view, items, len(stale))
             self._current[connection_id] = (view.version, self.model)
             if stale:
                 log.info("embedded %d of %d catalog items of connection %s", len(stale), len(items), connection_id)
@@ -125,20 +127,21 @@ class EmbeddingIndex:
                 f"WHERE dim = {int(dimension)} AND kind = '{kind}'"))
         self._dimensions.add(dimension)
 
-    async def _write(self, view: CatalogView, items: list[Item], stale: list[Item], vectors: list[list[float]]) -> None:
+    async def _write_vectors(self, view: CatalogView, stale: list[Item], vectors: list[list[float]]) -> None:
         connection_id, version, now = view.schema.connection_id, view.version, utcnow()
-        dimension = len(vectors[0]) if vectors else self.embedder.dimension
+        if not vectors:
+            return
         async with self._sessions() as db, db.begin():
             await db.execute(sa.text("SELECT pg_advisory_xact_lock(:s, :c)"), {"s": LOCK_SPACE, "c": connection_id})
-            if vectors:
-                await self._ensure_dimension(db, dimension)
+            await self._ensure_dimension(db, len(vectors[0]))
             rows = [
                 {"c": connection_id, "kind": item.kind, "key": item.key, "item_id": item.item_id,
                  "hash": item.content_hash, "v": version, "model": self.model, "dim": len(vector),
                  "body": item.text, "terms": keyword_terms(item.text), "e": _vector_literal(vector), "now": now}
                 for item, vector in zip(stale, vectors, strict=True)
             ]
-            upsert = sa.text(
+            # a newer version written meanwhile (by another server) is kept
+            await db.execute(sa.text(
                 "INSERT INTO retrieval_embeddings (connection_id, kind, item_key, item_id, content_hash, version, model, "
                 "dim, body, tsv, embedding, embedded_at) VALUES (:c, :kind, :key, :item_id, :hash, :v, :model, :dim, "
                 ":body, to_tsvector('simple', :terms), CAST(:e AS vector), :now) "
@@ -146,15 +149,19 @@ class EmbeddingIndex:
                 "item_id = EXCLUDED.item_id, content_hash = EXCLUDED.content_hash, version = EXCLUDED.version, "
                 "model = EXCLUDED.model, dim = EXCLUDED.dim, body = EXCLUDED.body, tsv = EXCLUDED.tsv, "
                 "embedding = EXCLUDED.embedding, "
-                "embedded_at = EXCLUDED.embedded_at WHERE retrieval_embeddings.version <= EXCLUDED.version")
-            for start in range(0, len(rows), WRITE_CHUNK):
-                await db.execute(upsert, rows[start:start + WRITE_CHUNK])
+                "embedded_at = EXCLUDED.embedded_at WHERE retrieval_embeddings.version <= EXCLUDED.version"), rows)
+
+    async def _finish(self, view: CatalogView, items: list[Item], embedded: int) -> None:
+        """Items gone from the version lose their vectors, and the version is marked indexed, in one transaction."""
+        connection_id, version, now = view.schema.connection_id, view.version, utcnow()
+        async with self._sessions() as db, db.begin():
+            await db.execute(sa.text("SELECT pg_advisory_xact_lock(:s, :c)"), {"s": LOCK_SPACE, "c": connection_id})
             # items gone from this version (excluded, dropped, deleted) lose their vectors
             await db.execute(sa.text(
                 "DELETE FROM retrieval_embeddings WHERE connection_id = :c AND version <= :v "
                 "AND NOT (kind || ':' || item_key = ANY(:keys))"),
                 {"c": connection_id, "v": version, "keys": [f"{i.kind}:{i.key}" for i in items]})
-            if len(rows) >= ANALYZE_AFTER:
+            if embedded >= ANALYZE_AFTER:
                 # fresh statistics, or the planner keeps scanning every row instead of using the HNSW indexes
                 await db.execute(sa.text("ANALYZE retrieval_embeddings"))
             await db.execute(sa.text(
