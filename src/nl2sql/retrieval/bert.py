@@ -20,6 +20,8 @@ import numpy as np
 TRANSFORMER = "sentence_transformers.models.Transformer"
 POOLING = "sentence_transformers.models.Pooling"
 NORMALIZE = "sentence_transformers.models.Normalize"
+# padded tokens per batch: bounds the activations' memory (about 50 MB at 2,048) and the padding's wasted work
+TOKENS_PER_BATCH = 2048
 
 
 def _json(path: Path) -> Any:
@@ -128,13 +130,21 @@ class BertEncoder:
         weights.clear()
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        """Unit vectors, one row per text; texts are batched by token length, as sentence-transformers does."""
+        """Unit vectors, one row per text.
+
+        Texts are batched longest first, at most `batch_size` texts and TOKENS_PER_BATCH padded tokens a batch:
+        a batch is padded to its longest text, so ten 120-token table descriptions among 54 four-word column
+        names made one batch cost 7,680 tokens of work (5 s, 300 MB of activations) instead of about 1,700.
+        """
         encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=True)
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(order), max(1, batch_size)):
-            chosen = order[start:start + batch_size]
-            length = max(len(encodings[i].ids) for i in chosen)
+        start = 0
+        while start < len(order):
+            length = len(encodings[order[start]].ids)
+            count = max(1, min(batch_size, TOKENS_PER_BATCH // max(length, 1)))
+            chosen = order[start:start + count]
+            start += count
             ids = np.zeros((len(chosen), length), dtype=np.int64)
             types = np.zeros((len(chosen), length), dtype=np.int64)
             mask = np.zeros((len(chosen), length), dtype=np.float32)
