@@ -123,3 +123,20 @@ def _edit(path: Path, **values: object) -> None:
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="embedding runtime must be one of"):
         SentenceTransformerEmbedder(runtime="onnx")
+
+
+def test_batches_stay_within_the_token_budget(monkeypatch: pytest.MonkeyPatch, reference: np.ndarray) -> None:
+    encoder = bert.BertEncoder(bundled_model_path())
+    shapes: list[tuple[int, int]] = []
+    forward = encoder._forward
+
+    def spy(ids, types, mask):
+        shapes.append(ids.shape)
+        return forward(ids, types, mask)
+
+    monkeypatch.setattr(encoder, "_forward", spy)
+    vectors = encoder.encode(TEXTS * 8, batch_size=64)
+    assert np.abs(vectors[:len(TEXTS)] - reference).max() < 1e-5
+    # the long text's 256 tokens don't pad the short ones: no batch does more than the budget's work
+    assert all(rows * length <= max(bert.TOKENS_PER_BATCH, length) for rows, length in shapes)
+    assert sum(rows for rows, _ in shapes) == len(TEXTS) * 8 and len(shapes) > 2
