@@ -212,6 +212,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=300)
     parser.add_argument("--think", type=float, default=1.0, help="seconds each user waits between requests")
+    parser.add_argument("--setting", action="append", default=[], metavar="NL2SQL_NAME=VALUE",
+                        help="a server setting besides the defaults (repeatable), to compare one change side by side")
     args = parser.parse_args()
     database = AppDatabase(None, Path(tempfile.mkdtemp(prefix="nl2sql-bench-load-db-")))
     database.open(migrate=True)
@@ -223,7 +225,7 @@ def main() -> None:
         "NL2SQL_DATABASE_URL": url, "NL2SQL_SECRET_KEY": Fernet.generate_key().decode(),
         "NL2SQL_DATA_DIR": str(data_dir), "NL2SQL_PORT": str(port), "HF_HUB_OFFLINE": "1",
         "NL2SQL_LLM_BASE_URL": model.url, "NL2SQL_LOG_LEVEL": "warning",
-    }
+    } | dict(item.split("=", 1) for item in args.setting)
     base = f"http://127.0.0.1:{port}"
     prefix = f"load-{uuid.uuid4().hex[:8]}-"
     proc = subprocess.Popen([NL2SQL, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
