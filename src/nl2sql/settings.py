@@ -325,7 +325,7 @@ class RetrievalSettings:
         "NL2SQL_EMBEDDING_RUNTIME",
         "auto",
         "What runs the embedding model: `numpy` (a mean-pooled BERT folder, the bundled model among them: the same "
-        "vectors as sentence-transformers without torch in the process, about 500 MB less resident memory), "
+        "vectors as sentence-transformers without torch in the process, about 370 MB less resident memory), "
         "`sentence-transformers` (any model folder; loads torch), or `auto`: numpy when the folder allows it.",
         choices=("auto", "numpy", "sentence-transformers"),
     )
