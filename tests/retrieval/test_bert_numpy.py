@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from nl2sql.errors import StartupError
-from nl2sql.retrieval import SentenceTransformerEmbedder, bundled_model_path
-from nl2sql.retrieval import bert
+from nl2sql.retrieval import SentenceTransformerEmbedder, bert, bundled_model_path
 
 TEXTS = [
     "How many customers placed more than five orders in 2023?",

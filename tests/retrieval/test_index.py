@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import sqlalchemy as sa
 
 from nl2sql.retrieval import HashingEmbedder, Reindexer, reindex
@@ -94,3 +95,39 @@ async def test_the_reindex_job_embeds_changes_and_forgets_deleted_connections(ca
     await catalog.delete_connection(None, "shop")
     await reindex(retriever, shop.id)
     assert await _rows(sessions, shop.id) == {}
+
+
+class _FailsOnCall(HashingEmbedder):
+    """The hashing embedder, but its n-th embed call raises (a model crash in the middle of a big catalog)."""
+
+    def __init__(self, fail_on: int) -> None:
+        super().__init__()
+        self.calls, self.fail_on = 0, fail_on
+
+    async def embed(self, texts):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("embedding model crashed")
+        return await super().embed(texts)
+
+
+async def test_indexing_writes_chunk_by_chunk_and_a_crash_keeps_what_was_written(
+        catalog, sessions, shop, monkeypatch):
+    from nl2sql.retrieval import index as index_module
+
+    monkeypatch.setattr(index_module, "EMBED_CHUNK", 3)
+    crashing = retriever_for(catalog, sessions, _FailsOnCall(fail_on=3))
+    with pytest.raises(RuntimeError, match="crashed"):
+        await crashing.refresh(shop.id)
+    # two chunks were embedded before the crash, and both are in the database: memory holds one chunk at a time
+    assert len(await _rows(sessions, shop.id)) == 6
+    async with sessions() as db:
+        assert await db.scalar(sa.text(
+            "SELECT count(*) FROM retrieval_index_state WHERE connection_id = :c"), {"c": shop.id}) == 0
+    # the next run embeds only the rest, and then the version counts as indexed
+    again = retriever_for(catalog, sessions, HashingEmbedder())
+    embedded = await again.refresh(shop.id)
+    items = len((await again.view(shop.id)).items)
+    assert embedded == items - 6
+    assert len(await _rows(sessions, shop.id)) == items
+    assert await again.refresh(shop.id) == 0
