@@ -233,3 +233,78 @@ async def test_the_draft_page_creates_tries_and_discards(client):
     client.cookies.clear()
     await login(client, "analyst@example.com", ADMIN_PASSWORD)
     assert (await client.get("/connections/shop/draft", follow_redirects=False)).status_code in (302, 303, 403)
+
+
+async def _conflicting_draft(client) -> None:
+    """A draft and the live connection both describe orders.amount, differently, after the draft was taken; the
+    draft also describes orders.status, which live left alone."""
+    assert (await client.post("/api/v1/connections/shop/draft", headers=client.admin_key)).status_code == 201
+    for name, column, description in (("shop~draft", "amount", "Total, as the draft says"),
+                                      ("shop~draft", "status", "Where the order is"),
+                                      ("shop", "amount", "Total, as live says")):
+        edited = await client.patch(f"/api/v1/connections/{name}/tables/orders/columns/{column}",
+                                    headers=client.admin_key, json={"description": description})
+        assert edited.status_code == 200, edited.text
+
+
+async def _descriptions(client) -> dict[str, str]:
+    catalog = client.app.state.catalog
+    schema = await catalog.schema_for_prompt((await catalog.get_connection("shop")).id)
+    return {c.name: c.description for t in schema.tables if t.name == "orders" for c in t.columns}
+
+
+async def test_a_publish_conflict_through_the_api_is_a_409_listing_each_conflict(client):
+    await _conflicting_draft(client)
+    shown = (await client.get("/api/v1/connections/shop/draft", headers=client.admin_key)).json()
+    assert [(c["target"], c["field"]) for c in shown["changes"]] == [("orders.status", "description")]
+    assert [c["key"] for c in shown["conflicts"]] == ["column:orders.amount:description"]
+
+    stopped = await client.post("/api/v1/connections/shop/draft/publish", headers=client.admin_key)
+    assert stopped.status_code == 409 and stopped.headers["content-type"].startswith("application/problem+json")
+    problem = stopped.json()
+    assert "1 conflict with the live connection" in problem["detail"]
+    assert problem["conflicts"] == [{
+        "key": "column:orders.amount:description", "kind": "column", "target": "orders.amount",
+        "field": "description", "base": "", "base_known": True, "live": "Total, as live says",
+        "draft": "Total, as the draft says", "live_did": "changed", "draft_did": "changed",
+        "detail": "column orders.amount · description: the live connection changed it since the draft was taken, "
+                  "and the draft changed it"}]
+    assert (await _descriptions(client))["status"] == ""  # nothing was published
+
+    wrong = await client.post("/api/v1/connections/shop/draft/publish", headers=client.admin_key,
+                              json={"resolve": "mine"})
+    assert wrong.status_code == 400
+    kept = await client.post("/api/v1/connections/shop/draft/publish", headers=client.admin_key,
+                             json={"resolve": {"column:orders.amount:description": "live"}})
+    assert kept.status_code == 200 and kept.json()["published"] == 1, kept.text
+    described = await _descriptions(client)
+    assert (described["amount"], described["status"]) == ("Total, as live says", "Where the order is")
+
+    await _conflicting_draft(client)  # live now says "Total, as live says" again: only the draft differs
+    taken = await client.post("/api/v1/connections/shop/draft/publish", headers=client.admin_key,
+                              json={"resolve": "draft"})
+    assert taken.status_code == 200, taken.text
+    assert (await _descriptions(client))["amount"] == "Total, as the draft says"
+
+
+async def test_the_draft_page_shows_a_conflict_and_publishes_with_the_admins_choice(client):
+    await _conflicting_draft(client)
+    await login(client, "admin@example.com", ADMIN_PASSWORD)
+    page = await client.get("/connections/shop/draft")
+    assert 'id="draft-conflicts"' in page.text and "Conflicts with shop (1)" in page.text
+    assert "Total, as live says" in page.text and "Total, as the draft says" in page.text
+    assert 'name="resolve.column:orders.amount:description"' in page.text
+
+    stopped = await form_post(client, "/connections/shop/draft/publish", {}, page="/connections/shop/draft")
+    assert stopped.status_code == 409
+    assert 'id="draft-error"' in stopped.text and "nothing was published" in stopped.text
+    assert 'id="draft-conflicts"' in stopped.text
+    undecided = await form_post(client, "/connections/shop/draft/publish",
+                                {"resolve.column:orders.amount:description": ""}, page="/connections/shop/draft")
+    assert undecided.status_code == 409
+
+    published = await form_post(client, "/connections/shop/draft/publish",
+                                {"resolve.column:orders.amount:description": "draft"}, page="/connections/shop/draft")
+    assert published.status_code == 303 and "published=2" in published.headers["location"]
+    described = await _descriptions(client)
+    assert (described["amount"], described["status"]) == ("Total, as the draft says", "Where the order is")

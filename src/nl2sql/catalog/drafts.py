@@ -4,13 +4,16 @@ A draft is a connection row of its own (`draft_of` names the live one) holding a
 tables, columns and their curation (descriptions, business names, synonyms, included and sensitive flags,
 semantic corrections), foreign keys, join hints, instructions and golden queries. Because it is an ordinary
 connection, the engine answers on it unchanged, so an evaluation on the draft measures exactly what publishing
-would do. Publishing applies the differences (`changes`, a pure function of two snapshots) to the live rows;
-discarding deletes the draft. The functions here work inside a session the service opens and commits.
+would do. The draft also keeps what the live connection said when it was taken (its base), so publishing is a
+three-way merge (`reconcile`, a pure function of three snapshots): only what the draft changed since goes live, and
+where the live connection changed the same thing differently in the meantime the publish stops on a conflict until
+an admin says which side wins. Discarding deletes the draft. The functions here work inside a session the service
+opens and commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nl2sql.auth import User
 from nl2sql.catalog.base import CatalogCore
-from nl2sql.catalog.dto import DraftChange, KnowledgeDraft
+from nl2sql.catalog.dto import DraftChange, DraftConflict, KnowledgeDraft
 from nl2sql.catalog.models import (
     ColumnRow,
     ConnectionRow,
@@ -31,7 +34,7 @@ from nl2sql.catalog.models import (
 )
 from nl2sql.catalog.rows import search_text, to_connection
 from nl2sql.db import utcnow
-from nl2sql.errors import ConflictError, NotFoundError
+from nl2sql.errors import ConflictError, NotFoundError, ValidationFailed
 
 SUFFIX = "~draft"  # "~" is outside connection names, so a draft's name never meets a real connection's
 TABLE_FIELDS = ("description", "business_name", "synonyms", "included", "semantics")
@@ -53,6 +56,15 @@ class Knowledge:
     tables: dict[str, dict[str, Any]]
     columns: dict[tuple[str, str], dict[str, Any]]
     rows: dict[str, dict[int, tuple]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tables": self.tables, "columns": [[ref, name, values] for (ref, name), values in self.columns.items()],
+                "rows": {kind: {str(i): list(v) for i, v in rows.items()} for kind, rows in self.rows.items()}}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Knowledge:
+        return cls(tables=data["tables"], columns={(ref, name): values for ref, name, values in data["columns"]},
+                   rows={kind: {int(i): tuple(v) for i, v in rows.items()} for kind, rows in data["rows"].items()})
 
 
 def _ref(schema: str, name: str) -> str:
@@ -94,44 +106,95 @@ def _row_target(kind: str, values: tuple) -> str:
     return values[0][:80]
 
 
-def changes(live: Knowledge, draft: Knowledge, origin: dict[str, dict[str, int]]) -> list[DraftChange]:
-    """What publishing `draft` does to `live`: the draft's values win wherever they differ.
+_UNKNOWN = object()  # the base of a draft taken before drafts kept one: equal to nothing, so every difference conflicts
 
-    Tables and columns are matched by name (only those on both sides: a table the live connection gained or
-    lost in a sync since is left as it is). Join hints, instructions and golden queries are matched through
-    `origin` (draft row id -> the live row it was copied from): changed ones are updated, the draft's new ones
-    added, copied ones the draft deleted removed; live rows added after the draft was taken stay."""
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """What publishing a draft does: the changes that go live, and the conflicts that stop it until decided."""
+
+    changes: list[DraftChange]
+    conflicts: list[DraftConflict]
+
+
+def reconcile(base: Knowledge | None, live: Knowledge, draft: Knowledge,
+              origin: dict[str, dict[str, int]]) -> Reconciliation:
+    """A three-way comparison: what the draft changed since it was taken from `base` goes to `live`, the rest of
+    live stays as it is now; where live changed the same thing differently since, a conflict.
+
+    Tables and columns are matched by name, field by field (only those on both sides: a table the live connection
+    gained or lost in a sync since is left as it is). Join hints, instructions and golden queries are matched
+    through `origin` (draft row id -> the live row it was copied from): the draft's edits update the live row, its
+    new rows are added (unless live already holds the same words), copied rows it deleted are removed; live rows
+    added or deleted after the draft was taken stay so. A draft's edit of a row live has deleted, or its deletion
+    of a row live has edited, is a conflict. Without a base (a draft taken before drafts kept one), every
+    difference is a conflict."""
     out: list[DraftChange] = []
+    clashes: list[DraftConflict] = []
+    known = base is not None
+
+    def field_change(kind: str, target: str, field: str, was: Any, now: Any, wanted: Any) -> None:
+        if wanted == was or wanted == now:  # the draft left it alone, or live already says the same
+            return
+        change = DraftChange(kind, "update", target, field, now, wanted)
+        if now == was:
+            out.append(change)
+        else:
+            clashes.append(DraftConflict(kind, target, field, None if was is _UNKNOWN else was, now, wanted,
+                                         "changed", "changed", change, base_known=known))
+
     for ref in sorted(draft.tables.keys() & live.tables.keys()):
+        was = base.tables.get(ref, {}) if known else {}
         for field in TABLE_FIELDS:
-            before, after = live.tables[ref][field], draft.tables[ref][field]
-            if before != after:
-                out.append(DraftChange("table", "update", ref, field, before, after))
+            field_change("table", ref, field, was.get(field, _UNKNOWN), live.tables[ref][field],
+                         draft.tables[ref][field])
     for key in sorted(draft.columns.keys() & live.columns.keys()):
+        was = base.columns.get(key, {}) if known else {}
         for field in COLUMN_FIELDS:
-            before, after = live.columns[key][field], draft.columns[key][field]
-            if before != after:
-                out.append(DraftChange("column", "update", f"{key[0]}.{key[1]}", field, before, after))
+            field_change("column", f"{key[0]}.{key[1]}", field, was.get(field, _UNKNOWN), live.columns[key][field],
+                         draft.columns[key][field])
     for kind in ROW_KINDS:
         mapping = {int(d): int(l) for d, l in (origin.get(kind) or {}).items()}
         live_rows, draft_rows = live.rows.get(kind, {}), draft.rows.get(kind, {})
+        base_rows = base.rows.get(kind, {}) if known else {}
         for draft_id, values in sorted(draft_rows.items()):
             live_id = mapping.get(draft_id)
-            if live_id is None or live_id not in live_rows:
-                out.append(DraftChange(kind, "add", _row_target(kind, values), after=values, draft_id=draft_id))
-            elif live_rows[live_id] != values:
-                out.append(DraftChange(kind, "update", _row_target(kind, values), before=live_rows[live_id],
-                                       after=values, live_id=live_id, draft_id=draft_id))
+            if live_id is None:  # new in the draft
+                if values not in live_rows.values():
+                    out.append(DraftChange(kind, "add", _row_target(kind, values), after=values, draft_id=draft_id))
+                continue
+            was, now = base_rows.get(live_id, _UNKNOWN), live_rows.get(live_id)
+            if values == was or values == now:
+                continue
+            if now is None:  # the draft edited a row live has deleted since: the draft winning adds it back
+                change = DraftChange(kind, "add", _row_target(kind, values), after=values, draft_id=draft_id)
+                clashes.append(DraftConflict(kind, _row_target(kind, values), "", None if was is _UNKNOWN else was,
+                                             None, values, "deleted", "changed", change, live_id, known))
+                continue
+            change = DraftChange(kind, "update", _row_target(kind, values), before=now, after=values,
+                                 live_id=live_id, draft_id=draft_id)
+            if now == was:
+                out.append(change)
+            else:
+                clashes.append(DraftConflict(kind, _row_target(kind, values), "", None if was is _UNKNOWN else was,
+                                             now, values, "changed", "changed", change, live_id, known))
         for draft_id, live_id in sorted(mapping.items()):
-            if draft_id not in draft_rows and live_id in live_rows:
-                out.append(DraftChange(kind, "remove", _row_target(kind, live_rows[live_id]),
-                                       before=live_rows[live_id], live_id=live_id))
-    return out
+            if draft_id in draft_rows or live_id not in live_rows:
+                continue  # kept by the draft (above), or gone on both sides
+            was, now = base_rows.get(live_id, _UNKNOWN), live_rows[live_id]
+            change = DraftChange(kind, "remove", _row_target(kind, now), before=now, live_id=live_id)
+            if now == was:
+                out.append(change)
+            else:  # the draft deleted a row live has edited since
+                clashes.append(DraftConflict(kind, _row_target(kind, now), "", None if was is _UNKNOWN else was,
+                                             now, None, "changed", "deleted", change, live_id, known))
+    return Reconciliation(out, clashes)
 
 
 async def copy(db: AsyncSession, live: ConnectionRow) -> ConnectionRow:
     """A new draft of `live`, its whole curated catalog copied, in the caller's transaction."""
     now = utcnow()
+    base = await knowledge(db, live.id)  # what live says now: a publish applies only what the draft changes from it
     draft = ConnectionRow(name=draft_name(live.name), backend=live.backend, display_url=live.display_url,
                           url_encrypted=live.url_encrypted, schemas=list(live.schemas or []),
                           description=live.description, created_at=now, updated_at=now, catalog_changed_at=now,
@@ -165,6 +228,7 @@ async def copy(db: AsyncSession, live: ConnectionRow) -> ConnectionRow:
         await db.flush()
         origin[kind] = {str(m.id): s.id for m, s in zip(made, sources)}
     draft.draft_origin = origin
+    draft.draft_base = base.to_json()
     return draft
 
 
@@ -221,6 +285,36 @@ async def _publish_row(db: AsyncSession, live_id: int, draft_id: int, change: Dr
         db.add(model(connection_id=live_id, **values))
 
 
+SIDES = ("draft", "live")
+
+
+class PublishConflict(ConflictError):
+    """A publish stopped: the live connection changed, since the draft was taken, things the draft changed too."""
+
+    def __init__(self, conflicts: list[DraftConflict]) -> None:
+        listed = "; ".join(c.detail for c in conflicts)
+        super().__init__(
+            f"nothing was published: {len(conflicts)} conflict{'s' if len(conflicts) != 1 else ''} with the live "
+            f"connection ({listed}). Say which side wins (resolve \"draft\" or \"live\", for all or per conflict "
+            "key) and publish again, or edit the draft.",
+            extra={"conflicts": [c.to_json() for c in conflicts]})
+        self.conflicts = conflicts
+
+
+def _choices(resolve: str | Mapping[str, str] | None) -> str | dict[str, str]:
+    """A publish's choices checked: one side for every conflict, or conflict key -> side."""
+    if resolve is None:
+        return {}
+    if isinstance(resolve, str):
+        if resolve not in SIDES:
+            raise ValidationFailed(f"resolve must be \"draft\" or \"live\", not {resolve!r}")
+        return resolve
+    wrong = sorted(k for k, v in resolve.items() if v not in SIDES)
+    if wrong:
+        raise ValidationFailed(f"resolve: each conflict takes \"draft\" or \"live\" ({', '.join(wrong)} do not)")
+    return dict(resolve)
+
+
 class DraftsPart(CatalogCore):
     """Knowledge drafts: created, listed with what publishing them changes, published or discarded."""
 
@@ -253,13 +347,15 @@ class DraftsPart(CatalogCore):
         return row, draft
 
     async def draft(self, name: str) -> KnowledgeDraft:
-        """The draft of connection `name` (or the draft named `name`), with what publishing it would change."""
+        """The draft of connection `name` (or the draft named `name`), with what publishing it would change and
+        where the live connection changed the same things since (conflicts)."""
         async with self._sessions() as db:
             live, draft = await self._draft_rows(db, name)
-            found = await self._draft_changes(db, live, draft)
+            found = await self._reconcile(db, live, draft)
             return KnowledgeDraft(connection=to_connection(draft), live=to_connection(live), created_at=draft.created_at,
-                                  changes=tuple(found),
-                                  live_synced_since=bool(live.synced_at and live.synced_at > draft.created_at))
+                                  changes=tuple(found.changes),
+                                  live_synced_since=bool(live.synced_at and live.synced_at > draft.created_at),
+                                  conflicts=tuple(found.conflicts), base_known=draft.draft_base is not None)
 
     async def draft_of(self, name: str) -> KnowledgeDraft | None:
         """The draft of connection `name`, if it has one."""
@@ -271,19 +367,38 @@ class DraftsPart(CatalogCore):
             return None
 
     @staticmethod
-    async def _draft_changes(db: AsyncSession, live: ConnectionRow, draft: ConnectionRow) -> list[DraftChange]:
-        return changes(await knowledge(db, live.id), await knowledge(db, draft.id),
-                              draft.draft_origin or {})
+    async def _reconcile(db: AsyncSession, live: ConnectionRow, draft: ConnectionRow) -> Reconciliation:
+        base = Knowledge.from_json(draft.draft_base) if draft.draft_base is not None else None
+        return reconcile(base, await knowledge(db, live.id), await knowledge(db, draft.id), draft.draft_origin or {})
 
-    async def publish_draft(self, actor: User | None, name: str) -> list[DraftChange]:
-        """Make the draft's knowledge live (its differences applied to the live rows) and remove the draft."""
+    async def publish_draft(self, actor: User | None, name: str,
+                            resolve: str | Mapping[str, str] | None = None) -> list[DraftChange]:
+        """Make what the draft changed live (the rest of the live connection stays as it is now) and remove the draft.
+
+        Where the live connection changed the same thing since the draft was taken, nothing is published and a
+        `PublishConflict` lists each conflict, unless `resolve` decides it: "draft" (the draft's value wins) or
+        "live" (the live value stays), for every conflict or per conflict key."""
+        choices = _choices(resolve)
         async with self._sessions() as db:
             live, draft = await self._draft_rows(db, name)
-            found = await self._draft_changes(db, live, draft)
-            await publish(db, live.id, draft.id, found, search_text)
-            self._audit(db, actor, "catalog.draft.publish", f"connection:{live.name}",
-                        after={"changes": [c.to_json() for c in found]})
-            if found:
+            found = await self._reconcile(db, live, draft)
+            applied, decided, open_ = list(found.changes), {}, []
+            for conflict in found.conflicts:
+                choice = choices if isinstance(choices, str) else choices.get(conflict.key)
+                if choice is None:
+                    open_.append(conflict)
+                    continue
+                decided[conflict.key] = choice
+                if choice == "draft":
+                    applied.append(conflict.change)
+            if open_:
+                raise PublishConflict(open_)
+            await publish(db, live.id, draft.id, applied, search_text)
+            after: dict[str, Any] = {"changes": [c.to_json() for c in applied]}
+            if decided:
+                after["conflicts"] = [c.to_json() | {"kept": decided[c.key]} for c in found.conflicts]
+            self._audit(db, actor, "catalog.draft.publish", f"connection:{live.name}", after=after)
+            if applied:
                 await self._touch(db, live.id)
             await db.delete(draft)
             await db.commit()
@@ -291,7 +406,7 @@ class DraftsPart(CatalogCore):
             self._engines.discard(draft_id)
         await self._notify(live_id)
         await self._notify(draft_id)
-        return found
+        return applied
 
     async def discard_draft(self, actor: User | None, name: str) -> None:
         async with self._sessions() as db:

@@ -46,10 +46,10 @@ class Connection:
 
 @dataclass(frozen=True)
 class DraftChange:
-    """One difference between a draft and its live connection: what publishing the draft would do.
+    """One thing the draft changed since it was taken: what publishing it does to the live connection.
 
     `kind` is table, column, join_hint, instruction or golden_query; `action` update, add or remove; `field`
-    the changed field of an update (tables and columns); `before` the live value, `after` the draft's."""
+    the changed field of an update (tables and columns); `before` the live value now, `after` the draft's."""
 
     kind: str
     action: str
@@ -66,6 +66,48 @@ class DraftChange:
 
 
 @dataclass(frozen=True)
+class DraftConflict:
+    """One thing the draft and the live connection both changed, differently, since the draft was taken: a publish
+    stops on it until someone says which side wins.
+
+    `base` is the value when the draft was taken (unknown, `base_known` false, for a draft taken before drafts kept
+    it), `live` the value now and `draft` the draft's; a row one side deleted has None there, and `live_did` /
+    `draft_did` say "changed" or "deleted". `change` is what publishing does when the draft wins; `key` names the
+    conflict in a publish's choices."""
+
+    kind: str
+    target: str
+    field: str
+    base: Any
+    live: Any
+    draft: Any
+    live_did: str
+    draft_did: str
+    change: DraftChange
+    live_id: int | None = None
+    base_known: bool = True
+
+    @property
+    def key(self) -> str:
+        if self.kind in ("table", "column"):
+            return f"{self.kind}:{self.target}:{self.field}"
+        return f"{self.kind}:{self.live_id}"
+
+    @property
+    def detail(self) -> str:
+        what = f"{self.kind.replace('_', ' ')} {self.target}" + (f" · {self.field.replace('_', ' ')}" if self.field else "")
+        if not self.base_known:
+            return (f"{what}: the draft and the live connection differ, and this draft was taken before drafts kept "
+                    "what they started from")
+        return f"{what}: the live connection {self.live_did} it since the draft was taken, and the draft {self.draft_did} it"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "kind": self.kind, "target": self.target, "field": self.field,
+                "base": self.base, "base_known": self.base_known, "live": self.live, "draft": self.draft,
+                "live_did": self.live_did, "draft_did": self.draft_did, "detail": self.detail}
+
+
+@dataclass(frozen=True)
 class KnowledgeDraft:
     """A connection's draft: a hidden copy of its curated catalog (descriptions, semantic corrections, join
     hints, instructions, golden queries) that admins edit like any connection, try, then publish or discard."""
@@ -75,6 +117,8 @@ class KnowledgeDraft:
     created_at: datetime
     changes: tuple[DraftChange, ...]
     live_synced_since: bool  # the live connection was synced after the draft was taken (new tables are not in it)
+    conflicts: tuple[DraftConflict, ...] = ()  # where the live side changed what the draft changed: publish stops
+    base_known: bool = True  # false for a draft taken before drafts kept what the live connection said then
 
     @property
     def changed_at(self) -> datetime:
@@ -83,7 +127,8 @@ class KnowledgeDraft:
     def to_json(self) -> dict[str, Any]:
         return {"name": self.connection.name, "live": self.live.name, "created_at": self.created_at.isoformat(),
                 "changed_at": self.changed_at.isoformat(), "live_synced_since": self.live_synced_since,
-                "changes": [c.to_json() for c in self.changes]}
+                "changes": [c.to_json() for c in self.changes], "conflicts": [c.to_json() for c in self.conflicts],
+                "base_known": self.base_known}
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,13 @@ class ConnectionRow(Base):
     catalog_changed_at: Mapped[datetime] = mapped_column(TS)
     synced_at: Mapped[datetime | None] = mapped_column(TS)
     # a draft: a hidden copy of the connection `draft_of`'s curated catalog, edited and tried before it is published;
-    # draft_origin maps the copied instructions, golden queries and join hints to the live rows they came from
+    # draft_origin maps the copied instructions, golden queries and join hints to the live rows they came from;
+    # draft_base is what the live connection said when the draft was taken (a publish applies only what the draft
+    # changed since, and stops where the live side changed the same thing)
     draft_of: Mapped[int | None] = mapped_column(
         sa.ForeignKey("catalog_connections.id", ondelete="CASCADE"), unique=True)
     draft_origin: Mapped[dict | None] = mapped_column(JSONB)
+    draft_base: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class GrantRow(Base):

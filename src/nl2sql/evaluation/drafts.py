@@ -3,8 +3,9 @@ knowledge (a trial: one question set run on both), published or discarded (admin
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -38,6 +39,24 @@ async def _draft_json(name: str, catalog: CatalogService, evaluation: Evaluation
     return draft.to_json() | {"trial": trial.to_json() if trial else None}
 
 
+Side = Literal["draft", "live"]
+
+
+class PublishChoice(msgspec.Struct, forbid_unknown_fields=True):
+    """Which side wins where the draft and the live connection conflict: one for all, or per conflict key."""
+
+    resolve: Side | dict[str, Side] | None = None
+
+
+def _form_choices(data: dict[str, Any]) -> str | dict[str, str] | None:
+    """The page's publish form: a button's `resolve` (one side for all), else each conflict's `resolve.KEY`."""
+    if data.get("resolve"):
+        return str(data["resolve"])
+    chosen = {key.removeprefix("resolve."): str(value) for key, value in data.items()
+              if key.startswith("resolve.") and value}
+    return chosen or None
+
+
 class DraftController(Controller):
     path = "/api/v1/connections/{name:str}/draft"
     tags = ["evaluation"]
@@ -60,9 +79,16 @@ class DraftController(Controller):
     async def trial(self, request: Request, name: str, evaluation_service: EvaluationService) -> dict[str, Any]:
         return (await evaluation_service.start_trial(current_user(request), name)).to_json()
 
-    @post("/publish", status_code=200, summary="Publish the draft: its changes go live and the draft is removed")
-    async def publish(self, request: Request, name: str, catalog_service: CatalogService) -> dict[str, Any]:
-        found = await catalog_service.publish_draft(current_user(request), name)
+    @post("/publish", status_code=200,
+          summary="Publish the draft: what it changed since it was taken goes live and the draft is removed",
+          description="Only what the draft changed is applied; the rest of the live connection stays as it is now. "
+                      "Where the live connection changed the same thing since the draft was taken, nothing is "
+                      "published: 409 with `conflicts` (each with its `key`, `base`, `live` and `draft` values). "
+                      "Publish again with `resolve`: \"draft\" or \"live\" for every conflict, or an object of "
+                      "conflict key -> \"draft\" | \"live\".")
+    async def publish(self, request: Request, name: str, catalog_service: CatalogService,
+                      data: PublishChoice | None = None) -> dict[str, Any]:
+        found = await catalog_service.publish_draft(current_user(request), name, data.resolve if data else None)
         return {"published": len(found), "changes": [c.to_json() for c in found]}
 
     @delete("/", status_code=204, summary="Discard the draft (the live connection stays as it is)")
@@ -126,7 +152,7 @@ class DraftPages(Controller):
     async def publish(self, request: Request, name: str, catalog_service: CatalogService,
                       evaluation_service: EvaluationService, data: Annotated[dict[str, Any], Form]) -> Any:
         try:
-            found = await catalog_service.publish_draft(current_user(request), name)
+            found = await catalog_service.publish_draft(current_user(request), name, _form_choices(data))
         except AppError as error:
             return await self._page(request, name, catalog_service, evaluation_service, error=error.detail,
                                     status_code=error.status_code)
