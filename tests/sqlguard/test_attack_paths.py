@@ -95,3 +95,56 @@ async def test_every_attack_is_refused_on_every_path_and_the_database_is_unchang
         assert set(first_statement_only) <= stacked, first_statement_only
         assert await catalog.golden_queries(connection.id) == []
     assert _fingerprint(engine) == before
+
+
+ALIAS_LIST_LEAKS = (
+    "SELECT a AS id, c AS leaked FROM people AS q(a, b, c)",
+    "SELECT o.id, q.c FROM orders o JOIN people AS q(a, b, c) ON q.a = o.customer_id",
+    "SELECT x.c FROM (SELECT q.c FROM people AS q(a, b, c)) AS x",
+    "SELECT string_agg(c, ',') FROM people AS q(a, b, c)",
+    "SELECT 1 FROM orders WHERE EXISTS (SELECT 1 FROM people AS q(a, b, c) WHERE c LIKE '1%')",
+    "WITH x(a, b, c) AS (SELECT id, name, ssn FROM people) SELECT c FROM x",
+    "SELECT c FROM (TABLE people) AS t(a, b, c)",
+    "SELECT name FROM customers UNION SELECT c FROM people AS q(a, b, c)",
+)
+
+
+async def test_column_alias_lists_leak_nothing_through_drafts_evaluations_answers_or_csv(settings, postgres_engine):
+    """The probe's high finding: on PostgreSQL, `people AS q(a, b, c)` renamed the sensitive column and every path
+    that takes SQL (an analyst's edit-and-run and its CSV, golden queries, a draft's golden queries, evaluation gold
+    SQL) showed its values."""
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+    from nl2sql.evaluation import EvalQuestion
+
+    secrets = ("123-45-6789", "987-65-4321")
+    app = create_app(settings, chat_model=FakeChatModel(["SELECT COUNT(*) FROM orders"]), embedder=HashingEmbedder())
+    async with AsyncTestClient(app=app, base_url="http://testserver.local"):
+        auth, catalog = app.state.auth, app.state.catalog
+        admin = await auth.create_user("admin@example.com", "correct horse battery staple", role="admin")
+        analyst = await auth.create_user("analyst@example.com", "correct horse battery staple", role="analyst")
+        connection = await catalog.create_connection(admin, "target", _url(postgres_engine))
+        assert (await catalog.sync_now(admin, "target")).error is None
+        await catalog.set_grants(admin, "target", [analyst.id])
+        answered = await app.state.ask.ask(analyst, "How many orders are there?", "target")
+        draft = (await catalog.create_draft(admin, "target")).connection
+        for sql in ALIAS_LIST_LEAKS:
+            for path, attempt in (
+                ("edit and run", lambda: app.state.ask.run_sql(analyst, answered.record.id, sql)),
+                ("golden query", lambda: catalog.add_golden_query(admin, connection.id, "leak", sql)),
+                ("draft golden query", lambda: catalog.add_golden_query(admin, draft.id, "leak", sql)),
+            ):
+                with pytest.raises(AppError) as refused:
+                    await attempt()
+                assert refused.value.status_code == 400, (path, sql)
+                assert "sensitive" in refused.value.detail or "position" in refused.value.detail, (path, refused.value.detail)
+        # the answer the analyst can download is still the one that passed the guard
+        filename, chunks = await app.state.ask.csv(analyst, answered.record.id)
+        assert not any(secret in b"".join(chunks).decode() for secret in secrets)
+        run = await app.state.evaluation.create(admin, "target", [EvalQuestion("How many orders are there?", sql)
+                                                                  for sql in ALIAS_LIST_LEAKS], name="leak")
+        finished = await app.state.evaluation.execute(run.id)
+        shown = repr(finished)
+        assert not any(secret in shown for secret in secrets)
+        assert all("gold SQL failed" in (item.reason or "") for item in finished.items), [i.reason for i in finished.items]

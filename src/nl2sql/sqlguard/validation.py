@@ -183,6 +183,7 @@ def _inspect(tree: exp.Expression, policy: GuardPolicy, dialect: str) -> tuple[s
                              "date and time, cast, conditional and JSON functions (an admin can allow more with "
                              "NL2SQL_ENGINE_EXTRA_FUNCTIONS)")
     _refuse_look_alikes(tree)
+    _refuse_catalog_casts(tree)
     analysed = normalize_identifiers(tree.copy(), dialect=dialect)
     try:
         scopes = traverse_scope(analysed)
@@ -229,6 +230,23 @@ def _refuse_node(node: exp.Expression) -> None:
 
 
 _SCRIPT = re.compile(r"^([A-Z]+)")
+
+# PostgreSQL's object identifier types: a cast to one looks a name up in the database's own catalog, so
+# `'hidden_tbl'::regclass` answers whether a table the connection excludes exists (and its oid).
+_CATALOG_TYPES = frozenset({
+    "oid", "regclass", "regcollation", "regconfig", "regdictionary", "regnamespace", "regoper", "regoperator",
+    "regproc", "regprocedure", "regrole", "regtype", "xid", "xid8", "cid", "tid",
+})
+
+
+def _refuse_catalog_casts(tree: exp.Expression) -> None:
+    # Any type node, wherever the dialect's parser puts it (a CAST's target, `x::t`, T-SQL's `x::t` read as a
+    # scope resolution): innermost first, so the message names the type that does the lookup.
+    for node in reversed(list(tree.find_all(exp.DataType, exp.ObjectIdentifier))):
+        name = node.sql(dialect="postgres").strip('"').lower()
+        if isinstance(node, exp.ObjectIdentifier) or name in _CATALOG_TYPES:
+            raise SqlRefused(f"a cast to `{name}` looks names up in the database's own catalog; casts to catalog types "
+                             "(regclass, regtype, oid and the like) are not allowed: cast to a value type such as text")
 
 
 def _refuse_look_alikes(tree: exp.Expression) -> None:
@@ -332,6 +350,8 @@ def _check_sensitive(tree: exp.Expression, scopes: list[Scope], tables: list[exp
     def sensitive_in(table_names: Iterable[str]) -> list[str]:
         return sorted(f"{name}.{column}" for name in table_names for column in sensitive.get(name, ()))
 
+    _refuse_positional_renames(tree, sensitive_in)
+
     for column in tree.find_all(exp.Column):
         qualifier = column.table.casefold()
         if isinstance(column.this, exp.Star):
@@ -374,6 +394,32 @@ def _check_sensitive(tree: exp.Expression, scopes: list[Scope], tables: list[exp
         hidden = sensitive_in(names)
         if hidden:
             raise SqlRefused(f"`SELECT *` would expose the sensitive column `{hidden[0]}`; list the columns you need")
+
+
+def _refuse_positional_renames(tree: exp.Expression, sensitive_in) -> None:
+    """Refuse column alias lists over anything that reads a table with sensitive columns.
+
+    Every other way a value reaches a result or a predicate names its source, and each name is checked where
+    it is written (a CTE's, a subquery's or a set operation's own select list included), so following an
+    output back through aliases ends at a checked name. An alias list (`people AS q(a, b, c)`, a CTE's
+    `x(a, b) AS (...)`, a derived table's `(SELECT ...) t(a, b)`) renames columns by position instead: the
+    guard can't tell which name stands for which column (the database's column order, excluded columns
+    included, is not in the policy), so none of them may stand for a sensitive one. Alias lists over
+    literal rows (`(VALUES ...) v(a, b)`) read no table and stay allowed."""
+    for alias in tree.find_all(exp.TableAlias):
+        if not alias.args.get("columns"):
+            continue
+        source = alias.parent
+        if isinstance(source, exp.Values):
+            source = None if not any(True for _ in source.find_all(exp.Table)) else source
+        if source is None:
+            continue
+        read = [source] if isinstance(source, exp.Table) else list(source.find_all(exp.Table))
+        hidden = sensitive_in({table.name.casefold() for table in read})
+        if hidden:
+            name = alias.name or "the alias"
+            raise SqlRefused(f"the column list of `{name}` renames columns by position over a table with the sensitive "
+                             f"column `{hidden[0]}`; name each column you need instead (`column AS new_name`)")
 
 
 def _inside_exists(node: exp.Expression) -> bool:
