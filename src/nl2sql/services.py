@@ -75,7 +75,9 @@ def blueprints(settings: Settings) -> dict[str, Blueprint]:
 
 
 def golden_check(settings: Settings) -> catalog.GoldenSqlCheck:
-    """Golden queries pass sqlguard: one read-only query on included tables, no sensitive column, a timed test run."""
+    """Golden queries pass sqlguard (one read-only query on included tables, no sensitive column) and then run:
+    read-only, with the engine's row cap and NL2SQL_CATALOG_QUERY_TIMEOUT, so a query that fails, never ends or
+    takes longer than that is refused, as an answer using it would be. At most one row is fetched."""
     timeout = settings.catalog.query_timeout
 
     def check(sql: str, target: catalog.SqlTarget, engine: Any) -> str:
@@ -83,10 +85,10 @@ def golden_check(settings: Settings) -> catalog.GoldenSqlCheck:
             dialect=target.connection.backend,
             allowed_tables=target.allowed_tables,
             sensitive_columns=target.sensitive_columns,
-            row_cap=1,
+            row_cap=settings.engine.row_cap,
             extra_functions=settings.engine.extra_function_set,
         )
-        sqlguard.probe(sqlguard.validate(sql, policy), engine, timeout)
+        sqlguard.run(sqlguard.validate(sql, policy), engine, timeout_s=timeout, max_rows=1)
         return sql.strip().rstrip(";").strip()
 
     return check

@@ -253,3 +253,32 @@ async def test_a_second_golden_query_with_the_same_question_is_refused(client, a
         "question": "How many orders shipped?", "sql": "SELECT count(*) FROM orders"})
     assert renamed.status_code == 409
     assert len((await client.get(url, headers=bearer(admin_key))).json()) == 2
+
+
+async def test_golden_save_runs_the_query_so_an_endless_one_is_refused(settings, sqlite_shop, pg_shop):
+    """Saving a golden query runs it (read-only, bounded by NL2SQL_CATALOG_QUERY_TIMEOUT); planning it alone let
+    queries that never end be saved as verified."""
+    from litestar.testing import AsyncTestClient
+
+    from nl2sql.app import create_app
+    from nl2sql.settings import CatalogSettings
+    from tests.conftest import with_section
+
+    app = create_app(with_section(settings, catalog=CatalogSettings(demo=False, query_timeout=1.0)))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        admin = await app.state.auth.create_user("admin@example.com", "correct horse battery staple", role="admin")
+        key = (await app.state.auth.create_api_key(admin, name="test")).key
+        endless = {
+            "lite": "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n",
+            "pg": "SELECT count(*) FROM generate_series(1, 100000000000) AS g(x)",
+        }
+        for name, url in (("lite", sqlite_shop), ("pg", pg_shop)):
+            await _connect(client, key, name, url)
+            await _sync(client, key, name)
+            r = await client.post(f"/api/v1/connections/{name}/golden-queries", headers=bearer(key),
+                                  json={"question": "forever", "sql": endless[name]})
+            assert r.status_code == 400, r.text
+            assert "longer than 1 s" in r.json()["detail"], r.text
+            ok = await client.post(f"/api/v1/connections/{name}/golden-queries", headers=bearer(key),
+                                   json={"question": "how many orders", "sql": "SELECT count(*) FROM orders"})
+            assert ok.status_code == 201, ok.text

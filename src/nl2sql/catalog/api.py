@@ -269,7 +269,7 @@ class ConnectionController(Controller):
         connection = await _visible(request, catalog_service, name)
         return await catalog_service.golden_queries(connection.id, q)
 
-    @post("/{name:str}/golden-queries", summary="Add a golden query: one read-only statement, test-run first (admin)",
+    @post("/{name:str}/golden-queries", summary="Add a golden query: one read-only statement, run first (read-only, row cap, NL2SQL_CATALOG_QUERY_TIMEOUT) (admin)",
           guards=[requires_admin])
     async def add_golden_query(
         self, request: Request, catalog_service: CatalogService, name: str, data: GoldenQueryBody
