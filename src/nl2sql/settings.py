@@ -431,6 +431,18 @@ class EngineSettings:
         "grammars (llama.cpp; vLLM with NL2SQL_LLM_GUIDED_DECODING=vllm).",
     )
     row_cap: int = setting("NL2SQL_ENGINE_ROW_CAP", 1000, "Rows a generated query may return: its LIMIT is added or clamped to this.")
+    value_cap: int = setting(
+        "NL2SQL_ENGINE_VALUE_CAP",
+        65536,
+        "Characters of one result value kept (bytes of a binary value; the text of an array or JSON value): a longer "
+        "one is cut there and marked `... [cut: ...]`, and the answer says how many were cut.",
+    )
+    result_bytes: int = setting(
+        "NL2SQL_ENGINE_RESULT_BYTES",
+        16777216,
+        "Bytes of memory one query's kept rows may take, about (16 MiB): rows are fetched in batches and fetching "
+        "stops before this is passed; the answer then says the result was cut by size.",
+    )
     extra_functions: str = setting(
         "NL2SQL_ENGINE_EXTRA_FUNCTIONS",
         "",
@@ -510,7 +522,8 @@ class EngineSettings:
     )
 
     def __post_init__(self) -> None:
-        for name, low in (("repair_attempts", 0), ("row_cap", 1), ("max_new_tokens", 16)):
+        for name, low in (("repair_attempts", 0), ("row_cap", 1), ("max_new_tokens", 16), ("value_cap", 1),
+                          ("result_bytes", 1024)):
             if getattr(self, name) < low:
                 var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
                 raise SettingsError(f"{var} must be at least {low}, got {getattr(self, name)}")
@@ -572,6 +585,12 @@ class AnswersSettings:
         100000,
         "Rows a CSV download may hold: it re-runs the answer's query through the guard with this cap, streamed.",
     )
+    csv_max_bytes: int = setting(
+        "NL2SQL_ANSWERS_CSV_MAX_BYTES",
+        67108864,
+        "Bytes of memory a CSV download's rows may take, about (64 MiB; values cut at NL2SQL_ENGINE_VALUE_CAP as on "
+        "the page): a result that reaches it ends with a line saying it was cut.",
+    )
     result_max_age_s: float = setting(
         "NL2SQL_ANSWERS_RESULT_MAX_AGE_SECONDS",
         60.0,
@@ -583,9 +602,16 @@ class AnswersSettings:
         200,
         "Recent results kept in memory for paging and chart switching (older ones are re-run through the guard).",
     )
+    cached_result_bytes: int = setting(
+        "NL2SQL_ANSWERS_CACHED_RESULT_BYTES",
+        268435456,
+        "Bytes of memory the kept results may take in all, about (256 MiB): past it the oldest go first, as past "
+        "NL2SQL_ANSWERS_CACHED_RESULTS.",
+    )
 
     def __post_init__(self) -> None:
-        for name, low in (("history_turns", 0), ("page_size", 1), ("csv_max_rows", 1), ("cached_results", 1)):
+        for name, low in (("history_turns", 0), ("page_size", 1), ("csv_max_rows", 1), ("cached_results", 1),
+                          ("csv_max_bytes", 1024), ("cached_result_bytes", 0)):
             if getattr(self, name) < low:
                 var = next(f.metadata["env"] for f in dataclasses.fields(self) if f.name == name)
                 raise SettingsError(f"{var} must be at least {low}, got {getattr(self, name)}")
