@@ -120,6 +120,10 @@ class Reading:
     explanation: str
     used: frozenset[int] = frozenset()
     notes: tuple[str, ...] = ()
+    # words of the question this reading leaves out: `unread` names nothing in the catalog (no table, column,
+    # value or time), `dropped` names something the plan does not use
+    unread: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass
@@ -192,8 +196,9 @@ class Reader:
             used = set(used) | {i for l in parse.links if l.kind == "entity" and l.table in tables and l.score >= 0.8
                                 for i in l.matched}
             coverage = _coverage(parse, used)
+            unread, dropped = _left_out(parse, used)
             readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
-                                    describe(plan, self.model), frozenset(used), tuple(parse.notes)))
+                                    describe(plan, self.model), frozenset(used), tuple(parse.notes), unread, dropped))
         readings.sort(key=lambda r: -r.score)
         return readings[:limit]
 
@@ -2154,6 +2159,30 @@ def _coverage(p: _Parse, used: set[int]) -> float:
     if not important:
         return 1.0
     return sum(1 for i in important if i in used) / len(important)
+
+
+# words a question may carry that ask for nothing in particular
+HARMLESS = frozenset(stem(w) for w in (
+    "data database table tables record records row rows entry entries info information detail details value values "
+    "result results thing things item items one ones kind sort type there here currently current respectively "
+    "known listed stored recorded available registered existing exist exists many much whole entire different "
+    "distinct unique same other another both all everything something anything information please kindly "
+    "can could would will should may might shall must let us need want like know see".split()))
+
+
+def _left_out(p: _Parse, used: set[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(content words nothing in the catalog explains, words that name something the plan leaves unused)."""
+    linked = {i for l in p.links for i in l.matched if l.score >= 0.5} | {i for v in p.values for i in v.span} | \
+        {i for w in p.windows for i in w.tokens}
+    unread, dropped = [], []
+    for i, t in enumerate(p.tokens):
+        if t.kind != "word" or t.lower in STOP_WORDS or t.stem in CUE_WORDS or t.stem in HARMLESS or i in used:
+            continue
+        if t.lower in SUPERLATIVES or t.lower in NEGATIONS or t.lower in QUESTION_HEADS or t.lower in GROUP_WORDS \
+                or t.lower in ORDER_VERBS or t.lower in RATIO_WORDS or t.lower in AGENT_VERBS_SKIP:
+            continue
+        (dropped if i in linked else unread).append(t.text)
+    return tuple(dict.fromkeys(unread)), tuple(dict.fromkeys(dropped))
 
 
 def _link_quality(p: _Parse, used: set[int]) -> float:
