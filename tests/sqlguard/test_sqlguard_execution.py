@@ -195,3 +195,83 @@ def test_quoting_and_comment_tricks_run_as_one_harmless_statement(request, datab
     result = run(validate(sql, _policy(engine)), engine, timeout_s=5, max_rows=10)
     assert result.row_count == 1
     assert run(validate("SELECT COUNT(*) FROM orders", _policy(engine)), engine, timeout_s=5, max_rows=1).rows == ((4,),)
+
+
+# --- the size caps: one value, and a whole result --------------------------------------------------
+
+
+def _text_of_length(engine: sa.Engine, length: int) -> str:
+    """SQL for a text value of `length` x's, in the engine's dialect."""
+    if engine.dialect.name == "sqlite":
+        return f"printf('%.*c', {length}, 'x')"
+    return f"repeat('x', {length})"
+
+
+def test_cuts_a_value_longer_than_the_value_cap_and_marks_it(engine):
+    sql = validate(f"SELECT id, {_text_of_length(engine, 5000)} AS v FROM orders ORDER BY id", _policy(engine))
+    result = run(sql, engine, timeout_s=10, max_rows=100, value_cap=1000)
+    assert [row[0] for row in result.rows] == [1, 2, 3, 4]
+    for _, value in result.rows:
+        assert value.startswith("x" * 1000) and not value.startswith("x" * 1001)
+        assert value.endswith("[cut: 1,000 of 5,000 characters shown]")
+    assert result.values_cut == 4 and not result.bytes_cut and not result.truncated
+    short = run(sql, engine, timeout_s=10, max_rows=100, value_cap=5000)
+    assert short.values_cut == 0 and short.rows[0][1] == "x" * 5000
+
+
+def test_stops_fetching_at_the_byte_cap_and_says_the_result_was_cut(engine):
+    sql = validate(f"SELECT n, {_text_of_length(engine, 2000)} AS v FROM numbers ORDER BY n",
+                   _policy(engine, row_cap=1000))
+    result = run(sql, engine, timeout_s=10, max_rows=1000, max_bytes=100_000)
+    assert result.bytes_cut and not result.truncated and result.values_cut == 0
+    assert 10 < result.row_count < 60  # ~2 kB a row: about 48 rows fit
+    assert [row[0] for row in result.rows] == list(range(result.row_count))  # the first rows, in order
+    assert result.size_bytes <= 100_000
+    whole = run(sql, engine, timeout_s=10, max_rows=1000)  # the default cap (16 MiB) holds all 2 MB
+    assert whole.row_count == 1000 and not whole.bytes_cut and whole.size_bytes > 2_000_000
+    # the connection is fine afterwards (MySQL's unfinished result was dropped with its connection)
+    assert run(validate("SELECT COUNT(*) FROM orders", _policy(engine)), engine, timeout_s=5, max_rows=1).rows == ((4,),)
+
+
+def test_the_byte_cap_counts_arrays_and_json_values_too(postgres_engine):
+    sql = validate("SELECT n, array_agg(n) OVER (ORDER BY n) AS running FROM numbers ORDER BY n",
+                   _policy(postgres_engine, row_cap=1000))
+    result = run(sql, postgres_engine, timeout_s=10, max_rows=1000, value_cap=500, max_bytes=300_000)
+    assert result.bytes_cut and result.size_bytes <= 300_000
+    assert result.rows[1][1] == [0, 1]  # short arrays stay arrays
+    long_ones = [value for _, value in result.rows if isinstance(value, str)]
+    assert long_ones and long_ones[-1].endswith("[cut: 500 characters shown]") and long_ones[-1].startswith("[0, 1, 2")
+    assert result.values_cut == len(long_ones)
+
+
+_MEMORY_CHILD = """
+import resource, sys
+import sqlalchemy as sa
+from nl2sql.sqlguard import run, validate
+from tests.sqlguard.sqlguard_corpus import TABLES, policy_for
+engine = sa.create_engine(sys.argv[1])
+policy = policy_for(sys.argv[2], allowed_tables=frozenset({*TABLES, "numbers"}), row_cap=1000)
+sql = validate(sys.argv[3], policy)
+run(validate("SELECT COUNT(*) FROM orders", policy), engine, timeout_s=30, max_rows=1)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+result = run(sql, engine, timeout_s=60, max_rows=1000, max_bytes=4_000_000)
+grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024
+print(result.bytes_cut, result.row_count, grown)
+"""
+
+
+def test_a_huge_result_is_not_read_whole_before_the_byte_cap_stops_it(engine):
+    # 300 values of 1 MB: the driver must not fetch them all (a client-side cursor holds 300 MB) when 4 MB are kept
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    url = engine.url.render_as_string(hide_password=False)
+    sql = f"SELECT n, {_text_of_length(engine, 1_000_000)} AS v FROM numbers WHERE n < 300"
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, url, DIALECT[engine.dialect.name], sql],
+                           capture_output=True, text=True, cwd=root, timeout=120)
+    assert child.returncode == 0, child.stderr[-2000:]
+    cut, rows, grown_mb = child.stdout.split()
+    assert cut == "True" and 0 < int(rows) < 100  # ~65 kB a row once each value is cut to the value cap
+    assert int(grown_mb) < 100, f"the process grew by {grown_mb} MB for a 4 MB result"
