@@ -16,7 +16,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.candidates import Candidate, choose, fingerprint
-from nl2sql.answers.dto import Attempt, SqlAnswer, SqlNotGenerated, Unanswered
+from nl2sql.answers.dto import Attempt, SqlAnswer, SqlNotGenerated
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.trust import ModelTrust
 from nl2sql.auth import User
@@ -36,8 +36,6 @@ from nl2sql.semantics import (
     adapt_golden,
     build_semantic_model,
     compile_plan,
-    nearest_columns,
-    question_coverage,
     same_literals,
     sql_fit,
 )
@@ -65,7 +63,6 @@ from nl2sql.answers.pipeline import (
 )
 from nl2sql.answers.policy import ConnectionPolicy, guard_policy, guarded
 from nl2sql.answers.trust_checks import TrustChecks
-from nl2sql.answers.verdict import ANSWERED, Question, Verdict, decide
 
 log = logging.getLogger("nl2sql.answers")
 
@@ -151,14 +148,13 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
         api_key_id: int | None = None, progress: Callable[[str], None] | None = None,
-        holdout: str | None = None, use_model: bool = False,
+        holdout: str | None = None,
     ) -> SqlAnswer:
         """Checked SQL for `question` on the connection `user` may use; SqlNotGenerated after the last failed attempt.
 
         `holdout` (a golden query's SQL) answers as if that query did not exist: no golden shortcut, that query
         (and any with the same question) neither shown to the model nor adapted, no answer cache (a regression
-        check of the golden queries). `use_model` consults the model even where it would not be by default (the
-        page's "Try the model"). A question nothing answers well enough raises Unanswered (clarify or refused)."""
+        check of the golden queries)."""
         question = _checked_question(question, connection_name)
         connection = await self._catalog.visible_connection(user, connection_name.strip())
         clock = Clock()
@@ -171,7 +167,7 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         policy = self._policy(schema)
         clock.lap("schema_ms", since)
         key = _cache_key(schema, question, history)
-        hit = self._answers.get(key) if self.settings.answer_cache and holdout is None and not use_model else None
+        hit = self._answers.get(key) if self.settings.answer_cache and holdout is None else None
         if hit is not None:
             self._answers.move_to_end(key)
             return await self._reuse(user, api_key_id, connection, question, hit, clock)
@@ -190,13 +186,13 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         else:
             try:
                 outcome = await self._by_candidates(question, retrieval, schema, policy, connection, clock, history,
-                                                    progress or (lambda _: None), user=user, use_model=use_model)
+                                                    progress or (lambda _: None))
             except (BusyError, InferenceTimeout, UnavailableError) as error:
                 # the model was busy, too slow or gone: the question is still filed (History shows it and why)
                 error.extra = (error.extra or {}) | {"answer_id": await filing.failure(error.detail)}
                 raise
         answer = await filing.outcome(outcome, golden_id)
-        if self.settings.answer_cache and holdout is None and not use_model:
+        if self.settings.answer_cache and holdout is None:
             self._answers[key] = answer
             while len(self._answers) > self.settings.answer_cache:
                 self._answers.popitem(last=False)
@@ -238,8 +234,7 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
 
     async def _by_candidates(
         self, question: str, retrieval: Retrieval, schema: PromptSchema, policy: ConnectionPolicy,
-        connection: Connection, clock: Clock, history: tuple[Turn, ...], say: Callable[[str], None], *,
-        user: User | None = None, use_model: bool = False,
+        connection: Connection, clock: Clock, history: tuple[Turn, ...], say: Callable[[str], None],
     ) -> Outcome:
         """Every generator's candidates, each guarded and run read-only; the model consulted when the readings
         leave doubt; the best chosen by execution."""
@@ -269,7 +264,7 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         await self._check(candidates, policy, engine, terms, model.dialect)
         clock.lap("check_ms", since)
         outcome = Outcome([], candidates=candidates)
-        if use_model or self._consult_model(candidates):
+        if self._consult_model(candidates):
             say(model_stage(self._model))
             check = partial(self._check, policy=policy, engine=engine, terms=terms, dialect=model.dialect)
             try:
@@ -286,14 +281,6 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
             if c.generator == "model_sql" and c.note is None:
                 c.note = f"model trust {trust.level}: {trust.why}"
         best = choose(candidates, trust=trust.level, expects_empty=bool(_NONE_EXPECTED.search(question)))
-        best = _covering_golden(candidates, best)
-        outcome.verdict = await anyio.to_thread.run_sync(
-            lambda: self._verdict(text, reader, notes, today, candidates, best, connection, user, use_model))
-        if outcome.verdict.status != ANSWERED:
-            if best is not None:
-                best.chosen = False
-            outcome.error = outcome.verdict.message
-            return outcome
         if best is None:
             errors = [c.error for c in candidates if c.error]
             outcome.error = errors[0] if errors else "the question could not be read, and no model candidate ran"
@@ -301,19 +288,6 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         outcome.validated = best.validated
         outcome.winner = best
         return outcome
-
-    def _verdict(self, text: str, reader: Reader, notes: list[str], today: dt.date, candidates: list[Candidate],
-                 best: Candidate | None, connection: Connection, user: User | None, use_model: bool) -> Verdict:
-        """Answer, ask back or refuse (answers/verdict.py), from what of the question the catalog explains."""
-        coverage = question_coverage(reader, text, today=today, instructions=tuple(notes))
-        nearest = {w: [(t, c) for t, c, _ in nearest_columns(reader.model, w)] for w in coverage.unread}
-        model_note = None
-        if not use_model and any(g in self.settings.generator_list for g in ("model_plan", "model_sql")):
-            model_note = _model_expectation(self.trust)
-        asked = Question(text, connection.name, coverage.content, coverage.unread, coverage.write_verb, nearest,
-                         model_note, bool(user and user.is_admin))
-        threshold = self.settings.answer_confidence if self.settings.answer_confidence >= 0 else None
-        return decide(asked, candidates, best, threshold=threshold)
 
     async def _model_candidates(self, outcome: Outcome, question: str, text: str, retrieval: Retrieval,
                                 schema: PromptSchema, model: SemanticModel, policy: ConnectionPolicy,
@@ -405,29 +379,8 @@ def _read_candidates(readings: list, model: SemanticModel) -> list[Candidate]:
                                  error=f"not compiled: {error}"))
             continue
         out.append(Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
-                             note=f"covers {reading.coverage:.0%} of the question",
-                             left_out=tuple(dict.fromkeys((*reading.unread, *reading.dropped)))))
+                             note=f"covers {reading.coverage:.0%} of the question"))
     return out
-
-
-def _covering_golden(candidates: list[Candidate], best: Candidate | None) -> Candidate | None:
-    """A reading that leaves words out never wins over an adapted golden query that ran."""
-    if best is None or best.generator != "reader" or not best.left_out:
-        return best
-    golden = [c for c in candidates if c.generator == "golden" and c.ran and c.rows]
-    if not golden:
-        return best
-    best.chosen = False
-    chosen = max(golden, key=lambda c: c.score)
-    chosen.chosen = True
-    return chosen
-
-
-def _model_expectation(trust: str) -> str:
-    if trust == "high":
-        return "asks the configured model to write the query: a few seconds"
-    return ("asks the bundled small CPU model: it takes a minute or more and is rarely right; "
-            "a larger model can be configured (NL2SQL_LLM_MODEL_PATH or NL2SQL_LLM_BASE_URL)")
 
 
 def _golden_candidates(text: str, retrieval: Retrieval, model: SemanticModel) -> list[Candidate]:
@@ -487,23 +440,13 @@ class _Filing:
         guided_by = tuple(g.id for g in outcome.prompt.golden_queries) if outcome.prompt else ()
         timings = self._clock.total() | {f"retrieval_{k}": v for k, v in self._retrieval.timings.items()}
         generator = "verified" if golden_id is not None else (winner.generator if winner else None)
-        verdict = outcome.verdict
-        if golden_id is not None:
-            verdict = Verdict(ANSWERED, "a verified query", "all", "verified query: all of it")
-        unanswered = verdict is not None and verdict.status != ANSWERED
-        status = verdict.status if unanswered else ("ok" if outcome.validated else "failed")
         record_id = await self._add(self._row(
             sql=outcome.validated.sql if outcome.validated else None, verified=golden_id is not None,
-            golden_query_id=golden_id, status=status, error=outcome.error,
+            golden_query_id=golden_id, status="ok" if outcome.validated else "failed", error=outcome.error,
             attempts=[a.to_json() for a in outcome.attempts],
-            retrieved=retrieved.to_json() | {"guided_by": list(guided_by)}
-            | ({"verdict": verdict.to_json()} if verdict else {}), timings=timings,
+            retrieved=retrieved.to_json() | {"guided_by": list(guided_by)}, timings=timings,
             plan=winner.plan if winner else None, explanation=winner.explanation if winner else None,
             generator=generator, candidates=candidates))
-        if unanswered:
-            note_outcome(verdict.status)
-            raise Unanswered(verdict.message, extra={"answer_id": record_id, "verdict": verdict.to_json(),
-                                                     "candidates": candidates})
         if outcome.validated is None:
             note_outcome("no valid sql")  # shown on the usage pages beside the request
             raise SqlNotGenerated(_why_not(outcome, candidates), extra={
@@ -516,7 +459,7 @@ class _Filing:
             verified=golden_id is not None, golden_query_id=golden_id, guided_by=guided_by,
             attempts=tuple(outcome.attempts), retrieved=retrieved, timings=timings, validated=outcome.validated,
             plan=winner.plan if winner else None, explanation=winner.explanation if winner else None,
-            generator=generator, candidates=tuple(candidates), verdict=verdict.to_json() if verdict else None,
+            generator=generator, candidates=tuple(candidates),
         )
 
 
