@@ -149,8 +149,11 @@ class AskResponse(msgspec.Struct):
     columns: list[dict[str, str]]
     rows: list[list[Any]]
     row_count: int
-    truncated: bool
+    truncated: bool  # the row cap may have hidden more rows
     row_cap: int
+    bytes_cut: bool  # the result reached its size cap (NL2SQL_ENGINE_RESULT_BYTES): the rest was not fetched
+    values_cut: int  # values longer than NL2SQL_ENGINE_VALUE_CAP characters, cut there and marked "[cut: ...]"
+    cut_note: str | None  # the sentence the page shows when either cap cut the result
     chart: ChartOut | None
     timings: dict[str, float]
 
@@ -174,6 +177,9 @@ class AskResponse(msgspec.Struct):
             row_count=len(result.rows) if result else 0,
             truncated=bool(result and result.truncated),
             row_cap=result.row_cap if result else 0,
+            bytes_cut=bool(result and result.bytes_cut),
+            values_cut=result.values_cut if result else 0,
+            cut_note=result.cut_note if result else None,
             chart=ChartOut(chart.kind, chart.x, list(chart.y), chart.color, chart.reason, list(chart.alternatives),
                            chart.spec, chart.note) if chart else None,
             timings=answered.timings or record.timings,
@@ -281,7 +287,7 @@ class AskController(Controller):
     async def answer(self, request: Request, answer_id: int, ask_service: AskService) -> AnswerOut:
         return AnswerOut.of(await ask_service.history.get(current_user(request), answer_id))
 
-    @get("/answers/{answer_id:int}/csv", summary="The answer's result as CSV (re-run with the CSV row cap)")
+    @get("/answers/{answer_id:int}/csv", summary="The answer's result as CSV (re-run with the CSV row and byte caps)")
     async def csv(self, request: Request, answer_id: int, ask_service: AskService) -> Stream:
         name, chunks = await ask_service.csv(current_user(request), answer_id)
         return Stream(chunks, media_type="text/csv; charset=utf-8",

@@ -72,7 +72,7 @@ class AskService:
         self.settings = settings
         self.history = History(sessions, catalog)
         self.threads = Threads(sessions, catalog)
-        self._cache = ResultCache(settings.cached_results)
+        self._cache = ResultCache(settings.cached_results, settings.cached_result_bytes)
         self._policies: dict[tuple[int, int], tuple[Any, ConnectionPolicy]] = {}
 
     @property
@@ -276,7 +276,7 @@ class AskService:
                 result=result, chart=chart, error=failure.detail if failure else None,
             )
         if result is not None:
-            self._cache.put(answer_id, (result, chart))
+            self._cache.put(answer_id, (result, chart), _weight(result, chart))
         record = await self.history.get(user, answer_id)
         if failure is not None:
             failure.extra.update({"answer_id": answer_id, "thread_id": thread_id, "sql": validated.sql})
@@ -285,11 +285,20 @@ class AskService:
             timings |= {"run_ms": 0.0 if reuse else result.elapsed_ms, "chart_ms": chart_ms}
         return AskResult(record, result, chart, failure, timings)
 
-    async def _run(self, validated: ValidatedSql, connection_id: int, max_rows: int) -> CachedResult:
+    async def _run(
+        self, validated: ValidatedSql, connection_id: int, max_rows: int, max_bytes: int | None = None,
+    ) -> CachedResult:
         engine = await self._catalog.engine(connection_id)
         timeout = self._engine_settings.statement_timeout
-        queried = await anyio.to_thread.run_sync(lambda: run(validated, engine, timeout_s=timeout, max_rows=max_rows))
-        return CachedResult(queried.columns, queried.rows, queried.truncated, max_rows, round(queried.elapsed_s * 1000, 3))
+        value_cap = self._engine_settings.value_cap
+        max_bytes = max_bytes or self._engine_settings.result_bytes
+        queried = await anyio.to_thread.run_sync(lambda: run(
+            validated, engine, timeout_s=timeout, max_rows=max_rows, value_cap=value_cap, max_bytes=max_bytes))
+        return CachedResult(
+            queried.columns, queried.rows, queried.truncated, max_rows, round(queried.elapsed_s * 1000, 3),
+            values_cut=queried.values_cut, bytes_cut=queried.bytes_cut, value_cap=value_cap, byte_cap=max_bytes,
+            size_bytes=queried.size_bytes,
+        )
 
     async def _save_result(
         self, db: AsyncSession, user: User, answer_id: int, thread_id: int | None, connection_id: int, question: str,
@@ -302,7 +311,8 @@ class AskService:
             await self.threads.touch(db, thread_id)
         db.add(ResultRow(
             answer_id=answer_id, thread_id=thread_id, source=source, source_sql=source_sql,
-            row_count=len(result.rows) if result else None, truncated=bool(result and result.truncated),
+            # the history's "+" after the row count: more rows than were kept, by the row cap or the byte cap
+            row_count=len(result.rows) if result else None, truncated=bool(result and (result.truncated or result.bytes_cut)),
             columns=[{"name": c.name, "type": c.type} for c in result.columns] if result else [],
             chart_kind=chart.kind if chart else None, error=error,
             elapsed_ms=result.elapsed_ms if result else None,
@@ -371,7 +381,7 @@ class AskService:
                 return AskResult(record, None, None, error)
         if chart is None:
             chart = choose_chart(record.question, result.columns, result.rows)
-            self._cache.put(answer_id, (result, chart))
+            self._cache.put(answer_id, (result, chart), _weight(result, chart))
         return AskResult(record, result, chart, None)
 
     async def chart_spec(
@@ -388,7 +398,8 @@ class AskService:
         return answered, spec
 
     async def csv(self, user: User, answer_id: int) -> tuple[str, Iterator[bytes]]:
-        """(file name, CSV chunks) of the answer's query re-run through the guard with the CSV row cap."""
+        """(file name, CSV chunks) of the answer's query re-run through the guard with the CSV row and byte caps;
+        a last line says what the byte cap left out."""
         record = await self.history.get(user, answer_id)
         if record.status != "ok" or not record.sql:
             raise ValidationFailed("this answer has no SQL, so there is nothing to download")
@@ -397,14 +408,24 @@ class AskService:
         sql = record.source_sql or record.sql
         policy = await self._policy(connection.id, cap)
         validated = await guarded(sql, policy)
-        result = await self._run(validated, connection.id, cap)
-        return f"answer-{answer_id}.csv", csv_chunks(result.columns, result.rows)
+        result = await self._run(validated, connection.id, cap, self.settings.csv_max_bytes)
+        note = None
+        if result.bytes_cut:
+            note = (f"cut: the download reached its size cap (NL2SQL_ANSWERS_CSV_MAX_BYTES) after "
+                    f"{len(result.rows):,} rows; the rest were left out")
+        return f"answer-{answer_id}.csv", csv_chunks(result.columns, result.rows, note=note)
 
     async def _visible(self, user: User, record: AnswerRecord) -> Connection:
         if record.connection_id is None:
             raise NotFoundError(f"the connection of answer {record.id} no longer exists")
         connection = await self._catalog.get_connection_by_id(record.connection_id)
         return await self._catalog.visible_connection(user, connection.name)
+
+
+def _weight(result: CachedResult, chart: ChartChoice | None) -> int:
+    """About what a result and its chart take in memory: the chart's data points share the result's values."""
+    points = (chart.spec or {}).get("data", {}).get("values", ()) if chart is not None else ()
+    return result.size_bytes + 256 * len(points)
 
 
 def _plain(value: Any) -> Any:

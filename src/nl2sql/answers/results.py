@@ -91,27 +91,67 @@ class CachedResult:
     truncated: bool
     row_cap: int
     elapsed_ms: float
+    values_cut: int = 0  # values longer than the value cap, cut to it (each one marked)
+    bytes_cut: bool = False  # rows left out because the result reached its byte cap
+    value_cap: int = 0
+    byte_cap: int = 0
+    size_bytes: int = 0  # memory the rows take, about
     at: float = field(default_factory=time.monotonic)  # when it was run
+
+    @property
+    def cut_note(self) -> str | None:
+        """What the caps on size left out, in a sentence; None when nothing was."""
+        notes = []
+        if self.bytes_cut:
+            notes.append(f"Only the first {len(self.rows):,} rows are shown: the result reached the "
+                         f"{_size(self.byte_cap)} size cap, so the rest were not fetched.")
+        if self.values_cut:
+            many = f"{self.values_cut:,} values were" if self.values_cut != 1 else "1 value was"
+            notes.append(f"{many} longer than {self.value_cap:,} characters and cut there (marked '[cut: ...]').")
+        return " ".join(notes) or None
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if count >= scale:
+            return f"{count / scale:.3g} {unit}"
+    return f"{count:,} bytes"
 
 
 class ResultCache:
-    """The most recent results (with their charts) by answer id; the oldest go first (they can be re-run)."""
+    """The most recent results (with their charts) by answer id, at most `size` of them and about `max_bytes` in
+    all; the oldest go first (they can be re-run)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 256 * 1024 * 1024) -> None:
         self._size = size
-        self._items: OrderedDict[int, Any] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._items: OrderedDict[int, tuple[Any, int]] = OrderedDict()
+        self.bytes = 0  # what the kept results weigh, about
 
-    def put(self, answer_id: int, result: Any) -> None:
-        self._items[answer_id] = result
-        self._items.move_to_end(answer_id)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
+    def put(self, answer_id: int, result: Any, size: int = 0) -> None:
+        """Keep `result`, which weighs about `size` bytes; one heavier than the whole cache is not kept."""
+        self._drop(answer_id)
+        if size > self._max_bytes:
+            return
+        self._items[answer_id] = (result, size)
+        self.bytes += size
+        while len(self._items) > self._size or self.bytes > self._max_bytes:
+            self._drop(next(iter(self._items)))
 
     def get(self, answer_id: int) -> Any:
-        result = self._items.get(answer_id)
-        if result is not None:
-            self._items.move_to_end(answer_id)
-        return result
+        entry = self._items.get(answer_id)
+        if entry is None:
+            return None
+        self._items.move_to_end(answer_id)
+        return entry[0]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _drop(self, answer_id: int) -> None:
+        entry = self._items.pop(answer_id, None)
+        if entry is not None:
+            self.bytes -= entry[1]
 
 
 def json_value(value: Any) -> Any:
@@ -129,8 +169,11 @@ def json_value(value: Any) -> Any:
     return str(value)
 
 
-def csv_chunks(columns: Sequence[ResultColumn], rows: Iterable[Sequence[Any]], *, batch: int = 500) -> Iterator[bytes]:
-    """The result as CSV (UTF-8, header first), a few hundred rows per chunk so a large one streams."""
+def csv_chunks(
+    columns: Sequence[ResultColumn], rows: Iterable[Sequence[Any]], *, batch: int = 500, note: str | None = None,
+) -> Iterator[bytes]:
+    """The result as CSV (UTF-8, header first), a few hundred rows per chunk so a large one streams; `note`, when
+    given, is a last line saying what was left out."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([c.name for c in columns])
@@ -143,4 +186,6 @@ def csv_chunks(columns: Sequence[ResultColumn], rows: Iterable[Sequence[Any]], *
             buffer.seek(0)
             buffer.truncate()
             pending = 0
+    if note:
+        writer.writerow([f"# {note}"])
     yield buffer.getvalue().encode()
