@@ -136,3 +136,19 @@ def web_shop(dialect: str = "sqlite") -> PromptSchema:
               column("productprice", "NUMERIC(10,2)")),
         hints=(JoinHint(1, "shoporder", "shopcustomer", (("ordercustid", "custid"),)),),
     )
+
+
+def sports(dialect: str = "sqlite") -> PromptSchema:
+    """Athletes play for teams; teams play games. Columns named as a person would (height, weight, attendance)."""
+    return prompt_schema(
+        dialect,
+        table("teams", column("team_id", "INTEGER", pk=True), column("team_name"),
+              column("home_city", values=("Oslo", "Quito", "Perth", "Dakar")), column("stadium_capacity", "INTEGER")),
+        table("athletes", column("athlete_id", "INTEGER", pk=True), column("name"), column("height", "REAL"),
+              column("weight", "REAL"), column("nationality", values=("Norway", "Ecuador", "Senegal")),
+              column("position", values=("keeper", "defender", "forward")), column("team_id", "INTEGER"),
+              fks=(("team_id", "teams", "team_id"),)),
+        table("games", column("game_id", "INTEGER", pk=True), column("team_id", "INTEGER"),
+              column("played_on", "DATE"), column("attendance", "INTEGER"),
+              fks=(("team_id", "teams", "team_id"),)),
+    )

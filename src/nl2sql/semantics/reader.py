@@ -22,6 +22,8 @@ from nl2sql.semantics.explain import describe
 from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, number_value, stem, tokenize
 from nl2sql.semantics.linking import CUE_WORDS, Link, Linker
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
+from nl2sql.semantics.rules.comparison import comparative, names_column_before, property_column
+from nl2sql.semantics.rules.projection import asks_distinct, list_columns, set_of_values
 from nl2sql.semantics.plan import (
     Agg,
     AllOf,
@@ -744,6 +746,7 @@ class Reader:
         out: list[_Filter] = []
         words = p.words
         taken = {i for w in p.windows for i in w.tokens}
+        _, limit_tokens = _limit(p.tokens)
         for i, token in enumerate(p.tokens):
             if i in taken or (token.kind not in ("number", "word")):
                 continue
@@ -769,6 +772,15 @@ class Reader:
                 if i - k >= 0 and tuple(words[i - k:i]) == phrase:
                     op, cue = symbol, set(range(i - k, i))
                     break
+            if op is None:
+                found = comparative(words, i)
+                if found is not None:
+                    op, cue = found
+            if op is None and i not in limit_tokens and token.kind == "number" and names_column_before(i, {
+                    l.end for l in p.links if l.kind == "column" and l.score >= 0.5 and (
+                        self.model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
+                        or self.model.attribute(l.table, l.column).role in ("key", "reference"))}):  # type: ignore[arg-type]
+                op = "="
             if op is None and i >= 1 and words[i - 1] == "between" and i + used + 1 < len(words) \
                     and words[i + used] == "and":
                 upper = number_value(p.tokens, i + used + 1)
@@ -791,6 +803,13 @@ class Reader:
             if negate:
                 op = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "=": "<>"}[op]
             target = self._comparison_target(p, min(cue) if cue else i, i + used, measures)
+            named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
+                                       if l.kind == "entity" and l.score >= 0.3))
+            near = named + [e.right for t in named for e in self.model.neighbours(t) if e.right not in named]
+            measured = property_column(self.model, near, words[min(cue)]) if cue else None
+            if measured is not None:
+                # "entrepreneurs taller than 1.85": the comparative names the column (a height)
+                target = (measured, {measured.table}, set(), False)
             if target is None:
                 continue
             expr, tables, link_tokens, is_aggregate = target
@@ -1286,7 +1305,7 @@ class Reader:
         id_words = {"id", "ids", "code", "codes", "key", "number", "numbers", "no"}
         # among equally good names, the listed table's own column ("ticker ID" of tickers, not of prices)
         for link in sorted(p.links, key=lambda l: (-round(l.score, 2), l.table != focus, l.start)):
-            if link.kind != "column" or link.score < 0.75:
+            if link.kind != "column" or link.score < (0.3 if link.table == focus and link.complete else 0.75):
                 continue
             if set(link.matched) & used_elsewhere:
                 continue
@@ -1419,25 +1438,10 @@ class Reader:
         if not measures and ratio_expr is None and not groups:
             select = []
             focus_entity = self.model.entity(focus) if focus else entity
-            asked_cols = [c for c, _ in asked]
-            named = any(words[i] in ("name", "names") for a, b in _output_segments(words, 0) for i in range(a, b)
-                        if i < len(words))
-            if asked_cols:
-                for c, t in asked:
-                    used |= t
-                    select.append(Output(c.column, c))
-                if not any(c.table == focus_entity.table for c in asked_cols) or named or all(
-                        self.model.attribute(c.table, c.column).role not in ("key", "label", "text", "dimension")
-                        for c in asked_cols):
-                    for col in focus_entity.display:
-                        if not any(c == Col(focus_entity.table, col) for c in asked_cols):
-                            select.insert(0, Output(col, Col(focus_entity.table, col)))
-            else:
-                for col in focus_entity.display:
-                    select.append(Output(col, Col(focus_entity.table, col)))
-                for k in focus_entity.key:
-                    if k not in focus_entity.display:
-                        select.append(Output(k, Col(focus_entity.table, k)))
+            for c, t in asked:
+                used |= t
+            select = [Output(c.column, c) for c in list_columns(self.model, focus_entity.table,
+                                                                   [c for c, t in sorted(asked, key=lambda a: min(a[1]))])]
             base = focus_entity.table
             entity = focus_entity
             if having:
@@ -1494,10 +1498,11 @@ class Reader:
             plural = focus_token is not None and _plural(focus_token)
             if not plural and not _asks_ordering(words):
                 final_limit = 1
-        distinct = not aggregated and bool(where or via) and not orders
-        if not aggregated:
-            # rows of a list repeated by joins to filter tables: list each once
-            distinct = True
+        joined = any(t != base and t in self.model.entities and self.model.path(base, t) is not None for t in via)
+        table_named = any(l.kind == "entity" and l.table == base and l.score >= 0.8 for l in p.links)
+        # rows of a list repeated by joins to filter tables, or asked once each: list each once
+        distinct = not aggregated and (asks_distinct(words) or joined or set_of_values(
+            self.model, [o.expr for o in select if isinstance(o.expr, Col)], table_named))
         where = list(dict.fromkeys(where))
         having = list(dict.fromkeys(having))
         plan = QueryPlan(

@@ -1,0 +1,63 @@
+"""Comparisons with a number that the reader's fixed phrases don't list.
+
+- Any comparative adjective before "than" compares: "taller than 1.85", "heavier than 10", "cheaper than 5".
+  Most comparatives mean "more"; the words in LESS_COMPARATIVES mean "less".
+- A number right after a column's name is that column's value: "grade 4", "room 107", "the document with id 7",
+  "block floor 1" (a column, then the number, nothing between them).
+"""
+
+from __future__ import annotations
+
+from nl2sql.semantics.lexicon import stem
+from nl2sql.semantics.model import SemanticModel
+from nl2sql.semantics.plan import Col
+
+# comparatives that point down ("lower than", "cheaper than"); any other "-er than" / "more ... than" points up
+LESS_COMPARATIVES = frozenset({
+    "less", "fewer", "lower", "smaller", "shorter", "younger", "lighter", "cheaper", "earlier", "slower",
+    "thinner", "narrower", "poorer", "weaker", "worse", "closer", "nearer", "shallower",
+})
+# words ending in -er before "than" that compare nothing ("other than", "rather than")
+NOT_COMPARATIVES = frozenset({"other", "rather", "whether", "either", "neither", "never", "number", "order"})
+
+
+def comparative(words: list[str], index: int) -> tuple[str, set[int]] | None:
+    """ "X-er than" ending right before ``index``: (">" or "<", the cue's token indices), else None."""
+    if index < 2 or words[index - 1] != "than":
+        return None
+    word = words[index - 2]
+    if word in NOT_COMPARATIVES:
+        return None
+    if word in LESS_COMPARATIVES:
+        return "<", {index - 2, index - 1}
+    if word.endswith("er") and len(word) > 3 or word in ("more", "greater", "bigger", "larger", "better"):
+        return ">", {index - 2, index - 1}
+    return None
+
+
+def names_column_before(number_index: int, column_ends: set[int]) -> bool:
+    """The number follows a column's name directly ("grade 4", "id 7"): it is that column's value."""
+    return number_index in column_ends
+
+
+# what a comparative adjective measures when the question names no column ("taller than 1.85": the height)
+COMPARATIVE_PROPERTIES = {
+    "taller": "height", "shorter": "height length duration", "heavier": "weight", "lighter": "weight",
+    "older": "age", "younger": "age", "longer": "length duration distance", "faster": "speed", "slower": "speed",
+    "bigger": "size area capacity", "larger": "size area capacity", "smaller": "size area capacity",
+    "cheaper": "price cost", "richer": "wealth worth", "wider": "width", "deeper": "depth",
+}
+
+
+def property_column(model: SemanticModel, tables: list[str], word: str) -> Col | None:
+    """The numeric column of one of `tables` that the comparative `word` measures ("taller": a height column)."""
+    properties = COMPARATIVE_PROPERTIES.get(word)
+    if not properties:
+        return None
+    wanted = [stem(w) for w in properties.split()]
+    for want in wanted:
+        for table in tables:
+            for attribute in model.entity(table).attributes:
+                if attribute.is_numeric and attribute.role == "measure" and want in attribute.words:
+                    return Col(table, attribute.name)
+    return None

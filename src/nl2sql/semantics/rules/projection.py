@@ -1,0 +1,48 @@
+"""Which columns a list shows, and whether it lists each row once.
+
+A question that names the columns it wants ("the names and locations of the wrestlers", "the start and end dates
+of each booking") is answered with those columns and no others: no key column beside them, no display column
+it did not ask for. A question that names only the things ("list all the activities") is answered with the
+things' display column (their name or title), and with their key only where they have no display column.
+
+Rows are listed once (DISTINCT) when the question says so ("the different majors", "distinct codes"), when a
+join to another table can repeat them, or when the question asks for the values of one descriptive column
+without naming whose they are ("show all majors"): it asks for the set of values, not for one per row.
+"""
+
+from __future__ import annotations
+
+from nl2sql.semantics.model import SemanticModel
+from nl2sql.semantics.plan import Col
+
+# words that ask for each value once
+DISTINCT_WORDS = frozenset({"distinct", "different", "unique", "various"})
+# roles of a column whose values repeat across rows (a category), so that asking for "all X" means the set of X
+CATEGORY_ROLES = frozenset({"dimension"})
+
+
+def asks_distinct(words: list[str]) -> bool:
+    """The question asks for each value once ("the different majors", "distinct codes", "unique names")."""
+    return any(w in DISTINCT_WORDS for w in words)
+
+
+def list_columns(model: SemanticModel, table: str, asked: list[Col]) -> list[Col]:
+    """The columns a list of `table`'s rows shows: the asked ones; else the display column, the key only when
+    the table has no display column (its display is its key)."""
+    if asked:
+        shown = list(asked)
+        if not any(c.table == table for c in asked):
+            # the question asks for another table's columns about these rows: say which row each belongs to
+            entity = model.entity(table)
+            shown = [Col(table, c) for c in entity.display if Col(table, c) not in asked] + shown
+        return shown
+    entity = model.entity(table)
+    return [Col(table, c) for c in entity.display]
+
+
+def set_of_values(model: SemanticModel, select: list[Col], table_named: bool) -> bool:
+    """One category column asked for without naming whose it is ("show all majors"): the set of its values."""
+    if table_named or len(select) != 1:
+        return False
+    col = select[0]
+    return model.attribute(col.table, col.column).role in CATEGORY_ROLES

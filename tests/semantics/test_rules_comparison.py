@@ -1,0 +1,56 @@
+"""Comparisons the reader's fixed phrases don't list (semantics/rules/comparison.py), on invented schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nl2sql.semantics import Reader, build_semantic_model
+from nl2sql.semantics.plan import Col, Compare, Lit
+from nl2sql.semantics.rules.comparison import comparative
+from tests.semantics.schemas import library, sports
+
+TODAY = dt.date(2024, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def teams() -> Reader:
+    return Reader(build_semantic_model(sports("sqlite")))
+
+
+@pytest.fixture(scope="module")
+def books() -> Reader:
+    return Reader(build_semantic_model(library("sqlite")))
+
+
+def best(reader: Reader, question: str):
+    readings = reader.read(question, today=TODAY)
+    assert readings, f"no reading of {question!r}"
+    return readings[0].plan
+
+
+@pytest.mark.parametrize("words, op", [
+    ("taller than 2", ">"), ("heavier than 2", ">"), ("cheaper than 2", "<"), ("lighter than 2", "<"),
+    ("other than 2", None), ("rather than 2", None),
+])
+def test_any_comparative_before_than_compares(words, op):
+    split = words.split()
+    found = comparative(split, len(split) - 1)
+    assert (found[0] if found else None) == op
+
+
+def test_a_comparative_names_the_column_it_measures(teams):
+    plan = best(teams, "How many athletes are taller than 1.85?")
+    assert plan.where == Compare(Col("athletes", "height"), ">", Lit(1.85))
+
+
+def test_a_comparative_reaches_a_neighbouring_table(teams):
+    plan = best(teams, "List the names of teams whose athletes are heavier than 90.")
+    assert plan.where == Compare(Col("athletes", "weight"), ">", Lit(90)) or "weight" in plan.dumps()
+
+
+def test_a_number_right_after_a_column_is_its_value(books):
+    plan = best(books, "What is the title of the book with id 7?")
+    assert plan.where == Compare(Col("books", "id"), "=", Lit(7))
+    assert [o.expr for o in plan.select] == [Col("books", "title")]

@@ -1,0 +1,66 @@
+"""Which columns a list shows and whether it lists each row once (semantics/rules/projection.py), on invented
+schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nl2sql.semantics import Reader, build_semantic_model
+from nl2sql.semantics.plan import Col
+from tests.semantics.schemas import library, sports
+
+TODAY = dt.date(2024, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def books() -> Reader:
+    return Reader(build_semantic_model(library("sqlite")))
+
+
+@pytest.fixture(scope="module")
+def teams() -> Reader:
+    return Reader(build_semantic_model(sports("sqlite")))
+
+
+def best(reader: Reader, question: str):
+    readings = reader.read(question, today=TODAY)
+    assert readings, f"no reading of {question!r}"
+    return readings[0].plan
+
+
+def shown(plan) -> list:
+    return [o.expr for o in plan.select]
+
+
+def test_the_columns_asked_for_are_the_columns_shown(books):
+    plan = best(books, "What are the titles and prices of the books?")
+    assert shown(plan) == [Col("books", "title"), Col("books", "price")]
+    assert not plan.distinct
+
+
+def test_a_generic_word_like_name_is_asked_for_when_it_names_a_column_of_the_listed_table(teams):
+    plan = best(teams, "What are the names and nationalities of the athletes?")
+    assert set(shown(plan)) == {Col("athletes", "name"), Col("athletes", "nationality")}
+
+
+def test_a_list_of_things_shows_their_name_without_their_key(books):
+    plan = best(books, "List all the authors.")
+    assert shown(plan) == [Col("authors", "name")]
+
+
+def test_a_list_of_things_without_a_name_shows_their_key(teams):
+    plan = best(teams, "List all games.")
+    assert shown(plan) == [Col("games", "game_id")]
+
+
+def test_rows_of_one_table_are_not_made_distinct_unless_asked(teams):
+    assert not best(teams, "What are the heights of the athletes?").distinct
+    assert best(teams, "What are the different nationalities of the athletes?").distinct
+
+
+def test_a_category_asked_for_without_its_table_is_the_set_of_its_values(teams):
+    plan = best(teams, "Show all nationalities.")
+    assert shown(plan) == [Col("athletes", "nationality")]
+    assert plan.distinct
