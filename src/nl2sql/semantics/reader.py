@@ -23,6 +23,7 @@ from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, number_value,
 from nl2sql.semantics.linking import CUE_WORDS, Link, Linker
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 from nl2sql.semantics.rules.comparison import comparative, names_column_before, property_column
+from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.projection import asks_distinct, list_columns, set_of_values
 from nl2sql.semantics.plan import (
     Agg,
@@ -530,6 +531,10 @@ class Reader:
                                                         swapped, order_by, limit, limit_tokens, top_one):
                     plans.append((plan, score * 0.9, used))
                 break
+        # "the most common X": the value of X that most rows have
+        conditions = [(f.condition, f.tokens) for f in filters if not isinstance(f.condition, _Having | _Absent)]
+        for plan, score, used in most_frequent_plans(self.model, words, p.links, conditions, set(range(head))):
+            plans.append((plan, score * _link_quality(p, used), used))
         return plans
 
     def _value_choices(self, p: _Parse, context: set[str]) -> list[list[tuple[float, Link]]]:

@@ -1,0 +1,50 @@
+"""The most (or least) frequent value of a column (semantics/rules/frequency.py), on invented schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nl2sql.semantics import Reader, build_semantic_model
+from nl2sql.semantics.plan import Agg, Col, Compare, Lit, Order
+from nl2sql.semantics.rules.frequency import frequency_cue
+from tests.semantics.schemas import sports
+
+TODAY = dt.date(2024, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def teams() -> Reader:
+    return Reader(build_semantic_model(sports("sqlite")))
+
+
+def best(reader: Reader, question: str):
+    readings = reader.read(question, today=TODAY)
+    assert readings, f"no reading of {question!r}"
+    return readings[0].plan
+
+
+@pytest.mark.parametrize("question, desc", [
+    ("which position is the most common", True), ("the least frequent position", False),
+    ("which city appears the most ?", True), ("which position appears most often", True),
+    ("the most goals", None),
+])
+def test_frequency_cues(question, desc):
+    found = frequency_cue(question.split())
+    assert (found[1] if found else None) == desc
+
+
+def test_the_most_common_value_groups_counts_and_keeps_one(teams):
+    plan = best(teams, "Which position is the most common among athletes?")
+    assert [o.expr for o in plan.select] == [Col("athletes", "position")]
+    assert plan.group_by == (Col("athletes", "position"),)
+    assert plan.order_by == (Order(Agg("count"), True),)
+    assert plan.limit == 1
+
+
+def test_the_least_common_value_orders_up_and_keeps_the_filter(teams):
+    plan = best(teams, "What is the least common nationality of athletes taller than 1.9?")
+    assert plan.group_by == (Col("athletes", "nationality"),)
+    assert plan.order_by == (Order(Agg("count"), False),)
+    assert plan.where == Compare(Col("athletes", "height"), ">", Lit(1.9))
