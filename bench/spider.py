@@ -239,6 +239,8 @@ class Outcome:
 class Answerer:
     """One database's reader and guard, answering as SqlGenerationService does with the reader alone."""
 
+    threshold: float | None = None  # the confidence an answer needs; None: the trained one
+
     def __init__(self, db: str, path: Path) -> None:
         from nl2sql.answers.policy import ConnectionPolicy, guard_policy
         from nl2sql.semantics import Reader, build_semantic_model
@@ -264,13 +266,17 @@ class Answerer:
         readings = self.reader.read(question, today=TODAY, limit=self.settings.reader_plans)
         terms = self.reader.terms(question, today=TODAY)
         candidates = []
+        from nl2sql.answers.verdict import Question as Asked, decide, reading_features
+        from nl2sql.semantics.coverage import nearest_columns, question_coverage
+
         for reading in readings:
             try:
                 sql = compile_plan(reading.plan, model)
             except CompileError as error:
                 candidates.append(Candidate("reader", None, error=str(error)))
                 continue
-            candidate = Candidate("reader", sql, None, reading.explanation, reading.score)
+            candidate = Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
+                                  left_out=tuple(dict.fromkeys((*reading.unread, *reading.dropped))))
             try:
                 candidate.validated = validate(sql, self.policy.for_sql(sql))
                 result = run(candidate.validated, self.engine, timeout_s=self.settings.check_timeout,
@@ -282,10 +288,19 @@ class Answerer:
                 candidate.error = error.detail
             candidates.append(candidate)
         best = choose(candidates, expects_empty=False)
+        coverage = question_coverage(self.reader, question, today=TODAY)
+        asked = Asked(question, "spider", coverage.content, coverage.unread, coverage.write_verb,
+                      {w: [(t, c) for t, c, _ in nearest_columns(model, w)] for w in coverage.unread})
+        verdict = decide(asked, candidates, best, threshold=self.threshold)
         seconds = time.perf_counter() - started
+        values = reading_features(asked, candidates, best) if best is not None else None
+        status = verdict.status
         if best is None:
-            return Outcome("failed", seconds=seconds, note=next((c.error for c in candidates if c.error), "no reading"))
-        return Outcome("answered", best.validated.sql, seconds, best.explanation)
+            return Outcome(status, seconds=seconds, note=next((c.error for c in candidates if c.error), "no reading"),
+                           extra={"would": None, "left": list(verdict.not_understood), "features": None})
+        # `would`: the SQL the reader would give if it answered everything (for the risk-coverage table)
+        return Outcome(status, best.validated.sql if status == "answered" else None, seconds, best.explanation,
+                       extra={"would": best.validated.sql, "left": list(verdict.not_understood), "features": values})
 
 
 # --- the run -----------------------------------------------------------------------------------------------------
@@ -323,12 +338,16 @@ def run_questions(questions: list[Question], fold_of: dict[str, int], dump: Path
             build_s = time.perf_counter() - built
             for q in by_db[db]:
                 outcome = answerer.answer(q.question)
-                exact, subset = verdict(path, q.gold, outcome.sql) if outcome.sql else (False, False)
-                row = {"id": q.id, "db": db, "fold": fold_of[db], "status": outcome.status, "exact": exact,
-                       "subset": subset, "seconds": outcome.seconds, "shapes": sorted(shapes(q.gold))}
+                would = outcome.extra.get("would")
+                exact, subset = verdict(path, q.gold, would) if would else (False, False)
+                answered = outcome.status == "answered"
+                row = {"id": q.id, "db": db, "fold": fold_of[db], "status": outcome.status,
+                       "exact": exact and answered, "subset": subset and answered, "would_exact": exact,
+                       "would_subset": subset, "seconds": outcome.seconds, "shapes": sorted(shapes(q.gold)),
+                       "left": outcome.extra.get("left"), "features": outcome.extra.get("features")}
                 results.append(row)
                 if handle and fold_of[db] not in HELD_OUT:
-                    handle.write(json.dumps(row | {"question": q.question, "gold": q.gold, "sql": outcome.sql,
+                    handle.write(json.dumps(row | {"question": q.question, "gold": q.gold, "sql": would,
                                                    "explanation": outcome.explanation, "note": outcome.note}) + "\n")
             answerer.close()
             print(f"  [{index + 1}/{len(by_db)}] {db}: {len(by_db[db])} questions (model built in {build_s:.2f} s)",
@@ -347,10 +366,12 @@ def report(results: list[dict[str, Any]]) -> None:
     def line(label: str, rows: Iterable[dict[str, Any]]) -> None:
         rows = list(rows)
         answered = [r for r in rows if r["status"] == "answered"]
-        right = sum(r["subset"] for r in rows)
-        print(f"{label:<26} n={len(rows):<5} subset {_pct(right, len(rows)):<20} exact "
-              f"{_pct(sum(r['exact'] for r in rows), len(rows)):<20} answered {len(answered):<5} "
-              f"right when answered {_pct(sum(r['subset'] for r in answered), len(answered))}")
+        print(f"{label:<26} n={len(rows):<5} if it answered all: subset "
+              f"{_pct(sum(r['would_subset'] for r in rows), len(rows)):<19} exact "
+              f"{_pct(sum(r['would_exact'] for r in rows), len(rows)):<19}| answered {len(answered):<5} "
+              f"right of those {_pct(sum(r['subset'] for r in answered), len(answered)):<19} "
+              f"clarified {sum(r['status'] == 'clarify' for r in rows):<5} "
+              f"refused {sum(r['status'] == 'refused' for r in rows)}")
 
     held = [r for r in results if r["fold"] in HELD_OUT]
     dev = [r for r in results if r["fold"] not in HELD_OUT]

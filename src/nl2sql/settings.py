@@ -466,11 +466,19 @@ class EngineSettings:
     model_when: str = setting(
         "NL2SQL_ENGINE_MODEL_WHEN",
         "auto",
-        "When the model generators run: `always`, `uncertain` (only when no reader or golden candidate is confident "
-        "and answered with rows), `fallback` (only when no reader or golden candidate answered with rows at all), "
-        "`never`, or `auto` (always for a trusted model, see NL2SQL_ENGINE_MODEL_TRUST; fallback otherwise: a small "
-        "CPU model costs a minute a question and rarely beats a reading).",
+        "When the model generators run on their own: `always`, `uncertain` (only when no reader or golden candidate "
+        "is confident and answered with rows), `fallback` (only when no reader or golden candidate answered with rows "
+        "at all), `never`, or `auto` (always for a trusted model, see NL2SQL_ENGINE_MODEL_TRUST; never otherwise: a "
+        "small CPU model costs a minute a question and is rarely right, so a question no reading answers is "
+        "clarified at once and the page offers \"Try the model\" instead).",
         choices=("auto", "always", "uncertain", "fallback", "never"),
+    )
+    answer_confidence: float = setting(
+        "NL2SQL_ENGINE_ANSWER_CONFIDENCE",
+        -1.0,
+        "The confidence (0-1) a reading needs to answer without asking back; below it the answer is a clarification. "
+        "-1 uses the threshold trained with the confidence model (bench/train_confidence.py: about 90% of the "
+        "answers given are right on questions it never saw). Lower answers more and is wrong more often.",
     )
     confident: float = setting(
         "NL2SQL_ENGINE_CONFIDENT",
@@ -542,6 +550,9 @@ class EngineSettings:
             raise SettingsError("NL2SQL_ENGINE_CHECK_ROWS and NL2SQL_ENGINE_CHECK_TIMEOUT must be positive")
         if not 0 <= self.confident <= 1:
             raise SettingsError(f"NL2SQL_ENGINE_CONFIDENT must be between 0 and 1, got {self.confident}")
+        if not (0 <= self.answer_confidence <= 1 or self.answer_confidence == -1):
+            raise SettingsError("NL2SQL_ENGINE_ANSWER_CONFIDENCE must be between 0 and 1, or -1 for the trained "
+                                f"threshold; got {self.answer_confidence}")
         for name, env in (("trust_golden_pass", "NL2SQL_ENGINE_TRUST_GOLDEN_PASS"),
                           ("trust_agreement", "NL2SQL_ENGINE_TRUST_AGREEMENT")):
             if not 0 <= getattr(self, name) <= 1:

@@ -75,19 +75,19 @@ async def test_history_is_your_own_and_admins_see_everyones_filtered(
     client, shop_connection, admin, analyst, admin_key, analyst_key, script
 ):
     await client.app.state.catalog.set_grants(admin, "shop", [analyst.id])
-    await ask(client, admin_key, "admin question")
-    await ask(client, analyst_key, "analyst question")
+    await ask(client, admin_key, "admin question on orders")
+    await ask(client, analyst_key, "analyst question on orders")
 
     mine = (await client.get("/api/v1/answers", headers=bearer(analyst_key))).json()
-    assert [i["question"] for i in mine["items"]] == ["analyst question"]
+    assert [i["question"] for i in mine["items"]] == ["analyst question on orders"]
     everyone = (await client.get("/api/v1/answers", headers=bearer(admin_key))).json()
-    assert [i["question"] for i in everyone["items"]] == ["analyst question", "admin question"]
+    assert [i["question"] for i in everyone["items"]] == ["analyst question on orders", "admin question on orders"]
     filtered = (await client.get(f"/api/v1/answers?user_id={analyst.id}&status=ok", headers=bearer(admin_key))).json()
-    assert [i["question"] for i in filtered["items"]] == ["analyst question"]
+    assert [i["question"] for i in filtered["items"]] == ["analyst question on orders"]
     item = everyone["items"][0]
     assert item["row_count"] == 1 and item["columns"] and item["sql"]
     paged = (await client.get("/api/v1/answers?per_page=1&page=2", headers=bearer(admin_key))).json()
-    assert paged["total"] == 2 and [i["question"] for i in paged["items"]] == ["admin question"]
+    assert paged["total"] == 2 and [i["question"] for i in paged["items"]] == ["admin question on orders"]
 
 
 async def test_an_analyst_cannot_read_anothers_answer_trace_csv_or_give_feedback(

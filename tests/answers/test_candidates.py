@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from nl2sql.answers.candidates import Candidate, choose, fingerprint
+from nl2sql.answers.dto import Unanswered
 from nl2sql.inference import FakeChatModel
 from tests.support import bearer
 
@@ -61,8 +62,8 @@ async def test_a_confident_reading_answers_without_calling_the_model(shop):
 
 async def test_an_unreadable_question_asks_the_model_and_its_sql_can_win(shop):
     model = FakeChatModel(["not json", "SELECT COUNT(*) FROM customers"])
-    service = shop.service(model, generators="reader,model_plan,model_sql", model_when="uncertain", repair_attempts=0)
-    answer = await service.generate_sql(shop.admin, "Xyzzy plugh?", "shop")
+    service = shop.service(model, generators="model_plan,model_sql", model_when="uncertain", repair_attempts=0)
+    answer = await service.generate_sql(shop.admin, "How many customers signed up per planet?", "shop")
 
     assert [c.params.json_schema is not None for c in model.calls] == [True, False]
     assert answer.generator == "model_sql" and answer.sql.startswith("SELECT COUNT(*) FROM customers")
@@ -71,15 +72,18 @@ async def test_an_unreadable_question_asks_the_model_and_its_sql_can_win(shop):
     assert any(c["generator"] == "model_plan" and c["error"] for c in answer.candidates)
 
 
-async def test_a_small_model_is_asked_only_when_no_reading_answers(shop):
-    # auto with a low-trust (small, local) model: a reading that ran and found rows answers, however unsure;
-    # the model is asked when no reading found rows at all
+async def test_a_small_model_never_answers_on_its_own_and_is_asked_only_when_the_user_says_so(shop):
+    # auto with a low-trust (small, local) model: it costs a minute a question and is rarely right, so a question
+    # no reading answers is asked back or refused at once; "Try the model" (use_model) asks it
     model = FakeChatModel(["SELECT COUNT(*) FROM customers"])
     service = shop.service(model, generators="reader,model_sql", model_when="auto", model_trust="low",
-                           confident=0.99, repair_attempts=0)
+                           confident=0.99, repair_attempts=0, answer_confidence=0.0)
     answer = await service.generate_sql(shop.admin, QUESTION, "shop")
     assert model.calls == [] and answer.generator == "reader"
-    answer = await service.generate_sql(shop.admin, "Xyzzy plugh?", "shop")
+    with pytest.raises(Unanswered) as unanswered:
+        await service.generate_sql(shop.admin, "Xyzzy plugh?", "shop")
+    assert model.calls == [] and unanswered.value.extra["verdict"]["status"] == "refused"
+    answer = await service.generate_sql(shop.admin, "How many customers signed up per planet?", "shop", use_model=True)
     assert len(model.calls) == 1 and answer.generator == "model_sql"
     # uncertain asks it whenever no reading is confident enough
     uncertain = shop.service(model, generators="reader,model_sql", model_when="uncertain", model_trust="low",
@@ -93,7 +97,7 @@ async def test_the_models_plan_form_becomes_a_plan(shop):
             '"filters": [], "order": "highest first", "limit": 0}')
     model = FakeChatModel([form])
     service = shop.service(model, generators="model_plan", model_when="always")
-    answer = await service.generate_sql(shop.admin, "Something the reader does not get", "shop")
+    answer = await service.generate_sql(shop.admin, "Amounts of orders, summed up by their status somehow", "shop")
     assert answer.generator == "model_plan"
     assert answer.plan["group_by"][0] == {"kind": "Col", "table": "orders", "column": "status"}
     assert "SUM(orders.amount)" in answer.sql and "GROUP BY orders.status" in answer.sql

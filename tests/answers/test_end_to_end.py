@@ -68,7 +68,7 @@ def service(demo: Demo, model, **engine) -> SqlGenerationService:
 
 async def test_small_model_answers_a_demo_question_with_validated_sql_that_runs(demo, small_model):
     # a small CPU model is often wrong; what must hold is that whatever it says ends as checked SQL that runs
-    answer = await service(demo, small_model, repair_attempts=3, generators="model_sql").generate_sql(
+    answer = await service(demo, small_model, repair_attempts=3, generators="model_sql", model_when="always").generate_sql(
         demo.admin, "List the names and emails of customers in Texas.", "demo"
     )
 

@@ -56,7 +56,7 @@ async def test_ask_page_shows_progress_then_the_answer_with_sql_table_chart_and_
 async def test_a_refused_question_shows_the_reason_in_the_page(client, shop_connection, admin, script):
     await login(client, admin.email, ADMIN_PASSWORD)
     script.extend(["DROP TABLE orders"] * 3)
-    answer = await ask_htmx(client, "Delete everything")
+    answer = await ask_htmx(client, "How many orders are there?")
     assert "No valid SQL" in answer and "What was tried (2 attempts)" in answer and "Traceback" not in answer
 
 
@@ -131,14 +131,14 @@ async def test_csv_download_from_the_page(client, shop_connection, admin, script
 async def test_history_lists_own_questions_and_admins_see_everyones(client, shop_connection, admin, analyst, script):
     await client.app.state.catalog.set_grants(admin, "shop", [analyst.id])
     await login(client, analyst.email, ANALYST_PASSWORD)
-    await ask_htmx(client, "analyst question")
+    await ask_htmx(client, "analyst question on orders")
     history = await client.get("/history")
     assert "analyst question" in history.text and "Re-run" in history.text
     await client.post("/logout", data={}, follow_redirects=False)
 
     client.cookies.clear()
     await login(client, admin.email, ADMIN_PASSWORD)
-    await ask_htmx(client, "admin question")
+    await ask_htmx(client, "admin question on orders")
     everyone = await client.get("/history")
     assert "analyst question" in everyone.text and "admin question" in everyone.text
     only = await client.get(f"/history?user_id={analyst.id}", headers=HX)

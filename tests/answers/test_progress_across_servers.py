@@ -64,7 +64,7 @@ async def test_an_error_reaches_the_other_server_too(client, other, shop_connect
     await login(client, admin.email, ADMIN_PASSWORD)
     other.cookies = client.cookies
     script.extend(["DROP TABLE orders"] * 3)
-    started = await form_post(client, "/ask", {"question": "Delete everything", "connection": "shop"}, page="/ask",
+    started = await form_post(client, "/ask", {"question": "How many orders are there?", "connection": "shop"}, page="/ask",
                               htmx=True)
     token = re.search(r'hx-get="/ask/progress/([^"]+)"', started.text).group(1)
     shown = await _poll_until_done(other, token)

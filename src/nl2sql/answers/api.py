@@ -10,7 +10,7 @@ from litestar import Controller, Request, get, post
 from litestar.response import Stream
 
 from nl2sql.answers.ask import AskResult, AskService
-from nl2sql.answers.dto import SqlAnswer
+from nl2sql.answers.dto import SqlAnswer, Unanswered
 from nl2sql.answers.feedback import FeedbackService
 from nl2sql.answers.generation import SqlGenerationService
 from nl2sql.answers.history import AnswerRecord, HistoryEntry
@@ -21,13 +21,42 @@ from nl2sql.auth import current_user, principal_of, requires_admin, requires_use
 class SqlRequest(msgspec.Struct, forbid_unknown_fields=True):
     question: str
     connection: str
+    use_model: bool = False  # also ask the model, where it would not run by default ("Try the model")
+
+
+class OptionOut(msgspec.Struct):
+    """A one-click way forward: `ask` its `question`; `reading`: POST /api/v1/answers/{answer_id}/alternatives/{index};
+    `define`: an admin defines `term` (an instruction); `model`: ask again with `use_model` (`note`: what to expect)."""
+
+    kind: str
+    label: str
+    question: str | None = None
+    index: int | None = None
+    term: str | None = None
+    note: str | None = None
+
+
+class ClarificationOut(msgspec.Struct):
+    """Why the question was not answered: the sentence to show, what was understood, what wasn't, the options."""
+
+    message: str
+    understood: str | None
+    not_understood: list[str]
+    options: list[OptionOut]
+
+
+def _clarification(verdict: dict[str, Any] | None) -> ClarificationOut | None:
+    if not verdict or verdict.get("status") == "answered":
+        return None
+    return ClarificationOut(verdict["message"], verdict.get("understood"), list(verdict.get("not_understood") or ()),
+                            [OptionOut(**o) for o in verdict.get("options") or ()])
 
 
 class SqlResponse(msgspec.Struct):
     id: int | None
     connection: str
     question: str
-    sql: str
+    sql: str | None  # null when the question was clarified or refused
     verified: bool
     golden_query_id: int | None
     guided_by: list[int]
@@ -39,6 +68,9 @@ class SqlResponse(msgspec.Struct):
     candidate_count: int
     candidates: list[dict[str, Any]]
     cached_from: int | None  # the earlier answer whose chosen SQL this one reused (same question and catalog)
+    status: Literal["answered", "clarify", "refused"] = "answered"
+    label: str | None = None  # how much of the question the SQL covers ("read from the question: all of it")
+    clarification: ClarificationOut | None = None  # with clarify or refused: why, and the ways forward
 
     @classmethod
     def of(cls, answer: SqlAnswer) -> SqlResponse:
@@ -58,7 +90,20 @@ class SqlResponse(msgspec.Struct):
             candidate_count=len(answer.candidates),
             candidates=list(answer.candidates),
             cached_from=answer.cached_from,
+            status="answered",
+            label=(answer.verdict or {}).get("label"),
         )
+
+    @classmethod
+    def unanswered(cls, error: Unanswered, question: str, connection: str) -> SqlResponse:
+        extra = error.extra or {}
+        verdict = extra.get("verdict") or {}
+        return cls(id=extra.get("answer_id"), connection=connection, question=question, sql=None, verified=False,
+                   golden_query_id=None, guided_by=[], attempts=[], retrieved={}, timings={}, plan=None,
+                   generator=None, candidate_count=len(extra.get("candidates") or ()),
+                   candidates=list(extra.get("candidates") or ()), cached_from=None,
+                   status=verdict.get("status", "clarify"), label=verdict.get("label"),
+                   clarification=_clarification(verdict))
 
 
 class SqlController(Controller):
@@ -70,9 +115,12 @@ class SqlController(Controller):
     async def generate(self, request: Request, data: SqlRequest, generation_service: SqlGenerationService) -> SqlResponse:
         principal = principal_of(request)
         key_id = principal.api_key_id if principal is not None else None
-        answer = await generation_service.generate_sql(
-            current_user(request), data.question, data.connection, api_key_id=key_id
-        )
+        try:
+            answer = await generation_service.generate_sql(
+                current_user(request), data.question, data.connection, api_key_id=key_id, use_model=data.use_model
+            )
+        except Unanswered as unanswered:  # asked back or refused: a typed answer, not an error
+            return SqlResponse.unanswered(unanswered, data.question, data.connection)
         return SqlResponse.of(answer)
 
 
@@ -102,6 +150,7 @@ class AskRequest(msgspec.Struct, forbid_unknown_fields=True):
     connection: str
     thread_id: int | None = None
     max_rows: int | None = None
+    use_model: bool = False  # also ask the model, where it would not run by default ("Try the model")
 
 
 class Trust(msgspec.Struct):
@@ -156,10 +205,14 @@ class AskResponse(msgspec.Struct):
     cut_note: str | None  # the sentence the page shows when either cap cut the result
     chart: ChartOut | None
     timings: dict[str, float]
+    status: Literal["answered", "clarify", "refused"] = "answered"  # clarify/refused: no SQL, see `clarification`
+    label: str | None = None  # how much of the question the answer covers ("partly: 'by country' not read")
+    clarification: ClarificationOut | None = None
 
     @classmethod
     def of(cls, answered: AskResult) -> AskResponse:
         record, result, chart = answered.record, answered.result, answered.chart
+        verdict = answered.verdict or record.verdict
         return cls(
             answer_id=record.id,
             thread_id=record.thread_id,
@@ -183,6 +236,9 @@ class AskResponse(msgspec.Struct):
             chart=ChartOut(chart.kind, chart.x, list(chart.y), chart.color, chart.reason, list(chart.alternatives),
                            chart.spec, chart.note) if chart else None,
             timings=answered.timings or record.timings,
+            status=answered.status,
+            label=answered.label,
+            clarification=_clarification(verdict.to_json() if verdict else None),
         )
 
 
@@ -259,7 +315,7 @@ class AskController(Controller):
         principal = principal_of(request)
         answered = await ask_service.ask(
             current_user(request), data.question, data.connection, thread_id=data.thread_id, max_rows=data.max_rows,
-            api_key_id=principal.api_key_id if principal is not None else None,
+            api_key_id=principal.api_key_id if principal is not None else None, use_model=data.use_model,
         )
         if answered.failure is not None:
             raise answered.failure

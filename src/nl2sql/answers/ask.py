@@ -18,7 +18,9 @@ from nl2sql.answers.history import AnswerRecord, History
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.models import ResultRow
 from nl2sql.answers.results import CachedResult, ResultCache, csv_chunks, uncapped_sql
+from nl2sql.answers.dto import Unanswered
 from nl2sql.answers.generation import SqlGenerationService
+from nl2sql.answers.verdict import Verdict, verdict_from_json
 from nl2sql.answers.policy import ConnectionPolicy, guard_policy, guarded
 from nl2sql.answers.threads import Threads
 from nl2sql.auth import User
@@ -50,6 +52,18 @@ class AskResult:
     chart: ChartChoice | None
     failure: AppError | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    verdict: Verdict | None = None  # answered (with its label), or a clarification or refusal instead of rows
+
+    @property
+    def status(self) -> str:
+        verdict = self.verdict or self.record.verdict
+        return verdict.status if verdict is not None else "answered"
+
+    @property
+    def label(self) -> str | None:
+        """How much of the question the answer covers, in words ("read from the question: all of it")."""
+        verdict = self.verdict or self.record.verdict
+        return verdict.label if verdict is not None else None
 
 
 class AskService:
@@ -98,8 +112,11 @@ class AskService:
         max_rows: int | None = None,
         api_key_id: int | None = None,
         progress: Progress | None = None,
+        use_model: bool = False,
     ) -> AskResult:
-        """Answer `question` (a follow-up when `thread_id` names the user's thread); the SQL's run failure is in `failure`."""
+        """Answer `question` (a follow-up when `thread_id` names the user's thread); the SQL's run failure is in
+        `failure`; a question the product asks back about or refuses comes back with that `verdict` and no rows.
+        `use_model` asks the model too (an explicit "Try the model")."""
         say = progress or (lambda _: None)
         rows = self._max_rows(max_rows)
         if not (question or "").strip():
@@ -112,8 +129,16 @@ class AskService:
         say("Reading the question and finding the relevant tables" + (" (follow-up)" if history else ""))
         try:
             answer = await self._engine.generate_sql(
-                user, question, connection.name, history=history, api_key_id=api_key_id, progress=say
+                user, question, connection.name, history=history, api_key_id=api_key_id, progress=say,
+                use_model=use_model,
             )
+        except Unanswered as unanswered:  # a clarification or a refusal: filed in the thread, returned, not raised
+            extra = unanswered.extra or {}
+            async with self._sessions() as db, db.begin():
+                await self._save_result(db, user, extra["answer_id"], thread.id if thread else None, connection.id,
+                                        question, "ask", None, error=unanswered.detail)
+            record = await self.history.get(user, extra["answer_id"])
+            return AskResult(record, None, None, None, record.timings, verdict_from_json(extra.get("verdict")))
         except AppError as failed:  # no SQL, or the model busy or too slow: filed in the thread all the same
             extra = failed.extra or {}
             if any(a.get("error_kind") == "refused" for a in extra.get("attempts", ())):

@@ -44,6 +44,7 @@ class Candidate:
     chosen: bool = False
     ms: float = 0.0
     note: str | None = None
+    left_out: tuple[str, ...] = ()  # a reading's words it did not use (the reader's unread and dropped words)
 
     @property
     def ran(self) -> bool:
@@ -55,6 +56,7 @@ class Candidate:
             "confidence": round(self.confidence, 4), "error": self.error, "rows": self.rows,
             "fit": round(self.fit, 4), "agreement": self.agreement, "score": round(self.score, 4),
             "chosen": self.chosen, "ms": round(self.ms, 1), "note": self.note, "fingerprint": self.fingerprint,
+            "left_out": list(self.left_out),
         }
 
 

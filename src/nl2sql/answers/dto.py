@@ -84,6 +84,7 @@ class SqlAnswer:
     generator: str | None = None  # reader, golden, model_plan, model_sql; "verified" for the golden shortcut
     candidates: tuple[dict[str, Any], ...] = ()  # every candidate with its scores, the winner marked
     cached_from: int | None = None  # the earlier answer whose SQL this one reused (same question and catalog)
+    verdict: dict[str, Any] | None = None  # answers/verdict.py's: status, label (how much of the question it covers)
 
 
 class SqlNotGenerated(AppError):
@@ -91,3 +92,11 @@ class SqlNotGenerated(AppError):
 
     status_code = 422
     title = "No valid SQL"
+
+
+class Unanswered(SqlNotGenerated):
+    """The question was not answered on purpose: the product asks back (`clarify`) or refuses (`refused`); `extra`
+    carries the verdict (message, what was and wasn't understood, options) and the filed answer's id. The ask and
+    SQL endpoints return it as a 200 with `status`; elsewhere it counts as no SQL."""
+
+    title = "Not answered"

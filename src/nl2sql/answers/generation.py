@@ -16,7 +16,7 @@ import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.candidates import Candidate, choose, fingerprint
-from nl2sql.answers.dto import Attempt, SqlAnswer, SqlNotGenerated
+from nl2sql.answers.dto import Attempt, SqlAnswer, SqlNotGenerated, Unanswered
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.trust import ModelTrust
 from nl2sql.auth import User
@@ -63,6 +63,8 @@ from nl2sql.answers.pipeline import (
 )
 from nl2sql.answers.policy import ConnectionPolicy, guard_policy, guarded
 from nl2sql.answers.trust_checks import TrustChecks
+from nl2sql.answers.deciding import Deciding
+from nl2sql.answers.verdict import ANSWERED, Verdict
 
 log = logging.getLogger("nl2sql.answers")
 
@@ -111,7 +113,7 @@ def resolve_trust(setting: str, backend: str, model_file: str | None) -> str:
 
 
 
-class SqlGenerationService(TrustChecks, ModelGenerators):
+class SqlGenerationService(Deciding, TrustChecks, ModelGenerators):
     """Generating SQL: a question on a connection turned into checked SQL by candidates chosen by execution
     (the reader's plan, golden queries adapted, the model's plan and SQL), recording every request with its
     attempts."""
@@ -148,13 +150,14 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
     async def generate_sql(
         self, user: User, question: str, connection_name: str, *, history: tuple[Turn, ...] = (),
         api_key_id: int | None = None, progress: Callable[[str], None] | None = None,
-        holdout: str | None = None,
+        holdout: str | None = None, use_model: bool = False,
     ) -> SqlAnswer:
         """Checked SQL for `question` on the connection `user` may use; SqlNotGenerated after the last failed attempt.
 
         `holdout` (a golden query's SQL) answers as if that query did not exist: no golden shortcut, that query
         (and any with the same question) neither shown to the model nor adapted, no answer cache (a regression
-        check of the golden queries)."""
+        check of the golden queries). `use_model` consults the model even where it would not be by default (the
+        page's "Try the model"). A question nothing answers well enough raises Unanswered (clarify or refused)."""
         question = _checked_question(question, connection_name)
         connection = await self._catalog.visible_connection(user, connection_name.strip())
         clock = Clock()
@@ -167,7 +170,7 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         policy = self._policy(schema)
         clock.lap("schema_ms", since)
         key = _cache_key(schema, question, history)
-        hit = self._answers.get(key) if self.settings.answer_cache and holdout is None else None
+        hit = self._answers.get(key) if self.settings.answer_cache and holdout is None and not use_model else None
         if hit is not None:
             self._answers.move_to_end(key)
             return await self._reuse(user, api_key_id, connection, question, hit, clock)
@@ -186,13 +189,13 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         else:
             try:
                 outcome = await self._by_candidates(question, retrieval, schema, policy, connection, clock, history,
-                                                    progress or (lambda _: None))
+                                                    progress or (lambda _: None), user=user, use_model=use_model)
             except (BusyError, InferenceTimeout, UnavailableError) as error:
                 # the model was busy, too slow or gone: the question is still filed (History shows it and why)
                 error.extra = (error.extra or {}) | {"answer_id": await filing.failure(error.detail)}
                 raise
         answer = await filing.outcome(outcome, golden_id)
-        if self.settings.answer_cache and holdout is None:
+        if self.settings.answer_cache and holdout is None and not use_model:
             self._answers[key] = answer
             while len(self._answers) > self.settings.answer_cache:
                 self._answers.popitem(last=False)
@@ -234,7 +237,8 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
 
     async def _by_candidates(
         self, question: str, retrieval: Retrieval, schema: PromptSchema, policy: ConnectionPolicy,
-        connection: Connection, clock: Clock, history: tuple[Turn, ...], say: Callable[[str], None],
+        connection: Connection, clock: Clock, history: tuple[Turn, ...], say: Callable[[str], None], *,
+        user: User | None = None, use_model: bool = False,
     ) -> Outcome:
         """Every generator's candidates, each guarded and run read-only; the model consulted when the readings
         leave doubt; the best chosen by execution."""
@@ -264,7 +268,7 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
         await self._check(candidates, policy, engine, terms, model.dialect)
         clock.lap("check_ms", since)
         outcome = Outcome([], candidates=candidates)
-        if self._consult_model(candidates):
+        if use_model or self._consult_model(candidates):
             say(model_stage(self._model))
             check = partial(self._check, policy=policy, engine=engine, terms=terms, dialect=model.dialect)
             try:
@@ -281,6 +285,14 @@ class SqlGenerationService(TrustChecks, ModelGenerators):
             if c.generator == "model_sql" and c.note is None:
                 c.note = f"model trust {trust.level}: {trust.why}"
         best = choose(candidates, trust=trust.level, expects_empty=bool(_NONE_EXPECTED.search(question)))
+        best, verdict = await self._decide(text, reader, notes, today, candidates, best, connection, user, use_model,
+                                           trust.level)
+        outcome.verdict = verdict
+        if verdict is not None and verdict.status != ANSWERED:
+            if best is not None:
+                best.chosen = False
+            outcome.error = verdict.message
+            return outcome
         if best is None:
             errors = [c.error for c in candidates if c.error]
             outcome.error = errors[0] if errors else "the question could not be read, and no model candidate ran"
@@ -379,7 +391,8 @@ def _read_candidates(readings: list, model: SemanticModel) -> list[Candidate]:
                                  error=f"not compiled: {error}"))
             continue
         out.append(Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
-                             note=f"covers {reading.coverage:.0%} of the question"))
+                             note=f"covers {reading.coverage:.0%} of the question",
+                             left_out=tuple(dict.fromkeys((*reading.unread, *reading.dropped)))))
     return out
 
 
@@ -440,13 +453,23 @@ class _Filing:
         guided_by = tuple(g.id for g in outcome.prompt.golden_queries) if outcome.prompt else ()
         timings = self._clock.total() | {f"retrieval_{k}": v for k, v in self._retrieval.timings.items()}
         generator = "verified" if golden_id is not None else (winner.generator if winner else None)
+        verdict = outcome.verdict
+        if golden_id is not None:
+            verdict = Verdict(ANSWERED, "a verified query", "all", "verified query: all of it")
+        unanswered = verdict is not None and verdict.status != ANSWERED
+        status = verdict.status if unanswered else ("ok" if outcome.validated else "failed")
         record_id = await self._add(self._row(
             sql=outcome.validated.sql if outcome.validated else None, verified=golden_id is not None,
-            golden_query_id=golden_id, status="ok" if outcome.validated else "failed", error=outcome.error,
+            golden_query_id=golden_id, status=status, error=outcome.error,
             attempts=[a.to_json() for a in outcome.attempts],
-            retrieved=retrieved.to_json() | {"guided_by": list(guided_by)}, timings=timings,
+            retrieved=retrieved.to_json() | {"guided_by": list(guided_by)}
+            | ({"verdict": verdict.to_json()} if verdict else {}), timings=timings,
             plan=winner.plan if winner else None, explanation=winner.explanation if winner else None,
             generator=generator, candidates=candidates))
+        if unanswered:
+            note_outcome(verdict.status)
+            raise Unanswered(verdict.message, extra={"answer_id": record_id, "verdict": verdict.to_json(),
+                                                     "candidates": candidates})
         if outcome.validated is None:
             note_outcome("no valid sql")  # shown on the usage pages beside the request
             raise SqlNotGenerated(_why_not(outcome, candidates), extra={
@@ -459,7 +482,7 @@ class _Filing:
             verified=golden_id is not None, golden_query_id=golden_id, guided_by=guided_by,
             attempts=tuple(outcome.attempts), retrieved=retrieved, timings=timings, validated=outcome.validated,
             plan=winner.plan if winner else None, explanation=winner.explanation if winner else None,
-            generator=generator, candidates=tuple(candidates),
+            generator=generator, candidates=tuple(candidates), verdict=verdict.to_json() if verdict else None,
         )
 
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.models import ResultRow
+from nl2sql.answers.verdict import Verdict, verdict_from_json
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService
 from nl2sql.errors import ForbiddenError, NotFoundError, ValidationFailed
@@ -78,6 +79,13 @@ class AnswerRecord:
         """Runners-up worth offering ("did you mean"): other readings that ran, found rows, differ from the
         winner and scored close to it; (candidate index, English line), best first, at most three."""
         chosen = next((c for c in self.candidates if c.get("chosen")), None)
+        verdict = self.verdict
+        if verdict is not None and verdict.status == "clarify" and self.source == "ask":
+            # asked back: every reading that ran is a way forward, the best first
+            ran = [(i, c) for i, c in enumerate(self.candidates)
+                   if c.get("generator") == "reader" and c.get("explanation") and not c.get("error") and c.get("sql")]
+            ran.sort(key=lambda item: -(item[1].get("score") or 0))
+            return [(i, c["explanation"]) for i, c in ran[:3]]
         if chosen is None or self.source != "ask":
             return []
         close = [
@@ -89,6 +97,11 @@ class AnswerRecord:
         ]
         close.sort(key=lambda item: -(item[1].get("score") or 0))
         return [(i, c["explanation"]) for i, c in close[:3]]
+
+    @property
+    def verdict(self) -> Verdict | None:
+        """Answered, clarified or refused, and how much of the question the answer covers (answers/verdict.py)."""
+        return verdict_from_json(self.retrieved.get("verdict"))
 
     @property
     def cached_from(self) -> int | None:

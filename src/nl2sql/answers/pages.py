@@ -122,9 +122,11 @@ class AskPages(Controller):
         question = str(data.get("question", ""))
         connection = str(data.get("connection", ""))
         thread_id = _int(data.get("thread_id"))
+        use_model = str(data.get("use_model", "")).lower() in ("1", "true", "on", "yes")
 
         async def work(progress):
-            return await ask_service.ask(user, question, connection, thread_id=thread_id, progress=progress)
+            return await ask_service.ask(user, question, connection, thread_id=thread_id, progress=progress,
+                                         use_model=use_model)
 
         if is_htmx(request):
             pending = await pending_asks.start(user, question, work)

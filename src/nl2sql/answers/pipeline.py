@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from nl2sql.answers.candidates import Candidate
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem
+from nl2sql.answers.verdict import Verdict
 from nl2sql.prompting import Prompt
 from nl2sql.sqlguard import (
     ValidatedSql,
@@ -59,6 +60,7 @@ class Outcome:
     error: str | None = None
     candidates: list[Candidate] | None = None
     winner: Candidate | None = None
+    verdict: Verdict | None = None  # answered, clarify or refused, and the label (answers/verdict.py)
 
 
 

@@ -152,7 +152,8 @@ class TrustChecks:
     def _consult_model(self, candidates: list[Candidate]) -> bool:
         when = self.settings.model_when
         if when == "auto":
-            when = "always" if self.trust == "high" else "fallback"
+            # a small model never answers on its own: it costs a minute and is rarely right ("Try the model" asks it)
+            when = "always" if self.trust == "high" else "never"
         if when == "never":
             return False
         if when == "always":

@@ -200,8 +200,13 @@ class ConnectionPages(Controller):
                 "message": None, "error": None, "form": {}} | extra
 
     @get("/{name:str}/instructions")
-    async def instructions(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
-        return render(request, "catalog/instructions.html", await self._instructions(request, catalog_service, name))
+    async def instructions(self, request: Request, catalog_service: CatalogService, name: str,
+                           term: str | None = None) -> Template:
+        context = await self._instructions(request, catalog_service, name)
+        if term and term.strip():
+            # "Define 'revenue'" from a clarified question: the form starts the definition, topical
+            context["form"] = {"text": f"{term.strip()[:100]} = ", "kind": "topical"}
+        return render(request, "catalog/instructions.html", context)
 
     @post("/{name:str}/instructions", guards=[requires_admin])
     async def save_instruction(self, request: Request, catalog_service: CatalogService, name: str,

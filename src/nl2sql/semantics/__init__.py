@@ -1,6 +1,7 @@
 """Semantics: the semantic model of a connection, the query plan, its compiler, and the question reader."""
 
 from nl2sql.semantics.compiler import CompileError, compile_plan
+from nl2sql.semantics.coverage import Coverage, nearest_columns, question_coverage
 from nl2sql.semantics.edit import Control, EditError, apply_edits, reading_controls
 from nl2sql.semantics.evidence import QuestionTerms, sql_fit
 from nl2sql.semantics.explain import describe
@@ -15,6 +16,7 @@ __all__ = [
     "Adaptation",
     "Attribute",
     "CompileError",
+    "Coverage",
     "Control",
     "EditError",
     "Entity",
@@ -30,10 +32,12 @@ __all__ = [
     "compile_plan",
     "describe",
     "form_columns",
+    "nearest_columns",
     "page_routes",
     "plan_form_schema",
     "plan_from_form",
     "plan_from_json",
+    "question_coverage",
     "read_question",
     "reading_controls",
     "same_literals",

@@ -1,0 +1,87 @@
+"""What of a question the catalog explains at all, before any reading: its content words, the ones that name a
+table, column, value or time, and the ones nothing explains (a question about nothing here has only those).
+Also the catalog's nearest names for a word it doesn't know, to offer as "did you mean"."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from datetime import date
+
+from nl2sql.semantics.lexicon import STOP_WORDS, stem, synonyms, tokenize
+from nl2sql.semantics.linking import CUE_WORDS
+from nl2sql.semantics.model import SemanticModel
+from nl2sql.semantics.reader import HARMLESS, NEGATIONS, QUESTION_HEADS, SUPERLATIVES, Reader, expand_definitions
+
+__all__ = ["Coverage", "WRITE_VERBS", "nearest_columns", "question_coverage"]
+
+# imperative verbs that ask to change data; a question starting with one asks for a write, not a read
+WRITE_VERBS = frozenset("delete remove drop erase wipe purge truncate update modify change alter edit set insert add "
+                        "create rename replace overwrite destroy kill grant revoke".split())
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A question's content words (as written), those the catalog links and those it doesn't; whether it asks
+    for a write."""
+
+    content: tuple[str, ...]
+    linked: tuple[str, ...]
+    unread: tuple[str, ...]
+    write_verb: str | None
+
+    @property
+    def share_linked(self) -> float:
+        return len(self.linked) / len(self.content) if self.content else 0.0
+
+
+def question_coverage(reader: Reader, question: str, *, today: date | None = None,
+                      instructions: tuple[str, ...] = ()) -> Coverage:
+    """Which content words of `question` name something in the reader's catalog."""
+    text, _ = expand_definitions(question, instructions)
+    tokens = tokenize(text)
+    parse = reader._parse(tokens, today or date.today())  # noqa: SLF001 — the reader's own parse, same package
+    linked_positions = {i for l in parse.links for i in l.matched if l.score >= 0.5} | {
+        i for v in parse.values for i in v.span} | {i for w in parse.windows for i in w.tokens}
+    content, linked, unread = [], [], []
+    for i, t in enumerate(parse.tokens):
+        if t.kind in ("number", "date", "quoted"):
+            content.append(t.text)
+            (linked if i in linked_positions else unread).append(t.text)
+            continue
+        if t.kind == "word" and i in linked_positions and t.lower not in STOP_WORDS:
+            content.append(t.text)  # a cue word that is also a name here ("orders" in a shop)
+            linked.append(t.text)
+            continue
+        if t.kind != "word" or t.lower in STOP_WORDS or t.stem in CUE_WORDS or t.stem in HARMLESS \
+                or t.lower in SUPERLATIVES or t.lower in NEGATIONS or t.lower in QUESTION_HEADS or len(t.lower) < 2:
+            continue
+        content.append(t.text)
+        (linked if i in linked_positions else unread).append(t.text)
+    first = next((t.lower for t in parse.tokens if t.kind == "word" and t.lower not in ("please", "can", "could",
+                                                                                          "you", "would", "kindly")),
+                 None)
+    write = first if first in WRITE_VERBS else None
+    return Coverage(tuple(content), tuple(linked), tuple(dict.fromkeys(unread)), write)
+
+
+def nearest_columns(model: SemanticModel, word: str, limit: int = 3) -> list[tuple[str, str, float]]:
+    """(table, column, similarity) of the columns whose words are closest to `word`: by spelling, or through a
+    general synonym ("revenue" and "sales")."""
+    target = stem(word.lower())
+    kin = synonyms(target)
+    scored: list[tuple[float, str, str]] = []
+    for entity in model.entities.values():
+        for attribute in entity.attributes:
+            if attribute.role == "key" or attribute.sensitive:
+                continue
+            parts = set(attribute.words) | {w for phrase in attribute.phrases for w in phrase}
+            written = {w for w in attribute.name.lower().replace("-", "_").split("_") if len(w) > 2}
+            best = max([difflib.SequenceMatcher(None, target, part).ratio() for part in parts]
+                       + [difflib.SequenceMatcher(None, word.lower(), part).ratio() for part in written], default=0.0)
+            if parts & kin:
+                best = max(best, 0.85)
+            if best >= 0.7:
+                scored.append((best, entity.table, attribute.name))
+    scored.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return [(t, c, round(s, 3)) for s, t, c in scored[:limit]]
