@@ -5,6 +5,7 @@ database: what the reader answers, how often it is right by both rules, per fold
     .venv/bin/python bench/spider.py --folds dev          # only the development folds (the ones to look at)
     .venv/bin/python bench/spider.py --limit 600          # a seeded sample spread over the databases
     .venv/bin/python bench/spider.py --folds dev --dump /tmp/spider.jsonl   # every answer with its verdict
+    .venv/bin/python bench/spider.py --out-of-scope       # bench/data/out_of_scope.txt asked of 28 databases
 
 Each database is read the way a sync reads a connection (tables, columns, keys, row counts, sampled values; no
 descriptions: Spider ships none), its semantic model is built, and each question goes through the reader, the
@@ -394,6 +395,37 @@ def report(results: list[dict[str, Any]]) -> None:
     print("outcomes:", ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
 
 
+OUT_OF_SCOPE = Path(__file__).resolve().parent / "data" / "out_of_scope.txt"
+
+
+def out_of_scope(every: int = 5) -> None:
+    """Ask each out-of-scope question of every `every`-th database; print how many were refused."""
+    questions = [line.strip() for line in OUT_OF_SCOPE.read_text().splitlines()
+                 if line.strip() and not line.startswith("#")]
+    dbs = sorted({q.db for q in load_questions()})[::every]
+    outcomes: Counter[str] = Counter()
+    seconds: list[float] = []
+    slips: Counter[str] = Counter()
+    for db in dbs:
+        answerer = Answerer(db, SPIDER / "databases" / db / f"{db}.sqlite")
+        for text in questions:
+            outcome = answerer.answer(text)
+            outcomes[outcome.status] += 1
+            seconds.append(outcome.seconds)
+            if outcome.status != "refused":
+                slips[f"{outcome.status}: {text}"] += 1
+        answerer.close()
+    total = sum(outcomes.values())
+    print(f"\n== out of scope: {len(questions)} questions x {len(dbs)} databases ==")
+    print(f"refused {_pct(outcomes['refused'], total)}, asked back {outcomes['clarify']}, "
+          f"answered {outcomes['answered']}, failed {outcomes['failed']}")
+    seconds.sort()
+    print(f"seconds: p50 {statistics.median(seconds):.3f}, p95 {seconds[int(0.95 * (len(seconds) - 1))]:.3f}, "
+          f"max {seconds[-1]:.3f}")
+    for text, count in slips.most_common(12):
+        print(f"  {count:>3}x {text}")
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", category=sa.exc.SAWarning)  # Spider's odd declared types (BIGINT(20))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -402,7 +434,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--db", default=None, help="only this database")
     parser.add_argument("--dump", type=Path, default=None, help="write each development-fold answer as JSON lines")
+    parser.add_argument("--out-of-scope", action="store_true", help="only the out-of-scope questions")
     args = parser.parse_args()
+    if args.out_of_scope:
+        warnings.filterwarnings("ignore", category=sa.exc.SAWarning)
+        out_of_scope()
+        return
     if not (SPIDER / "questions.jsonl").exists():
         sys.exit(f"no corpus at {SPIDER}")
     questions = load_questions()

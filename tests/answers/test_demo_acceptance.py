@@ -2,7 +2,9 @@
 and values, ratios, "the customer with the most orders", follow-ups), each with the SQL that answers it.
 
 They go through the product's engine with its default settings, the real retriever and embedder, and a fake
-model that must not be needed; at least 90% must return the expected rows.
+model that must not be needed; at least 95% must be answered right or honestly asked back (a clarification
+counts only where the best reading would have been wrong: asking back when the reading was right is a miss, and
+so is every wrong answer).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from nl2sql.answers import SqlGenerationService, SqlNotGenerated
+from nl2sql.answers.dto import Unanswered
 from nl2sql.auth import AuthService
 from nl2sql.catalog import CatalogService, install_demo
 from nl2sql.db import async_url
@@ -25,11 +28,12 @@ from nl2sql.inference import FakeChatModel
 from nl2sql.prompting import Turn
 from nl2sql.retrieval import EmbeddingIndex, Retriever, SentenceTransformerEmbedder
 from nl2sql.settings import AuthSettings, CatalogSettings, EngineSettings, RetrievalSettings
-from nl2sql.sqlguard import run
+from nl2sql.sqlguard import run, validate
+from nl2sql.answers import guard_policy
 
 QUESTIONS = Path(__file__).parent / "acceptance" / "demo_questions.csv"
 TODAY = dt.date(2025, 12, 20)  # the demo's data ends on 2025-12-31
-REQUIRED = 0.9
+REQUIRED = 0.95
 
 
 def load() -> list[dict[str, str]]:
@@ -82,13 +86,28 @@ async def test_the_demo_answers_its_typical_questions(app_db_url, tmp_path, embe
     shop = sqlite3.connect(tmp_path / "demo" / "shop.db")
     target = await catalog.engine(connection.id)
     failures: list[str] = []
+    clarified: list[str] = []
     rows = load()
+    schema = await catalog.schema_for_prompt(connection.id)
+    policy = guard_policy(schema, 5000)
     try:
         for row in rows:
             history = (Turn(row["follows"], ""),) if row["follows"] else ()
             expected = [tuple(r) for r in shop.execute(row["expected_sql"]).fetchall()]
             try:
                 answer = await service.generate_sql(admin, row["question"], "demo", history=history)
+            except Unanswered as asked_back:
+                readings = [c for c in asked_back.extra["candidates"] if c["generator"] == "reader" and c["sql"]
+                            and not c["error"]]
+                best = max(readings, key=lambda c: c["score"], default=None)
+                if best is not None:
+                    would = run(validate(best["sql"], policy), target, timeout_s=10, max_rows=5000)
+                    if matches([tuple(r) for r in would.rows], expected):
+                        failures.append(f"{row['question']}: asked back, but the reading was right "
+                                        f"({asked_back.detail[:100]})")
+                        continue
+                clarified.append(row["question"])
+                continue
             except SqlNotGenerated as error:
                 failures.append(f"{row['question']}: no SQL ({error.detail[:80]})")
                 continue
@@ -105,7 +124,8 @@ async def test_the_demo_answers_its_typical_questions(app_db_url, tmp_path, embe
         catalog.close()
         await engine.dispose()
     right = len(rows) - len(failures)
-    print(f"\ndemo acceptance: {right}/{len(rows)} correct", *failures, sep="\n  ")
+    print(f"\ndemo acceptance: {right}/{len(rows)} answered right or honestly asked back "
+          f"({len(clarified)} asked back)", *failures, sep="\n  ")
     assert right / len(rows) >= REQUIRED, "\n".join(failures)
     assert len(rows) >= 40
     # the model was never what answered: every call it got was a plan form or SQL that failed

@@ -8,10 +8,9 @@ import difflib
 from dataclasses import dataclass
 from datetime import date
 
-from nl2sql.semantics.lexicon import STOP_WORDS, stem, synonyms, tokenize
-from nl2sql.semantics.linking import CUE_WORDS
+from nl2sql.semantics.lexicon import stem, synonyms, tokenize
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.reader import HARMLESS, NEGATIONS, QUESTION_HEADS, SUPERLATIVES, Reader, expand_definitions
+from nl2sql.semantics.reader import Reader, _left_out, expand_definitions
 
 __all__ = ["Coverage", "WRITE_VERBS", "nearest_columns", "question_coverage"]
 
@@ -37,32 +36,18 @@ class Coverage:
 
 def question_coverage(reader: Reader, question: str, *, today: date | None = None,
                       instructions: tuple[str, ...] = ()) -> Coverage:
-    """Which content words of `question` name something in the reader's catalog."""
+    """Which content words of `question` name something in the reader's catalog (the reader's own rules of what
+    a word that asks for nothing is: stop and cue words, light verbs, numbers)."""
     text, _ = expand_definitions(question, instructions)
     tokens = tokenize(text)
     parse = reader._parse(tokens, today or date.today())  # noqa: SLF001 — the reader's own parse, same package
-    linked_positions = {i for l in parse.links for i in l.matched if l.score >= 0.5} | {
-        i for v in parse.values for i in v.span} | {i for w in parse.windows for i in w.tokens}
-    content, linked, unread = [], [], []
-    for i, t in enumerate(parse.tokens):
-        if t.kind in ("number", "date", "quoted"):
-            content.append(t.text)
-            (linked if i in linked_positions else unread).append(t.text)
-            continue
-        if t.kind == "word" and i in linked_positions and t.lower not in STOP_WORDS:
-            content.append(t.text)  # a cue word that is also a name here ("orders" in a shop)
-            linked.append(t.text)
-            continue
-        if t.kind != "word" or t.lower in STOP_WORDS or t.stem in CUE_WORDS or t.stem in HARMLESS \
-                or t.lower in SUPERLATIVES or t.lower in NEGATIONS or t.lower in QUESTION_HEADS or len(t.lower) < 2:
-            continue
-        content.append(t.text)
-        (linked if i in linked_positions else unread).append(t.text)
+    unread, linked = _left_out(parse, set())
+    content = tuple(dict.fromkeys((*linked, *unread)))
     first = next((t.lower for t in parse.tokens if t.kind == "word" and t.lower not in ("please", "can", "could",
                                                                                           "you", "would", "kindly")),
                  None)
     write = first if first in WRITE_VERBS else None
-    return Coverage(tuple(content), tuple(linked), tuple(dict.fromkeys(unread)), write)
+    return Coverage(content, linked, unread, write)
 
 
 def nearest_columns(model: SemanticModel, word: str, limit: int = 3) -> list[tuple[str, str, float]]:
