@@ -252,8 +252,9 @@ async def evaluate(args: argparse.Namespace) -> None:
                     predicted = Table(tuple(c.name for c in result.columns),
                                       tuple(tuple(_normal(v) for v in r) for r in result.rows))
                     correct = bool(golds[id(q)]) and judge(predicted, golds[id(q)], q.ordered)
-                except SqlNotGenerated:
-                    error = "no valid SQL"
+                except SqlNotGenerated as exc:
+                    status = ((exc.extra or {}).get("verdict") or {}).get("status")
+                    error = f"not answered: {status}" if status in ("clarify", "refused") else "no valid SQL"
                 except AppError as exc:
                     error = f"{type(exc).__name__}: {exc.detail[:80]}"
                 outcomes.append(Outcome(q, correct, error, time.perf_counter() - started, generator))
@@ -306,6 +307,13 @@ def report(title: str, outcomes: list[Outcome]) -> None:
     print(f"\n== {title}: {_share(outcomes)} correct (classic questions {_share(classic)}); "
           f"no SQL {sum(o.error is not None for o in outcomes)}; "
           f"p50 {_percentile(seconds, 0.5):.2f} s, p95 {_percentile(seconds, 0.95):.2f} s per question", flush=True)
+    answered = [o for o in outcomes if o.error is None]
+    print(f"  risk-coverage: answered {len(answered)}, right of those {_share(answered)}; asked back "
+          f"{sum(o.error == 'not answered: clarify' for o in outcomes)}, refused "
+          f"{sum(o.error == 'not answered: refused' for o in outcomes)}, no SQL "
+          f"{sum(o.error == 'no valid SQL' for o in outcomes)}, errors "
+          f"{sum(bool(o.error) and not o.error.startswith(('not answered', 'no valid')) for o in outcomes)}",
+          flush=True)
     for label, key in (("category", lambda o: o.question.category), ("database", lambda o: o.question.db),
                        ("winning generator", lambda o: o.generator or "none")):
         groups: dict[str, list[Outcome]] = defaultdict(list)
