@@ -59,7 +59,7 @@ class Deciding:
         if not use_model and any(g in self.settings.generator_list for g in ("model_plan", "model_sql")):
             model_note = _model_expectation(self.trust)
         asked = Question(text, connection.name, coverage.content, coverage.unread, coverage.write_verb, nearest,
-                         model_note, bool(user and user.is_admin))
+                         model_note, bool(user and user.is_admin), tuple(notes))
         threshold = self.settings.answer_confidence if self.settings.answer_confidence >= 0 else None
         return decide(asked, candidates, best, threshold=threshold)
 

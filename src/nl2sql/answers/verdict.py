@@ -9,6 +9,7 @@ catalog's nearest names; nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -89,6 +90,12 @@ class Question:
     nearest: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # unread word -> (table, column)
     model_note: str | None = None  # set when a model can be tried: what to expect of it
     admin: bool = False
+    instructions: tuple[str, ...] = ()  # the connection's instructions retrieved for the question
+
+    def defined(self) -> tuple[str, ...]:
+        """Unread words an instruction of the connection talks about ("Revenue means ...")."""
+        text = " ".join(self.instructions).lower()
+        return tuple(w for w in self.unread if re.search(rf"\b{re.escape(w.lower())}\b", text))
 
     @property
     def share_linked(self) -> float:
@@ -152,6 +159,12 @@ def _insisted(question: Question) -> bool:
 
 
 def _nothing_read(question: Question, candidates: Sequence[Candidate]) -> Verdict:
+    defined = question.defined()
+    if defined:
+        # an instruction defines the word, in terms the reader can't compute itself (a formula, a condition)
+        return Verdict(CLARIFY, f"This connection's instructions define {_quoted(defined)}, but not in a form I can "
+                                "turn into a query myself.", "partly", f"partly: {_quoted(defined)} defined only in "
+                                "words", None, question.unread, _options(question, candidates))
     if not question.content or question.share_linked < MIN_LINKED_SHARE:
         return Verdict(REFUSED, f"This doesn't look like a question about the data in {question.connection}: "
                                 + (f"nothing there is called {_quoted(question.unread)}." if question.unread
@@ -163,7 +176,12 @@ def _nothing_read(question: Question, candidates: Sequence[Candidate]) -> Verdic
 def _clarify(question: Question, candidates: Sequence[Candidate], winner: Candidate | None,
              left: tuple[str, ...]) -> Verdict:
     understood = winner.explanation if winner is not None else None
-    if left:
+    defined = [w for w in question.defined() if w in left]
+    if defined:
+        message = (f"This connection's instructions define {_quoted(defined)}, but not in a form I can turn into a "
+                   "query myself" + (f"; without {'it' if len(defined) == 1 else 'them'} the question reads as: "
+                                     f"{understood}." if understood else "."))
+    elif left:
         message = f"I couldn't read {_quoted(left)} in this question" + (
             f"; without {'it' if len(left) == 1 else 'them'} it reads as: {understood}." if understood else ".")
     else:
@@ -196,6 +214,4 @@ def _options(question: Question, candidates: Sequence[Candidate], winner: Candid
 
 
 def _replace_word(text: str, word: str, replacement: str) -> str:
-    import re
-
     return re.sub(rf"\b{re.escape(word)}\b", replacement, text, count=1, flags=re.IGNORECASE)
