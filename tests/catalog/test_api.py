@@ -98,6 +98,10 @@ async def test_golden_queries_refuse_dml_ddl_and_several_statements(client, admi
         r = await client.post(url, headers=bearer(admin_key), json={"question": "bad", "sql": sql})
         assert r.status_code == 400, (sql, r.text)
         assert r.json()["detail"], sql
+    typo = await client.post(url, headers=bearer(admin_key), json={"question": "typo", "sql": "SELEC count(*) FROM orders"})
+    assert typo.status_code == 400
+    assert "statements are not allowed" not in typo.json()["detail"]
+    assert "did you mean SELECT?" in typo.json()["detail"]
     listed = await client.get(url, headers=bearer(admin_key))
     assert [q["question"] for q in listed.json()] == ["How many orders shipped?"]
 

@@ -89,6 +89,45 @@ def test_refuses_empty_sql():
         validate("   ", policy_for("postgres"))
 
 
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_misspelt_select_is_a_syntax_error_not_a_statement_kind(dialect):
+    with pytest.raises(SqlRefused) as refused:
+        validate("SELEC id FROM orders", policy_for(dialect))
+    detail = refused.value.detail
+    assert "statements are not allowed" not in detail
+    assert "could not be parsed" in detail
+    assert "`SELEC` is not a SQL keyword here; did you mean SELECT?" in detail
+
+
+@pytest.mark.parametrize(
+    ("sql", "word", "keyword"),
+    [
+        ("SELECT id FORM orders", "FORM", "FROM"),
+        ("SELECT id FROM orders WHER id = 1", "WHER", "WHERE"),
+        ("SELECT status, count(*) FROM orders GROPU BY status", "GROPU", "GROUP"),
+    ],
+)
+def test_a_misspelt_keyword_inside_the_query_is_pointed_at(sql, word, keyword):
+    with pytest.raises(SqlRefused, match=f"`{word}` is not a SQL keyword here; did you mean {keyword}"):
+        validate(sql, policy_for("postgres"))
+
+
+def test_a_name_that_looks_like_a_keyword_is_not_blamed():
+    # orders ~ ORDER, but replacing it does not make the SQL parse: say where the parser stopped instead.
+    with pytest.raises(SqlRefused) as refused:
+        validate("SELECT id FROM orders WHERE id =", policy_for("postgres"))
+    detail = refused.value.detail
+    assert "could not be parsed" in detail and "orders" not in detail
+    assert "line 1, column" in detail and "<class" not in detail
+
+
+def test_an_unparseable_write_is_still_named_as_the_statement_it_is():
+    with pytest.raises(SqlRefused, match="DELETE statements are not allowed"):
+        validate("DELETE FROM orders WHERE", policy_for("postgres"))
+    with pytest.raises(SqlRefused, match="UPDATE statements are not allowed"):
+        validate("UPDATE orders SET total = 0 WHERE (", policy_for("mysql"))
+
+
 # --- row cap -------------------------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "FORBIDDEN_FUNCTIONS",
     "FORBIDDEN_NODES",
     "SIDE_EFFECT_NAME",
+    "STATEMENT_WORDS",
     "forbidden_function_reason",
     "statement_name",
 ]
@@ -87,6 +88,22 @@ FORBIDDEN_NODES: tuple[tuple[type[exp.Expression], str], ...] = tuple(
     for key, name in _STATEMENT_NAMES.items()
     if (cls := _node(key)) is not None and key != "Command"
 ) + tuple((cls, reason) for key, reason in _CLAUSE_REASONS.items() if (cls := _node(key)) is not None)
+
+
+# The words a non-query statement starts with: the kinds above, and the ones sqlglot reads only as
+# an opaque command. SQL that fails to parse and starts with one of these is refused as that kind of
+# statement; any other first word is a syntax error (a typo such as SELEC), not a statement kind.
+STATEMENT_WORDS: frozenset[str] = frozenset(
+    {name.split()[0].lower() for key, name in _STATEMENT_NAMES.items() if key not in {"Command", "Transaction"}}
+    | {
+        "abort", "backup", "begin", "bulk", "call", "check", "checkpoint", "checksum", "close", "cluster",
+        "dbcc", "deallocate", "discard", "do", "end", "exec", "explain", "fetch", "flush", "handler", "import",
+        "listen", "lock", "move", "notify", "optimize", "prepare", "purge", "put", "reassign", "reconfigure",
+        "reindex", "release", "remove", "rename", "repair", "replace", "reset", "resignal", "restore",
+        "savepoint", "security", "shutdown", "signal", "start", "uninstall", "unlisten", "unload", "unlock",
+        "upsert", "vacuum", "waitfor", "xa",
+    }
+)
 
 
 def statement_name(node: exp.Expression) -> str:

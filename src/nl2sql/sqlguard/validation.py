@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -14,7 +15,13 @@ from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from nl2sql.sqlguard.errors import SqlRefused
-from nl2sql.sqlguard.forbidden import FORBIDDEN_NODES, forbidden_function_reason, function_names, statement_name
+from nl2sql.sqlguard.forbidden import (
+    FORBIDDEN_NODES,
+    STATEMENT_WORDS,
+    forbidden_function_reason,
+    function_names,
+    statement_name,
+)
 from nl2sql.sqlguard.functions import function_allowed, function_name
 from nl2sql.sqlguard.policy import GuardPolicy
 
@@ -151,14 +158,65 @@ def _single_statement(sql: str, dialect: str) -> exp.Expression:
 
 
 def _parse_failure(text: str, dialect: str, error: SqlglotError) -> str:
-    """A refusal message for SQL sqlglot can't parse: name the statement when it is clearly a write."""
+    """A refusal message for SQL sqlglot can't parse: the statement kind when it is clearly a write, else where it broke."""
     if _FILE_WRITE.search(_without_strings(text)):
         return f"SELECT ... INTO {_FILE_WRITE.search(_without_strings(text)).group(1).upper()} writes files on the server: {_READ_ONLY}"
     match = _NON_QUERY_WORDS.match(_without_comments(text))
-    if match and match.group(1).split()[0].lower() not in _QUERY_STARTS:
+    if match and match.group(1).split()[0].lower() in STATEMENT_WORDS:
         return f"{match.group(1).split()[0].upper()} statements are not allowed: {_READ_ONLY}"
-    first = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return f"the SQL could not be parsed as {dialect}: {first}"
+    return f"the SQL could not be parsed as {dialect}: {_syntax_error(text, dialect, error)}"
+
+
+# Words a reader's typo is compared with; the whole tokenizer vocabulary would suggest type names.
+_CLAUSE_WORDS = (
+    "SELECT", "FROM", "WHERE", "GROUP", "ORDER", "BY", "HAVING", "LIMIT", "OFFSET", "JOIN", "LEFT", "RIGHT",
+    "INNER", "OUTER", "FULL", "CROSS", "ON", "USING", "AS", "AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE",
+    "ILIKE", "BETWEEN", "EXISTS", "CASE", "WHEN", "THEN", "ELSE", "END", "DISTINCT", "UNION", "INTERSECT",
+    "EXCEPT", "ALL", "WITH", "VALUES", "ASC", "DESC", "OVER", "PARTITION", "WINDOW", "FILTER", "CAST",
+    "INTERVAL", "TRUE", "FALSE", "LATERAL", "RECURSIVE", "NULLS", "FIRST", "LAST", "QUALIFY", "TOP",
+)
+_MAX_REPAIRS = 30  # replacements tried when looking for the misspelt keyword; the text is already length-capped
+
+
+def _syntax_error(text: str, dialect: str, error: SqlglotError) -> str:
+    """Where the SQL broke, in words: a misspelt keyword with its likely spelling, or the spot the parser stopped."""
+    try:
+        tokens = Dialect.get_or_raise(dialect).tokenize(text)
+    except SqlglotError:
+        tokens = []
+    words = [token for token in tokens if token.token_type.name == "VAR" and token.text.isalpha()]
+    first = tokens[0] if tokens else None
+    # A first word that no query starts with: the statement keyword itself is misspelt (SELEC).
+    if first is not None and first in words and first.text.lower() not in _QUERY_STARTS:
+        guess = difflib.get_close_matches(first.text.upper(), _CLAUSE_WORDS, n=1, cutoff=0.7)
+        hint = f"did you mean {guess[0]}?" if guess else "a query starts with SELECT or WITH"
+        return f"`{first.text}` is not a SQL keyword here; {hint}"
+    # Elsewhere a name may look like a keyword (orders ~ ORDER): suggest one only if the fixed SQL parses.
+    tries = 0
+    for token in words:
+        if len(token.text) < 3:
+            continue
+        for guess in difflib.get_close_matches(token.text.upper(), _CLAUSE_WORDS, n=2, cutoff=0.7):
+            tries += 1
+            if tries > _MAX_REPAIRS:
+                break
+            repaired = text[: token.start] + guess + text[token.end + 1 :]
+            try:
+                if any(sqlglot.parse(repaired, read=dialect)):
+                    return f"`{token.text}` is not a SQL keyword here; did you mean {guess}?"
+            except (SqlglotError, RecursionError):
+                continue
+    where = (getattr(error, "errors", None) or [{}])[0]
+    detail = where.get("description") or (str(error).splitlines()[0] if str(error) else type(error).__name__)
+    near = (where.get("highlight") or "").strip()
+    if not (near and where.get("line")):
+        return detail
+    # sqlglot's descriptions name its own classes ("Required keyword: 'this' missing for <class ...>").
+    if detail.startswith("Required keyword"):
+        detail = "something is missing"
+    elif detail.startswith("Invalid expression") or detail.startswith("Expecting"):
+        detail = "unexpected text"
+    return f"{detail} at `{near[:40]}` (line {where['line']}, column {where['col']})"
 
 
 def _without_strings(text: str) -> str:
