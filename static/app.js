@@ -13,6 +13,24 @@
     });
   });
 
+  // Starter questions on the ask page: fill the question box and ask it through the ask form (htmx), so the
+  // question stays in the box for a follow-up; without JavaScript the button's own form posts it.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-starter]");
+    var form = document.getElementById("ask-form");
+    var input = document.getElementById("ask-question");
+    if (!button || !form || !input || !form.requestSubmit) {
+      return;
+    }
+    event.preventDefault();
+    input.value = button.dataset.starter;
+    var select = document.getElementById("ask-connection");
+    if (select && button.dataset.connection) {
+      select.value = button.dataset.connection;
+    }
+    form.requestSubmit();
+  });
+
   function escapeHtml(text) {
     var div = document.createElement("div");
     div.textContent = text;

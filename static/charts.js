@@ -47,7 +47,9 @@
     card.className = "number-card";
     var value = document.createElement("div");
     value.className = "number-card-value";
-    value.textContent = typeof spec.value === "number" ? new Intl.NumberFormat().format(spec.value)
+    // spec.text: the value as the server formats it (money with its unit, shares as percent)
+    value.textContent = spec.text ? String(spec.text)
+      : typeof spec.value === "number" ? new Intl.NumberFormat().format(spec.value)
       : spec.value === null || spec.value === undefined ? "—" : String(spec.value);
     var title = document.createElement("figcaption");
     title.className = "number-card-title";

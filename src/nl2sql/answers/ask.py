@@ -13,7 +13,11 @@ from typing import Any
 import anyio
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from nl2sql.answers.charts import ChartChoice, apply_refinement, build_spec, choose_chart, refinement_schema
+from nl2sql.answers.charts import (
+    ChartChoice, apply_refinement, build_spec, choose_chart, classify_columns, refinement_schema,
+)
+from nl2sql.answers.formats import ColumnFormat, catalog_currencies, column_formats
+from nl2sql.answers.starters import Overview, build_overview
 from nl2sql.answers.history import AnswerRecord, History
 from nl2sql.answers.models import AnswerRow
 from nl2sql.answers.models import ResultRow
@@ -99,6 +103,35 @@ class AskService:
 
     async def connections(self, user: User) -> list[Connection]:
         return await self._catalog.accessible_connections(user)
+
+    async def preselected(self, user: User, names: list[str]) -> str | None:
+        """The connection the ask page starts on: the user's last asked, else the demo, else the first."""
+        last = await self.history.last_connection(user)
+        if last in names:
+            return last
+        return "demo" if "demo" in names else (names[0] if names else None)
+
+    async def overview(self, user: User, connection_name: str) -> Overview:
+        """What the connection holds and questions it answers well (golden queries, then the reader's)."""
+        connection = await self._catalog.visible_connection(user, connection_name)
+        schema = await self._catalog.schema_for_prompt(connection.id)
+        golden = await self._catalog.golden_queries(connection.id)
+        reader = await asyncio.to_thread(self._engine.reader, schema)
+        return await asyncio.to_thread(build_overview, schema, golden, reader)
+
+    async def column_formats(self, answered: AskResult) -> tuple[ColumnFormat, ...]:
+        """How the answer's columns are shown: money in the catalog's currency, shares as percent, decimals."""
+        result = answered.result
+        if result is None:
+            return ()
+        currencies: dict[str, str] = {}
+        if answered.record.connection_id is not None:
+            try:
+                schema = await self._catalog.schema_for_prompt(answered.record.connection_id)
+                currencies = catalog_currencies(schema.tables)
+            except NotFoundError:
+                pass
+        return column_formats(classify_columns(result.columns, result.rows), result.rows, currencies)
 
     # -- asking ---------------------------------------------------------------------------------------
 
@@ -435,10 +468,13 @@ class AskService:
         validated = await guarded(sql, policy)
         result = await self._run(validated, connection.id, cap, self.settings.csv_max_bytes)
         note = None
+        currencies = catalog_currencies((await self._catalog.schema_for_prompt(connection.id)).tables)
+        formats = column_formats(classify_columns(result.columns, result.rows), result.rows, currencies)
         if result.bytes_cut:
             note = (f"cut: the download reached its size cap (NL2SQL_ANSWERS_CSV_MAX_BYTES) after "
                     f"{len(result.rows):,} rows; the rest were left out")
-        return f"answer-{answer_id}.csv", csv_chunks(result.columns, result.rows, note=note)
+        return f"answer-{answer_id}.csv", csv_chunks(result.columns, result.rows, note=note,
+                                                       headers=[f.header for f in formats])
 
     async def _visible(self, user: User, record: AnswerRecord) -> Connection:
         if record.connection_id is None:

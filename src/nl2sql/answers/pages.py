@@ -13,6 +13,7 @@ from litestar.response import Redirect, Response, Stream, Template
 
 from nl2sql.answers.ask import AskResult, AskService
 from nl2sql.answers.charts import CHART_KINDS
+from nl2sql.answers.formats import formatted_spec
 from nl2sql.answers.feedback import FeedbackFilter, FeedbackService
 from nl2sql.answers.generation import SqlGenerationService, effective_question
 from nl2sql.answers.history import STATUSES
@@ -59,17 +60,31 @@ async def _answer_context(
         "feedback": await feedback_service.for_answer(user, record.id),
         "turns": turns if record.user_id == user.id else [],
         "timings": answered.timings or record.timings | ({"run_ms": record.run_ms} if record.run_ms else {}),
-        **_rows_context(ask_service, answered, page),
+        **await _rows_context(ask_service, answered, page),
     }
 
 
-def _rows_context(ask_service: AskService, answered: AskResult, page: int) -> dict[str, Any]:
+async def _rows_context(ask_service: AskService, answered: AskResult, page: int) -> dict[str, Any]:
+    """One page of the answer's rows, each column's format, and the chart's spec shown in those formats."""
     size = ask_service.settings.page_size
     rows = answered.result.rows if answered.result else ()
     pages = max(1, -(-len(rows) // size))
     page = min(max(1, page), pages)
+    formats = await ask_service.column_formats(answered)
+    chart_spec = formatted_spec(answered.chart.spec, formats) if answered.chart and answered.chart.spec else None
     return {"rows": rows[(page - 1) * size: page * size], "page": page, "pages": pages, "page_size": size,
-            "first_row": (page - 1) * size + 1}
+            "first_row": (page - 1) * size + 1, "formats": formats, "chart_spec": chart_spec}
+
+
+async def _overview_context(ask_service: AskService, user: Any, connection: str | None) -> dict[str, Any]:
+    """The starter panel for `connection`: its tables and questions; None where it can't be read."""
+    if not connection:
+        return {"overview": None}
+    try:
+        return {"overview": await ask_service.overview(user, connection)}
+    except AppError as error:  # the panel is a help; the page works without it
+        log.info("no overview for %s: %s", connection, error.detail)
+        return {"overview": None}
 
 
 async def _new_answer(request: Request, ask_service: AskService, feedback_service: FeedbackService,
@@ -108,10 +123,18 @@ class AskPages(Controller):
             connection = names.get(found.connection_id, connection)
         names = [c.name for c in connections]
         if connection not in names:
-            last = await ask_service.history.last_connection(user)
-            connection = last if last in names else (names[0] if names else None)
+            connection = await ask_service.preselected(user, names)
         context["selected"] = connection
+        if answer is None and thread is None:
+            context |= await _overview_context(ask_service, user, connection)
         return render(request, "answers/ask.html", context)
+
+    @get("/ask/overview")
+    async def overview(self, request: Request, ask_service: AskService, connection: str | None = None) -> Template:
+        """The starter panel for the connection the select now names (htmx swaps it in on change)."""
+        user = current_user(request)
+        context = {"user": user, **await _overview_context(ask_service, user, connection)}
+        return Template("answers/_overview.html", context=context)
 
     @post("/ask")
     async def ask(
@@ -172,7 +195,7 @@ class AskPages(Controller):
     async def rows(self, request: Request, answer_id: int, ask_service: AskService, page: int = 1) -> Template:
         answered = await ask_service.answer(current_user(request), answer_id)
         return Template("answers/_rows.html", context={"a": answered, "r": answered.record,
-                                                        **_rows_context(ask_service, answered, page)})
+                                                        **await _rows_context(ask_service, answered, page)})
 
     @get("/answers/{answer_id:int}/chart")
     async def chart(
@@ -188,6 +211,7 @@ class AskPages(Controller):
             return Template("answers/_chart.html", context={"r": answered.record, "a": answered, "spec": None,
                                                              "chart_error": error.detail, "kind": kind,
                                                              "x": x, "y": y, "color": color})
+        spec = formatted_spec(spec, await ask_service.column_formats(answered))
         return Template("answers/_chart.html", context={"r": answered.record, "a": answered, "spec": spec,
                                                          "chart_error": None, "kind": kind, "x": x, "y": y,
                                                          "color": color})

@@ -171,12 +171,14 @@ def json_value(value: Any) -> Any:
 
 def csv_chunks(
     columns: Sequence[ResultColumn], rows: Iterable[Sequence[Any]], *, batch: int = 500, note: str | None = None,
+    headers: Sequence[str] | None = None,
 ) -> Iterator[bytes]:
-    """The result as CSV (UTF-8, header first), a few hundred rows per chunk so a large one streams; `note`, when
-    given, is a last line saying what was left out."""
+    """The result as CSV (UTF-8, header first: `headers`, the column names with their units, else the names), a few
+    hundred rows per chunk so a large one streams; the values keep full precision; `note`, when given, is a last
+    line saying what was left out."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([c.name for c in columns])
+    writer.writerow(list(headers) if headers is not None and len(headers) == len(columns) else [c.name for c in columns])
     pending = 0
     for row in rows:
         writer.writerow(["" if v is None else json_value(v) for v in row])

@@ -19,6 +19,31 @@ def _configure(engine: JinjaTemplateEngine) -> None:
     env.trim_blocks = True
     env.lstrip_blocks = True
     env.filters["dt"] = _when
+    env.filters["duration"] = human_duration
+
+
+def human_duration(ms: float | int | None) -> str:
+    """Milliseconds as people read a duration: "45 ms", "1.2 s", "5 min 33 s", "2 h 05 min"."""
+    if ms is None:
+        return ""
+    ms = float(ms)
+    if ms < 0:
+        return "-" + human_duration(-ms)
+    if ms < 1:
+        return f"{ms:.1f} ms" if ms else "0 ms"
+    if ms < 999.5:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
+    if seconds < 59.5:
+        return f"{seconds:.0f} s"
+    whole = round(seconds)
+    minutes, seconds = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 def _when(value) -> str:
