@@ -36,8 +36,13 @@ FEATURES = (
     "group_cue", "group_missing", "superlative_cue", "superlative_missing", "aggregate_cue", "aggregate_missing",
     "aggregate_unasked", "negation_cue", "negation_missing", "number_cue", "number_missing", "set_cue",
     "tables", "outputs", "filters", "distinct", "key_output", "name_cue_no_text", "words", "runner_up_gap",
-    "readings",
+    "readings", "agreement", "singular_many_rows", "plural_one_row",
 )
+
+# "what is the ...", "which ... has the most": one answer expected; "list all", "what are": several
+SINGULAR_STARTS = ("what is", "what's", "who is", "which is", "what was", "who was", "when was", "when did", "how")
+PLURAL_STARTS = ("list", "show", "what are", "which are", "who are", "find all", "give all", "return all",
+                 "what were", "which were")
 
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])")
 
@@ -58,7 +63,7 @@ def _phrase(text: str, phrases: Sequence[str]) -> bool:
 
 
 def features(question: str, plan: Mapping[str, Any] | None, *, score: float, fit: float, rows: int | None,
-             left_out: int, unread: int, runner_up_gap: float, readings: int) -> dict[str, float]:
+             left_out: int, unread: int, runner_up_gap: float, readings: int, agreement: float = 0.0) -> dict[str, float]:
     """The model's inputs for one reading of `question`."""
     text = " ".join(question.lower().split())
     words = set(re.findall(r"[a-z']+", text))
@@ -113,6 +118,9 @@ def features(question: str, plan: Mapping[str, Any] | None, *, score: float, fit
         "words": float(min(len(words), 30)) / 10,
         "runner_up_gap": float(runner_up_gap),
         "readings": float(min(readings, 6)),
+        "agreement": float(agreement),
+        "singular_many_rows": float(text.startswith(SINGULAR_STARTS) and (rows or 0) > 1 and not group_cue),
+        "plural_one_row": float(text.startswith(PLURAL_STARTS) and rows == 1),
     }
     return values
 

@@ -111,11 +111,13 @@ def reading_features(question: Question, candidates: Sequence[Candidate], winner
     """The confidence model's inputs for the winning reading."""
     others = sorted((c.score for c in candidates if c.ran and c is not winner and c.generator == "reader"),
                     reverse=True)
+    ran = [c for c in candidates if c.generator == "reader" and c.ran and c is not winner]
+    agreeing = sum(1 for c in ran if c.fingerprint == winner.fingerprint)
     return confidence.features(
         question.text, winner.plan, score=winner.confidence, fit=winner.fit, rows=winner.rows,
         left_out=len(winner.left_out), unread=len(question.unread),
         runner_up_gap=winner.score - others[0] if others else 1.0,
-        readings=sum(1 for c in candidates if c.generator == "reader" and c.ran))
+        readings=len(ran) + 1, agreement=agreeing / len(ran) if ran else 0.0)
 
 
 def decide(question: Question, candidates: Sequence[Candidate], winner: Candidate | None, *,
