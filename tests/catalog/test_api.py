@@ -32,6 +32,14 @@ async def test_api_creates_lists_and_never_returns_the_password(client, admin_ke
     assert tested.status_code == 200 and tested.json()["ok"] is True
 
 
+async def test_api_refuses_a_bad_connection_name_stating_the_rule(client, admin_key, sqlite_shop):
+    r = await client.post("/api/v1/connections", json={"name": "Sales Data!", "url": sqlite_shop}, headers=bearer(admin_key))
+    assert r.status_code == 400
+    detail = r.json()["detail"]
+    assert "'Sales Data!' is not a valid connection name" in detail
+    assert "lowercase letters, digits, - and _, starting with a letter or digit" in detail
+
+
 async def test_api_sync_job_runs_in_the_worker_and_reports_progress_and_diff(client, admin_key, sqlite_shop):
     await _connect(client, admin_key, "shop", sqlite_shop)
     await _sync(client, admin_key, "shop")

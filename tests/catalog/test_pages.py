@@ -28,6 +28,26 @@ async def test_bad_connection_form_shows_the_reason_without_echoing_the_url(clie
     assert "lowercase" in r.text and "topsecret" not in r.text
 
 
+async def test_connection_name_rule_is_stated_in_the_forms_and_in_the_refusal(client, admin, sqlite_shop):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    rule = "1-63 characters: lowercase letters, digits, - and _, starting with a letter or digit"
+    listing = await client.get("/connections")
+    # the help text under the field and the input's title, which the browser shows with "match the requested format"
+    assert f'title="Connection name: {rule}' in listing.text
+    assert 'aria-describedby="new-connection-name-rule"' in listing.text
+    assert listing.text.count(rule) >= 2
+    refused = await form_post(client, "/connections", {"name": "sales data", "url": sqlite_shop},
+                              page="/connections", htmx=True)
+    assert refused.status_code == 400
+    assert "&#39;sales data&#39; is not a valid connection name" in refused.text and rule in refused.text
+    await client.app.state.catalog.create_connection(admin, "shop", sqlite_shop)
+    settings = await client.get("/connections/shop")
+    assert f'title="Connection name: {rule}' in settings.text
+    renamed = await form_post(client, "/connections/shop", {"name": "-shop", "url": "", "schemas": "",
+                                                              "description": ""}, page="/connections/shop", htmx=True)
+    assert renamed.status_code == 400 and "is not a valid connection name" in renamed.text and rule in renamed.text
+
+
 async def test_connection_test_button_shows_a_precise_message(client, admin):
     await client.app.state.catalog.create_connection(admin, "down", "postgresql://u:pw@127.0.0.1:1/db")
     await login(client, admin.email, ADMIN_PASSWORD)

@@ -33,6 +33,11 @@ from nl2sql.catalog.drafts import draft_name
 
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# The rule in words, shown by the forms (help text, the input's title) and in the server's refusal.
+NAME_RULE = ("1-63 characters: lowercase letters, digits, - and _, starting with a letter or digit, no spaces "
+             "(for example sales or crm_eu)")
+# The same rule for the browser's `pattern` (names are lowercased on save, so capitals pass).
+NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9_\\-]{0,62}"
 
 
 class ConnectionsPart(CatalogCore):
@@ -98,12 +103,11 @@ class ConnectionsPart(CatalogCore):
 
     @staticmethod
     def _check_name(name: str) -> str:
-        name = (name or "").strip().lower()
+        given = (name or "").strip()
+        name = given.lower()
         if not NAME.match(name):
-            raise ValidationFailed(
-                "the connection name must be 1-63 characters of lowercase letters, digits, - and _, "
-                "starting with a letter or digit"
-            )
+            shown = f"{given[:70]!r} is not a valid connection name" if given else "the connection name is empty"
+            raise ValidationFailed(f"{shown}: a name is {NAME_RULE}")
         return name
 
     @staticmethod

@@ -14,6 +14,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from nl2sql.auth import AuthService, Role, current_user, requires_admin, requires_user
+from nl2sql.catalog.connections import NAME_PATTERN, NAME_RULE
 from nl2sql.catalog.dto import Connection, ImportReport
 from nl2sql.catalog.service import CatalogService
 from nl2sql.errors import AppError, ValidationFailed
@@ -58,7 +59,7 @@ class ConnectionPages(Controller):
         connections = await catalog.accessible_connections(user)
         statuses = {c.name: await catalog.sync_status(c.name) for c in connections}
         return {"user": user, "connections": connections, "statuses": statuses, "form": {}, "message": None,
-                "error": None} | extra
+                "error": None, "name_rule": NAME_RULE, "name_pattern": NAME_PATTERN} | extra
 
     @get("/")
     async def connections(self, request: Request, catalog_service: CatalogService) -> Template:
@@ -84,7 +85,7 @@ class ConnectionPages(Controller):
         user = current_user(request)
         connection = await catalog.visible_connection(user, name)
         ctx = {"user": user, "connection": connection, "sync": await catalog.sync_status(name), "message": None,
-               "error": None, "test": None, "report": None}
+               "error": None, "test": None, "report": None, "name_rule": NAME_RULE, "name_pattern": NAME_PATTERN}
         if user.is_admin:
             ctx["analysts"] = [u for u in await auth.list_users() if u.role == Role.ANALYST]
             ctx["granted"] = set(await catalog.grants(name))
