@@ -60,7 +60,7 @@ def test_money_carries_the_catalogs_currency_when_it_names_one():
 
 def test_money_without_a_named_currency_has_no_unit():
     found = formats_of([col("method", "text"), col("revenue", "number")], [("card", 1500.0), ("cash", 20.25)])
-    assert found["revenue"].unit is None and found["revenue"].show(1500.0) == "1,500"
+    assert found["revenue"].unit is None and found["revenue"].show(1500.0) == "1,500.00"  # one shape per column
     assert found["revenue"].show(20.25) == "20.25"
 
 

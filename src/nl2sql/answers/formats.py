@@ -92,7 +92,7 @@ class ColumnFormat:
         number = _number(value)
         if number is None or self.kind == "plain":
             return "" if value is None else str(value)
-        if self.kind == "integer" or (self.kind == "decimal" and number.is_integer() and not _fractional(value)):
+        if self.kind == "integer":
             return f"{number:,.0f}"
         if self.kind == "decimal":
             return _decimal(number)
@@ -161,11 +161,6 @@ def _number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _fractional(value: Any) -> bool:
-    """A Decimal with a scale (12.50 stored as NUMERIC(10,2)) keeps its decimals even when whole."""
-    return isinstance(value, decimal.Decimal) and value.as_tuple().exponent < 0  # type: ignore[operator]
 
 
 def _decimal(number: float) -> str:
