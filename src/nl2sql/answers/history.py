@@ -19,10 +19,12 @@ from nl2sql.errors import ForbiddenError, NotFoundError, ValidationFailed
 __all__ = ["AnswerRecord", "History", "HistoryEntry", "HistoryPage", "STATUSES", "status_of"]
 
 # What a person sees as an answer's status: SQL and rows, SQL whose run failed, or no SQL at all.
-STATUSES = ("ok", "query failed", "no SQL")
+STATUSES = ("ok", "query failed", "no SQL", "clarify", "refused")
 
 
 def status_of(status: str, run_error: str | None) -> str:
+    if status in ("clarify", "refused"):
+        return status  # asked back or refused on purpose: not a failure
     if status != "ok":
         return "no SQL"
     return "query failed" if run_error else "ok"
@@ -235,7 +237,9 @@ class History:
         if connection:
             where.append(AnswerRow.connection_name == connection)
         if status == "no SQL":
-            where.append(AnswerRow.status != "ok")
+            where.append(AnswerRow.status.not_in(("ok", "clarify", "refused")))
+        elif status in ("clarify", "refused"):
+            where.append(AnswerRow.status == status)
         elif status == "query failed":
             where += [AnswerRow.status == "ok", ResultRow.error.is_not(None)]
         elif status == "ok":

@@ -117,6 +117,14 @@ class Threads:
         async with self._sessions() as db:
             rows = (await db.execute(query)).all()
         return [
-            ThreadTurn(i, q, s, "query failed" if error and status == "ok" else ("no SQL" if status != "ok" else "ok"), n, at)
+            ThreadTurn(i, q, s, _shown_status(status, error), n, at)
             for i, q, s, status, n, error, at in rows
         ]
+
+
+def _shown_status(status: str, error: str | None) -> str:
+    if status in ("clarify", "refused"):
+        return status  # asked back or refused on purpose
+    if status != "ok":
+        return "no SQL"
+    return "query failed" if error else "ok"
