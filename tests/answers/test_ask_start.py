@@ -66,7 +66,8 @@ async def test_starter_questions_built_from_the_model_are_answered_by_the_reader
     schema = await catalog.schema_for_prompt(shop_connection.id)
     reader = client.app.state.ask._engine.reader(schema)
     overview = build_overview(schema, [], reader)
-    assert overview.questions, "the reader answers at least a count"
+    assert "How many orders are there?" in overview.questions  # a count
+    assert "Total amount by status" in overview.questions, overview.questions  # a measure by a category
     for question in overview.questions:
         best = reader.read(question, limit=1)[0]
         assert not best.unread and not best.dropped, question

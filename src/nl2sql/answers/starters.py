@@ -14,6 +14,12 @@ __all__ = ["MAX_STARTERS", "Overview", "build_overview"]
 MAX_STARTERS = 6
 MAX_GOLDEN = 4  # leave room for questions read from the model, so the panel shows what else works
 SHOWN_TABLES = 8
+# a measure's default aggregate as the question's word: "Total amount by method" reads as the sum
+_AGGREGATE_WORDS = {"sum": "Total", "avg": "Average", "average": "Average", "max": "Highest", "min": "Lowest",
+                    "count": "Number of"}
+# the last overview of each connection, by catalog version and golden questions: reading the starters costs
+# a few reader passes, and the ask page shows them on every visit
+_built: dict[int, tuple[tuple, Overview]] = {}
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,16 @@ class Overview:
 def build_overview(schema: PromptSchema, golden: Sequence[GoldenQuery], reader: Reader) -> Overview:
     """The connection's tables (what an analyst may see: the included ones) and its starter questions: golden
     queries first (verified answers), then counts and measures by a dimension that the reader answers in full."""
+    key = (schema.connection_name, schema.version, tuple(q.question for q in golden[:MAX_GOLDEN]), id(reader))
+    cached = _built.get(schema.connection_id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    overview = _build(schema, golden, reader)
+    _built[schema.connection_id] = (key, overview)
+    return overview
+
+
+def _build(schema: PromptSchema, golden: Sequence[GoldenQuery], reader: Reader) -> Overview:
     names = sorted((t.business_name or t.name for t in schema.tables), key=str.lower)
     questions: list[str] = []
     seen: set[str] = set()
@@ -70,11 +86,12 @@ def _read_questions(reader: Reader) -> list[str]:
         dimension = next((a for a in entity.attributes if a.role == "dimension" and not a.sensitive
                           and a.values and len(a.values) <= 12), None)
         if measure is not None and dimension is not None:
-            measures.append(f"{_words(measure.name).capitalize()} by {_words(dimension.name)}")
-    # alternate so a few slots show both kinds
+            word = _AGGREGATE_WORDS.get(measure.aggregate, "Total")
+            measures.append(f"{word} {_words(measure.name)} by {_words(dimension.name)}")
+    # alternate so a few slots show both kinds; a measure first, as golden queries are often counts
     mixed = []
     for index in range(max(len(counts), len(measures))):
-        mixed += counts[index:index + 1] + measures[index:index + 1]
+        mixed += measures[index:index + 1] + counts[index:index + 1]
     return mixed
 
 
