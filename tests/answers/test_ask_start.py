@@ -7,7 +7,7 @@ import re
 
 from tests.answers.conftest import build_shop_db
 from tests.answers.test_pages import HX, answer_id_of, ask_htmx
-from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD, login
+from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD, form_post, login
 
 
 async def add_shop(client, admin, tmp_path, name: str):
@@ -111,3 +111,14 @@ async def test_a_short_result_shows_every_row_without_an_inner_scroll(client, sh
     script.append("SELECT id, amount FROM orders WHERE id <= 13 ORDER BY id")
     answer = await ask_htmx(client, "List the first 13 orders")
     assert 'class="table-wrap"' in answer and "scrolls" not in answer
+
+
+async def test_the_trace_page_shows_timings_as_durations(client, shop_connection, admin, script):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    answer_id = answer_id_of(await ask_htmx(client, "How many orders?"))
+    await form_post(client, f"/answers/{answer_id}/feedback", {"rating": "up"}, page="/ask", htmx=True)
+    listing = await client.get("/admin/feedback")
+    feedback_id = re.search(r'href="/admin/feedback/(\d+)"', listing.text).group(1)
+    trace = (await client.get(f"/admin/feedback/{feedback_id}")).text
+    line = re.search(r'<p class="muted timings-line">(.*?)</p>', trace, re.S).group(1)
+    assert "total_ms" not in line and re.search(r"total \d+(\.\d)? (ms|s)\b", line), line
