@@ -40,6 +40,55 @@ async def test_api_refuses_a_bad_connection_name_stating_the_rule(client, admin_
     assert "lowercase letters, digits, - and _, starting with a letter or digit" in detail
 
 
+async def test_api_refuses_a_connection_whose_test_fails_with_the_reason(client, admin_key, tmp_path):
+    r = await client.post("/api/v1/connections", headers=bearer(admin_key),
+                          json={"name": "down", "url": "postgresql://u:topsecret@127.0.0.1:1/db"})
+    assert r.status_code == 400
+    problem = r.json()
+    assert "the connection test failed, so nothing was saved: cannot reach 127.0.0.1:1" in problem["detail"]
+    assert '"save_failing": true' in problem["detail"] and problem["reason"].startswith("cannot reach 127.0.0.1:1")
+    assert "topsecret" not in r.text
+    assert (await client.get("/api/v1/connections", headers=bearer(admin_key))).json() == []
+
+
+async def test_api_saves_a_failing_connection_marked_and_hides_it_until_a_test_passes(
+        client, admin, admin_key, analyst, analyst_key, tmp_path, sqlite_shop):
+    missing = tmp_path / "later.db"
+    r = await client.post("/api/v1/connections", headers=bearer(admin_key),
+                          json={"name": "later", "url": f"sqlite:///{missing}", "save_failing": True})
+    assert r.status_code == 201, r.text
+    created = r.json()
+    assert created["test_failure"] == f"the SQLite file {missing} does not exist (or is not a file)"
+    assert created["tested_at"]
+    await _connect(client, admin_key, "shop", sqlite_shop)  # passes its test: offered as usual
+    assert (await client.get("/api/v1/connections/shop", headers=bearer(admin_key))).json()["test_failure"] is None
+    grants = {"user_ids": [analyst.id]}
+    for name in ("later", "shop"):
+        assert (await client.put(f"/api/v1/connections/{name}/grants", json=grants, headers=bearer(admin_key))).status_code == 200
+    # the admin's list shows it, with its reason; the pickers (analysts, the ask page) don't offer it
+    admin_list = (await client.get("/api/v1/connections", headers=bearer(admin_key))).json()
+    assert {c["name"]: bool(c["test_failure"]) for c in admin_list} == {"later": True, "shop": False}
+    analyst_list = (await client.get("/api/v1/connections", headers=bearer(analyst_key))).json()
+    assert [c["name"] for c in analyst_list] == ["shop"]
+    assert (await client.get("/api/v1/connections/later", headers=bearer(analyst_key))).status_code == 404
+    asked = await client.post("/api/v1/ask", json={"question": "how many orders", "connection": "later"},
+                              headers=bearer(analyst_key))
+    assert asked.status_code == 404
+    catalog = client.app.state.catalog
+    assert [c.name for c in await catalog.accessible_connections(admin)] == ["shop"]
+    # test again once the file exists: it passes, and is offered to everyone it is granted to
+    missing.write_bytes(Path(sqlite_shop.removeprefix("sqlite:///")).read_bytes())
+    tested = await client.post("/api/v1/connections/later/test", headers=bearer(admin_key))
+    assert tested.json()["ok"] is True
+    analyst_list = (await client.get("/api/v1/connections", headers=bearer(analyst_key))).json()
+    assert [c["name"] for c in analyst_list] == ["later", "shop"]
+    assert [c.name for c in await catalog.accessible_connections(admin)] == ["later", "shop"]
+    # and a test that fails again marks it failing again
+    missing.unlink()
+    assert (await client.post("/api/v1/connections/later/test", headers=bearer(admin_key))).json()["ok"] is False
+    assert [c["name"] for c in (await client.get("/api/v1/connections", headers=bearer(analyst_key))).json()] == ["shop"]
+
+
 async def test_api_sync_job_runs_in_the_worker_and_reports_progress_and_diff(client, admin_key, sqlite_shop):
     await _connect(client, admin_key, "shop", sqlite_shop)
     await _sync(client, admin_key, "shop")
@@ -77,6 +126,7 @@ async def test_api_refuses_bad_input_with_problem_details(client, admin_key):
 
 async def test_grants_decide_what_an_analyst_sees_in_the_api(client, admin_key, analyst_key, analyst, sqlite_shop, tmp_path):
     await _connect(client, admin_key, "granted", sqlite_shop)
+    (tmp_path / "other.db").write_bytes(Path(sqlite_shop.removeprefix("sqlite:///")).read_bytes())
     await _connect(client, admin_key, "secret", f"sqlite:///{tmp_path}/other.db")
     assert (await client.get("/api/v1/connections", headers=bearer(analyst_key))).json() == []
     r = await client.put("/api/v1/connections/granted/grants", json={"user_ids": [analyst.id]}, headers=bearer(admin_key))

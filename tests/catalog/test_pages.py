@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from tests.catalog.conftest import wait_for_sync
 from tests.support import ADMIN_PASSWORD, ANALYST_PASSWORD, form_post, login
 
@@ -46,6 +48,40 @@ async def test_connection_name_rule_is_stated_in_the_forms_and_in_the_refusal(cl
     renamed = await form_post(client, "/connections/shop", {"name": "-shop", "url": "", "schemas": "",
                                                               "description": ""}, page="/connections/shop", htmx=True)
     assert renamed.status_code == 400 and "is not a valid connection name" in renamed.text and rule in renamed.text
+
+
+async def test_a_connection_failing_its_test_is_refused_with_the_reason_by_default(client, admin):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    r = await form_post(client, "/connections", {"name": "down", "url": "postgresql://u:topsecret@127.0.0.1:1/db"},
+                        page="/connections", htmx=True)
+    assert r.status_code == 400
+    assert "the connection test failed, so nothing was saved: cannot reach 127.0.0.1:1" in r.text
+    assert "Save even if the test fails" in r.text and "topsecret" not in r.text
+    assert 'value="down"' in r.text  # the form keeps what was typed
+    assert await client.app.state.catalog.list_connections() == []
+
+
+async def test_a_failing_connection_saved_on_request_is_marked_and_tested_again_from_the_list(client, admin, tmp_path,
+                                                                                              sqlite_shop):
+    await login(client, admin.email, ADMIN_PASSWORD)
+    missing = tmp_path / "later.db"
+    r = await form_post(client, "/connections", {"name": "later", "url": f"sqlite:///{missing}", "save_failing": "1"},
+                        page="/connections", htmx=True)
+    assert r.status_code == 200 and r.headers["hx-redirect"] == "/connections/later?test=1"
+    detail = await client.get("/connections/later")
+    assert 'id="failing-banner"' in detail.text and "does not exist" in detail.text
+    listing = await client.get("/connections")
+    assert '<span class="badge err">failing</span>' in listing.text and "does not exist" in listing.text
+    assert 'hx-post="/connections/later/retest"' in listing.text and "Test again" in listing.text
+    # not on the ask page's picker
+    assert "later" not in [c.name for c in await client.app.state.catalog.accessible_connections(admin)]
+    still = await form_post(client, "/connections/later/retest", {}, page="/connections", htmx=True)
+    assert still.status_code == 200 and "later still fails its test" in still.text
+    missing.write_bytes(Path(sqlite_shop.removeprefix("sqlite:///")).read_bytes())
+    passed = await form_post(client, "/connections/later/retest", {}, page="/connections", htmx=True)
+    assert "later passed its test" in passed.text and "badge err\">failing" not in passed.text
+    assert "later" in [c.name for c in await client.app.state.catalog.accessible_connections(admin)]
+    assert 'id="failing-banner"' not in (await client.get("/connections/later")).text
 
 
 async def test_connection_test_button_shows_a_precise_message(client, admin):
@@ -162,10 +198,10 @@ async def test_golden_queries_are_edited_on_the_page_and_a_duplicate_is_refused(
     assert twice.status_code == 409 and "already has this question" in twice.text
 
 
-async def test_a_new_connection_is_tested_at_once_and_a_closed_port_says_so(client, admin):
+async def test_a_new_connection_saved_although_failing_opens_with_its_test_and_a_closed_port_says_so(client, admin):
     await login(client, admin.email, ADMIN_PASSWORD)
-    created = await form_post(client, "/connections", {"name": "down", "url": "postgresql://u:pw@127.0.0.1:1/db"},
-                              page="/connections")
+    created = await form_post(client, "/connections", {"name": "down", "url": "postgresql://u:pw@127.0.0.1:1/db",
+                                                       "save_failing": "1"}, page="/connections")
     assert created.status_code == 303 and created.headers["location"] == "/connections/down?test=1"
     page = await client.get(created.headers["location"])
     assert page.status_code == 200 and "Saved. Connection test:" in page.text and "cannot reach 127.0.0.1:1" in page.text

@@ -20,6 +20,7 @@ from nl2sql.catalog.dto import (
     SyncStatus,
     Table,
 )
+from nl2sql.catalog.connections import ConnectionTestFailed
 from nl2sql.catalog.service import CatalogService
 from nl2sql.errors import NotFoundError, ValidationFailed
 from nl2sql.web import IMPORT_MAX_BYTES
@@ -32,6 +33,9 @@ class ConnectionCreate(msgspec.Struct, forbid_unknown_fields=True):
     url: str
     description: str = ""
     schemas: list[str] = []
+    # a connection is tested before it is saved; a failed test refuses it (400, with the reason) unless this is
+    # true, when it is saved marked as failing: offered to admins only until a test passes
+    save_failing: bool = False
 
 
 class ConnectionPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -96,16 +100,22 @@ class ConnectionController(Controller):
     tags = ["catalog"]
     guards = [requires_user]
 
-    @get("/", summary="Connections I may use (admins: all)")
+    @get("/", summary="Connections I may use (admins: all, those failing their last test too, with `test_failure`)")
     async def list_connections(self, request: Request, catalog_service: CatalogService) -> list[Connection]:
-        return await catalog_service.accessible_connections(current_user(request))
+        return await catalog_service.accessible_connections(current_user(request), include_failing=True)
 
-    @post("/", summary="Add a connection (admin); the URL's password is stored encrypted, never shown",
+    @post("/", summary="Add a connection (admin): it is tested first, and a failed test refuses it with the reason "
+                       "unless `save_failing` is true (then it is saved marked failing, offered to admins only until "
+                       "a test passes); the URL's password is stored encrypted, never shown",
           guards=[requires_admin])
     async def create_connection(self, request: Request, catalog_service: CatalogService, data: ConnectionCreate) -> Connection:
-        return await catalog_service.create_connection(
-            current_user(request), data.name, data.url, description=data.description, schemas=data.schemas
-        )
+        try:
+            return await catalog_service.create_connection(
+                current_user(request), data.name, data.url, description=data.description, schemas=data.schemas,
+                test=True, save_failing=data.save_failing,
+            )
+        except ConnectionTestFailed as exc:
+            raise ConnectionTestFailed(exc.reason, hint='send "save_failing": true to save it marked as failing') from None
 
     @get("/{name:str}", summary="One connection")
     async def get_connection(self, request: Request, catalog_service: CatalogService, name: str) -> Connection:
@@ -125,7 +135,8 @@ class ConnectionController(Controller):
     async def delete_connection(self, request: Request, catalog_service: CatalogService, name: str) -> None:
         await catalog_service.delete_connection(current_user(request), name)
 
-    @post("/{name:str}/test", summary="Try to connect; a failure names its cause (admin)", guards=[requires_admin],
+    @post("/{name:str}/test", summary="Try to connect; a failure names its cause and marks the connection failing, "
+                                      "a pass clears the mark (admin)", guards=[requires_admin],
           status_code=200)
     async def test_connection(self, catalog_service: CatalogService, name: str) -> ConnectionTest:
         return await catalog_service.test_connection(name)

@@ -23,6 +23,7 @@ from nl2sql.catalog.models import (
 from nl2sql.db import utcnow
 from nl2sql.errors import ConflictError, ForbiddenError, NotFoundError, UnavailableError, ValidationFailed
 
+
 log = logging.getLogger("nl2sql.catalog")
 from nl2sql.catalog.rows import (
     synonyms_list,
@@ -38,6 +39,15 @@ NAME_RULE = ("1-63 characters: lowercase letters, digits, - and _, starting with
              "(for example sales or crm_eu)")
 # The same rule for the browser's `pattern` (names are lowercased on save, so capitals pass).
 NAME_PATTERN = "[A-Za-z0-9][A-Za-z0-9_\\-]{0,62}"
+
+
+class ConnectionTestFailed(ValidationFailed):
+    """A new connection's test failed and it was not saved; `reason` says why in one sentence."""
+
+    def __init__(self, reason: str, *, hint: str = "") -> None:
+        super().__init__(f"the connection test failed, so nothing was saved: {reason}" + (f" ({hint})" if hint else ""),
+                         extra={"reason": reason})
+        self.reason = reason
 
 
 class ConnectionsPart(CatalogCore):
@@ -56,11 +66,14 @@ class ConnectionsPart(CatalogCore):
         async with self._sessions() as db:
             return {i: n for i, n in await db.execute(sa.select(ConnectionRow.id, ConnectionRow.name))}
 
-    async def accessible_connections(self, user: User) -> list[Connection]:
-        """All live connections for admins; granted ones for analysts."""
+    async def accessible_connections(self, user: User, *, include_failing: bool = False) -> list[Connection]:
+        """The live connections `user` may ask: all for admins, granted ones for analysts; a connection whose last
+        test failed only with `include_failing` (the admin's connection list), and never for analysts."""
         query = sa.select(ConnectionRow).where(ConnectionRow.draft_of.is_(None)).order_by(ConnectionRow.name)
         if not user.is_admin:
             query = query.join(GrantRow, GrantRow.connection_id == ConnectionRow.id).where(GrantRow.user_id == user.id)
+        if not (include_failing and user.is_admin):
+            query = query.where(ConnectionRow.test_failure.is_(None))
         async with self._sessions() as db:
             return [to_connection(r) for r in await db.scalars(query)]
 
@@ -76,6 +89,9 @@ class ConnectionsPart(CatalogCore):
             return to_connection(row)
 
     async def has_access(self, user: User, connection: Connection) -> bool:
+        """Whether `user` may use `connection` now: admins always; analysts with a grant, while it passes its tests."""
+        if connection.failing and not user.is_admin:
+            return False
         return await self.may_read(user, connection.id)
 
     async def may_read(self, user: User, connection_id: int | None) -> bool:
@@ -127,9 +143,20 @@ class ConnectionsPart(CatalogCore):
         *,
         description: str = "",
         schemas: Iterable[str] | str | None = None,
+        test: bool = False,
+        save_failing: bool = False,
     ) -> Connection:
+        """Register a customer database. With `test` it is connected to first: a failed test refuses it with the
+        reason (ConnectionTestFailed), or with `save_failing` saves it marked failing, offered to admins only until
+        a test passes. Without `test` (the demo, scripts) it is saved untested."""
         name = self._check_name(name)
         parsed = engines.parse_url(url)
+        async with self._sessions() as db:
+            if await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.name == name)):
+                raise ConflictError(f"a connection named {name!r} already exists")
+        result = await self._probe(parsed) if test else None
+        if result is not None and not result.ok and not save_failing:
+            raise ConnectionTestFailed(result.message)
         now = utcnow()
         row = ConnectionRow(
             name=name,
@@ -141,13 +168,16 @@ class ConnectionsPart(CatalogCore):
             created_at=now,
             updated_at=now,
             catalog_changed_at=now,
+            test_failure=None if result is None or result.ok else result.message,
+            tested_at=now if result is not None else None,
         )
         async with self._sessions() as db:
             if await db.scalar(sa.select(ConnectionRow.id).where(ConnectionRow.name == name)):
                 raise ConflictError(f"a connection named {name!r} already exists")
             db.add(row)
             await db.flush()
-            self._audit(db, actor, "catalog.connection.create", f"connection:{name}", after=self._public(row))
+            after = self._public(row) | ({"test_failure": row.test_failure} if row.test_failure else {})
+            self._audit(db, actor, "catalog.connection.create", f"connection:{name}", after=after)
             await db.commit()
             return to_connection(row)
 
@@ -225,15 +255,42 @@ class ConnectionsPart(CatalogCore):
         return (await self.get_connection_by_id(connection_id)).dialect
 
     async def test_connection(self, name: str) -> ConnectionTest:
-        """Connect and ask the server's version; a failure comes back as one precise sentence."""
+        """Connect and ask the server's version; a failure comes back as one precise sentence. The outcome is kept:
+        a failure marks the connection failing (offered to admins only), a pass clears the mark."""
         connection = await self.get_connection(name)
         url, _ = await self._url_and_version(connection.id)
         try:
             engines.check_sqlite_file(url)
             engine = await self.engine(connection.id)
         except (ValidationFailed, UnavailableError) as exc:
-            return ConnectionTest(ok=False, message=exc.detail)
+            result = ConnectionTest(ok=False, message=exc.detail)
+        else:
+            result = await self._probe_engine(url, engine, connection.backend)
+        if not result.ok:
+            log.info("connection test of %s failed: %s", name, result.message)
+        await self._keep_test(connection.id, result)
+        return result
 
+    async def _keep_test(self, connection_id: int, result: ConnectionTest) -> None:
+        async with self._sessions() as db:
+            await db.execute(sa.update(ConnectionRow).where(ConnectionRow.id == connection_id).values(
+                test_failure=None if result.ok else result.message, tested_at=utcnow()))
+            await db.commit()
+
+    async def _probe(self, url: sa.URL) -> ConnectionTest:
+        """Test a URL not yet saved, on an engine of its own that is disposed afterwards."""
+        try:
+            engines.check_sqlite_file(url)
+            engine = engines.create_engine(url, pool_size=1, connect_timeout=self.settings.connect_timeout)
+        except (ValidationFailed, UnavailableError) as exc:
+            return ConnectionTest(ok=False, message=exc.detail)
+        try:
+            return await self._probe_engine(url, engine, engines.backend_of(url))
+        finally:
+            engine.dispose()
+
+    @staticmethod
+    async def _probe_engine(url: sa.URL, engine: sa.Engine, backend: str) -> ConnectionTest:
         def probe() -> str:
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
@@ -243,10 +300,8 @@ class ConnectionsPart(CatalogCore):
         try:
             version = await anyio.to_thread.run_sync(probe)
         except Exception as exc:  # driver errors come in many types; each is explained, none escapes
-            message = engines.explain_connect_error(url, exc)
-            log.info("connection test of %s failed: %s", name, message)
-            return ConnectionTest(ok=False, message=message)
-        return ConnectionTest(ok=True, message=f"connected to {connection.backend} {version}".strip(), server_version=version)
+            return ConnectionTest(ok=False, message=engines.explain_connect_error(url, exc))
+        return ConnectionTest(ok=True, message=f"connected to {backend} {version}".strip(), server_version=version)
 
     # grants ---------------------------------------------------------------------------------------
 

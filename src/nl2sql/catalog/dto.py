@@ -42,6 +42,14 @@ class Connection:
     catalog_changed_at: datetime
     synced_at: datetime | None
     draft_of: int | None = None  # a knowledge draft: the id of the live connection it will be published to
+    # why its last test failed (None: passed, or never tested); a failing connection is offered to admins only
+    test_failure: str | None = None
+    tested_at: datetime | None = None
+
+    @property
+    def failing(self) -> bool:
+        """Whether its last connection test failed (it is kept out of analysts' and the ask page's pickers)."""
+        return self.test_failure is not None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,10 @@ class ConnectionRow(Base):
         sa.ForeignKey("catalog_connections.id", ondelete="CASCADE"), unique=True)
     draft_origin: Mapped[dict | None] = mapped_column(JSONB)
     draft_base: Mapped[dict | None] = mapped_column(JSONB)
+    # the last connection test: why it failed (NULL: passed or never tested) and when; a failing connection is not
+    # offered to analysts or on the ask page until a test passes
+    test_failure: Mapped[str | None] = mapped_column(sa.Text)
+    tested_at: Mapped[datetime | None] = mapped_column(TS)
 
 
 class GrantRow(Base):

@@ -14,7 +14,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from nl2sql.auth import AuthService, Role, current_user, requires_admin, requires_user
-from nl2sql.catalog.connections import NAME_PATTERN, NAME_RULE
+from nl2sql.catalog.connections import NAME_PATTERN, NAME_RULE, ConnectionTestFailed
 from nl2sql.catalog.dto import Connection, ImportReport
 from nl2sql.catalog.service import CatalogService
 from nl2sql.errors import AppError, ValidationFailed
@@ -56,7 +56,7 @@ class ConnectionPages(Controller):
 
     async def _list(self, request: Request, catalog: CatalogService, **extra: Any) -> dict[str, Any]:
         user = current_user(request)
-        connections = await catalog.accessible_connections(user)
+        connections = await catalog.accessible_connections(user, include_failing=True)
         statuses = {c.name: await catalog.sync_status(c.name) for c in connections}
         return {"user": user, "connections": connections, "statuses": statuses, "form": {}, "message": None,
                 "error": None, "name_rule": NAME_RULE, "name_pattern": NAME_PATTERN} | extra
@@ -67,14 +67,22 @@ class ConnectionPages(Controller):
 
     @post("/", guards=[requires_admin])
     async def create(self, request: Request, catalog_service: CatalogService, data: Annotated[dict[str, Any], Form]) -> Any:
+        save_failing = _flag(data, "save_failing")
         try:
             created = await catalog_service.create_connection(
                 current_user(request), _text(data, "name"), _text(data, "url"),
                 description=_text(data, "description"), schemas=_text(data, "schemas"),
+                test=True, save_failing=save_failing,
             )
         except AppError as exc:
+            error = exc.detail
+            if isinstance(exc, ConnectionTestFailed):
+                error = ConnectionTestFailed(
+                    exc.reason, hint="fix the URL, or tick “Save even if the test fails” to keep it marked as failing"
+                ).detail
             form = {k: _text(data, k) for k in ("name", "description", "schemas")}  # never echo the URL's password
-            ctx = await self._list(request, catalog_service, error=exc.detail, form=form)
+            form["save_failing"] = save_failing
+            ctx = await self._list(request, catalog_service, error=error, form=form)
             return render(request, "catalog/connections.html", ctx, fragment="catalog/_connections.html",
                           status_code=exc.status_code)
         # a new connection is tested at once: its page opens with the result (a closed port says so there)
@@ -123,6 +131,17 @@ class ConnectionPages(Controller):
         result = await catalog_service.test_connection(name)
         ctx = await self._detail(request, catalog_service, auth_service, name, test=result)
         return render(request, "catalog/connection.html", ctx, fragment="catalog/_test_result.html")
+
+    @post("/{name:str}/retest", guards=[requires_admin])
+    async def retest(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
+        """Test a connection again from the list: a pass offers it to analysts and the ask page again."""
+        result = await catalog_service.test_connection(name)
+        if result.ok:
+            extra = {"message": f"{name} passed its test ({result.message}): it is offered to analysts again."}
+        else:
+            extra = {"error": f"{name} still fails its test: {result.message}"}
+        ctx = await self._list(request, catalog_service, **extra)
+        return render(request, "catalog/connections.html", ctx, fragment="catalog/_connections.html")
 
     @post("/{name:str}/delete", guards=[requires_admin])
     async def delete(self, request: Request, catalog_service: CatalogService, name: str) -> Any:
@@ -309,7 +328,8 @@ class CatalogPages(Controller):
         chosen: Connection | None = None
         if connection:
             chosen = await catalog_service.visible_connection(user, connection)
-            if chosen.draft_of is not None:  # a knowledge draft is browsed and edited like its connection
+            # a knowledge draft, or a connection failing its test (admins), is browsed when asked for by name
+            if chosen.id not in {c.id for c in connections}:
                 connections = [*connections, chosen]
         elif connections:
             chosen = connections[0]

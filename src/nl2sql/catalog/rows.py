@@ -50,6 +50,8 @@ def to_connection(row: ConnectionRow) -> Connection:
         catalog_changed_at=row.catalog_changed_at,
         synced_at=row.synced_at,
         draft_of=row.draft_of,
+        test_failure=row.test_failure,
+        tested_at=row.tested_at,
     )
 
 
