@@ -68,8 +68,12 @@ async def test_setup_creates_the_admin_logs_in_and_then_answers_404(client, sett
     assert response.status_code == 303 and response.headers["location"] == "/ask"
     users = await client.app.state.auth.list_users()
     assert [(u.email, u.role.value) for u in users] == [("boss@example.com", "admin")]
-    # logged in by the same response: the account page opens without a login
+    # logged in by the same response: the account page opens without a login, and it counts as a login
+    assert users[0].last_login_at is not None
     assert (await client.get("/account")).status_code == 200
+    listed = await client.get("/admin/users")
+    row = listed.text[listed.text.index("boss@example.com"):]
+    assert "never" not in row[:row.index("</tr>")]
     assert (await client.get("/setup")).status_code == 404
     assert not (settings.database.data_dir / "setup-token").exists()
     assert client.app.state.first_run.token is None

@@ -295,9 +295,12 @@ class AuthService:
             return _user(row), session
 
     async def open_session(self, user: User, *, client_addr: str, user_agent: str = "") -> NewSession:
-        """A browser session for a user who just proved who they are another way (the first-run setup)."""
+        """A browser session for a user who just proved who they are another way (the first-run setup): a login,
+        so it is recorded as their last one."""
+        now = utcnow()
         async with self._sessions() as db:
-            session = self._new_session(db, user.id, utcnow(), client_addr, user_agent)
+            await db.execute(sa.update(UserRow).where(UserRow.id == user.id).values(last_login_at=now))
+            session = self._new_session(db, user.id, now, client_addr, user_agent)
             await db.commit()
             return session
 
