@@ -151,4 +151,6 @@ def sports(dialect: str = "sqlite") -> PromptSchema:
         table("games", column("game_id", "INTEGER", pk=True), column("team_id", "INTEGER"),
               column("played_on", "DATE"), column("attendance", "INTEGER"),
               fks=(("team_id", "teams", "team_id"),)),
+        table("team_sponsors", column("sponsor_id", "INTEGER", pk=True), column("team_id", "INTEGER"),
+              column("sponsor_name"), column("amount", "REAL"), fks=(("team_id", "teams", "team_id"),)),
     )

@@ -54,3 +54,14 @@ def test_a_number_right_after_a_column_is_its_value(books):
     plan = best(books, "What is the title of the book with id 7?")
     assert plan.where == Compare(Col("books", "id"), "=", Lit(7))
     assert [o.expr for o in plan.select] == [Col("books", "title")]
+
+
+def test_a_number_compared_is_no_value_of_another_column(teams):
+    plan = best(teams, "Which teams have more than 3 athletes?")
+    assert plan.having is not None
+    assert plan.where is None
+
+
+def test_once_and_twice_are_numbers(teams):
+    plan = best(teams, "Which teams have more than twice athletes?")
+    assert "2" in plan.dumps()

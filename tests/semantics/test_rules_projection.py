@@ -64,3 +64,28 @@ def test_a_category_asked_for_without_its_table_is_the_set_of_its_values(teams):
     plan = best(teams, "Show all nationalities.")
     assert shown(plan) == [Col("athletes", "nationality")]
     assert plan.distinct
+
+
+def test_a_top_group_shows_the_group_not_the_count_that_ranks_it(teams):
+    plan = best(teams, "Which team has the most athletes?")
+    assert [o.expr for o in plan.select] == [Col("teams", "team_name")]
+    assert plan.limit == 1 and plan.order_by
+
+
+def test_a_second_question_asks_for_the_ranking_measure_too(teams):
+    plan = best(teams, "Which team has the most athletes, and how many athletes does it have?")
+    assert len(plan.select) == 2
+
+
+def test_a_grouping_by_an_entity_shows_its_name_and_its_key_only_when_asked(teams):
+    by_name = best(teams, "How many athletes does each team have?")
+    assert Col("teams", "team_id") not in [o.expr for o in by_name.select]
+    assert Col("teams", "team_id") in by_name.group_by
+    with_id = best(teams, "Show the team id, name and the number of athletes for each team.")
+    assert Col("teams", "team_id") in [o.expr for o in with_id.select]
+
+
+def test_an_ordering_key_is_not_shown_unless_asked(teams):
+    plan = best(teams, "List the names of athletes ordered by height.")
+    assert [o.expr for o in plan.select] == [Col("athletes", "name")]
+    assert plan.order_by[0].expr == Col("athletes", "height")

@@ -227,6 +227,8 @@ class Segmenter:
         if self._model is None or len(chunk) < 5 or not chunk.isalpha():
             return [chunk]
         parts = [p.lower() for p in self._model.split(chunk)]
+        if len(parts) > 1 and parts[-1] in ("s", "es"):
+            parts[-2:] = [parts[-2] + parts[-1]]  # a plural ending is no word ("athletes" beside "athlete_id")
         # a split into fragments no one would write is worse than the whole name
         if any(len(p) == 1 for p in parts) and len(parts) > 2:
             return [chunk]

@@ -22,9 +22,16 @@ from nl2sql.semantics.explain import describe
 from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, number_value, stem, tokenize
 from nl2sql.semantics.linking import CUE_WORDS, Link, Linker
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
-from nl2sql.semantics.rules.comparison import comparative, names_column_before, property_column
+from nl2sql.semantics.rules.comparison import TIMES_WORDS, comparative, names_column_before, property_column
+from nl2sql.semantics.rules.coordination import aggregate_chains, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
-from nl2sql.semantics.rules.projection import asks_distinct, list_columns, set_of_values
+from nl2sql.semantics.rules.projection import (
+    asks_distinct,
+    hide_ranking_measures,
+    list_columns,
+    set_of_values,
+    shown_of_group,
+)
 from nl2sql.semantics.plan import (
     Agg,
     AllOf,
@@ -261,6 +268,12 @@ class Reader:
         values = _non_overlapping(values)
         taken = {i for v in values for i in v.span}
         links = [l for l in names if not set(l.matched) & taken]
+        # "apartment bookings" names the bookings, not the apartments: a table named by part of another
+        # table's complete name drops out
+        whole = [l for l in links if l.kind == "entity" and l.complete and l.score >= 0.9 and len(l.matched) > 1
+                 and max(l.matched) - min(l.matched) + 1 == len(l.matched)]
+        links = [l for l in links if not (l.kind == "entity" and any(
+            set(l.matched) < set(w.matched) and w.table != l.table for w in whole))]
         return _Parse(tokens, words, links, values, windows)
 
     def _near_named(self, names: list[Link], values: list[Link],
@@ -359,12 +372,16 @@ class Reader:
                              and _measured(m.expr) is not None
                              and (ratio_span is None or ratio_span.side(min(m.tokens)) == ratio_span.side(start))),
                             None)
+                if same is not None and isinstance(same.expr, Agg) and isinstance(options[0].expr, Agg) \
+                        and same.expr.func != options[0].expr.func and options[0].expr.func != "count":
+                    same = None  # "the minimum and the average age": two aggregates of one column
                 if same is not None:
                     same.tokens |= options[0].tokens  # the same quantity named twice ("ordered by the number of ...")
                     same.implicit = same.implicit and options[0].implicit
                     continue
                 measures.append(options[0])
                 measure_alternatives.append(options)
+        measures = self._coordinated_measures(p, agg_cues, measures)
         # a column whose own name holds the aggregate word ("total_weight", "num_passengers", "average_score")
         for link in column_links:
             if link.score < 0.75:
@@ -430,7 +447,11 @@ class Reader:
             if found is not None:
                 filters.append(found)
         # comparisons with numbers ("over 200", "at least 3", "fewer than a hundred thousand")
-        filters += self._number_filters(p, measures)
+        compared = self._number_filters(p, measures)
+        # "more than 3 eliminations": the 3 is a bar, not a value of some column that happens to hold 3
+        bars = {i for f in compared for i in f.tokens if p.tokens[i].kind == "number"}
+        filters = [f for f in filters if not (f.tokens & bars and all(p.tokens[i].kind == "number" for i in f.tokens))]
+        filters += compared
         # flags and presence: "with exams", "without a minor", "not part of any organization"
         filters += self._flag_filters(p)
 
@@ -537,6 +558,48 @@ class Reader:
             plans.append((plan, score * _link_quality(p, used), used))
         return plans
 
+    def _coordinated_measures(self, p: _Parse, agg_cues, measures: list[_Measure]) -> list[_Measure]:
+        """ "the minimum, average and maximum age": one measure per aggregate word over the shared column;
+        "the average height and weight": the aggregate over each coordinated column (rules/coordination.py)."""
+        out = list(measures)
+        # "the maximum number of bathrooms": the count phrase is part of the column's name
+        ordered = sorted(agg_cues)
+        modifiers = {i for a, b in zip(ordered, ordered[1:]) if a[1] == b[0] and b[2] == "count" and a[2] != "count"
+                     for i in range(b[0], b[1])}
+        if modifiers:
+            kept = [m for m in out if not (isinstance(m.expr, Agg) and m.expr.func in ("count", "count_distinct")
+                                           and m.tokens & modifiers)]
+            if kept:
+                out = kept
+        for chain in aggregate_chains(p.words, agg_cues):
+            cue_tokens = {i for s, e, _ in chain for i in range(s, e)}
+            found = next((m for m in out if isinstance(m.expr, Agg) and isinstance(m.expr.arg, Col)
+                          and m.tokens & cue_tokens), None)
+            if found is None:
+                continue
+            col = found.expr.arg
+            attribute = self.model.attribute(col.table, col.column)
+            if not attribute.is_numeric and any(f in ("sum", "avg") for _, _, f in chain):
+                continue
+            first = out.index(found)
+            out = [m for m in out if not (m.tokens & cue_tokens)]
+            made = [_Measure(Agg(f, col), found.table, (found.tokens - cue_tokens) | set(range(s, e)),
+                             f"{f}_{col.column}") for s, e, f in chain]
+            out[first:first] = made
+        for m in list(out):
+            if not isinstance(m.expr, Agg) or not isinstance(m.expr.arg, Col) or m.expr.func == "count_distinct":
+                continue
+            taken = set().union(*(x.tokens for x in out))
+            for link in coordinated_columns(p.words, max(m.tokens) + 1, p.links, taken):
+                attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+                if m.expr.func in ("sum", "avg") and not attribute.is_numeric:
+                    break
+                col = Col(link.table, attribute.name)
+                out.insert(out.index(m) + 1, _Measure(Agg(m.expr.func, col), link.table, set(link.matched),
+                                                      f"{m.expr.func}_{attribute.name}"))
+                m.tokens |= set(range(max(m.tokens) + 1, link.start))
+        return out
+
     def _value_choices(self, p: _Parse, context: set[str]) -> list[list[tuple[float, Link]]]:
         """Per value span, its candidate columns ranked by the words around the value and the tables in play."""
         spans: dict[tuple[int, int], list[Link]] = {}
@@ -614,6 +677,8 @@ class Reader:
                             or attribute.words[-1] in (stem("count"), stem("total"))):
                         expr = Agg("sum", Col(link.table, attribute.name))  # num_passengers, visitor_count
                         score = link.score
+                        # "the largest number of bedrooms" with a bedroom_count column: each row's count ranks
+                        implicit = start > 0 and words[start - 1] in SUPERLATIVES
                     elif attribute.is_numeric and attribute.role == "measure" and head is not None and head in link.matched and (
                             words[start] in ("how", "total") or attribute.described.lower().startswith(("number of", "count of"))):
                         # "how many units", "the total number of pages": the quantities add up
@@ -756,6 +821,8 @@ class Reader:
             if i in taken or (token.kind not in ("number", "word")):
                 continue
             number = number_value(p.tokens, i)
+            if number is None and words[i] in TIMES_WORDS:
+                number = (TIMES_WORDS[words[i]], 1)  # "more than once", "at least twice"
             if number is None:
                 continue
             value, used = number
@@ -971,8 +1038,11 @@ class Reader:
                 best = (score, Col(link.table, attribute.name))
         if best is not None:
             return best[1]
-        tables = [m.table for m in measures] + ([focus] if focus else [])
-        tables += [l.table for l in p.links if l.kind == "entity"]
+        # a time qualifies what is measured, else the events the question names beside its subject ("which
+        # customer placed the most orders in 2025": the orders' date, not the customer's sign-up date), else the
+        # subject itself
+        named = [l.table for l in sorted(p.links, key=lambda l: l.start) if l.kind == "entity"]
+        tables = [m.table for m in measures] + [t for t in named if t != focus] + ([focus] if focus else [])
         for table in tables:
             entity = self.model.entity(table)
             if year:
@@ -1316,6 +1386,8 @@ class Reader:
                 continue
             if not any(a <= link.start < b for a, b in segments):
                 continue
+            if not all(any(a <= i < b for a, b in segments) for i in link.matched):
+                continue  # "names of athletes from teams": "names ... teams" is no team_name asked for
             attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
             if attribute.role in ("key", "reference") and not id_words & {words[i] for i in link.matched}:
                 continue
@@ -1423,7 +1495,8 @@ class Reader:
                         ratio_expr = (_strip_agg(ratio_expr[0]), ratio_expr[1], ratio_expr[2], ratio_expr[3])
                     continue
             for e in exprs:
-                select.append(Output(_name_of(e), e))
+                if e in shown_of_group(self.model, exprs, {stem(w) for w in words}) or not aggregated:
+                    select.append(Output(_name_of(e), e))
                 if aggregated:
                     group_by.append(e)
         if ratio_expr is not None:
@@ -1449,14 +1522,16 @@ class Reader:
                                                                    [c for c, t in sorted(asked, key=lambda a: min(a[1]))])]
             base = focus_entity.table
             entity = focus_entity
-            if having:
-                group_by = [o.expr for o in select]
+            if having:  # one group per row listed: its key too, so that two rows with one name stay two
+                names = any(isinstance(o.expr, Col) and o.expr.table == base and o.expr.column in entity.display
+                            for o in select)
+                group_by = [Col(base, k) for k in entity.key if names] + [o.expr for o in select]
                 aggregated = True
         elif aggregated and focus and focus != base and not groups and (top_one or limit is not None):
             # "which author has the most publications": the measure per focus entity, the best one
             focus_entity = self.model.entity(focus)
             keys = [Col(focus, k) for k in focus_entity.key] + [Col(focus, c) for c in focus_entity.display if c not in focus_entity.key]
-            select = [Output(_name_of(k), k) for k in keys] + select
+            select = [Output(_name_of(k), k) for k in shown_of_group(self.model, keys, {stem(w) for w in words})] + select
             group_by = keys + group_by
         elif aggregated and asked and not groups:
             for c, t in asked:
@@ -1484,7 +1559,7 @@ class Reader:
             if _has_agg(expr) and not aggregated:
                 expr = _strip_agg(expr)
             orders.append(Order(expr, desc))
-            if not any(o.expr == expr for o in select) and not (isinstance(expr, Col) and aggregated and expr not in group_by):
+            if not select:  # an ordering key is shown only when nothing else is (answer what was asked)
                 if not _has_agg(expr) or aggregated:
                     select.append(Output(_name_of(expr), expr))
         if aggregated and group_by:
@@ -1503,11 +1578,23 @@ class Reader:
             plural = focus_token is not None and _plural(focus_token)
             if not plural and not _asks_ordering(words):
                 final_limit = 1
-        joined = any(t != base and t in self.model.entities and self.model.path(base, t) is not None for t in via)
+        # a join repeats rows only where a row of the base has several rows of the joined table
+        joined = any(t != base and t in self.model.entities and self.model.path(base, t) is not None
+                     and not self._one_to_one(base, t) for t in via)
         table_named = any(l.kind == "entity" and l.table == base and l.score >= 0.8 for l in p.links)
         # rows of a list repeated by joins to filter tables, or asked once each: list each once
         distinct = not aggregated and (asks_distinct(words) or joined or set_of_values(
             self.model, [o.expr for o in select if isinstance(o.expr, Col)], table_named))
+        if final_limit is not None and group_by:
+            # "which building has the most faculty": the count ranks the buildings, the answer is the building
+            asked_tokens = {i for a, b in _output_segments(words, _head_index(words)) for i in range(a, b)}
+            # "..., and what is the average gpa?": a second question asks for the measure
+            asked_tokens |= {k for i, w in enumerate(words) if i > 1 and (w in QUESTION_HEADS or w == "how")
+                             for k in range(i, min(len(words), i + 6))}
+            select = hide_ranking_measures(select, orders, [(m.expr, m.tokens) for m in measures], asked_tokens)
+        if distinct:
+            # SELECT DISTINCT can only be ordered by what it shows
+            select += [Output(_name_of(o.expr), o.expr) for o in orders if not any(x.expr == o.expr for x in select)]
         where = list(dict.fromkeys(where))
         having = list(dict.fromkeys(having))
         plan = QueryPlan(

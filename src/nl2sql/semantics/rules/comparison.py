@@ -2,6 +2,7 @@
 
 - Any comparative adjective before "than" compares: "taller than 1.85", "heavier than 10", "cheaper than 5".
   Most comparatives mean "more"; the words in LESS_COMPARATIVES mean "less".
+- "once", "twice" are numbers: "more than once" is "more than 1".
 - A number right after a column's name is that column's value: "grade 4", "room 107", "the document with id 7",
   "block floor 1" (a column, then the number, nothing between them).
 """
@@ -17,6 +18,8 @@ LESS_COMPARATIVES = frozenset({
     "less", "fewer", "lower", "smaller", "shorter", "younger", "lighter", "cheaper", "earlier", "slower",
     "thinner", "narrower", "poorer", "weaker", "worse", "closer", "nearer", "shallower",
 })
+# words that are a number of times ("more than once", "at least twice")
+TIMES_WORDS = {"once": 1, "twice": 2, "thrice": 3}
 # words ending in -er before "than" that compare nothing ("other than", "rather than")
 NOT_COMPARATIVES = frozenset({"other", "rather", "whether", "either", "neither", "never", "number", "order"})
 

@@ -46,3 +46,32 @@ def set_of_values(model: SemanticModel, select: list[Col], table_named: bool) ->
         return False
     col = select[0]
     return model.attribute(col.table, col.column).role in CATEGORY_ROLES
+
+
+def shown_of_group(model: SemanticModel, exprs: list, stems: set[str] = frozenset()) -> list:
+    """Of the columns a grouping by an entity uses (its key and its name), the ones to show: the name, and the
+    key only when the question names it ("the id and name of each ..."; `stems` are the question's word stems)
+    or the entity has no name. The key stays in GROUP BY, so that two rows with one name stay two."""
+    names = [e for e in exprs if isinstance(e, Col) and e.column in model.entity(e.table).display]
+    keys = [e for e in exprs if isinstance(e, Col) and e.column in model.entity(e.table).key]
+    if names and keys and not set(names) & set(keys):
+        return [e for e in exprs if e not in keys or set(model.attribute(e.table, e.column).words) <= stems]
+    return list(exprs)
+
+
+def hide_ranking_measures(select: list, orders: list, measures: list[tuple[object, set[int]]],
+                          asked_tokens: set[int]) -> list:
+    """A top-N over groups ("the department with the most credits") ranks by a measure the question did not ask
+    to see: drop it from the outputs (it stays in ORDER BY), unless nothing else would be shown."""
+    ordered = {o.expr for o in orders}
+    hidden = {expr for expr, tokens in measures if expr in ordered and not (set(tokens) & asked_tokens)}
+    kept = [o for o in select if o.expr not in hidden]
+    if not kept or not any(o.expr not in ordered or not _is_aggregate(o.expr) for o in kept):
+        return select
+    return kept
+
+
+def _is_aggregate(expr: object) -> bool:
+    from nl2sql.semantics.plan import Agg
+
+    return isinstance(expr, Agg)

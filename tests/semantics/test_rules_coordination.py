@@ -1,0 +1,53 @@
+"""Coordinated aggregates (semantics/rules/coordination.py), on invented schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nl2sql.semantics import Reader, build_semantic_model
+from nl2sql.semantics.plan import Agg, Col
+from nl2sql.semantics.rules.coordination import aggregate_chains
+from tests.semantics.schemas import sports
+
+TODAY = dt.date(2024, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def teams() -> Reader:
+    return Reader(build_semantic_model(sports("sqlite")))
+
+
+def best(reader: Reader, question: str):
+    readings = reader.read(question, today=TODAY)
+    assert readings, f"no reading of {question!r}"
+    return readings[0].plan
+
+
+def test_aggregate_words_joined_by_commas_and_and_form_a_chain():
+    words = "the minimum , average , and maximum height".split()
+    cues = [(1, 2, "min"), (3, 4, "avg"), (6, 7, "max")]
+    assert aggregate_chains(words, cues) == [cues]
+
+
+def test_a_count_phrase_after_an_aggregate_word_is_no_aggregate_of_its_own():
+    words = "the maximum number of goals".split()
+    assert aggregate_chains(words, [(1, 2, "max"), (2, 4, "count")]) == []
+
+
+def test_several_aggregates_of_one_column(teams):
+    plan = best(teams, "What are the minimum, average and maximum height of athletes?")
+    height = Col("athletes", "height")
+    assert [o.expr for o in plan.select] == [Agg("min", height), Agg("avg", height), Agg("max", height)]
+
+
+def test_the_maximum_and_minimum_values(teams):
+    plan = best(teams, "What are the maximum and minimum weight of all athletes?")
+    weight = Col("athletes", "weight")
+    assert [o.expr for o in plan.select] == [Agg("max", weight), Agg("min", weight)]
+
+
+def test_one_aggregate_over_coordinated_columns(teams):
+    plan = best(teams, "What is the average height and weight of athletes?")
+    assert [o.expr for o in plan.select] == [Agg("avg", Col("athletes", "height")), Agg("avg", Col("athletes", "weight"))]
