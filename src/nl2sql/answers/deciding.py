@@ -28,12 +28,12 @@ class Deciding:
 
     async def _decide(self, text: str, reader: Reader, notes: list[str], today: dt.date, candidates: list[Candidate],
                       best: Candidate | None, connection: Connection, user: User | None, use_model: bool,
-                      trust: str) -> tuple[Candidate | None, Verdict | None]:
+                      trust: str, scope: set[str] | None = None) -> tuple[Candidate | None, Verdict | None]:
         """The candidate that answers and the verdict: answer, ask back or refuse (answers/verdict.py)."""
         best = _covering_golden(candidates, best)
 
         def verdict_for(chosen: Candidate | None) -> Verdict:
-            return self._verdict(text, reader, notes, today, candidates, chosen, connection, user, use_model)
+            return self._verdict(text, reader, notes, today, candidates, chosen, connection, user, use_model, scope)
 
         verdict = await anyio.to_thread.run_sync(verdict_for, best)
         by_model = [c for c in candidates if c.generator in ("model_sql", "model_plan") and c.ran and c.rows]
@@ -51,10 +51,12 @@ class Deciding:
         return best, verdict
 
     def _verdict(self, text: str, reader: Reader, notes: list[str], today: dt.date, candidates: list[Candidate],
-                 best: Candidate | None, connection: Connection, user: User | None, use_model: bool) -> Verdict:
+                 best: Candidate | None, connection: Connection, user: User | None, use_model: bool,
+                 scope: set[str] | None = None) -> Verdict:
         """Answer, ask back or refuse (answers/verdict.py), from what of the question the catalog explains."""
         coverage = question_coverage(reader, text, today=today, instructions=tuple(notes))
-        nearest = {w: [(t, c) for t, c, _ in nearest_columns(reader.model, w)] for w in coverage.unread}
+        # the tables retrieval chose for the question: a catalog of thousands is not searched word by word
+        nearest = {w: [(t, c) for t, c, _ in nearest_columns(reader.model, w, tables=scope)] for w in coverage.unread}
         model_note = None
         if not use_model and any(g in self.settings.generator_list for g in ("model_plan", "model_sql")):
             model_note = _model_expectation(self.trust)

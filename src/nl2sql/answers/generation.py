@@ -286,7 +286,7 @@ class SqlGenerationService(Deciding, TrustChecks, ModelGenerators):
                 c.note = f"model trust {trust.level}: {trust.why}"
         best = choose(candidates, trust=trust.level, expects_empty=bool(_NONE_EXPECTED.search(question)))
         best, verdict = await self._decide(text, reader, notes, today, candidates, best, connection, user, use_model,
-                                           trust.level)
+                                           trust.level, scope)
         outcome.verdict = verdict
         if verdict is not None and verdict.status != ANSWERED:
             if best is not None:

@@ -50,13 +50,16 @@ def question_coverage(reader: Reader, question: str, *, today: date | None = Non
     return Coverage(content, linked, unread, write)
 
 
-def nearest_columns(model: SemanticModel, word: str, limit: int = 3) -> list[tuple[str, str, float]]:
+def nearest_columns(model: SemanticModel, word: str, limit: int = 3, *,
+                    tables: set[str] | frozenset[str] | None = None) -> list[tuple[str, str, float]]:
     """(table, column, similarity) of the columns whose words are closest to `word`: by spelling, or through a
-    general synonym ("revenue" and "sales")."""
+    general synonym ("revenue" and "sales"); only in `tables` when given (retrieval's choice, on a big catalog)."""
     target = stem(word.lower())
     kin = synonyms(target)
     scored: list[tuple[float, str, str]] = []
-    for entity in model.entities.values():
+    for key, entity in model.entities.items():
+        if tables and key not in tables:
+            continue
         for attribute in entity.attributes:
             if attribute.role == "key" or attribute.sensitive:
                 continue
