@@ -78,7 +78,7 @@ def test_an_admin_is_offered_to_define_the_unknown_word_and_anyone_to_try_the_mo
 
 
 def test_a_reading_that_drops_a_condition_is_asked_back_with_the_reading_as_an_option(reader):
-    verdict = verdict_of(reader, "which books were never borrowed")
+    verdict = verdict_of(reader, "members whose city is the country of an author")
     assert verdict.status == CLARIFY and verdict.understood
     reading = [o for o in verdict.options if o.kind == "reading"]
     assert reading and reading[0].label.startswith("Answer as read: ") and reading[0].index is not None

@@ -54,7 +54,7 @@ class Deciding:
                  best: Candidate | None, connection: Connection, user: User | None, use_model: bool,
                  scope: set[str] | None = None) -> Verdict:
         """Answer, ask back or refuse (answers/verdict.py), from what of the question the catalog explains."""
-        coverage = question_coverage(reader, text, today=today, instructions=tuple(notes))
+        coverage = question_coverage(reader, text, today=today, instructions=tuple(notes), scope=scope)
         # the tables retrieval chose for the question: a catalog of thousands is not searched word by word
         nearest = {w: [(t, c) for t, c, _ in nearest_columns(reader.model, w, tables=scope)] for w in coverage.unread}
         model_note = None

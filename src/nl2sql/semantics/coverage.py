@@ -10,7 +10,7 @@ from datetime import date
 
 from nl2sql.semantics.lexicon import stem, synonyms, tokenize
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.reader import Reader, _left_out, expand_definitions
+from nl2sql.semantics.reader import Reader, _left_out, _split_directives, expand_definitions
 
 __all__ = ["Coverage", "WRITE_VERBS", "nearest_columns", "question_coverage"]
 
@@ -35,12 +35,14 @@ class Coverage:
 
 
 def question_coverage(reader: Reader, question: str, *, today: date | None = None,
-                      instructions: tuple[str, ...] = ()) -> Coverage:
+                      instructions: tuple[str, ...] = (), scope: set[str] | frozenset[str] | None = None) -> Coverage:
     """Which content words of `question` name something in the reader's catalog (the reader's own rules of what
     a word that asks for nothing is: stop and cue words, light verbs, numbers)."""
     text, _ = expand_definitions(question, instructions)
     tokens = tokenize(text)
-    parse = reader._parse(tokens, today or date.today())  # noqa: SLF001 — the reader's own parse, same package
+    # the reader's own parse (same package), with the same scope as its reading: it is cached, not done again
+    content_tokens, _ = _split_directives(tokens) if tokens else ([], [])
+    parse = reader._parse(content_tokens, today or date.today(), scope)  # noqa: SLF001
     unread, linked = _left_out(parse, set())
     content = tuple(dict.fromkeys((*linked, *unread)))
     first = next((t.lower for t in parse.tokens if t.kind == "word" and t.lower not in ("please", "can", "could",
