@@ -1,4 +1,5 @@
-"""The users table (/admin/users) on a phone: every column, State and Actions too, within the screen."""
+"""Admin pages on a phone: the users table (/admin/users) keeps every column, State and Actions too, within the
+screen; the audit log (/admin/audit) reads as field: before → after, its action names whole."""
 
 from __future__ import annotations
 
@@ -69,3 +70,25 @@ def test_users_table_shows_state_and_actions_within_a_phone_screen(server, page)
     page.set_viewport_size({"width": 1280, "height": 900})
     assert page.locator("table.users thead th:has-text('Actions')").is_visible()
     shot(page, "users-table-1280")
+
+
+def test_audit_log_reads_as_changes_with_whole_action_names(server, page):
+    _login(page, server.url, *ADMIN)
+    page.goto(f"{server.url}/admin/users")
+    page.fill("input[aria-label='New password for annabelle.longname-analyst@example.com']", "a new password 9876")
+    page.click("tr:has-text('annabelle') button:has-text('Reset password')")
+    page.wait_for_selector(".alert.ok")
+    page.click("tr:has-text('annabelle') button:has-text('Disable')")
+    page.wait_for_selector("tr:has-text('annabelle') td:has-text('disabled')")
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{server.url}/admin/audit")
+        page.wait_for_selector("td.audit-action code")
+        shot(page, f"audit-log-{width}")
+        text = page.inner_text("#audit")
+        assert "\\u0027" not in text and '{"' not in text
+        assert "is_active: yes → no" in text.replace("\n", " ")
+        # every action name on one line: a code element split over lines has more than one box
+        lines = page.evaluate("[...document.querySelectorAll('td.audit-action code')].map(c => c.getClientRects().length)")
+        assert lines and set(lines) == {1}, (width, lines)
+        assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1

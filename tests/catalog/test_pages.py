@@ -169,6 +169,21 @@ async def test_audit_page_lists_and_filters_admin_changes(client, admin, sqlite_
     assert "catalog.sync.start" in filtered.text and "catalog.connection.create" not in filtered.text
 
 
+async def test_audit_page_shows_each_change_as_field_before_and_after_without_escapes(client, admin, sqlite_shop):
+    catalog = await _admin_with_synced_shop(client, admin, sqlite_shop)
+    await catalog.update_connection(admin, "shop", description="O'Brien's shop")
+    page = await client.get("/admin/audit?action=catalog.connection.update", headers={"HX-Request": "true"})
+    assert "\\u0027" not in page.text and "&#34;" not in page.text and "<pre>" not in page.text
+    row = page.text[page.text.index('<td data-label="Action" class="audit-action"><code>catalog.connection.update'):]
+    row = row[:row.index("</tr>")]
+    # only what changed, as field: before → after (the apostrophe as written, escaped once for HTML)
+    assert '<span class="field">description</span>:' in row
+    assert "<del>The shop</del> → <ins>O&#39;Brien&#39;s shop</ins>" in row
+    assert '<span class="field">name</span>' not in row
+    created = await client.get("/admin/audit?action=catalog.connection.create", headers={"HX-Request": "true"})
+    assert '<span class="field">name</span>:' in created.text and "<ins>shop</ins>" in created.text
+
+
 async def test_the_audit_filter_by_connection_name_finds_its_golden_query_and_instruction_edits(client, admin,
                                                                                                 sqlite_shop):
     await _admin_with_synced_shop(client, admin, sqlite_shop)

@@ -11,6 +11,7 @@ from litestar import Controller, Request, Router, get
 from litestar.params import Parameter
 from litestar.response import Template
 
+from nl2sql.audit.diff import field_changes
 from nl2sql.audit.log import AuditEntry, AuditLog
 from nl2sql.web import render
 
@@ -55,7 +56,8 @@ class AuditPages(Controller):
         entries, total = await audit_log.named(action=action, target=target, limit=PER_PAGE,
                                                offset=(page - 1) * PER_PAGE)
         ctx = {"entries": entries, "total": total, "page": page, "pages": max(1, -(-total // PER_PAGE)),
-               "action": action or "", "target": target or ""}
+               "action": action or "", "target": target or "",
+               "changes": {e.id: field_changes(e.before, e.after) for e in entries}}
         return render(request, "audit/audit.html", ctx, fragment="audit/_audit.html")
 
 
