@@ -45,6 +45,7 @@ def test_a_newcomer_sets_up_sees_the_demos_starters_and_gets_a_formatted_first_a
         offered = [b.inner_text() for b in page.query_selector_all("#starters button.starter")]
         assert REVENUE in offered and 3 <= len(offered) <= 6, offered
         assert starters.is_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
         shot(page, f"newcomer-starters-{width}")
 
         page.click(f"#starters button.starter:has-text('{REVENUE}')")
@@ -58,6 +59,7 @@ def test_a_newcomer_sets_up_sees_the_demos_starters_and_gets_a_formatted_first_a
         summary = page.inner_text("article.answer details.timings summary")
         assert re.fullmatch(r"Timings: \d+(\.\d)? (ms|s)|Timings: \d+ min( \d+ s)?", summary), summary
         page.wait_for_selector("article.answer .chart svg, article.answer .chart canvas")
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         shot(page, f"newcomer-first-answer-{width}")
 
         # a 13-row result (customers of 13 states) shows every row whole, the last one not cut in half
