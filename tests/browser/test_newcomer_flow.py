@@ -11,7 +11,8 @@ import pytest
 from nl2sql.app import create_app
 from nl2sql.inference import FakeChatModel
 from nl2sql.settings import CatalogSettings
-from tests.browser.conftest import LiveServer, shot
+from tests.answers.conftest import build_shop_db
+from tests.browser.conftest import LiveServer, run_async, shot
 from tests.conftest import with_section
 
 pytestmark = pytest.mark.browser
@@ -20,7 +21,8 @@ REVENUE = "What was the revenue per year?"
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_a_newcomer_sets_up_sees_the_demos_starters_and_gets_a_formatted_first_answer(settings, page, width):
+def test_a_newcomer_sets_up_sees_the_demos_starters_and_gets_a_formatted_first_answer(settings, page, width,
+                                                                                        tmp_path):
     page.set_viewport_size({"width": width, "height": 900})
     settings = with_section(settings, catalog=CatalogSettings(demo=True))
     model = FakeChatModel(["not SQL at all"])
@@ -76,9 +78,32 @@ def test_a_newcomer_sets_up_sees_the_demos_starters_and_gets_a_formatted_first_a
         page.locator("article.answer .table-wrap").scroll_into_view_if_needed()
         shot(page, f"newcomer-13-rows-{width}")
 
-        # back on the ask page the database last asked is chosen
+        # back on the ask page the database last asked is chosen; choosing another swaps the panel
+        run_async(_add_shop, settings, tmp_path / "shop.db")
         page.goto(f"{server.url}/ask")
         page.wait_for_selector("#starters")
         assert page.input_value("#ask-connection") == "demo"
+        page.select_option("#ask-connection", "shop")
+        page.wait_for_selector("#starters .starters-holds:has-text('shop:')")
+        assert "customers, orders (2 tables)" in page.inner_text("#starters")
+        assert "Total amount by status" in page.inner_text("#starters")
+        shot(page, f"newcomer-other-database-{width}")
     assert refused == []
     assert model.calls == []  # golden queries answered: the model was never needed
+
+
+async def _add_shop(settings, path):
+    """A second database, `shop`, registered by the admin as the connections page would."""
+    from nl2sql.catalog import CatalogService
+    from nl2sql.db import AppDatabase
+
+    build_shop_db(path)
+    db = AppDatabase(settings.database.url, settings.database.data_dir)
+    db.open(migrate=False)
+    try:
+        catalog = CatalogService(db.sessions, settings.catalog, settings.server.secret_key)
+        await catalog.create_connection(None, "shop", f"sqlite:///{path}")
+        assert (await catalog.sync_now(None, "shop")).error is None
+        catalog.close()
+    finally:
+        await db.close()
