@@ -89,7 +89,8 @@ def test_the_chart_spec_gets_axis_formats_units_and_a_number_cards_text():
                          "tooltip": [{"field": "share", "type": "quantitative", "title": "Share"}]}}
     formats = [ColumnFormat("method"), ColumnFormat("revenue", "money", "USD"), ColumnFormat("share", "fraction")]
     out = formatted_spec(spec, formats)
-    assert out["encoding"]["y"]["title"] == "Revenue (USD)" and out["encoding"]["y"]["format"] == ",.2f"
+    assert out["encoding"]["y"]["title"] == "Revenue (USD)" and out["encoding"]["y"]["axis"] == {"format": ",.2~f"}
+    assert "format" not in out["encoding"]["y"]  # axes take their format from `axis`
     assert out["encoding"]["tooltip"][0]["format"] == ".1%"
     assert spec["encoding"]["y"]["title"] == "Revenue"  # the cached spec is left as it was
     card = formatted_spec({"kind": "number", "field": "avg_amount", "value": 53.456789123},

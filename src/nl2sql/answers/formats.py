@@ -113,7 +113,7 @@ class ColumnFormat:
         if self.kind == "percent":
             return {"format": ",.1f", "unit": "%"}
         if self.kind == "money":
-            return {"format": ",.2f", "unit": self.currency}
+            return {"format": "$,.2f" if self.currency == "USD" else ",.2f", "unit": self.currency}
         if self.kind == "decimal":
             return {"format": ",.2~f"}
         return {"format": ","} if self.kind == "integer" else {}
@@ -181,13 +181,17 @@ def formatted_spec(spec: Mapping[str, Any], formats: Sequence[ColumnFormat]) -> 
     encoding = spec.get("encoding")
     if not isinstance(encoding, Mapping):
         return out
-    out["encoding"] = {key: _channel(channel, by_name) for key, channel in encoding.items()}
+    out["encoding"] = {key: _channel(channel, by_name, key) for key, channel in encoding.items()}
     return out
 
 
-def _channel(channel: Any, by_name: Mapping[str, ColumnFormat]) -> Any:
+# axis labels: short ("250,000", "13%"); tooltips: the value as the table shows it
+_AXIS_FORMATS = {"fraction": ".0%", "percent": ",.1~f", "money": ",.2~f", "decimal": ",.2~f", "integer": ","}
+
+
+def _channel(channel: Any, by_name: Mapping[str, ColumnFormat], key: str) -> Any:
     if isinstance(channel, list):
-        return [_channel(c, by_name) for c in channel]
+        return [_channel(c, by_name, key) for c in channel]
     if not isinstance(channel, Mapping) or channel.get("type") != "quantitative":
         return channel
     fmt = by_name.get(re.sub(r"\\(.)", r"\1", str(channel.get("field", ""))))
@@ -195,7 +199,10 @@ def _channel(channel: Any, by_name: Mapping[str, ColumnFormat]) -> Any:
         return channel
     vega = fmt.vega()
     out = dict(channel)
-    if "format" in vega:
+    if key in ("x", "y"):
+        out.pop("format", None)
+        out["axis"] = {**(channel.get("axis") or {}), "format": _AXIS_FORMATS[fmt.kind]}
+    elif "format" in vega:
         out["format"] = vega["format"]
     if vega.get("unit") and out.get("title"):
         out["title"] = f"{out['title']} ({vega['unit']})"
