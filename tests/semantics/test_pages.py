@@ -70,3 +70,54 @@ async def test_corrections_through_the_api_and_metadata_import(client, tmp_path)
     model = build_semantic_model(schema)
     assert model.attribute("orders", "amount").aggregate == "max"
     assert model.attribute("orders", "status").role == "dimension"
+
+
+async def _people(client, tmp_path):
+    import sqlite3
+
+    admin = await client.app.state.auth.create_user("admin@example.com", ADMIN_PASSWORD, role="admin")
+    path = tmp_path / "people.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE people (id INTEGER PRIMARY KEY, first_name TEXT, last_name TEXT, city TEXT, is_active INTEGER);"
+            "CREATE TABLE stock (id INTEGER PRIMARY KEY, product_code TEXT, qty INTEGER, unitprice REAL);"
+            "INSERT INTO people VALUES (1, 'Ada', 'Lovelace', 'London', 1);"
+            "INSERT INTO stock VALUES (1, 'P-1', 5, 2.5);")
+    catalog = client.app.state.catalog
+    connection = await catalog.create_connection(admin, "people", f"sqlite:///{path}")
+    assert (await catalog.sync_now(admin, "people")).error is None
+    await catalog.update_column(admin, connection.id, "people", "city", business_name="Home town",
+                                synonyms=["municipality", "place of residence"])
+    await login(client, admin.email, ADMIN_PASSWORD)
+    return admin
+
+
+def _cell(page: str, column: str) -> str:
+    """The 'Answers to' cell of a column's row on the semantics page."""
+    row = page[page.index(f"<td>{column}"):]
+    row = row[:row.index("</tr>")]
+    return row.split("<td")[5].split(">", 1)[1].split("</td>")[0]
+
+
+async def test_answers_to_shows_the_words_people_wrote_not_stems(client, tmp_path):
+    await _people(client, tmp_path)
+    page = (await client.get("/connections/people/semantics")).text
+    assert _cell(page, "city") == "city · Home town · municipality · place of residence"
+    assert _cell(page, "is_active") == "is active"
+    assert _cell(page, "qty") == "quantity"  # the abbreviation spelt out, as the reader reads it
+    assert _cell(page, "unitprice") == "unit price"
+    for stemmed in ("citi", "activ", "quantiti", "municip", "resid"):
+        assert f">{stemmed}<" not in page and f" {stemmed} " not in page and f"{stemmed} ·" not in page
+    assert "Answers to: people" in page and "Answers to: stock" in page
+
+
+async def test_readiness_and_semantics_agree_on_each_tables_display_column(client, tmp_path):
+    await _people(client, tmp_path)
+    page = (await client.get("/connections/people/semantics")).text
+    people = page[page.index('id="entity-people"'):page.index('id="entity-stock"')]
+    stock = page[page.index('id="entity-stock"'):]
+    assert "shown as: first_name last_name" in people and "no display column" not in people
+    assert "shown as: its key (id): no display column found" in stock
+    ready = (await client.get("/connections/people/readiness")).text
+    assert "stock: no display column" in ready
+    assert "people: no display column" not in ready

@@ -86,7 +86,10 @@ def _semantics(model: SemanticModel, name: str) -> ReadinessItem:
     apart (the same words, nothing in their metadata to separate them)."""
     found: list[str] = []
     for entity in model.entities.values():
-        if not entity.bridge and entity.label is None and any(a.kind == "text" for a in entity.attributes):
+        # the semantics page's rule: a row is shown by its label, or its label's parts (first and last name);
+        # only a table that falls back to its key, though it has text, lacks a display column
+        if not entity.bridge and not (entity.label or entity.label_parts) and any(
+                a.kind == "text" for a in entity.attributes):
             found.append(f"{entity.table}: no display column (which column names a row?)")
         same: dict[tuple[str, ...], list[str]] = defaultdict(list)
         for a in entity.attributes:

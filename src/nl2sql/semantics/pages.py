@@ -10,8 +10,9 @@ from litestar.params import Body
 from litestar.response import Template
 
 from nl2sql.auth import current_user, requires_admin, requires_user
-from nl2sql.catalog import AGGREGATES, COLUMN_ROLES, CatalogService
+from nl2sql.catalog import AGGREGATES, COLUMN_ROLES, CatalogService, PromptSchema
 from nl2sql.errors import AppError
+from nl2sql.semantics.lexicon import ABBREVIATIONS, identifier_words, stem
 from nl2sql.semantics.model import SemanticModel, build_semantic_model
 from nl2sql.web import render
 
@@ -23,6 +24,56 @@ def _text(data: dict[str, Any], key: str) -> str:
     if isinstance(value, list):
         value = value[-1] if value else ""
     return str(value or "").strip()
+
+
+def written_words(stems: tuple[str, ...], name: str) -> tuple[str, ...]:
+    """The reader's stems of a name as a person writes them: each stem as the name's own word ("citi" -> city,
+    "activ" -> active), an abbreviation spelt out ("qty" -> quantity)."""
+    tokens = identifier_words(name)
+    out = []
+    for word_stem in stems:
+        word = next((ABBREVIATIONS.get(t, t) for t in tokens if stem(t) == word_stem), None)
+        out.append(word or _piece(name.lower(), word_stem) or word_stem)
+    return tuple(out)
+
+
+def _piece(name: str, word_stem: str) -> str | None:
+    """The longest run of letters in a name written as one run ("unitprice") whose stem is `word_stem`."""
+    letters = "".join(ch for ch in name if ch.isalpha())
+    for size in range(min(len(letters), 24), 1, -1):
+        for start in range(len(letters) - size + 1):
+            piece = letters[start:start + size]
+            if stem(piece) == word_stem:
+                return ABBREVIATIONS.get(piece, piece)
+    return None
+
+
+def answers_to(model: SemanticModel, schema: PromptSchema) -> dict[str, dict[str, tuple[str, ...]]]:
+    """What each table ("" key) and column answers to, in the words people wrote: the name's words (as the reader
+    splits it), then the business name and synonyms as the admin typed them."""
+    out: dict[str, dict[str, tuple[str, ...]]] = {}
+    for table in schema.tables:
+        entity = model.entities.get(table.qualified_name)
+        if entity is None:
+            continue
+        by_column = {c.name: c for c in table.columns}
+        shown = {"": _distinct(" ".join(written_words(entity.words, table.name)), table.business_name,
+                               *table.synonyms)}
+        for attribute in entity.attributes:
+            column = by_column.get(attribute.name)
+            extra = (column.business_name, *column.synonyms) if column is not None else ()
+            shown[attribute.name] = _distinct(" ".join(written_words(attribute.words, attribute.name)), *extra)
+        out[table.qualified_name] = shown
+    return out
+
+
+def _distinct(*phrases: str) -> tuple[str, ...]:
+    seen: dict[str, str] = {}
+    for phrase in phrases:
+        text = " ".join((phrase or "").split())
+        if text and text.lower() not in seen:
+            seen[text.lower()] = text
+    return tuple(seen.values())
 
 
 class SemanticsPages(Controller):
@@ -37,7 +88,8 @@ class SemanticsPages(Controller):
         model: SemanticModel = build_semantic_model(schema)
         stored = {t.qualified_name: t for t in schema.tables}
         return {"user": user, "connection": connection, "model": model, "stored": stored, "roles": COLUMN_ROLES,
-                "aggregates": AGGREGATES, "message": None, "error": None} | extra
+                "aggregates": AGGREGATES, "answers_to": answers_to(model, schema), "message": None,
+                "error": None} | extra
 
     @get("/")
     async def show(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
