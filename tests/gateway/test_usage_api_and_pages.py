@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from nl2sql.gateway import RequestContext, call_context, request_context
 from nl2sql.inference import FakeChatModel
@@ -121,6 +122,7 @@ async def test_admin_pages_show_dashboard_log_trace_and_csv(client, admin, analy
     assert bad.status_code == 400 and "since must be a date" in bad.text
     trace = await client.get("/admin/usage/log/" + "d" * 32)
     assert trace.status_code == 200 and "repair" in trace.text and "Bodies not stored" in trace.text
+    assert re.search(r"total \d+(\.\d)? (ms|s|min)", trace.text)  # durations as people read them
     exported = await client.get("/admin/usage/log.csv?route=healthz")
     assert exported.text.splitlines()[0].startswith("time,trace_id")
 
