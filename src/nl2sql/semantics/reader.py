@@ -25,6 +25,7 @@ from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 from nl2sql.semantics.rules.comparison import TIMES_WORDS, comparative, names_column_before, property_column
 from nl2sql.semantics.rules.coordination import aggregate_chains, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
+from nl2sql.semantics.rules.negation import denies
 from nl2sql.semantics.rules.projection import (
     asks_distinct,
     hide_ranking_measures,
@@ -981,11 +982,23 @@ class Reader:
             if link.kind != "entity":
                 continue
             before = words[max(0, link.start - 5):link.start]
-            if not ({"any", "no", "without", "a", "an"} & set(before) and set(before) & NEGATIONS):
+            if not ({"any", "no", "without", "a", "an"} & set(before) and set(before) & NEGATIONS) \
+                    and not self._negated_entity(p, link):
                 continue
             out.append(_Filter(_Absent(link.table), {link.table}, set(link.matched) | {
                 i for i in range(max(0, link.start - 5), link.start) if words[i] in NEGATIONS | {"any", "part"}}, 0.9))
         return out
+
+    def _negated_entity(self, p: _Parse, link: Link) -> bool:
+        """ "players that do not have coaches": the rows have no related row in that table (rules/negation.py)."""
+        if link.score < 0.6 or self.model.entity(link.table).bridge:
+            return False
+        named = {i for l in p.links if l.score >= 0.5 and l is not link for i in l.matched} | {
+            i for v in p.values for i in v.span}
+        start = max(link.matched)
+        while start - 1 in link.matched:
+            start -= 1  # the name's last run of words ("teams ... sponsors": "sponsors")
+        return denies(p.words, start, named, STOP_WORDS)
 
     def _window_filter(self, p: _Parse, window: TimeWindow, measures: list[_Measure], focus: str | None) -> _Filter | None:
         near = min(window.tokens)
@@ -1386,8 +1399,6 @@ class Reader:
                 continue
             if not any(a <= link.start < b for a, b in segments):
                 continue
-            if not all(any(a <= i < b for a, b in segments) for i in link.matched):
-                continue  # "names of athletes from teams": "names ... teams" is no team_name asked for
             attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
             if attribute.role in ("key", "reference") and not id_words & {words[i] for i in link.matched}:
                 continue
@@ -1554,14 +1565,21 @@ class Reader:
 
         # ordering
         orders: list[Order] = []
+        keys: list[tuple[Output, bool]] = []
         for expr, desc, tokens in order_by:
             used |= tokens
             if _has_agg(expr) and not aggregated:
                 expr = _strip_agg(expr)
             orders.append(Order(expr, desc))
-            if not select:  # an ordering key is shown only when nothing else is (answer what was asked)
+            if not select:  # an ordering key is shown when nothing else is
                 if not _has_agg(expr) or aggregated:
                     select.append(Output(_name_of(expr), expr))
+            elif not any(o.expr == expr for o in select) and not (isinstance(expr, Col) and aggregated and expr not in group_by):
+                if not _has_agg(expr) or aggregated:
+                    # "the 5 largest lakes": their areas are part of the answer; "ordered by budget" and "the
+                    # title of the longest book" ask for no budget or length (decided once the limit is known)
+                    explicit = any(words[i] in ORDER_VERBS | {"order"} for i in tokens if i < len(words))
+                    keys.append((Output(_name_of(expr), expr), explicit))
         if aggregated and group_by:
             for o in orders:
                 if not _has_agg(o.expr) and o.expr not in group_by:
@@ -1585,7 +1603,8 @@ class Reader:
         # rows of a list repeated by joins to filter tables, or asked once each: list each once
         distinct = not aggregated and (asks_distinct(words) or joined or set_of_values(
             self.model, [o.expr for o in select if isinstance(o.expr, Col)], table_named))
-        if final_limit is not None and group_by:
+        select += [o for o, explicit in keys if not explicit and final_limit != 1]
+        if final_limit == 1 and group_by:
             # "which building has the most faculty": the count ranks the buildings, the answer is the building
             asked_tokens = {i for a, b in _output_segments(words, _head_index(words)) for i in range(a, b)}
             # "..., and what is the average gpa?": a second question asks for the measure

@@ -61,8 +61,9 @@ def shown_of_group(model: SemanticModel, exprs: list, stems: set[str] = frozense
 
 def hide_ranking_measures(select: list, orders: list, measures: list[tuple[object, set[int]]],
                           asked_tokens: set[int]) -> list:
-    """A top-N over groups ("the department with the most credits") ranks by a measure the question did not ask
-    to see: drop it from the outputs (it stays in ORDER BY), unless nothing else would be shown."""
+    """The top group ("the department with the most credits") is ranked by a measure the question did not ask
+    to see: drop it from the outputs (it stays in ORDER BY), unless nothing else would be shown. (A top 5 shows
+    the measure: the ranking is part of the answer.)"""
     ordered = {o.expr for o in orders}
     hidden = {expr for expr, tokens in measures if expr in ordered and not (set(tokens) & asked_tokens)}
     kept = [o for o in select if o.expr not in hidden]

@@ -1,0 +1,49 @@
+"""Negation across tables (semantics/rules/negation.py), on invented schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nl2sql.semantics import Reader, build_semantic_model
+from nl2sql.semantics.plan import Related
+from nl2sql.semantics.rules.negation import denies
+from tests.semantics.schemas import library, sports
+
+TODAY = dt.date(2024, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def teams() -> Reader:
+    return Reader(build_semantic_model(sports("sqlite")))
+
+
+@pytest.fixture(scope="module")
+def books() -> Reader:
+    return Reader(build_semantic_model(library("sqlite")))
+
+
+def best(reader: Reader, question: str):
+    readings = reader.read(question, today=TODAY)
+    assert readings, f"no reading of {question!r}"
+    return readings[0].plan
+
+
+def test_a_negation_shortly_before_a_table_denies_it():
+    words = "teams that do not have sponsors".split()
+    assert denies(words, 5, named=set(), stop_words={"have", "do"})
+    assert not denies(words, 5, named={4}, stop_words=set())  # something named between: not this table
+    assert not denies("teams that have sponsors".split(), 3, named=set(), stop_words=set())
+
+
+def test_rows_without_related_rows(teams):
+    plan = best(teams, "Which teams do not have sponsors?")
+    assert plan.base == "teams"
+    assert isinstance(plan.where, Related) and plan.where.negate
+
+
+def test_never_with_a_verb(books):
+    plan = best(books, "List the members who never had loans.")
+    assert plan.base == "members"
+    assert isinstance(plan.where, Related) and plan.where.negate
