@@ -92,3 +92,27 @@ def test_audit_log_reads_as_changes_with_whole_action_names(server, page):
         lines = page.evaluate("[...document.querySelectorAll('td.audit-action code')].map(c => c.getClientRects().length)")
         assert lines and set(lines) == {1}, (width, lines)
         assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+
+
+def test_a_connection_failing_its_test_is_refused_or_kept_marked_on_the_connections_page(server, page, tmp_path):
+    _login(page, server.url, *ADMIN)
+    missing = tmp_path / "not-yet.db"
+    for width in (390, 1280):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.goto(f"{server.url}/connections")
+        page.fill("input[name=name]", f"later{width}")
+        page.fill("input[name=url]", f"sqlite:///{missing}")
+        page.click("form[action='/connections'] button[type=submit]")
+        refused = page.wait_for_selector(".alert.error:has-text('nothing was saved')")
+        assert "does not exist" in refused.inner_text()
+        page.fill("input[name=url]", f"sqlite:///{missing}")  # never echoed back: it may hold a password
+        page.check("input[name=save_failing]")
+        page.click("form[action='/connections'] button[type=submit]")
+        page.wait_for_url(f"{server.url}/connections/later{width}**")
+        assert page.is_visible("#failing-banner")
+        page.goto(f"{server.url}/connections")
+        row = f"tr:has(a[href='/connections/later{width}'])"
+        assert page.is_visible(f"{row} .badge.err:has-text('failing')")
+        assert page.is_visible(f"{row} button:has-text('Test again')")
+        assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 1
+        shot(page, f"connections-failing-{width}")

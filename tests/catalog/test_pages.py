@@ -82,6 +82,13 @@ async def test_a_failing_connection_saved_on_request_is_marked_and_tested_again_
     assert "later passed its test" in passed.text and "badge err\">failing" not in passed.text
     assert "later" in [c.name for c in await client.app.state.catalog.accessible_connections(admin)]
     assert 'id="failing-banner"' not in (await client.get("/connections/later")).text
+    # the connection page's own test says what its outcome does
+    missing.unlink()
+    failed = await form_post(client, "/connections/later/test", {}, page="/connections/later", htmx=True)
+    assert "marked failing: not offered to analysts" in failed.text
+    missing.write_bytes(Path(sqlite_shop.removeprefix("sqlite:///")).read_bytes())
+    again = await form_post(client, "/connections/later/test", {}, page="/connections/later", htmx=True)
+    assert "offered to analysts and on the ask page again" in again.text
 
 
 async def test_connection_test_button_shows_a_precise_message(client, admin):

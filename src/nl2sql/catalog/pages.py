@@ -128,7 +128,13 @@ class ConnectionPages(Controller):
     @post("/{name:str}/test", guards=[requires_admin])
     async def test(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
                    name: str) -> Template:
+        was_failing = (await catalog_service.get_connection(name)).failing
         result = await catalog_service.test_connection(name)
+        if result.ok and was_failing:
+            result = replace(result, message=f"{result.message}: it is offered to analysts and on the ask page again")
+        elif not result.ok:
+            result = replace(result, message=f"{result.message} (marked failing: not offered to analysts or on the "
+                                             "ask page until a test passes)")
         ctx = await self._detail(request, catalog_service, auth_service, name, test=result)
         return render(request, "catalog/connection.html", ctx, fragment="catalog/_test_result.html")
 
