@@ -57,7 +57,8 @@ async def test_a_connection_failing_its_test_is_refused_with_the_reason_by_defau
     assert r.status_code == 400
     assert "the connection test failed, so nothing was saved: cannot reach 127.0.0.1:1" in r.text
     assert "Save even if the test fails" in r.text and "topsecret" not in r.text
-    assert 'value="down"' in r.text  # the form keeps what was typed
+    assert 'value="down"' in r.text  # the form keeps what was typed, but not a URL with a password
+    assert "127.0.0.1:1/db" not in r.text
     assert await client.app.state.catalog.list_connections() == []
 
 

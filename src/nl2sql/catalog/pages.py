@@ -14,6 +14,7 @@ from litestar.params import Body
 from litestar.response import Redirect, Template
 
 from nl2sql.auth import AuthService, Role, current_user, requires_admin, requires_user
+from nl2sql.catalog import engines
 from nl2sql.catalog.connections import NAME_PATTERN, NAME_RULE, ConnectionTestFailed
 from nl2sql.catalog.dto import Connection, ImportReport
 from nl2sql.catalog.service import CatalogService
@@ -49,6 +50,15 @@ async def _upload_text(data: dict[str, Any], key: str = "file") -> str:
         raise ValidationFailed("the file must be UTF-8 text") from None
 
 
+def _echoable_url(raw: str) -> str:
+    """The URL to put back in the form after a refusal: only one that carries no password or credential."""
+    try:
+        parsed = engines.parse_url(raw)
+    except AppError:
+        return ""
+    return raw if parsed.password is None and not engines.secret_params(parsed) else ""
+
+
 class ConnectionPages(Controller):
     path = "/connections"
     include_in_schema = False
@@ -80,7 +90,8 @@ class ConnectionPages(Controller):
                 error = ConnectionTestFailed(
                     exc.reason, hint="fix the URL, or tick “Save even if the test fails” to keep it marked as failing"
                 ).detail
-            form = {k: _text(data, k) for k in ("name", "description", "schemas")}  # never echo the URL's password
+            form = {k: _text(data, k) for k in ("name", "description", "schemas")}
+            form["url"] = _echoable_url(_text(data, "url"))  # a URL with a password or credential is never echoed
             form["save_failing"] = save_failing
             ctx = await self._list(request, catalog_service, error=error, form=form)
             return render(request, "catalog/connections.html", ctx, fragment="catalog/_connections.html",
