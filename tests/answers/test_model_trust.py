@@ -103,11 +103,15 @@ async def test_what_the_model_earned_on_verified_queries_decides_a_disagreement(
     assert check.trust.level == level and check.passed == (2 if level == "high" else 0)
 
     # the reading leaves "customers" out and the model's SQL disagrees with it: the measured trust decides
-    if winner is None:  # an untrusted model's SQL doesn't answer for a partial reading: the question is asked back
-        with pytest.raises(Unanswered) as asked_back:
-            await service.generate_sql(shop.admin, "Orders of the biggest customers?", "shop")
-        assert asked_back.value.extra["verdict"]["status"] == "clarify"
-        candidates = asked_back.value.extra["candidates"]
+    if winner is None:  # an untrusted model's SQL never answers: the reading does, or the question is asked back
+        try:
+            answer = await service.generate_sql(shop.admin, "Orders of the biggest customers?", "shop")
+        except Unanswered as asked_back:
+            assert asked_back.extra["verdict"]["status"] == "clarify"
+            candidates = asked_back.extra["candidates"]
+        else:
+            assert answer.generator == "reader"
+            candidates = answer.candidates
     else:
         answer = await service.generate_sql(shop.admin, "Orders of the biggest customers?", "shop")
         assert answer.generator == winner
