@@ -26,13 +26,8 @@ from nl2sql.semantics.rules.comparison import TIMES_WORDS, comparative, names_co
 from nl2sql.semantics.rules.coordination import aggregate_chains, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
-from nl2sql.semantics.rules.projection import (
-    asks_distinct,
-    hide_ranking_measures,
-    list_columns,
-    set_of_values,
-    shown_of_group,
-)
+from nl2sql.semantics.rules.ordering import order_phrase
+from nl2sql.semantics.rules.projection import asks_distinct, list_columns, set_of_values, shown_of_group
 from nl2sql.semantics.plan import (
     Agg,
     AllOf,
@@ -1506,7 +1501,7 @@ class Reader:
                         ratio_expr = (_strip_agg(ratio_expr[0]), ratio_expr[1], ratio_expr[2], ratio_expr[3])
                     continue
             for e in exprs:
-                if e in shown_of_group(self.model, exprs, {stem(w) for w in words}) or not aggregated:
+                if not aggregated or e in shown_of_group(self.model, exprs, {stem(w) for w in words}):
                     select.append(Output(_name_of(e), e))
                 if aggregated:
                     group_by.append(e)
@@ -1529,7 +1524,10 @@ class Reader:
             focus_entity = self.model.entity(focus) if focus else entity
             for c, t in asked:
                 used |= t
-            select = [Output(c.column, c) for c in list_columns(self.model, focus_entity.table,
+            first = _output_segments(words, _head_index(words))[0]
+            in_columns = {i for _, t in asked for i in t}
+            rows_asked = any(first[0] <= i < first[1] and i not in in_columns for i in focus_tokens)
+            select = [Output(c.column, c) for c in list_columns(self.model, focus_entity.table, rows_asked=rows_asked, asked=
                                                                    [c for c, t in sorted(asked, key=lambda a: min(a[1]))])]
             base = focus_entity.table
             entity = focus_entity
@@ -1578,7 +1576,7 @@ class Reader:
                 if not _has_agg(expr) or aggregated:
                     # "the 5 largest lakes": their areas are part of the answer; "ordered by budget" and "the
                     # title of the longest book" ask for no budget or length (decided once the limit is known)
-                    explicit = any(words[i] in ORDER_VERBS | {"order"} for i in tokens if i < len(words))
+                    explicit = any(words[i] in ORDER_VERBS | {"order", "according"} for i in tokens if i < len(words))
                     keys.append((Output(_name_of(expr), expr), explicit))
         if aggregated and group_by:
             for o in orders:
@@ -1603,14 +1601,8 @@ class Reader:
         # rows of a list repeated by joins to filter tables, or asked once each: list each once
         distinct = not aggregated and (asks_distinct(words) or joined or set_of_values(
             self.model, [o.expr for o in select if isinstance(o.expr, Col)], table_named))
-        select += [o for o, explicit in keys if not explicit and final_limit != 1]
-        if final_limit == 1 and group_by:
-            # "which building has the most faculty": the count ranks the buildings, the answer is the building
-            asked_tokens = {i for a, b in _output_segments(words, _head_index(words)) for i in range(a, b)}
-            # "..., and what is the average gpa?": a second question asks for the measure
-            asked_tokens |= {k for i, w in enumerate(words) if i > 1 and (w in QUESTION_HEADS or w == "how")
-                             for k in range(i, min(len(words), i + 6))}
-            select = hide_ranking_measures(select, orders, [(m.expr, m.tokens) for m in measures], asked_tokens)
+        # "the most expensive product": its price is part of the answer; "ordered by budget" asks for no budget
+        select += [o for o, explicit in keys if not explicit]
         if distinct:
             # SELECT DISTINCT can only be ordered by what it shows
             select += [Output(_name_of(o.expr), o.expr) for o in orders if not any(x.expr == o.expr for x in select)]
@@ -2220,6 +2212,9 @@ def _order_cues(words: list[str]):
         elif w == "order" and i >= 1 and words[i - 1] == "in" and i + 1 < len(words) and words[i + 1] == "of":
             key_index = i + 2
             used |= {i - 1, i, i + 1}
+    found = order_phrase(words)  # "in the descending order of age", "according to the price"
+    if found is not None and (key_index is None or found[0] > key_index):
+        key_index, desc, used = found[0], desc if found[1] is None else found[1], used | found[2]
     if desc is None and key_index is None:
         return None
     return key_index, desc, used

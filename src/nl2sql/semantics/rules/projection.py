@@ -26,18 +26,26 @@ def asks_distinct(words: list[str]) -> bool:
     return any(w in DISTINCT_WORDS for w in words)
 
 
-def list_columns(model: SemanticModel, table: str, asked: list[Col]) -> list[Col]:
+def list_columns(model: SemanticModel, table: str, asked: list[Col], rows_asked: bool = False) -> list[Col]:
     """The columns a list of `table`'s rows shows: the asked ones; else the display column, the key only when
-    the table has no display column (its display is its key)."""
+    the table has no display column (its display is its key). `rows_asked`: the question asks for the rows
+    themselves beside their columns ("the cities ... and their population", "which course has the most
+    students"): their display column comes first unless an asked column already names them."""
     if asked:
         shown = list(asked)
-        if not any(c.table == table for c in asked):
+        names_rows = any(model.attribute(c.table, c.column).role in ("label", "key", "text", "dimension", "reference")
+                         for c in asked)
+        if not any(c.table == table for c in asked) or (rows_asked and not names_rows):
             # the question asks for another table's columns about these rows: say which row each belongs to
             entity = model.entity(table)
             shown = [Col(table, c) for c in entity.display if Col(table, c) not in asked] + shown
         return shown
     entity = model.entity(table)
-    return [Col(table, c) for c in entity.display]
+    shown = [Col(table, c) for c in entity.display]
+    if entity.label_parts and not entity.label:
+        # a person named by parts (first and last name) may share them with another: the key tells them apart
+        shown = [Col(table, k) for k in entity.key if k not in entity.display] + shown
+    return shown
 
 
 def set_of_values(model: SemanticModel, select: list[Col], table_named: bool) -> bool:
@@ -48,31 +56,19 @@ def set_of_values(model: SemanticModel, select: list[Col], table_named: bool) ->
     return model.attribute(col.table, col.column).role in CATEGORY_ROLES
 
 
+
+# words that ask for a row's key ("the id and name of each ...")
+ID_WORDS = frozenset({"id", "ids", "identifier", "identifiers"})
+
+
 def shown_of_group(model: SemanticModel, exprs: list, stems: set[str] = frozenset()) -> list:
     """Of the columns a grouping by an entity uses (its key and its name), the ones to show: the name, and the
-    key only when the question names it ("the id and name of each ..."; `stems` are the question's word stems)
-    or the entity has no name. The key stays in GROUP BY, so that two rows with one name stay two."""
+    key only when the question names it ("the id and name of each ...", `stems`: the question's word stems) or
+    the entity is named by parts (a first and last name two people may share). The key stays in GROUP BY."""
     names = [e for e in exprs if isinstance(e, Col) and e.column in model.entity(e.table).display]
     keys = [e for e in exprs if isinstance(e, Col) and e.column in model.entity(e.table).key]
-    if names and keys and not set(names) & set(keys):
-        return [e for e in exprs if e not in keys or set(model.attribute(e.table, e.column).words) <= stems]
-    return list(exprs)
-
-
-def hide_ranking_measures(select: list, orders: list, measures: list[tuple[object, set[int]]],
-                          asked_tokens: set[int]) -> list:
-    """The top group ("the department with the most credits") is ranked by a measure the question did not ask
-    to see: drop it from the outputs (it stays in ORDER BY), unless nothing else would be shown. (A top 5 shows
-    the measure: the ranking is part of the answer.)"""
-    ordered = {o.expr for o in orders}
-    hidden = {expr for expr, tokens in measures if expr in ordered and not (set(tokens) & asked_tokens)}
-    kept = [o for o in select if o.expr not in hidden]
-    if not kept or not any(o.expr not in ordered or not _is_aggregate(o.expr) for o in kept):
-        return select
-    return kept
-
-
-def _is_aggregate(expr: object) -> bool:
-    from nl2sql.semantics.plan import Agg
-
-    return isinstance(expr, Agg)
+    if not names or not keys or set(names) & set(keys) or ID_WORDS & stems:
+        return list(exprs)
+    if any(model.entity(e.table).label_parts and not model.entity(e.table).label for e in names):
+        return list(exprs)
+    return [e for e in exprs if e not in keys or set(model.attribute(e.table, e.column).words) <= stems]

@@ -1,0 +1,48 @@
+"""Ordering phrases (semantics/rules/ordering.py), on invented schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from nl2sql.semantics import Reader, build_semantic_model
+from nl2sql.semantics.plan import Col, Order
+from nl2sql.semantics.rules.ordering import order_phrase
+from tests.semantics.schemas import sports
+
+TODAY = dt.date(2024, 3, 15)
+
+
+@pytest.fixture(scope="module")
+def teams() -> Reader:
+    return Reader(build_semantic_model(sports("sqlite")))
+
+
+def best(reader: Reader, question: str):
+    readings = reader.read(question, today=TODAY)
+    assert readings, f"no reading of {question!r}"
+    return readings[0].plan
+
+
+@pytest.mark.parametrize("question, key, desc", [
+    ("names in the descending order of height", 6, True),
+    ("names in decreasing order of their weight", 5, True),
+    ("sort them in ascending order of height", 6, False),
+    ("sort the athletes according to weight", 5, None),
+    ("the order of events", None, None),
+])
+def test_order_phrases(question, key, desc):
+    found = order_phrase(question.split())
+    assert (found[0], found[1]) == (key, desc) if key is not None else found is None
+
+
+def test_in_the_descending_order_of_a_column(teams):
+    plan = best(teams, "List the names of athletes in the descending order of height.")
+    assert plan.order_by == (Order(Col("athletes", "height"), True),)
+    assert [o.expr for o in plan.select] == [Col("athletes", "name")]
+
+
+def test_sorted_according_to_a_column(teams):
+    plan = best(teams, "Sort the athletes according to their weight.")
+    assert plan.order_by[0].expr == Col("athletes", "weight")
