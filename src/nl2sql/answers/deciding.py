@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from nl2sql.answers.candidates import Candidate
-from nl2sql.answers.verdict import Question, Verdict, decide
+from nl2sql.answers.verdict import WRITE_LABEL, Question, Verdict, decide
 from nl2sql.auth import User
 from nl2sql.catalog import Connection
 from nl2sql.semantics import Reader, nearest_columns, question_coverage
@@ -46,7 +46,7 @@ class Deciding:
             best.chosen = True
             verdict = await anyio.to_thread.run_sync(verdict_for, best)
         model_tried = any(c.generator in ("model_sql", "model_plan") for c in candidates)
-        if best is None and model_tried and verdict.status == "clarify":
+        if best is None and model_tried and verdict.status != "answered" and verdict.label != WRITE_LABEL:
             return None, None  # the model was asked and failed: its attempts say why (SqlNotGenerated, as before)
         return best, verdict
 

@@ -21,6 +21,7 @@ __all__ = ["ANSWERED", "CLARIFY", "REFUSED", "Option", "Question", "Verdict", "d
            "reading_features", "verdict_from_json"]
 
 ANSWERED, CLARIFY, REFUSED = "answered", "clarify", "refused"
+WRITE_LABEL = "refused: asks to change data"
 
 # Below this share of content words that name something in the catalog, a question no reading answers is
 # taken to be about something else ("who won the 1998 World Cup?", gibberish) and refused.
@@ -127,7 +128,7 @@ def decide(question: Question, candidates: Sequence[Candidate], winner: Candidat
     if question.write_verb:
         return Verdict(REFUSED, f"nl2sql only reads data: it can't {question.write_verb} anything. Ask a question "
                                 "about the data instead, such as how many there are or which ones match.", "none",
-                       "refused: asks to change data")
+                       WRITE_LABEL)
     if winner is not None and winner.generator in ("golden", "verified"):
         return Verdict(ANSWERED, "answered from a verified query", "all", "based on a verified query: all of it")
     if winner is not None and winner.generator in ("model_sql", "model_plan") and question.content \
