@@ -81,14 +81,15 @@ def test_serves_read_only_as_nobody_and_shuts_down_gracefully_on_sigterm():
             read = client.post("/api/v1/ask", json={"question": "How many orders were placed in each status?",
                                                     "connection": "demo"})
             assert read.status_code == 200 and read.json()["rows"], read.text
-            # a question nothing reads: the bundled model (llama.cpp, its GGUF in the read-only venv) is asked,
-            # and SIGTERM arrives while it works
+            # a question nothing reads, with "Try the model": the bundled model (llama.cpp, its GGUF in the
+            # read-only venv) is asked, and SIGTERM arrives while it works
             outcome: dict[str, object] = {}
 
             def ask() -> None:
                 try:
                     outcome["response"] = client.post(
-                        "/api/v1/ask", json={"question": "qqq zzz xyzzy plugh", "connection": "demo"},
+                        "/api/v1/ask", json={"question": "how many orders qqq zzz xyzzy", "connection": "demo",
+                                             "use_model": True},
                         headers={"X-Request-ID": "in-flight-at-sigterm"})
                 except httpx.HTTPError as exc:
                     outcome["error"] = exc
