@@ -46,3 +46,9 @@ def test_in_the_descending_order_of_a_column(teams):
 def test_sorted_according_to_a_column(teams):
     plan = best(teams, "Sort the athletes according to their weight.")
     assert plan.order_by[0].expr == Col("athletes", "weight")
+
+
+def test_a_number_word_says_how_many_rows_to_list(teams):
+    plan = best(teams, "Which three teams have the largest stadium capacity?")
+    assert plan.limit == 3
+    assert plan.order_by[0] == Order(Col("teams", "stadium_capacity"), True)

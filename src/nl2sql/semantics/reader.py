@@ -112,6 +112,8 @@ STRING_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("includes",), "contains"), (("including",), "contains"), (("like",), "contains"), (("named",), "equals"),
     (("called",), "equals"), (("titled",), "equals"),
 )
+# number words that may say how many rows to list ("which three cities have the largest population")
+COUNT_WORDS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty"}
 _PLURAL_EXCEPTIONS = {"series", "species", "news", "status", "data", "bus", "gas", "class", "address", "business",
                       "access", "process", "analysis", "campus", "virus", "bonus", "census", "canvas"}
 
@@ -2103,8 +2105,8 @@ def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
                     continue  # "the last 30 days" is a time window
                 return int(number[0]), set(range(i, i + 1 + number[1]))
         if w in ("which", "what", "the", "list", "show", "give", "name", "find") and i + 2 < len(words) and \
-                tokens[i + 1].kind == "number" and words[i + 2] not in units and tokens[i + 2].kind == "word" \
-                and _plural(tokens[i + 2]):
+                (tokens[i + 1].kind == "number" or words[i + 1] in COUNT_WORDS) and words[i + 2] not in units \
+                and tokens[i + 2].kind == "word" and _plural(tokens[i + 2]):
             number = number_value(tokens, i + 1)
             if number and number[1] == 1 and 1 <= number[0] < 1000 and not re.fullmatch(r"(19|20)\d\d", words[i + 1]):
                 return int(number[0]), {i + 1}
