@@ -158,20 +158,28 @@ def test_every_refused_form_shows_the_servers_message(demo_server, page):
     assert [e for e in errors if "status of 4" not in e] == []
 
 
+def _try_the_model(page, question: str) -> None:
+    """Ask a question the reader can't read all of; it is asked back at once; click "Try the model"."""
+    page.fill("#ask-question", question)
+    page.click("#ask-button")
+    page.wait_for_selector("section.clarification.clarify")
+    page.click("section.clarification button:has-text('Try the model')")
+
+
 def test_a_slow_question_ends_on_screen_though_its_polls_outnumber_the_rate_limit(settings, page):
     from nl2sql.settings import GatewaySettings
 
     settings = with_section(settings, catalog=CatalogSettings(demo=True),
                             gateway=GatewaySettings(requests_per_minute=8))
-    # the reader can't read this question: the (slow) model answers it, 6 s later
+    # the reader can't read all of this question: asked back at once, then "Try the model": the (slow) model
+    # answers it, 6 s later
     model = FakeChatModel(["SELECT status, COUNT(*) AS n FROM orders GROUP BY status"], delay=6.0)
     app = create_app(settings, chat_model=model)
     outside, errors = _watch(page)
     with LiveServer(app) as server:
         run_async(_users, settings)
         _login(page, server.url, "ann@example.com", ANALYST_PASSWORD)
-        page.fill("#ask-question", "qqq zzz xyzzy plugh")
-        page.click("#ask-button")
+        _try_the_model(page, "how many orders per qqq zzz")
         page.wait_for_selector("#progress")
         # no second question while this one runs (the button is held from the moment the progress settles)
         page.wait_for_selector("#ask-button:disabled", timeout=3000)
@@ -223,8 +231,7 @@ def test_a_slow_question_can_be_cancelled(settings, page):
     with LiveServer(app) as server:
         run_async(_users, settings)
         _login(page, server.url, "ann@example.com", ANALYST_PASSWORD)
-        page.fill("#ask-question", "qqq zzz xyzzy plugh")
-        page.click("#ask-button")
+        _try_the_model(page, "how many orders per qqq zzz")
         page.wait_for_selector("#progress button:has-text('Cancel')")
         page.click("#progress button:has-text('Cancel')")
         page.wait_for_selector(".answer-error:has-text('Cancelled')")
