@@ -50,7 +50,7 @@ QUESTIONS = [
     "What is the total shipping cost of all orders?",
     "How many products are there in each category?",
     "Which ten customers placed the most orders?",
-    "qqq zzz xyzzy plugh",  # nothing to read: the model is asked
+    "qqq zzz xyzzy plugh",  # about nothing in the catalog: refused (the trusted fake model is asked too)
     "Show the orders with the highest shipping cost",
 ]
 FAKE_SQL = "SELECT status, COUNT(*) AS orders FROM orders GROUP BY status"

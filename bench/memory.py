@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from startup import NL2SQL, free_port, stop, wait_ready  # noqa: E402
 
 QUESTION = "How many orders were placed in each status?"  # the demo's: the reader answers it
-MODEL_QUESTION = "qqq zzz xyzzy plugh"  # nothing to read: the bundled model is asked
+MODEL_QUESTION = "how many orders per qqq zzz"  # not all read: asked with use_model, the bundled model answers
 
 
 def rss_mb(pid: int) -> float:
@@ -132,7 +132,8 @@ def main() -> None:
             client.put("/api/v1/connections/demo/grants", json={"user_ids": ids}).raise_for_status()
             asked = client.post("/api/v1/ask", json={"question": QUESTION, "connection": "demo"})
             print(f"one question answered by the reader ({asked.status_code}): {rss_mb(proc.pid):.0f} MB")
-            modelled = client.post("/api/v1/ask", json={"question": MODEL_QUESTION, "connection": "demo"})
+            modelled = client.post("/api/v1/ask", json={"question": MODEL_QUESTION, "connection": "demo",
+                                                        "use_model": True})
             print(f"after the bundled model was asked ({modelled.status_code}): {rss_mb(proc.pid):.0f} MB")
         samples, outcomes = asyncio.run(load(url, keys, args.seconds, proc.pid))
         print(f"under load ({len(keys)} users for {args.seconds:.0f} s asking and reading; responses {outcomes}): "
