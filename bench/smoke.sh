@@ -30,6 +30,7 @@ run $py bench/noise_tables.py --db academic --tables 20
 run $py bench/accuracy.py --db academic --limit 3 --runs reader,golden,full
 run $py bench/retrieval_overhead.py --questions 5 --embedder hashing
 run $py bench/engine.py --questions 5
+run $py bench/spider.py --limit 30
 run env DBS=academic FILES=questions_gen_postgres.csv LIMIT=2 bash bench/sqleval.sh
 run bash bench/first_run.sh cache
 echo "bench smoke: every bench ran"
