@@ -65,3 +65,13 @@ def test_a_number_compared_is_no_value_of_another_column(teams):
 def test_once_and_twice_are_numbers(teams):
     plan = best(teams, "Which teams have more than twice athletes?")
     assert "2" in plan.dumps()
+
+
+def test_two_comparisons_of_one_column_joined_by_or_are_either(teams):
+    from nl2sql.semantics.plan import AnyOf
+
+    plan = best(teams, "List athletes with weight over 100 or under 50.")
+    assert plan.where == AnyOf((Compare(Col("athletes", "weight"), ">", Lit(100)),
+                                Compare(Col("athletes", "weight"), "<", Lit(50))))
+    both = best(teams, "List athletes with weight over 100 and height under 2.")
+    assert not isinstance(both.where, AnyOf)

@@ -6,7 +6,8 @@ ratios, time expressions, negation. Where a phrase is ambiguous it returns sever
 
 One file, knowingly: the reader is one grammar whose rules share the question's token state and each other's
 helpers (measures, filters, grouping and ordering read one another's spans). Cutting it into files by line
-count would scatter that state; splitting it into a registry of plan rules is its own piece of work.
+count would scatter that state; splitting it into a registry of plan rules is its own piece of work. New rules
+go to semantics/rules/ (one small module each, with its words as data and its own tests), called from here.
 """
 
 from __future__ import annotations
@@ -22,7 +23,13 @@ from nl2sql.semantics.explain import describe
 from nl2sql.semantics.lexicon import STOP_WORDS, Token, normalize, number_value, stem, tokenize
 from nl2sql.semantics.linking import CUE_WORDS, Link, Linker
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
-from nl2sql.semantics.rules.comparison import TIMES_WORDS, comparative, names_column_before, property_column
+from nl2sql.semantics.rules.comparison import (
+    TIMES_WORDS,
+    comparative,
+    either_comparison,
+    names_column_before,
+    property_column,
+)
 from nl2sql.semantics.rules.coordination import aggregate_chains, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
@@ -449,6 +456,13 @@ class Reader:
         # "more than 3 eliminations": the 3 is a bar, not a value of some column that happens to hold 3
         bars = {i for f in compared for i in f.tokens if p.tokens[i].kind == "number"}
         filters = [f for f in filters if not (f.tokens & bars and all(p.tokens[i].kind == "number" for i in f.tokens))]
+        # "population over 1500 or less than 500": either comparison
+        pairs = either_comparison([(f.condition, f.tokens) for f in compared], words)
+        for a, b in pairs.items():
+            compared[a] = _Filter(AnyOf((compared[a].condition, compared[b].condition)), compared[a].tables | compared[b].tables,
+                                  compared[a].tokens | compared[b].tokens | {i for i in range(n) if words[i] == "or" and min(
+                                      compared[a].tokens | compared[b].tokens) < i < max(compared[a].tokens | compared[b].tokens)})
+        compared = [f for k, f in enumerate(compared) if k not in pairs.values()]
         filters += compared
         # flags and presence: "with exams", "without a minor", "not part of any organization"
         filters += self._flag_filters(p)

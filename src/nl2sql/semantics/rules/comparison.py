@@ -2,6 +2,7 @@
 
 - Any comparative adjective before "than" compares: "taller than 1.85", "heavier than 10", "cheaper than 5".
   Most comparatives mean "more"; the words in LESS_COMPARATIVES mean "less".
+- Two comparisons of one column with "or" between them are either: "population over 1500 or less than 500".
 - "once", "twice" are numbers: "more than once" is "more than 1".
 - A number right after a column's name is that column's value: "grade 4", "room 107", "the document with id 7",
   "block floor 1" (a column, then the number, nothing between them).
@@ -64,3 +65,25 @@ def property_column(model: SemanticModel, tables: list[str], word: str) -> Col |
                 if attribute.is_numeric and attribute.role == "measure" and want in attribute.words:
                     return Col(table, attribute.name)
     return None
+
+
+def either_comparison(conditions: list[tuple[object, set[int]]], words: list[str]) -> dict[int, int]:
+    """Pairs of comparisons on one column with "or" between them ("population over 1500 or less than 500"):
+    {index of the first: index of the second} into `conditions` ((condition, tokens) pairs)."""
+    from nl2sql.semantics.plan import Compare
+
+    pairs: dict[int, int] = {}
+    for a, (first, tokens_a) in enumerate(conditions):
+        for b, (second, tokens_b) in enumerate(conditions):
+            if b <= a or a in pairs or b in pairs.values() or not tokens_a or not tokens_b:
+                continue
+            if not (isinstance(first, Compare) and isinstance(second, Compare) and first.left == second.left):
+                continue
+            own_a, own_b = tokens_a - tokens_b, tokens_b - tokens_a  # the column's name may be shared
+            if not own_a or not own_b:
+                continue
+            low, high = sorted((own_a, own_b), key=min)
+            between = words[max(low) + 1:min(high)]
+            if "or" in between and len(between) <= 3:
+                pairs[a] = b
+    return pairs
