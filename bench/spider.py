@@ -240,7 +240,7 @@ class Outcome:
 class Answerer:
     """One database's reader and guard, answering as SqlGenerationService does with the reader alone."""
 
-    threshold: float | None = None  # the confidence an answer needs; None: the trained one
+    threshold: float | None = 0.0  # the confidence an answer needs: the product's default (0); None: the trained one
 
     def __init__(self, db: str, path: Path) -> None:
         from nl2sql.answers.policy import ConnectionPolicy, guard_policy
@@ -345,7 +345,8 @@ def run_questions(questions: list[Question], fold_of: dict[str, int], dump: Path
                 row = {"id": q.id, "db": db, "fold": fold_of[db], "status": outcome.status,
                        "exact": exact and answered, "subset": subset and answered, "would_exact": exact,
                        "would_subset": subset, "seconds": outcome.seconds, "shapes": sorted(shapes(q.gold)),
-                       "left": outcome.extra.get("left"), "features": outcome.extra.get("features")}
+                       "left": outcome.extra.get("left"), "features": outcome.extra.get("features"),
+                       "confidence": _confidence(outcome.extra.get("features"))}
                 results.append(row)
                 if handle and fold_of[db] not in HELD_OUT:
                     handle.write(json.dumps(row | {"question": q.question, "gold": q.gold, "sql": would,
@@ -357,6 +358,12 @@ def run_questions(questions: list[Question], fold_of: dict[str, int], dump: Path
         if handle:
             handle.close()
     return results
+
+
+def _confidence(values: dict[str, float] | None) -> float:
+    from nl2sql.answers.confidence import probability
+
+    return probability(values) if values else 0.0
 
 
 def _pct(part: int, whole: int) -> str:
@@ -376,6 +383,13 @@ def report(results: list[dict[str, Any]]) -> None:
 
     held = [r for r in results if r["fold"] in HELD_OUT]
     dev = [r for r in results if r["fold"] not in HELD_OUT]
+    from nl2sql.answers.confidence_weights import THRESHOLD, TRAINED_ON
+
+    print(f"\n== with the trained confidence threshold ({THRESHOLD:.3f}; {TRAINED_ON}) ==")
+    for label, rows in (("held-back folds (counts)", held), ("development folds", dev)):
+        gated = [r for r in rows if r["status"] == "answered" and r["confidence"] >= THRESHOLD]
+        print(f"{label:<26} n={len(rows):<5} answered {len(gated):<5} right of those "
+              f"{_pct(sum(r['subset'] for r in gated), len(gated))}")
     print("\n== spider_train, the reader alone (no model) ==")
     line("held-back folds (counts)", held)
     line("development folds", dev)
