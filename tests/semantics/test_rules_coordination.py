@@ -51,3 +51,13 @@ def test_the_maximum_and_minimum_values(teams):
 def test_one_aggregate_over_coordinated_columns(teams):
     plan = best(teams, "What is the average height and weight of athletes?")
     assert [o.expr for o in plan.select] == [Agg("avg", Col("athletes", "height")), Agg("avg", Col("athletes", "weight"))]
+
+
+def test_a_column_listed_beside_an_aggregate_groups_it(teams):
+    plan = best(teams, "Show the positions and the average height.")
+    assert plan.group_by == (Col("athletes", "position"),)
+    assert [o.expr for o in plan.select] == [Col("athletes", "position"), Agg("avg", Col("athletes", "height"))]
+
+
+def test_an_aggregate_alone_groups_nothing(teams):
+    assert best(teams, "Show the average height of athletes.").group_by == ()

@@ -30,7 +30,7 @@ from nl2sql.semantics.rules.comparison import (
     names_column_before,
     property_column,
 )
-from nl2sql.semantics.rules.coordination import aggregate_chains, coordinated_columns
+from nl2sql.semantics.rules.coordination import aggregate_chains, column_beside_aggregate, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
 from nl2sql.semantics.rules.ordering import order_phrase
@@ -477,6 +477,14 @@ class Reader:
                 rival = self._group_target(p, start, end, measures, not_tables={target[1]})
                 if rival is not None and rival[2] == target[2] and not group_rivals:
                     group_rivals.append((len(groups) - 1, rival))
+        if not groups and measures and all(_has_agg(m.expr) for m in measures):
+            # "show all ages and corresponding number of students": grouped by the column listed beside it
+            cue = next((a for a, _, _ in agg_cues if a in measures[0].tokens), None)
+            taken = set().union(*(m.tokens for m in measures))
+            link = column_beside_aggregate(words, p.links, cue, taken) if cue is not None else None
+            if link is not None:
+                col = Col(link.table, self.model.attribute(link.table, link.column).name)  # type: ignore[arg-type]
+                groups.append(([col], link.table, set(link.matched) | {link.end}))
         if time_head is not None:
             from nl2sql.semantics.timewords import TimeBucket
 

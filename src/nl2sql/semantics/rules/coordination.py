@@ -1,9 +1,12 @@
-"""Coordinated aggregates: several aggregate words over one column, or one aggregate word over several columns.
+"""Coordinated aggregates: several aggregate words over one column, one aggregate word over several columns, a
+column listed beside an aggregate.
 
 - "the minimum, average, and maximum age", "the total and maximum duration": the aggregate words joined by
   commas and "and" share the column named after the last one: MIN(age), AVG(age), MAX(age).
 - "the average latitude and longitude", "the average height and weight": the column after "and" takes the same
   aggregate: AVG(lat), AVG(long).
+- "show all ages and corresponding number of students", "the positions and the average height": a column
+  listed right before "and <aggregate>" is what the aggregate is grouped by.
 
 A counting phrase right after another aggregate word ("the maximum number of bathrooms") is part of the column's
 name, not a count of its own.
@@ -53,3 +56,20 @@ def coordinated_columns(words: list[str], after: int, links: list, taken: set[in
         out.append(best)
         at = best.end
     return out
+
+
+# words that may stand between "and" and an aggregate listed beside a column ("ages and corresponding number")
+BESIDE = frozenset({"the", "corresponding", "their", "its", "respective", "associated", "a", "total"})
+
+
+def column_beside_aggregate(words: list[str], links: list, cue_start: int, taken: set[int]):
+    """ "Show all ages and corresponding number of students", "the transaction type and the number of
+    transactions": a column named right before "and <aggregate>" is what the aggregate is grouped by. The
+    column's link, or None."""
+    j = cue_start - 1
+    while j >= 0 and words[j] in BESIDE:
+        j -= 1
+    if j < 1 or words[j] != "and":
+        return None
+    found = [l for l in links if l.kind == "column" and l.end == j and l.score >= 0.6 and not set(l.matched) & taken]
+    return max(found, key=lambda l: (l.score, len(l.matched))) if found else None
