@@ -61,3 +61,10 @@ def test_a_column_listed_beside_an_aggregate_groups_it(teams):
 
 def test_an_aggregate_alone_groups_nothing(teams):
     assert best(teams, "Show the average height of athletes.").group_by == ()
+
+
+def test_a_superlative_within_each_group_is_the_groups_maximum(teams):
+    plan = best(teams, "For each position, what is the highest weight?")
+    assert plan.group_by == (Col("athletes", "position"),)
+    assert Agg("max", Col("athletes", "weight")) in [o.expr for o in plan.select]
+    assert plan.limit is None

@@ -516,6 +516,10 @@ class Reader:
             if any(index in m.tokens for m in measures) and words[index] in (
                     "maximum", "max", "minimum", "min", "earliest", "latest", "newest", "oldest"):
                 continue
+            per_group = self._superlative_per_group(p, index, desc, groups, limit, measures)
+            if per_group is not None:
+                measures.append(per_group)  # "for each city, the highest latitude": MAX(latitude) per city
+                continue
             lasting = next(((e, t) for e, t, cue in durations if index < cue <= index + 4), None)
             if lasting is not None:
                 # "the shortest duration between departure and arrival": that difference orders the rows
@@ -577,6 +581,21 @@ class Reader:
         for plan, score, used in most_frequent_plans(self.model, words, p.links, conditions, set(range(head))):
             plans.append((plan, score * _link_quality(p, used), used))
         return plans
+
+    def _superlative_per_group(self, p: _Parse, index: int, desc: bool, groups, limit, measures) -> _Measure | None:
+        """ "For each city, return the highest latitude among its stations": with a grouping and no top N, a
+        superlative right before a numeric column is that column's maximum (minimum) per group."""
+        if not groups or limit is not None or any(index in m.tokens for m in measures):
+            return None
+        link = next((l for l in p.links if l.kind == "column" and l.start == index + 1 and l.score >= 0.6), None)
+        if link is None:
+            return None
+        attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
+        if not (attribute.is_numeric and attribute.role == "measure"):
+            return None
+        func = "max" if desc else "min"
+        col = Col(link.table, attribute.name)
+        return _Measure(Agg(func, col), link.table, {index} | set(link.matched), f"{func}_{attribute.name}")
 
     def _coordinated_measures(self, p: _Parse, agg_cues, measures: list[_Measure]) -> list[_Measure]:
         """ "the minimum, average and maximum age": one measure per aggregate word over the shared column;
