@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from nl2sql.answers.dto import Unanswered
-
 from nl2sql.catalog.drafts import Knowledge, PublishConflict, Reconciliation, reconcile
 from nl2sql.errors import ConflictError, NotFoundError, ValidationFailed
 from nl2sql.evaluation import EvalQuestion, EvaluationService

@@ -59,6 +59,7 @@ from nl2sql.semantics.plan import (
     columns_of,
 )
 from nl2sql.semantics.timewords import BUCKET_WORDS, TimeWindow, find_buckets, find_windows
+from nl2sql.semantics.wordclass import is_light_at
 
 __all__ = ["Reader", "Reading", "read_question"]
 
@@ -2325,17 +2326,35 @@ HARMLESS = frozenset(stem(w) for w in (
 
 
 def _left_out(p: _Parse, used: set[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(content words nothing in the catalog explains, words that name something the plan leaves unused)."""
+    """(content words nothing in the catalog explains, words that name something the plan leaves unused).
+
+    Not counted: stop words, the language's own cue words (aggregates, ordering, grouping, negation, superlatives
+    and the adjectives they measure, text-match phrases and the literal after them), time buckets, a top-N
+    count, numbers (whether the plan uses them is weighed by the confidence model), and light words: verbs that
+    relate things and particles ("placed", "sold", "signed up"; semantics/wordclass.py)."""
     linked = {i for l in p.links for i in l.matched if l.score >= 0.5} | {i for v in p.values for i in v.span} | \
         {i for w in p.windows for i in w.tokens}
+    entity = {i for l in p.links if l.kind == "entity" and l.score >= 0.5 for i in l.matched}
+    _, limit_tokens = _limit(p.tokens)
+    quiet = set(limit_tokens) | {i for b in find_buckets(p.tokens) for i in b.tokens}
+    for i in range(len(p.words)):
+        for phrase, _ in STRING_PHRASES:
+            if tuple(p.words[i:i + len(phrase)]) == phrase:
+                quiet |= set(range(i, i + len(phrase) + 1))  # the cue and the literal after it
     unread, dropped = [], []
     for i, t in enumerate(p.tokens):
-        if t.kind != "word" or t.lower in STOP_WORDS or t.stem in CUE_WORDS or t.stem in HARMLESS or i in used:
+        if t.kind != "word" or i in used or i in quiet or t.lower in STOP_WORDS or t.stem in HARMLESS:
+            continue
+        if t.stem in CUE_WORDS and i not in entity:
             continue
         if t.lower in SUPERLATIVES or t.lower in NEGATIONS or t.lower in QUESTION_HEADS or t.lower in GROUP_WORDS \
-                or t.lower in ORDER_VERBS or t.lower in RATIO_WORDS or t.lower in AGENT_VERBS_SKIP:
+                or t.lower in ORDER_VERBS or t.lower in RATIO_WORDS or t.lower in AGENT_VERBS_SKIP \
+                or t.lower in ADJECTIVE_PROPERTIES:
             continue
-        (dropped if i in linked else unread).append(t.text)
+        if i in linked:
+            dropped.append(t.text)
+        elif not is_light_at([x.text for x in p.tokens], i):
+            unread.append(t.text)
     return tuple(dict.fromkeys(unread)), tuple(dict.fromkeys(dropped))
 
 
