@@ -90,6 +90,7 @@ class ColumnRow(Base):
     sensitive: Mapped[bool] = mapped_column(default=False)
     distinct_values: Mapped[list | None] = mapped_column(JSONB)
     semantics: Mapped[dict] = mapped_column(JSONB, default=dict)  # the admin's corrections: role, aggregate
+    value_synonyms: Mapped[dict] = mapped_column(JSONB, default=dict)  # {value: [words people use for it]}
 
 
 class ForeignKeyRow(Base):
@@ -133,6 +134,26 @@ class GoldenQueryRow(Base):
     connection_id: Mapped[int] = mapped_column(sa.ForeignKey("catalog_connections.id", ondelete="CASCADE"), index=True)
     question: Mapped[str] = mapped_column(sa.Text)
     sql: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(TS)
+    updated_at: Mapped[datetime] = mapped_column(TS)
+
+
+class MetricRow(Base):
+    """A metric (named formula) or a segment (named condition) of the connection's semantic layer."""
+
+    __tablename__ = "catalog_metrics"
+    __table_args__ = (sa.UniqueConstraint("connection_id", "kind", "name", name="uq_catalog_metrics_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(sa.ForeignKey("catalog_connections.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    expression: Mapped[str] = mapped_column(sa.Text)
+    filters: Mapped[list] = mapped_column(JSONB, default=list)
+    time_column: Mapped[str] = mapped_column(sa.String(511), default="")
+    synonyms: Mapped[list] = mapped_column(JSONB, default=list)
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    format: Mapped[str] = mapped_column(sa.String(10), default="plain")
     created_at: Mapped[datetime] = mapped_column(TS)
     updated_at: Mapped[datetime] = mapped_column(TS)
 
