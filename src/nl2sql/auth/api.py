@@ -37,6 +37,7 @@ class UserPatch(msgspec.Struct, forbid_unknown_fields=True):
     is_active: bool | None = None
     display_name: str | None = None
     password: str | None = None
+    mcp_access: bool | None = None  # may use the MCP endpoint (/mcp) with an API key
 
 
 class MeController(Controller):
@@ -89,7 +90,7 @@ class UserController(Controller):
     async def get_user(self, auth_service: AuthService, user_id: int) -> User:
         return await auth_service.get_user(user_id)
 
-    @patch("/{user_id:int}", summary="Change role, active flag, name or password (admin)")
+    @patch("/{user_id:int}", summary="Change role, active flag, name, password or MCP access (admin)")
     async def update_user(self, request: Request, auth_service: AuthService, user_id: int, data: UserPatch) -> User:
         return await auth_service.update_user(
             current_user(request),
@@ -98,6 +99,7 @@ class UserController(Controller):
             is_active=data.is_active,
             display_name=data.display_name,
             password=data.password,
+            mcp_access=data.mcp_access,
         )
 
 

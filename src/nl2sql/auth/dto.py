@@ -21,6 +21,7 @@ class User:
     is_active: bool
     created_at: datetime
     last_login_at: datetime | None = None
+    mcp_access: bool = True  # may use the MCP endpoint (/mcp) with an API key
 
     @property
     def is_admin(self) -> bool:

@@ -19,7 +19,8 @@ class LoginRequired(UnauthorizedError):
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith("/api/")
+    """Paths that authenticate with API keys only, never a browser's cookie: the REST API and the MCP endpoint."""
+    return path.startswith("/api/") or path == "/mcp" or path.startswith("/mcp/")
 
 
 class AuthMiddleware:

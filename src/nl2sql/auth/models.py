@@ -18,6 +18,8 @@ class UserRow(Base):
     display_name: Mapped[str] = mapped_column(sa.String(200))
     role: Mapped[str] = mapped_column(sa.String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # may use the MCP endpoint (AI assistants and IDEs) with their API keys; on for every new user
+    mcp_access: Mapped[bool] = mapped_column(default=True, server_default=sa.true())
     password_hash: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

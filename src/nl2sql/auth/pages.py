@@ -216,6 +216,8 @@ class UserAdminPages(Controller):
             changes["role"] = str(data.get("role", ""))
         elif action == "password":
             changes["password"] = str(data.get("password", ""))
+        elif action in ("mcp_on", "mcp_off"):
+            changes["mcp_access"] = action == "mcp_on"
         try:
             if not changes:
                 from nl2sql.errors import ValidationFailed
@@ -223,7 +225,8 @@ class UserAdminPages(Controller):
                 raise ValidationFailed("unknown action")
             changed = await auth_service.update_user(current_user(request), user_id, **changes)
             done = {"disable": "Disabled", "enable": "Enabled", "role": "Changed the role of",
-                    "password": "Reset the password of"}[action]
+                    "password": "Reset the password of", "mcp_on": "Allowed MCP for",
+                    "mcp_off": "Turned MCP off for"}[action]
             ctx = await self._context(request, auth_service, message=f"{done} {changed.email}.")
             status = 200
         except AppError as exc:

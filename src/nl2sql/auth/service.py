@@ -46,11 +46,13 @@ def _user(row: UserRow) -> User:
         is_active=row.is_active,
         created_at=row.created_at,
         last_login_at=row.last_login_at,
+        mcp_access=row.mcp_access,
     )
 
 
 def _audit_view(row: UserRow) -> dict:
-    return {"email": row.email, "display_name": row.display_name, "role": row.role, "is_active": row.is_active}
+    return {"email": row.email, "display_name": row.display_name, "role": row.role, "is_active": row.is_active,
+            "mcp_access": row.mcp_access}
 
 
 def _api_key(row: ApiKeyRow) -> ApiKey:
@@ -197,8 +199,9 @@ class AuthService:
         is_active: bool | None = None,
         display_name: str | None = None,
         password: str | None = None,
+        mcp_access: bool | None = None,
     ) -> User:
-        """Change a user's role, active flag, name or password (admin)."""
+        """Change a user's role, active flag, name, password or MCP access (admin)."""
         async with self._sessions() as db:
             row = await db.get(UserRow, user_id, with_for_update=True)
             if row is None:
@@ -228,6 +231,8 @@ class AuthService:
                 self._check_password(password)
                 row.password_hash = self.passwords.hash(password)
                 await self._revoke_sessions(db, row.id)
+            if mcp_access is not None:
+                row.mcp_access = mcp_access
             row.updated_at = utcnow()
             after = _audit_view(row)
             if password is not None:

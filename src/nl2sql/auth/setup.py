@@ -26,7 +26,7 @@ log = logging.getLogger("nl2sql.auth")
 
 TOKEN_FILE = "setup-token"
 # paths that work before the first admin exists: the setup page itself, assets, health, the API (401 without a key)
-_OPEN_PREFIXES = ("/setup", "/static/", "/healthz", "/readyz", "/metrics", "/schema", "/api/", "/favicon")
+_OPEN_PREFIXES = ("/setup", "/static/", "/healthz", "/readyz", "/metrics", "/schema", "/api/", "/mcp", "/favicon")
 
 
 def setup_token(secret_key: str) -> str:
@@ -110,7 +110,7 @@ class FirstRun:
 
 
 class SetupRedirect:
-    """While the first admin is missing, every page (not the API, assets or health) answers with a redirect to /setup."""
+    """While the first admin is missing, every page (not the API, MCP, assets or health) answers with a redirect to /setup."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
