@@ -8,6 +8,7 @@ from nl2sql.gateway.context import (
     call_context,
     current_trace_id,
     note_outcome,
+    note_route,
     request_context,
     RequestContext,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "configure_logging",
     "current_trace_id",
     "note_outcome",
+    "note_route",
     "page_routes",
     "request_context",
     "retention_blueprint",

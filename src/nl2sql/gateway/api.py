@@ -71,10 +71,10 @@ class UsageController(Controller):
         return UsageReport(start, end, user_id, group_by, summary, groups, quota)
 
 
-def _filter(since, until, user_id, api_key_id, route, method, status, q) -> LogFilter:
+def _filter(since, until, user_id, api_key_id, route, method, status, q, channel=None) -> LogFilter:
     return LogFilter(
         since=_utc(since), until=_utc(until), user_id=user_id, api_key_id=api_key_id, route=route or None,
-        method=method or None, status=status or None, q=q or None,
+        method=method or None, status=status or None, q=q or None, channel=channel or None,
     )
 
 
@@ -97,8 +97,10 @@ class LogController(Controller):
         q: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        channel: str | None = None,
     ) -> LogPage:
-        f = _filter(since, until, user_id, api_key_id, route, method, status, q)
+        """`channel`: pages, api or mcp (MCP tool calls are recorded as route `/mcp <method> [tool]`)."""
+        f = _filter(since, until, user_id, api_key_id, route, method, status, q, channel)
         return await gateway.reports.log(f, limit=limit, offset=offset)
 
     @get("/{trace_id:str}", summary="One trace: its request and model calls (admin)")
@@ -117,8 +119,10 @@ async def logs_csv(
     method: str | None = None,
     status: str | None = None,
     q: str | None = None,
+    channel: str | None = None,
 ) -> Response:
-    text = await gateway.reports.export_csv(_filter(since, until, user_id, api_key_id, route, method, status, q))
+    text = await gateway.reports.export_csv(_filter(since, until, user_id, api_key_id, route, method, status, q,
+                                                    channel))
     return csv_response(text)
 
 

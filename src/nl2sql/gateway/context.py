@@ -38,6 +38,8 @@ class RequestContext:
     user_id: int | None = None
     api_key_id: int | None = None
     outcome: str | None = None
+    # what the request did, where its path alone doesn't say (an MCP call: "/mcp tools/call ask")
+    route: str | None = None
 
 
 class Redactor:
@@ -147,6 +149,13 @@ def call_context(
         yield inner
     finally:
         _call.reset(token)
+
+
+def note_route(route: str) -> None:
+    """Name what the request in flight did, for the usage pages, where its path alone doesn't say."""
+    request = _request.get()
+    if request is not None:
+        request.route = route[:300]
 
 
 def note_outcome(outcome: str) -> None:

@@ -77,7 +77,7 @@ class RequestRecording:
                         api_key_id=context.api_key_id,
                         client_addr=(client[0] if client else None),
                         method=scope.get("method", "GET"),
-                        route=(route or UNMATCHED)[:300],
+                        route=(context.route or route or UNMATCHED)[:300],
                         status=status,
                         duration_ms=seconds * 1000.0,
                         outcome=context.outcome,

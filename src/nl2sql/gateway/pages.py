@@ -62,6 +62,7 @@ class UsagePages(Controller):
             "quota": await gateway.quotas.status("user", me.id),
             "by_connection": await gateway.reports.grouped("connection", since, until, user_id=me.id),
             "by_model": await gateway.reports.grouped("model", since, until, user_id=me.id),
+            "by_channel": await gateway.reports.grouped("channel", since, until, user_id=me.id),
         } | await _charts(gateway, since, until, bucket, me.id)
         return render(request, "gateway/usage.html", ctx)
 
@@ -88,6 +89,7 @@ class AdminUsagePages(Controller):
             "by_user": await gateway.reports.grouped("user", since, until),
             "by_connection": await gateway.reports.grouped("connection", since, until),
             "by_model": await gateway.reports.grouped("model", since, until),
+            "by_channel": await gateway.reports.grouped("channel", since, until),
             "recorder": gateway.recorder.stats(),
         } | await _charts(gateway, since, until, bucket) | await self._quota_context(gateway, auth_service)
         return render(request, "gateway/admin.html", ctx)
@@ -206,6 +208,7 @@ def _log_filter(query) -> LogFilter:
         method=(query.get("method") or "").strip() or None,
         status=(query.get("status") or "").strip() or None,
         q=(query.get("q") or "").strip() or None,
+        channel=(query.get("channel") or "").strip() or None,
     )
 
 

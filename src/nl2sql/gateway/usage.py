@@ -17,8 +17,22 @@ from nl2sql.errors import NotFoundError, ValidationFailed
 from nl2sql.gateway.models import ModelCallRow, RequestRow
 from nl2sql.gateway.recorder import ModelCallRecord
 
-GroupBy = Literal["day", "user", "connection", "model"]
-GROUPINGS: tuple[str, ...] = ("day", "user", "connection", "model")
+GroupBy = Literal["day", "user", "connection", "model", "channel"]
+GROUPINGS: tuple[str, ...] = ("day", "user", "connection", "model", "channel")
+# where a request came in: MCP tools (/mcp), the REST API (/api/), the pages (anything else)
+CHANNELS: tuple[str, ...] = ("pages", "api", "mcp")
+
+
+def channel_of(route) -> sa.Case:
+    """A request's channel from its recorded route (SQL)."""
+    return sa.case((route.like("/mcp%"), "mcp"), (route.like("/api/%"), "api"), else_="pages")
+
+
+def _call_channel() -> sa.Case:
+    """A model call's channel: that of the request it was made for; "background" for a job's."""
+    route = (sa.select(RequestRow.route).where(RequestRow.trace_id == ModelCallRow.trace_id).limit(1)
+             .scalar_subquery())
+    return sa.case((route.is_(None), "background"), else_=channel_of(route))
 MAX_PAGE = 500
 MAX_EXPORT = 100_000
 
@@ -108,10 +122,13 @@ class LogFilter:
     method: str | None = None
     status: str | None = None
     q: str | None = None
+    channel: str | None = None  # pages, api or mcp
 
     def __post_init__(self) -> None:
         if self.status and not (self.status in ("2xx", "3xx", "4xx", "5xx") or self.status.isdigit()):
             raise ValidationFailed(f"status must be a code like 429 or a class like 5xx, got {self.status!r}")
+        if self.channel and self.channel not in CHANNELS:
+            raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}, got {self.channel!r}")
 
 
 @dataclass(frozen=True)
@@ -251,6 +268,7 @@ class UsageReports:
             "user": sa.cast(c.user_id, sa.String),
             "connection": c.connection,
             "model": c.backend + "/" + c.model,
+            "channel": _call_channel(),
         }[by].label("k")
         cq = sa.select(
             call_key,
@@ -265,12 +283,12 @@ class UsageReports:
         requests: dict[str | None, int] | None = None
         async with self._sessions() as db:
             calls = {row[0]: row[1:] for row in await db.execute(cq.group_by(call_key))}
-            if by in ("day", "user"):
-                req_key = (
-                    sa.func.to_char(sa.func.date_trunc("day", r.at, "UTC"), "YYYY-MM-DD")
-                    if by == "day"
-                    else sa.cast(r.user_id, sa.String)
-                ).label("k")
+            if by in ("day", "user", "channel"):
+                req_key = {
+                    "day": sa.func.to_char(sa.func.date_trunc("day", r.at, "UTC"), "YYYY-MM-DD"),
+                    "user": sa.cast(r.user_id, sa.String),
+                    "channel": channel_of(r.route),
+                }[by].label("k")
                 rq = sa.select(req_key, sa.func.count()).where(r.at >= since, r.at < until)
                 if user_id is not None:
                     rq = rq.where(r.user_id == user_id)
@@ -316,6 +334,8 @@ class UsageReports:
             where.append(r.route.ilike(f"%{_like(f.route)}%", escape="\\"))
         if f.method:
             where.append(r.method == f.method.upper())
+        if f.channel:
+            where.append(channel_of(r.route) == f.channel)
         if f.status:
             if f.status.isdigit():
                 where.append(r.status == int(f.status))
