@@ -1,7 +1,7 @@
 """Answers: asking (AskService: SQL generated, run read-only, shown as a table and chart, in threads) and generating
 SQL (SqlGenerationService: a question turned into checked SQL by candidates chosen by execution), with feedback."""
 
-from nl2sql.answers.api import api_routes
+from nl2sql.answers.api import AskResponse, api_routes
 from nl2sql.answers.ask import AskService
 from nl2sql.answers.pending import PendingAsks
 from nl2sql.answers.dto import SqlAnswer, SqlNotGenerated
@@ -12,6 +12,7 @@ from nl2sql.answers.policy import ConnectionPolicy, guard_policy
 from nl2sql.answers.trust import ModelTrust, TrustReading
 
 __all__ = [
+    "AskResponse",
     "AskService",
     "ConnectionPolicy",
     "FeedbackService",

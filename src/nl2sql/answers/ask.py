@@ -225,6 +225,33 @@ class AskService:
             retrieved={} if edited else base.retrieved,
         )
 
+    async def run_statement(self, user: User, connection_name: str, sql: str) -> AskResult:
+        """Run SQL written by the caller (an agent's `run_sql`) on a connection: checked by the guard with the
+        connection's rules, run read-only under the row cap and filed as an answer of its own. Writing SQL is
+        allowed where editing an answer's SQL is (may_edit)."""
+        if not self.may_edit(user):
+            raise ForbiddenError("writing SQL is for admins here (NL2SQL_ANSWERS_ANALYSTS_EDIT_SQL is off)")
+        if not (sql or "").strip():
+            raise ValidationFailed("the SQL is empty: write one read-only statement")
+        connection = await self._catalog.visible_connection(user, (connection_name or "").strip())
+        try:
+            validated = await guarded(sql, await self._policy(connection.id, self.row_cap))
+        except SqlRefused:
+            note_outcome("refused")
+            raise
+        question = f"{WRITTEN_PREFIX}{' '.join(sql.split())[:400]}"
+        row = AnswerRow(
+            user_id=user.id, connection_id=connection.id, connection_name=connection.name, question=question,
+            sql=validated.sql, verified=False, golden_query_id=None, status="ok", error=None,
+            attempts=[{"number": 1, "kind": "sql", "sql": validated.sql, "error": None, "error_kind": None,
+                       "prompt_id": None, "raw_output": None, "grammar": False, "timings": {}}],
+            retrieved={}, timings={}, trace_id=current_trace_id(), created_at=utcnow(),
+        )
+        async with self._sessions() as db, db.begin():
+            db.add(row)
+        return await self._execute(user, row.id, validated, connection, None, "sql", uncapped_sql(validated),
+                                   self.row_cap, lambda _: None, question=question)
+
     async def reading(self, user: User, answer_id: int) -> tuple[AnswerRecord, list[Control]]:
         """The answer's reading as controls a user may change (none when no plan answered it)."""
         record = await self.history.get(user, answer_id)
@@ -494,3 +521,4 @@ def _plain(value: Any) -> Any:
 
 
 EDITED_PREFIX = "Edited SQL (from: "
+WRITTEN_PREFIX = "SQL: "

@@ -122,6 +122,8 @@ class AnswerRecord:
             return "verified", "verified query"
         if self.source == "edit":
             return "edited", "edited by hand"
+        if self.source == "sql":
+            return "written", "SQL written by the caller, checked by the guard (no question read)"
         if self.generator == "golden":
             adapted = next((c.get("note") for c in self.candidates if c.get("chosen")), None) or "a verified query"
             return "adapted", f"based on a verified query, with this question's values ({adapted})"
