@@ -21,7 +21,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.response import Redirect, Template
 
 from nl2sql import audit, auth, gateway, inference
-from nl2sql import answers, catalog, evaluation, retrieval, semantics
+from nl2sql import answers, catalog, evaluation, mcp, retrieval, semantics
 from nl2sql.db import AppDatabase, migration_state
 from nl2sql.errors import AppError, StartupError
 from nl2sql.services import Services, open_services
@@ -248,6 +248,7 @@ def create_app(
         settings.database.url, settings.database.data_dir, pool_size=settings.database.pool_size
     )
     state: dict[str, Any] = {"settings": settings, "db": db, "nav": NAV}
+    endpoint = mcp.McpEndpoint(settings.mcp)
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -257,7 +258,9 @@ def create_app(
             # middleware (no dependency injection there) and tests find the services by these names
             for name, value in _STATE_NAMES.items():
                 app.state[name] = getattr(services, value)
-            yield
+            async with endpoint.running(services.ask_service, services.catalog_service, services.retriever,
+                                        services.gateway, row_cap=settings.engine.row_cap):
+                yield
 
     def provider(name: str) -> Provide:
         def provide(state: State) -> Any:
@@ -267,7 +270,7 @@ def create_app(
         return Provide(provide, sync_to_thread=False)
 
     app = Litestar(
-        route_handlers=route_handlers(),
+        route_handlers=[*route_handlers(), endpoint.route()],
         dependencies={name: provider(name) for name in PROVIDED},
         middleware=[auth.AuthMiddleware, auth.SetupRedirect, gateway.RateLimitMiddleware],
         csrf_config=_csrf(settings, secret_key),
@@ -324,7 +327,7 @@ def _csrf(settings: Settings, secret_key: str) -> CSRFConfig:
         cookie_samesite="lax",
         header_name="x-csrftoken",
         # the API authenticates with bearer keys, never cookies, so it can't be forged cross-site
-        exclude=["^/api/", "^/healthz$", "^/readyz$", "^/metrics$", "^/schema"],
+        exclude=["^/api/", "^/mcp$", "^/healthz$", "^/readyz$", "^/metrics$", "^/schema"],
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "EngineSettings",
     "GatewaySettings",
     "InferenceSettings",
+    "McpSettings",
     "RetrievalSettings",
     "ServerSettings",
     "Settings",
@@ -688,6 +689,27 @@ class GatewaySettings:
             raise SettingsError(f"NL2SQL_GATEWAY_FLUSH_SECONDS must be positive, got {self.flush_seconds}")
 
 
+@dataclass(frozen=True)
+class McpSettings:
+    enabled: bool = setting(
+        "NL2SQL_MCP_ENABLED",
+        True,
+        "Serve the MCP endpoint at /mcp (streamable HTTP, stateless): AI assistants and IDEs ask through it with an "
+        "API key, each call guarded, granted, rate-limited, metered and logged like the API. Admins turn it off per "
+        "user on /admin/users.",
+    )
+    max_rows: int = setting(
+        "NL2SQL_MCP_MAX_ROWS",
+        50,
+        "Result rows an MCP tool hands back (`ask`, `run_sql`; at most NL2SQL_ENGINE_ROW_CAP): an assistant reads "
+        "them all into its context, so fewer than a page shows; the answer's link has the rest.",
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_rows < 1:
+            raise SettingsError(f"NL2SQL_MCP_MAX_ROWS must be at least 1, got {self.max_rows}")
+
+
 SECTIONS: dict[str, type] = {
     "server": ServerSettings,
     "database": DatabaseSettings,
@@ -698,6 +720,7 @@ SECTIONS: dict[str, type] = {
     "engine": EngineSettings,
     "answers": AnswersSettings,
     "gateway": GatewaySettings,
+    "mcp": McpSettings,
 }
 
 
@@ -712,6 +735,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     answers: AnswersSettings = field(default_factory=AnswersSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    mcp: McpSettings = field(default_factory=McpSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
