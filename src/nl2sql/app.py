@@ -309,6 +309,7 @@ def route_handlers() -> list[Any]:
         *inference.page_routes,
         *catalog.api_routes,
         *catalog.page_routes,
+        *semantics.api_routes,
         *semantics.page_routes,
         *answers.api_routes,
         *answers.page_routes,

@@ -27,6 +27,7 @@ from nl2sql import (
     gateway,
     inference,
     retrieval,
+    semantics,
     sqlguard,
 )
 from nl2sql.db import AppDatabase
@@ -110,7 +111,11 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
         auth_service = auth.AuthService(db.sessions, settings.auth)
         catalog_service = catalog.CatalogService(db.sessions, settings.catalog, secret_key,
                                                  previous_keys=settings.server.previous_key_list,
-                                                 golden_check=golden_check(settings), jobs=jobs)
+                                                 golden_check=golden_check(settings), jobs=jobs,
+                                                 metric_check=semantics.metric_check(
+                                                     timeout_s=settings.catalog.query_timeout,
+                                                     row_cap=settings.engine.row_cap,
+                                                     extra_functions=settings.engine.extra_function_set))
         stack.callback(catalog_service.close)
         # catalog edits and syncs queue a re-embedding job; the retriever also catches up before answering
         catalog_service.subscribe(retrieval.Reindexer(jobs, delay_seconds=settings.retrieval.reindex_delay))

@@ -14,7 +14,7 @@ async def test_the_checklist_finds_what_keeps_the_engine_from_answering(shop, tm
     first = await readiness(shop.admin, "shop", shop.catalog, answers)
     by_key = {i.key: i for i in first.items}
     assert set(by_key) == {"table_descriptions", "column_descriptions", "semantics", "golden_run", "instructions",
-                           "golden_coverage"}
+                           "business_words", "golden_coverage"}
     assert not by_key["table_descriptions"].ok and "customers" in by_key["table_descriptions"].details
     assert by_key["table_descriptions"].link == "/catalog?connection=shop"
     assert by_key["golden_run"].summary == "no golden queries yet"
@@ -39,6 +39,24 @@ async def test_the_checklist_finds_what_keeps_the_engine_from_answering(shop, tm
     assert not instructions.ok and len(instructions.details) == 1
     assert "orders.total_price" in instructions.details[0] and "in_transit" not in instructions.details[0]
     assert after["golden_coverage"].ok and after["golden_coverage"].details == ()
+
+
+async def test_a_business_word_golden_questions_use_but_no_metric_defines_is_listed(shop):
+    answers = shop.service(FakeChatModel(["SELECT 1"]))
+    cid = shop.connection.id
+    await shop.catalog.add_instruction(shop.admin, cid, "Revenue means the sum of orders.amount over shipped orders")
+    for question in ("What is the revenue?", "What was the revenue per state?"):
+        await shop.catalog.add_golden_query(shop.admin, cid, question,
+                                            "SELECT SUM(amount) FROM orders WHERE status = 'shipped'")
+    item = next(i for i in (await readiness(shop.admin, "shop", shop.catalog, answers)).items
+                if i.key == "business_words")
+    assert not item.ok and item.link == "/connections/shop/semantics#layer"
+    assert item.details == ("the word 'revenue' appears in 2 golden question(s) but no metric defines it",)
+    await shop.catalog.add_metric(shop.admin, cid, {"name": "revenue", "expression": "sum(orders.amount)",
+                                                    "filters": ["orders.status = 'shipped'"]})
+    item = next(i for i in (await readiness(shop.admin, "shop", shop.catalog, answers)).items
+                if i.key == "business_words")
+    assert item.ok and item.summary == "1 metrics and 0 segments", item
 
 
 async def test_columns_the_reader_cannot_tell_apart_are_listed(app_db_url, tmp_path):

@@ -17,6 +17,9 @@ from nl2sql.catalog.dto import (
     InstructionKind,
     JoinHint,
     KnowledgeDraft,
+    METRIC_FORMATS,
+    METRIC_KINDS,
+    Metric,
     PromptColumn,
     PromptSchema,
     PromptTable,
@@ -25,7 +28,7 @@ from nl2sql.catalog.dto import (
     Table,
     TablePage,
 )
-from nl2sql.catalog.golden import GoldenSqlCheck, ReadOnlyCheck, SqlTarget, parse_read_only
+from nl2sql.catalog.golden import GoldenSqlCheck, MetricCheck, ReadOnlyCheck, SqlTarget, parse_read_only
 from nl2sql.catalog.service import CatalogService, ChangeListener, SyncQueue
 from nl2sql.catalog.pages import page_routes
 from nl2sql.catalog.sync import jobs_blueprint
@@ -48,6 +51,10 @@ __all__ = [
     "InstructionKind",
     "JoinHint",
     "KnowledgeDraft",
+    "METRIC_FORMATS",
+    "METRIC_KINDS",
+    "Metric",
+    "MetricCheck",
     "PromptColumn",
     "PromptSchema",
     "PromptTable",

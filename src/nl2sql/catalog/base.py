@@ -20,7 +20,7 @@ from nl2sql.catalog.dto import (
     Connection,
     PromptSchema,
 )
-from nl2sql.catalog.golden import GoldenSqlCheck, ReadOnlyCheck
+from nl2sql.catalog.golden import GoldenSqlCheck, MetricCheck, ReadOnlyCheck, parse_check
 from nl2sql.catalog.models import (
     ConnectionRow,
     TableRow,
@@ -61,6 +61,7 @@ class CatalogCore:
         *,
         previous_keys: Sequence[str] = (),
         golden_check: GoldenSqlCheck | None = None,
+        metric_check: MetricCheck | None = None,
         jobs: SyncQueue | None = None,
     ) -> None:
         self._sessions = sessions
@@ -68,6 +69,7 @@ class CatalogCore:
         self._vault = engines.CredentialVault(secret_key, previous_keys)
         self._engines = engines.EnginePool(pool_size=settings.pool_size, connect_timeout=settings.connect_timeout)
         self._golden_check = golden_check or ReadOnlyCheck(settings.query_timeout)
+        self._metric_check = metric_check or parse_check
         self._listeners: list[ChangeListener] = []
         self._prompt_cache: dict[int, PromptSchema] = {}
         self._syncer = Syncer(sessions, lambda: self.settings, url_of=self._url, engine_of=self.engine, changed=self._notify,

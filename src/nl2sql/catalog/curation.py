@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -245,7 +247,14 @@ class CurationPart(CatalogCore):
         """Apply a JSON metadata document: our export, sqleval's dbs/<db>.json or columns_join.json (`db` picks)."""
         connection = await self.get_connection_by_id(connection_id)
         parsed = transfer.parse_metadata_json(payload, connection_name=connection.name, db=db)
-        return await self._apply_metadata(actor, connection_id, parsed, "json")
+        report = await self._apply_metadata(actor, connection_id, parsed, "json")
+        if not parsed.metrics:
+            return report
+        # metrics and segments after the columns they name: each is tried on the data like one an admin adds
+        added, errors = await self._import_metrics(actor, connection_id, parsed.metrics)  # type: ignore[attr-defined]
+        return dataclasses.replace(report, imported=report.imported + added, skipped=report.skipped + len(errors),
+                                   errors=report.errors + tuple(errors),
+                                   notes=report.notes + ((f"{added} metric(s) or segment(s) saved",) if added else ()))
 
     async def import_metadata_csv(self, actor: User | None, connection_id: int, text: str) -> ImportReport:
         """Apply a CSV of table,column,description,business_name,synonyms,included,sensitive rows."""
@@ -297,7 +306,8 @@ class CurationPart(CatalogCore):
                     "columns": [
                         {"name": c.name, "type": c.type, "description": c.description,
                          "business_name": c.business_name, "synonyms": list(c.synonyms),
-                         "included": c.included, "sensitive": c.sensitive, "semantics": dict(c.semantics)}
+                         "included": c.included, "sensitive": c.sensitive, "semantics": dict(c.semantics),
+                         "value_synonyms": {k: list(v) for k, v in c.value_synonyms.items()}}
                         for c in t.columns
                     ],
                 }
@@ -308,6 +318,7 @@ class CurationPart(CatalogCore):
                  "note": h.note}
                 for h in await self.join_hints(connection_id)
             ],
+            "metrics": [m.spec() for m in await self.metrics(connection_id)],  # type: ignore[attr-defined]
         }
 
     async def export_metadata_csv(self, connection_id: int) -> str:

@@ -141,6 +141,32 @@ INSTRUCTIONS = (
     ("topical", "A customer is active in a period when they placed at least one order in it."),
     ("topical", "Margin of a product is price minus cost; margin percentage is (price - cost) / price * 100."),
 )
+# the demo's semantic layer: what a good one looks like on the semantics page, and what its revenue questions use
+_SOLD = "orders.status NOT IN ('cancelled', 'returned')"
+LAYER = (
+    {"kind": "metric", "name": "revenue", "expression": "sum(order_items.quantity * order_items.unit_price)",
+     "filters": [_SOLD], "time_column": "orders.order_date", "synonyms": ["sales", "turnover", "income"],
+     "description": "What customers paid for the products of orders that were not cancelled or returned, in USD.",
+     "format": "currency"},
+    {"kind": "metric", "name": "average order value",
+     "expression": "sum(order_items.quantity * order_items.unit_price) / count(distinct orders.id)",
+     "filters": [_SOLD], "time_column": "orders.order_date", "synonyms": ["AOV", "average order size"],
+     "description": "Revenue per order, over orders that were not cancelled or returned.", "format": "currency"},
+    {"kind": "metric", "name": "margin",
+     "expression": "sum(order_items.quantity * (order_items.unit_price - products.cost))",
+     "filters": [_SOLD], "time_column": "orders.order_date", "synonyms": ["gross margin", "profit", "gross profit"],
+     "description": "Revenue less what the products sold cost the shop, in USD.", "format": "currency"},
+    {"kind": "segment", "name": "active products", "expression": "products.is_active = 1",
+     "synonyms": ["products still sold", "products for sale", "products on sale"],
+     "description": "Products the shop still sells."},
+    {"kind": "segment", "name": "discontinued products", "expression": "products.is_active = 0",
+     "synonyms": ["products no longer sold", "inactive products", "products not sold anymore"],
+     "description": "Products the shop no longer sells."},
+)
+# the words people use for the order statuses (the state codes need none: US states are general knowledge)
+VALUE_SYNONYMS = {("orders", "status"): {"cancelled": ["canceled"], "delivered": ["completed", "fulfilled"],
+                                         "processing": ["pending", "open"], "shipped": ["dispatched", "in transit"],
+                                         "returned": ["refunded"]}}
 GOLDEN_QUERIES = (
     ("How many customers are there?", "SELECT COUNT(*) AS customers FROM customers"),
     ("How many orders were placed in 2024?",
@@ -263,6 +289,13 @@ async def install_demo(catalog: CatalogService, data_dir: Path) -> Connection | 
     await catalog.import_metadata(None, connection.id, demo_metadata())
     for kind, text in INSTRUCTIONS:
         await catalog.add_instruction(None, connection.id, text, kind)
+    for spec in LAYER:
+        try:
+            await catalog.add_metric(None, connection.id, spec)
+        except AppError as exc:
+            log.warning("demo %s %r refused: %s", spec["kind"], spec["name"], exc.detail)
+    for (table, column), words in VALUE_SYNONYMS.items():
+        await catalog.set_value_synonyms(None, connection.id, table, column, words)
     for question, sql in GOLDEN_QUERIES:
         try:
             await catalog.add_golden_query(None, connection.id, question, sql)

@@ -171,6 +171,7 @@ class Column:
     sensitive: bool
     distinct_values: tuple[str, ...] | None
     semantics: dict[str, str] = field(default_factory=dict, compare=False)  # role, aggregate
+    value_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # value -> words
 
     @property
     def effective_description(self) -> str:
@@ -282,6 +283,7 @@ class PromptColumn:
     sensitive: bool
     values: tuple[str, ...] | None
     semantics: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    value_synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,36 @@ class PromptTable:
         return f"{self.schema}.{self.name}" if self.schema else self.name
 
 
+METRIC_KINDS = ("metric", "segment")
+METRIC_FORMATS = ("plain", "currency", "percent")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric (`kind` metric: a named formula such as `sum(order_items.quantity * order_items.unit_price)`) or a
+    segment (`kind` segment: a named condition such as `products.is_active = 1`) of a connection's semantic layer.
+
+    `filters` are SQL conditions every use of a metric applies; `time_column` (`table.column`) is what it is
+    reported by; `synonyms` are the other words people use for it."""
+
+    id: int
+    connection_id: int
+    kind: str
+    name: str
+    expression: str
+    filters: tuple[str, ...] = ()
+    time_column: str = ""
+    synonyms: tuple[str, ...] = ()
+    description: str = ""
+    format: str = "plain"
+
+    def spec(self) -> dict[str, Any]:
+        """The fields an admin sets (export, drafts, the API)."""
+        return {"kind": self.kind, "name": self.name, "expression": self.expression, "filters": list(self.filters),
+                "time_column": self.time_column, "synonyms": list(self.synonyms), "description": self.description,
+                "format": self.format}
+
+
 @dataclass(frozen=True)
 class PromptSchema:
     """The included part of a connection's catalog, ready for retrieval and prompting."""
@@ -312,6 +344,7 @@ class PromptSchema:
     tables: tuple[PromptTable, ...]
     join_hints: tuple[JoinHint, ...]
     version: datetime
+    metrics: tuple[Metric, ...] = ()  # the admin's metrics and segments
 
     @property
     def sensitive_columns(self) -> frozenset[str]:

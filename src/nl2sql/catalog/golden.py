@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from nl2sql.catalog.dto import Connection
+from nl2sql.catalog.dto import Connection, Metric, PromptSchema
 from nl2sql.errors import ValidationFailed
 
 
@@ -27,6 +28,22 @@ class SqlTarget:
 
 # (sql, target, engine) -> the SQL to store; raises ValidationFailed (or another AppError) with the reason
 GoldenSqlCheck = Callable[[str, SqlTarget, sa.Engine], str]
+
+# (metric, the connection's schema with that metric in it, engine) -> what the check found (the semantic check:
+# the SQL, a metric's value, a segment's row count); raises ValidationFailed with the reason
+MetricCheck = Callable[[Metric, PromptSchema, sa.Engine], Any]
+
+
+def parse_check(metric: Metric, schema: PromptSchema, engine: sa.Engine) -> str:
+    """The catalog's own check: the formula and filters parse in the connection's dialect (app.py wires the
+    semantic check, which also compiles, guards and runs them)."""
+    for part in (metric.expression, *metric.filters):
+        try:
+            sqlglot.parse_one(part, read=schema.dialect)
+        except SqlglotError as exc:
+            raise ValidationFailed(f"{part!r} does not parse: {str(exc).splitlines()[0][:200]}") from None
+    return "parses"
+
 
 _WRITES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter, exp.Command, exp.Into)
 

@@ -17,6 +17,7 @@ from nl2sql.catalog.models import (
     ColumnRow,
     ConnectionRow,
     JoinHintRow,
+    MetricRow,
     TableRow,
 )
 from nl2sql.errors import NotFoundError
@@ -24,6 +25,7 @@ from nl2sql.errors import NotFoundError
 log = logging.getLogger("nl2sql.catalog")
 from nl2sql.catalog.rows import (
     to_join_hint,
+    to_metric,
 )
 from nl2sql.catalog.base import CatalogCore
 
@@ -50,6 +52,8 @@ class PromptSchemaPart(CatalogCore):
             tables = await self._with_children(db, table_rows)
             hints = [to_join_hint(h) for h in await db.scalars(
                 sa.select(JoinHintRow).where(JoinHintRow.connection_id == connection_id).order_by(JoinHintRow.id))]
+            metrics = [to_metric(m) for m in await db.scalars(
+                sa.select(MetricRow).where(MetricRow.connection_id == connection_id).order_by(MetricRow.id))]
         present = {(t.schema, t.name) for t in tables}
         prompt_tables = []
         for t in tables:
@@ -65,6 +69,7 @@ class PromptSchemaPart(CatalogCore):
                     sensitive=c.sensitive,
                     values=None if c.sensitive else c.distinct_values,
                     semantics=c.semantics,
+                    value_synonyms=c.value_synonyms,
                 )
                 for c in t.columns
                 if c.included
@@ -86,6 +91,7 @@ class PromptSchemaPart(CatalogCore):
             tables=tuple(prompt_tables),
             join_hints=tuple(hints),
             version=row.catalog_changed_at,
+            metrics=tuple(metrics),
         )
         self._prompt_cache[connection_id] = schema
         return schema

@@ -17,6 +17,7 @@ from nl2sql.catalog.dto import (
     Instruction,
     InstructionKind,
     JoinHint,
+    Metric,
     SyncState,
     SyncStatus,
     Table,
@@ -28,6 +29,7 @@ from nl2sql.catalog.models import (
     GoldenQueryRow,
     InstructionRow,
     JoinHintRow,
+    MetricRow,
     SyncRow,
     TableRow,
 )
@@ -71,6 +73,7 @@ def to_column(row: ColumnRow) -> Column:
         sensitive=row.sensitive,
         distinct_values=None if row.sensitive or row.distinct_values is None else tuple(row.distinct_values),
         semantics=dict(row.semantics or {}),
+        value_synonyms={str(k): tuple(v) for k, v in (row.value_synonyms or {}).items()},
     )
 
 
@@ -144,6 +147,11 @@ def to_join_hint(row: JoinHintRow) -> JoinHint:
 
 def to_instruction(row: InstructionRow) -> Instruction:
     return Instruction(row.id, row.connection_id, row.text, InstructionKind(row.kind), row.created_at, row.updated_at)
+
+
+def to_metric(row: MetricRow) -> Metric:
+    return Metric(row.id, row.connection_id, row.kind, row.name, row.expression, tuple(row.filters or ()),
+                  row.time_column or "", tuple(row.synonyms or ()), row.description or "", row.format or "plain")
 
 
 def to_golden(row: GoldenQueryRow) -> GoldenQuery:

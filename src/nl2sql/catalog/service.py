@@ -1,6 +1,7 @@
 """CatalogService: the catalog's one public face. Each story has its file: connections and grants
 (connections.py), the synced catalog and its curation (curation.py), the schema the engine sees
-(prompt_schema.py), instructions and golden queries (guidance.py), syncs (sync.py), knowledge drafts
+(prompt_schema.py), instructions and golden queries (guidance.py), metrics, segments and value synonyms
+(layer.py), syncs (sync.py), knowledge drafts
 (drafts.py); what they share is in base.py."""
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ from nl2sql.catalog.curation import CurationPart
 from nl2sql.catalog.drafts import DraftsPart
 from nl2sql.catalog.dto import SyncStatus
 from nl2sql.catalog.guidance import GuidancePart
+from nl2sql.catalog.layer import LayerPart
 from nl2sql.catalog.prompt_schema import PromptSchemaPart
 from nl2sql.catalog.rows import search_text, split_table_ref
 
 __all__ = ["CatalogService", "ChangeListener", "SyncQueue", "search_text", "split_table_ref"]
 
 
-class CatalogService(ConnectionsPart, CurationPart, PromptSchemaPart, GuidancePart, DraftsPart):
+class CatalogService(ConnectionsPart, CurationPart, PromptSchemaPart, GuidancePart, LayerPart, DraftsPart):
     """Every catalog use case; other modules read the catalog only through these methods (DTOs out)."""
 
     # sync -----------------------------------------------------------------------------------------

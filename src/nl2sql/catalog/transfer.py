@@ -30,6 +30,7 @@ class MetadataImport:
     join_hints: list[dict[str, Any]] = field(default_factory=list)
     instructions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # metrics and segments, as `Metric.spec()` writes them
 
 
 def _bool(value: Any, *, line: int, name: str) -> bool | None:
@@ -59,6 +60,9 @@ def _fields(item: dict[str, Any], *, line: int, column: bool) -> dict[str, Any]:
             fields[key] = value
     if isinstance(item.get("semantics"), dict):
         fields["semantics"] = dict(item["semantics"])
+    if column and isinstance(item.get("value_synonyms"), dict):
+        fields["value_synonyms"] = {str(k): [str(w) for w in (v if isinstance(v, list) else [v])]
+                                    for k, v in item["value_synonyms"].items()}
     return fields
 
 
@@ -98,6 +102,7 @@ def parse_metadata_json(payload: Any, *, connection_name: str, db: str | None = 
                     fields = _fields(column, line=number, column=True)
                     if fields:
                         result.patches.append(MetadataPatch(ref, column["name"], fields, number))
+        result.metrics = [m for m in payload.get("metrics") or [] if isinstance(m, dict)]
         for hint in payload.get("join_hints") or []:
             result.join_hints.append(
                 {"left_table": hint.get("left_table", ""), "right_table": hint.get("right_table", ""),

@@ -131,6 +131,31 @@ def _instructions(schema: PromptSchema, texts: list[tuple[int, str]], name: str)
                  f"/connections/{name}/instructions", found)
 
 
+_DEFINED = re.compile(r"^\s*(?:the\s+)?(?P<term>[A-Za-z][A-Za-z ]{1,40}?)\s+(?:of\s+an?\s+\w+\s+)?"
+                      r"(?:means|is defined as|is computed as|is calculated as|=|is)\s", re.I)
+
+
+def _business_words(model: SemanticModel, schema: PromptSchema, questions: list[str], instructions: list[str],
+                    name: str) -> ReadinessItem:
+    """Terms an instruction defines in words ("Revenue means ...") that golden questions use but no metric or
+    segment of the layer defines, and definitions of the layer the reader can't use."""
+    defined = {w.lower().rstrip("s") for m in schema.metrics for w in (m.name, *m.synonyms)}
+    found = [f"not used: {problem}" for problem in model.layer_problems]
+    for text in instructions:
+        match = _DEFINED.match(text)
+        if match is None:
+            continue
+        term = match.group("term").strip().lower()
+        if len(term.split()) > 4 or term.rstrip("s") in defined:
+            continue
+        asked = [q for q in questions if re.search(rf"\b{re.escape(term)}\b", q, re.I)]
+        if asked:
+            found.append(f"the word '{term}' appears in {len(asked)} golden question(s) but no metric defines it")
+    return _item("business_words", "Business words are metrics", not found,
+                 f"{len(model.metrics)} metrics and {len(model.segments)} segments"
+                 + ("" if not found else f"; {len(found)} to look at"), f"/connections/{name}/semantics#layer", found)
+
+
 def _tables_of(sql: str, dialect: str) -> set[str]:
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
@@ -174,6 +199,7 @@ async def readiness(user: User, connection_name: str, catalog: CatalogService, a
                        f"{len(golden) - len(broken)} of {len(golden)} run" if golden else "no golden queries yet",
                        link, broken))
     items.append(_instructions(schema, [(i.id, i.text) for i in instructions], name))
+    items.append(_business_words(model, schema, [g.question for g in golden], [i.text for i in instructions], name))
     covered: set[str] = set()
     for g in golden:
         covered |= _tables_of(g.sql, schema.dialect)

@@ -8,9 +8,10 @@ import difflib
 from dataclasses import dataclass
 from datetime import date
 
-from nl2sql.semantics.lexicon import stem, synonyms, tokenize
+from nl2sql.semantics.lexicon import STOP_WORDS, stem, synonyms, tokenize
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.reader import Reader, _left_out, _split_directives, expand_definitions
+from nl2sql.semantics.rules.metric import metrics_named, segments_named
 
 __all__ = ["Coverage", "WRITE_VERBS", "nearest_columns", "question_coverage"]
 
@@ -43,7 +44,12 @@ def question_coverage(reader: Reader, question: str, *, today: date | None = Non
     # the reader's own parse (same package), with the same scope as its reading: it is cached, not done again
     content_tokens, _ = _split_directives(tokens) if tokens else ([], [])
     parse = reader._parse(content_tokens, today or date.today(), scope)  # noqa: SLF001
-    unread, linked = _left_out(parse, set())
+    # the admin's metrics and segments name something too ("revenue", "active products")
+    metrics = metrics_named(reader.model, parse.words)
+    layer = {i for f in (*metrics, *segments_named(reader.model, parse.words, metrics)) for i in f.tokens}
+    unread, linked = _left_out(parse, layer)
+    linked = tuple(dict.fromkeys((*linked, *(parse.tokens[i].text for i in sorted(layer)
+                                             if parse.tokens[i].kind == "word" and parse.words[i] not in STOP_WORDS))))
     content = tuple(dict.fromkeys((*linked, *unread)))
     first = next((t.lower for t in parse.tokens if t.kind == "word" and t.lower not in ("please", "can", "could",
                                                                                           "you", "would", "kindly")),

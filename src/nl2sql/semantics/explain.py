@@ -72,6 +72,9 @@ class _Describer:
         return words
 
     def expr(self, node: Expr) -> str:
+        metric = next((m for m in self.model.metrics if m.expr == node), None)
+        if metric is not None:
+            return metric.readback  # "revenue (sum of quantity × unit price, cancelled orders excluded)"
         if isinstance(node, Col):
             return self.column(node)
         if isinstance(node, Lit):
@@ -165,8 +168,12 @@ class _Describer:
                 else:
                     by.append(self.expr(o.expr))
             parts[0] += " by " + ", ".join(dict.fromkeys(by))
-        if plan.where is not None:
-            parts.append("where " + self.condition(plan.where))
+        where = self._without_metric_filters(plan)
+        segments = [s for s in self.model.segments if s.condition in where]
+        where = [c for c in where if not any(s.condition == c for s in segments)]
+        parts += [f"only {s.name} ({self.condition(s.condition)})" for s in segments]
+        if where:
+            parts.append("where " + " and ".join(self.condition(c) for c in where))
         if plan.having is not None:
             parts.append("keeping those where " + self.condition(plan.having))
         if plan.order_by:
@@ -177,7 +184,8 @@ class _Describer:
                 if isinstance(first.expr, Col) and first.expr.column in self.model.entity(first.expr.table).display:
                     order = "alphabetically" + (" from Z" if first.desc else "")
                 else:
-                    order = f"{'highest' if first.desc else 'lowest'} {self.expr(first.expr)} first"
+                    named = next((m.name for m in self.model.metrics if m.expr == first.expr), None)
+                    order = f"{'highest' if first.desc else 'lowest'} {named or self.expr(first.expr)} first"
                 parts.append(order)
                 if plan.limit:
                     parts.append(f"top {plan.limit}")
@@ -186,6 +194,17 @@ class _Describer:
         if plan.distinct:
             parts.append("each listed once")
         return ", ".join(parts)
+
+    def _without_metric_filters(self, plan: QueryPlan) -> list[Condition]:
+        """The plan's conditions less those of the metrics it shows (their read-back says them already)."""
+        if plan.where is None:
+            return []
+        items = list(plan.where.items) if isinstance(plan.where, AllOf) else [plan.where]
+        said: list[Condition] = []
+        for metric in self.model.metrics:
+            if metric.where is not None and any(o.expr == metric.expr for o in plan.select):
+                said += list(metric.where.items) if isinstance(metric.where, AllOf) else [metric.where]
+        return [c for c in items if c not in said]
 
     def _is_label(self, expr: Expr) -> bool:
         if not isinstance(expr, Col):

@@ -17,7 +17,10 @@ from functools import cache, cached_property
 from typing import Literal
 
 from nl2sql.catalog import AGGREGATES as CATALOG_AGGREGATES, COLUMN_ROLES, PromptSchema, PromptTable
+from nl2sql.semantics.layer import MetricDef, SegmentDef, build_layer
 from nl2sql.semantics.lexicon import STOP_WORDS, Segmenter, common_prefix, identifier_words, normalize, stem
+from nl2sql.semantics.plan import Col
+from nl2sql.semantics.synonyms import value_synonyms
 
 __all__ = ["Attribute", "Entity", "JoinEdge", "SemanticModel", "build_semantic_model"]
 
@@ -148,6 +151,10 @@ class SemanticModel:
     entities: Mapping[str, Entity]
     joins: tuple[JoinEdge, ...]
     values: Mapping[str, tuple[ValueEntry, ...]] = field(default_factory=dict)
+    # the admin's semantic layer (semantics/layer.py); definitions the plan can't express are in layer_problems
+    metrics: tuple[MetricDef, ...] = ()
+    segments: tuple[SegmentDef, ...] = ()
+    layer_problems: tuple[str, ...] = ()
 
     def entity(self, table: str) -> Entity:
         found = self.entities.get(table)
@@ -340,6 +347,16 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
                 key = normalize(value)
                 if key:
                     values.setdefault(key, []).append(ValueEntry(entity.table, attribute.name, value))
+    # the words people use for values (California for CA): the admin's, then general knowledge that fits
+    for table in schema.tables:
+        for column in table.columns:
+            for value, words in value_synonyms(column.values, column.value_synonyms).items():
+                for word in words:
+                    key = normalize(word)
+                    entry = ValueEntry(table.qualified_name, column.name, value)
+                    if key and entry not in values.get(key, ()):
+                        values.setdefault(key, []).append(entry)
+    metrics, segments, problems = build_layer(schema.metrics, schema.dialect, _resolver(entities))
     return SemanticModel(
         connection_id=schema.connection_id,
         version=schema.version,
@@ -347,7 +364,26 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
         entities=entities,
         joins=tuple(joins),
         values={k: tuple(v) for k, v in values.items()},
+        metrics=metrics,
+        segments=segments,
+        layer_problems=problems,
     )
+
+
+def _resolver(entities: Mapping[str, Entity]):
+    """`table.column` as an admin writes it (plain or schema-qualified table, any case) -> the model's column;
+    a column without a table must be the only one of that name. KeyError names what is unknown."""
+    def resolve(table: str | None, column: str) -> Col:
+        candidates = list(entities.values())
+        if table:
+            wanted = table.lower()
+            candidates = [e for e in candidates if e.table.lower() == wanted or e.name.lower() == wanted]
+        found = [Col(e.table, a.name) for e in candidates for a in e.attributes if a.name.lower() == column.lower()]
+        if len(found) != 1:
+            raise KeyError(f"{table}.{column}" if table else column)
+        return found[0]
+
+    return resolve
 
 
 def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[JoinEdge]:

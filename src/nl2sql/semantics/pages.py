@@ -89,7 +89,7 @@ class SemanticsPages(Controller):
         stored = {t.qualified_name: t for t in schema.tables}
         return {"user": user, "connection": connection, "model": model, "stored": stored, "roles": COLUMN_ROLES,
                 "aggregates": AGGREGATES, "answers_to": answers_to(model, schema), "message": None,
-                "error": None} | extra
+                "error": None, "metrics": schema.metrics, "trial": None} | extra
 
     @get("/")
     async def show(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
@@ -126,6 +126,53 @@ class SemanticsPages(Controller):
             return render(request, "semantics/model.html", ctx, status_code=exc.status_code)
         ctx = await self._context(request, catalog_service, name, message=f"Saved {table}.")
         return render(request, "semantics/model.html", ctx)
+
+
+    # the semantic layer: metrics and segments ------------------------------------------------------------------
+
+    async def _layer_done(self, request: Request, catalog: CatalogService, name: str, action) -> Template:
+        """Run one change of the layer; the page again with what it did, or with the reason it was refused."""
+        try:
+            extra = await action()
+        except AppError as exc:
+            ctx = await self._context(request, catalog, name, error=exc.detail)
+            return render(request, "semantics/model.html", ctx, status_code=exc.status_code)
+        return render(request, "semantics/model.html", await self._context(request, catalog, name, **extra))
+
+    @post("/metrics", guards=[requires_admin])
+    async def add_metric(
+        self, request: Request, catalog_service: CatalogService, name: str, data: Annotated[dict[str, Any], Form]
+    ) -> Template:
+        connection = await catalog_service.get_connection(name)
+        spec = {key: _text(data, key) for key in ("kind", "name", "expression", "filters", "time_column", "synonyms",
+                                                   "description", "format")}
+
+        async def action() -> dict[str, Any]:
+            saved = await catalog_service.add_metric(current_user(request), connection.id, spec)
+            return {"message": f"Saved the {saved.kind} {saved.name!r}: it was tried on the data first."}
+
+        return await self._layer_done(request, catalog_service, name, action)
+
+    @post("/metrics/{metric_id:int}/delete", guards=[requires_admin])
+    async def delete_metric(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int) -> Template:
+        connection = await catalog_service.get_connection(name)
+
+        async def action() -> dict[str, Any]:
+            await catalog_service.delete_metric(current_user(request), connection.id, metric_id)
+            return {"message": "Deleted."}
+
+        return await self._layer_done(request, catalog_service, name, action)
+
+    @post("/metrics/{metric_id:int}/try", guards=[requires_admin])
+    async def try_metric(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int) -> Template:
+        connection = await catalog_service.get_connection(name)
+
+        async def action() -> dict[str, Any]:
+            stored = await catalog_service.get_metric(connection.id, metric_id)
+            _, found = await catalog_service.check_metric(connection.id, stored.spec(), metric_id)
+            return {"trial": found} if hasattr(found, "sql") else {"message": f"{stored.name}: {found}"}
+
+        return await self._layer_done(request, catalog_service, name, action)
 
 
 page_routes = [SemanticsPages]

@@ -33,6 +33,7 @@ from nl2sql.semantics.rules.comparison import (
 from nl2sql.semantics.rules.coordination import aggregate_chains, column_beside_aggregate, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
+from nl2sql.semantics.rules.metric import layer_filters, layer_terms, metrics_named, segments_named
 from nl2sql.semantics.rules.ordering import order_phrase
 from nl2sql.semantics.rules.projection import asks_distinct, list_columns, set_of_values, shown_of_group
 from nl2sql.semantics.plan import (
@@ -245,9 +246,10 @@ class Reader:
             aggregates.add("avg")
         ordered = any(w in SUPERLATIVES for w in words) or _order_cues(words) is not None
         limit, _ = _limit(content)
-        return QuestionTerms(tuple(frozenset(m) for _, m in sorted(meanings.items())),
+        return layer_terms(self.model, words, meanings, QuestionTerms(  # the admin's words (rules/metric.py)
+                             tuple(frozenset(m) for _, m in sorted(meanings.items())),
                              frozenset(v for v in values if v), frozenset(numbers), normalize(question),
-                             frozenset(aggregates), ordered, limit)
+                             frozenset(aggregates), ordered, limit))
 
     # -- parsing ----------------------------------------------------------------------------------------------
 
@@ -388,6 +390,12 @@ class Reader:
                 measures.append(options[0])
                 measure_alternatives.append(options)
         measures = self._coordinated_measures(p, agg_cues, measures)
+        # the admin's metrics are what they measure, whatever aggregate words name them (rules/metric.py)
+        named_metrics = metrics_named(self.model, words)
+        if named_metrics:
+            measures = sorted([m for m in measures if not any(m.tokens & f.tokens for f in named_metrics)] + [
+                _Measure(f.definition.expr, f.definition.table, set(f.tokens), f.definition.output)  # type: ignore[union-attr]
+                for f in named_metrics], key=lambda m: min(m.tokens, default=0))
         # a column whose own name holds the aggregate word ("total_weight", "num_passengers", "average_score")
         for link in column_links:
             if link.score < 0.75:
@@ -467,6 +475,10 @@ class Reader:
         filters += compared
         # flags and presence: "with exams", "without a minor", "not part of any organization"
         filters += self._flag_filters(p)
+        # a metric's own filters, and the admin's segments ("active products")
+        named_segments = segments_named(self.model, words, named_metrics)
+        filters = [f for f in filters if not any(f.tokens & s.tokens for s in named_segments)] + [
+            _Filter(c, t, u) for c, t, u in layer_filters(named_metrics, named_segments)]
 
         # -- grouping
         groups: list[tuple[list[Expr], str, set[int]]] = []  # (exprs, table, tokens)

@@ -1,0 +1,185 @@
+"""The admin's semantic layer of a connection: metrics and segments (checked against the data before they are
+stored) and value synonyms per column."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+
+from nl2sql.auth import User
+from nl2sql.catalog.base import CatalogCore
+from nl2sql.catalog.dto import METRIC_FORMATS, METRIC_KINDS, Metric, PromptSchema
+from nl2sql.catalog.models import ColumnRow, MetricRow
+from nl2sql.catalog.rows import to_metric
+from nl2sql.db import utcnow
+from nl2sql.errors import AppError, ConflictError, NotFoundError, UnavailableError, ValidationFailed
+
+def metric_fields(spec: dict[str, Any]) -> dict[str, Any]:
+    """An admin's metric or segment, checked for shape (not yet against the data)."""
+    if not isinstance(spec, dict):
+        raise ValidationFailed("a metric must be an object")
+    kind = str(spec.get("kind") or "metric")
+    if kind not in METRIC_KINDS:
+        raise ValidationFailed(f"kind must be one of {', '.join(METRIC_KINDS)}")
+    name = " ".join(str(spec.get("name") or "").split())
+    if not name or len(name) > 100:
+        raise ValidationFailed("a name of 1 to 100 characters is needed")
+    expression = str(spec.get("expression") or "").strip()
+    if not expression or len(expression) > 2000:
+        raise ValidationFailed("the " + ("formula" if kind == "metric" else "condition") + " is empty or too long")
+    fmt = str(spec.get("format") or "plain")
+    if fmt not in METRIC_FORMATS:
+        raise ValidationFailed(f"format must be one of {', '.join(METRIC_FORMATS)}")
+
+    def texts(key: str) -> tuple[str, ...]:
+        value = spec.get(key) or []
+        if isinstance(value, str):
+            value = [v for v in value.replace("\n", ",").split(",")] if key == "synonyms" else value.splitlines()
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ValidationFailed(f"{key} must be a list of texts")
+        return tuple(v.strip() for v in value if v.strip())
+
+    return {"kind": kind, "name": name, "expression": expression, "filters": texts("filters"),
+            "time_column": str(spec.get("time_column") or "").strip(), "synonyms": texts("synonyms"),
+            "description": str(spec.get("description") or "").strip(), "format": fmt}
+
+
+class LayerPart(CatalogCore):
+    """Metrics, segments and value synonyms."""
+
+    async def metrics(self, connection_id: int, kind: str | None = None) -> list[Metric]:
+        query = sa.select(MetricRow).where(MetricRow.connection_id == connection_id)
+        if kind:
+            query = query.where(MetricRow.kind == kind)
+        async with self._sessions() as db:
+            return [to_metric(r) for r in await db.scalars(query.order_by(MetricRow.kind, MetricRow.name))]
+
+    async def get_metric(self, connection_id: int, metric_id: int) -> Metric:
+        async with self._sessions() as db:
+            row = await db.get(MetricRow, metric_id)
+            if row is None or row.connection_id != connection_id:
+                raise NotFoundError(f"no metric {metric_id}")
+            return to_metric(row)
+
+    async def check_metric(self, connection_id: int, spec: dict[str, Any], metric_id: int = 0) -> tuple[Metric, Any]:
+        """The metric as it would be stored and what its check found, or ValidationFailed with the reason."""
+        fields = metric_fields(spec)
+        metric = Metric(metric_id, connection_id, **fields)
+        schema = await self.schema_for_prompt(connection_id)  # type: ignore[attr-defined]
+        others = tuple(m for m in schema.metrics if m.id != metric_id and not (m.kind == metric.kind and m.name == metric.name))
+        schema = dataclasses.replace(schema, metrics=others + (metric,))
+        try:
+            engine = await self.engine(connection_id)
+        except UnavailableError as exc:
+            raise ValidationFailed(f"the metric can't be tried: {exc.detail}") from None
+        check = self._metric_check
+        try:
+            found = await anyio.to_thread.run_sync(lambda: check(metric, schema, engine))
+        except ValidationFailed:
+            raise
+        except AppError as exc:
+            raise ValidationFailed(exc.detail) from None
+        return metric, found
+
+    async def add_metric(self, actor: User | None, connection_id: int, spec: dict[str, Any]) -> Metric:
+        metric, _ = await self.check_metric(connection_id, spec)
+        now = utcnow()
+        async with self._change(connection_id) as change:
+            db = change.db
+            await self._refuse_same_name(db, connection_id, metric)
+            row = MetricRow(connection_id=connection_id, **_row_fields(metric), created_at=now, updated_at=now)
+            db.add(row)
+            await db.flush()
+            change.audit(actor, f"catalog.{metric.kind}.create", f"connection:{connection_id}/{metric.kind}:{row.id}",
+                         after=metric.spec())
+            result = to_metric(row)
+        return result
+
+    async def update_metric(self, actor: User | None, connection_id: int, metric_id: int, spec: dict[str, Any]) -> Metric:
+        metric, _ = await self.check_metric(connection_id, spec, metric_id)
+        async with self._change(connection_id) as change:
+            db = change.db
+            row = await db.get(MetricRow, metric_id)
+            if row is None or row.connection_id != connection_id:
+                raise NotFoundError(f"no metric {metric_id}")
+            await self._refuse_same_name(db, connection_id, metric, metric_id)
+            before = to_metric(row).spec()
+            for key, value in _row_fields(metric).items():
+                setattr(row, key, value)
+            row.updated_at = utcnow()
+            change.audit(actor, f"catalog.{metric.kind}.update", f"connection:{connection_id}/{metric.kind}:{row.id}",
+                         before, metric.spec())
+            result = to_metric(row)
+        return result
+
+    async def delete_metric(self, actor: User | None, connection_id: int, metric_id: int) -> None:
+        async with self._change(connection_id) as change:
+            db = change.db
+            row = await db.get(MetricRow, metric_id)
+            if row is None or row.connection_id != connection_id:
+                raise NotFoundError(f"no metric {metric_id}")
+            change.audit(actor, f"catalog.{row.kind}.delete", f"connection:{connection_id}/{row.kind}:{row.id}",
+                         before=to_metric(row).spec())
+            await db.delete(row)
+
+    async def set_value_synonyms(self, actor: User | None, connection_id: int, table: str, column: str,
+                                 synonyms: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+        """Replace a column's value synonyms ({value: [words]}); an empty mapping clears them."""
+        if not isinstance(synonyms, dict):
+            raise ValidationFailed("value synonyms must map each value to a list of words")
+        clean: dict[str, list[str]] = {}
+        for value, words in synonyms.items():
+            if isinstance(words, str):
+                words = words.split(",")
+            if not isinstance(words, list | tuple) or not all(isinstance(w, str) for w in words):
+                raise ValidationFailed(f"the synonyms of {value!r} must be a list of words")
+            kept = [" ".join(w.split()) for w in words if w.strip()]
+            if str(value).strip() and kept:
+                clean[str(value).strip()] = kept
+        async with self._change(connection_id) as change:
+            db = change.db
+            table_row = await self._table_row(db, connection_id, table)
+            row = await db.scalar(sa.select(ColumnRow).where(ColumnRow.table_id == table_row.id,
+                                                             ColumnRow.name == column))
+            if row is None:
+                raise NotFoundError(f"no column {column!r} in {table}")
+            before = dict(row.value_synonyms or {})
+            if before != clean:
+                row.value_synonyms = clean
+                change.audit(actor, "catalog.value_synonyms.update", f"connection:{connection_id}/column:{row.id}",
+                             before, clean)
+        return {k: tuple(v) for k, v in clean.items()}
+
+    async def _import_metrics(self, actor: User | None, connection_id: int, specs: list[dict[str, Any]],
+                              ) -> tuple[int, list[tuple[int, str]]]:
+        """Add or replace (by kind and name) each metric; one refused is an error of its position, not the end."""
+        existing = {(m.kind, m.name.lower()): m for m in await self.metrics(connection_id)}
+        added, errors = 0, []
+        for number, spec in enumerate(specs, 1):
+            try:
+                key = (str(spec.get("kind") or "metric"), " ".join(str(spec.get("name") or "").split()).lower())
+                if key in existing:
+                    await self.update_metric(actor, connection_id, existing[key].id, spec)
+                else:
+                    await self.add_metric(actor, connection_id, spec)
+                added += 1
+            except (ValidationFailed, ConflictError) as exc:
+                errors.append((number, f"{spec.get('kind') or 'metric'} {spec.get('name')!r}: {exc.detail}"))
+        return added, errors
+
+    @staticmethod
+    async def _refuse_same_name(db, connection_id: int, metric: Metric, except_id: int | None = None) -> None:
+        found = await db.scalar(sa.select(MetricRow.id).where(
+            MetricRow.connection_id == connection_id, MetricRow.kind == metric.kind,
+            sa.func.lower(MetricRow.name) == metric.name.lower()))
+        if found is not None and found != except_id:
+            raise ConflictError(f"{metric.kind} #{found} is already named {metric.name!r}: edit that one instead")
+
+
+def _row_fields(metric: Metric) -> dict[str, Any]:
+    spec = metric.spec()
+    spec.pop("kind")
+    return {"kind": metric.kind, **spec}

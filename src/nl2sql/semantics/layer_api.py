@@ -1,0 +1,109 @@
+"""REST routes of a connection's semantic layer: metrics and segments (list, create, edit, delete, try: the value
+and the SQL) and value synonyms, under /api/v1/connections/{name}/."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from litestar import Controller, Request, delete, get, post, put
+
+from nl2sql.auth import current_user, requires_admin, requires_user
+from nl2sql.catalog import CatalogService, Metric
+from nl2sql.semantics.trial import Trial
+
+
+class MetricBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    expression: str  # a metric's formula (`sum(order_items.quantity * order_items.unit_price)`), a segment's condition
+    kind: Literal["metric", "segment"] = "metric"
+    filters: list[str] = []  # SQL conditions every use of the metric applies
+    time_column: str = ""  # table.column it is reported by
+    synonyms: list[str] = []
+    description: str = ""
+    format: Literal["plain", "currency", "percent"] = "plain"
+
+
+class ValueSynonymsBody(msgspec.Struct, forbid_unknown_fields=True):
+    table: str
+    column: str
+    synonyms: dict[str, list[str]]  # value -> the words people use for it; {} clears them
+
+
+class TrialOut(msgspec.Struct):
+    """A definition tried against the data: the SQL that computes it, its value (a segment: its row count), its
+    read-back."""
+
+    metric: Metric
+    sql: str
+    value: Any
+    readback: str
+
+
+def _trial(metric: Metric, found: Any) -> TrialOut:
+    if isinstance(found, Trial):
+        value = found.value if isinstance(found.value, int) else float(found.value)
+        return TrialOut(metric, found.sql, value, found.readback)
+    return TrialOut(metric, "", None, str(found))
+
+
+class LayerController(Controller):
+    path = "/api/v1/connections/{name:str}"
+    tags = ["semantics"]
+    guards = [requires_user]
+
+    @get("/metrics", summary="The connection's metrics and segments (?kind=metric or segment)")
+    async def list_metrics(self, request: Request, catalog_service: CatalogService, name: str,
+                           kind: Literal["metric", "segment"] | None = None) -> list[Metric]:
+        connection = await catalog_service.visible_connection(current_user(request), name)
+        return await catalog_service.metrics(connection.id, kind)
+
+    @post("/metrics", summary="Add a metric or segment (admin): it must compile for the connection's dialect, pass "
+                              "the SQL guard and return a number (a segment: count its rows), or it is refused with "
+                              "the reason", guards=[requires_admin])
+    async def add_metric(self, request: Request, catalog_service: CatalogService, name: str, data: MetricBody) -> Metric:
+        connection = await catalog_service.get_connection(name)
+        return await catalog_service.add_metric(current_user(request), connection.id, msgspec.structs.asdict(data))
+
+    @post("/metrics/try", summary="Try a metric or segment without saving it: its SQL and value (admin)",
+          guards=[requires_admin], status_code=200)
+    async def try_new(self, catalog_service: CatalogService, name: str, data: MetricBody) -> TrialOut:
+        connection = await catalog_service.get_connection(name)
+        return _trial(*await catalog_service.check_metric(connection.id, msgspec.structs.asdict(data)))
+
+    @get("/metrics/{metric_id:int}", summary="One metric or segment")
+    async def get_metric(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int) -> Metric:
+        connection = await catalog_service.visible_connection(current_user(request), name)
+        return await catalog_service.get_metric(connection.id, metric_id)
+
+    @post("/metrics/{metric_id:int}/try", summary="Try a stored metric or segment: its SQL and value today",
+          status_code=200)
+    async def try_stored(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int) -> TrialOut:
+        connection = await catalog_service.visible_connection(current_user(request), name)
+        stored = await catalog_service.get_metric(connection.id, metric_id)
+        return _trial(*await catalog_service.check_metric(connection.id, stored.spec(), metric_id))
+
+    @put("/metrics/{metric_id:int}", summary="Replace a metric or segment (admin; tried like a new one)",
+         guards=[requires_admin])
+    async def update_metric(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int,
+                            data: MetricBody) -> Metric:
+        connection = await catalog_service.get_connection(name)
+        return await catalog_service.update_metric(current_user(request), connection.id, metric_id,
+                                                   msgspec.structs.asdict(data))
+
+    @delete("/metrics/{metric_id:int}", summary="Delete a metric or segment (admin)", guards=[requires_admin])
+    async def delete_metric(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int) -> None:
+        connection = await catalog_service.get_connection(name)
+        await catalog_service.delete_metric(current_user(request), connection.id, metric_id)
+
+    @put("/value-synonyms", summary="Set a column's value synonyms (admin): {value: [words]}, e.g. "
+                                    '{"CA": ["California"]}; {} clears them', guards=[requires_admin])
+    async def set_value_synonyms(self, request: Request, catalog_service: CatalogService, name: str,
+                                 data: ValueSynonymsBody) -> dict[str, list[str]]:
+        connection = await catalog_service.get_connection(name)
+        kept = await catalog_service.set_value_synonyms(current_user(request), connection.id, data.table, data.column,
+                                                        data.synonyms)
+        return {value: list(words) for value, words in kept.items()}
+
+
+api_routes = [LayerController]
