@@ -117,9 +117,15 @@ async def test_search_knowledge_finds_verified_queries_and_instructions(served):
 
 
 async def test_the_schema_resource_and_the_prompt(served):
+    async with mcp_client(served.url, served.stranger_key) as client:
+        assert (await client.list_resources()).resources == []  # no grant, no schema to read
+        with pytest.raises(MCPError, match="no connection named 'demo'"):
+            await client.read_resource("nl2sql://connections/demo/schema")
     async with mcp_client(served.url, served.analyst_key) as client:
+        listed = (await client.list_resources()).resources
         read = await client.read_resource("nl2sql://connections/demo/schema")
         prompt = await client.get_prompt("analyse_question", {"connection": "demo", "question": "Top customers?"})
+    assert [(str(r.uri), r.mime_type) for r in listed] == [("nl2sql://connections/demo/schema", "application/json")]
     schema = json.loads(read.contents[0].text)
     assert schema["connection"] == "demo" and {"orders", "customers"} <= {t["name"] for t in schema["tables"]}
     text = prompt.messages[0].content.text
@@ -211,19 +217,23 @@ async def test_a_used_up_token_quota_is_a_tool_error_and_no_model_call(served):
 async def test_each_call_is_a_request_record_filterable_on_the_log_and_usage(served):
     async with mcp_client(served.url, served.analyst_key) as client:
         await client.call_tool("ask", {"connection": "demo", "question": "How many customers are there?"})
+        unknown = await client.call_tool("drop_everything", {})
+    assert unknown.is_error
     engine = sa.create_engine(sync_url(served.settings.database.url), poolclass=sa.pool.NullPool)
     for _ in range(50):  # records are written in batches every half second
         with engine.connect() as conn:
             rows = conn.execute(sa.text(
                 "SELECT route, user_id, api_key_id, status FROM gateway_requests WHERE route LIKE '/mcp%' "
                 "AND user_id = :u ORDER BY at"), {"u": served.analyst_id}).all()
-        if any(r.route == "/mcp tools/call ask" for r in rows):
+        if {"/mcp tools/call ask", "/mcp tools/call ?"} <= {r.route for r in rows}:
             break
         await asyncio.sleep(0.1)
     engine.dispose()
     asked = [r for r in rows if r.route == "/mcp tools/call ask"]
     assert asked and all(r.api_key_id is not None and r.status == 200 for r in asked)
     assert any(r.route == "/mcp initialize" for r in rows)
+    # routes are metric labels: a name the server doesn't know is recorded as `?`, never as sent
+    assert any(r.route == "/mcp tools/call ?" for r in rows) and not any("drop_everything" in r.route for r in rows)
     async with httpx.AsyncClient(base_url=served.url, headers=bearer(served.admin_key)) as api:
         logged = (await api.get("/api/v1/logs", params={"channel": "mcp", "user_id": served.analyst_id})).json()
         usage = (await api.get("/api/v1/usage", params={"group_by": "channel"})).json()

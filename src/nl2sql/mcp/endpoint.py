@@ -12,7 +12,6 @@ from typing import Any
 
 from litestar.handlers import ASGIRouteHandler, asgi
 from litestar.types import Message, Receive, Scope, Send
-from mcp.server.mcpserver import MCPServer
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE, TransportSecuritySettings
 
@@ -22,7 +21,7 @@ from nl2sql.catalog import CatalogService
 from nl2sql.errors import AppError, RateLimitedError
 from nl2sql.gateway import Gateway, note_outcome, note_route
 from nl2sql.mcp.caller import Caller, calling
-from nl2sql.mcp.tools import INSTRUCTIONS, Toolbox
+from nl2sql.mcp.tools import INSTRUCTIONS, PROMPT_NAMES, SCHEMA_URI, TOOL_NAMES, Nl2sqlServer, Toolbox
 from nl2sql.retrieval import Retriever
 from nl2sql.settings import McpSettings
 
@@ -31,8 +30,13 @@ log = logging.getLogger("nl2sql.mcp")
 PATH = "/mcp"
 # JSON-RPC error codes of the endpoint's own refusals (the implementation-defined server-error range)
 UNAUTHORIZED, FORBIDDEN, RATE_LIMITED, UNAVAILABLE, TOO_LARGE = -32001, -32003, -32029, -32004, -32013
-# handshake and keep-alive: not counted against the rate limit (a client opens with two of them)
-UNCOUNTED = ("initialize", "ping")
+# handshake and keep-alive: not counted against the rate limit (a client opens with one of them)
+UNCOUNTED = ("initialize", "server/discover", "ping")
+METHODS = frozenset({
+    "initialize", "server/discover", "ping", "tools/list", "tools/call", "resources/list", "resources/templates/list",
+    "resources/read", "resources/subscribe", "resources/unsubscribe", "prompts/list", "prompts/get",
+    "completion/complete", "logging/setLevel",
+})
 
 
 class McpEndpoint:
@@ -50,8 +54,8 @@ class McpEndpoint:
         if not self.settings.enabled:
             yield
             return
-        server = MCPServer("nl2sql", title="nl2sql", instructions=INSTRUCTIONS, version="0.1.0")
-        Toolbox(ask_service, catalog, retriever, max_rows=min(self.settings.max_rows, row_cap)).register(server)
+        toolbox = Toolbox(ask_service, catalog, retriever, max_rows=min(self.settings.max_rows, row_cap))
+        server = Nl2sqlServer(toolbox, name="nl2sql", title="nl2sql", instructions=INSTRUCTIONS, version="0.1.0")
         # keys, not cookies, authenticate here, so a rebinding page can't borrow a browser's credentials: the Host
         # check is left off, and any name a load balancer uses works
         server.streamable_http_app(stateless_http=True, json_response=False,
@@ -85,7 +89,8 @@ class McpEndpoint:
                 return
             receive = _replay(body, receive)
             methods = _methods(body)
-        note_route(" ".join([PATH, *methods]) if methods else f"{PATH} {scope.get('method', 'GET')}")
+        named = methods[0] if len(methods) == 1 else "batch" if methods else scope.get("method", "GET")
+        note_route(f"{PATH} {named}")
         principal = await self._admit(scope, send, methods)
         if principal is None:
             return
@@ -152,7 +157,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 def _methods(body: bytes) -> list[str]:
     """The JSON-RPC requests in the body, each as `method` or `tools/call <tool>`; notifications and answers are
-    not requests. Unparseable bodies are the SDK's to refuse."""
+    not requests. Only names the server knows are kept (`?` for others): routes are metric labels, and a caller
+    must not be able to mint new ones. Unparseable bodies are the SDK's to refuse."""
     try:
         parsed = json.loads(body) if body else None
     except ValueError:
@@ -162,9 +168,14 @@ def _methods(body: bytes) -> list[str]:
     for message in messages:
         if not isinstance(message, dict) or "id" not in message or not isinstance(message.get("method"), str):
             continue
+        method = message["method"] if message["method"] in METHODS else "?"
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
-        target = params.get("name") or params.get("uri")
-        named.append(f"{message['method']} {target}"[:120] if isinstance(target, str) else message["method"])
+        if method in ("tools/call", "prompts/get"):
+            name = params.get("name")
+            method += f" {name}" if name in TOOL_NAMES + PROMPT_NAMES else " ?"
+        elif method == "resources/read":
+            method += " schema" if SCHEMA_URI.fullmatch(str(params.get("uri", ""))) else " ?"
+        named.append(method)
     return named
 
 

@@ -4,15 +4,16 @@ flow, the guard, the catalog, retrieval), acting as the API key's user with that
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.server.mcpserver.prompts.base import UserMessage
-from mcp_types import ToolAnnotations
+from mcp_types import Resource, ToolAnnotations
 from pydantic import Field
 
 from nl2sql.answers import AskResponse, AskService
@@ -26,6 +27,11 @@ from nl2sql.mcp.shapes import (
 from nl2sql.retrieval import Retriever
 
 ConnectionArg = Annotated[str, Field(description="A connection's name, from list_connections")]
+
+TOOL_NAMES = ("list_connections", "describe_schema", "ask", "run_sql", "search_knowledge")
+PROMPT_NAMES = ("analyse_question",)
+SCHEMA_TEMPLATE = "nl2sql://connections/{connection}/schema"
+SCHEMA_URI = re.compile(r"nl2sql://connections/[^/]+/schema")
 
 # past this many tables, an unpruned description lists tables without their columns
 FULL_SCHEMA_TABLES = 40
@@ -150,9 +156,19 @@ class Toolbox:
 
     # -- resources and prompt -------------------------------------------------------------------------
 
+    async def schema_resources(self) -> list[Resource]:
+        """The schema resource of each database the caller may ask (resources/list)."""
+        connections = await self.ask_service.connections(current_caller().user)
+        return [Resource(uri=SCHEMA_TEMPLATE.format(connection=c.name), name=f"{c.name} schema",
+                         title=f"Schema of {c.name}", description=c.description or None, mime_type="application/json")
+                for c in connections]
+
     async def schema_resource(self, connection: str) -> str:
         """A database's schema (every included table, its columns, keys and joins) as JSON."""
-        described = await self.describe_schema(connection)
+        try:
+            described = await self.describe_schema(connection)
+        except ToolError as error:
+            raise ResourceError(str(error)) from None
         return described.model_dump_json(indent=1)
 
     def analyse_question(self, connection: str, question: str) -> list[UserMessage]:
@@ -193,9 +209,21 @@ class Toolbox:
         server.add_tool(self.run_sql, name="run_sql", title="Run read-only SQL", annotations=read_only)
         server.add_tool(self.search_knowledge, name="search_knowledge", title="Search curated knowledge",
                         annotations=repeatable)
-        server.resource("nl2sql://connections/{connection}/schema", name="schema", title="Database schema",
+        server.resource(SCHEMA_TEMPLATE, name="schema", title="Database schema",
                         mime_type="application/json")(self.schema_resource)
         server.prompt("analyse_question", title="Analyse a question")(self.analyse_question)
+
+
+class Nl2sqlServer(MCPServer):
+    """The SDK's server, with the caller's own databases among its listed resources."""
+
+    def __init__(self, toolbox: Toolbox, **options) -> None:
+        super().__init__(**options)
+        self._toolbox = toolbox
+        toolbox.register(self)
+
+    async def list_resources(self) -> list[Resource]:
+        return [*await super().list_resources(), *await self._toolbox.schema_resources()]
 
 
 def _named_tables(schema: PromptSchema, names: list[str]) -> list:
