@@ -362,3 +362,32 @@ async def test_a_true_conflict_stops_the_publish_until_someone_says_which_side_w
         (f"golden_query:{golden.id}", "changed", "deleted")]
     await catalog.publish_draft(admin, "shop", "draft")
     assert await catalog.golden_queries(shop.connection.id) == []
+
+
+async def test_a_drafted_metric_is_read_on_the_draft_and_goes_live_on_publish(shop):
+    catalog, admin = shop.catalog, shop.admin
+    revenue = {"name": "revenue", "expression": "sum(orders.amount)", "filters": ["orders.status = 'shipped'"],
+               "synonyms": ["sales"]}
+    draft = (await catalog.create_draft(admin, "shop")).connection
+    await catalog.add_metric(admin, draft.id, revenue)
+    await catalog.set_value_synonyms(admin, draft.id, "orders", "status", {"new": ["pending"]})
+    changes = {(c.kind, c.action, c.field) for c in (await catalog.draft("shop")).changes}
+    assert changes == {("metric", "add", ""), ("column", "update", "value_synonyms")}
+    assert await catalog.metrics(shop.connection.id) == []
+    # the engine reads the draft with its metric (a trial measures exactly what publishing would do)
+    service = _service(shop)._answers
+    answer = await service.generate_sql(admin, "What is the total revenue?", draft.name)
+    assert "SUM(orders.amount)" in answer.sql and "orders.status = 'shipped'" in answer.sql, answer.sql
+
+    await catalog.publish_draft(admin, "shop")
+    live = await catalog.metrics(shop.connection.id)
+    assert [(m.name, m.filters) for m in live] == [("revenue", ("orders.status = 'shipped'",))]
+    status = {c.name: c for c in (await catalog.table(shop.connection.id, "orders")).columns}["status"]
+    assert status.value_synonyms == {"new": ("pending",)}
+
+    # a later draft that deletes it removes it live
+    draft = (await catalog.create_draft(admin, "shop")).connection
+    await catalog.delete_metric(admin, draft.id, (await catalog.metrics(draft.id))[0].id)
+    assert {(c.kind, c.action) for c in (await catalog.draft("shop")).changes} == {("metric", "remove")}
+    await catalog.publish_draft(admin, "shop")
+    assert await catalog.metrics(shop.connection.id) == []

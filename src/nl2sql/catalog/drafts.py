@@ -2,7 +2,7 @@
 
 A draft is a connection row of its own (`draft_of` names the live one) holding a copy of the live catalog:
 tables, columns and their curation (descriptions, business names, synonyms, included and sensitive flags,
-semantic corrections), foreign keys, join hints, instructions and golden queries. Because it is an ordinary
+semantic corrections, value synonyms), foreign keys, join hints, instructions, golden queries, metrics and segments. Because it is an ordinary
 connection, the engine answers on it unchanged, so an evaluation on the draft measures exactly what publishing
 would do. The draft also keeps what the live connection said when it was taken (its base), so publishing is a
 three-way merge (`reconcile`, a pure function of three snapshots): only what the draft changed since goes live, and
@@ -30,6 +30,7 @@ from nl2sql.catalog.models import (
     GoldenQueryRow,
     InstructionRow,
     JoinHintRow,
+    MetricRow,
     TableRow,
 )
 from nl2sql.catalog.rows import search_text, to_connection
@@ -38,8 +39,10 @@ from nl2sql.errors import ConflictError, NotFoundError, ValidationFailed
 
 SUFFIX = "~draft"  # "~" is outside connection names, so a draft's name never meets a real connection's
 TABLE_FIELDS = ("description", "business_name", "synonyms", "included", "semantics")
-COLUMN_FIELDS = ("description", "business_name", "synonyms", "included", "sensitive", "semantics")
-ROW_KINDS = ("join_hint", "instruction", "golden_query")
+COLUMN_FIELDS = ("description", "business_name", "synonyms", "included", "sensitive", "semantics", "value_synonyms")
+ROW_KINDS = ("join_hint", "instruction", "golden_query", "metric")
+# a metric's (or segment's) fields as a draft compares and publishes them
+METRIC_FIELDS = ("kind", "name", "expression", "filters", "time_column", "synonyms", "description", "format")
 
 
 def draft_name(live_name: str) -> str:
@@ -51,7 +54,8 @@ class Knowledge:
     """What a connection's curated catalog says, as plain values (a snapshot to compare).
 
     tables: ref -> {field: value}; columns: (ref, column) -> {field: value}; rows: kind -> id -> values, where
-    a join hint is (left, right, pairs, note), an instruction (kind, text) and a golden query (question, sql)."""
+    a join hint is (left, right, pairs, note), an instruction (kind, text), a golden query (question, sql) and a
+    metric or segment its METRIC_FIELDS."""
 
     tables: dict[str, dict[str, Any]]
     columns: dict[tuple[str, str], dict[str, Any]]
@@ -95,7 +99,10 @@ async def knowledge(db: AsyncSession, connection_id: int) -> Knowledge:
         sa.select(InstructionRow).where(InstructionRow.connection_id == connection_id))}
     golden = {g.id: (g.question, g.sql) for g in await db.scalars(
         sa.select(GoldenQueryRow).where(GoldenQueryRow.connection_id == connection_id))}
-    return Knowledge(tables, columns, {"join_hint": hints, "instruction": instructions, "golden_query": golden})
+    metrics = {m.id: tuple(_norm(getattr(m, f)) for f in METRIC_FIELDS) for m in await db.scalars(
+        sa.select(MetricRow).where(MetricRow.connection_id == connection_id))}
+    return Knowledge(tables, columns, {"join_hint": hints, "instruction": instructions, "golden_query": golden,
+                                       "metric": metrics})
 
 
 def _row_target(kind: str, values: tuple) -> str:
@@ -103,6 +110,8 @@ def _row_target(kind: str, values: tuple) -> str:
         return f"{values[0]} - {values[1]}"
     if kind == "instruction":
         return f"({values[0]}) {values[1][:80]}"
+    if kind == "metric":
+        return f"{values[0]} {values[1]}"
     return values[0][:80]
 
 
@@ -151,8 +160,9 @@ def reconcile(base: Knowledge | None, live: Knowledge, draft: Knowledge,
     for key in sorted(draft.columns.keys() & live.columns.keys()):
         was = base.columns.get(key, {}) if known else {}
         for field in COLUMN_FIELDS:
-            field_change("column", f"{key[0]}.{key[1]}", field, was.get(field, _UNKNOWN), live.columns[key][field],
-                         draft.columns[key][field])
+            # .get: a field added since (value_synonyms) is missing from snapshots taken before it
+            field_change("column", f"{key[0]}.{key[1]}", field, was.get(field, _UNKNOWN), live.columns[key].get(field),
+                         draft.columns[key].get(field))
     for kind in ROW_KINDS:
         mapping = {int(d): int(l) for d, l in (origin.get(kind) or {}).items()}
         live_rows, draft_rows = live.rows.get(kind, {}), draft.rows.get(kind, {})
@@ -221,6 +231,7 @@ async def copy(db: AsyncSession, live: ConnectionRow) -> ConnectionRow:
         ("join_hint", JoinHintRow, ("left_table", "right_table", "pairs", "note")),
         ("instruction", InstructionRow, ("text", "kind", "created_at", "updated_at")),
         ("golden_query", GoldenQueryRow, ("question", "sql", "created_at", "updated_at")),
+        ("metric", MetricRow, (*METRIC_FIELDS, "created_at", "updated_at")),
     ):
         sources = list(await db.scalars(sa.select(model).where(model.connection_id == live.id).order_by(model.id)))
         made = [model(connection_id=draft.id, **{f: getattr(s, f) for f in fields}) for s in sources]
@@ -263,7 +274,8 @@ async def publish(db: AsyncSession, live_id: int, draft_id: int, found: list[Dra
 
 
 async def _publish_row(db: AsyncSession, live_id: int, draft_id: int, change: DraftChange, now) -> None:
-    model = {"join_hint": JoinHintRow, "instruction": InstructionRow, "golden_query": GoldenQueryRow}[change.kind]
+    model = {"join_hint": JoinHintRow, "instruction": InstructionRow, "golden_query": GoldenQueryRow,
+             "metric": MetricRow}[change.kind]
     if change.action == "remove":
         await db.execute(sa.delete(model).where(model.id == change.live_id, model.connection_id == live_id))
         return
@@ -273,6 +285,15 @@ async def _publish_row(db: AsyncSession, live_id: int, draft_id: int, change: Dr
                   "note": source.note}
     elif change.kind == "instruction":
         values = {"text": source.text, "kind": source.kind, "updated_at": now}
+    elif change.kind == "metric":
+        values = {f: getattr(source, f) for f in METRIC_FIELDS} | {"updated_at": now}
+        if change.action == "add":  # live has one of that name since: the draft's replaces it (names are unique)
+            same = await db.scalar(sa.select(MetricRow).where(MetricRow.connection_id == live_id,
+                                                              MetricRow.kind == source.kind, MetricRow.name == source.name))
+            if same is not None:
+                for key, value in values.items():
+                    setattr(same, key, value)
+                return
     else:
         values = {"question": source.question, "sql": source.sql, "updated_at": now}
     if change.action == "update":

@@ -56,7 +56,8 @@ class Connection:
 class DraftChange:
     """One thing the draft changed since it was taken: what publishing it does to the live connection.
 
-    `kind` is table, column, join_hint, instruction or golden_query; `action` update, add or remove; `field`
+    `kind` is table, column, join_hint, instruction, golden_query or metric (a metric or segment); `action`
+    update, add or remove; `field`
     the changed field of an update (tables and columns); `before` the live value now, `after` the draft's."""
 
     kind: str
