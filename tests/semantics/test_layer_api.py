@@ -4,9 +4,11 @@ audit log; and a question read with the definition."""
 
 from __future__ import annotations
 
+import json
+
 from nl2sql.semantics import compile_plan
 from tests.answers.conftest import build_shop_db
-from tests.support import ADMIN_PASSWORD, bearer, form_post, login
+from tests.support import ADMIN_PASSWORD, bearer, csrf_token, form_post, login
 
 REVENUE = {"name": "revenue", "expression": "sum(orders.amount)", "filters": ["orders.status <> 'new'"],
            "synonyms": ["sales", "turnover"], "description": "Shipped order amounts", "format": "currency"}
@@ -109,3 +111,61 @@ async def test_the_semantics_page_shows_and_edits_the_layer(client, tmp_path):
     assert tried.status_code == 200 and "= <strong>2250" in tried.text
     gone = await form_post(client, f"{page}/metrics/{metric.id}/delete", {}, page=page)
     assert gone.status_code == 200 and "Deleted." in gone.text and "None yet." in gone.text
+
+
+def _manifest() -> tuple[dict, dict]:
+    """A small dbt project over the shop's tables: its manifest and semantic manifest."""
+    def model(name: str, description: str, columns: dict[str, str]) -> dict:
+        return {"resource_type": "model", "unique_id": f"model.shop.{name}", "name": name, "alias": name,
+                "schema": "main", "description": description,
+                "columns": {c: {"name": c, "description": d} for c, d in columns.items()}}
+
+    nodes = {"model.shop.orders": model("orders", "Orders of the shop", {"amount": "Order amount in EUR"}),
+             "model.shop.customers": model("customers", "", {"state": "Two-letter state"}),
+             "model.shop.stg_lines": model("stg_lines", "Staging", {}),
+             "test.shop.accepted": {"resource_type": "test", "column_name": "status",
+                                    "attached_node": "model.shop.orders",
+                                    "test_metadata": {"name": "accepted_values",
+                                                      "kwargs": {"values": ["new", "shipped", "lost"]}}}}
+    semantic = {"semantic_models": [{
+        "name": "orders", "node_relation": {"alias": "orders", "schema_name": "main"},
+        "entities": [{"name": "order", "type": "primary", "expr": "id"}],
+        "dimensions": [{"name": "status", "type": "categorical"}],
+        "measures": [{"name": "order_amount", "agg": "sum", "expr": "amount"}]}],
+        "metrics": [{"name": "gross_takings", "type": "simple", "description": "Amounts of shipped orders",
+                     "type_params": {"measure": {"name": "order_amount"}},
+                     "filter": {"where_filters": [{"where_sql_template": "{{ Dimension('order__status') }} = 'shipped'"}]}}]}
+    return {"nodes": nodes, "sources": {}}, semantic
+
+
+async def test_a_dbt_import_lands_in_a_draft_through_the_api_and_the_page(client, tmp_path):
+    admin, key = await _shop(client, tmp_path)
+    manifest, semantic = _manifest()
+    response = await client.post("/api/v1/connections/shop/dbt", json={"manifest": manifest,
+                                                                       "semantic_manifest": semantic},
+                                 headers=bearer(key))
+    assert response.status_code == 201, response.text
+    report = response.json()
+    assert report["draft"] == "shop~draft" and report["metrics"] == 1 and report["tables_described"] == 1
+    assert report["columns_described"] == 2
+    assert report["unmapped"] == ["model.shop.stg_lines: no table main.stg_lines"]
+    catalog = client.app.state.catalog
+    draft = await catalog.get_connection("shop~draft")
+    metric = (await catalog.metrics(draft.id))[0]
+    assert metric.name == "gross takings" and metric.filters == ("orders.status = 'shipped'",)
+    assert await catalog.metrics((await catalog.get_connection("shop")).id) == []
+
+    nothing = await client.post("/api/v1/connections/shop/dbt",
+                                json={"manifest": {"nodes": {"model.x.y": {"resource_type": "model", "name": "y",
+                                                                           "unique_id": "model.x.y"}}}},
+                                headers=bearer(key))
+    assert nothing.status_code == 400 and "nothing was applied" in nothing.text
+
+    await login(client, admin.email, ADMIN_PASSWORD)
+    token = await csrf_token(client, "/connections/shop/semantics")
+    uploaded = await client.post("/connections/shop/semantics/dbt", data={"_csrf_token": token},
+                                 files={"manifest": ("manifest.json", json.dumps(manifest).encode(), "application/json"),
+                                        "semantic_manifest": ("semantic_manifest.json", json.dumps(semantic).encode(),
+                                                              "application/json")})
+    assert uploaded.status_code == 200, uploaded.text[:1500]
+    assert "Imported into the draft shop~draft" in uploaded.text and "stg_lines" in uploaded.text

@@ -354,6 +354,23 @@ class PromptSchema:
 
 
 @dataclass(frozen=True)
+class DbtReport:
+    """What an import of dbt artifacts put in the connection's knowledge draft (`draft`), and what it could not:
+    models that match no table, metrics refused when tried, dbt definitions with no counterpart here."""
+
+    draft: str
+    tables_described: int
+    columns_described: int
+    join_hints: int
+    known_values: int
+    metrics: int
+    segments: int
+    unmapped: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    unsupported: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ImportReport:
     """What a bulk import did: counts and the rows it refused, each with its reason."""
 

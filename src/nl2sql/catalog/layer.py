@@ -1,9 +1,10 @@
 """The admin's semantic layer of a connection: metrics and segments (checked against the data before they are
-stored) and value synonyms per column."""
+stored), value synonyms per column, and the import of a dbt project's definitions into a knowledge draft."""
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import anyio
@@ -11,8 +12,10 @@ import sqlalchemy as sa
 
 from nl2sql.auth import User
 from nl2sql.catalog.base import CatalogCore
-from nl2sql.catalog.dto import METRIC_FORMATS, METRIC_KINDS, Metric, PromptSchema
-from nl2sql.catalog.models import ColumnRow, MetricRow
+from nl2sql.catalog import dbt
+from nl2sql.catalog.dto import METRIC_FORMATS, METRIC_KINDS, DbtReport, Metric
+from nl2sql.catalog.models import ColumnRow, MetricRow, TableRow
+from nl2sql.catalog.transfer import MetadataImport, MetadataPatch
 from nl2sql.catalog.rows import to_metric
 from nl2sql.db import utcnow
 from nl2sql.errors import AppError, ConflictError, NotFoundError, UnavailableError, ValidationFailed
@@ -170,6 +173,68 @@ class LayerPart(CatalogCore):
                 errors.append((number, f"{spec.get('kind') or 'metric'} {spec.get('name')!r}: {exc.detail}"))
         return added, errors
 
+    # dbt ---------------------------------------------------------------------------------------------------
+
+    async def import_dbt(self, actor: User | None, name: str, manifest: Any, catalog: Any = None,
+                         semantic_manifest: Any = None) -> DbtReport:
+        """Put a dbt project's descriptions, relationships, accepted values, metrics and segments into the
+        connection's knowledge draft (taken now unless it has one), to try and publish like any draft. Models map
+        to tables by name (schema-aware); when none does, nothing is applied and ValidationFailed says so."""
+        project = dbt.read_dbt(manifest, catalog, semantic_manifest)
+        async with self._sessions() as db:
+            live = await self._row_by_name(db, name)
+            self._refuse_draft(live, "the target of a dbt import (import into the live connection's name)")
+            rows = (await db.scalars(sa.select(TableRow).where(TableRow.connection_id == live.id))).all()
+        refs = {(r.schema or "", r.name): (f"{r.schema}.{r.name}" if r.schema else r.name) for r in rows}
+        mapped, unmapped = _map_models(project.models, refs)
+        if not mapped:
+            listed = ", ".join(f"{m.schema}.{m.name}" if m.schema else m.name for m in project.models[:12])
+            raise ValidationFailed(f"none of the {len(project.models)} dbt models, seeds and sources matches a table "
+                                   f"of {name}, so nothing was applied (dbt builds: {listed or 'nothing'})")
+        draft = await self.draft_of(name) or await self.create_draft(actor, name)  # type: ignore[attr-defined]
+        draft_id = draft.connection.id
+        models = {m.unique_id: m for m in project.models}
+        patches = [MetadataPatch(mapped[uid], None, {"description": models[uid].description})
+                   for uid in mapped if models[uid].description]
+        patches += [MetadataPatch(mapped[uid], column, {"description": text}) for uid in mapped
+                    for column, text in models[uid].columns.items() if text]
+        hints = [{"left_table": mapped[a], "right_table": mapped[b], "pairs": [[ca, cb]], "note": "dbt relationship"}
+                 for a, ca, b, cb in (_node(x) for x in project.relationships) if a in mapped and b in mapped]
+        applied = await self._apply_metadata(actor, draft_id, MetadataImport(patches, hints), "dbt")  # type: ignore[attr-defined]
+        known = await self._known_values(actor, draft_id, {(mapped[uid], c): v for uid in mapped
+                                                            for c, v in models[uid].accepted.items()})
+        specs, unmapped_specs = _specs_on_tables(project.metrics, mapped)
+        _, errors = await self._import_metrics(actor, draft_id, specs)
+        failed = {number for number, _ in errors}
+        kept = [spec["kind"] for number, spec in enumerate(specs, 1) if number not in failed]
+        hinted = next((int(m.group(1)) for note in applied.notes if (m := re.match(r"(\d+) join hint", note))), 0)
+        return DbtReport(
+            draft=draft.connection.name,
+            tables_described=sum(1 for p in patches if p.column is None),
+            columns_described=sum(1 for p in patches if p.column is not None),
+            join_hints=hinted, known_values=known, metrics=kept.count("metric"), segments=kept.count("segment"),
+            # a documented column the model no longer builds is a name that maps to nothing, too
+            unmapped=tuple(unmapped + unmapped_specs + [reason for _, reason in applied.errors]),
+            refused=tuple(reason for _, reason in errors),
+            unsupported=tuple(project.unsupported))
+
+    async def _known_values(self, actor: User | None, connection_id: int,
+                            accepted: dict[tuple[str, str], list[str]]) -> int:
+        """dbt's accepted values as a column's known values, where sync sampled none (never on a sensitive one)."""
+        count = 0
+        async with self._change(connection_id) as change:
+            for (ref, column), values in accepted.items():
+                table = await self._table_row(change.db, connection_id, ref)
+                row = await change.db.scalar(sa.select(ColumnRow).where(ColumnRow.table_id == table.id,
+                                                                        ColumnRow.name == column))
+                if row is None or row.sensitive or row.distinct_values or not values:
+                    continue
+                row.distinct_values = sorted(values)
+                change.audit(actor, "catalog.column.update", f"connection:{connection_id}/column:{row.id}",
+                             after={"distinct_values": row.distinct_values, "source": "dbt accepted_values"})
+                count += 1
+        return count
+
     @staticmethod
     async def _refuse_same_name(db, connection_id: int, metric: Metric, except_id: int | None = None) -> None:
         found = await db.scalar(sa.select(MetricRow.id).where(
@@ -183,3 +248,52 @@ def _row_fields(metric: Metric) -> dict[str, Any]:
     spec = metric.spec()
     spec.pop("kind")
     return {"kind": metric.kind, **spec}
+
+
+def _map_models(models: list[dbt.DbtModel], refs: dict[tuple[str, str], str]) -> tuple[dict[str, str], list[str]]:
+    """dbt unique_id -> the catalog's table ref, by schema and name (case aside), else by a name only one table
+    has; the models that match nothing, for the report."""
+    exact = {(s.lower(), n.lower()): ref for (s, n), ref in refs.items()}
+    by_name: dict[str, list[str]] = {}
+    for (_, n), ref in refs.items():
+        by_name.setdefault(n.lower(), []).append(ref)
+    mapped, unmapped = {}, []
+    for model in models:
+        ref = exact.get((model.schema.lower(), model.name.lower()))
+        if ref is None and len(by_name.get(model.name.lower(), [])) == 1:
+            ref = by_name[model.name.lower()][0]
+        if ref is None:
+            unmapped.append(f"{model.unique_id}: no table {model.schema + '.' if model.schema else ''}{model.name}")
+        else:
+            mapped[model.unique_id] = ref
+    return mapped, unmapped
+
+
+def _node(relationship: tuple[str, str, str, str]) -> tuple[str, str, str, str]:
+    """A relationship with its tables as unique_ids (semantic models name them "{{node:ID}}")."""
+    a, ca, b, cb = relationship
+    strip = lambda x: x[7:-2] if x.startswith("{{node:") else x  # noqa: E731
+    return strip(a), ca, strip(b), cb
+
+
+def _specs_on_tables(specs: list[dict[str, Any]], mapped: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Metric and segment specs with each "{{node:ID}}" as its catalog table; those naming an unmapped model
+    are listed instead."""
+    out, unmapped = [], []
+    for spec in specs:
+        text = " ".join([spec["expression"], *spec.get("filters", []), spec.get("time_column", "")])
+        missing = [uid for uid in _NODE.findall(text) if uid not in mapped]
+        if missing:
+            unmapped.append(f"{spec['kind']} {spec['name']!r}: its model {missing[0]} matches no table")
+            continue
+
+        def on_table(value: str) -> str:
+            return _NODE.sub(lambda m: mapped[m.group(1)], value)
+
+        out.append(spec | {"expression": on_table(spec["expression"]),
+                           "filters": [on_table(f) for f in spec.get("filters", [])],
+                           "time_column": on_table(spec.get("time_column", ""))})
+    return out, unmapped
+
+
+_NODE = re.compile(r"\{\{node:([^}]+)\}\}")

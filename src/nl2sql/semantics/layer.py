@@ -105,8 +105,9 @@ def _expr(node: exp.Expression, resolve: Resolve, metrics: Mapping[str, MetricDe
         return _expr(node.this, resolve, metrics, inside)
     if isinstance(node, exp.Column):
         table = node.table or None
-        if table is None and not inside and node.name.lower() in metrics:
-            metric = metrics[node.name.lower()]
+        named = node.name.lower() if node.name.lower() in metrics else node.name.lower().replace("_", " ")
+        if table is None and not inside and named in metrics:  # `order_total` names the metric "order total"
+            metric = metrics[named]
             return _with_where(metric.expr, metric.where)
         try:
             return resolve(table, node.name)

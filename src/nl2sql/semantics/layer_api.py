@@ -9,7 +9,8 @@ import msgspec
 from litestar import Controller, Request, delete, get, post, put
 
 from nl2sql.auth import current_user, requires_admin, requires_user
-from nl2sql.catalog import CatalogService, Metric
+from nl2sql.catalog import CatalogService, DbtReport, Metric
+from nl2sql.web import IMPORT_MAX_BYTES
 from nl2sql.semantics.trial import Trial
 
 
@@ -28,6 +29,12 @@ class ValueSynonymsBody(msgspec.Struct, forbid_unknown_fields=True):
     table: str
     column: str
     synonyms: dict[str, list[str]]  # value -> the words people use for it; {} clears them
+
+
+class DbtArtifacts(msgspec.Struct, forbid_unknown_fields=True):
+    manifest: dict[str, Any]  # target/manifest.json
+    catalog: dict[str, Any] | None = None  # target/catalog.json (dbt docs generate)
+    semantic_manifest: dict[str, Any] | None = None  # target/semantic_manifest.json
 
 
 class TrialOut(msgspec.Struct):
@@ -104,6 +111,16 @@ class LayerController(Controller):
         kept = await catalog_service.set_value_synonyms(current_user(request), connection.id, data.table, data.column,
                                                         data.synonyms)
         return {value: list(words) for value, words in kept.items()}
+
+    @post("/dbt", request_max_body_size=IMPORT_MAX_BYTES, guards=[requires_admin],
+          summary="Import a dbt project's artifacts (admin): descriptions, relationships (join hints), accepted values, "
+                  "semantic models' measures and the project's metrics land in the connection's knowledge draft, "
+                  "each metric tried first; the report lists what it added and what it could not map. Nothing is "
+                  "applied when no dbt model matches a table.")
+    async def import_dbt(self, request: Request, catalog_service: CatalogService, name: str,
+                         data: DbtArtifacts) -> DbtReport:
+        return await catalog_service.import_dbt(current_user(request), name, data.manifest, data.catalog,
+                                                data.semantic_manifest)
 
 
 api_routes = [LayerController]

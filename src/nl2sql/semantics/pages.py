@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import json
+
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
 from nl2sql.auth import current_user, requires_admin, requires_user
 from nl2sql.catalog import AGGREGATES, COLUMN_ROLES, CatalogService, PromptSchema
-from nl2sql.errors import AppError
+from nl2sql.errors import AppError, ValidationFailed
 from nl2sql.semantics.lexicon import ABBREVIATIONS, identifier_words, stem
 from nl2sql.semantics.model import SemanticModel, build_semantic_model
-from nl2sql.web import render
+from nl2sql.web import IMPORT_MAX_BYTES, render
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+Upload = Body(media_type=RequestEncodingType.MULTI_PART)
 
 
 def _text(data: dict[str, Any], key: str) -> str:
@@ -89,7 +93,7 @@ class SemanticsPages(Controller):
         stored = {t.qualified_name: t for t in schema.tables}
         return {"user": user, "connection": connection, "model": model, "stored": stored, "roles": COLUMN_ROLES,
                 "aggregates": AGGREGATES, "answers_to": answers_to(model, schema), "message": None,
-                "error": None, "metrics": schema.metrics, "trial": None} | extra
+                "error": None, "metrics": schema.metrics, "trial": None, "dbt_report": None} | extra
 
     @get("/")
     async def show(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
@@ -173,6 +177,32 @@ class SemanticsPages(Controller):
             return {"trial": found} if hasattr(found, "sql") else {"message": f"{stored.name}: {found}"}
 
         return await self._layer_done(request, catalog_service, name, action)
+
+    @post("/dbt", guards=[requires_admin], request_max_body_size=IMPORT_MAX_BYTES)
+    async def import_dbt(
+        self, request: Request, catalog_service: CatalogService, name: str, data: Annotated[dict[str, Any], Upload]
+    ) -> Template:
+        async def action() -> dict[str, Any]:
+            files = {key: await _json_upload(data, key, required=key == "manifest")
+                     for key in ("manifest", "catalog", "semantic_manifest")}
+            report = await catalog_service.import_dbt(current_user(request), name, files["manifest"], files["catalog"],
+                                                      files["semantic_manifest"])
+            return {"dbt_report": report,
+                    "message": f"Imported into the draft {report.draft}: try it and publish it on its draft page."}
+
+        return await self._layer_done(request, catalog_service, name, action)
+
+
+async def _json_upload(data: dict[str, Any], key: str, *, required: bool) -> Any:
+    upload = data.get(key)
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        if required:
+            raise ValidationFailed(f"choose dbt's {key}.json (in the project's target/ folder)")
+        return None
+    try:
+        return json.loads((await upload.read()).decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValidationFailed(f"{upload.filename} is not a JSON file") from None
 
 
 page_routes = [SemanticsPages]
