@@ -112,6 +112,15 @@ async def test_the_semantics_page_shows_and_edits_the_layer(client, tmp_path):
     gone = await form_post(client, f"{page}/metrics/{metric.id}/delete", {}, page=page)
     assert gone.status_code == 200 and "Deleted." in gone.text and "None yet." in gone.text
 
+    words = await form_post(client, f"{page}/value-synonyms",
+                            {"table": "orders", "column": "status", "synonyms": "new = open, pending\nshipped = sent"},
+                            page=page)
+    assert words.status_code == 200 and "Saved the words for 2 value(s) of orders.status." in words.text
+    assert "<code>new</code> ↔ open, pending" in words.text
+    wrong = await form_post(client, f"{page}/value-synonyms",
+                            {"table": "orders", "column": "status", "synonyms": "just words"}, page=page)
+    assert wrong.status_code == 400 and "line 1: write the value" in wrong.text
+
 
 def _manifest() -> tuple[dict, dict]:
     """A small dbt project over the shop's tables: its manifest and semantic manifest."""

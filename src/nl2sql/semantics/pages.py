@@ -93,7 +93,9 @@ class SemanticsPages(Controller):
         stored = {t.qualified_name: t for t in schema.tables}
         return {"user": user, "connection": connection, "model": model, "stored": stored, "roles": COLUMN_ROLES,
                 "aggregates": AGGREGATES, "answers_to": answers_to(model, schema), "message": None,
-                "error": None, "metrics": schema.metrics, "trial": None, "dbt_report": None} | extra
+                "error": None, "metrics": schema.metrics, "trial": None, "dbt_report": None,
+                "value_words": [(t.qualified_name, c.name, c.value_synonyms) for t in schema.tables
+                                for c in t.columns if c.value_synonyms]} | extra
 
     @get("/")
     async def show(self, request: Request, catalog_service: CatalogService, name: str) -> Template:
@@ -178,6 +180,20 @@ class SemanticsPages(Controller):
 
         return await self._layer_done(request, catalog_service, name, action)
 
+    @post("/value-synonyms", guards=[requires_admin])
+    async def set_value_synonyms(
+        self, request: Request, catalog_service: CatalogService, name: str, data: Annotated[dict[str, Any], Form]
+    ) -> Template:
+        connection = await catalog_service.get_connection(name)
+        table, column = _text(data, "table"), _text(data, "column")
+
+        async def action() -> dict[str, Any]:
+            kept = await catalog_service.set_value_synonyms(current_user(request), connection.id, table, column,
+                                                            value_lines(_text(data, "synonyms")))
+            return {"message": f"Saved the words for {len(kept)} value(s) of {table}.{column}."}
+
+        return await self._layer_done(request, catalog_service, name, action)
+
     @post("/dbt", guards=[requires_admin], request_max_body_size=IMPORT_MAX_BYTES)
     async def import_dbt(
         self, request: Request, catalog_service: CatalogService, name: str, data: Annotated[dict[str, Any], Upload]
@@ -191,6 +207,19 @@ class SemanticsPages(Controller):
                     "message": f"Imported into the draft {report.draft}: try it and publish it on its draft page."}
 
         return await self._layer_done(request, catalog_service, name, action)
+
+
+def value_lines(text: str) -> dict[str, list[str]]:
+    """ "CA = California, Calif." lines as {value: [words]}; a line without "=" is refused."""
+    out: dict[str, list[str]] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        value, sep, words = line.partition("=")
+        if not sep or not value.strip():
+            raise ValidationFailed(f"line {number}: write the value, '=', then the words for it (CA = California)")
+        out[value.strip()] = [w.strip() for w in words.split(",") if w.strip()]
+    return out
 
 
 async def _json_upload(data: dict[str, Any], key: str, *, required: bool) -> Any:
