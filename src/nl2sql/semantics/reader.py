@@ -396,6 +396,8 @@ class Reader:
             measures = sorted([m for m in measures if not any(m.tokens & f.tokens for f in named_metrics)] + [
                 _Measure(f.definition.expr, f.definition.table, set(f.tokens), f.definition.output)  # type: ignore[union-attr]
                 for f in named_metrics], key=lambda m: min(m.tokens, default=0))
+            # a metric's words ask for an aggregate as "total" or "average" do ("revenue per category": grouped)
+            agg_cues = agg_cues + [(min(f.tokens), max(f.tokens) + 1, "sum") for f in named_metrics]
         # a column whose own name holds the aggregate word ("total_weight", "num_passengers", "average_score")
         for link in column_links:
             if link.score < 0.75:
