@@ -171,4 +171,6 @@ def test_general_lists_apply_only_where_the_values_fit():
     assert value_synonyms(("Jan", "Feb", "Mar"))["Jan"] == ("January",)
     assert value_synonyms(("red", "green", "CA")) == {}
     assert value_synonyms(("CA", "NY")) == {}  # two values prove nothing
+    # a names column gets the codes, except those that are everyday words ("in" Indiana, "or" Oregon)
+    assert value_synonyms(("Oregon", "Texas", "Indiana")) == {"Texas": ("TX",)}
     assert value_synonyms(("x",), {"x": ("ex",)}) == {"x": ("ex",)}

@@ -83,8 +83,8 @@ def try_metric(metric: Metric, schema: PromptSchema, engine, *, timeout_s: float
             raise ValidationFailed(f"it returns {value!r}, not a number") from None
     if value is None:
         raise ValidationFailed("it returns no number (NULL): do its filters keep any rows?")
-    readback = describe(plan, model) if metric.kind == "metric" else f"{metric.name} ({describe(plan, model)})"
-    return Trial(sql, value, readback)
+    # a metric reads back as its definition, a segment as "number of products, only active products (...)"
+    return Trial(sql, value, describe(plan, model))
 
 
 def metric_check(*, timeout_s: float, row_cap: int = 1000, extra_functions: frozenset[str] = frozenset()):
