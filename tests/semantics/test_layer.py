@@ -173,4 +173,5 @@ def test_general_lists_apply_only_where_the_values_fit():
     assert value_synonyms(("CA", "NY")) == {}  # two values prove nothing
     # a names column gets the codes, except those that are everyday words ("in" Indiana, "or" Oregon)
     assert value_synonyms(("Oregon", "Texas", "Indiana")) == {"Texas": ("TX",)}
+    assert value_synonyms(("Peru", "Canada", "Japan")) == {"Peru": ("PE",), "Canada": ("CA",), "Japan": ("JP", "JPN")}
     assert value_synonyms(("x",), {"x": ("ex",)}) == {"x": ("ex",)}

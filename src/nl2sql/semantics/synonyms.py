@@ -67,9 +67,10 @@ def _gazetteers() -> dict[str, dict[str, tuple[str, ...]]]:
 
 
 GAZETTEERS = _gazetteers()
-# two-letter codes that are also everyday words: as a synonym, "in" or "or" would read as Indiana or Oregon in
-# any question ("customers in Ohio" must not find IN)
-_WORDLIKE = frozenset("in or me ok hi oh pa ma it no be at us is id as an to so do go on la de al ar my".split())
+# short codes that are also everyday words: as a synonym, "in" or "per" would read as Indiana or Peru in any
+# question ("customers in Ohio", "revenue per category" must find neither)
+_WORDLIKE = frozenset("in or me ok hi oh pa ma it no be at us is id as an to so do go on la de al ar my "
+                      "are can per nor mar may sun sat wed".split())
 _FIT = 0.8  # the share of a column's sampled values a list must hold to apply to it
 
 
@@ -85,7 +86,7 @@ def value_synonyms(values: Sequence[str] | None, admin: Mapping[str, Sequence[st
         if len(held) >= _FIT * len(sample):
             for value in held:
                 words = tuple(w for w in gazetteer[value.strip().upper()]
-                              if not (len(w) <= 2 and w.lower() in _WORDLIKE))
+                              if not (len(w) <= 3 and w.lower() in _WORDLIKE))
                 if words:
                     out[value] = tuple(dict.fromkeys((*out.get(value, ()), *words)))
             break
