@@ -247,3 +247,61 @@ def common_prefix(names: list[str]) -> str:
     if len(prefix) < 2 or any(len(n) <= len(prefix) + 1 for n in lowered):
         return ""
     return prefix
+
+
+# --- abbreviations a schema makes up (StuID, crs_code, emp_fname) -------------------------------------------------
+
+# an initial before "name": fname, lname, mname
+NAME_INITIALS = {"f": "first", "l": "last", "m": "middle"}
+# wordninja's cost of a word (lower is commoner); above this, a short name part is no everyday word ("stu", "crs")
+_RARE_COST = 11.8
+
+
+@lru_cache(maxsize=1)
+def _word_costs() -> dict[str, float]:
+    try:
+        import wordninja
+
+        return dict(wordninja.DEFAULT_LANGUAGE_MODEL._wordcost)
+    except (ImportError, AttributeError):
+        return {}
+
+
+def everyday_word(word: str) -> bool:
+    """Whether `word` is common English ("age", "grade"), not a made-up short form ("stu", "hrs")."""
+    return _word_costs().get(word.lower(), 99.0) < _RARE_COST
+
+
+def abbreviates(short: str, word: str) -> bool:
+    """Whether `short` can be written for `word`: its start ("stu" for student, "prof" for professor) or, from
+    three letters, its letters in order from the same first letter ("crs" for course, "hrs" for hours)."""
+    if len(word) < len(short) + 2 or not short or short[0] != word[0] or not short.isalpha():
+        return False
+    if word.startswith(short):
+        return len(short) >= 2
+    if len(short) < 3:
+        return False
+    rest = iter(word[1:])
+    return all(ch in rest for ch in short[1:])
+
+
+def expand_name_parts(parts: list[str], full_words: dict[str, int]) -> list[str]:
+    """A name's parts with made-up short forms spelt out from the schema's own words: `stu id` -> student id
+    (where a table is "student"), `emp fname` -> employee first name. `full_words` counts the words the schema
+    spells out in full; a short form with several candidates takes the commonest (a start before letters in
+    order)."""
+    out: list[str] = []
+    for k, part in enumerate(parts):
+        if part in ("fname", "lname", "mname"):
+            out += [NAME_INITIALS[part[0]], "name"]
+            continue
+        if part in NAME_INITIALS and k + 1 < len(parts) and parts[k + 1] == "name":
+            out.append(NAME_INITIALS[part])
+            continue
+        if len(part) < 2 or len(part) > 5 or part in ABBREVIATIONS or part in full_words or everyday_word(part) \
+                or not part.isalpha():
+            out.append(part)
+            continue
+        candidates = [(not w.startswith(part), -n, w) for w, n in full_words.items() if abbreviates(part, w)]
+        out.append(min(candidates)[2] if candidates else part)
+    return out

@@ -18,7 +18,16 @@ from typing import Literal
 
 from nl2sql.catalog import AGGREGATES as CATALOG_AGGREGATES, COLUMN_ROLES, PromptSchema, PromptTable
 from nl2sql.semantics.layer import MetricDef, SegmentDef, build_layer
-from nl2sql.semantics.lexicon import STOP_WORDS, Segmenter, common_prefix, identifier_words, normalize, stem
+from nl2sql.semantics.lexicon import (
+    STOP_WORDS,
+    Segmenter,
+    common_prefix,
+    everyday_word,
+    expand_name_parts,
+    identifier_words,
+    normalize,
+    stem,
+)
 from nl2sql.semantics.plan import Col
 from nl2sql.semantics.synonyms import value_synonyms
 
@@ -325,10 +334,11 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
 
     entities: dict[str, Entity] = {}
     values: dict[str, list[ValueEntry]] = {}
+    full_words = _full_words(schema, table_names)
     all_table_stems = {tuple(stem(w) for w in (words[drop_tables:] or words)) for words in table_names}
     for table, name_words in zip(schema.tables, table_names):
         entity = _entity(table, name_words[drop_tables:] or name_words, referencing, referenced, corrections,
-                         segmenter, all_table_stems)
+                         segmenter, all_table_stems, full_words)
         entities[table.qualified_name] = entity
     inferred = _inferred_joins(entities, joins)
     if inferred:
@@ -340,7 +350,7 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
                 referenced.add((edge.right, b))
         for table, name_words in zip(schema.tables, table_names):
             entities[table.qualified_name] = _entity(table, name_words[drop_tables:] or name_words, referencing,
-                                                     referenced, corrections, segmenter, all_table_stems)
+                                                     referenced, corrections, segmenter, all_table_stems, full_words)
     for entity in entities.values():
         for attribute in entity.attributes:
             for value in attribute.values or ():
@@ -459,6 +469,18 @@ def _vocabulary(schema: PromptSchema) -> set[str]:
     return words
 
 
+def _full_words(schema: PromptSchema, table_names: list[list[str]]) -> dict[str, int]:
+    """Everyday words of four letters or more that the schema's names spell out, counted: what its made-up
+    short forms ("stu", "crs") stand for."""
+    counts: dict[str, int] = {}
+    names = [words for words in table_names] + [identifier_words(c.name) for t in schema.tables for c in t.columns]
+    for words in names:
+        for word in words:
+            if len(word) >= 4 and word.isalpha() and everyday_word(word):
+                counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
 def _words_of(name: str, segmenter: Segmenter) -> list[str]:
     out: list[str] = []
     for chunk in identifier_words(name):
@@ -512,13 +534,15 @@ def _family_prefixes(names: list[str], words: list[list[str]], segmenter: Segmen
 
 def _entity(
     table: PromptTable, name_words: list[str], referencing: set, referenced: set, corrections: Mapping,
-    segmenter: Segmenter, all_tables: set[tuple[str, ...]],
+    segmenter: Segmenter, all_tables: set[tuple[str, ...]], full_words: dict[str, int] | None = None,
 ) -> Entity:
     qualified = table.qualified_name
     table_stems = tuple(stem(w) for w in name_words)
     column_words = _split_names([c.name for c in table.columns], segmenter) if len(table.columns) >= 3 else [
         _words_of(c.name, segmenter) for c in table.columns]
     drop = _shared_prefix(column_words) if len(table.columns) >= 3 else 0
+    if full_words:
+        column_words = [expand_name_parts(words, full_words) for words in column_words]
     attributes = []
     for column, words in zip(table.columns, column_words):
         kept = words[drop:] or words

@@ -30,6 +30,7 @@ from nl2sql.semantics.rules.comparison import (
     names_column_before,
     property_column,
 )
+from nl2sql.semantics.rules.conjunction import both_values, equality_column, joined_by_or
 from nl2sql.semantics.rules.coordination import aggregate_chains, column_beside_aggregate, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
@@ -204,6 +205,7 @@ class Reader:
         readings: list[Reading] = []
         seen: set[str] = set()
         for plan, score, used in self._plans(parse, today, match_mode):
+            plan = both_values(plan, self.model) or plan  # "allergic to milk and cat": rows with each value
             key = plan.dumps()
             if key in seen:
                 continue
@@ -212,6 +214,10 @@ class Reader:
             tables = {plan.base, *plan.via} | {c.table for c in columns_of(plan)}
             used = set(used) | {i for l in parse.links if l.kind == "entity" and l.table in tables and l.score >= 0.8
                                 for i in l.matched}
+            # ... and a column it reads, for the words that name that column ("role code ED", "the claim id")
+            plan_columns = {(c.table, c.column) for c in columns_of(plan)}
+            used |= {i for l in parse.links if l.kind == "column" and l.score >= 0.8 and l.complete
+                     and (l.table, l.column) in plan_columns for i in l.matched}
             coverage = _coverage(parse, used)
             unread, dropped = _left_out(parse, used)
             readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
@@ -477,6 +483,7 @@ class Reader:
         filters += compared
         # flags and presence: "with exams", "without a minor", "not part of any organization"
         filters += self._flag_filters(p)
+        filters = _either_values(filters, words)
         # a metric's own filters, and the admin's segments ("active products")
         named_segments = segments_named(self.model, words, named_metrics)
         filters = [f for f in filters if not any(f.tokens & s.tokens for s in named_segments)] + [
@@ -487,6 +494,9 @@ class Reader:
         group_rivals: list[tuple[int, tuple]] = []
         for start, end in group_cues:
             target = self._group_target(p, start, end, measures)
+            if target is not None and not agg_cues and not measures and target[1] == focus_entity and focus_entity \
+                    and self._is_own_key(target[0][0], focus_entity):
+                continue  # "the name and age of every student": all students, no grouping
             if target is not None:
                 groups.append(target)
                 rival = self._group_target(p, start, end, measures, not_tables={target[1]})
@@ -708,8 +718,8 @@ class Reader:
                 implicit = False
                 if overlap:
                     # the aggregate word is part of the column's name: "total credit", "number of enrolled"
-                    if not attribute.is_numeric:
-                        continue
+                    if not attribute.is_numeric or attribute.role in ("key", "reference"):
+                        continue  # "the number of professors" is no professor_number (an identifier)
                     if func == "count" and set(link.matched) <= set(range(start, end)):
                         continue  # "the total number of payments": "total" alone names no amount column here
                     agg = {"count": attribute.aggregate, "sum": "sum"}.get(func, func)
@@ -720,6 +730,10 @@ class Reader:
                         # "total revenue": "total" alone is no name for an amount column when a noun follows it
                         score *= 0.6
                 elif func == "count":
+                    if attribute.role != "measure" and any(words[i] in ("number", "numbers") and i + 1 < len(words)
+                                                           and words[i + 1] == "of" and min(link.matched) == i
+                                                           for i in link.matched):
+                        continue  # "count the number of apartment bookings": no apartment_number
                     if attribute.role in ("key", "reference", "label") or attribute.name in self.model.entity(link.table).display:
                         target_entity = self._entity_of_reference(attribute)
                         expr = Agg("count_distinct", Col(link.table, attribute.name))
@@ -842,7 +856,7 @@ class Reader:
                     and words[index - 1] in ("letter", "word", "prefix", "string", "text", "character"):
                 mode = string_mode
                 break
-        best: tuple[float, Col] | None = None
+        best: tuple[float, Col, set[int]] | None = None
         for link in p.links:
             if link.end > index + 3 or link.end < index - 6:
                 continue
@@ -858,13 +872,15 @@ class Reader:
                     continue
                 candidate = Col(entity.table, entity.label)
             score = link.score - 0.05 * max(0, distance)
+            if link.kind == "column" and self.model.attribute(link.table, link.column).role == "reference":  # type: ignore[arg-type]
+                score -= 0.02  # "the course with code X": the course's own code, not a row pointing at it
             if best is None or score > best[0]:
-                best = (score, candidate)
+                best = (score, candidate, set(link.matched) if distance == 0 else set())
         if best is None:
             return None
         negate = _negated(words, index)
         condition = Match(best[1], token.text, mode, negate)
-        return _Filter(condition, {best[1].table}, {index}, 0.8)
+        return _Filter(condition, {best[1].table}, {index} | best[2], 0.8)
 
     def _number_filters(self, p: _Parse, measures: list[_Measure]) -> list[_Filter]:
         out: list[_Filter] = []
@@ -1911,12 +1927,35 @@ def _merge_same_column(filters: list[_Filter], words: list[str], ratio: _RatioSp
         runs: list[list[_Filter]] = [[group[0]]]
         for f in group[1:]:
             between = words[max(runs[-1][-1].tokens) + 1:min(f.tokens)]
-            if all(w in _CONNECTORS for w in between):
+            first = min(runs[-1][0].tokens)
+            if "both" in words[max(0, first - 3):first] and "and" in between:
+                runs.append([f])  # "both a dog and a cat": each value, not either (rules/conjunction.py)
+            elif all(w in _CONNECTORS for w in between):
                 runs[-1].append(f)
             else:
                 runs.append([f])
         for run in runs:
             out += _merged(column, run)
+    return out
+
+
+def _either_values(filters: list[_Filter], words: list[str]) -> list[_Filter]:
+    """ "the service 'Close a policy' or the service 'Upgrade a policy'": two equalities on one column that "or"
+    joins are one condition (rules/conjunction.py)."""
+    out = list(filters)
+    k = 0
+    while k < len(out):
+        found = equality_column(out[k].condition)
+        partner = next((j for j in range(k + 1, len(out)) if found is not None
+                        and (other := equality_column(out[j].condition)) is not None and other[0] == found[0]
+                        and joined_by_or(words, out[k].tokens, out[j].tokens) is not None), None)
+        if partner is None:
+            k += 1
+            continue
+        a, b = out[k], out.pop(partner)
+        connectors = joined_by_or(words, a.tokens, b.tokens) or set()
+        out[k] = _Filter(AnyOf((a.condition, b.condition)), a.tables | b.tables, a.tokens | b.tokens | connectors,
+                         min(a.strength, b.strength))
     return out
 
 
