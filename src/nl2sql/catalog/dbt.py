@@ -46,7 +46,9 @@ class DbtProject:
 
 def _model(node: dict[str, Any]) -> DbtModel:
     name = node.get("alias") or node.get("identifier") or node.get("name") or ""
-    columns = {c.get("name", k): (c.get("description") or "").strip() for k, c in (node.get("columns") or {}).items()}
+    raw = node.get("columns") if isinstance(node.get("columns"), dict) else {}
+    columns = {str(c.get("name", k)): str(c.get("description") or "").strip()
+               for k, c in raw.items() if isinstance(c, dict)}
     return DbtModel(node.get("unique_id", ""), node.get("schema") or "", name, (node.get("description") or "").strip(),
                     columns)
 
@@ -67,7 +69,7 @@ def _comments(catalog: Any, by_id: dict[str, DbtModel]) -> None:
 
 def _tests(nodes: dict[str, Any], project: DbtProject, by_id: dict[str, DbtModel]) -> None:
     for node in nodes.values():
-        if node.get("resource_type") != "test":
+        if not isinstance(node, dict) or node.get("resource_type") != "test":
             continue
         meta = node.get("test_metadata") or {}
         kwargs = meta.get("kwargs") or {}
@@ -90,18 +92,30 @@ def read_dbt(manifest: Any, catalog: Any = None, semantic_manifest: Any = None) 
         raise ValidationFailed("manifest.json must be dbt's manifest: a JSON object with \"nodes\"")
     project = DbtProject()
     by_id: dict[str, DbtModel] = {}
-    for node in [*manifest["nodes"].values(), *(manifest.get("sources") or {}).values()]:
-        if node.get("resource_type") in ("model", "seed", "snapshot", "source"):
+    sources = manifest.get("sources") if isinstance(manifest.get("sources"), dict) else {}
+    for node in [*manifest["nodes"].values(), *sources.values()]:
+        if isinstance(node, dict) and node.get("resource_type") in ("model", "seed", "snapshot", "source"):
             model = _model(node)
             project.models.append(model)
             by_id[model.unique_id] = model
     _comments(catalog, by_id)
     _tests(manifest["nodes"], project, by_id)
     semantic = semantic_manifest if isinstance(semantic_manifest, dict) else {}
-    models = semantic.get("semantic_models") or list((manifest.get("semantic_models") or {}).values())
-    metrics = semantic.get("metrics") or list((manifest.get("metrics") or {}).values())
-    _semantic(models, metrics, project, by_id)
+    models = semantic.get("semantic_models") or _values(manifest.get("semantic_models"))
+    metrics = semantic.get("metrics") or _values(manifest.get("metrics"))
+    try:
+        _semantic([m for m in models if isinstance(m, dict)], [m for m in metrics if isinstance(m, dict)],
+                  project, by_id)
+    except (KeyError, TypeError, AttributeError) as error:
+        raise ValidationFailed(f"the semantic models or metrics are not dbt's: {error!r} is missing or malformed") \
+            from None
     return project
+
+
+def _values(found: Any) -> list[Any]:
+    if isinstance(found, dict):
+        return list(found.values())
+    return list(found) if isinstance(found, list) else []
 
 
 # -- semantic models and metrics ---------------------------------------------------------------------------------
