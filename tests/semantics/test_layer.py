@@ -40,7 +40,8 @@ def bakery(*definitions: Metric, admin_synonyms: dict | None = None):
               column("family", values=("tart", "sponge", "cheesecake")), column("price", "NUMERIC(6,2)"),
               column("is_seasonal", "INTEGER")),
         table("sales", column("sale_id", "INTEGER", pk=True), column("bakery_id", "INTEGER"),
-              column("sold_on", "DATE"), column("status", values=("paid", "void", "open")),
+              column("sold_on", "DATE"), column("settled_on", "DATE"),
+              column("status", values=("paid", "void", "open")),
               fks=(("bakery_id", "bakeries", "bakery_id"),)),
         table("sale_lines", column("line_id", "INTEGER", pk=True), column("sale_id", "INTEGER"),
               column("cake_id", "INTEGER"), column("quantity", "INTEGER"), column("unit_price", "NUMERIC(6,2)"),
@@ -129,6 +130,16 @@ def test_top_n_by_a_metric():
     sql, _ = sql_of("top 3 cakes by takings", bakery(TAKINGS))
     assert "cakes.cake_name" in sql and "ORDER BY" in sql and "DESC" in sql and sql.endswith("LIMIT 3"), sql
     assert "SUM sale_lines.quantity * sale_lines.unit_price" in sql, sql
+
+
+def test_a_metric_is_reported_by_its_own_time_column():
+    settled = metric("settled takings", "sum(sale_lines.quantity * sale_lines.unit_price)", time="sales.settled_on")
+    model = bakery(settled)
+    assert model.entity("sales").time == "sold_on"  # the table's main time column is another
+    sql, _ = sql_of("settled takings in 2024", model)
+    assert "sales.settled_on >= '2024-01-01'" in sql and "sold_on" not in sql, sql
+    sql, _ = sql_of("monthly settled takings", model)
+    assert "sales.settled_on" in sql and "sold_on" not in sql, sql
 
 
 def test_a_ratio_metric_is_one_measure():

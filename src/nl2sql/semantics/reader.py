@@ -34,7 +34,7 @@ from nl2sql.semantics.rules.conjunction import both_values, equality_column, joi
 from nl2sql.semantics.rules.coordination import aggregate_chains, column_beside_aggregate, coordinated_columns
 from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
-from nl2sql.semantics.rules.metric import layer_filters, layer_terms, metrics_named, segments_named
+from nl2sql.semantics.rules.metric import layer_filters, layer_terms, metrics_named, on_metric_time, segments_named
 from nl2sql.semantics.rules.ordering import order_phrase
 from nl2sql.semantics.rules.projection import asks_distinct, list_columns, set_of_values, shown_of_group
 from nl2sql.semantics.plan import (
@@ -205,6 +205,7 @@ class Reader:
         readings: list[Reading] = []
         seen: set[str] = set()
         for plan, score, used in self._plans(parse, today, match_mode):
+            plan = on_metric_time(plan, self.model)  # a metric's own time column (rules/metric.py)
             plan = both_values(plan, self.model) or plan  # "allergic to milk and cat": rows with each value
             key = plan.dumps()
             if key in seen:

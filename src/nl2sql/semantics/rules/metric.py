@@ -15,7 +15,7 @@ from nl2sql.semantics.evidence import QuestionTerms
 from nl2sql.semantics.lexicon import STOP_WORDS, normalize, stem
 from nl2sql.semantics.layer import MetricDef, SegmentDef
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import AllOf, Condition, Lit, columns_of
+from nl2sql.semantics.plan import AllOf, Col, Condition, Lit, columns_of
 
 # words before a metric that only say it is summed up ("total revenue", "overall sales")
 SUMMING = frozenset({"total", "overall", "sum", "aggregate", "combined", "entire", "whole", "gross"})
@@ -142,3 +142,28 @@ def layer_terms(model: SemanticModel, words: list[str], meanings: dict[int, set[
                            or a not in AGGREGATE_WORDS)
     return dataclasses.replace(terms, words=tuple(frozenset(m) for _, m in sorted(meanings.items())),
                                values=frozenset(values), aggregates=aggregates)
+
+
+def _swap(node, old, new):
+    """`node` with every `old` column as `new` (plans are frozen dataclasses and tuples)."""
+    if node == old:
+        return new
+    if isinstance(node, tuple):
+        return tuple(_swap(item, old, new) for item in node)
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        changes = {f.name: _swap(getattr(node, f.name), old, new) for f in dataclasses.fields(node)
+                   if f.name != "meta"}
+        return dataclasses.replace(node, **changes)
+    return node
+
+
+def on_metric_time(plan, model: SemanticModel):
+    """A plan measuring a metric, with its table's main time column as the metric's own time column where the
+    admin set another ("shipped revenue in 2025" on shipped_on, though orders are dated by order_date)."""
+    for metric in model.metrics:
+        if metric.time is None or not any(o.expr == metric.expr for o in plan.select):
+            continue
+        main = model.entity(metric.time.table).time
+        if main and main != metric.time.column:
+            plan = _swap(plan, Col(metric.time.table, main), metric.time)
+    return plan
