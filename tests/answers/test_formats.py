@@ -110,3 +110,20 @@ def test_the_csv_header_carries_the_unit_and_the_values_keep_full_precision():
 ])
 def test_durations_read_as_people_say_them(ms, shown):
     assert human_duration(ms) == shown
+
+
+def test_an_admins_metric_format_wins_over_what_its_name_suggests():
+    from nl2sql.answers.formats import metric_formats
+    from nl2sql.catalog import Metric
+
+    schema = SimpleNamespace(metrics=(Metric(1, 1, "metric", "average order value", "x", format="currency"),
+                                      Metric(2, 1, "metric", "margin rate", "y", format="percent"),
+                                      Metric(3, 1, "segment", "active", "z")))
+    declared = metric_formats(schema)
+    assert declared == {"average_order_value": "currency", "margin_rate": "percent"}
+    columns = [col("category", "text"), col("average_order_value", "number"), col("margin_rate", "number")]
+    rows = [("Books", 41.5, 12.25), ("Toys", 38.0, 9.5)]
+    found = {f.name: f for f in column_formats(classify_columns(columns, rows), rows, {"amount": "USD"}, declared)}
+    assert found["average_order_value"].kind == "money" and found["average_order_value"].currency == "USD"
+    assert found["margin_rate"].kind == "percent" and found["margin_rate"].show(9.5) == "9.5%"
+    assert formats_of(columns, rows, {"amount": "USD"})["average_order_value"].kind == "decimal"

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from nl2sql.answers.charts import (
     ChartChoice, apply_refinement, build_spec, choose_chart, classify_columns, refinement_schema,
 )
-from nl2sql.answers.formats import ColumnFormat, catalog_currencies, column_formats
+from nl2sql.answers.formats import ColumnFormat, catalog_currencies, column_formats, metric_formats
 from nl2sql.answers.starters import Overview, build_overview
 from nl2sql.answers.history import AnswerRecord, History
 from nl2sql.answers.models import AnswerRow
@@ -125,13 +125,15 @@ class AskService:
         if result is None:
             return ()
         currencies: dict[str, str] = {}
+        declared: dict[str, str] = {}
         if answered.record.connection_id is not None:
             try:
                 schema = await self._catalog.schema_for_prompt(answered.record.connection_id)
                 currencies = catalog_currencies(schema.tables)
+                declared = metric_formats(schema)
             except NotFoundError:
                 pass
-        return column_formats(classify_columns(result.columns, result.rows), result.rows, currencies)
+        return column_formats(classify_columns(result.columns, result.rows), result.rows, currencies, declared)
 
     # -- asking ---------------------------------------------------------------------------------------
 
@@ -495,8 +497,9 @@ class AskService:
         validated = await guarded(sql, policy)
         result = await self._run(validated, connection.id, cap, self.settings.csv_max_bytes)
         note = None
-        currencies = catalog_currencies((await self._catalog.schema_for_prompt(connection.id)).tables)
-        formats = column_formats(classify_columns(result.columns, result.rows), result.rows, currencies)
+        schema = await self._catalog.schema_for_prompt(connection.id)
+        formats = column_formats(classify_columns(result.columns, result.rows), result.rows,
+                                 catalog_currencies(schema.tables), metric_formats(schema))
         if result.bytes_cut:
             note = (f"cut: the download reached its size cap (NL2SQL_ANSWERS_CSV_MAX_BYTES) after "
                     f"{len(result.rows):,} rows; the rest were left out")

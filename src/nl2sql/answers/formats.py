@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from nl2sql.answers.charts import ColumnSemantics
+from nl2sql.semantics import output_name
 
-__all__ = ["ColumnFormat", "catalog_currencies", "column_formats", "currency_named", "formatted_spec"]
+__all__ = ["ColumnFormat", "catalog_currencies", "column_formats", "currency_named", "formatted_spec", "metric_formats"]
 
 # Currencies a description or business name may name ("Amount paid in USD", "Preis in Euro"): code, pattern.
 _CURRENCIES = (
@@ -61,6 +62,11 @@ def catalog_currencies(tables: Iterable[Any]) -> dict[str, str]:
             if code:
                 found.setdefault(column.name.lower(), set()).add(code)
     return {name: codes.pop() for name, codes in found.items() if len(codes) == 1}
+
+
+def metric_formats(schema: Any) -> dict[str, str]:
+    """The admin's metrics' formats by their output column ("revenue" -> currency)."""
+    return {output_name(m.name): m.format for m in getattr(schema, "metrics", ()) if m.kind == "metric"}
 
 
 @dataclass(frozen=True)
@@ -120,12 +126,24 @@ class ColumnFormat:
 
 
 def column_formats(semantics: Sequence[ColumnSemantics], rows: Sequence[Sequence[Any]],
-                   currencies: Mapping[str, str] | None = None) -> tuple[ColumnFormat, ...]:
-    """Each column's format from its chart semantics, its name, its values and the catalog's currencies."""
+                   currencies: Mapping[str, str] | None = None,
+                   declared: Mapping[str, str] | None = None) -> tuple[ColumnFormat, ...]:
+    """Each column's format from its chart semantics, its name, its values and the catalog's currencies;
+    `declared` (column name -> currency, percent or plain: the admin's metrics) wins over what names suggest."""
     currencies = currencies or {}
     only = set(currencies.values())
     default = only.pop() if len(only) == 1 else None  # one currency across the catalog: money columns are in it
-    return tuple(_format(s, rows, currencies, default) for s in semantics)
+    declared = {k.lower(): v for k, v in (declared or {}).items()}
+    out = []
+    for s in semantics:
+        kind = declared.get(s.name.lower()) if s.type in ("integer", "number") else None
+        if kind == "currency":
+            out.append(ColumnFormat(s.name, "money", currencies.get(s.name.lower()) or default))
+        elif kind == "percent":
+            out.append(ColumnFormat(s.name, "percent"))
+        else:
+            out.append(_format(s, rows, currencies, default))
+    return tuple(out)
 
 
 def _format(s: ColumnSemantics, rows, currencies: Mapping[str, str], default: str | None) -> ColumnFormat:

@@ -33,7 +33,8 @@ from nl2sql.semantics.plan import (
     columns_of,
 )
 
-__all__ = ["LayerError", "MetricDef", "SegmentDef", "build_layer", "parse_condition", "parse_formula", "spell"]
+__all__ = ["LayerError", "MetricDef", "SegmentDef", "build_layer", "output_name", "parse_condition", "parse_formula",
+           "spell"]
 
 
 class LayerError(ValueError):
@@ -57,7 +58,12 @@ class MetricDef:
     @property
     def output(self) -> str:
         """The name of its output column."""
-        return "_".join(identifier_words(self.name)) or "metric"
+        return output_name(self.name)
+
+
+def output_name(name: str) -> str:
+    """A metric's output column: "average order value" -> average_order_value."""
+    return "_".join(identifier_words(name)) or "metric"
 
 
 @dataclass(frozen=True)
