@@ -155,7 +155,8 @@ async def test_the_readiness_page_and_api(client):
     assert page.status_code == 200 and "Readiness of shop" in page.text
     assert 'href="/catalog?connection=shop"' in page.text and 'href="/connections/shop/semantics"' in page.text
     api = await client.get("/api/v1/readiness/shop", headers=client.admin_key)
-    assert api.status_code == 200 and api.json()["total"] == 6
+    assert api.status_code == 200 and api.json()["total"] == 7
+    assert "business_words" in {i["key"] for i in api.json()["items"]}
     assert (await client.get("/api/v1/readiness/shop", headers=client.analyst_key)).status_code == 403
     assert (await client.get("/api/v1/readiness/nope", headers=client.admin_key)).status_code == 404
 
