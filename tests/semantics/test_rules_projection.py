@@ -99,3 +99,32 @@ def test_a_grouping_by_a_named_entity_shows_its_name_and_keeps_its_key_in_the_gr
 def test_a_grouping_shows_the_key_when_the_question_names_it(teams):
     plan = best(teams, "Show the id and name of each team and the number of athletes.")
     assert Col("teams", "team_id") in [o.expr for o in plan.select]
+
+
+@pytest.fixture(scope="module")
+def hostels() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("guests", column("guest_id", "INTEGER", pk=True), column("first_name"), column("last_name"),
+              column("email")),
+        table("hostels", column("hostel_id", "INTEGER", pk=True), column("hostel_name"), column("capacity", "INTEGER"),
+              column("opened", "DATE")),
+        table("stays", column("stay_id", "INTEGER", pk=True), column("guest_id", "INTEGER"),
+              column("hostel_id", "INTEGER"), column("arrival_date", "DATE"), column("nights", "INTEGER"),
+              fks=(("guest_id", "guests", "guest_id"), ("hostel_id", "hostels", "hostel_id"))),
+    )))
+
+
+def test_general_words_in_a_list_read_on_the_rows_listed(hostels):
+    plan = best(hostels, "Give me the stay id, the date and the nights of every stay.")
+    assert shown(plan) == [Col("stays", "stay_id"), Col("stays", "arrival_date"), Col("stays", "nights")]
+    plan = best(hostels, "What are the full names of the guests?")
+    assert shown(plan) == [Col("guests", "first_name"), Col("guests", "last_name")]
+
+
+def test_the_columns_asked_of_the_best_row_by_a_count(hostels):
+    plan = best(hostels, "What are the name and capacity of the hostel with the most stays?")
+    assert shown(plan)[:2] == [Col("hostels", "hostel_name"), Col("hostels", "capacity")]
+    assert plan.limit == 1 and Col("hostels", "hostel_id") in plan.group_by

@@ -36,7 +36,13 @@ from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
 from nl2sql.semantics.rules.metric import layer_filters, layer_terms, metrics_named, on_metric_time, segments_named
 from nl2sql.semantics.rules.ordering import order_phrase
-from nl2sql.semantics.rules.projection import asks_distinct, list_columns, set_of_values, shown_of_group
+from nl2sql.semantics.rules.projection import (
+    asks_distinct,
+    generic_outputs,
+    list_columns,
+    set_of_values,
+    shown_of_group,
+)
 from nl2sql.semantics.plan import (
     Agg,
     AllOf,
@@ -1025,6 +1031,8 @@ class Reader:
                 else:
                     condition = Compare(col, "=", Lit(true_value))
                 used = set(link.matched) | {i for i in range(max(0, link.start - 4), link.start) if words[i] in NEGATIONS}
+                if any(set(link.matched) & f.tokens for f in out):
+                    continue  # "customers who are active": one table's flag (the best linked), not every table's
                 out.append(_Filter(condition, {link.table}, used, link.score))
         # "students who have declared a minor": the column is filled; "flights with stops": a count above zero
         for link in p.links:
@@ -1480,7 +1488,11 @@ class Reader:
             if any(set(link.matched) & t for _, t in out):
                 continue
             out.append((col, set(link.matched)))
-        return out
+        taken = used_elsewhere.union(*(t for _, t in out))
+        for col, tokens in generic_outputs(self.model, words, [t.stem for t in p.tokens], segments, focus, taken):
+            if not any(c == col for c, _ in out):
+                out.append((col, tokens))
+        return sorted(out, key=lambda o: min(o[1], default=0))
 
     def _ratio(self, p: _Parse, measures: list[_Measure] | None = None, filters: list[_Filter] | None = None):
         """ "ratio of A to B", "A per B", "proportion of X with Y (out of all X)": where the two sides are."""
@@ -1541,6 +1553,9 @@ class Reader:
                     continue
                 where.append(f.condition)
         absent = {f.condition.table for f in filters if isinstance(f.condition, _Absent)}
+        # "hosts who did not serve as a host of any party": the tables the negation names are not joined
+        denied = set().union(*(f.tokens for f in filters if isinstance(f.condition, _Absent)))
+        absent |= {l.table for l in p.links if l.kind == "entity" and l.matched and set(l.matched) <= denied}
         for table in tables_mentioned:
             if table not in via and table not in absent:
                 via.append(table)
@@ -1615,8 +1630,17 @@ class Reader:
             # "which author has the most publications": the measure per focus entity, the best one
             focus_entity = self.model.entity(focus)
             keys = [Col(focus, k) for k in focus_entity.key] + [Col(focus, c) for c in focus_entity.display if c not in focus_entity.key]
-            select = [Output(_name_of(k), k) for k in shown_of_group(self.model, keys, {stem(w) for w in words})] + select
-            group_by = keys + group_by
+            counted = set().union(*(m.tokens for m in measures)) if measures else set()
+            named = [(self._as_column_of(c, focus), t) for c, t in sorted(asked, key=lambda a: min(a[1]))
+                     if self._as_column_of(c, focus).table == focus and not t <= counted]
+            if named and focus_entity.key:
+                # "the name and capacity of the dorm with the fewest amenities": the columns asked, per dorm
+                used |= set().union(*(t for _, t in named))
+                select = [Output(c.column, c) for c, _ in named] + select
+                group_by = list(dict.fromkeys([Col(focus, k) for k in focus_entity.key] + [c for c, _ in named])) + group_by
+            else:
+                select = [Output(_name_of(k), k) for k in shown_of_group(self.model, keys, {stem(w) for w in words})] + select
+                group_by = keys + group_by
         elif aggregated and asked and not groups:
             for c, t in asked:
                 if c.table == focus and focus_tokens and self.model.attribute(c.table, c.column).role in ("label", "key", "text", "dimension"):
@@ -1628,9 +1652,11 @@ class Reader:
             grouped_tables = {e.table for e in group_by if isinstance(e, Col)}
             measure_tokens = set().union(*(m.tokens for m in measures)) if measures else set()
             at = next((k for k, o in enumerate(select) if o.expr == group_by[0]), 0)
+            # grouped by a table's key, any of its columns is one value per group
+            by_key = {e.table for e in group_by if isinstance(e, Col) and e.column in self.model.entity(e.table).key}
             for c, t in asked:
-                if c.table in grouped_tables and c not in group_by and not (t & measure_tokens) and \
-                        self.model.attribute(c.table, c.column).role in ("label", "text", "dimension"):
+                if c.table in grouped_tables and c not in group_by and not (t & measure_tokens) and (
+                        c.table in by_key or self.model.attribute(c.table, c.column).role in ("label", "text", "dimension")):
                     used |= t
                     select.insert(at, Output(c.column, c))
                     group_by.insert(at, c)
@@ -1824,6 +1850,14 @@ class Reader:
         if self.model.path(base, table):
             return Related(table, None, negate=True)
         return None
+
+    def _as_column_of(self, col: Col, table: str) -> Col:
+        """`col`, or the column of `table` it points at ("the student id" of enrolments is the student's id)."""
+        if col.table != table:
+            for edge in self.model.references(col.table, col.column):
+                if edge.right == table:
+                    return Col(table, dict(edge.pairs).get(col.column, col.column))
+        return col
 
     def _is_own_key(self, expr: Expr, table: str) -> bool:
         if not isinstance(expr, Col) or expr.table != table:

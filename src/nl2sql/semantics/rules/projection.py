@@ -72,3 +72,37 @@ def shown_of_group(model: SemanticModel, exprs: list, stems: set[str] = frozense
     if any(model.entity(e.table).label_parts and not model.entity(e.table).label for e in names):
         return list(exprs)
     return [e for e in exprs if e not in keys or set(model.attribute(e.table, e.column).words) <= stems]
+
+
+# words too general to name a column by themselves ("the date", "the name", "the type") unless the rows listed
+# have exactly one column that answers to them
+GENERIC_ASKED = frozenset({"date", "name", "type", "code", "id", "status", "time", "year", "title", "address"})
+# "full name": the parts a person's name is kept in
+NAME_PARTS = (("first", "name"), ("middle", "name"), ("last", "name"))
+
+
+def generic_outputs(model: SemanticModel, words: list[str], stems: list[str], segments: list[tuple[int, int]],
+                    table: str | None, taken: set[int]) -> list[tuple[Col, set[int]]]:
+    """Columns a list asks for in general words, read on the listed table alone: "the payment id, the date and
+    the amount" (payments have one date column), "the full names of the customers" (first and last name)."""
+    if table is None:
+        return []
+    entity = model.entity(table)
+    out: list[tuple[Col, set[int]]] = []
+    for start, end in segments:
+        for i in range(start, min(end, len(words))):
+            if i in taken:
+                continue
+            if words[i] == "full" and i + 1 < len(words) and words[i + 1] in ("name", "names"):
+                parts = [a for phrase in NAME_PARTS for a in entity.attributes
+                         if a.words[-2:] == tuple(phrase) or tuple(a.words) == phrase]
+                if len(parts) >= 2:
+                    out += [(Col(table, a.name), {i, i + 1}) for a in parts]
+                continue
+            if words[i] not in GENERIC_ASKED or (i and words[i - 1] not in ("the", "a", "an", ",", "and", "their",
+                                                                             "its", "his", "her")):
+                continue  # "the payment id": a longer name another rule reads
+            found = [a for a in entity.attributes if stems[i] in a.words and not a.sensitive]
+            if len(found) == 1:
+                out.append((Col(table, found[0].name), {i}))
+    return out
