@@ -75,3 +75,35 @@ def test_two_comparisons_of_one_column_joined_by_or_are_either(teams):
                                 Compare(Col("athletes", "weight"), "<", Lit(50))))
     both = best(teams, "List athletes with weight over 100 and height under 2.")
     assert not isinstance(both.where, AnyOf)
+
+
+def test_above_and_below_the_average_compare_each_row_with_all_rows(teams):
+    from nl2sql.semantics.plan import Agg, Overall
+    from nl2sql.semantics.rules.comparison import average_comparison
+
+    assert average_comparison("athletes taller than average".split(), 3) == (">", {1, 2, 3})
+    assert average_comparison("a weight below the average".split(), 4) == ("<", {2, 3, 4})
+    assert average_comparison("the average weight".split(), 1) is None  # an aggregate, not a comparison
+    plan = best(teams, "Which athletes are taller than average?")
+    assert plan.where == Compare(Col("athletes", "height"), ">", Overall(Agg("avg", Col("athletes", "height"))))
+    assert not plan.aggregated
+    plan = best(teams, "List the names of athletes whose weight is lower than the average.")
+    assert plan.where == Compare(Col("athletes", "weight"), "<", Overall(Agg("avg", Col("athletes", "weight"))))
+
+
+def test_an_overall_average_runs_on_every_dialect(library_db):
+    from nl2sql.semantics import compile_plan
+    from nl2sql.semantics.plan import Agg, Output, Overall, QueryPlan
+    import sqlalchemy as sa
+
+    dialect, engine = library_db
+    model = build_semantic_model(library(dialect))
+    price = Col("books", "price")
+    plan = QueryPlan("books", (Output("title", Col("books", "title")),),
+                     where=Compare(price, ">", Overall(Agg("avg", price))))
+    sql = compile_plan(plan, model, dialect)
+    with engine.connect() as conn:
+        titles = {r[0] for r in conn.execute(sa.text(sql))}
+        everything = [(r[0], float(r[1])) for r in conn.execute(sa.text("SELECT title, price FROM books"))]
+    mean = sum(p for _, p in everything) / len(everything)
+    assert titles == {t for t, p in everything if p > mean} and titles

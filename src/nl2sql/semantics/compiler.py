@@ -31,6 +31,7 @@ from nl2sql.semantics.plan import (
     Match,
     Not,
     Part,
+    Overall,
     QueryPlan,
     Related,
     Today,
@@ -228,7 +229,19 @@ class _Compiler:
             return self._part(node.part, self.expr(node.arg, scope))
         if isinstance(node, Elapsed):
             return self._elapsed(node.unit, self.expr(node.start, scope), self.expr(node.end, scope))
+        if isinstance(node, Overall):
+            return self._overall(node, scope)
         raise CompileError(f"unsupported expression {type(node).__name__}")
+
+    def _overall(self, node: Overall, outer: _Scope) -> exp.Expression:
+        """(SELECT AGG(column) FROM its table): one value over all the table's rows."""
+        if not isinstance(node.agg.arg, Col) or node.agg.where is not None:
+            raise CompileError("an overall aggregate needs one column and no condition")
+        table = node.agg.arg.table
+        self._check(node.agg.arg)
+        scope = _Scope(self._aliases([table], "all_", set(outer.aliases.values())))
+        inner = exp.select(self._aggregate(node.agg, scope)).from_(self._table(table, scope.alias(table)))
+        return exp.Subquery(this=inner)
 
     def _aggregate(self, node: Agg, scope: _Scope) -> exp.Expression:
         if node.arg is None:
@@ -415,7 +428,7 @@ def _outer_columns(plan: QueryPlan) -> list[Col]:
     found: list[Col] = []
 
     def walk(value: object) -> None:
-        if isinstance(value, Related):
+        if isinstance(value, Related | Overall):
             return
         if isinstance(value, Col):
             found.append(value)

@@ -15,6 +15,7 @@ from nl2sql.semantics.plan import (
     Compare,
     Condition,
     Elapsed,
+    Overall,
     Expr,
     InList,
     IsNull,
@@ -108,6 +109,8 @@ class _Describer:
             return f"{part} of {self.expr(node.arg)}"
         if isinstance(node, Elapsed):
             return f"{node.unit}s from {self.expr(node.start)} to {self.expr(node.end)}"
+        if isinstance(node, Overall):
+            return f"the {self.expr(node.agg)} of all"
         return type(node).__name__
 
     def condition(self, node: Condition) -> str:

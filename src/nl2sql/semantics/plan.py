@@ -91,7 +91,15 @@ class Elapsed:
     end: Expr
 
 
-Expr = Union[Col, Lit, Today, Agg, Arith, Bucket, Part, Elapsed]
+@dataclass(frozen=True)
+class Overall:
+    """An aggregate over every row of its column's table, whatever the plan filters or groups: "taller than
+    average" compares each row with the average height of all (a scalar subquery)."""
+
+    agg: Agg
+
+
+Expr = Union[Col, Lit, Today, Agg, Arith, Bucket, Part, Elapsed, Overall]
 
 
 @dataclass(frozen=True)
@@ -201,7 +209,7 @@ class QueryPlan:
 
 
 _TYPES = {cls.__name__: cls for cls in (
-    Col, Lit, Today, Agg, Arith, Bucket, Part, Elapsed, Compare, Between, InList, Match, IsNull, AllOf, AnyOf, Not,
+    Col, Lit, Today, Agg, Arith, Bucket, Part, Elapsed, Overall, Compare, Between, InList, Match, IsNull, AllOf, AnyOf, Not,
     Related, Output, Order, QueryPlan)}
 
 

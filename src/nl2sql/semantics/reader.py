@@ -25,6 +25,7 @@ from nl2sql.semantics.linking import CUE_WORDS, Link, Linker
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 from nl2sql.semantics.rules.comparison import (
     TIMES_WORDS,
+    average_comparison,
     comparative,
     either_comparison,
     names_column_before,
@@ -61,6 +62,7 @@ from nl2sql.semantics.plan import (
     Match,
     Order,
     Output,
+    Overall,
     Part,
     QueryPlan,
     Related,
@@ -403,6 +405,13 @@ class Reader:
                 measures.append(options[0])
                 measure_alternatives.append(options)
         measures = self._coordinated_measures(p, agg_cues, measures)
+        # "people shorter than average": each row against the mean of all, no average shown
+        averaged = self._average_filters(p, measures)
+        if averaged:
+            spent = set().union(*(f.tokens for f in averaged))
+            measures = [m for m in measures if not (m.tokens & spent)]
+            measure_alternatives = [[m for m in options if not (m.tokens & spent)] for options in measure_alternatives]
+            measure_alternatives = [options for options in measure_alternatives if options]
         # the admin's metrics are what they measure, whatever aggregate words name them (rules/metric.py)
         named_metrics = metrics_named(self.model, words)
         if named_metrics:
@@ -452,7 +461,7 @@ class Reader:
         context = {m.table for m in measures} | ({focus_entity} if focus_entity else set()) | {
             l.table for l in entity_links if l.score >= 0.7}
 
-        filters: list[_Filter] = []
+        filters: list[_Filter] = list(averaged)
         # -- values: each names one column (chosen by the words around it) and one of its values
         value_choices = self._value_choices(p, context)
         for choices in value_choices:
@@ -930,6 +939,11 @@ class Reader:
                         self.model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
                         or self.model.attribute(l.table, l.column).role in ("key", "reference"))}):  # type: ignore[arg-type]
                 op = "="
+            if op is None and i not in limit_tokens and token.kind == "number":
+                keyed = self._key_value(p, i, value)
+                if keyed is not None:
+                    out.append(keyed)
+                    continue
             if op is None and i >= 1 and words[i - 1] == "between" and i + used + 1 < len(words) \
                     and words[i + used] == "and":
                 upper = number_value(p.tokens, i + used + 1)
@@ -969,6 +983,47 @@ class Reader:
                 f.condition = _Having(condition)  # type: ignore[assignment]
             out.append(f)
         return out
+
+    def _average_filters(self, p: _Parse, measures: list[_Measure]) -> list[_Filter]:
+        """ "people shorter than average", "salary above the average": the column against its overall mean
+        (rules/comparison.py)."""
+        out: list[_Filter] = []
+        words = p.words
+        for i in range(len(words)):
+            found = average_comparison(words, i)
+            if found is None:
+                continue
+            op, cue = found
+            named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
+                                       if l.kind == "entity" and l.score >= 0.3))
+            measured = property_column(self.model, named, words[min(cue)])
+            target = (measured, {measured.table}, set(), False) if measured is not None else \
+                self._comparison_target(p, min(cue), i + 1, [])
+            if target is None or not isinstance(target[0], Col):
+                continue
+            col = target[0]
+            condition = Compare(col, op, Overall(Agg("avg", col)))
+            out.append(_Filter(condition, set(target[1]), cue | set(target[2])))
+        return out
+
+    def _key_value(self, p: _Parse, index: int, value: float) -> _Filter | None:
+        """ "the student with ID 1004", "order number 12": a number right after an identifier word is the key of
+        the table named shortly before it."""
+        words = p.words
+        if index < 1 or words[index - 1] not in KEY_WORDS:
+            return None
+        if any(l.kind == "column" and l.end == index and len(l.matched) >= 2 and l.score >= 0.5 for l in p.links):
+            return None  # "postal code 70174", "card number 456": a column of its own
+        owners = [l for l in p.links if l.kind == "entity" and l.end <= index - 1 and index - 1 - l.end <= 3
+                  and l.score >= 0.6]
+        if not owners:
+            return None
+        owner = max(owners, key=lambda l: (l.end, l.score))
+        entity = self.model.entity(owner.table)
+        if len(entity.key) != 1 or not self.model.attribute(owner.table, entity.key[0]).is_numeric:
+            return None
+        condition = Compare(Col(owner.table, entity.key[0]), "=", Lit(_int_or(value)))
+        return _Filter(condition, {owner.table}, {index - 1, index} | set(owner.matched))
 
     def _comparison_target(self, p: _Parse, cue_start: int, after: int, measures: list[_Measure]):
         """The column a comparison is about: named just before it, or just after the number ("5 orders")."""
@@ -1944,6 +1999,8 @@ class _Absent:
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
+# words after which a number names a row by its key ("the student with ID 1004", "order number 12")
+KEY_WORDS = frozenset({"id", "number", "no", "#", "code"})
 _CONNECTORS = {",", "or", "and", "either", "nor", "/", "of", "the", "a", "an"}
 
 

@@ -87,3 +87,23 @@ def either_comparison(conditions: list[tuple[object, set[int]]], words: list[str
             if "or" in between and len(between) <= 3:
                 pairs[a] = b
     return pairs
+
+
+# "taller than average", "a salary above the average", "below average": a comparison with all rows' mean
+AVERAGE_WORDS = frozenset({"average", "mean"})
+ABOVE_BELOW = {"above": ">", "over": ">", "below": "<", "under": "<"}
+
+
+def average_comparison(words: list[str], index: int) -> tuple[str, set[int]] | None:
+    """(">" or "<", the cue's token indices) when words[index] is "average" compared with ("shorter than
+    average", "higher than the average", "above average"), else None."""
+    if words[index] not in AVERAGE_WORDS:
+        return None
+    at = index - 1 if index >= 1 and words[index - 1] in ("the", "an") else index
+    if at >= 1 and words[at - 1] in ABOVE_BELOW:
+        return ABOVE_BELOW[words[at - 1]], set(range(at - 1, index + 1))
+    found = comparative(words, at)
+    if found is None:
+        return None
+    op, cue = found
+    return op, cue | set(range(at, index + 1))
