@@ -107,3 +107,12 @@ def test_an_overall_average_runs_on_every_dialect(library_db):
         everything = [(r[0], float(r[1])) for r in conn.execute(sa.text("SELECT title, price FROM books"))]
     mean = sum(p for _, p in everything) / len(everything)
     assert titles == {t for t, p in everything if p > mean} and titles
+
+
+def test_each_groups_share_of_all_rows(teams):
+    from nl2sql.semantics.plan import Agg, Arith, Overall
+
+    plan = best(teams, "What share of athletes play in each position?")
+    assert plan.group_by == (Col("athletes", "position"),)
+    ratio = next(o.expr for o in plan.select if isinstance(o.expr, Arith))
+    assert ratio.right == Overall(Agg("count"), "athletes")  # all athletes, not the group's own count

@@ -235,12 +235,18 @@ class _Compiler:
 
     def _overall(self, node: Overall, outer: _Scope) -> exp.Expression:
         """(SELECT AGG(column) FROM its table): one value over all the table's rows."""
-        if not isinstance(node.agg.arg, Col) or node.agg.where is not None:
-            raise CompileError("an overall aggregate needs one column and no condition")
-        table = node.agg.arg.table
-        self._check(node.agg.arg)
+        if node.agg.where is not None or not (isinstance(node.agg.arg, Col) or node.agg.arg is None and node.table):
+            raise CompileError("an overall aggregate needs one column (or a table's rows) and no condition")
+        if isinstance(node.agg.arg, Col):
+            table = node.agg.arg.table
+            self._check(node.agg.arg)
+        else:
+            table = node.table  # type: ignore[assignment]
+            if table not in self.model.entities:
+                raise CompileError(f"unknown table {table}")
         scope = _Scope(self._aliases([table], "all_", set(outer.aliases.values())))
-        inner = exp.select(self._aggregate(node.agg, scope)).from_(self._table(table, scope.alias(table)))
+        value = self._aggregate(node.agg, scope) if node.agg.arg is not None else exp.Count(this=exp.Star())
+        inner = exp.select(value).from_(self._table(table, scope.alias(table)))
         return exp.Subquery(this=inner)
 
     def _aggregate(self, node: Agg, scope: _Scope) -> exp.Expression:

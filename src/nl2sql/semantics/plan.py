@@ -97,6 +97,7 @@ class Overall:
     average" compares each row with the average height of all (a scalar subquery)."""
 
     agg: Agg
+    table: str | None = None  # the table a row count counts (an aggregate of a column: that column's table)
 
 
 Expr = Union[Col, Lit, Today, Agg, Arith, Bucket, Part, Elapsed, Overall]

@@ -1572,7 +1572,7 @@ class Reader:
 
         ratio_expr = None
         if ratio is not None:
-            ratio_expr = self._ratio_expr(p, ratio, measures, filters, focus)
+            ratio_expr = self._ratio_expr(p, ratio, measures, filters, focus, grouped=bool(groups))
             if ratio_expr is not None:
                 used |= ratio_expr[1]
         if measures and all(m.implicit for m in measures) and not groups and (focus is None or all(
@@ -1777,7 +1777,7 @@ class Reader:
         )
         return plan, used
 
-    def _ratio_expr(self, p: _Parse, ratio: _RatioSpan, measures, filters, focus):
+    def _ratio_expr(self, p: _Parse, ratio: _RatioSpan, measures, filters, focus, grouped: bool = False):
         """(expression, tokens, tables, filters it took): two aggregates (possibly filtered) or two columns of a row."""
         words = p.words
         tokens = {ratio.index} | ({ratio.to} if ratio.to is not None else set())
@@ -1823,7 +1823,12 @@ class Reader:
         a = side(0, set())
         if a is None:
             return None
-        if ratio.to is None and ratio.share:
+        if ratio.to is None and ratio.share and grouped and isinstance(a[0], Agg) and a[0].where is None \
+                and not any(f.tokens and side_of(min(f.tokens)) == 0 for f in filters) \
+                and (a[0].arg is None or isinstance(a[0].arg, Col)):
+            # "the share of payments made by each method": each group's part of all rows
+            b = (Overall(a[0], a[1] if a[0].arg is None else None), a[1], set())
+        elif ratio.to is None and ratio.share:
             # a part of a whole: the same thing counted with the side's conditions, then without
             b = (_strip_where(a[0]), a[1], set())
         else:
