@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from nl2sql.sqlguard.access import Access
 from nl2sql.sqlguard.errors import SqlRefused
 from nl2sql.sqlguard.forbidden import DEFAULT_TABLE_FUNCTIONS
 
@@ -57,6 +58,7 @@ class GuardPolicy:
     `table.column` or `schema.table.column`; their values never reach a result. With
     `sensitive_in_predicates` a sensitive column may still filter rows in WHERE or JOIN ... ON.
     Functions are allowed from sqlguard.functions' list; `extra_functions` names more (an admin's setting).
+    `access` holds the user's row filters and column masks (a hidden column is a sensitive one).
     """
 
     dialect: str
@@ -70,6 +72,8 @@ class GuardPolicy:
     # a statement's size limits: parsing and checking cost CPU in proportion (about 3 s for 100 KB on one core)
     max_sql_chars: int = 50_000
     max_nodes: int = 5_000
+    # the user's row policies and column masks, applied by rewriting the checked statement (none: unrestricted)
+    access: Access = field(default_factory=Access)
 
     def __post_init__(self) -> None:
         # Accept any iterable from callers; keep the stored form hashable and immutable.

@@ -14,6 +14,7 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from nl2sql.sqlguard.access import normalized, real_tables, restrict
 from nl2sql.sqlguard.errors import SqlRefused
 from nl2sql.sqlguard.forbidden import (
     FORBIDDEN_NODES,
@@ -33,18 +34,21 @@ _READ_ONLY = "only read-only queries run"
 
 
 class ValidatedSql:
-    """SQL that passed the guard: the text to run, its dialect, the tables it reads, whether a row cap was added."""
+    """SQL that passed the guard: the text to run, its dialect, the tables it reads, whether a row cap was added,
+    and what the user's row policies and column masks changed (`policies`, in words; empty when nothing)."""
 
-    __slots__ = ("sql", "dialect", "tables", "limit_applied", "row_cap")
+    __slots__ = ("sql", "dialect", "tables", "limit_applied", "row_cap", "policies")
 
     sql: str
     dialect: str
     tables: tuple[str, ...]
     limit_applied: bool
     row_cap: int
+    policies: tuple[str, ...]
 
     def __init__(
-        self, *, sql: str, dialect: str, tables: tuple[str, ...], limit_applied: bool, row_cap: int, _mint: object = None
+        self, *, sql: str, dialect: str, tables: tuple[str, ...], limit_applied: bool, row_cap: int,
+        policies: tuple[str, ...] = (), _mint: object = None,
     ) -> None:
         if _mint is not _MINT:
             raise TypeError("a ValidatedSql comes only from nl2sql.sqlguard.validate()")
@@ -54,6 +58,7 @@ class ValidatedSql:
             ("tables", tuple(tables)),
             ("limit_applied", bool(limit_applied)),
             ("row_cap", int(row_cap)),
+            ("policies", tuple(policies)),
         ):
             object.__setattr__(self, name, value)
 
@@ -70,12 +75,13 @@ class ValidatedSql:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ValidatedSql):
             return NotImplemented
-        return (self.sql, self.dialect, self.tables, self.limit_applied, self.row_cap) == (
+        return (self.sql, self.dialect, self.tables, self.limit_applied, self.row_cap, self.policies) == (
             other.sql,
             other.dialect,
             other.tables,
             other.limit_applied,
             other.row_cap,
+            other.policies,
         )
 
     def __hash__(self) -> int:
@@ -106,9 +112,14 @@ def validate(sql: str, policy: GuardPolicy) -> ValidatedSql:
     tables = _inspect(again, policy, dialect)
     if _render(again, dialect) != final:
         raise SqlRefused("the SQL uses constructs the guard can't check reliably; write it more plainly")
-    return ValidatedSql(
-        sql=final, dialect=dialect, tables=tables, limit_applied=limit_applied, row_cap=policy.row_cap, _mint=_MINT
-    )
+    # The user's row policies and masks go in last, on the checked tree: every stored table it reads is known.
+    restricted, notes = restrict(again, policy.access, dialect, policy.default_schema)
+    if notes:
+        final = _render(restricted, dialect)
+        if _render(_single_statement(final, dialect), dialect) != final:
+            raise SqlRefused("the SQL uses constructs the row policies can't be applied to reliably; write it more plainly")
+    return ValidatedSql(sql=final, dialect=dialect, tables=tables, limit_applied=limit_applied,
+                        row_cap=policy.row_cap, policies=notes, _mint=_MINT)
 
 
 def _render(tree: exp.Expression, dialect: str) -> str:
@@ -247,10 +258,10 @@ def _inspect(tree: exp.Expression, policy: GuardPolicy, dialect: str) -> tuple[s
         scopes = traverse_scope(analysed)
     except (SqlglotError, RecursionError) as error:
         raise SqlRefused(f"the query's structure could not be analysed: {str(error).splitlines()[0]}") from None
-    real_tables = _real_tables(analysed, scopes)
-    names = _check_tables(real_tables, policy, dialect)
+    stored = real_tables(analysed, scopes)
+    names = _check_tables(stored, policy, dialect)
     _check_table_functions(analysed, policy)
-    _check_sensitive(analysed, scopes, real_tables, policy)
+    _check_sensitive(analysed, scopes, stored, policy)
     return names
 
 
@@ -328,30 +339,11 @@ def _refuse_look_alikes(tree: exp.Expression) -> None:
             raise SqlRefused(f"the name `{name}` mixes alphabets ({', '.join(sorted(scripts))}), a look-alike trick")
 
 
-def _real_tables(tree: exp.Expression, scopes: list[Scope]) -> list[exp.Table]:
-    """Every table node that names a stored table or view: not a CTE reference, not a table function."""
-    cte_references: set[int] = set()
-    for scope in scopes:
-        for table in scope.tables:
-            if not table.args.get("db") and not table.args.get("catalog") and table.name in scope.cte_sources:
-                cte_references.add(id(table))
-    # Tables sqlglot's scopes don't cover count as real, so the allow list still applies to them.
-    return [
-        table
-        for table in tree.find_all(exp.Table)
-        if id(table) not in cte_references and not isinstance(table.this, exp.Func)
-    ]
-
-
-def _normalized(dialect: str, part: str) -> str:
-    return Dialect.get_or_raise(dialect).normalize_identifier(exp.to_identifier(part, quoted=True)).name
-
-
 def _allowed_keys(policy: GuardPolicy, dialect: str) -> set[tuple[str | None, str | None, str]]:
-    default_schema = _normalized(dialect, policy.default_schema) if policy.default_schema else None
+    default_schema = normalized(dialect, policy.default_schema) if policy.default_schema else None
     keys = set()
     for entry in policy.allowed_tables:
-        parts = [_normalized(dialect, part) for part in entry.split(".")]
+        parts = [normalized(dialect, part) for part in entry.split(".")]
         if len(parts) == 1:
             keys.add((None, default_schema, parts[0]))
         elif len(parts) == 2:
@@ -363,7 +355,7 @@ def _allowed_keys(policy: GuardPolicy, dialect: str) -> set[tuple[str | None, st
 
 def _check_tables(tables: Iterable[exp.Table], policy: GuardPolicy, dialect: str) -> tuple[str, ...]:
     allowed = _allowed_keys(policy, dialect)
-    default_schema = _normalized(dialect, policy.default_schema) if policy.default_schema else None
+    default_schema = normalized(dialect, policy.default_schema) if policy.default_schema else None
     seen: dict[str, None] = {}
     for table in tables:
         if not isinstance(table.this, exp.Identifier):
