@@ -277,7 +277,8 @@ class Answerer:
                 candidates.append(Candidate("reader", None, error=str(error)))
                 continue
             candidate = Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
-                                  left_out=tuple(dict.fromkeys((*reading.unread, *reading.dropped))))
+                                  left_out=tuple(dict.fromkeys((*reading.unread, *reading.dropped))),
+                                  read_words=reading.read_words)
             try:
                 candidate.validated = validate(sql, self.policy.for_sql(sql))
                 result = run(candidate.validated, self.engine, timeout_s=self.settings.check_timeout,

@@ -45,6 +45,7 @@ class Candidate:
     ms: float = 0.0
     note: str | None = None
     left_out: tuple[str, ...] = ()  # a reading's words it did not use (the reader's unread and dropped words)
+    read_words: frozenset[str] = frozenset()  # a reading's words it used, lower case
 
     @property
     def ran(self) -> bool:

@@ -392,7 +392,8 @@ def _read_candidates(readings: list, model: SemanticModel) -> list[Candidate]:
             continue
         out.append(Candidate("reader", sql, reading.plan.to_json(), reading.explanation, reading.score,
                              note=f"covers {reading.coverage:.0%} of the question",
-                             left_out=tuple(dict.fromkeys((*reading.unread, *reading.dropped)))))
+                             left_out=tuple(dict.fromkeys((*reading.unread, *reading.dropped))),
+                             read_words=reading.read_words))
     return out
 
 

@@ -142,7 +142,8 @@ def decide(question: Question, candidates: Sequence[Candidate], winner: Candidat
                                                    if question.unread else ""))
     if winner is None or winner.generator != "reader":
         return _nothing_read(question, candidates)
-    left = tuple(dict.fromkeys((*winner.left_out, *question.unread)))
+    # a word the catalog doesn't name is still read when the reading used it ("at least two", "higher than")
+    left = tuple(dict.fromkeys((*winner.left_out, *(w for w in question.unread if w.lower() not in winner.read_words))))
     if left or _insisted(question):
         # a reading answers only when it accounts for the question: the words it leaves out are named, and the
         # reading itself is one click away

@@ -33,7 +33,7 @@ from nl2sql.semantics.rules.comparison import (
 )
 from nl2sql.semantics.rules.conjunction import both_values, equality_column, joined_by_or
 from nl2sql.semantics.rules.coordination import aggregate_chains, column_beside_aggregate, coordinated_columns
-from nl2sql.semantics.rules.frequency import most_frequent_plans
+from nl2sql.semantics.rules.frequency import frequency_cue, most_frequent_plans
 from nl2sql.semantics.rules.negation import denies
 from nl2sql.semantics.rules.metric import layer_filters, layer_terms, metrics_named, on_metric_time, segments_named
 from nl2sql.semantics.rules.ordering import order_phrase
@@ -150,6 +150,7 @@ class Reading:
     # value or time), `dropped` names something the plan does not use
     unread: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
+    read_words: frozenset[str] = frozenset()  # the words it used, lower case ("two" in "at least two orders")
 
 
 @dataclass
@@ -227,10 +228,16 @@ class Reader:
             plan_columns = {(c.table, c.column) for c in columns_of(plan)}
             used |= {i for l in parse.links if l.kind == "column" and l.score >= 0.8 and l.complete
                      and (l.table, l.column) in plan_columns for i in l.matched}
+            # ... and "the most common X" for a plan ranked by a count
+            cue = frequency_cue(parse.words)
+            if cue is not None and any(isinstance(o.expr, Agg) and o.expr.func in ("count", "count_distinct")
+                                       for o in plan.order_by):
+                used |= cue[0]
             coverage = _coverage(parse, used)
             unread, dropped = _left_out(parse, used)
             readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
-                                    describe(plan, self.model), frozenset(used), tuple(parse.notes), unread, dropped))
+                                    describe(plan, self.model), frozenset(used), tuple(parse.notes), unread, dropped,
+                                    frozenset(parse.tokens[i].lower for i in used if i < len(parse.tokens))))
         readings.sort(key=lambda r: -r.score)
         return readings[:limit]
 
@@ -1545,8 +1552,11 @@ class Reader:
             out.append((col, set(link.matched)))
         taken = used_elsewhere.union(*(t for _, t in out))
         for col, tokens in generic_outputs(self.model, words, [t.stem for t in p.tokens], segments, focus, taken):
-            if not any(c == col for c, _ in out):
+            same = next((t for c, t in out if c == col), None)
+            if same is None:
                 out.append((col, tokens))
+            else:
+                same |= tokens  # "the full names": "names" already linked the name columns, "full" says both
         return sorted(out, key=lambda o: min(o[1], default=0))
 
     def _ratio(self, p: _Parse, measures: list[_Measure] | None = None, filters: list[_Filter] | None = None):
@@ -2466,6 +2476,11 @@ def _coverage(p: _Parse, used: set[int]) -> float:
     return sum(1 for i in important if i in used) / len(important)
 
 
+# nouns after a table's name that name its rows again ("faculty members", "staff people")
+ENTITY_TAILS = frozenset({"member", "members", "people", "person", "persons", "individuals", "records", "entries"})
+# nouns before a literal that say what kind of text it is ("the word 'court'", "the letter M")
+LITERAL_NOUNS = frozenset({"word", "words", "letter", "letters", "string", "substring", "phrase", "character",
+                           "characters", "text", "term", "name"})
 # words a question may carry that ask for nothing in particular
 HARMLESS = frozenset(stem(w) for w in (
     "data database table tables record records row rows entry entries info information detail details value values "
@@ -2497,6 +2512,11 @@ def _left_out(p: _Parse, used: set[int]) -> tuple[tuple[str, ...], tuple[str, ..
             continue
         if t.stem in CUE_WORDS and i not in entity:
             continue
+        if t.lower in ENTITY_TAILS and i - 1 in entity and i - 1 in used:
+            continue  # "faculty members", "club members": the things the table holds
+        if t.lower in LITERAL_NOUNS and i + 1 < len(p.tokens) and (p.tokens[i + 1].kind == "quoted" or (
+                len(p.tokens[i + 1].text) == 1 and i + 1 in used)):
+            continue  # "contains the word 'court'", "the letter M"
         if t.lower in SUPERLATIVES or t.lower in NEGATIONS or t.lower in QUESTION_HEADS or t.lower in GROUP_WORDS \
                 or t.lower in ORDER_VERBS or t.lower in RATIO_WORDS or t.lower in AGENT_VERBS_SKIP \
                 or t.lower in ADJECTIVE_PROPERTIES:

@@ -33,6 +33,7 @@ def is_light(word: str) -> bool:
     return "VERB" in classes and "NOUN" not in classes and "PROPN" not in classes
 
 
+PREPOSITIONS = frozenset("in at on for from with under by to into".split())
 # words after which a word that may be a noun or a verb is a verb ("did each state place", "to sell")
 AUXILIARIES = frozenset("do does did don't doesn't didn't will would can could to has have had was were is are be "
                         "been being".split())
@@ -48,5 +49,7 @@ def is_light_at(words: list[str], index: int) -> bool:
 
     if "VERB" not in getAllLemmas(word.lower()):
         return False
+    if word.lower().endswith(("ing", "ed")) and index + 1 < len(words) and words[index + 1].lower() in PREPOSITIONS:
+        return True  # "living in", "located at", "enrolled in": a verb that relates, before its preposition
     return any(w.lower() in AUXILIARIES for w in words[max(0, index - 3):index]) and (
         index == len(words) - 1 or not words[index + 1].isalpha())
