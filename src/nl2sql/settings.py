@@ -154,6 +154,93 @@ class AuthSettings:
     bootstrap_admin_password: str | None = setting(
         "NL2SQL_BOOTSTRAP_ADMIN_PASSWORD", None, "Password for the bootstrap admin.", secret=True
     )
+    local_login: bool = setting(
+        "NL2SQL_LOCAL_LOGIN", True,
+        "Log in with email and password on /login. Off with single sign-on set up: only the break-glass admin (the "
+        "bootstrap admin, or without one the instance's first user) still logs in with a password.",
+    )
+    oidc_issuer: str | None = setting(
+        "NL2SQL_OIDC_ISSUER", None,
+        "Single sign-on: the OpenID Connect issuer URL (its /.well-known/openid-configuration is read); unset, no "
+        "single sign-on. See docs/sso.md.",
+    )
+    oidc_client_id: str | None = setting("NL2SQL_OIDC_CLIENT_ID", None, "Single sign-on: this app's client id at the identity provider.")
+    oidc_client_secret: str | None = setting(
+        "NL2SQL_OIDC_CLIENT_SECRET", None, "Single sign-on: the client secret (unset for a public client: PKCE alone).",
+        secret=True,
+    )
+    oidc_scopes: str = setting(
+        "NL2SQL_OIDC_SCOPES", "openid email profile", "Single sign-on: scopes asked for, space-separated (openid is added)."
+    )
+    oidc_groups_claim: str = setting(
+        "NL2SQL_OIDC_GROUPS_CLAIM", "groups",
+        "Single sign-on: the claim that lists the user's groups (a list, or one string); a dotted path reaches into "
+        "objects (`realm_access.roles`).",
+    )
+    oidc_group_roles: str = setting(
+        "NL2SQL_OIDC_GROUP_ROLES", "",
+        "Single sign-on: groups to roles, `group=admin; other group=analyst`. A member of any admin group is an admin, "
+        "everyone else an analyst. More mappings are added on /admin/identity.",
+    )
+    oidc_group_grants: str = setting(
+        "NL2SQL_OIDC_GROUP_GRANTS", "",
+        "Single sign-on: groups to the connections they are granted, `sales=demo,crm; finance=warehouse`. At each "
+        "login a user's grants on the connections named here follow their groups; grants on others are left alone.",
+    )
+    oidc_redirect_uri: str | None = setting(
+        "NL2SQL_OIDC_REDIRECT_URI", None,
+        "Single sign-on: the callback URL registered at the identity provider; unset, it is this server's "
+        "`/login/sso/callback` as the browser reached it.",
+    )
+    oidc_button_label: str = setting(
+        "NL2SQL_OIDC_BUTTON_LABEL", "Log in with single sign-on", "Single sign-on: the login page's button."
+    )
+
+    def __post_init__(self) -> None:
+        self.group_roles  # noqa: B018 (parses: a bad mapping stops the start with its reason)
+        self.group_grants  # noqa: B018
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise SettingsError("NL2SQL_OIDC_ISSUER is set but NL2SQL_OIDC_CLIENT_ID is not")
+        if self.oidc_issuer and not self.oidc_issuer.startswith(("https://", "http://")):
+            raise SettingsError(f"NL2SQL_OIDC_ISSUER must be an http(s) URL, got {self.oidc_issuer!r}")
+
+    @property
+    def sso_enabled(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
+
+    @property
+    def group_roles(self) -> dict[str, str]:
+        """NL2SQL_OIDC_GROUP_ROLES as group -> role."""
+        roles = {}
+        for group, value in _mapping_entries("NL2SQL_OIDC_GROUP_ROLES", self.oidc_group_roles):
+            if value.lower() not in ("admin", "analyst"):
+                raise SettingsError(f"NL2SQL_OIDC_GROUP_ROLES: {group!r} maps to {value!r}, not admin or analyst")
+            roles[group] = value.lower()
+        return roles
+
+    @property
+    def group_grants(self) -> dict[str, tuple[str, ...]]:
+        """NL2SQL_OIDC_GROUP_GRANTS as group -> connection names."""
+        grants: dict[str, tuple[str, ...]] = {}
+        for group, value in _mapping_entries("NL2SQL_OIDC_GROUP_GRANTS", self.oidc_group_grants):
+            names = tuple(n.strip() for n in value.split(",") if n.strip())
+            if not names:
+                raise SettingsError(f"NL2SQL_OIDC_GROUP_GRANTS: {group!r} names no connection")
+            grants[group] = grants.get(group, ()) + names
+        return grants
+
+
+def _mapping_entries(var: str, raw: str) -> list[tuple[str, str]]:
+    """`group=value; group=value` pairs; a group may itself hold `=` (an LDAP DN), so the last one splits."""
+    pairs = []
+    for entry in raw.split(";"):
+        if not entry.strip():
+            continue
+        group, eq, value = entry.rpartition("=")
+        if not eq or not group.strip() or not value.strip():
+            raise SettingsError(f"{var}: {entry.strip()!r} is not `group=value`")
+        pairs.append((group.strip(), value.strip()))
+    return pairs
 
 
 @dataclass(frozen=True)

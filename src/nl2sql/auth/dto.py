@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -22,6 +22,10 @@ class User:
     created_at: datetime
     last_login_at: datetime | None = None
     mcp_access: bool = True  # may use the MCP endpoint (/mcp) with an API key
+    # the identity provider's groups and claims (single sign-on), or what an admin set: row policies use them
+    groups: tuple[str, ...] = ()
+    attributes: dict = field(default_factory=dict, hash=False)
+    sso: bool = False  # logs in at the identity provider (single sign-on)
 
     @property
     def is_admin(self) -> bool:

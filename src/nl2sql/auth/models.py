@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nl2sql.db import Base
@@ -24,6 +25,12 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
     last_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # (migration 0020) from the identity provider at each single sign-on login, or set by an admin: row policies
+    # apply to groups and are written with attributes
+    groups: Mapped[list] = mapped_column(JSONB, default=list, server_default="[]")
+    attributes: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
+    # "<issuer> <sub>": who this user is at the identity provider (None: a local account)
+    sso_subject: Mapped[str | None] = mapped_column(sa.String(1000), unique=True)
 
 
 class SessionRow(Base):
@@ -62,3 +69,29 @@ class LoginFailureRow(Base):
     email: Mapped[str] = mapped_column(sa.String(320), index=True)
     client_addr: Mapped[str] = mapped_column(sa.String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+
+class OidcLoginRow(Base):
+    """A login begun at the identity provider and not yet come back: in the database, so any container can finish it."""
+
+    __tablename__ = "oidc_logins"
+
+    state_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    nonce: Mapped[str] = mapped_column(sa.String(128))
+    code_verifier: Mapped[str] = mapped_column(sa.String(128))
+    redirect_uri: Mapped[str] = mapped_column(sa.String(2000))
+    next_path: Mapped[str] = mapped_column(sa.String(2000))
+    purpose: Mapped[str] = mapped_column(sa.String(10))  # login, or test (an admin trying the settings)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), index=True)
+
+
+class GroupMappingRow(Base):
+    """A group at the identity provider mapped to a role and connections (besides those in the settings)."""
+
+    __tablename__ = "oidc_group_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_name: Mapped[str] = mapped_column(sa.String(500), unique=True)
+    role: Mapped[str | None] = mapped_column(sa.String(20))
+    connections: Mapped[list] = mapped_column(JSONB, default=list)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))

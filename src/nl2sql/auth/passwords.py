@@ -21,7 +21,8 @@ class Passwords:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash or self._dummy, password) and password_hash is not None
+            # an account without a password (single sign-on) has an empty hash: no password opens it
+            return self._hasher.verify(password_hash or self._dummy, password) and bool(password_hash)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return False
 

@@ -47,6 +47,9 @@ def _user(row: UserRow) -> User:
         created_at=row.created_at,
         last_login_at=row.last_login_at,
         mcp_access=row.mcp_access,
+        groups=tuple(row.groups or ()),
+        attributes=dict(row.attributes or {}),
+        sso=row.sso_subject is not None,
     )
 
 
@@ -284,6 +287,8 @@ class AuthService:
         async with self._sessions() as db:
             await self._check_throttle(db, email, client_addr, now, window)
             row = await db.scalar(sa.select(UserRow).where(UserRow.email == email))
+            if not self.settings.local_login and (row is None or not await self._break_glass(db, row.id)):
+                raise ForbiddenError("password login is off: log in with single sign-on")
             ok = self.passwords.verify(row.password_hash if row else None, password)
             if not ok or row is None or not row.is_active:
                 db.add(LoginFailureRow(email=email, client_addr=client_addr, created_at=now))
@@ -298,6 +303,21 @@ class AuthService:
             session = self._new_session(db, row.id, now, client_addr, user_agent)
             await db.commit()
             return _user(row), session
+
+    async def is_break_glass(self, user_id: int) -> bool:
+        """The account a password always opens, local login off or not: the bootstrap admin (NL2SQL_BOOTSTRAP_ADMIN_EMAIL),
+        or without one the instance's first user, so an identity provider's outage never locks the admins out."""
+        async with self._sessions() as db:
+            return await self._break_glass(db, user_id)
+
+    async def _break_glass(self, db: AsyncSession, user_id: int) -> bool:
+        wanted = (self.settings.bootstrap_admin_email or "").strip().lower()
+        found = sa.select(UserRow.id).where(UserRow.role == Role.ADMIN.value)
+        if wanted:
+            found = found.where(UserRow.email == wanted)
+        else:
+            found = sa.select(UserRow.id).order_by(UserRow.id).limit(1)
+        return await db.scalar(found) == user_id
 
     async def open_session(self, user: User, *, client_addr: str, user_agent: str = "") -> NewSession:
         """A browser session for a user who just proved who they are another way (the first-run setup): a login,
