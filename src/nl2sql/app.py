@@ -206,12 +206,13 @@ async def home(request: Request) -> Redirect:
 # handlers' dependency names (Services.provided)
 PROVIDED = ("auth_service", "first_run", "catalog_service", "audit_log", "gateway", "chat_model", "retriever",
             "generation_service", "ask_service", "feedback_service", "evaluation_service", "pending_asks", "jobs",
-            "server_settings")
+            "server_settings", "sso_service")
 # app.state names -> Services fields
 _STATE_NAMES = {"auth": "auth_service", "first_run": "first_run", "catalog": "catalog_service", "audit": "audit_log",
                 "gateway": "gateway", "chat_model": "chat_model", "retriever": "retriever",
                 "generation": "generation_service", "ask": "ask_service", "feedback": "feedback_service",
-                "evaluation": "evaluation_service", "pending_asks": "pending_asks", "jobs": "jobs"}
+                "evaluation": "evaluation_service", "pending_asks": "pending_asks", "jobs": "jobs",
+                "sso": "sso_service"}
 
 NAV: list[dict[str, Any]] = [
     {"path": "/ask", "label": "Ask", "admin": False},
@@ -220,6 +221,7 @@ NAV: list[dict[str, Any]] = [
     {"path": "/connections", "label": "Connections", "admin": False},
     {"path": "/catalog", "label": "Catalog", "admin": False},
     {"path": "/admin/audit", "label": "Audit", "admin": True},
+    {"path": "/admin/identity", "label": "Identity", "admin": True},
     {"path": "/admin/models", "label": "Model", "admin": True},
     {"path": "/admin/evaluations", "label": "Evaluations", "admin": True},
     {"path": "/account", "label": "Account", "admin": False},

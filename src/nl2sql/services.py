@@ -56,6 +56,7 @@ class Services:
     feedback_service: answers.FeedbackService
     evaluation_service: evaluation.EvaluationService
     pending_asks: answers.PendingAsks
+    sso_service: auth.SsoService
 
     def provided(self) -> dict[str, Any]:
         """What handlers may ask for by name (the settings by section)."""
@@ -145,7 +146,10 @@ async def open_services(settings: Settings, db: AppDatabase, secret_key: str, *,
         services = Services(settings, db, jobs, auth_service, first_run, catalog_service,
                             audit.AuditLog(db.sessions, connection_names=catalog_service.connection_names),
                             recording, model, retriever, generation_service, ask_service, feedback_service,
-                            evaluation_service, pending_asks)
+                            evaluation_service, pending_asks,
+                            # single sign-on's group mappings grant connections through the catalog, its owner
+                            auth.SsoService(db.sessions, settings.auth, auth_service,
+                                            grants=catalog_service.sync_user_grants))
         await _start(stack, services, run_jobs)
         yield services
 

@@ -14,20 +14,24 @@ from nl2sql.auth.guards import (
 )
 from nl2sql.auth.pages import login_redirect, page_routes as _pages
 from nl2sql.auth.service import AuthService
+from nl2sql.auth.sso import GroupMapping, SsoService
+from nl2sql.auth.sso_pages import sso_routes
 from nl2sql.auth.setup import FirstRun, SetupPages, SetupRedirect
 
-page_routes = [*_pages, SetupPages]
+page_routes = [*_pages, *sso_routes, SetupPages]
 
 __all__ = [
     "ApiKey",
     "AuthMiddleware",
     "AuthService",
     "FirstRun",
+    "GroupMapping",
     "LoginRequired",
     "NewApiKey",
     "Principal",
     "Role",
     "SetupRedirect",
+    "SsoService",
     "User",
     "api_routes",
     "current_user",

@@ -15,8 +15,9 @@ from litestar.response import Redirect, Response, Template
 from nl2sql.auth.dto import Role
 from nl2sql.auth.guards import SESSION_COOKIE, current_user, optional_user, principal_of, requires_admin, requires_user
 from nl2sql.auth.service import AuthService
+from nl2sql.auth.sso import SsoService
 from nl2sql.errors import AppError, RateLimitedError
-from nl2sql.settings import ServerSettings
+from nl2sql.settings import AuthSettings, ServerSettings
 from nl2sql.web import redirect, render
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
@@ -33,6 +34,17 @@ def _client(request: Request) -> str:
     return (request.client.host if request.client else "unknown")[:64]
 
 
+def redirect_uri(request: Request, settings: AuthSettings) -> str:
+    """Single sign-on's callback as registered at the provider: the setting, or this server as the browser reached it."""
+    return settings.oidc_redirect_uri or str(request.base_url).rstrip("/") + "/login/sso/callback"
+
+
+def login_context(sso_service: SsoService, **extra: Any) -> dict[str, Any]:
+    """What the login page shows besides the form: the single sign-on button, and whether passwords are on."""
+    return {"sso_enabled": sso_service.enabled, "sso_label": sso_service.settings.oidc_button_label,
+            "local_login": sso_service.settings.local_login} | extra
+
+
 def session_cookie(request: Request, value: str, *, max_age: int, secure_cookies: str) -> Cookie:
     """The session cookie; `secure_cookies` (NL2SQL_SECURE_COOKIES) is always, never or auto (when on https)."""
     secure = secure_cookies == "always" or (secure_cookies == "auto" and request.url.scheme == "https")
@@ -46,14 +58,14 @@ class LoginPages(Controller):
     include_in_schema = False
 
     @get("/login")
-    async def login_form(self, request: Request, next: str | None = None) -> Template | Redirect:
+    async def login_form(self, request: Request, sso_service: SsoService, next: str | None = None) -> Template | Redirect:
         if optional_user(request) is not None:
             return Redirect(path=_safe_next(next))
-        return render(request, "auth/login.html", {"next": _safe_next(next), "email": "", "error": None})
+        return render(request, "auth/login.html", login_context(sso_service, next=_safe_next(next), email="", error=None))
 
     @post("/login")
     async def login(
-        self, request: Request, auth_service: AuthService, server_settings: ServerSettings,
+        self, request: Request, auth_service: AuthService, sso_service: SsoService, server_settings: ServerSettings,
         data: Annotated[dict[str, Any], Form],
     ) -> Template | Response:
         email = str(data.get("email", ""))
@@ -70,7 +82,7 @@ class LoginPages(Controller):
             return render(
                 request,
                 "auth/login.html",
-                {"next": target, "email": email[:320], "error": exc.detail},
+                login_context(sso_service, next=target, email=email[:320], error=exc.detail),
                 status_code=exc.status_code,
                 headers=headers,
             )
@@ -85,11 +97,16 @@ class LoginPages(Controller):
         return render(request, "auth/logout.html", {})
 
     @post("/logout")
-    async def logout(self, request: Request, auth_service: AuthService, server_settings: ServerSettings) -> Response:
+    async def logout(self, request: Request, auth_service: AuthService, sso_service: SsoService,
+                     server_settings: ServerSettings) -> Response:
         principal = principal_of(request)
         if principal is not None and principal.session_id is not None:
             await auth_service.logout(principal.session_id)
-        response = redirect(request, "/login")
+        # a single sign-on user leaves the provider too, when it offers end-session (and comes back to /login)
+        provider_logout = None
+        if principal is not None and principal.user.sso:
+            provider_logout = await sso_service.logout_url(str(request.base_url).rstrip("/") + "/login")
+        response = redirect(request, provider_logout or "/login")
         response.cookies.append(session_cookie(request, "", max_age=0, secure_cookies=server_settings.secure_cookies))
         return response
 

@@ -332,3 +332,27 @@ class ConnectionsPart(CatalogCore):
                 self._audit(db, actor, "catalog.grants.set", f"connection:{name}", {"user_ids": before}, {"user_ids": wanted})
             await db.commit()
         return wanted
+
+    async def sync_user_grants(self, user_id: int, wanted: set[str], governed: set[str]) -> list[str]:
+        """One user's grants on the `governed` connections become exactly `wanted` (single sign-on's group
+        mappings, at each login); grants on other connections stay as an admin set them. Names that are no live
+        connection are skipped. Returns the governed connections the user holds now."""
+        async with self._sessions() as db:
+            rows = list(await db.scalars(sa.select(ConnectionRow).where(
+                ConnectionRow.name.in_(sorted(governed)), ConnectionRow.draft_of.is_(None))))
+            by_id = {r.id: r.name for r in rows}
+            held = set(await db.scalars(sa.select(GrantRow.connection_id).where(
+                GrantRow.user_id == user_id, GrantRow.connection_id.in_(list(by_id)))))
+            keep = {i for i, name in by_id.items() if name in wanted}
+            now = utcnow()
+            for connection_id in sorted(keep - held):
+                db.add(GrantRow(connection_id=connection_id, user_id=user_id, granted_at=now))
+            if held - keep:
+                await db.execute(sa.delete(GrantRow).where(GrantRow.user_id == user_id,
+                                                           GrantRow.connection_id.in_(sorted(held - keep))))
+            for connection_id in sorted(keep ^ held):
+                self._audit(db, None, "catalog.grants.sso", f"connection:{by_id[connection_id]}",
+                            {"user_id": user_id, "granted": connection_id in held},
+                            {"user_id": user_id, "granted": connection_id in keep})
+            await db.commit()
+        return sorted(by_id[i] for i in keep)
