@@ -48,3 +48,12 @@ async def test_a_browser_session_is_no_key_for_mcp(client, admin):
     assert (await client.get("/account")).status_code == 200  # logged in
     answer = await client.post("/mcp", json=LIST_TOOLS, headers=ACCEPT)
     assert answer.status_code == 401 and answer.json()["error"]["message"].startswith("missing API key")
+
+
+async def test_there_is_no_server_stream_to_hold_open(client, analyst_key):
+    """Stateless: no session id is handed out and GET /mcp opens no stream, so any container answers any request."""
+    opened = await client.get("/mcp", headers=bearer(analyst_key) | {"Accept": "text/event-stream"})
+    assert opened.status_code == 405
+    listed = await client.post("/mcp", json=LIST_TOOLS, headers=bearer(analyst_key) | ACCEPT)
+    assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/json")
+    assert "mcp-session-id" not in listed.headers

@@ -30,6 +30,7 @@ log = logging.getLogger("nl2sql.mcp")
 PATH = "/mcp"
 # JSON-RPC error codes of the endpoint's own refusals (the implementation-defined server-error range)
 UNAUTHORIZED, FORBIDDEN, RATE_LIMITED, UNAVAILABLE, TOO_LARGE = -32001, -32003, -32029, -32004, -32013
+METHOD_NOT_ALLOWED = -32005
 # handshake and keep-alive: not counted against the rate limit (a client opens with one of them)
 UNCOUNTED = ("initialize", "server/discover", "ping")
 METHODS = frozenset({
@@ -57,8 +58,9 @@ class McpEndpoint:
         toolbox = Toolbox(ask_service, catalog, retriever, max_rows=min(self.settings.max_rows, row_cap))
         server = Nl2sqlServer(toolbox, name="nl2sql", title="nl2sql", instructions=INSTRUCTIONS, version="0.1.0")
         # keys, not cookies, authenticate here, so a rebinding page can't borrow a browser's credentials: the Host
-        # check is left off, and any name a load balancer uses works
-        server.streamable_http_app(stateless_http=True, json_response=False,
+        # check is left off, and any name a load balancer uses works. Plain JSON answers: no progress is streamed,
+        # and JSON costs less than an event stream (bench/mcp_tools.py) and passes any proxy unbuffered
+        server.streamable_http_app(stateless_http=True, json_response=True,
                                    transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False))
         self._gateway = gateway
         async with server.session_manager.run():
@@ -80,17 +82,21 @@ class McpEndpoint:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Refuse what the SDK should never see (no key, MCP off, no access, over the limit), then hand over."""
-        methods: list[str] = []
-        if scope.get("method") == "POST":
-            body = await _read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
-            if body is None:
-                note_route(f"{PATH} POST")
-                await _refuse(send, 413, TOO_LARGE, f"the request is over {DEFAULT_MAX_REQUEST_BODY_SIZE} bytes")
-                return
-            receive = _replay(body, receive)
-            methods = _methods(body)
-        named = methods[0] if len(methods) == 1 else "batch" if methods else scope.get("method", "GET")
-        note_route(f"{PATH} {named}")
+        if scope.get("method") != "POST":
+            # stateless: no server stream to open (GET would hold a connection forever) and no session to end
+            method = scope.get("method", "GET")
+            note_route(f"{PATH} {method if method in ('GET', 'DELETE', 'HEAD', 'OPTIONS', 'PUT', 'PATCH') else '?'}")
+            await _refuse(send, 405, METHOD_NOT_ALLOWED, "this MCP endpoint is stateless: send each message as a POST",
+                          headers={"allow": "POST"})
+            return
+        body = await _read_body(receive, DEFAULT_MAX_REQUEST_BODY_SIZE)
+        if body is None:
+            note_route(f"{PATH} POST")
+            await _refuse(send, 413, TOO_LARGE, f"the request is over {DEFAULT_MAX_REQUEST_BODY_SIZE} bytes")
+            return
+        receive = _replay(body, receive)
+        methods = _methods(body)
+        note_route(f"{PATH} {methods[0] if len(methods) == 1 else 'batch' if methods else 'POST'}")
         principal = await self._admit(scope, send, methods)
         if principal is None:
             return
