@@ -99,6 +99,9 @@ async def test_describe_schema_prunes_to_a_question_or_named_tables(served):
     status = next(c for c in orders["columns"] if c["name"] == "status")
     assert "delivered" in status["values"]
     assert orders["foreign_keys"] and whole["dialect"] == "sqlite"
+    revenue = next(m for m in whole["metrics"] if m["name"] == "revenue")
+    assert revenue["kind"] == "metric" and "order_items.unit_price" in revenue["expression"]
+    assert {"active products", "discontinued products"} <= {m["name"] for m in whole["metrics"]}
     assert [t["name"] for t in named["tables"]] == ["orders"]
     assert "products" in {t["name"] for t in pruned["tables"]} and "question" in pruned["note"]
     assert unknown.is_error and "no_such_table" in unknown.content[0].text
@@ -114,6 +117,9 @@ async def test_search_knowledge_finds_verified_queries_and_instructions(served):
     assert found["golden_queries"][0]["sql"].startswith("SELECT COUNT(*)")
     assert any("US dollars" in i["text"] for i in found["instructions"])  # an "always" instruction
     assert any("Revenue means" in i["text"] for i in revenue["instructions"])
+    assert revenue["metrics"][0]["name"] == "revenue"  # named first; those that mention revenue after it
+    assert not {"active products", "discontinued products"} & {m["name"] for m in revenue["metrics"]}
+    assert found["metrics"] == []  # "customers" alone is in revenue's description: not enough
 
 
 async def test_the_schema_resource_and_the_prompt(served):

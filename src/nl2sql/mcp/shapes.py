@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from nl2sql.answers import AskResponse
-from nl2sql.catalog import Connection, PromptTable
+from nl2sql.catalog import Connection, PromptSchema, PromptTable
 
 
 class ConnectionOut(BaseModel):
@@ -58,12 +58,23 @@ class JoinOut(BaseModel):
     note: str = ""
 
 
+class MetricOut(BaseModel):
+    kind: Literal["metric", "segment"] = Field(description="metric: a named formula; segment: a named condition")
+    name: str = Field(description="Say it in a question to ask: `ask` reads it as defined")
+    expression: str = Field(description="A metric's formula or a segment's condition (SQL)")
+    description: str = ""
+    synonyms: list[str] = []
+    filters: list[str] = Field([], description="Conditions every use of the metric applies")
+    time_column: str = Field("", description="`table.column` the metric is reported by over time")
+
+
 class SchemaOut(BaseModel):
     connection: str
     dialect: str = Field(description="SQL dialect for run_sql")
     description: str
     tables: list[TableOut]
     joins: list[JoinOut] = Field(description="Joins people use beyond the declared foreign keys")
+    metrics: list[MetricOut] = Field(description="The admin's named metrics and segments")
     table_count: int = Field(description="Included tables in the whole connection")
     note: str = Field(description="How this view was chosen (pruned for a question, named tables, or all)")
 
@@ -139,6 +150,7 @@ class KnowledgeOut(BaseModel):
     query: str
     golden_queries: list[GoldenOut]
     instructions: list[InstructionOut]
+    metrics: list[MetricOut] = Field(description="Metrics and segments the query names, then those its words describe")
     values: list[ValueOut] = Field(description="Words of the query found among the columns' known values")
 
 
@@ -169,6 +181,14 @@ VALUES_SHOWN = 25
 def joins_out(schema_joins) -> list[JoinOut]:
     return [JoinOut(left=h.left_table, right=h.right_table, note=h.note,
                     on=[f"{h.left_table}.{a} = {h.right_table}.{b}" for a, b in h.pairs]) for h in schema_joins]
+
+
+def metrics_out(schema: PromptSchema, names: list[str] | None = None) -> list[MetricOut]:
+    """The schema's metrics and segments (those in `names`, in its order, when given)."""
+    by_name = {m.name: m for m in schema.metrics}
+    return [MetricOut(kind=m.kind, name=m.name, expression=m.expression, description=m.description,
+                      synonyms=list(m.synonyms), filters=list(m.filters), time_column=m.time_column)
+            for m in (schema.metrics if names is None else [by_name[n] for n in names])]
 
 
 def answer_out(response: AskResponse, link: str, max_rows: int) -> AnswerOut:

@@ -22,7 +22,7 @@ from nl2sql.errors import AppError, RateLimitedError
 from nl2sql.mcp.caller import current_caller
 from nl2sql.mcp.shapes import (
     AnswerOut, ConnectionList, GoldenOut, InstructionOut, KnowledgeOut, SchemaOut, ValueOut, answer_out,
-    connection_out, joins_out, table_out,
+    connection_out, joins_out, metrics_out, table_out,
 )
 from nl2sql.retrieval import Retriever
 
@@ -72,7 +72,7 @@ class Toolbox:
         question: Annotated[str | None, Field(
             description="Prune to the tables and columns that matter for this question")] = None,
     ) -> SchemaOut:
-        """A database's tables, columns (types, descriptions, known values), keys and joins. Give
+        """A database's tables, columns (types, descriptions, known values), keys, joins and the admin's metrics. Give
         a question to get only what matters for it, or name tables; sensitive columns are marked and never show
         values."""
         with _tool_errors():
@@ -96,7 +96,7 @@ class Toolbox:
                          "their columns")
         return SchemaOut(connection=found.name, dialect=schema.dialect, description=schema.description,
                          tables=[table_out(t, columns=columns) for t in chosen], joins=joins_out(joins),
-                         table_count=len(schema.tables), note=note)
+                         metrics=metrics_out(schema), table_count=len(schema.tables), note=note)
 
     async def ask(
         self,
@@ -140,16 +140,19 @@ class Toolbox:
         query: Annotated[str, Field(description="A question or a few words")],
     ) -> KnowledgeOut:
         """What the admins taught nl2sql about a database that bears on a question: verified queries (question and
-        SQL), instructions (business rules), and the question's words found among known values."""
+        SQL), instructions (business rules), metrics and segments, and the question's words found among known
+        values."""
         with _tool_errors():
             found = await self._connection(connection)
             retrieval = await self.retriever.retrieve(query, found.id)
+            schema = await self.catalog.schema_for_prompt(found.id)
         return KnowledgeOut(
             connection=found.name, query=query,
             golden_queries=[GoldenOut(question=g.golden.question, sql=g.golden.sql, score=round(g.score, 3))
                             for g in retrieval.golden_queries],
             instructions=[InstructionOut(text=i.instruction.text, kind=str(i.instruction.kind), score=round(i.score, 3))
                           for i in retrieval.instructions],
+            metrics=metrics_out(schema, _metrics_named(schema, query)),
             values=[ValueOut(column=f"{v.table}.{v.column}", value=v.value, score=round(v.score, 3))
                     for v in retrieval.values],
         )
@@ -164,7 +167,7 @@ class Toolbox:
                 for c in connections]
 
     async def schema_resource(self, connection: str) -> str:
-        """A database's schema (every included table, its columns, keys and joins) as JSON."""
+        """A database's schema (every included table, its columns, keys, joins and metrics) as JSON."""
         try:
             described = await self.describe_schema(connection)
         except ToolError as error:
@@ -175,8 +178,8 @@ class Toolbox:
         """Analyse a question about a database with nl2sql's tools, checking how it was read."""
         return [UserMessage(
             f"Analyse this question about the `{connection}` database with the nl2sql tools: {question}\n\n"
-            f"1. Call search_knowledge(connection={json.dumps(connection)}, query=the question) for verified queries "
-            "and business rules that bear on it.\n"
+            f"1. Call search_knowledge(connection={json.dumps(connection)}, query=the question) for verified queries, "
+            "business rules and metrics that bear on it.\n"
             "2. Call ask with the question. Compare its `reading` line with the question: say so if it read "
             "something else.\n"
             "3. If the status is clarify or refused, show its message and options and ask me which one I mean; do "
@@ -212,6 +215,23 @@ class Toolbox:
         server.resource(SCHEMA_TEMPLATE, name="schema", title="Database schema",
                         mime_type="application/json")(self.schema_resource)
         server.prompt("analyse_question", title="Analyse a question")(self.analyse_question)
+
+
+def _metrics_named(schema: PromptSchema, query: str) -> list[str]:
+    """Metrics and segments `query` names (a word of their name or synonyms, not a light one), then those whose
+    description shares two such words with it."""
+    words = set(re.findall(r"\w+", query.casefold())) - LIGHT_WORDS
+
+    def shared(*texts: str) -> int:
+        return len(words & set(re.findall(r"\w+", " ".join(texts).replace("_", " ").casefold())))
+
+    named = [m.name for m in schema.metrics if shared(m.name, *m.synonyms)]
+    described = [m.name for m in schema.metrics if m.name not in named and shared(m.description) >= 2]
+    return named + described
+
+
+LIGHT_WORDS = frozenset("a an the of in on by for per to and or with what which who how many much is are was were "
+                        "there do does did show list give me all each".split())
 
 
 class Nl2sqlServer(MCPServer):
