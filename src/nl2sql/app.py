@@ -7,6 +7,7 @@ import os
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
@@ -292,8 +293,17 @@ def create_app(
         logging_config=None,
     )
     # around Litestar's whole handler, so unmatched paths and early errors are recorded too
-    app.asgi_handler = SecurityHeaders(gateway.RequestRecording(app.asgi_handler))
+    app.asgi_handler = SecurityHeaders(gateway.RequestRecording(app.asgi_handler),
+                                       form_targets=_identity_provider_origin(settings))
     return app
+
+
+def _identity_provider_origin(settings: Settings) -> tuple[str, ...]:
+    """Single sign-on's provider, where logging out and the test login send a posted form on to."""
+    if not settings.auth.sso_enabled:
+        return ()
+    parts = urlsplit(settings.auth.oidc_issuer or "")
+    return (f"{parts.scheme}://{parts.netloc}",)
 
 
 def route_handlers() -> list[Any]:

@@ -239,3 +239,9 @@ async def test_test_login_shows_claims_and_mapping_without_changing_accounts(sso
     assert "admin" in result.text and "no account was changed" in result.text
     with pytest.raises(Exception):
         await sso_client.app.state.auth.find_user("tess@example.com")
+
+
+async def test_posted_forms_may_be_redirected_on_to_the_identity_provider(sso_client, idp):
+    # browsers check form-action on a posted form's redirects: logout and the test login go on to the provider
+    policy = (await sso_client.get("/login")).headers["content-security-policy"]
+    assert f"form-action 'self' {idp};" in policy

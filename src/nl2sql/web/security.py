@@ -30,11 +30,23 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+def policy_with_form_targets(origins: tuple[str, ...]) -> str:
+    """The policy, with forms also allowed to end at these origins: browsers check `form-action` on a form's
+    redirects too, and logging out or testing single sign-on posts a form that the app redirects to the identity
+    provider."""
+    if not origins:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", "form-action 'self' " + " ".join(origins))
+
+
 class SecurityHeaders:
     """ASGI wrapper: adds the headers above to every HTTP response (pages, API, static files, errors)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
+        policy = (b"content-security-policy", policy_with_form_targets(form_targets).encode())
+        self.headers = tuple(policy if name == b"content-security-policy" else (name, value)
+                             for name, value in SECURITY_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,7 +57,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", ())}
                 message["headers"] = [*message.get("headers", ()),
-                                      *(h for h in SECURITY_HEADERS if h[0] not in present)]
+                                      *(h for h in self.headers if h[0] not in present)]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
