@@ -208,6 +208,8 @@ class AskResponse(msgspec.Struct):
     status: Literal["answered", "clarify", "refused"] = "answered"  # clarify/refused: no SQL, see `clarification`
     label: str | None = None  # how much of the question the answer covers ("partly: 'by country' not read")
     clarification: ClarificationOut | None = None
+    # the asker's row policies and column masks that applied to the SQL (it reads the policed tables through them)
+    policies: list[str] = []
 
     @classmethod
     def of(cls, answered: AskResult) -> AskResponse:
@@ -239,6 +241,7 @@ class AskResponse(msgspec.Struct):
             status=answered.status,
             label=answered.label,
             clarification=_clarification(verdict.to_json() if verdict else None),
+            policies=list(answered.policies),
         )
 
 

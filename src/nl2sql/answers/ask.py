@@ -25,7 +25,7 @@ from nl2sql.answers.results import CachedResult, ResultCache, csv_chunks, uncapp
 from nl2sql.answers.dto import Unanswered
 from nl2sql.answers.generation import SqlGenerationService
 from nl2sql.answers.verdict import Verdict, verdict_from_json
-from nl2sql.answers.policy import ConnectionPolicy, guard_policy, guarded
+from nl2sql.answers.policy import ConnectionPolicy, for_user, guard_policy, guarded, note_exercised
 from nl2sql.answers.threads import Threads
 from nl2sql.auth import User
 from nl2sql.catalog import CatalogService, Connection
@@ -57,6 +57,7 @@ class AskResult:
     failure: AppError | None = None
     timings: dict[str, float] = field(default_factory=dict)
     verdict: Verdict | None = None  # answered (with its label), or a clarification or refusal instead of rows
+    policies: tuple[str, ...] = ()  # the user's row policies and column masks that applied, in words
 
     @property
     def status(self) -> str:
@@ -208,7 +209,7 @@ class AskService:
         if not text.strip():
             raise ValidationFailed("there is no SQL to run: write a query")
         connection = await self._connection_of(user, base)
-        policy = await self._policy(connection.id, self.row_cap)
+        policy = await self._policy(user, connection.id, self.row_cap)
         try:
             validated = await guarded(text, policy)
         except SqlRefused:
@@ -237,7 +238,7 @@ class AskService:
             raise ValidationFailed("the SQL is empty: write one read-only statement")
         connection = await self._catalog.visible_connection(user, (connection_name or "").strip())
         try:
-            validated = await guarded(sql, await self._policy(connection.id, self.row_cap))
+            validated = await guarded(sql, await self._policy(user, connection.id, self.row_cap))
         except SqlRefused:
             note_outcome("refused")
             raise
@@ -279,7 +280,7 @@ class AskService:
         except (EditError, CompileError) as error:
             raise ValidationFailed(f"that change can't be made: {error}") from None
         explanation = describe(plan, model)
-        policy = await self._policy(connection.id, self.row_cap)
+        policy = await self._policy(user, connection.id, self.row_cap)
         validated = await guarded(sql, policy)
         return await self._file_and_run(
             user, base, connection, validated, "reading", plan=plan.to_json(), explanation=explanation,
@@ -300,7 +301,7 @@ class AskService:
             raise NotFoundError(f"answer {answer_id} has no alternative reading {index}")
         picked = base.candidates[index]
         connection = await self._connection_of(user, base)
-        policy = await self._policy(connection.id, self.row_cap)
+        policy = await self._policy(user, connection.id, self.row_cap)
         validated = await guarded(picked["sql"], policy)
         return await self._file_and_run(
             user, base, connection, validated, "alternative", retrieved=base.retrieved, plan=picked.get("plan"),
@@ -352,6 +353,8 @@ class AskService:
                 result = await self._run(validated, connection.id, max_rows)
             except (QueryFailed, QueryTimeout) as error:
                 failure = error
+        if result is not None and reuse is None:
+            await note_exercised(self._catalog, user, connection.id, validated)
         if result is not None and chart is None:
             say("Drawing the chart")
             since = time.perf_counter()
@@ -370,7 +373,7 @@ class AskService:
         timings = dict(record.timings)
         if result is not None:
             timings |= {"run_ms": 0.0 if reuse else result.elapsed_ms, "chart_ms": chart_ms}
-        return AskResult(record, result, chart, failure, timings)
+        return AskResult(record, result, chart, failure, timings, policies=validated.policies)
 
     async def _run(
         self, validated: ValidatedSql, connection_id: int, max_rows: int, max_bytes: int | None = None,
@@ -413,14 +416,16 @@ class AskService:
             raise ValidationFailed(f"max_rows must be between 1 and {self.row_cap} (NL2SQL_ENGINE_ROW_CAP)")
         return max_rows
 
-    async def _policy(self, connection_id: int, row_cap: int) -> ConnectionPolicy:
+    async def _policy(self, user: User, connection_id: int, row_cap: int) -> ConnectionPolicy:
+        """The guard's rules for `user` on the connection: every path that runs SQL takes them from here, so the
+        user's row policies and column masks apply to each statement however it was written."""
         schema = await self._catalog.schema_for_prompt(connection_id)
         key = (connection_id, row_cap)
         cached = self._policies.get(key)
         if cached is None or cached[0] != schema.version:
             cached = (schema.version, ConnectionPolicy(guard_policy(schema, row_cap, self._engine_settings.extra_function_set)))
             self._policies[key] = cached
-        return cached[1]
+        return await for_user(self._catalog, cached[1], user, schema)
 
     # -- charts -------------------------------------------------------------------------------------
 
@@ -457,19 +462,23 @@ class AskService:
         record = await self.history.get(user, answer_id)
         if record.status != "ok" or not record.sql:
             return AskResult(record, None, None, None)
-        result, chart = self._cache.get(answer_id) or (None, None)
+        connection = await self._visible(user, record)
+        policy = await self._policy(user, connection.id, self.row_cap)
+        # rows kept from before a row policy or mask named this user must not outlive it: such a user's rows
+        # are read again
+        result, chart = (None, None) if policy.fingerprint else (self._cache.get(answer_id) or (None, None))
+        policies: tuple[str, ...] = ()
         if result is None:
-            connection = await self._visible(user, record)
-            policy = await self._policy(connection.id, self.row_cap)
             try:
                 validated = await guarded(record.sql, policy)
                 result = await self._run(validated, connection.id, self.row_cap)
             except (SqlRefused, QueryFailed, QueryTimeout) as error:
                 return AskResult(record, None, None, error)
+            policies = validated.policies
         if chart is None:
             chart = choose_chart(record.question, result.columns, result.rows)
             self._cache.put(answer_id, (result, chart), _weight(result, chart))
-        return AskResult(record, result, chart, None)
+        return AskResult(record, result, chart, None, policies=policies)
 
     async def chart_spec(
         self, user: User, answer_id: int, kind: str, x: str | None, y: list[str] | None, color: str | None
@@ -493,7 +502,7 @@ class AskService:
         connection = await self._visible(user, record)
         cap = self.settings.csv_max_rows
         sql = record.source_sql or record.sql
-        policy = await self._policy(connection.id, cap)
+        policy = await self._policy(user, connection.id, cap)
         validated = await guarded(sql, policy)
         result = await self._run(validated, connection.id, cap, self.settings.csv_max_bytes)
         note = None

@@ -61,7 +61,7 @@ from nl2sql.answers.pipeline import (
     held_out,
     retrieved_summary,
 )
-from nl2sql.answers.policy import ConnectionPolicy, guard_policy, guarded
+from nl2sql.answers.policy import ConnectionPolicy, for_user, guard_policy, guarded
 from nl2sql.answers.trust_checks import TrustChecks
 from nl2sql.answers.deciding import Deciding
 from nl2sql.answers.verdict import ANSWERED, Verdict
@@ -167,9 +167,10 @@ class SqlGenerationService(Deciding, TrustChecks, ModelGenerators):
             raise ConflictError(
                 f"connection {connection.name} has no included tables yet: sync it (or include tables) first"
             )
-        policy = self._policy(schema)
+        policy = await for_user(self._catalog, self._policy(schema), user, schema)
         clock.lap("schema_ms", since)
-        key = _cache_key(schema, question, history)
+        # a user under row policies or masks gets answers (and their rows) only from users under the same ones
+        key = (*_cache_key(schema, question, history), policy.fingerprint)
         hit = self._answers.get(key) if self.settings.answer_cache and holdout is None and not use_model else None
         if hit is not None:
             self._answers.move_to_end(key)

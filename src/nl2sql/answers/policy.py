@@ -1,23 +1,26 @@
-"""The guard's rules for a connection (every included table, its sensitive columns), narrowed per statement, and the guard's check run off the event loop."""
+"""The guard's rules for a connection (every included table, its sensitive columns), narrowed per statement, with
+the asking user's row policies and column masks; and the guard's check run off the event loop."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 import anyio
 
-from nl2sql.catalog import PromptSchema
+from nl2sql.auth import User
+from nl2sql.catalog import CatalogService, ColumnPolicy, PromptSchema, RowPolicy, subject_matches
 from nl2sql.sqlguard import (
+    Access,
+    ColumnMask,
     GuardPolicy,
+    RowFilter,
     ValidatedSql,
     validate,
 )
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger("nl2sql.answers")
 
@@ -60,6 +63,7 @@ class ConnectionPolicy:
 
     def __init__(self, policy: GuardPolicy) -> None:
         self.policy = policy
+        self.fingerprint = ""  # the user's access rules, for caches: "" when the user has none
         self._by_name: dict[str, list[str]] = {}
         for entry in policy.allowed_tables:
             self._by_name.setdefault(entry.rsplit(".", 1)[-1].casefold(), []).append(entry)
@@ -74,3 +78,53 @@ class ConnectionPolicy:
         # a sensitive column can only be exposed through a table the SQL reads, so only those tables' count
         sensitive = frozenset(entry for word in words for entry in self._sensitive_by_table.get(word, ()))
         return replace(self.policy, allowed_tables=allowed, sensitive_columns=sensitive)
+
+    def restricted(self, access: Access, hidden: frozenset[str]) -> ConnectionPolicy:
+        """This policy for one user: their row filters and masks, their hidden columns refused as sensitive ones."""
+        narrowed = ConnectionPolicy(replace(self.policy, access=access,
+                                            sensitive_columns=self.policy.sensitive_columns | hidden))
+        narrowed.fingerprint = access.fingerprint
+        return narrowed
+
+
+def user_access(user: User, rows: list[RowPolicy], masks: list[ColumnPolicy],
+                schema: PromptSchema) -> tuple[Access, frozenset[str]]:
+    """The guard's Access for `user` from the policies that name them or their groups, and their hidden columns.
+
+    `{user.id}` and `{user.email}` are always there; the other attributes are the user's own (an admin's or the
+    identity provider's)."""
+    rows = [r for r in rows if subject_matches(r.subject, user)]
+    masks = [m for m in masks if subject_matches(m.subject, user)]
+    attributes = dict(user.attributes or {}) | {"id": user.id, "email": user.email}
+    shown = [m for m in masks if m.mode != "hidden"]
+    hidden = frozenset(f"{m.table}.{m.column}" for m in masks if m.mode == "hidden")
+    masked_tables = {m.table for m in shown}
+    columns = {t.qualified_name: tuple(c.name for c in t.columns)
+               for t in schema.tables if t.qualified_name in masked_tables}
+    filters = tuple(RowFilter(r.table, r.condition) for r in rows)
+    column_masks = tuple(ColumnMask(f"{m.table}.{m.column}", m.mode) for m in shown)
+    used = sorted({name for r in rows for name in re.findall(r"\{\s*user\.(\w+)\s*\}", r.condition)})
+    fingerprint = hashlib.sha256(json.dumps(
+        [[(f.table, f.condition) for f in filters], [(m.column, m.mode) for m in column_masks], sorted(hidden),
+         [(name, attributes.get(name)) for name in used]], default=str).encode()).hexdigest() if rows or masks else ""
+    return Access(filters, column_masks, attributes, columns, fingerprint), hidden
+
+
+async def for_user(catalog: CatalogService, policy: ConnectionPolicy, user: User,
+                   schema: PromptSchema) -> ConnectionPolicy:
+    """The connection's policy as it applies to `user`: unchanged when no row policy or mask names them."""
+    rows, masks = await catalog.access_policies(schema.connection_id)
+    access, hidden = user_access(user, rows, masks, schema)
+    if not access.restricts and not hidden:
+        return policy
+    return policy.restricted(access, hidden)
+
+
+async def note_exercised(catalog: CatalogService, user: User, connection_id: int, validated: ValidatedSql) -> None:
+    """Record that a non-admin user's statement ran under row policies (the readiness checklist asks)."""
+    if not validated.policies or user.is_admin:
+        return
+    rows, _ = await catalog.access_policies(connection_id)
+    read = {table.casefold().rsplit(".", 1)[-1] for table in validated.tables}
+    await catalog.note_policies_exercised([r.id for r in rows if subject_matches(r.subject, user)
+                                           and r.table.casefold().rsplit(".", 1)[-1] in read])

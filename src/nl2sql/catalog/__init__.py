@@ -1,5 +1,6 @@
 """Catalog: customer-database connections, their synced schema and its curation, instructions, golden queries."""
 
+from nl2sql.catalog.access import MASK_CHOICES, ColumnPolicy, RowPolicy, subject_matches
 from nl2sql.catalog.api import api_routes
 from nl2sql.catalog.demo import build_demo_database, install_demo
 from nl2sql.catalog.dto import (
@@ -38,6 +39,7 @@ __all__ = [
     "AGGREGATES",
     "COLUMN_ROLES",
     "CatalogService",
+    "ColumnPolicy",
     "ChangeListener",
     "Column",
     "Connection",
@@ -54,6 +56,7 @@ __all__ = [
     "JoinHint",
     "KnowledgeDraft",
     "METRIC_FORMATS",
+    "MASK_CHOICES",
     "METRIC_KINDS",
     "Metric",
     "MetricCheck",
@@ -61,6 +64,7 @@ __all__ = [
     "PromptSchema",
     "PromptTable",
     "ReadOnlyCheck",
+    "RowPolicy",
     "SqlTarget",
     "SyncQueue",
     "SyncState",
@@ -73,4 +77,5 @@ __all__ = [
     "jobs_blueprint",
     "page_routes",
     "parse_read_only",
+    "subject_matches",
 ]

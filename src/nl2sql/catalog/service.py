@@ -2,11 +2,12 @@
 (connections.py), the synced catalog and its curation (curation.py), the schema the engine sees
 (prompt_schema.py), instructions and golden queries (guidance.py), metrics, segments and value synonyms
 (layer.py), syncs (sync.py), knowledge drafts
-(drafts.py); what they share is in base.py."""
+(drafts.py), row policies and column masks (access.py); what they share is in base.py."""
 
 from __future__ import annotations
 
 from nl2sql.auth import User
+from nl2sql.catalog.access import AccessPart
 from nl2sql.catalog.base import ChangeListener, SyncQueue
 from nl2sql.catalog.connections import ConnectionsPart
 from nl2sql.catalog.curation import CurationPart
@@ -20,7 +21,7 @@ from nl2sql.catalog.rows import search_text, split_table_ref
 __all__ = ["CatalogService", "ChangeListener", "SyncQueue", "search_text", "split_table_ref"]
 
 
-class CatalogService(ConnectionsPart, CurationPart, PromptSchemaPart, GuidancePart, LayerPart, DraftsPart):
+class CatalogService(ConnectionsPart, CurationPart, PromptSchemaPart, GuidancePart, LayerPart, DraftsPart, AccessPart):
     """Every catalog use case; other modules read the catalog only through these methods (DTOs out)."""
 
     # sync -----------------------------------------------------------------------------------------

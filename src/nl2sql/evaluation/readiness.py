@@ -210,4 +210,18 @@ async def readiness(user: User, connection_name: str, catalog: CatalogService, a
     items.append(_item("golden_coverage", "Golden queries cover the tables", share >= 0.5,
                        f"{_share(len(entity_tables) - len(uncovered), len(entity_tables))} tables appear in a golden "
                        "query (bridge tables aside); the largest without one first", link, uncovered))
+    policies, _ = await catalog.access_policies(connection.id)
+    if policies:  # the item is there once the connection has row policies
+        items.append(_policies(policies, name))
     return Readiness(name, tuple(items))
+
+
+def _policies(policies: list, name: str) -> ReadinessItem:
+    """Tables whose row policies no user they name has run a statement under yet (an admin tries one by asking
+    as a test user the policy names: a filter that was never run may be wrong, or deny everything)."""
+    untried = [f"{p.table} for {p.subject}: {p.condition}" for p in policies if p.exercised_at is None]
+    tables = {p.table for p in policies}
+    untried_tables = {p.table for p in policies if p.exercised_at is None}
+    return _item("row_policies", "Row policies were tried", not untried,
+                 f"{len(tables) - len(untried_tables)} of {len(tables)} tables with a row policy have had every "
+                 "policy run by a (non-admin) user it names", f"/admin/access?connection={name}", untried)

@@ -14,7 +14,7 @@ import anyio
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from nl2sql.answers import SqlGenerationService, SqlNotGenerated, guard_policy
+from nl2sql.answers import ConnectionPolicy, SqlGenerationService, SqlNotGenerated, guard_policy, policy_for_user
 from nl2sql.auth import AuthService, User
 from nl2sql.catalog import CatalogService
 from nl2sql.db import utcnow
@@ -297,7 +297,9 @@ class EvaluationService:
         out: dict[str, Any] = {"predicted_sql": None, "explanation": None, "generator": None, "answer_id": None,
                                "correct": False, "match": None, "reason": None}
         schema = await self._catalog.schema_for_prompt(connection_id)
-        policy = guard_policy(schema, GOLD_ROWS, self._answers.settings.extra_function_set)
+        # the gold and the predicted rows both as the run's user may see them (their row policies and masks)
+        policy = (await policy_for_user(self._catalog, ConnectionPolicy(guard_policy(
+            schema, GOLD_ROWS, self._answers.settings.extra_function_set)), actor, schema)).policy
         engine = await self._catalog.engine(connection_id)
         golds, gold_errors = [], []
         # a golden query is one verified statement, taken as written

@@ -196,6 +196,8 @@ def answer_out(response: AskResponse, link: str, max_rows: int) -> AnswerOut:
     clarification = response.clarification
     rows = response.rows[:max_rows]
     notes = [response.cut_note] if response.cut_note else []
+    if response.policies:
+        notes.append("your access policies applied: " + "; ".join(response.policies))
     if len(response.rows) > max_rows:
         notes.append(f"{max_rows} of {response.row_count} rows returned here; the link shows them all")
     return AnswerOut(
