@@ -245,3 +245,28 @@ async def test_posted_forms_may_be_redirected_on_to_the_identity_provider(sso_cl
     # browsers check form-action on a posted form's redirects: logout and the test login go on to the provider
     policy = (await sso_client.get("/login")).headers["content-security-policy"]
     assert f"form-action 'self' {idp};" in policy
+
+
+async def test_the_provider_cannot_take_over_the_break_glass_admin_or_an_unverified_email(sso_client, idp):
+    set_idp_user(idp, "u-11", email="admin@example.com", groups=["sales"])
+    response = await sso_login(sso_client, "u-11")
+    assert response.status_code == 401 and "break-glass" in response.text
+    admin = await sso_client.app.state.auth.find_user("admin@example.com")
+    assert (admin.role.value, admin.sso) == ("admin", False)
+    await sso_client.app.state.auth.create_user("local@example.com", ADMIN_PASSWORD)
+    set_idp_user(idp, "u-12", email="local@example.com", email_verified=False)
+    response = await sso_login(sso_client, "u-12")
+    assert response.status_code == 401 and "not verified" in response.text
+    assert not (await sso_client.app.state.auth.find_user("local@example.com")).sso
+
+
+async def test_a_disabled_account_stays_out_whatever_the_provider_says(sso_client, idp):
+    set_idp_user(idp, "u-13", email="gone@example.com", groups=["sales"])
+    await sso_login(sso_client, "u-13")
+    auth = sso_client.app.state.auth
+    gone = await auth.find_user("gone@example.com")
+    await auth.update_user(await auth.find_user("admin@example.com"), gone.id, is_active=False)
+    sso_client.cookies.clear()
+    response = await sso_login(sso_client, "u-13")
+    assert response.status_code == 401 and "disabled" in response.text
+    assert (await sso_client.get("/account", follow_redirects=False)).status_code in (302, 303, 307)
