@@ -57,3 +57,16 @@ async def test_there_is_no_server_stream_to_hold_open(client, analyst_key):
     listed = await client.post("/mcp", json=LIST_TOOLS, headers=bearer(analyst_key) | ACCEPT)
     assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/json")
     assert "mcp-session-id" not in listed.headers
+
+
+async def test_the_log_page_filters_mcp_calls_and_the_usage_page_counts_them_by_channel(client, admin, analyst_key):
+    assert (await client.post("/mcp", json=LIST_TOOLS, headers=bearer(analyst_key) | ACCEPT)).status_code == 200
+    await login(client, admin.email, ADMIN_PASSWORD)
+    await client.app.state.gateway.recorder.flush()
+    everything = await client.get("/admin/usage/log")
+    log = await client.get("/admin/usage/log", params={"channel": "mcp"})
+    assert "/login" in everything.text and "/mcp tools/list" in everything.text
+    assert log.status_code == 200 and "/mcp tools/list" in log.text and "/login" not in log.text.split("<table")[-1]
+    assert '<option value="mcp" selected>' in log.text
+    usage = await client.get("/admin/usage")
+    assert "By channel" in usage.text and "<td>mcp</td>" in usage.text

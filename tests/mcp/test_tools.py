@@ -244,10 +244,12 @@ async def test_each_call_is_a_request_record_filterable_on_the_log_and_usage(ser
         logged = (await api.get("/api/v1/logs", params={"channel": "mcp", "user_id": served.analyst_id})).json()
         usage = (await api.get("/api/v1/usage", params={"group_by": "channel"})).json()
         bad = await api.get("/api/v1/logs", params={"channel": "fax"})
+        metrics = (await api.get("/metrics")).text
     assert logged["items"] and all(i["route"].startswith("/mcp") for i in logged["items"])
     channels = {g["key"]: g["requests"] for g in usage["groups"]}
-    assert channels["mcp"] >= len(asked) and channels["api"] >= 1
+    assert channels["mcp"] >= len(asked) and set(channels) <= {"pages", "api", "mcp"}
     assert bad.status_code == 400
+    assert 'nl2sql_http_requests_total{method="POST",route="/mcp tools/call ask",status="200"}' in metrics
 
 
 async def test_a_modern_client_discovers_and_calls_without_a_handshake(served):
