@@ -60,6 +60,7 @@ from nl2sql.semantics.plan import (
     IsNull,
     Lit,
     Match,
+    Not,
     Order,
     Output,
     Overall,
@@ -228,13 +229,20 @@ class Reader:
             plan_columns = {(c.table, c.column) for c in columns_of(plan)}
             used |= {i for l in parse.links if l.kind == "column" and l.score >= 0.8 and l.complete
                      and (l.table, l.column) in plan_columns for i in l.matched}
+            # a negation or a superlative is read when the plan denies or ranks something (the words are cues,
+            # not names: the rules that read them don't all keep their places)
+            if _denies(plan):
+                used |= {i for i, w in enumerate(parse.words) if w in _DENIALS}
+            if plan.order_by or any(isinstance(e, Agg) and e.func in ("min", "max")
+                                    for e in _shown_and_ordered(plan)):
+                used |= {i for i, w in enumerate(parse.words) if w in SUPERLATIVES}
             # ... and "the most common X" for a plan ranked by a count
             cue = frequency_cue(parse.words)
             if cue is not None and any(isinstance(o.expr, Agg) and o.expr.func in ("count", "count_distinct")
                                        for o in plan.order_by):
                 used |= cue[0]
             coverage = _coverage(parse, used)
-            unread, dropped = _left_out(parse, used)
+            unread, dropped = _left_out(parse, used, cues=True)
             readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
                                     describe(plan, self.model), frozenset(used), tuple(parse.notes), unread, dropped,
                                     frozenset(parse.tokens[i].lower for i in used if i < len(parse.tokens))))
@@ -2490,7 +2498,7 @@ HARMLESS = frozenset(stem(w) for w in (
     "can could would will should may might shall must let us need want like know see".split()))
 
 
-def _left_out(p: _Parse, used: set[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _left_out(p: _Parse, used: set[int], *, cues: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(content words nothing in the catalog explains, words that name something the plan leaves unused).
 
     Not counted: stop words, the language's own cue words (aggregates, ordering, grouping, negation, superlatives
@@ -2508,6 +2516,9 @@ def _left_out(p: _Parse, used: set[int]) -> tuple[tuple[str, ...], tuple[str, ..
                 quiet |= set(range(i, i + len(phrase) + 1))  # the cue and the literal after it
     unread, dropped = [], []
     for i, t in enumerate(p.tokens):
+        if cues and i not in used and i not in quiet and _dropped_cue(p, i):
+            dropped.append(t.text)
+            continue
         if t.kind != "word" or i in used or i in quiet or t.lower in STOP_WORDS or t.stem in HARMLESS:
             continue
         if t.stem in CUE_WORDS and i not in entity:
@@ -2526,6 +2537,47 @@ def _left_out(p: _Parse, used: set[int]) -> tuple[tuple[str, ...], tuple[str, ..
         elif not is_light_at([x.text for x in p.tokens], i):
             unread.append(t.text)
     return tuple(dict.fromkeys(unread)), tuple(dict.fromkeys(dropped))
+
+
+# negations a reading must show (a "<>", NOT, an absence); "other" and "non" also name things ("other details")
+_DENIALS = frozenset(NEGATIONS) - {"other", "non"}
+
+
+def _denies(plan: QueryPlan) -> bool:
+    """Whether the plan negates anything: `<>`, NOT, an absence, a negated list or match, a missing value."""
+    found = False
+
+    def walk(node: object) -> None:
+        nonlocal found
+        if found:
+            return
+        if isinstance(node, Compare) and (node.op == "<>" or node.right == Lit(False)) \
+                or isinstance(node, Not) or isinstance(node, Related | InList | Match) and node.negate \
+                or isinstance(node, IsNull) and not node.negate:
+            found = True
+        elif isinstance(node, AllOf | AnyOf):
+            for item in node.items:
+                walk(item)
+        elif isinstance(node, Agg) and node.where is not None:
+            walk(node.where)
+
+    for part in (plan.where, plan.having, *(o.expr for o in plan.select)):
+        walk(part)
+    return found
+
+
+def _shown_and_ordered(plan: QueryPlan) -> list[object]:
+    """The expressions a plan shows and orders by, aggregates included."""
+    return [o.expr for o in plan.select] + [o.expr for o in plan.order_by]
+
+
+def _dropped_cue(p: _Parse, index: int) -> bool:
+    """A word that says how to read the question, left unused: a number, a quoted literal or a date (no limit
+    and no part of a name), a superlative ("the most", "the oldest") or a negation ("not", "never")."""
+    token = p.tokens[index]
+    if token.kind in ("number", "quoted", "date"):
+        return not any(index in l.matched for l in p.links if l.kind != "value")
+    return token.kind == "word" and (token.lower in SUPERLATIVES or token.lower in _DENIALS)
 
 
 def _link_quality(p: _Parse, used: set[int]) -> float:
