@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from nl2sql.answers.candidates import Candidate
 from nl2sql.answers.models import ModelTrustCheckRow
+from nl2sql.answers.policy import for_user
 from nl2sql.answers.trust import TrustReading
 from nl2sql.auth import User
 from nl2sql.db import utcnow
@@ -67,7 +68,8 @@ class TrustChecks:
             raise ConflictError(f"connection {connection.name} has no golden queries to check the model with")
         if not 1 <= limit <= 200:
             raise ValidationFailed("limit must be between 1 and 200")
-        policy = self._policy(schema)
+        # the checking admin's own row policies and masks hold here too, as on every path that runs SQL
+        policy = await for_user(self._catalog, self._policy(schema), user, schema)
         reader = await anyio.to_thread.run_sync(self.reader, schema)
         engine = await self._catalog.engine(connection.id, "check")
         results: list[dict[str, object]] = []
