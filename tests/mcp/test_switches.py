@@ -70,3 +70,18 @@ async def test_the_log_page_filters_mcp_calls_and_the_usage_page_counts_them_by_
     assert '<option value="mcp" selected>' in log.text
     usage = await client.get("/admin/usage")
     assert "By channel" in usage.text and "<td>mcp</td>" in usage.text
+
+
+async def test_run_sql_follows_the_rule_for_editing_sql(settings):
+    """With NL2SQL_ANSWERS_ANALYSTS_EDIT_SQL off an analyst may not write SQL on the pages, nor through run_sql."""
+    from nl2sql.settings import AnswersSettings
+
+    app = create_app(with_section(settings, answers=AnswersSettings(analysts_edit_sql=False)))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        analyst = await client.app.state.auth.create_user("ann@example.com", ADMIN_PASSWORD, role="analyst")
+        key = (await client.app.state.auth.create_api_key(analyst, name="assistant")).key
+        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                "params": {"name": "run_sql", "arguments": {"connection": "demo", "sql": "SELECT 1"}}}
+        answer = (await client.post("/mcp", json=call, headers=bearer(key) | ACCEPT)).json()
+    assert answer["result"]["isError"] is True
+    assert "NL2SQL_ANSWERS_ANALYSTS_EDIT_SQL is off" in answer["result"]["content"][0]["text"]
