@@ -270,3 +270,23 @@ async def test_a_disabled_account_stays_out_whatever_the_provider_says(sso_clien
     response = await sso_login(sso_client, "u-13")
     assert response.status_code == 401 and "disabled" in response.text
     assert (await sso_client.get("/account", follow_redirects=False)).status_code in (302, 303, 307)
+
+
+async def test_the_identity_api_shows_the_settings_and_maps_groups_for_admins_only(sso_client, idp):
+    headers = bearer(await _admin_key(sso_client))
+    view = (await sso_client.get("/api/v1/identity", headers=headers)).json()
+    assert view["issuer"] == idp and view["client_secret_set"] is True and "s3cret" not in str(view)
+    assert {"group": "sales", "role": "analyst", "connections": ["shop"], "source": "settings", "id": None} in view["mappings"]
+    created = await sso_client.post("/api/v1/identity/mappings", headers=headers,
+                                    json={"group": "auditors", "connections": ["books"]})
+    assert created.status_code == 201 and created.json()["source"] == "admin"
+    again = await sso_client.post("/api/v1/identity/mappings", headers=headers, json={"group": "auditors", "role": "admin"})
+    assert again.status_code == 409
+    assert (await sso_client.post("/api/v1/identity/mappings", headers=headers, json={"group": "empty"})).status_code == 400
+    gone = await sso_client.delete(f"/api/v1/identity/mappings/{created.json()['id']}", headers=headers)
+    assert gone.status_code == 204
+    set_idp_user(idp, "u-14", email="ana@example.com", groups=["sales"])
+    await sso_login(sso_client, "u-14")
+    ana = await sso_client.app.state.auth.find_user("ana@example.com")
+    key = (await sso_client.app.state.auth.create_api_key(ana, name="script")).key
+    assert (await sso_client.get("/api/v1/identity", headers=bearer(key))).status_code == 403

@@ -1,6 +1,6 @@
 """Users, roles, passwords, browser sessions and API keys, and the guards that use them."""
 
-from nl2sql.auth.api import api_routes
+from nl2sql.auth.api import api_routes as _api
 from nl2sql.auth.dto import ApiKey, NewApiKey, Principal, Role, User
 from nl2sql.auth.guards import (
     AuthMiddleware,
@@ -15,10 +15,12 @@ from nl2sql.auth.guards import (
 from nl2sql.auth.pages import login_redirect, page_routes as _pages
 from nl2sql.auth.service import AuthService
 from nl2sql.auth.sso import GroupMapping, SsoService
+from nl2sql.auth.sso_api import sso_api_routes
 from nl2sql.auth.sso_pages import sso_routes
 from nl2sql.auth.setup import FirstRun, SetupPages, SetupRedirect
 
 page_routes = [*_pages, *sso_routes, SetupPages]
+api_routes = [*_api, *sso_api_routes]
 
 __all__ = [
     "ApiKey",
