@@ -187,3 +187,22 @@ async def test_a_group_policy_applies_to_the_groups_members_only(client, shop_co
     await client.put(f"/api/v1/access/users/{analyst.id}", json={"attributes": {"status": "new"}, "groups": []},
                      headers=bearer(admin_key))
     assert sorted((await ask(client, analyst_key, "Which statuses, again?")).json()["rows"]) == [["new"], ["shipped"]]
+
+
+async def test_changing_a_condition_is_checked_audited_and_untried_again(client, policed, admin_key, analyst_key,
+                                                                        script):
+    script.append("SELECT COUNT(*) FROM orders")
+    assert (await ask(client, analyst_key, "How many orders?")).json()["rows"] == [[15]]
+    listed = (await client.get("/api/v1/access/shop", headers=bearer(admin_key))).json()
+    assert listed["row_policies"][0]["exercised_at"] is not None
+    bad = await client.patch(f"/api/v1/access/row-policies/{policed['id']}", json={"condition": "status = ("},
+                             headers=bearer(admin_key))
+    assert bad.status_code == 400
+    changed = await client.patch(f"/api/v1/access/row-policies/{policed['id']}",
+                                 json={"condition": "amount > 250"}, headers=bearer(admin_key))
+    assert changed.status_code == 200 and changed.json()["exercised_at"] is None
+    script.append("SELECT COUNT(*) FROM orders")
+    assert (await ask(client, analyst_key, "How many orders, now?")).json()["rows"] == [[5]]
+    entries = (await client.get("/api/v1/audit?action=access.row_policy", headers=bearer(admin_key))).json()["entries"]
+    assert entries[0]["action"] == "access.row_policy.update" and entries[0]["before"]["condition"] != \
+        entries[0]["after"]["condition"]
