@@ -588,6 +588,9 @@ class Reader:
             expr, tokens_used, as_measure = target
             if as_measure is not None and not any(m.expr == as_measure.expr for m in measures):
                 measures.append(as_measure)
+            if words[index] in ("oldest", "youngest") and isinstance(expr, Col) \
+                    and self.model.attribute(expr.table, expr.column).role != "time":
+                desc = words[index] == "oldest"  # an age, not a date: the oldest have the most years
             order_by.append((expr, desc, tokens_used | {index}))
             top_one = True
         if order is not None:
@@ -603,7 +606,7 @@ class Reader:
                 order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
             elif desc is not None and measures:
                 order_by.append((measures[0].expr, desc, used))
-            if not order_by and ("alphabetically" in words or "alphabetical" in words) and focus_entity:
+            if not order_by and {"alphabetically", "alphabetical", "alphabetic"} & set(words) and focus_entity:
                 entity = self.model.entity(focus_entity)
                 if entity.display:
                     order_by.append((Col(entity.table, entity.display[-1] if entity.label_parts else entity.display[0]),
@@ -1048,6 +1051,8 @@ class Reader:
                 attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
                 if not (attribute.is_numeric or attribute.role == "time"):
                     continue
+                if attribute.role in ("key", "reference") and not link.complete and link.start >= after:
+                    continue  # "more than 2 customers" counts customers; it compares no customer id
             if link.end <= cue_start:
                 if link.kind == "entity":
                     continue  # "books cost more than 20": the books are the subject, not what is counted
