@@ -290,3 +290,14 @@ async def test_the_identity_api_shows_the_settings_and_maps_groups_for_admins_on
     ana = await sso_client.app.state.auth.find_user("ana@example.com")
     key = (await sso_client.app.state.auth.create_api_key(ana, name="script")).key
     assert (await sso_client.get("/api/v1/identity", headers=bearer(key))).status_code == 403
+
+
+async def test_a_denied_login_and_an_unreachable_provider_are_explained_on_the_login_page(sso_client, settings):
+    denied = httpx.post(await to_idp(sso_client), data={"action": "deny"}, follow_redirects=False)
+    back = urlsplit(denied.headers["location"])
+    response = await sso_client.get(f"{back.path}?{back.query}", follow_redirects=False)
+    assert response.status_code == 401 and "refused the login: access_denied" in response.text
+    app = create_app(sso_settings(settings, "http://127.0.0.1:9"))  # nothing listens on the discard port
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:  # the same database
+        response = await client.get("/login/sso", follow_redirects=False)
+        assert response.status_code == 502 and "could not read" in response.text

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -16,6 +17,13 @@ from joserfc.jwk import KeySet
 
 from nl2sql.errors import UnauthorizedError, UnavailableError
 from nl2sql.settings import AuthSettings
+
+try:  # authlib's client speaks httpx2 where it is installed (the MCP SDK brings it), else httpx
+    import httpx2
+
+    TRANSPORT_ERRORS: tuple[type[Exception], ...] = (httpx.HTTPError, httpx2.HTTPError)
+except ImportError:  # pragma: no cover
+    TRANSPORT_ERRORS = (httpx.HTTPError,)
 
 # the provider's metadata and keys are re-read after this long (keys rotate; a new `kid` also re-reads them)
 METADATA_TTL_S = 3600.0
@@ -101,10 +109,12 @@ class IdentityProvider:
         async with self._client(redirect_uri) as client:
             try:
                 token = await client.fetch_token(meta["token_endpoint"], code=code, code_verifier=code_verifier)
-            except httpx.HTTPError as exc:
+            except TRANSPORT_ERRORS as exc:
                 raise UnavailableError(f"the identity provider's token endpoint did not answer: {exc}") from exc
-            except Exception as exc:  # authlib raises OAuthError subclasses with the provider's error code
+            except OAuthError as exc:  # the provider's own error code: a used or expired code, a wrong secret
                 raise UnauthorizedError(f"the identity provider refused the login: {exc}") from exc
+            except ValueError as exc:
+                raise UnavailableError(f"the identity provider's token endpoint answered nonsense: {exc}") from exc
             id_token = token.get("id_token")
             if not id_token:
                 raise UnauthorizedError("the identity provider sent no ID token (is `openid` among the scopes?)")
@@ -152,11 +162,14 @@ class IdentityProvider:
     async def _userinfo(self, client: AsyncOAuth2Client, endpoint: str) -> dict[str, Any]:
         try:
             response = await client.get(endpoint)
-        except httpx.HTTPError as exc:
+        except TRANSPORT_ERRORS as exc:
             raise UnavailableError(f"the identity provider's userinfo endpoint did not answer: {exc}") from exc
         if response.status_code != 200 or "json" not in response.headers.get("content-type", ""):
             return {}  # a signed (JWT) or failed userinfo: the ID token's claims stand alone
-        body = response.json()
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
         return body if isinstance(body, dict) else {}
 
     async def _get_json(self, url: str) -> dict[str, Any]:

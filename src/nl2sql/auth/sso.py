@@ -134,9 +134,13 @@ class SsoService:
                      error_description: str | None = None, client_addr: str = "unknown",
                      user_agent: str = "") -> SsoOutcome:
         """Check the state (once only), redeem the code, and log the user in (or, for a test, only map them)."""
+        if error:  # nothing logs in; the provider's reason is what the person needs to see (its state is dropped)
+            if state:
+                await self._take_login(state, check=False)
+            raise UnauthorizedError(f"the identity provider refused the login: {error}"
+                                    + (f" ({error_description})" if error_description else ""))
         login = await self._take_login(state)
-        if error:
-            raise UnauthorizedError(f"the identity provider refused the login: {error_description or error}")
+        assert login is not None  # checked: a missing login raised
         if not code:
             raise UnauthorizedError("the identity provider sent no authorization code")
         identity = await self._provider().redeem(code, redirect_uri=login.redirect_uri,
@@ -155,7 +159,7 @@ class SsoService:
         return SsoOutcome(purpose=login.purpose, next_path=login.next_path, claims=identity.claims, groups=groups,
                           mapped=mapped, user=user, session=session, granted=tuple(granted))
 
-    async def _take_login(self, state: str | None) -> OidcLoginRow:
+    async def _take_login(self, state: str | None, *, check: bool = True) -> OidcLoginRow | None:
         # deleted as it is read: a state is good for one callback, from whichever container receives it
         if not state:
             raise UnauthorizedError("the login came back without its state: start it again")
@@ -163,6 +167,8 @@ class SsoService:
             row = (await db.scalars(sa.delete(OidcLoginRow).where(OidcLoginRow.state_hash == _digest(state))
                                     .returning(OidcLoginRow))).first()
             await db.commit()
+        if not check:
+            return row
         if row is None:
             raise UnauthorizedError("this login's state is unknown or already used: start the login again")
         if row.created_at < utcnow() - LOGIN_TTL:
