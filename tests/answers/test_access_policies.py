@@ -161,6 +161,7 @@ async def test_the_admin_page_adds_a_policy_and_sets_attributes(client, shop_con
     from tests.support import ADMIN_PASSWORD
 
     await login(client, admin.email, ADMIN_PASSWORD)
+    assert "/admin/access?connection=shop" in (await client.get("/connections/shop")).text
     page = await client.get("/admin/access?connection=shop")
     assert page.status_code == 200 and "Row policies" in page.text
     added = await form_post(client, "/admin/access/row-policies", {
