@@ -185,6 +185,14 @@ def test_a_list_attribute_reads_as_in(databases):
     assert set(_rows(validate("SELECT id FROM sales", policy), engines["all"])) == {(1,), (2,), (3,), (7,)}
 
 
+def test_a_condition_may_read_another_table(databases):
+    dialect, engines = databases
+    policy = GuardPolicy(dialect=dialect, allowed_tables={"sales"}, access=Access(
+        filters=(RowFilter("sales", "owner_id IN (SELECT id FROM reps WHERE region = {user.region})"),),
+        attributes={"region": "EU"}))
+    assert set(_rows(validate("SELECT id FROM sales", policy), engines["all"])) == {(1,), (2,), (3,)}
+
+
 def test_re_running_the_rewritten_sql_does_not_stack_the_filter(databases):
     dialect, _ = databases
     once = validate("SELECT s.id FROM sales s JOIN reps r ON r.id = s.owner_id", _policy(dialect, "eu"))

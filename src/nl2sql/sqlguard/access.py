@@ -230,7 +230,8 @@ class _Plan:
     def _qualified(condition: exp.Expression, name: exp.Identifier) -> exp.Expression:
         # a column the condition names is the policed table's, never an outer query's of the same name
         for column in condition.find_all(exp.Column):
-            if not column.table and not isinstance(column.this, exp.Star):
+            # columns of a subquery in the condition belong to that subquery's tables
+            if not column.table and not isinstance(column.this, exp.Star) and column.find_ancestor(exp.Select) is None:
                 column.set("table", name.copy())
         return exp.paren(condition, copy=False)
 
