@@ -1166,6 +1166,10 @@ class Reader:
             if window.start and window.end:
                 return _Filter(Between(col, Lit(window.start.year), Lit((window.end - timedelta(days=1)).year)),
                                {col.table}, used)
+            if window.start:  # "after 1989": from 1990 on
+                return _Filter(Compare(col, ">=", Lit(window.start.year)), {col.table}, used)
+            if window.end:  # "before 2000": up to 1999
+                return _Filter(Compare(col, "<", Lit(window.end.year)), {col.table}, used)
             return None
         if attribute.grain == "month" and window.month is not None:
             return _Filter(Compare(col, "=", Lit(window.month)), {col.table}, used)

@@ -205,12 +205,20 @@ def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
         elif _is_year(tokens[i]) is not None:
             year = _is_year(tokens[i])
             before = words[i - 1] if i else ""
+            cue = i - 1
+            if before == "year" and i >= 2:
+                # "after year 1998", "before the year 2000": the cue stands before "(the) year"
+                cue = i - 3 if i >= 3 and words[i - 2] == "the" else i - 2
+                if words[cue] in ("before", "until", "after", "since"):
+                    before = words[cue]
+                else:
+                    cue = i - 1
             if before in ("before", "until"):
-                add(None, date(year, 1, 1), range(i - 1, i + 1))
+                add(None, date(year, 1, 1), range(cue, i + 1))
             elif before in ("after",):
-                add(date(year + 1, 1, 1), None, range(i - 1, i + 1))
+                add(date(year + 1, 1, 1), None, range(cue, i + 1))
             elif before == "since":
-                add(date(year, 1, 1), None, range(i - 1, i + 1))
+                add(date(year, 1, 1), None, range(cue, i + 1))
             elif i + 2 < n and words[i + 1] in ("to", "and", "through") and _is_year(tokens[i + 2]):
                 last = _is_year(tokens[i + 2]) or year
                 add(date(year, 1, 1), date(last + 1, 1, 1), range(i - 1 if before in ("between", "from") else i, i + 3))
