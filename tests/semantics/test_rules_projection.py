@@ -128,3 +128,13 @@ def test_the_columns_asked_of_the_best_row_by_a_count(hostels):
     plan = best(hostels, "What are the name and capacity of the hostel with the most stays?")
     assert shown(plan)[:2] == [Col("hostels", "hostel_name"), Col("hostels", "capacity")]
     assert plan.limit == 1 and Col("hostels", "hostel_id") in plan.group_by
+
+
+def test_all_the_information_about_rows_shows_every_column(hostels):
+    from nl2sql.semantics.rules.projection import asks_everything
+
+    assert asks_everything("show all the information about hostels".split()) == {1, 2, 3}
+    assert asks_everything("everything about the guest".split()) == {0}
+    assert not asks_everything("all hostels with information desks".split())
+    plan = best(hostels, "Show all the information about the hostels opened in 2020.")
+    assert shown(plan) == [Col("hostels", c) for c in ("hostel_id", "hostel_name", "capacity", "opened")]

@@ -39,6 +39,8 @@ from nl2sql.semantics.rules.metric import layer_filters, layer_terms, metrics_na
 from nl2sql.semantics.rules.ordering import order_phrase
 from nl2sql.semantics.rules.projection import (
     asks_distinct,
+    asks_everything,
+    every_column,
     generic_outputs,
     list_columns,
     set_of_values,
@@ -217,6 +219,11 @@ class Reader:
         for plan, score, used in self._plans(parse, today, match_mode):
             plan = on_metric_time(plan, self.model)  # a metric's own time column (rules/metric.py)
             plan = both_values(plan, self.model) or plan  # "allergic to milk and cat": rows with each value
+            everything = asks_everything(parse.words)
+            if everything and not plan.aggregated and not plan.group_by:
+                # "all the information about the department Marketing": every column of the rows listed
+                plan = replace(plan, select=tuple(Output(c.column, c) for c in every_column(self.model, plan.base)))
+                used = set(used) | everything
             key = plan.dumps()
             if key in seen:
                 continue

@@ -106,3 +106,26 @@ def generic_outputs(model: SemanticModel, words: list[str], stems: list[str], se
             if len(found) == 1:
                 out.append((Col(table, found[0].name), {i}))
     return out
+
+
+# "all the information about", "all details of", "everything about": every column of the rows listed
+EVERYTHING_NOUNS = frozenset({"information", "info", "details", "data", "attributes", "columns", "fields"})
+
+
+def asks_everything(words: list[str]) -> set[int]:
+    """The token indices of a phrase asking for every column ("all the information about the department",
+    "everything about", "all details of"); empty when there is none."""
+    for i, w in enumerate(words):
+        if w == "everything" and i + 1 < len(words) and words[i + 1] in ("about", "on", "for", "of"):
+            return {i}
+        if w == "all":
+            k = i + 1 + (1 if i + 1 < len(words) and words[i + 1] == "the" else 0)
+            if k < len(words) and words[k] in EVERYTHING_NOUNS and k + 1 < len(words) \
+                    and words[k + 1] in ("about", "on", "for", "of", "regarding"):
+                return set(range(i, k + 1))
+    return set()
+
+
+def every_column(model: SemanticModel, table: str) -> list[Col]:
+    """The columns a "everything about" list shows: all of the table's, sensitive ones excepted."""
+    return [Col(table, a.name) for a in model.entity(table).attributes if not a.sensitive]
