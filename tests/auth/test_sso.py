@@ -133,7 +133,13 @@ async def test_a_forged_state_is_refused(sso_client, idp):
     path, query = callback.split("?")
     forged = {k: v[0] for k, v in parse_qs(query).items()} | {"state": "forged-state"}
     response = await sso_client.get(path, params=forged, follow_redirects=False)
+    assert response.status_code == 401 and "begun in another browser" in response.text
+    # a state the browser holds too, but that no login began with
+    real_state = sso_client.cookies.get("nl2sql_sso_state")
+    sso_client.cookies.set("nl2sql_sso_state", "forged-state", path="/login/sso")
+    response = await sso_client.get(path, params=forged, follow_redirects=False)
     assert response.status_code == 401 and "state is unknown" in response.text
+    sso_client.cookies.set("nl2sql_sso_state", real_state, path="/login/sso")
     # the real state works once, and only once
     assert (await sso_client.get(callback, follow_redirects=False)).status_code == 303
     replay = await sso_client.get(callback, follow_redirects=False)
@@ -185,6 +191,8 @@ async def test_login_state_lives_in_the_database_so_another_container_finishes_t
         await one.app.state.auth.create_user("admin@example.com", ADMIN_PASSWORD, role="admin")
         await _connections(one, tmp_path)
         callback = authorize_at_idp(await to_idp(one), "u-6")
+        # the same browser, its request sent to the other container by the load balancer
+        two.cookies.set("nl2sql_sso_state", one.cookies.get("nl2sql_sso_state"), path="/login/sso")
         response = await two.get(callback, follow_redirects=False)
         assert response.status_code == 303
         async with one.app.state.services.db.sessions() as db:
@@ -301,3 +309,15 @@ async def test_a_denied_login_and_an_unreachable_provider_are_explained_on_the_l
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:  # the same database
         response = await client.get("/login/sso", follow_redirects=False)
         assert response.status_code == 502 and "could not read" in response.text
+
+
+async def test_a_callback_carried_to_another_browser_is_refused(sso_client, settings, idp):
+    # login CSRF: an attacker begins a login, authorizes as themselves and sends the callback URL to a victim
+    set_idp_user(idp, "u-15", email="attacker@example.com", groups=["sales"])
+    callback = authorize_at_idp(await to_idp(sso_client), "u-15")
+    async with AsyncTestClient(app=sso_client.app, base_url="http://testserver.local") as victim:
+        response = await victim.get(callback, follow_redirects=False)
+        assert response.status_code == 401 and "begun in another browser" in response.text
+        assert "nl2sql_session" not in response.headers.get("set-cookie", "")
+    with pytest.raises(Exception):
+        await sso_client.app.state.auth.find_user("attacker@example.com")

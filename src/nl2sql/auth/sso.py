@@ -118,8 +118,9 @@ class SsoService:
 
     # the flow ------------------------------------------------------------------------------------------------
 
-    async def begin(self, redirect_uri: str, *, next_path: str = "/", purpose: str = "login") -> str:
-        """Store a fresh state, nonce and PKCE verifier; the provider's URL to send the browser to."""
+    async def begin(self, redirect_uri: str, *, next_path: str = "/", purpose: str = "login") -> tuple[str, str]:
+        """Store a fresh state, nonce and PKCE verifier; the provider's URL to send the browser to, and the state
+        (the pages bind it to the browser with a cookie)."""
         request = await self._provider().authorization_request(redirect_uri)
         now = utcnow()
         async with self._sessions() as db:
@@ -128,7 +129,7 @@ class SsoService:
                                 code_verifier=request.code_verifier, redirect_uri=redirect_uri[:2000],
                                 next_path=next_path[:2000], purpose=purpose, created_at=now))
             await db.commit()
-        return request.url
+        return request.url, request.state
 
     async def finish(self, *, state: str | None, code: str | None, error: str | None = None,
                      error_description: str | None = None, client_addr: str = "unknown",

@@ -4,10 +4,12 @@ say, a test login, group mappings)."""
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, Parameter
 from litestar.response import Redirect, Response, Template
@@ -16,11 +18,28 @@ from nl2sql.auth.dto import Role
 from nl2sql.auth.guards import current_user, optional_user, requires_admin
 from nl2sql.auth.pages import _client, _safe_next, login_context, redirect_uri, session_cookie
 from nl2sql.auth.sso import SsoService
-from nl2sql.errors import AppError, ForbiddenError
+from nl2sql.errors import AppError, ForbiddenError, UnauthorizedError
 from nl2sql.settings import AuthSettings, ServerSettings
 from nl2sql.web import redirect, render
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
+# the login's state, in the browser that began it: a callback URL carried to another browser (an attacker's own
+# code and state, sent to a victim to log them in as the attacker) finds no such cookie and is refused
+STATE_COOKIE = "nl2sql_sso_state"
+STATE_COOKIE_PATH = "/login/sso"
+
+
+def _state_cookie(request: Request, state: str, secure_cookies: str) -> Cookie:
+    secure = secure_cookies == "always" or (secure_cookies == "auto" and request.url.scheme == "https")
+    # Lax: sent on the provider's top-level redirect back to the callback, never on cross-site subrequests
+    return Cookie(key=STATE_COOKIE, value=state, max_age=600 if state else 0, path=STATE_COOKIE_PATH,
+                  httponly=True, samesite="lax", secure=secure)
+
+
+def _to_provider(request: Request, url: str, state: str, secure_cookies: str) -> Response:
+    response = redirect(request, url)
+    response.cookies.append(_state_cookie(request, state, secure_cookies))
+    return response
 
 
 class SsoLoginPages(Controller):
@@ -28,12 +47,14 @@ class SsoLoginPages(Controller):
     include_in_schema = False
 
     @get("/")
-    async def start(self, request: Request, sso_service: SsoService, next: str | None = None) -> Redirect | Template:
+    async def start(self, request: Request, sso_service: SsoService, server_settings: ServerSettings,
+                    next: str | None = None) -> Response | Template:
         try:
-            url = await sso_service.begin(redirect_uri(request, sso_service.settings), next_path=_safe_next(next))
+            url, state = await sso_service.begin(redirect_uri(request, sso_service.settings),
+                                                 next_path=_safe_next(next))
         except AppError as exc:
             return _login_error(request, sso_service, exc, _safe_next(next))
-        return Redirect(path=url, status_code=303)
+        return _to_provider(request, url, state, server_settings.secure_cookies)
 
     @get("/callback")
     async def callback(
@@ -42,6 +63,10 @@ class SsoLoginPages(Controller):
         oidc_state: Annotated[str | None, Parameter(query="state")] = None,
         code: str | None = None, error: str | None = None, error_description: str | None = None,
     ) -> Response | Template:
+        bound = request.cookies.get(STATE_COOKIE)
+        if oidc_state and not error and (not bound or not secrets.compare_digest(bound, oidc_state)):
+            return _login_error(request, sso_service, UnauthorizedError(
+                "this login was begun in another browser (or its cookie expired): start the login again"), "/")
         try:
             outcome = await sso_service.finish(
                 state=oidc_state, code=code, error=error, error_description=error_description,
@@ -52,12 +77,15 @@ class SsoLoginPages(Controller):
             user = optional_user(request)
             if user is None or not user.is_admin:
                 return _login_error(request, sso_service, ForbiddenError("a test login's result is for admins only"), "/")
-            return render(request, "auth/identity_test.html", {"user": user, "outcome": outcome})
+            page = render(request, "auth/identity_test.html", {"user": user, "outcome": outcome})
+            page.cookies.append(_state_cookie(request, "", server_settings.secure_cookies))
+            return page
         assert outcome.session is not None
         max_age = int((outcome.session.expires_at - datetime.now(UTC)).total_seconds())
         response = Redirect(path=_safe_next(outcome.next_path), status_code=303)
         response.cookies.append(session_cookie(request, outcome.session.token, max_age=max_age,
                                                secure_cookies=server_settings.secure_cookies))
+        response.cookies.append(_state_cookie(request, "", server_settings.secure_cookies))
         return response
 
 
@@ -106,14 +134,15 @@ class IdentityAdminPages(Controller):
         return render(request, "auth/identity.html", await self._context(request, sso_service))
 
     @post("/test")
-    async def test_login(self, request: Request, sso_service: SsoService) -> Response | Template:
+    async def test_login(self, request: Request, sso_service: SsoService,
+                         server_settings: ServerSettings) -> Response | Template:
         try:
-            url = await sso_service.begin(redirect_uri(request, sso_service.settings), next_path="/admin/identity",
-                                          purpose="test")
+            url, state = await sso_service.begin(redirect_uri(request, sso_service.settings),
+                                                 next_path="/admin/identity", purpose="test")
         except AppError as exc:
             ctx = await self._context(request, sso_service, error=exc.detail)
             return render(request, "auth/identity.html", ctx, status_code=exc.status_code)
-        return redirect(request, url)
+        return _to_provider(request, url, state, server_settings.secure_cookies)
 
     @post("/mappings")
     async def add_mapping(self, request: Request, sso_service: SsoService,
