@@ -531,6 +531,9 @@ class Reader:
         groups: list[tuple[list[Expr], str, set[int]]] = []  # (exprs, table, tokens)
         group_rivals: list[tuple[int, tuple]] = []
         for start, end in group_cues:
+            if not agg_cues and not measures and not sup_cues and limit is None and ratio_span is None \
+                    and words[end - 1] in ("each", "every"):
+                continue  # "the name and grade for each classroom": a list, nothing counted per classroom
             target = self._group_target(p, start, end, measures)
             if target is not None and not agg_cues and not measures and target[1] == focus_entity and focus_entity \
                     and self._is_own_key(target[0][0], focus_entity):
