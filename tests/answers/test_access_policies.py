@@ -207,3 +207,24 @@ async def test_changing_a_condition_is_checked_audited_and_untried_again(client,
     entries = (await client.get("/api/v1/audit?action=access.row_policy", headers=bearer(admin_key))).json()["entries"]
     assert entries[0]["action"] == "access.row_policy.update" and entries[0]["before"]["condition"] != \
         entries[0]["after"]["condition"]
+
+
+async def test_choosing_an_alternative_reading_keeps_the_policy(client, policed, analyst_key, settings, script):
+    import json
+
+    import sqlalchemy as sa
+
+    script.append("SELECT COUNT(*) FROM orders")
+    first = (await ask(client, analyst_key, "How many orders?")).json()
+    chosen = {"generator": "reader", "sql": "SELECT COUNT(*) FROM orders", "explanation": "number of orders",
+              "rows": 1, "score": 0.8, "chosen": True, "fingerprint": "f1"}
+    other = {"generator": "reader", "sql": "SELECT COUNT(*) FROM orders WHERE amount > 0",
+             "explanation": "number of orders with an amount", "rows": 1, "score": 0.75, "chosen": False}
+    engine = sa.create_engine(settings.database.url)
+    with engine.begin() as conn:  # as if the reader had offered a close second reading
+        conn.execute(sa.text("UPDATE answers SET candidates = CAST(:c AS jsonb) WHERE id = :i"),
+                     {"c": json.dumps([chosen, other]), "i": first["answer_id"]})
+    engine.dispose()
+    picked = await client.post(f"/api/v1/answers/{first['answer_id']}/alternatives/1", headers=bearer(analyst_key))
+    assert picked.status_code == 200, picked.text
+    assert picked.json()["rows"] == [[15]] and picked.json()["policies"]
