@@ -99,16 +99,23 @@ async def test_first_login_creates_the_user_with_the_mapped_role_grants_groups_a
 
 
 async def test_a_group_change_at_the_provider_changes_role_and_grants_at_next_login(sso_client, idp):
-    set_idp_user(idp, "u-2", email="fay@example.com", groups=["sales"])
+    set_idp_user(idp, "u-2", email="fay@example.com", groups=["sales"], region="east")
+    assert (await sso_client.app.state.auth.find_user("admin@example.com")).role.value == "admin"
     assert (await sso_login(sso_client, "u-2")).status_code == 303
     fay = await sso_client.app.state.auth.find_user("fay@example.com")
+    # an attribute an admin set stays; one the provider sends is the provider's
+    async with sso_client.app.state.services.db.sessions() as db:
+        await db.execute(sa.text("UPDATE users SET attributes = attributes || '{\"team\": \"t1\", \"region\": \"x\"}'"
+                                 " WHERE id = :id"), {"id": fay.id})
+        await db.commit()
     # an admin's own grant on a connection no mapping names is left alone
     await sso_client.app.state.catalog.create_connection(None, "extra", f"sqlite:///{_empty_db(idp)}")
     await sso_client.app.state.catalog.set_grants(None, "extra", [fay.id])
-    set_idp_user(idp, "u-2", email="fay@example.com", groups=["finance", "nl2sql-admins"])
+    set_idp_user(idp, "u-2", email="fay@example.com", groups=["finance", "nl2sql-admins"], region="east")
     assert (await sso_login(sso_client, "u-2")).status_code == 303
     fay = await sso_client.app.state.auth.find_user("fay@example.com")
     assert fay.role.value == "admin" and fay.groups == ("finance", "nl2sql-admins")
+    assert (fay.attributes["team"], fay.attributes["region"]) == ("t1", "east")
     assert await grants_of(sso_client, fay.id) == ["books"]
     assert fay.id in await sso_client.app.state.catalog.grants("extra")
     entries = (await sso_client.get("/api/v1/audit?action=user.update", headers=bearer(await _admin_key(sso_client)))).json()

@@ -206,7 +206,9 @@ class SsoService:
                 pass  # the groups would demote the last active admin: keep them an admin, locked out of nothing
             else:
                 row.role = mapped.role.value
-            row.groups, row.attributes, row.updated_at = list(groups), self._attributes(claims), now
+            # the provider's claims win over the same names; attributes an admin set that it doesn't send stay
+            row.groups, row.updated_at = list(groups), now
+            row.attributes = {**(row.attributes or {}), **self._attributes(claims)}
             await db.flush()
             after = _audit_view(row) | {"groups": list(groups)}
             if before is None:
