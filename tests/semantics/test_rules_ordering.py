@@ -52,3 +52,14 @@ def test_a_number_word_says_how_many_rows_to_list(teams):
     plan = best(teams, "Which three teams have the largest stadium capacity?")
     assert plan.limit == 3
     assert plan.order_by[0] == Order(Col("teams", "stadium_capacity"), True)
+
+
+def test_alphabetical_order_may_be_descending():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from tests.semantics.schemas import sports
+
+    reader = Reader(build_semantic_model(sports("sqlite")))
+    down = reader.read("List all team names in descending alphabetical order.")[0].plan
+    up = reader.read("List all team names in alphabetical order.")[0].plan
+    assert [o.desc for o in down.order_by] == [True] and [o.desc for o in up.order_by] == [False]
+    assert down.order_by[0].expr == up.order_by[0].expr

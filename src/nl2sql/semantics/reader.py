@@ -620,7 +620,7 @@ class Reader:
                 entity = self.model.entity(focus_entity)
                 if entity.display:
                     order_by.append((Col(entity.table, entity.display[-1] if entity.label_parts else entity.display[0]),
-                                     False, used))
+                                     bool(desc), used))  # "descending alphabetical order": Z first
             p.used |= used
 
         if focus_column is not None and focus_entity is None and (top_one or limit is not None) and not groups \
@@ -2419,8 +2419,10 @@ def _order_cues(words: list[str]):
             desc, used = True, used | {i}
         elif w in ("ascending", "asc", "increasing"):
             desc, used = False, used | {i}
-        elif w == "alphabetically" or w == "alphabetical":
-            desc, used = False, used | {i}
+        elif w in ("alphabetically", "alphabetical", "alphabetic"):
+            # "in descending alphabetical order", "reverse alphabetical order": Z first
+            desc = desc is True or (i >= 1 and words[i - 1] in ("reverse", "reversed", "inverse"))
+            used = used | {i} | ({i - 1} if i >= 1 and words[i - 1] in ("reverse", "reversed", "inverse") else set())
         elif w in ("highest", "largest", "most", "longest", "biggest", "greatest", "newest", "latest") and (
                 (i >= 1 and words[i - 1] == "from") or (i + 1 < len(words) and words[i + 1] == "first")):
             desc, used = True, used | {i - 1, i, i + 1}
