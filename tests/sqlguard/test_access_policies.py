@@ -193,6 +193,13 @@ def test_a_condition_may_read_another_table(databases):
     assert set(_rows(validate("SELECT id FROM sales", policy), engines["all"])) == {(1,), (2,), (3,)}
 
 
+def test_the_conditions_columns_are_the_policed_tables_not_an_outer_querys():
+    validated = validate("SELECT r.id FROM reps r WHERE EXISTS (SELECT 1 FROM sales WHERE sales.owner_id = r.id)",
+                         _policy("postgres", "eu"))
+    assert "(SELECT * FROM sales WHERE (sales.region = 'EU')) AS sales" in validated.sql
+    assert validated.policies == ("row policy on sales: (sales.region = 'EU')",)
+
+
 def test_re_running_the_rewritten_sql_does_not_stack_the_filter(databases):
     dialect, _ = databases
     once = validate("SELECT s.id FROM sales s JOIN reps r ON r.id = s.owner_id", _policy(dialect, "eu"))

@@ -99,7 +99,8 @@ def condition_tree(condition: str, attributes: Mapping[str, Any], dialect: str) 
     where = select.args.get("where") if isinstance(select, exp.Select) else None
     if where is None or select.args.get("from") or len(select.expressions) != 1:
         raise SqlRefused("a row policy's condition must be one condition, as after WHERE")
-    tree = where.this
+    # detached from the SELECT it was parsed in: its own columns are those with no SELECT above them
+    tree = exp.Paren(this=where.this.pop())
     marks = {f"{_MARK}{i}": name for i, name in enumerate(names)}
     placed = [c for c in tree.find_all(exp.Column) if c.name in marks and not c.table]
     if len(placed) != len(names):
@@ -107,7 +108,7 @@ def condition_tree(condition: str, attributes: Mapping[str, Any], dialect: str) 
     for column in placed:
         value = attributes.get(marks[column.name])
         if value is None or value == [] or isinstance(value, dict):
-            return sqlglot.parse_one(_DENY)
+            return exp.Paren(this=sqlglot.parse_one(_DENY))
         if isinstance(value, list):
             if not (isinstance(column.parent, exp.In) and column.arg_key == "expressions"):
                 raise SqlRefused(f"the list attribute `{marks[column.name]}` can only be used as IN ({{user.name}})")
@@ -233,7 +234,7 @@ class _Plan:
             # columns of a subquery in the condition belong to that subquery's tables
             if not column.table and not isinstance(column.this, exp.Star) and column.find_ancestor(exp.Select) is None:
                 column.set("table", name.copy())
-        return exp.paren(condition, copy=False)
+        return condition
 
 
 def _copied(node: exp.Expression | None) -> exp.Expression | None:
