@@ -128,8 +128,9 @@ class AccessController(Controller):
         attributes, groups = await catalog_service.user_access(user_id)
         return UserAccessOut(user_id, attributes, groups)
 
-    @put("/users/{user_id:int}", summary="Set a user's attributes and groups (admin, audited; single sign-on "
-                                         "replaces them at the user's next login)")
+    @put("/users/{user_id:int}", summary="Set a user's attributes and groups (admin, audited; at the user's next "
+                                         "single sign-on the provider's groups replace these, its claims the "
+                                         "attributes of the same names)")
     async def set_user_access(self, request: Request, catalog_service: CatalogService, auth_service: AuthService,
                               user_id: int, data: UserAccessIn) -> UserAccessOut:
         await auth_service.get_user(user_id)
