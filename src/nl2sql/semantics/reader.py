@@ -993,7 +993,7 @@ class Reader:
             negate = _negated(words, min(cue) if cue else i)
             if negate:
                 op = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "=": "<>"}[op]
-            target = self._comparison_target(p, min(cue) if cue else i, i + used, measures)
+            target = self._comparison_target(p, min(cue) if cue else i, i + used, measures, op)
             named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
                                        if l.kind == "entity" and l.score >= 0.3))
             near = named + [e.right for t in named for e in self.model.neighbours(t) if e.right not in named]
@@ -1053,7 +1053,7 @@ class Reader:
         condition = Compare(Col(owner.table, entity.key[0]), "=", Lit(_int_or(value)))
         return _Filter(condition, {owner.table}, {index - 1, index} | set(owner.matched))
 
-    def _comparison_target(self, p: _Parse, cue_start: int, after: int, measures: list[_Measure]):
+    def _comparison_target(self, p: _Parse, cue_start: int, after: int, measures: list[_Measure], op: str = ">"):
         """The column a comparison is about: named just before it, or just after the number ("5 orders")."""
         best = None
         for link in p.links:
@@ -1061,8 +1061,8 @@ class Reader:
                 attribute = self.model.attribute(link.table, link.column)  # type: ignore[arg-type]
                 if not (attribute.is_numeric or attribute.role == "time"):
                     continue
-                if attribute.role in ("key", "reference") and not link.complete and link.start >= after:
-                    continue  # "more than 2 customers" counts customers; it compares no customer id
+                if attribute.role in ("key", "reference") and not link.complete and (link.start >= after or op != "="):
+                    continue  # "more than 2 customers", "events with over 2 records": no identifier compared
             if link.end <= cue_start:
                 if link.kind == "entity":
                     continue  # "books cost more than 20": the books are the subject, not what is counted
