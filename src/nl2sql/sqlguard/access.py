@@ -8,6 +8,7 @@ the table inside the CTE's body is rewritten. Attribute values enter the tree as
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -146,10 +147,18 @@ def _key(dialect: str, entry: str, default_schema: str | None) -> tuple[str | No
     return (parts[-3], parts[-2], parts[-1])
 
 
+def sha256_hex(value: object) -> str | None:
+    """SHA-256 of a value's text, in hex: the hash mask on SQLite, which has no hash function of its own (the guard
+    registers it on each SQLite connection it runs a statement on, as SQLITE_HASH)."""
+    return None if value is None else hashlib.sha256(str(value).encode()).hexdigest()
+
+
+SQLITE_HASH = "nl2sql_sha256"
+
+
 def _hash(text: exp.Expression, dialect: str) -> exp.Expression:
     if dialect == "sqlite":
-        raise SqlRefused("a hashed column mask can't be computed on SQLite (it has no hash function); an admin "
-                         "can mask this column as redacted or last4 instead")
+        return exp.Anonymous(this=SQLITE_HASH, expressions=[text])
     if dialect in ("postgres", "redshift"):
         # PostgreSQL's sha256 takes bytes, not text
         tree = sqlglot.parse_one("ENCODE(SHA256(CONVERT_TO(x, 'UTF8')), 'hex')", read="postgres")

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from nl2sql.errors import UnavailableError
+from nl2sql.sqlguard.access import SQLITE_HASH, sha256_hex
 from nl2sql.sqlguard.errors import QueryFailed, QueryTimeout, SqlRefused
 from nl2sql.sqlguard.policy import sqlglot_dialect
 from nl2sql.sqlguard.validation import ValidatedSql
@@ -347,6 +348,7 @@ def _sqlite(conn: Connection, timeout_s: float, watch: _Watch):
         return 0
 
     raw.set_progress_handler(over_time, 1000)
+    raw.create_function(SQLITE_HASH, 1, sha256_hex, deterministic=True)  # the hash column mask (sqlguard.access)
 
     def restore() -> None:
         raw.set_progress_handler(None, 0)
