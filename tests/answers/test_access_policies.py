@@ -228,3 +228,16 @@ async def test_choosing_an_alternative_reading_keeps_the_policy(client, policed,
     picked = await client.post(f"/api/v1/answers/{first['answer_id']}/alternatives/1", headers=bearer(analyst_key))
     assert picked.status_code == 200, picked.text
     assert picked.json()["rows"] == [[15]] and picked.json()["policies"]
+
+
+async def test_rows_kept_from_before_a_policy_are_read_again_under_it(client, shop_connection, admin, analyst,
+                                                                      admin_key, analyst_key, script):
+    await client.app.state.catalog.set_grants(admin, "shop", [analyst.id])
+    script.append("SELECT id, status FROM orders")
+    first = (await ask(client, analyst_key, "List the orders")).json()
+    assert len(first["rows"]) == 30
+    await client.post("/api/v1/access/row-policies", headers=bearer(admin_key), json={
+        "connection": "shop", "table": "orders", "subject": f"user:{analyst.id}", "condition": "status = 'new'"})
+    ask_service = client.app.state.services.ask_service
+    again = await ask_service.answer(analyst, first["answer_id"])
+    assert {row[1] for row in again.result.rows} == {"new"} and again.policies

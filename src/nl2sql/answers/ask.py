@@ -462,13 +462,14 @@ class AskService:
         record = await self.history.get(user, answer_id)
         if record.status != "ok" or not record.sql:
             return AskResult(record, None, None, None)
-        connection = await self._visible(user, record)
-        policy = await self._policy(user, connection.id, self.row_cap)
-        # rows kept from before a row policy or mask named this user must not outlive it: such a user's rows
-        # are read again
-        result, chart = (None, None) if policy.fingerprint else (self._cache.get(answer_id) or (None, None))
+        result, chart = self._cache.get(answer_id) or (None, None)
+        if result is not None and await self._restricted(user, record):
+            # rows kept from before a row policy or mask named this user must not outlive it: read them again
+            result, chart = None, None
         policies: tuple[str, ...] = ()
         if result is None:
+            connection = await self._visible(user, record)
+            policy = await self._policy(user, connection.id, self.row_cap)
             try:
                 validated = await guarded(record.sql, policy)
                 result = await self._run(validated, connection.id, self.row_cap)
@@ -514,6 +515,15 @@ class AskService:
                     f"{len(result.rows):,} rows; the rest were left out")
         return f"answer-{answer_id}.csv", csv_chunks(result.columns, result.rows, note=note,
                                                        headers=[f.header for f in formats])
+
+    async def _restricted(self, user: User, record: AnswerRecord) -> bool:
+        """Whether row policies or masks name `user` on the answer's connection (none once the connection is gone:
+        its policies went with it)."""
+        try:
+            connection = await self._visible(user, record)
+        except AppError:
+            return False
+        return bool((await self._policy(user, connection.id, self.row_cap)).fingerprint)
 
     async def _visible(self, user: User, record: AnswerRecord) -> Connection:
         if record.connection_id is None:
