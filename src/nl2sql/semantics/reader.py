@@ -998,9 +998,13 @@ class Reader:
                                        if l.kind == "entity" and l.score >= 0.3))
             near = named + [e.right for t in named for e in self.model.neighbours(t) if e.right not in named]
             measured = property_column(self.model, near, words[min(cue)]) if cue else None
+            verb: set[int] = set()
+            if measured is None and cue and min(cue) >= 1:
+                measured = property_column(self.model, near, words[min(cue) - 1])  # "weigh more than 80"
+                verb = {min(cue) - 1}
             if measured is not None:
                 # "entrepreneurs taller than 1.85": the comparative names the column (a height)
-                target = (measured, {measured.table}, set(), False)
+                target = (measured, {measured.table}, verb, False)
             if target is None:
                 continue
             expr, tables, link_tokens, is_aggregate = target

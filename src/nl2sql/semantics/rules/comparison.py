@@ -50,6 +50,11 @@ COMPARATIVE_PROPERTIES = {
     "older": "age", "younger": "age", "longer": "length duration distance", "faster": "speed", "slower": "speed",
     "bigger": "size area capacity", "larger": "size area capacity", "smaller": "size area capacity",
     "cheaper": "price cost", "richer": "wealth worth", "wider": "width", "deeper": "depth",
+    # verbs before "more than" / "less than" ("weigh more than 80", "cost less than 5", "earn over 3000")
+    "weigh": "weight", "weighs": "weight", "weighing": "weight", "cost": "price cost", "costs": "price cost",
+    "costing": "price cost", "earn": "salary income wage pay", "earns": "salary income wage pay",
+    "earning": "salary income wage pay", "last": "duration length", "lasts": "duration length",
+    "lasted": "duration length", "measure": "length size", "measures": "length size",
 }
 
 
