@@ -71,6 +71,7 @@ class SqlResponse(msgspec.Struct):
     status: Literal["answered", "clarify", "refused"] = "answered"
     label: str | None = None  # how much of the question the SQL covers ("read from the question: all of it")
     clarification: ClarificationOut | None = None  # with clarify or refused: why, and the ways forward
+    policies: list[str] = []  # the asker's row policies and column masks the SQL reads through
 
     @classmethod
     def of(cls, answer: SqlAnswer) -> SqlResponse:
@@ -92,6 +93,7 @@ class SqlResponse(msgspec.Struct):
             cached_from=answer.cached_from,
             status="answered",
             label=(answer.verdict or {}).get("label"),
+            policies=list(answer.validated.policies),
         )
 
     @classmethod
