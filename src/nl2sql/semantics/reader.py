@@ -532,7 +532,7 @@ class Reader:
         group_rivals: list[tuple[int, tuple]] = []
         for start, end in group_cues:
             if not agg_cues and not measures and not sup_cues and limit is None and ratio_span is None \
-                    and words[end - 1] in ("each", "every"):
+                    and words[end - 1] in ("each", "every") and not COUNTING & set(words):
                 continue  # "the name and grade for each classroom": a list, nothing counted per classroom
             target = self._group_target(p, start, end, measures)
             if target is not None and not agg_cues and not measures and target[1] == focus_entity and focus_entity \
@@ -2045,6 +2045,8 @@ class _Absent:
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
+# words that ask for a count even where no aggregate cue is read ("how many X for each Y")
+COUNTING = frozenset({"many", "number", "numbers", "count", "total", "much"})
 # words after which a number names a row by its key ("the student with ID 1004", "order number 12")
 KEY_WORDS = frozenset({"id", "number", "no", "#", "code"})
 _CONNECTORS = {",", "or", "and", "either", "nor", "/", "of", "the", "a", "an"}
@@ -2381,7 +2383,7 @@ def _agg_phrases(words: list[str]) -> list[tuple[int, int, str]]:
 def _group_cues(words: list[str]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for i, w in enumerate(words):
-        if w not in GROUP_WORDS:
+        if w not in GROUP_WORDS and w != "different":
             continue
         if w == "by":
             before = words[i - 1] if i else ""
@@ -2393,6 +2395,8 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
                 continue  # "written by authors": who did it, not a grouping
         if w == "each" and i + 1 < len(words) and words[i + 1] in ("other",):
             continue
+        if w == "different" and not (i and words[i - 1] in ("for", "in", "across", "among", "by")):
+            continue  # "how many different locations": distinct ones; "the average price for different X": per X
         start = i
         end = i + 1
         if w == "each" and i and words[i - 1] in ("for", "in", "of", "from", "at", "to"):
