@@ -299,6 +299,11 @@ def _used_as_cue(tokens: list[Token], i: int) -> bool:
     "orders" in "how many orders" names a table; "order" in "in descending order" or "ordered by" does not.
     """
     word = tokens[i].lower
+    after = tokens[i + 1].lower if i + 1 < len(tokens) else ""
+    if word in ("first", "last", "middle") and after in ("name", "names"):
+        return False  # "the last names": a person's name part, no ordering
+    if word in ("name", "names") and i and tokens[i - 1].lower in ("first", "last", "middle"):
+        return False
     if word in _ORDER_WORDS or stem(word) in {stem(w) for w in _ORDER_WORDS}:
         after = tokens[i + 1].lower if i + 1 < len(tokens) else ""
         before = tokens[i - 1].lower if i else ""

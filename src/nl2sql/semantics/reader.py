@@ -1803,6 +1803,8 @@ class Reader:
         if distinct:
             # SELECT DISTINCT can only be ordered by what it shows
             select += [Output(_name_of(o.expr), o.expr) for o in orders if not any(x.expr == o.expr for x in select)]
+        if not select:
+            return None, used  # nothing to show (a bridge table listed for its own sake): no reading
         where = list(dict.fromkeys(where))
         having = list(dict.fromkeys(having))
         plan = QueryPlan(
