@@ -68,3 +68,16 @@ def test_a_superlative_within_each_group_is_the_groups_maximum(teams):
     assert plan.group_by == (Col("athletes", "position"),)
     assert Agg("max", Col("athletes", "weight")) in [o.expr for o in plan.select]
     assert plan.limit is None
+
+
+def test_the_maximum_and_minimum_number_of_a_counted_column_across_all_rows():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Agg, Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("farms", column("farm_id", "INTEGER", pk=True), column("farm_name"),
+                        column("cows", "INTEGER"), column("horses", "INTEGER")))))
+    plan = reader.read("What are the maximum and minimum number of cows across all farms?")[0].plan
+    assert [o.expr for o in plan.select] == [Agg("max", Col("farms", "cows")), Agg("min", Col("farms", "cows"))]
+    assert not plan.group_by

@@ -396,7 +396,7 @@ class Reader:
         limit, limit_tokens = _limit(tokens)
 
         ratio_span = _ratio_span(words, p.links, self.model)
-        agg_cues = _agg_cues(words)
+        agg_cues = self._measured_counts(p, _agg_cues(words))
         # "highest first", "from highest to lowest" order a list; they pick no single row
         sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES
                     and not _part_of_column(i, column_links)
@@ -650,6 +650,22 @@ class Reader:
         for plan, score, used in most_frequent_plans(self.model, words, p.links, conditions, set(range(head))):
             plans.append((plan, score * _link_quality(p, used), used))
         return plans
+
+    def _measured_counts(self, p: _Parse, cues: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+        """ "the maximum and minimum number of cows" with a cows column: the maximum of the column, no count.
+        A "number of" right after another aggregate word, before a numeric column's name, names that column."""
+        out = []
+        for k, (start, end, func) in enumerate(cues):
+            previous = cues[k - 1] if k else None
+            if func == "count" and previous is not None and previous[2] in ("max", "min", "avg", "sum") \
+                    and previous[1] == start and p.words[start] in ("number", "count") and any(
+                        l.kind == "column" and l.start == end and l.score >= 0.7
+                        and self.model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
+                        and self.model.attribute(l.table, l.column).role == "measure"  # type: ignore[arg-type]
+                        for l in p.links):
+                continue
+            out.append((start, end, func))
+        return out
 
     def _superlative_per_group(self, p: _Parse, index: int, desc: bool, groups, limit, measures) -> _Measure | None:
         """ "For each city, return the highest latitude among its stations": with a grouping and no top N, a
@@ -2397,6 +2413,8 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
                 continue  # "written by authors": who did it, not a grouping
         if w == "each" and i + 1 < len(words) and words[i + 1] in ("other",):
             continue
+        if w == "across" and i + 1 < len(words) and words[i + 1] in ("all", "the", "every"):
+            continue  # "the maximum across all farms": over all of them, not per farm
         if w == "different" and not (i and words[i - 1] in ("for", "in", "across", "among", "by")):
             continue  # "how many different locations": distinct ones; "the average price for different X": per X
         start = i
