@@ -29,6 +29,8 @@ def test_the_question_file_is_read_like_sqleval_s():
         parse_questions("question,query\nx,\n")
     with pytest.raises(ValidationFailed, match="empty"):
         parse_questions("  ")
+    with pytest.raises(ValidationFailed, match="could not be read"):
+        parse_questions("\U000abe1a\r\U0004afc0i")  # a carriage return inside the header (found by the API fuzz)
 
 
 def _service(shop, model=None, **engine) -> EvaluationService:

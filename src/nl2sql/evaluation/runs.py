@@ -49,7 +49,10 @@ def parse_questions(text: str, *, db_name: str | None = None) -> list[EvalQuesti
     if not text.strip():
         raise ValidationFailed("the question file is empty")
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    fields = reader.fieldnames or []
+    try:
+        fields = reader.fieldnames or []  # reads the header line: a stray carriage return fails here already
+    except csv.Error as error:
+        raise ValidationFailed(f"the CSV could not be read: {error}") from None
     question_col, gold_col = _column(fields, _QUESTION), _column(fields, _GOLD)
     if question_col is None or gold_col is None:
         raise ValidationFailed("the CSV needs a `question` column and a gold SQL column (`query` or `gold_sql`); "
