@@ -31,6 +31,8 @@ run $py bench/accuracy.py --db academic --limit 3 --runs reader,golden,full
 run $py bench/retrieval_overhead.py --questions 5 --embedder hashing
 run $py bench/engine.py --questions 5
 run $py bench/spider.py --limit 30
+run $py bench/mcp_tools.py --pairs 5 --warmup 2 --clients 2 --seconds 3
+run $py bench/access_policies.py --repeat 5
 run env DBS=academic FILES=questions_gen_postgres.csv LIMIT=2 bash bench/sqleval.sh
 run bash bench/first_run.sh cache
 echo "bench smoke: every bench ran"
