@@ -96,16 +96,3 @@ def test_questions_reach_abbreviated_columns(school):
     assert {o.expr.column for o in plan.select} == {"LName", "Age"}
     plan = best(school, "What is the description of the course with code 'ACCT-211'?")
     assert [o.expr.column for o in plan.select] == ["crs_description"]
-
-
-def test_a_question_word_spells_out_a_tables_short_form():
-    reader = Reader(build_semantic_model(prompt_schema(
-        "sqlite",
-        table("Inst", column("instID", "INTEGER", pk=True), column("name"), column("country")),
-        table("Authors", column("authID", "INTEGER", pk=True), column("lname"), column("fname"),
-              column("instID", "INTEGER"), fks=(("instID", "Inst", "instID"),)),
-    )))
-    plan = best(reader, "List the names of all institutions in Japan.")
-    assert plan.base == "Inst" and [o.expr.column for o in plan.select] == ["name"]
-    reading = reader.read("Which authors belong to the institution 'Google'?", today=TODAY)[0]
-    assert "institution" not in reading.unread

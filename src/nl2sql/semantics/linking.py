@@ -12,16 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from nl2sql.semantics.lexicon import (
-    STOP_WORDS,
-    Token,
-    abbreviates,
-    everyday_word,
-    identifier_words,
-    normalize,
-    stem,
-    synonyms,
-)
+from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, stem, synonyms
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 
 __all__ = ["Link", "Linker"]
@@ -138,7 +129,7 @@ class Linker:
                 for part in normalize(token.text).split():
                     positions[stem(part)].append(i)
             elif token.kind == "word":
-                for other in synonyms(token.stem) | self._short_forms_of(token.lower, token.stem):
+                for other in synonyms(token.stem):
                     if i not in positions[other]:
                         positions[other].append(i)
                         borrowed.add((other, i))
@@ -167,18 +158,6 @@ class Linker:
         out = [l for group in kept.values() for l in group]
         out = self._prefer_named_tables(out, set(positions))
         return sorted(out, key=lambda l: (-l.score, l.start))
-
-    @cached_property
-    def _short_forms(self) -> tuple[str, ...]:
-        """The schema's name words that are made-up short forms ("inst", "crs"), not everyday words."""
-        return tuple(w for w in self.by_word if 2 <= len(w) <= 5 and w.isalpha() and not everyday_word(w))
-
-    def _short_forms_of(self, word: str, word_stem: str) -> set[str]:
-        """The schema's short forms a question word spells out ("institution" for a table `Inst`), for a word
-        the schema doesn't spell out itself."""
-        if len(word) < 5 or word_stem in self.by_word or word in self.by_word or not everyday_word(word):
-            return set()
-        return {short for short in self._short_forms if abbreviates(short, word)}
 
     def _table_words(self, table: str) -> frozenset[str]:
         found = self._words_of_table.get(table)

@@ -2544,7 +2544,7 @@ HARMLESS = frozenset(stem(w) for w in (
     "result results thing things item items one ones kind sort type there here currently current respectively "
     "known listed stored recorded available registered existing exist exists many much whole entire different "
     "distinct unique same other another both all everything something anything information please kindly "
-    "can could would will should may might shall must let us need want like know see among".split()))
+    "can could would will should may might shall must let us need want like know see".split()))
 
 
 def _left_out(p: _Parse, used: set[int], *, cues: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
