@@ -180,7 +180,7 @@ GOLDEN_QUERIES = (
      "GROUP BY p.name ORDER BY units DESC LIMIT 5"),
     ("How many customers live in each state?",
      "SELECT state, COUNT(*) AS customers FROM customers GROUP BY state ORDER BY customers DESC"),
-    ("What share of payments was made by each method?",
+    ("What percentage of payments was made by each method?",
      "SELECT method, ROUND(100.0 * COUNT(*) / (SELECT COUNT(*) FROM payments), 1) AS percent FROM payments "
      "GROUP BY method ORDER BY percent DESC"),
     ("What is the revenue per category?",
