@@ -186,3 +186,14 @@ def test_general_lists_apply_only_where_the_values_fit():
     assert value_synonyms(("Oregon", "Texas", "Indiana")) == {"Texas": ("TX",)}
     assert value_synonyms(("Peru", "Canada", "Japan")) == {"Peru": ("PE",), "Canada": ("CA",), "Japan": ("JP", "JPN")}
     assert value_synonyms(("x",), {"x": ("ex",)}) == {"x": ("ex",)}
+
+
+def test_the_sexes_codes_read_as_the_words_questions_use():
+    assert value_synonyms(("F", "M"))["F"][0] == "female"
+    assert "boys" in value_synonyms(("Male", "Female"))["Male"]
+    assert value_synonyms(("S", "M", "L")) == {}  # sizes: M is medium here
+    assert value_synonyms(("F", "M", "X", "U")) == {}  # mostly other codes: no list fits
+    bakers = build_semantic_model(prompt_schema("sqlite", table(
+        "bakers", column("baker_id", "INTEGER", pk=True), column("baker_name"), column("sex", values=("F", "M")))))
+    sql, _ = sql_of("how many female bakers are there", bakers)
+    assert "bakers.sex = 'F'" in sql, sql

@@ -1,6 +1,6 @@
 """Value synonyms: the words people use for a column's values. The admin's (`CA` ↔ California, `D` ↔ delivered),
 plus general knowledge that needs no admin — US states and their codes, countries and their ISO codes, month and
-weekday names — for a column whose sampled values are mostly of one such list."""
+weekday names, the sexes' codes (F, M) — for a column whose sampled values are mostly of one such list."""
 
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ COUNTRIES = {
 }
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
+# a sex or gender column's codes and the words questions use for them ("female students", "male and female")
+SEXES = {"F": ("female", "females", "woman", "women", "girl", "girls"),
+         "M": ("male", "males", "man", "men", "boy", "boys")}
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
@@ -63,7 +66,11 @@ def _gazetteers() -> dict[str, dict[str, tuple[str, ...]]]:
     for name in WEEKDAYS:
         weekdays[name[:3].upper()] = (name,)
         weekdays[name.upper()] = (name[:3],)
-    return {"us_states": states, "countries": countries, "months": months, "weekdays": weekdays}
+    sexes: dict[str, tuple[str, ...]] = {}
+    for code, words in SEXES.items():
+        sexes[code] = words
+        sexes[words[0].upper()] = (code, *words[1:])
+    return {"us_states": states, "countries": countries, "months": months, "weekdays": weekdays, "sexes": sexes}
 
 
 GAZETTEERS = _gazetteers()
@@ -79,9 +86,10 @@ def value_synonyms(values: Sequence[str] | None, admin: Mapping[str, Sequence[st
     """The words for each value of a column: the admin's, then the first general list that fits its values."""
     out: dict[str, tuple[str, ...]] = {v: tuple(w) for v, w in (admin or {}).items() if w}
     sample = [v for v in values or () if isinstance(v, str) and v.strip()]
-    if len(sample) < 3:
-        return out  # too few values to tell a list of states from a few words that happen to be codes
-    for gazetteer in GAZETTEERS.values():
+    for name, gazetteer in GAZETTEERS.items():
+        # too few values tell a list of states from a few words that happen to be codes; the two sexes are a list
+        if len({v.strip().upper() for v in sample}) < (2 if name == "sexes" else 3):
+            continue
         held = [v for v in sample if v.strip().upper() in gazetteer]
         if len(held) >= _FIT * len(sample):
             for value in held:
