@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from nl2sql.answers import SqlGenerationService
 from nl2sql.auth import AuthService, User
-from nl2sql.catalog import CatalogService, Connection, GoldenQuery
+from nl2sql.catalog import CatalogService, Connection, GoldenQuery, Visibility
 from nl2sql.db import async_url
 from nl2sql.inference import FakeChatModel
 from nl2sql.retrieval import Retrieval, ScoredGoldenQuery, ScoredInstruction, ScoredTable
@@ -28,9 +28,10 @@ class ScriptedRetriever:
     golden_scores: dict[int, float] = field(default_factory=dict)
     questions: list[str] = field(default_factory=list)
 
-    async def retrieve(self, question: str, connection_id: int) -> Retrieval:
+    async def retrieve(self, question: str, connection_id: int, *,
+                       visibility: Visibility | None = None) -> Retrieval:
         self.questions.append(question)
-        schema = await self.catalog.schema_for_prompt(connection_id)
+        schema = (visibility or Visibility()).schema(await self.catalog.schema_for_prompt(connection_id))
         goldens: list[GoldenQuery] = await self.catalog.golden_queries(connection_id)
         return Retrieval(
             connection_id=connection_id,

@@ -246,3 +246,85 @@ async def test_rows_kept_from_before_a_policy_are_read_again_under_it(client, sh
     ask_service = client.app.state.services.ask_service
     again = await ask_service.answer(analyst, first["answer_id"])
     assert {row[1] for row in again.result.rows} == {"new"} and again.policies
+
+
+async def _mask(client, admin_key, analyst, table: str, column: str, mode: str) -> None:
+    response = await client.post("/api/v1/access/column-masks", headers=bearer(admin_key), json={
+        "connection": "shop", "table": table, "column": column, "subject": f"user:{analyst.id}", "mode": mode})
+    assert response.status_code == 201, response.text
+
+
+async def test_the_catalog_api_and_browser_show_the_analyst_only_what_their_policies_let_them_see(
+        client, policed, analyst, analyst_key, admin_key):
+    await _mask(client, admin_key, analyst, "customers", "email", "hidden")
+    await _mask(client, admin_key, analyst, "customers", "state", "redacted")
+
+    async def tables(key: str) -> dict:
+        response = await client.get("/api/v1/connections/shop/tables", headers=bearer(key))
+        assert response.status_code == 200, response.text
+        return {t["name"]: t | {"columns": {c["name"]: c for c in t["columns"]}} for t in response.json()}
+
+    theirs, mine = await tables(admin_key), await tables(analyst_key)
+    assert theirs["customers"]["columns"]["state"]["distinct_values"] == ["CA", "NY", "TX"]
+    assert "email" in theirs["customers"]["columns"] and theirs["orders"]["row_count"] == 30
+    assert set(theirs["orders"]["columns"]["status"]["distinct_values"]) == {"new", SHIPPED}
+    assert "email" not in mine["customers"]["columns"]  # hidden: not listed at all
+    assert mine["customers"]["columns"]["state"]["distinct_values"] is None  # masked: listed, no values
+    assert mine["customers"]["row_count"] == 30  # no row policy on customers
+    # a row policy on orders: the whole table's values and count are not theirs to see
+    assert mine["orders"]["row_count"] is None and mine["orders"]["columns"]["status"]["distinct_values"] is None
+    one = (await client.get("/api/v1/connections/shop/tables/customers", headers=bearer(analyst_key))).json()
+    assert "email" not in {c["name"] for c in one["columns"]}
+    await login(client, analyst.email, ANALYST_PASSWORD)
+    page = (await client.get("/catalog/?connection=shop")).text
+    assert "c1@example.com" not in page and "email" not in page and SHIPPED not in page
+
+
+async def test_prompts_and_the_reader_see_only_what_the_analysts_policies_let_them_see(
+        client, policed, admin, analyst, analyst_key, admin_key, script, prompts):
+    await _mask(client, admin_key, analyst, "customers", "email", "hidden")
+    await _mask(client, admin_key, analyst, "customers", "state", "redacted")
+    script.extend(["SELECT state, COUNT(*) FROM customers GROUP BY state"] * 2)
+    question = {"use_model": True}
+    await ask(client, admin_key, "How many customers per state and what status have their orders?", **question)
+    theirs = prompts[-1]
+    await ask(client, analyst_key, "How many customers per state and what status have their orders?", **question)
+    mine = prompts[-1]
+    assert "NY" in theirs  # the test means something: the admin's prompt has the values
+    assert "NY" not in mine and "email" not in mine and SHIPPED not in mine
+    assert "state" in mine  # a masked column is still there to be asked about
+    catalog, generation = client.app.state.catalog, client.app.state.generation
+    shop = await catalog.get_connection("shop")
+    # the reader that read the analyst's question was one built from their view (readers are kept per view)
+    view = await catalog.visibility(analyst, shop.id)
+    assert view.fingerprint and (shop.id, view.fingerprint) in generation._readers
+    their_model = generation.reader(await catalog.schema_for_user(shop.id, admin)).model
+    my_model = generation.reader(await catalog.schema_for_user(shop.id, analyst)).model
+    assert "email" in {a.name for a in their_model.entity("customers").attributes}
+    assert "email" not in {a.name for a in my_model.entity("customers").attributes}  # nothing links to it
+
+    def values(model) -> set[str]:
+        return {v.value for entries in model.values.values() for v in entries}
+
+    assert {"NY", SHIPPED} <= values(their_model) and not {"NY", SHIPPED} & values(my_model)
+
+
+async def test_metrics_naming_a_hidden_column_are_not_listed_and_no_metric_is_tried_on_all_rows(
+        client, policed, analyst, analyst_key, admin_key):
+    for metric in ({"name": "order value", "expression": "sum(orders.amount)"},
+                   {"name": "customer count", "expression": "count(customers.id)"}):
+        response = await client.post("/api/v1/connections/shop/metrics", json=metric, headers=bearer(admin_key))
+        assert response.status_code == 201, response.text
+    await _mask(client, admin_key, analyst, "orders", "amount", "hidden")
+    listed = (await client.get("/api/v1/connections/shop/metrics", headers=bearer(analyst_key))).json()
+    assert [m["name"] for m in listed] == ["customer count"]
+    everyone = (await client.get("/api/v1/connections/shop/metrics", headers=bearer(admin_key))).json()
+    value = next(m for m in everyone if m["name"] == "order value")
+    assert (await client.get(f"/api/v1/connections/shop/metrics/{value['id']}",
+                             headers=bearer(analyst_key))).status_code == 404
+    # a trial runs unrewritten on every row: not for a user under policies (the admin may)
+    counted = next(m for m in everyone if m["name"] == "customer count")
+    tried = await client.post(f"/api/v1/connections/shop/metrics/{counted['id']}/try", headers=bearer(analyst_key))
+    assert tried.status_code == 403
+    assert (await client.post(f"/api/v1/connections/shop/metrics/{counted['id']}/try",
+                              headers=bearer(admin_key))).status_code == 200

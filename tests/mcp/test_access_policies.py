@@ -1,8 +1,10 @@
-"""MCP's run_sql and ask as an analyst under a row policy and a column mask: the official client over streamable HTTP
-gets only the rows the policy lets through, and the answer says the policy applied."""
+"""MCP's run_sql and ask as an analyst under a row policy and column masks: the official client over streamable HTTP
+gets only the rows the policy lets through, and the answer says the policy applied; describe_schema, the schema
+resource and search_knowledge show none of the metadata the policies hide."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -40,6 +42,11 @@ async def policed(pg_admin_url, template_db_url, tmp_path_factory) -> AsyncItera
                                              "status = {user.status}")
                 await catalog.add_column_mask(admin, "demo", "customers", "email", f"user:{running.analyst_id}",
                                               "last4")
+                # for the schema the analyst sees: payment methods hidden, customers' states masked
+                await catalog.add_column_mask(admin, "demo", "payments", "method", f"user:{running.analyst_id}",
+                                              "hidden")
+                await catalog.add_column_mask(admin, "demo", "customers", "state", f"user:{running.analyst_id}",
+                                              "redacted")
                 catalog.close()
             finally:
                 await db.close()
@@ -86,3 +93,43 @@ async def test_ask_returns_only_the_rows_the_policy_lets_through(policed):
     answer = result.structured_content
     assert not result.is_error and answer["status"] == "answered", result.content
     assert [row[0] for row in answer["rows"]] == ["delivered"]
+
+
+def _table(schema: dict, name: str) -> dict:
+    return next(t for t in schema["tables"] if t["name"] == name)
+
+
+def _column(schema: dict, table: str, name: str) -> dict:
+    return next(c for c in _table(schema, table)["columns"] if c["name"] == name)
+
+
+async def test_describe_schema_and_the_resource_show_only_what_the_policies_let_through(policed):
+    async with mcp_client(policed.url, policed.admin_key) as client:
+        theirs = (await client.call_tool("describe_schema", {"connection": "demo"})).structured_content
+    async with mcp_client(policed.url, policed.analyst_key) as client:
+        mine = (await client.call_tool("describe_schema", {"connection": "demo"})).structured_content
+        pruned = (await client.call_tool("describe_schema", {
+            "connection": "demo", "question": "How were the orders paid, by payment method and status?"})
+                  ).structured_content
+        resource = json.loads((await client.read_resource("nl2sql://connections/demo/schema")).contents[0].text)
+    # the admin sees everything: the test means something
+    assert "card" in _column(theirs, "payments", "method")["values"] and _column(theirs, "customers", "state")["values"]
+    assert "delivered" in _column(theirs, "orders", "status")["values"] and _table(theirs, "orders")["row_count"]
+    for schema in (mine, pruned, resource):
+        assert "method" not in {c["name"] for t in schema["tables"] for c in t["columns"] if t["name"] == "payments"}
+        assert all(c["values"] is None for t in schema["tables"] if t["name"] == "orders" for c in t["columns"])
+    assert _column(mine, "customers", "state")["values"] is None  # masked: listed without values
+    assert _table(mine, "orders")["row_count"] is None  # under a row policy: no count of everyone's rows
+    assert _column(mine, "customers", "city")["values"] == _column(theirs, "customers", "city")["values"]
+    assert resource["tables"] == mine["tables"]
+
+
+async def test_search_knowledge_finds_no_values_the_policies_hide(policed):
+    async with mcp_client(policed.url, policed.admin_key) as client:
+        theirs = (await client.call_tool("search_knowledge", {"connection": "demo", "query": "paypal orders returned"})
+                  ).structured_content
+    async with mcp_client(policed.url, policed.analyst_key) as client:
+        mine = (await client.call_tool("search_knowledge", {"connection": "demo", "query": "paypal orders returned"})
+                ).structured_content
+    assert {"paypal", "returned"} <= {v["value"] for v in theirs["values"]}
+    assert not {"paypal", "returned"} & {v["value"] for v in mine["values"]}

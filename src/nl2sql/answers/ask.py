@@ -115,7 +115,7 @@ class AskService:
     async def overview(self, user: User, connection_name: str) -> Overview:
         """What the connection holds and questions it answers well (golden queries, then the reader's)."""
         connection = await self._catalog.visible_connection(user, connection_name)
-        schema = await self._catalog.schema_for_prompt(connection.id)
+        schema = await self._catalog.schema_for_user(connection.id, user)
         golden = await self._catalog.golden_queries(connection.id)
         reader = await asyncio.to_thread(self._engine.reader, schema)
         return await asyncio.to_thread(build_overview, schema, golden, reader)
@@ -260,7 +260,7 @@ class AskService:
         record = await self.history.get(user, answer_id)
         if not record.plan or record.connection_id is None:
             return record, []
-        model = await self._semantic_model(record.connection_id)
+        model = await self._semantic_model(user, record.connection_id)
         try:
             return record, reading_controls(plan_from_json(record.plan), model)
         except (KeyError, ValueError, TypeError):  # a plan from an older catalog: nothing to offer
@@ -273,7 +273,7 @@ class AskService:
         if not base.plan:
             raise ValidationFailed("this answer has no reading to change (its SQL came from a model or by hand)")
         connection = await self._connection_of(user, base)
-        model = await self._semantic_model(connection.id)
+        model = await self._semantic_model(user, connection.id)
         try:
             plan = apply_edits(plan_from_json(base.plan), form, model)
             sql = compile_plan(plan, model)
@@ -288,8 +288,9 @@ class AskService:
                                            "original_explanation": base.explanation},
         )
 
-    async def _semantic_model(self, connection_id: int) -> SemanticModel:
-        schema = await self._catalog.schema_for_prompt(connection_id)
+    async def _semantic_model(self, user: User, connection_id: int) -> SemanticModel:
+        """The connection's semantic model as `user` may see it (the reading's pickers offer nothing else)."""
+        schema = await self._catalog.schema_for_user(connection_id, user)
         reader = await asyncio.to_thread(self._engine.reader, schema)
         return reader.model
 

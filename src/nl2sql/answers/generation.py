@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -67,6 +68,9 @@ from nl2sql.answers.deciding import Deciding
 from nl2sql.answers.verdict import ANSWERED, Verdict
 
 log = logging.getLogger("nl2sql.answers")
+
+# readers kept in memory: one per connection and per distinct view of it (users under the same policies share one)
+READERS_KEPT = 64
 
 
 # A follow-up that is only a fragment ("only in 2024", "and per month?") continues the question before it.
@@ -137,7 +141,8 @@ class SqlGenerationService(Deciding, TrustChecks, ModelGenerators):
         self.settings = settings
         self._today = today
         self._policies: dict[int, tuple[dt.datetime, ConnectionPolicy]] = {}
-        self._readers: dict[int, tuple[dt.datetime, Reader]] = {}
+        self._readers: OrderedDict[tuple[int, str], tuple[dt.datetime, Reader]] = OrderedDict()
+        self._readers_lock = threading.Lock()
         # chosen SQL by (connection, catalog version, normalised question, earlier turns): safe to miss
         self._answers: OrderedDict[tuple, SqlAnswer] = OrderedDict()
         self.trust = trust  # the configured level: whether the model is consulted
@@ -168,15 +173,19 @@ class SqlGenerationService(Deciding, TrustChecks, ModelGenerators):
                 f"connection {connection.name} has no included tables yet: sync it (or include tables) first"
             )
         policy = await for_user(self._catalog, self._policy(schema), user, schema)
+        # the guard's rules come from the whole catalog; everything read from it on the user's behalf (the reader's
+        # model, retrieval, prompts) from the part their policies let them see
+        visibility = await self._catalog.visibility(user, connection.id)
+        schema = visibility.schema(schema)
         clock.lap("schema_ms", since)
         # a user under row policies or masks gets answers (and their rows) only from users under the same ones
-        key = (*_cache_key(schema, question, history), policy.fingerprint)
+        key = (*_cache_key(schema, question, history), policy.fingerprint, schema.seen_by)
         hit = self._answers.get(key) if self.settings.answer_cache and holdout is None and not use_model else None
         if hit is not None:
             self._answers.move_to_end(key)
             return await self._reuse(user, api_key_id, connection, question, hit, clock)
         since = time.perf_counter()
-        retrieval = await self._retriever.retrieve(question, connection.id)
+        retrieval = await self._retriever.retrieve(question, connection.id, visibility=visibility)
         clock.lap("retrieve_ms", since)
         if holdout is not None:
             retrieval = replace(retrieval, golden_queries=held_out(retrieval.golden_queries, question, holdout))
@@ -227,11 +236,18 @@ class SqlGenerationService(Deciding, TrustChecks, ModelGenerators):
         return cached[1]
 
     def reader(self, schema: PromptSchema) -> Reader:
-        """The question reader over the connection's semantic model, built once per catalog version."""
-        cached = self._readers.get(schema.connection_id)
+        """The question reader over the connection's semantic model, built once per catalog version and per view
+        of it (`seen_by`: a user whose policies hide columns or values reads with a model without them)."""
+        key = (schema.connection_id, schema.seen_by)
+        with self._readers_lock:  # called from worker threads
+            cached = self._readers.get(key)
         if cached is None or cached[0] != schema.version:
             cached = (schema.version, Reader(build_semantic_model(schema)))
-            self._readers[schema.connection_id] = cached
+        with self._readers_lock:
+            self._readers[key] = cached
+            self._readers.move_to_end(key)
+            while len(self._readers) > READERS_KEPT:
+                self._readers.popitem(last=False)
         return cached[1]
 
     # -- candidates and the choice among them ------------------------------------------------------------

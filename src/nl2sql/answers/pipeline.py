@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol
 from nl2sql.answers.candidates import Candidate
 from nl2sql.answers.dto import Attempt, Retrieved, RetrievedItem
 from nl2sql.answers.verdict import Verdict
+from nl2sql.catalog import Visibility
 from nl2sql.prompting import Prompt
 from nl2sql.sqlguard import (
     ValidatedSql,
@@ -33,7 +34,8 @@ REPAIR_TEMPERATURE = 0.3
 class ContextRetriever(Protocol):
     """What the engine needs from retrieval: the scored context of a question on a connection."""
 
-    async def retrieve(self, question: str, connection_id: int) -> Retrieval: ...
+    async def retrieve(self, question: str, connection_id: int, *,
+                       visibility: Visibility | None = None) -> Retrieval: ...
 
 
 class Clock:

@@ -70,11 +70,13 @@ class TrustChecks:
             raise ValidationFailed("limit must be between 1 and 200")
         # the checking admin's own row policies and masks hold here too, as on every path that runs SQL
         policy = await for_user(self._catalog, self._policy(schema), user, schema)
+        visibility = await self._catalog.visibility(user, connection.id)
+        schema = visibility.schema(schema)
         reader = await anyio.to_thread.run_sync(self.reader, schema)
         engine = await self._catalog.engine(connection.id, "check")
         results: list[dict[str, object]] = []
         for question, sql in pairs[:limit]:
-            retrieval = await self._retriever.retrieve(question, connection.id)
+            retrieval = await self._retriever.retrieve(question, connection.id, visibility=visibility)
             # the query under test is not shown to the model (nor any with the same question)
             retrieval = replace(retrieval, golden_queries=held_out(retrieval.golden_queries, question, sql))
             verified = Candidate("golden", sql, confidence=1.0)

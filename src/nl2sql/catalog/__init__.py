@@ -1,6 +1,6 @@
 """Catalog: customer-database connections, their synced schema and its curation, instructions, golden queries."""
 
-from nl2sql.catalog.access import MASK_CHOICES, ColumnPolicy, RowPolicy, subject_matches
+from nl2sql.catalog.access import MASK_CHOICES, ColumnPolicy, RowPolicy, Visibility, subject_matches, visibility_of
 from nl2sql.catalog.api import api_routes
 from nl2sql.catalog.demo import build_demo_database, install_demo
 from nl2sql.catalog.dto import (
@@ -71,6 +71,7 @@ __all__ = [
     "SyncStatus",
     "Table",
     "TablePage",
+    "Visibility",
     "api_routes",
     "build_demo_database",
     "install_demo",
@@ -78,4 +79,5 @@ __all__ = [
     "page_routes",
     "parse_read_only",
     "subject_matches",
+    "visibility_of",
 ]

@@ -7,10 +7,11 @@ them at each login), and an admin may set them here."""
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -19,11 +20,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from nl2sql.auth import User
 from nl2sql.catalog.base import CatalogCore
+from nl2sql.catalog.dto import Column, JoinHint, Metric, PromptColumn, PromptSchema, PromptTable, Table
 from nl2sql.catalog.models import ColumnRow, ConnectionRow, TableRow
 from nl2sql.db import Base, utcnow
 from nl2sql.errors import NotFoundError, ValidationFailed
 
-__all__ = ["AccessPart", "ColumnPolicy", "MASK_CHOICES", "RowPolicy", "subject_matches"]
+__all__ = ["MASK_CHOICES", "AccessPart", "ColumnPolicy", "RowPolicy", "Visibility", "subject_matches", "visibility_of"]
 
 TS = sa.DateTime(timezone=True)
 # hidden: refused like a sensitive column; the others show every value masked
@@ -91,6 +93,91 @@ def subject_matches(subject: str, user: User) -> bool:
     return kind == "group" and value in user.groups
 
 
+AnyTable = TypeVar("AnyTable", Table, PromptTable)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What of a connection's catalog metadata one user may see, as their policies allow.
+
+    A hidden column is not listed at all; a masked column is listed without its sampled values (or value synonyms,
+    which name values too); a table under a row policy shows no sampled values and no row count, since those are
+    the whole table's. The default sees everything (an admin, or a user no policy names). Every reader of the
+    catalog on a user's behalf (prompts, the reader's model, retrieval, MCP, the API and pages) goes through this."""
+
+    hidden: frozenset[str] = frozenset()  # "table.column", the table qualified as the catalog names it
+    masked: frozenset[str] = frozenset()
+    policed: frozenset[str] = frozenset()  # tables a row policy filters for the user
+    fingerprint: str = field(default="", compare=False)  # "" when it restricts nothing: caches key on it
+
+    @property
+    def restricts(self) -> bool:
+        return bool(self.hidden or self.masked or self.policed)
+
+    def lists(self, table: str, column: str) -> bool:
+        return f"{table}.{column}" not in self.hidden
+
+    def shows_values(self, table: str, column: str) -> bool:
+        key = f"{table}.{column}"
+        return table not in self.policed and key not in self.masked and key not in self.hidden
+
+    def shows_hint(self, hint: JoinHint) -> bool:
+        """Whether a join hint names only columns the user may see."""
+        return all(self.lists(hint.left_table, a) and self.lists(hint.right_table, b) for a, b in hint.pairs)
+
+    def shows_metric(self, metric: Metric) -> bool:
+        """Whether a metric or segment names no hidden column (by the column's name, wherever it is written)."""
+        if not self.hidden:
+            return True
+        words = {w.casefold() for w in re.findall(r"\w+", " ".join((metric.expression, metric.time_column,
+                                                                     *metric.filters)))}
+        return not words & {c.rpartition(".")[2].casefold() for c in self.hidden}
+
+    def table(self, table: AnyTable) -> AnyTable:
+        """The table as this user may see it (a `Table` of the catalog API or a `PromptTable` of the prompts)."""
+        if not self.restricts:
+            return table
+        name = table.qualified_name
+        columns = tuple(self._column(name, c) for c in table.columns if self.lists(name, c.name))
+        kept = {c.name for c in columns}
+        foreign_keys = tuple(fk for fk in table.foreign_keys if all(c in kept for c in fk.columns) and all(
+            self.lists(f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table, c)
+            for c in fk.ref_columns))
+        return replace(table, columns=columns, foreign_keys=foreign_keys,
+                       row_count=None if name in self.policed else table.row_count)
+
+    def _column(self, table: str, column: Column | PromptColumn) -> Column | PromptColumn:
+        if self.shows_values(table, column.name):
+            return column
+        values = {"distinct_values": None} if isinstance(column, Column) else {"values": None}
+        return replace(column, value_synonyms={}, **values)
+
+    def schema(self, schema: PromptSchema) -> PromptSchema:
+        """The connection's prompt schema as this user may see it: tables as `table()` shows them; join hints and
+        metrics that name a hidden column left out."""
+        if not self.restricts:
+            return schema
+        hints = tuple(h for h in schema.join_hints if self.shows_hint(h))
+        metrics = tuple(m for m in schema.metrics if self.shows_metric(m))
+        return replace(schema, tables=tuple(self.table(t) for t in schema.tables), join_hints=hints,
+                       metrics=metrics, seen_by=self.fingerprint)
+
+
+def visibility_of(user: User, rows: list[RowPolicy], masks: list[ColumnPolicy]) -> Visibility:
+    """What `user` may see of a connection's catalog under these policies (its own and its groups'); an admin, who
+    manages the policies, sees everything."""
+    if user.is_admin:
+        return Visibility()
+    masks = [m for m in masks if subject_matches(m.subject, user)]
+    hidden = frozenset(f"{m.table}.{m.column}" for m in masks if m.mode == "hidden")
+    masked = frozenset(f"{m.table}.{m.column}" for m in masks if m.mode != "hidden")
+    policed = frozenset(r.table for r in rows if subject_matches(r.subject, user))
+    if not (hidden or masked or policed):
+        return Visibility()
+    fingerprint = hashlib.sha256(repr((sorted(hidden), sorted(masked), sorted(policed))).encode()).hexdigest()[:16]
+    return Visibility(hidden, masked, policed, fingerprint)
+
+
 def _row_policy(row: RowPolicyRow) -> RowPolicy:
     return RowPolicy(row.id, row.connection_id, row.table_name, row.subject, row.condition, row.description,
                      row.exercised_at)
@@ -118,6 +205,18 @@ class AccessPart(CatalogCore):
             masks = await db.scalars(sa.select(ColumnMaskRow).where(ColumnMaskRow.connection_id == connection_id)
                                      .order_by(ColumnMaskRow.table_name, ColumnMaskRow.column_name))
             return [_row_policy(r) for r in rows], [_column_policy(m) for m in masks]
+
+    async def visibility(self, user: User, connection_id: int) -> Visibility:
+        """What `user` may see of the connection's catalog metadata (see `Visibility`)."""
+        if user.is_admin:
+            return Visibility()
+        rows, masks = await self.access_policies(connection_id)
+        return visibility_of(user, rows, masks)
+
+    async def schema_for_user(self, connection_id: int, user: User) -> PromptSchema:
+        """The connection's prompt schema as `user` may see it: the one way a user's view of the catalog is read."""
+        schema = await self.schema_for_prompt(connection_id)  # type: ignore[attr-defined]
+        return (await self.visibility(user, connection_id)).schema(schema)
 
     async def _table(self, db: AsyncSession, connection: ConnectionRow, table: str) -> TableRow:
         schema, _, name = table.strip().rpartition(".")

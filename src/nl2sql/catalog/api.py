@@ -165,14 +165,18 @@ class ConnectionController(Controller):
         per_page: Annotated[int, Parameter(ge=1, le=500)] = 100,
     ) -> Response[list[Table]]:
         connection = await _visible(request, catalog_service, name)
+        user = current_user(request)
         result = await catalog_service.tables(connection.id, search=q, page=page, per_page=per_page,
-                                              included_only=not current_user(request).is_admin)
-        return Response(list(result.tables), headers={"X-Total-Count": str(result.total)})
+                                              included_only=not user.is_admin)
+        seen = await catalog_service.visibility(user, connection.id)
+        return Response([seen.table(t) for t in result.tables], headers={"X-Total-Count": str(result.total)})
 
     @get("/{name:str}/tables/{table:str}", summary="One table by name or schema.name")
     async def table(self, request: Request, catalog_service: CatalogService, name: str, table: str) -> Table:
         connection = await _visible(request, catalog_service, name)
-        return await catalog_service.table(connection.id, table, included_only=not current_user(request).is_admin)
+        user = current_user(request)
+        found = await catalog_service.table(connection.id, table, included_only=not user.is_admin)
+        return (await catalog_service.visibility(user, connection.id)).table(found)
 
     @patch("/{name:str}/tables/{table:str}", summary="Edit a table's description, business name, synonyms, inclusion (admin)",
            guards=[requires_admin])

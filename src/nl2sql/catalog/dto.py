@@ -346,6 +346,8 @@ class PromptSchema:
     join_hints: tuple[JoinHint, ...]
     version: datetime
     metrics: tuple[Metric, ...] = ()  # the admin's metrics and segments
+    # whose view this is: "" for the whole included catalog, else a user's `Visibility.fingerprint` (caches key on it)
+    seen_by: str = field(default="", compare=False)
 
     @property
     def sensitive_columns(self) -> frozenset[str]:

@@ -354,6 +354,8 @@ class CatalogPages(Controller):
         if chosen is not None:
             result = await catalog_service.tables(chosen.id, search=q, page=max(1, page), per_page=PER_PAGE,
                                                   included_only=not user.is_admin)
+            seen = await catalog_service.visibility(user, chosen.id)
+            result = replace(result, tables=tuple(seen.table(t) for t in result.tables))
         ctx = {"user": user, "connections": connections, "connection": chosen, "result": result, "q": q or ""}
         return render(request, "catalog/browser.html", ctx, fragment="catalog/_tables.html")
 

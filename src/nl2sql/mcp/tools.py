@@ -77,9 +77,11 @@ class Toolbox:
         values."""
         with _tool_errors():
             found = await self._connection(connection)
-            schema = await self.catalog.schema_for_prompt(found.id)
+            user = current_caller().user
+            schema = await self.catalog.schema_for_user(found.id, user)
             if question and question.strip():
-                retrieval = await self.retriever.retrieve(question, found.id)
+                retrieval = await self.retriever.retrieve(question, found.id,
+                                                          visibility=await self.catalog.visibility(user, found.id))
                 chosen = [t.table for t in retrieval.tables]
                 joins, note = retrieval.join_hints, f"pruned to what matters for the question: {question.strip()}"
             else:
@@ -144,8 +146,10 @@ class Toolbox:
         values."""
         with _tool_errors():
             found = await self._connection(connection)
-            retrieval = await self.retriever.retrieve(query, found.id)
-            schema = await self.catalog.schema_for_prompt(found.id)
+            user = current_caller().user
+            retrieval = await self.retriever.retrieve(query, found.id,
+                                                      visibility=await self.catalog.visibility(user, found.id))
+            schema = await self.catalog.schema_for_user(found.id, user)
         return KnowledgeOut(
             connection=found.name, query=query,
             golden_queries=[GoldenOut(question=g.golden.question, sql=g.golden.sql, score=round(g.score, 3))

@@ -9,7 +9,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import Protocol
 
-from nl2sql.catalog import GoldenQuery, Instruction, PromptSchema, PromptTable
+from nl2sql.catalog import GoldenQuery, Instruction, PromptSchema, PromptTable, Visibility
 from nl2sql.errors import ValidationFailed
 from nl2sql.settings import RetrievalSettings
 
@@ -30,6 +30,7 @@ VALUE_BONUS = 0.3
 EXACT_VALUE = 0.9
 NAME_BONUS = 0.3
 FORCED_VALUE_TABLES = 2
+EVERYTHING = Visibility()  # a caller acting for no particular user sees the whole included catalog
 
 
 class CatalogSource(Protocol):
@@ -120,8 +121,11 @@ class Retriever:
         max_columns: int | None = None,
         max_instructions: int | None = None,
         max_golden: int | None = None,
+        visibility: Visibility | None = None,
     ) -> Retrieval:
-        """Tables (closed over joins, columns pruned), instructions, golden queries and value matches, each scored."""
+        """Tables (closed over joins, columns pruned), instructions, golden queries and value matches, each scored;
+        with the user's `visibility`, what their policies hide (columns, sampled values) neither counts nor shows."""
+        seen = visibility or EVERYTHING
         question = (question or "").strip()
         if not question:
             raise ValidationFailed("the question is empty")
@@ -147,15 +151,16 @@ class Retriever:
                                   max_golden)
         timings["search"] = _ms(mark)
         mark = time.perf_counter()
-        values = view.values.match(question, threshold=s.value_min_similarity, limit=s.max_values)
+        values = [v for v in view.values.match(question, threshold=s.value_min_similarity, limit=s.max_values)
+                  if seen.shows_values(v.table, v.column)]
         timings["values"] = _ms(mark)
         mark = time.perf_counter()
         names = _named(view, question, hits)
-        tables = self._tables(view, question, hits, names, values, max_tables, max_columns)
+        tables = self._tables(view, question, hits, names, values, max_tables, max_columns, seen)
         chosen = {t.table.qualified_name for t in tables}
         hints = tuple(
             h for h in view.schema.join_hints
-            if _known(h.left_table, chosen) and _known(h.right_table, chosen)
+            if seen.shows_hint(h) and _known(h.left_table, chosen) and _known(h.right_table, chosen)
         )
         instructions = [ScoredInstruction(i, 1.0) for i in view.always] + [
             ScoredInstruction(view.instructions[key], score)
@@ -193,7 +198,7 @@ class Retriever:
 
     def _tables(
         self, view: CatalogView, question: str, hits: Hits, names: dict[tuple[str, str], float],
-        values: list[ValueMatch], max_tables: int, max_columns: int,
+        values: list[ValueMatch], max_tables: int, max_columns: int, seen: Visibility,
     ) -> list[ScoredTable]:
         s = self.settings
         kw_tables = _normalized(hits.keyword, "table")
@@ -207,7 +212,7 @@ class Retriever:
 
         column_scores: dict[str, float] = {}
         for kind, key in set(hits.vector) | set(hits.keyword) | set(names):
-            if kind == "column" and key in view.columns:
+            if kind == "column" and key in view.columns and seen.lists(*_table_column(view, key)):
                 column_scores[key] = hybrid("column", key, kw_columns)
         by_table: dict[str, list[float]] = {}
         for key, score in column_scores.items():
@@ -246,7 +251,7 @@ class Retriever:
         matched = {(m.table, m.column) for m in values}
         result = []
         for name, via_join in [(n, False) for n in chosen] + [(n, True) for n in bridges]:
-            table = view.tables[name]
+            table = seen.table(view.tables[name])
             result.append(ScoredTable(
                 table=self._prune(table, column_scores, joins.get(name, set()), matched, max_columns),
                 score=round(table_scores.get(name, 0.0), 4),
@@ -274,6 +279,11 @@ class Retriever:
         )
         keep = must | {c.name for c in ranked[:max_columns]}
         return replace(table, columns=tuple(c for c in table.columns if c.name in keep))
+
+
+def _table_column(view: CatalogView, key: str) -> tuple[str, str]:
+    table, column = view.columns[key]
+    return table, column.name
 
 
 def _cosine(score: float) -> float:

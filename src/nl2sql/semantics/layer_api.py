@@ -10,6 +10,7 @@ from litestar import Controller, Request, delete, get, post, put
 
 from nl2sql.auth import current_user, requires_admin, requires_user
 from nl2sql.catalog import CatalogService, DbtReport, Metric
+from nl2sql.errors import ForbiddenError, NotFoundError
 from nl2sql.web import IMPORT_MAX_BYTES
 from nl2sql.semantics.trial import Trial
 
@@ -62,8 +63,10 @@ class LayerController(Controller):
     @get("/metrics", summary="The connection's metrics and segments (?kind=metric or segment)")
     async def list_metrics(self, request: Request, catalog_service: CatalogService, name: str,
                            kind: Literal["metric", "segment"] | None = None) -> list[Metric]:
-        connection = await catalog_service.visible_connection(current_user(request), name)
-        return await catalog_service.metrics(connection.id, kind)
+        user = current_user(request)
+        connection = await catalog_service.visible_connection(user, name)
+        seen = await catalog_service.visibility(user, connection.id)
+        return [m for m in await catalog_service.metrics(connection.id, kind) if seen.shows_metric(m)]
 
     @post("/metrics", summary="Add a metric or segment (admin): it must compile for the connection's dialect, pass "
                               "the SQL guard and return a number (a segment: count its rows), or it is refused with "
@@ -80,13 +83,21 @@ class LayerController(Controller):
 
     @get("/metrics/{metric_id:int}", summary="One metric or segment")
     async def get_metric(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int) -> Metric:
-        connection = await catalog_service.visible_connection(current_user(request), name)
-        return await catalog_service.get_metric(connection.id, metric_id)
+        user = current_user(request)
+        connection = await catalog_service.visible_connection(user, name)
+        found = await catalog_service.get_metric(connection.id, metric_id)
+        if not (await catalog_service.visibility(user, connection.id)).shows_metric(found):
+            raise NotFoundError(f"no metric {metric_id} on this connection")
+        return found
 
     @post("/metrics/{metric_id:int}/try", summary="Try a stored metric or segment: its SQL and value today",
           status_code=200)
     async def try_stored(self, request: Request, catalog_service: CatalogService, name: str, metric_id: int) -> TrialOut:
-        connection = await catalog_service.visible_connection(current_user(request), name)
+        user = current_user(request)
+        connection = await catalog_service.visible_connection(user, name)
+        if (await catalog_service.visibility(user, connection.id)).restricts:
+            # a trial runs on every row, unrewritten: a user under policies asks the question instead
+            raise ForbiddenError("trying a metric runs it on all rows; under your access policies, ask for it instead")
         stored = await catalog_service.get_metric(connection.id, metric_id)
         return _trial(*await catalog_service.check_metric(connection.id, stored.spec(), metric_id))
 

@@ -88,7 +88,7 @@ class SemanticsPages(Controller):
     async def _context(self, request: Request, catalog: CatalogService, name: str, **extra: Any) -> dict[str, Any]:
         user = current_user(request)
         connection = await catalog.visible_connection(user, name)
-        schema = await catalog.schema_for_prompt(connection.id)
+        schema = await catalog.schema_for_user(connection.id, user)
         model: SemanticModel = build_semantic_model(schema)
         stored = {t.qualified_name: t for t in schema.tables}
         return {"user": user, "connection": connection, "model": model, "stored": stored, "roles": COLUMN_ROLES,
