@@ -3,6 +3,8 @@ the app discovers it, sends the browser there, redeems the code with PKCE and ch
 
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -188,6 +190,33 @@ async def test_logout_ends_the_session_and_sends_the_user_to_the_providers_end_s
     assert response.headers["location"].startswith(f"{idp}/oauth2/end_session?client_id={CLIENT_ID}")
     assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver.local%2Flogin" in response.headers["location"]
     assert (await sso_client.get("/account", follow_redirects=False)).status_code in (302, 303, 307)
+    # RP-initiated logout names the session's ID token, the one the provider issued at this login
+    hint = parse_qs(urlsplit(response.headers["location"]).query)["id_token_hint"][0]
+    payload = json.loads(base64.urlsafe_b64decode(hint.split(".")[1] + "=="))
+    assert payload["sub"] == "u-5" and payload["iss"] == idp and payload["aud"] in (CLIENT_ID, [CLIENT_ID])
+    # the revoked session keeps no token
+    async with sso_client.app.state.services.db.sessions() as db:
+        assert await db.scalar(sa.text("SELECT count(*) FROM auth_sessions WHERE id_token IS NOT NULL")) == 0
+
+
+async def test_logout_of_a_local_user_names_no_provider(sso_client):
+    await login(sso_client, "admin@example.com", ADMIN_PASSWORD)
+    response = await form_post(sso_client, "/logout", {}, page="/account")
+    assert response.status_code == 303 and response.headers["location"].endswith("/login")
+
+
+async def test_the_users_page_shows_who_signs_in_at_the_provider(sso_client, idp):
+    set_idp_user(idp, "u-8", email="sso.user@example.com", groups=["sales"], region="EU")
+    assert (await sso_login(sso_client, "u-8")).status_code == 303
+    sso_client.cookies.clear()
+    await login(sso_client, "admin@example.com", ADMIN_PASSWORD)
+    page = (await sso_client.get("/admin/users")).text
+    row = page.split('id="user-', 3)
+    mine = next(r for r in row if "sso.user@example.com" in r)
+    admin = next(r for r in row if "admin@example.com" in r and "sso.user" not in r)
+    assert "single sign-on" in mine and idp in mine and "u-8" in mine and "last SSO login never" not in mine
+    assert "not recorded" not in mine and "groups: sales" in mine and "region=EU" in mine
+    assert "local" in admin and "single sign-on" not in admin
 
 
 async def test_login_state_lives_in_the_database_so_another_container_finishes_the_login(settings, idp, tmp_path):

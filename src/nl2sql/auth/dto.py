@@ -26,6 +26,8 @@ class User:
     groups: tuple[str, ...] = ()
     attributes: dict = field(default_factory=dict, hash=False)
     sso: bool = False  # logs in at the identity provider (single sign-on)
+    sso_subject: str | None = None  # "<issuer> <sub>" at the identity provider; None for a local account
+    sso_login_at: datetime | None = None  # the last single sign-on login
 
     @property
     def is_admin(self) -> bool:

@@ -31,6 +31,8 @@ class UserRow(Base):
     attributes: Mapped[dict] = mapped_column(JSONB, default=dict, server_default="{}")
     # "<issuer> <sub>": who this user is at the identity provider (None: a local account)
     sso_subject: Mapped[str | None] = mapped_column(sa.String(1000), unique=True)
+    # (migration 0022) the last login through the identity provider
+    sso_login_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
 
 
 class SessionRow(Base):
@@ -45,6 +47,8 @@ class SessionRow(Base):
     client_addr: Mapped[str | None] = mapped_column(sa.String(64))
     user_agent: Mapped[str | None] = mapped_column(sa.String(300))
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # (migration 0022) a single sign-on session's ID token: logout hands it to the provider as `id_token_hint`
+    id_token: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class ApiKeyRow(Base):

@@ -100,12 +100,13 @@ class LoginPages(Controller):
     async def logout(self, request: Request, auth_service: AuthService, sso_service: SsoService,
                      server_settings: ServerSettings) -> Response:
         principal = principal_of(request)
+        id_token = None
         if principal is not None and principal.session_id is not None:
-            await auth_service.logout(principal.session_id)
+            id_token = await auth_service.logout(principal.session_id)
         # a single sign-on user leaves the provider too, when it offers end-session (and comes back to /login)
         provider_logout = None
         if principal is not None and principal.user.sso:
-            provider_logout = await sso_service.logout_url(str(request.base_url).rstrip("/") + "/login")
+            provider_logout = await sso_service.logout_url(str(request.base_url).rstrip("/") + "/login", id_token)
         response = redirect(request, provider_logout or "/login")
         response.cookies.append(session_cookie(request, "", max_age=0, secure_cookies=server_settings.secure_cookies))
         return response

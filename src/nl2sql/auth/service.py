@@ -50,6 +50,7 @@ def _user(row: UserRow) -> User:
         groups=tuple(row.groups or ()),
         attributes=dict(row.attributes or {}),
         sso=row.sso_subject is not None,
+        sso_subject=row.sso_subject, sso_login_at=row.sso_login_at,
     )
 
 
@@ -319,17 +320,18 @@ class AuthService:
             found = sa.select(UserRow.id).order_by(UserRow.id).limit(1)
         return await db.scalar(found) == user_id
 
-    async def open_session(self, user: User, *, client_addr: str, user_agent: str = "") -> NewSession:
-        """A browser session for a user who just proved who they are another way (the first-run setup): a login,
-        so it is recorded as their last one."""
+    async def open_session(self, user: User, *, client_addr: str, user_agent: str = "", id_token: str | None = None) -> NewSession:
+        """A browser session for a user who just proved who they are another way (the first-run setup, single
+        sign-on with the provider's `id_token`): a login, so it is recorded as their last one."""
         now = utcnow()
         async with self._sessions() as db:
             await db.execute(sa.update(UserRow).where(UserRow.id == user.id).values(last_login_at=now))
-            session = self._new_session(db, user.id, now, client_addr, user_agent)
+            session = self._new_session(db, user.id, now, client_addr, user_agent, id_token)
             await db.commit()
             return session
 
-    def _new_session(self, db: AsyncSession, user_id: int, now: datetime, client_addr: str, user_agent: str) -> NewSession:
+    def _new_session(self, db: AsyncSession, user_id: int, now: datetime, client_addr: str, user_agent: str,
+                     id_token: str | None = None) -> NewSession:
         token = secrets.token_urlsafe(32)
         expires = now + timedelta(hours=self.settings.session_max_hours)
         db.add(
@@ -341,6 +343,7 @@ class AuthService:
                 expires_at=expires,
                 client_addr=client_addr[:64],
                 user_agent=user_agent[:300] or None,
+                id_token=id_token,
             )
         )
         return NewSession(token=token, expires_at=expires)
@@ -408,12 +411,14 @@ class AuthService:
                 await db.commit()
             return Principal(user=_user(user), session_id=session.id)
 
-    async def logout(self, session_id: int) -> None:
+    async def logout(self, session_id: int) -> str | None:
+        """End the session; the identity provider's ID token it was opened with, if any (for the provider's logout:
+        a revoked session has no use for it, so it is not kept)."""
         async with self._sessions() as db:
-            await db.execute(
-                sa.update(SessionRow).where(SessionRow.id == session_id).values(revoked_at=utcnow())
-            )
+            token = await db.scalar(sa.select(SessionRow.id_token).where(SessionRow.id == session_id).with_for_update())
+            await db.execute(sa.update(SessionRow).where(SessionRow.id == session_id).values(revoked_at=utcnow(), id_token=None))
             await db.commit()
+        return token
 
     async def _revoke_sessions(self, db: AsyncSession, user_id: int) -> None:
         await db.execute(

@@ -156,7 +156,8 @@ class SsoService:
         granted: list[str] = []
         if self.grants is not None and mapped.governed:
             granted = await self.grants(user.id, set(mapped.connections), set(mapped.governed))
-        session = await self._auth.open_session(user, client_addr=client_addr, user_agent=user_agent)
+        session = await self._auth.open_session(user, client_addr=client_addr, user_agent=user_agent,
+                                                id_token=identity.id_token)
         return SsoOutcome(purpose=login.purpose, next_path=login.next_path, claims=identity.claims, groups=groups,
                           mapped=mapped, user=user, session=session, granted=tuple(granted))
 
@@ -207,7 +208,7 @@ class SsoService:
             else:
                 row.role = mapped.role.value
             # the provider's claims win over the same names; attributes an admin set that it doesn't send stay
-            row.groups, row.updated_at = list(groups), now
+            row.groups, row.updated_at, row.sso_login_at = list(groups), now, now
             row.attributes = {**(row.attributes or {}), **self._attributes(claims)}
             await db.flush()
             after = _audit_view(row) | {"groups": list(groups)}
@@ -239,15 +240,18 @@ class SsoService:
             UserRow.role == Role.ADMIN.value, UserRow.is_active.is_(True), UserRow.id != row.id))
         return not others
 
-    async def logout_url(self, post_logout_redirect_uri: str) -> str | None:
-        """The provider's end-session URL (RP-initiated logout), when its discovery document names one."""
+    async def logout_url(self, post_logout_redirect_uri: str, id_token_hint: str | None = None) -> str | None:
+        """The provider's end-session URL (RP-initiated logout), when its discovery document names one, with the
+        session's ID token as `id_token_hint` (which tells the provider whose session ends)."""
         if self.provider is None:
             return None
         endpoint = await self.provider.end_session_endpoint()
         if not endpoint:
             return None
-        query = urlencode({"client_id": self.settings.oidc_client_id,
-                           "post_logout_redirect_uri": post_logout_redirect_uri})
+        params = {"client_id": self.settings.oidc_client_id, "post_logout_redirect_uri": post_logout_redirect_uri}
+        if id_token_hint:
+            params["id_token_hint"] = id_token_hint
+        query = urlencode(params)
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
     # group mappings ------------------------------------------------------------------------------------------
