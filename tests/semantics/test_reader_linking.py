@@ -55,3 +55,29 @@ def test_rows_kept_by_a_count_are_grouped_by_their_key(teams):
 def test_values_kept_by_a_count_are_grouped_by_the_value_alone(teams):
     plan = best(teams, "Which positions have more than 2 athletes?")
     assert plan.group_by == (Col("athletes", "position"),)
+
+
+@pytest.fixture(scope="module")
+def staff() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "staff", column("staff_id", "INTEGER", pk=True), column("first_name"), column("middle_name"),
+        column("last_name"), column("home_city"), column("work_city")))))
+
+
+def _shown(plan) -> list[str]:
+    return [o.expr.column for o in plan.select if isinstance(o.expr, Col)]
+
+
+@pytest.mark.parametrize("question, columns", [
+    ("What are the first, middle, and last names of all staff?", ["first_name", "middle_name", "last_name"]),
+    ("List the first and last names of the staff.", ["first_name", "last_name"]),
+    ("Show the home and work cities of every staff member.", ["home_city", "work_city"]),
+])
+def test_a_noun_after_coordinated_modifiers_is_each_modifiers(staff, question, columns):
+    assert _shown(best(staff, question)) == columns
+
+
+def test_a_modifier_keeps_its_own_column_when_it_names_one(staff):
+    assert _shown(best(staff, "Show the staff id and last name of every staff member.")) == ["staff_id", "last_name"]

@@ -76,6 +76,7 @@ class Linker:
     def __init__(self, model: SemanticModel) -> None:
         self.model = model
         self._borrowed: set[tuple[str, int]] = set()
+        self._elided: set[tuple[str, int]] = set()
         self._words_of_table: dict[str, frozenset[str]] = {}
         self.elements: list[_Element] = []
         for entity in model.entities.values():
@@ -133,6 +134,7 @@ class Linker:
                     if i not in positions[other]:
                         positions[other].append(i)
                         borrowed.add((other, i))
+        self._elided = self._elided_heads(tokens, positions, skip)
         candidates: dict[tuple[int, int], None] = {}
         for word in positions:
             for element_index, variant_index, _ in self.by_word.get(word, ()):
@@ -158,6 +160,37 @@ class Linker:
         out = [l for group in kept.values() for l in group]
         out = self._prefer_named_tables(out, set(positions))
         return sorted(out, key=lambda l: (-l.score, l.start))
+
+    def _elided_heads(self, tokens: list[Token], positions: dict[str, list[int]], skip: set[int]) -> set[tuple[str, int]]:
+        """ "the first, middle, and last names", "home and away scores": the noun after the last modifier is
+        every modifier's. Each earlier modifier's place also holds the noun, for the names that hold both words
+        ("first_name"); the (noun, place) pairs are returned so that other names don't take the noun there."""
+        elided: set[tuple[str, int]] = set()
+        words = [t.lower for t in tokens]
+        for k, token in enumerate(tokens):
+            if token.lower not in ("and", "or") or k + 2 >= len(tokens) or k < 1:
+                continue
+            last, head = tokens[k + 1], tokens[k + 2]
+            if last.kind != "word" or head.kind != "word" or head.lower in STOP_WORDS or last.lower in STOP_WORDS:
+                continue
+            modifiers = []
+            i = k - 2 if words[k - 1] == "," else k - 1  # "first, middle, and last"
+            while i >= 0 and tokens[i].kind == "word" and words[i] not in STOP_WORDS and i not in skip:
+                modifiers.append(i)
+                if i >= 1 and words[i - 1] == ",":
+                    i -= 2
+                    continue
+                break
+            for m in modifiers:
+                if words[m] == "," or tokens[m].stem == head.stem:
+                    continue
+                # only where a name of the schema holds both words: "first" + "name", not "cats" + "dogs"
+                holders = {e for e, _, _ in self.by_word.get(tokens[m].stem, ())}
+                if holders & {e for e, _, _ in self.by_word.get(head.stem, ())} and m not in positions[head.stem]:
+                    positions[head.stem].append(m)
+                    positions[head.stem].sort()
+                    elided.add((head.stem, m))
+        return elided
 
     def _table_words(self, table: str) -> frozenset[str]:
         found = self._words_of_table.get(table)
@@ -204,7 +237,8 @@ class Linker:
         for anchor in anchors:
             matched: dict[str, int] = {}
             for w in wanted:
-                near = [p for p in positions.get(w, ()) if anchor <= p < anchor + WINDOW + len(wanted)]
+                near = [p for p in positions.get(w, ()) if anchor <= p < anchor + WINDOW + len(wanted)
+                        and ((w, p) not in self._elided or tokens[p].stem in wanted)]
                 if near:
                     matched[w] = near[0]
             if not matched:
@@ -214,6 +248,8 @@ class Linker:
                        None)
             if cut is not None:
                 matched = {w: p for w, p in matched.items() if p < cut}
+                if not matched:
+                    continue
             covered = sum(self.weight(w) for w in matched)
             coverage = covered / total
             if len(matched) == 1 and len(wanted) > 1:
