@@ -1,0 +1,235 @@
+"""Comparisons with numbers as filters: "over 200", "at least 3 orders", "between 10 and 20", "taller than 1.85",
+"shorter than average", "the student with ID 1004".
+"""
+
+from __future__ import annotations
+
+from nl2sql.semantics.lexicon import STOP_WORDS, number_value
+from nl2sql.semantics.model import SemanticModel
+from nl2sql.semantics.plan import Agg, AnyOf, Between, Col, Compare, Lit, Overall
+from nl2sql.semantics.reading.cues import COMPARE_PHRASES, KEY_WORDS, _limit, _negated
+from nl2sql.semantics.reading.parts import _Filter, _Having, _int_or, _Measure, _Parse
+from nl2sql.semantics.rules.comparison import (
+    TIMES_WORDS,
+    average_comparison,
+    comparative,
+    either_comparison,
+    names_column_before,
+    property_column,
+)
+
+
+def _compared(model: SemanticModel, p: _Parse, measures: list[_Measure], filters: list[_Filter]) -> list[_Filter]:
+    """`filters` with the question's comparisons with numbers added ("over 200", "at least 3")."""
+    words, n = p.words, len(p.tokens)
+    compared = _number_filters(model, p, measures)
+    # "more than 3 eliminations": the 3 is a bar, not a value of some column that happens to hold 3
+    bars = {i for f in compared for i in f.tokens if p.tokens[i].kind == "number"}
+    filters = [f for f in filters if not (f.tokens & bars and all(p.tokens[i].kind == "number" for i in f.tokens))]
+    # "population over 1500 or less than 500": either comparison
+    pairs = either_comparison([(f.condition, f.tokens) for f in compared], words)
+    for a, b in pairs.items():
+        compared[a] = _Filter(AnyOf((compared[a].condition, compared[b].condition)), compared[a].tables | compared[b].tables,
+                              compared[a].tokens | compared[b].tokens | {i for i in range(n) if words[i] == "or" and min(
+                                  compared[a].tokens | compared[b].tokens) < i < max(compared[a].tokens | compared[b].tokens)})
+    compared = [f for k, f in enumerate(compared) if k not in pairs.values()]
+    return filters + compared
+
+
+def _number_filters(model: SemanticModel, p: _Parse, measures: list[_Measure]) -> list[_Filter]:
+    """Each number (or "once", "twice") the question compares something with, as a filter."""
+    out: list[_Filter] = []
+    words = p.words
+    taken = {i for w in p.windows for i in w.tokens}
+    _, limit_tokens = _limit(p.tokens)
+    for i, token in enumerate(p.tokens):
+        if i in taken or (token.kind not in ("number", "word")):
+            continue
+        number = number_value(p.tokens, i)
+        if number is None and words[i] in TIMES_WORDS:
+            number = (TIMES_WORDS[words[i]], 1)  # "more than once", "at least twice"
+        if number is None:
+            continue
+        value, used = number
+        if token.kind == "word" and value < 1:
+            continue
+        op, cue = _comparison_op(model, p, i, used, limit_tokens)
+        if op is None and i not in limit_tokens and token.kind == "number":
+            keyed = _key_value(model, p, i, value)
+            if keyed is not None:
+                out.append(keyed)
+                continue
+        if op is None and i >= 1 and words[i - 1] == "between" and i + used + 1 < len(words) \
+                and words[i + used] == "and":
+            between = _between_filter(model, p, i, value, used, measures)
+            if between is not None:
+                out.append(between[0])
+                taken |= between[1]
+            continue
+        if op is None:
+            continue
+        found = _compared_with(model, p, i, value, used, op, cue, measures)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
+                   limit_tokens: set[int]) -> tuple[str | None, set[int]]:
+    """(operator, cue tokens) that compare the number at `i` ("more than", "at least", "or more", "taller than";
+    a number right after a numeric column's name is equal to it); no operator when none does."""
+    words = p.words
+    op = None
+    cue: set[int] = set()
+    for phrase, symbol in COMPARE_PHRASES:
+        k = len(phrase)
+        if phrase in (("or", "more"), ("or", "less"), ("or", "fewer")):
+            if tuple(words[i + used:i + used + k]) == phrase:
+                op, cue = symbol, set(range(i + used, i + used + k))
+                break
+            continue
+        if i - k >= 0 and tuple(words[i - k:i]) == phrase:
+            op, cue = symbol, set(range(i - k, i))
+            break
+    if op is None:
+        found = comparative(words, i)
+        if found is not None:
+            op, cue = found
+    if op is None and i not in limit_tokens and p.tokens[i].kind == "number" and names_column_before(i, {
+            l.end for l in p.links if l.kind == "column" and l.score >= 0.5 and (
+                model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
+                or model.attribute(l.table, l.column).role in ("key", "reference"))}):  # type: ignore[arg-type]
+        op = "="
+    return op, cue
+
+
+def _between_filter(model: SemanticModel, p: _Parse, i: int, value: float, used: int,
+                    measures: list[_Measure]) -> tuple[_Filter, set[int]] | None:
+    """ "between 10 and 20": (the filter, the span of its words)."""
+    upper = number_value(p.tokens, i + used + 1)
+    if upper is None:
+        return None
+    target = _comparison_target(model, p, i - 1, i + used + 1 + upper[1], measures)
+    if target is None or target[3]:
+        return None
+    low, high = sorted((value, upper[0]))
+    condition = Between(target[0], Lit(_int_or(low)), Lit(_int_or(high)))
+    span = set(range(i - 1, i + used + 1 + upper[1]))
+    return _Filter(condition, target[1], span | target[2]), span
+
+
+def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: int, op: str, cue: set[int],
+                   measures: list[_Measure]) -> _Filter | None:
+    """The filter comparing what the words around it name with the number at `i` (negated after "not")."""
+    words = p.words
+    if op == "=" and cue and words[min(cue)] == "of":
+        # "a speed of 200" reads as equality only right after a column ("aged 30" etc. are rare)
+        if not any(l.kind == "column" and l.end == min(cue) for l in p.links):
+            return None
+    negate = _negated(words, min(cue) if cue else i)
+    if negate:
+        op = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "=": "<>"}[op]
+    target = _comparison_target(model, p, min(cue) if cue else i, i + used, measures, op)
+    named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
+                               if l.kind == "entity" and l.score >= 0.3))
+    near = named + [e.right for t in named for e in model.neighbours(t) if e.right not in named]
+    measured = property_column(model, near, words[min(cue)]) if cue else None
+    verb: set[int] = set()
+    if measured is None and cue and min(cue) >= 1:
+        measured = property_column(model, near, words[min(cue) - 1])  # "weigh more than 80"
+        verb = {min(cue) - 1}
+    if measured is not None:
+        # "entrepreneurs taller than 1.85": the comparative names the column (a height)
+        target = (measured, {measured.table}, verb, False)
+    if target is None:
+        return None
+    expr, tables, link_tokens, is_aggregate = target
+    condition = Compare(expr, op, Lit(int(value) if float(value).is_integer() else value))
+    f = _Filter(condition, tables, cue | set(range(i, i + used)) | link_tokens)
+    f.strength = 1.0
+    if is_aggregate:
+        f.condition = _Having(condition)  # type: ignore[assignment]
+    return f
+
+
+def _average_filters(model: SemanticModel, p: _Parse, measures: list[_Measure]) -> list[_Filter]:
+    """ "people shorter than average", "salary above the average": the column against its overall mean
+    (rules/comparison.py)."""
+    out: list[_Filter] = []
+    words = p.words
+    for i in range(len(words)):
+        found = average_comparison(words, i)
+        if found is None:
+            continue
+        op, cue = found
+        named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
+                                   if l.kind == "entity" and l.score >= 0.3))
+        measured = property_column(model, named, words[min(cue)])
+        target = (measured, {measured.table}, set(), False) if measured is not None else \
+            _comparison_target(model, p, min(cue), i + 1, [])
+        if target is None or not isinstance(target[0], Col):
+            continue
+        col = target[0]
+        condition = Compare(col, op, Overall(Agg("avg", col)))
+        out.append(_Filter(condition, set(target[1]), cue | set(target[2])))
+    return out
+
+
+def _key_value(model: SemanticModel, p: _Parse, index: int, value: float) -> _Filter | None:
+    """ "the student with ID 1004", "order number 12": a number right after an identifier word is the key of
+    the table named shortly before it."""
+    words = p.words
+    if index < 1 or words[index - 1] not in KEY_WORDS:
+        return None
+    if any(l.kind == "column" and l.end == index and len(l.matched) >= 2 and l.score >= 0.5 for l in p.links):
+        return None  # "postal code 70174", "card number 456": a column of its own
+    owners = [l for l in p.links if l.kind == "entity" and l.end <= index - 1 and index - 1 - l.end <= 3
+              and l.score >= 0.6]
+    if not owners:
+        return None
+    owner = max(owners, key=lambda l: (l.end, l.score))
+    entity = model.entity(owner.table)
+    if len(entity.key) != 1 or not model.attribute(owner.table, entity.key[0]).is_numeric:
+        return None
+    condition = Compare(Col(owner.table, entity.key[0]), "=", Lit(_int_or(value)))
+    return _Filter(condition, {owner.table}, {index - 1, index} | set(owner.matched))
+
+
+def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: int, measures: list[_Measure], op: str = ">"):
+    """The column a comparison is about: named just before it, or just after the number ("5 orders")."""
+    best = None
+    for link in p.links:
+        if link.kind == "column":
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if not (attribute.is_numeric or attribute.role == "time"):
+                continue
+            if attribute.role in ("key", "reference") and not link.complete and (link.start >= after or op != "="):
+                continue  # "more than 2 customers", "events with over 2 records": no identifier compared
+        if link.end <= cue_start:
+            if link.kind == "entity":
+                continue  # "books cost more than 20": the books are the subject, not what is counted
+            distance = cue_start - link.end
+            gap = [w for w in p.words[link.end:cue_start] if w not in STOP_WORDS]
+            if len(gap) > 2 or distance > 5:
+                continue
+            score = link.score - 0.1 * distance
+            owner = [e for e in p.links if e.kind == "entity" and e.end <= link.start and link.start - e.end <= 4]
+            if owner and max(owner, key=lambda e: e.end).table == link.table:
+                score += 0.2  # "states with an area greater than": the states' area
+        elif link.start >= after and link.start - after <= 2:
+            score = link.score - 0.1 * (link.start - after) - 0.05
+            subject = [e for e in p.links if e.kind == "entity" and e.end <= cue_start]
+            if link.kind == "column" and subject and max(subject, key=lambda e: e.end).table == link.table:
+                score += 0.2  # "states with fewer than 100000 people": the states' population
+        else:
+            continue
+        if best is None or score > best[0]:
+            best = (score, link)
+    if best is None:
+        return None
+    link = best[1]
+    if link.kind == "column":
+        return Col(link.table, link.column), {link.table}, set(link.matched), False  # type: ignore[arg-type]
+    # "customers with more than 5 orders": a count of related rows
+    return Agg("count_distinct", Col(link.table, model.entity(link.table).key[0])) if model.entity(
+        link.table).key else Agg("count"), {link.table}, set(link.matched), True

@@ -1,0 +1,305 @@
+"""The filters phase: values of columns, quoted literals, comparisons, flags and presence, the admin's segments,
+and the merging of equalities on one column ("a grade of A or C").
+"""
+
+from __future__ import annotations
+
+from nl2sql.semantics.lexicon import STOP_WORDS, stem
+from nl2sql.semantics.linking import Link
+from nl2sql.semantics.model import SemanticModel
+from nl2sql.semantics.plan import AnyOf, Col, Compare, Condition, InList, IsNull, Lit, Match
+from nl2sql.semantics.reading.comparisons import _compared
+from nl2sql.semantics.reading.cues import NEGATIONS, STRING_PHRASES, _flag_true, _negated
+from nl2sql.semantics.reading.parts import _Absent, _Draft, _Filter, _Parse, _RatioSpan
+from nl2sql.semantics.rules.conjunction import equality_column, joined_by_or
+from nl2sql.semantics.rules.metric import layer_filters, segments_named
+from nl2sql.semantics.rules.negation import denies
+
+
+def read_filters(model: SemanticModel, d: _Draft) -> None:
+    """The filters: values, quoted literals, comparisons with numbers, flags, the admin's segments."""
+    p, words = d.p, d.p.words
+    context = {m.table for m in d.measures} | ({d.focus_entity} if d.focus_entity else set()) | {
+        l.table for l in p.links if l.kind == "entity" and l.score >= 0.7}
+    filters: list[_Filter] = list(d.averaged)
+    # -- values: each names one column (chosen by the words around it) and one of its values
+    d.value_choices = _value_choices(model, p, context)
+    for choices in d.value_choices:
+        filters.append(_value_filter(model, p, choices[0][1]))
+    filters = _merge_same_column(filters, p.words, d.ratio_span)
+    filters += _literal_filters(model, p, d.match_mode)
+    # comparisons with numbers ("over 200", "at least 3", "fewer than a hundred thousand")
+    filters = _compared(model, p, d.measures, filters)
+    # flags and presence: "with exams", "without a minor", "not part of any organization"
+    filters += _flag_filters(model, p)
+    filters = _either_values(filters, words)
+    # a metric's own filters, and the admin's segments ("active products")
+    named_segments = segments_named(model, words, d.named_metrics)
+    d.filters = [f for f in filters if not any(f.tokens & s.tokens for s in named_segments)] + [
+        _Filter(c, t, u) for c, t, u in layer_filters(d.named_metrics, named_segments)]
+
+
+def _literal_filters(model: SemanticModel, p: _Parse, match_mode: str) -> list[_Filter]:
+    """Literals in quotes that are no sampled value: a text column named next to them; also the word right
+    after "contains", "starts with", "named" when it is no value."""
+    tokens, words, n = p.tokens, p.words, len(p.tokens)
+    loose = set()
+    for i in range(n):
+        for phrase, _ in STRING_PHRASES:
+            k = len(phrase)
+            if phrase[0] in ("like", "including", "includes"):
+                continue
+            if tuple(words[i:i + k]) == phrase and i + k < n and tokens[i + k].kind == "word" \
+                    and words[i + k] not in STOP_WORDS and not any(i + k in v.span for v in p.values):
+                loose.add(i + k)
+    out: list[_Filter] = []
+    for i, token in enumerate(tokens):
+        if (token.kind != "quoted" and i not in loose) or any(i in v.span for v in p.values):
+            continue
+        found = _literal_filter(model, p, i, match_mode)
+        if found is not None:
+            out.append(found)
+    return out
+
+
+def _value_choices(model: SemanticModel, p: _Parse, context: set[str]) -> list[list[tuple[float, Link]]]:
+    """Per value span, its candidate columns ranked by the words around the value and the tables in play."""
+    spans: dict[tuple[int, int], list[Link]] = {}
+    for value in p.values:
+        spans.setdefault((value.start, value.end), []).append(value)
+    out = []
+    words = p.words
+    for (start, end), links in sorted(spans.items()):
+        near = [w for w in words[max(0, start - 3):start] + words[end:end + 2] if w not in ("the", "a", "an")]
+        near_stems = {stem(w) for w in near} | set(near)
+        ranked = []
+        for link in links:
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            entity = model.entity(link.table)
+            score = link.score
+            if near_stems & set(attribute.words):
+                score += 0.3
+            if near_stems & set(entity.words):
+                score += 0.2
+            if link.table in context:
+                score += 0.25
+            elif any((model.distance(t, link.table) or 9) <= 1 for t in context):
+                score += 0.1
+            if entity.bridge:
+                score -= 0.2
+            if attribute.role in ("dimension", "label", "flag") or attribute.name in entity.display:
+                score += 0.05
+            ranked.append((round(score, 4), link))
+        ranked.sort(key=lambda r: -r[0])
+        out.append(ranked)
+    return out
+
+
+def _value_filter(model: SemanticModel, p: _Parse, value: Link) -> _Filter:
+    col = Col(value.table, value.column)  # type: ignore[arg-type]
+    attribute = model.attribute(value.table, value.column)  # type: ignore[arg-type]
+    negate = _negated(p.words, value.start)
+    literal: object = value.value
+    if attribute.kind == "boolean":
+        literal = str(value.value).lower() in ("true", "t", "1", "yes", "y")
+    elif attribute.is_numeric:
+        try:
+            literal = float(str(value.value)) if "." in str(value.value) else int(str(value.value))
+        except ValueError:
+            pass
+    condition: Condition = Compare(col, "<>" if negate else "=", Lit(literal))  # type: ignore[arg-type]
+    return _Filter(condition, {value.table}, set(value.span), value.score)
+
+
+def _literal_filter(model: SemanticModel, p: _Parse, index: int, match_mode: str) -> _Filter | None:
+    """A quoted literal: compared with the text column named right before it (or after it)."""
+    token = p.tokens[index]
+    words = p.words
+    mode = "equals" if match_mode == "exact" else ("contains" if match_mode == "contains" else "equals")
+    for phrases, string_mode in STRING_PHRASES:
+        k = len(phrases)
+        if index - k >= 0 and tuple(words[index - k:index]) == phrases:
+            mode = string_mode if string_mode != "equals" or match_mode != "contains" else "contains"
+            break
+        if index - k - 2 >= 0 and tuple(words[index - k - 2:index - 2]) == phrases and words[index - 2] in ("the", "a") \
+                and words[index - 1] in ("letter", "word", "prefix", "string", "text", "character"):
+            mode = string_mode
+            break
+    best: tuple[float, Col, set[int]] | None = None
+    for link in p.links:
+        if link.end > index + 3 or link.end < index - 6:
+            continue
+        distance = index - link.end if link.end <= index else (link.start - index) * 2
+        if link.kind == "column":
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.kind != "text":
+                continue
+            candidate = Col(link.table, attribute.name)
+        else:
+            entity = model.entity(link.table)
+            if not entity.label:
+                continue
+            candidate = Col(entity.table, entity.label)
+        score = link.score - 0.05 * max(0, distance)
+        if link.kind == "column" and model.attribute(link.table, link.column).role == "reference":  # type: ignore[arg-type]
+            score -= 0.02  # "the course with code X": the course's own code, not a row pointing at it
+        if best is None or score > best[0]:
+            best = (score, candidate, set(link.matched) if distance == 0 else set())
+    if best is None:
+        return None
+    negate = _negated(words, index)
+    condition = Match(best[1], token.text, mode, negate)
+    return _Filter(condition, {best[1].table}, {index} | best[2], 0.8)
+
+
+def _flag_filters(model: SemanticModel, p: _Parse) -> list[_Filter]:
+    """Flags and presence: "active customers", "students who have declared a minor", "without a X"."""
+    return _flags(model, p) + _filled(model, p) + _absences(model, p)
+
+
+def _flags(model: SemanticModel, p: _Parse) -> list[_Filter]:
+    """ "customers who are active", "not active": a flag column true (or not)."""
+    out: list[_Filter] = []
+    words = p.words
+    for link in p.links:
+        if link.kind != "column" or link.score < 0.6:
+            continue
+        attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+        before = [w for w in words[max(0, link.start - 4):link.start]]
+        if attribute.role == "flag":
+            cue = {"with", "have", "has", "had", "having", "are", "is", "were", "was", "a", "an", "without", "no",
+                   "not", "that", "who", "which"}
+            adjective = link.complete and any(e.kind == "entity" and e.table == link.table and e.start == link.end
+                                              for e in p.links)
+            if not set(before) & cue and link.start != 0 and not adjective:
+                continue
+            negate = any(w in NEGATIONS for w in before)
+            true_value = _flag_true(attribute)
+            col = Col(link.table, attribute.name)
+            if negate:
+                condition: Condition = AnyOf((Compare(col, "<>", Lit(true_value)), IsNull(col))) \
+                    if not isinstance(true_value, bool) else Compare(col, "=", Lit(False))
+            else:
+                condition = Compare(col, "=", Lit(true_value))
+            used = set(link.matched) | {i for i in range(max(0, link.start - 4), link.start) if words[i] in NEGATIONS}
+            if any(set(link.matched) & f.tokens for f in out):
+                continue  # "customers who are active": one table's flag (the best linked), not every table's
+            out.append(_Filter(condition, {link.table}, used, link.score))
+    return out
+
+
+def _filled(model: SemanticModel, p: _Parse) -> list[_Filter]:
+    """ "students who have declared a minor": the column is filled; "flights with stops": a count above zero."""
+    out: list[_Filter] = []
+    words = p.words
+    for link in p.links:
+        if link.kind != "column" or link.score < 0.8 or not link.complete:
+            continue
+        attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+        before = words[max(0, link.start - 3):link.start]
+        after = words[link.end:link.end + 2]
+        if after and after[0] in ("of", "is", "are", "was", "=", "over", "above", "under", "below", "between",
+                                  "greater", "less", "more", "fewer", "at", "equal", "in", "from"):
+            continue
+        negate = any(w in NEGATIONS for w in before) or (len(before) >= 2 and before[-2:] in (["excluding", "those"],))
+        col = Col(link.table, attribute.name)
+        used = set(link.matched) | {i for i in range(max(0, link.start - 3), link.start) if words[i] in NEGATIONS}
+        if attribute.kind == "text" and attribute.nullable and attribute.role in ("text", "dimension", "reference") \
+                and before and before[-1] in ("a", "an", "no", "any") \
+                and any(w in ("have", "has", "had", "with", "declared", "without", "no") for w in before):
+            out.append(_Filter(IsNull(col, negate=not negate), {link.table}, used, link.score * 0.9))
+        elif attribute.is_numeric and attribute.role == "measure" and p.tokens[link.end - 1].lower.endswith("s") \
+                and before and before[-1] in ("with", "without", "no", "having"):
+            negate = negate or before[-1] in ("without", "no") or any(
+                w in ("excluding", "except") for w in words[max(0, link.start - 4):link.start])
+            out.append(_Filter(Compare(col, "=" if negate else ">", Lit(0)), {link.table}, used, link.score * 0.9))
+    return out
+
+
+def _absences(model: SemanticModel, p: _Parse) -> list[_Filter]:
+    """ "not part of any X", "without a X", "have no X": a reference that is empty."""
+    out: list[_Filter] = []
+    words = p.words
+    for link in p.links:
+        if link.kind != "entity":
+            continue
+        before = words[max(0, link.start - 5):link.start]
+        if not ({"any", "no", "without", "a", "an"} & set(before) and set(before) & NEGATIONS) \
+                and not _negated_entity(model, p, link):
+            continue
+        out.append(_Filter(_Absent(link.table), {link.table}, set(link.matched) | {
+            i for i in range(max(0, link.start - 5), link.start) if words[i] in NEGATIONS | {"any", "part"}}, 0.9))
+    return out
+
+
+def _negated_entity(model: SemanticModel, p: _Parse, link: Link) -> bool:
+    """ "players that do not have coaches": the rows have no related row in that table (rules/negation.py)."""
+    if link.score < 0.6 or model.entity(link.table).bridge:
+        return False
+    named = {i for l in p.links if l.score >= 0.5 and l is not link for i in l.matched} | {
+        i for v in p.values for i in v.span}
+    start = max(link.matched)
+    while start - 1 in link.matched:
+        start -= 1  # the name's last run of words ("teams ... sponsors": "sponsors")
+    return denies(p.words, start, named, STOP_WORDS)
+
+
+_CONNECTORS = {",", "or", "and", "either", "nor", "/", "of", "the", "a", "an"}
+
+
+def _merge_same_column(filters: list[_Filter], words: list[str], ratio: _RatioSpan | None = None) -> list[_Filter]:
+    """ "a grade of A or C": equalities on one column, joined by "or", "and" or commas, become one IN list."""
+    out: list[_Filter] = []
+    by_column: dict[object, list[_Filter]] = {}
+    for f in filters:
+        c = f.condition
+        if isinstance(c, Compare) and c.op == "=" and isinstance(c.right, Lit) and isinstance(c.left, Col) and f.tokens:
+            by_column.setdefault((c.left, ratio.side(min(f.tokens)) if ratio else None), []).append(f)
+        else:
+            out.append(f)
+    for (column, _), group in by_column.items():
+        group.sort(key=lambda f: min(f.tokens))
+        runs: list[list[_Filter]] = [[group[0]]]
+        for f in group[1:]:
+            between = words[max(runs[-1][-1].tokens) + 1:min(f.tokens)]
+            first = min(runs[-1][0].tokens)
+            if "both" in words[max(0, first - 3):first] and "and" in between:
+                runs.append([f])  # "both a dog and a cat": each value, not either (rules/conjunction.py)
+            elif all(w in _CONNECTORS for w in between):
+                runs[-1].append(f)
+            else:
+                runs.append([f])
+        for run in runs:
+            out += _merged(column, run)
+    return out
+
+
+def _either_values(filters: list[_Filter], words: list[str]) -> list[_Filter]:
+    """ "the service 'Close a policy' or the service 'Upgrade a policy'": two equalities on one column that "or"
+    joins are one condition (rules/conjunction.py)."""
+    out = list(filters)
+    k = 0
+    while k < len(out):
+        found = equality_column(out[k].condition)
+        partner = next((j for j in range(k + 1, len(out)) if found is not None
+                        and (other := equality_column(out[j].condition)) is not None and other[0] == found[0]
+                        and joined_by_or(words, out[k].tokens, out[j].tokens) is not None), None)
+        if partner is None:
+            k += 1
+            continue
+        a, b = out[k], out.pop(partner)
+        connectors = joined_by_or(words, a.tokens, b.tokens) or set()
+        out[k] = _Filter(AnyOf((a.condition, b.condition)), a.tables | b.tables, a.tokens | b.tokens | connectors,
+                         min(a.strength, b.strength))
+    return out
+
+
+def _merged(column: Col, group: list[_Filter]) -> list[_Filter]:
+    if len(group) == 1:
+        return group
+    if True:
+        values = tuple(f.condition.right for f in group)  # type: ignore[union-attr]
+        tokens = set().union(*(f.tokens for f in group))
+        return [_Filter(InList(column, values), set().union(*(f.tables for f in group)), tokens,
+                        min(f.strength for f in group))]  # type: ignore[arg-type]
+    return group

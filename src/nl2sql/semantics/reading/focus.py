@@ -1,0 +1,85 @@
+"""The focus phase: the entity (or column) the answer lists, named right after the question word.
+"""
+
+from __future__ import annotations
+
+from nl2sql.semantics.lexicon import STOP_WORDS
+from nl2sql.semantics.linking import CUE_WORDS
+from nl2sql.semantics.model import SemanticModel
+from nl2sql.semantics.plan import Col
+from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
+
+
+def read_focus(model: SemanticModel, d: _Draft) -> None:
+    """The focus: the entity (or column) the answer lists."""
+    p, words = d.p, d.p.words
+    focus_entity, focus_tokens = _focus(model, p, d.head, d.measures)
+    focus_column = _focus_column(model, p, d.head, d.measures)
+    if focus_column is not None and focus_entity is not None \
+            and (focus_entity == focus_column[0].table or model.path(focus_entity, focus_column[0].table)) \
+            and not (set(focus_tokens) & focus_column[1]) and (d.sup_cues or d.limit is not None) \
+            and model.attribute(focus_column[0].table, focus_column[0].column).role != "label":
+        # "which state has the most customers": the answer is per state, the customers are what is counted
+        focus_entity, focus_tokens = None, set(focus_column[1])
+    # "what month were most students admitted": the answer is a month, the students are counted
+    time_head = None
+    if len(words) > 1 and words[0] in ("what", "which") and words[1] in ("month", "year", "day", "week",
+                                                                         "quarter", "weekday"):
+        claimed = [l for l in p.links if 1 in l.matched and l.score >= 0.8 and l.kind == "column"]
+        if not claimed:
+            time_head = ("day" if words[1] == "weekday" else words[1], {0, 1})
+            focus_entity, focus_tokens = None, {1}  # the answer is a month: what is counted is no focus
+    d.focus_entity, d.focus_tokens, d.focus_column, d.time_head = focus_entity, focus_tokens, focus_column, time_head
+
+
+def _focus(model: SemanticModel, p: _Parse, head: int, measures: list[_Measure]) -> tuple[str | None, set[int]]:
+    """The entity the answer is about: named right after the question word, else the first named one."""
+    words = p.words
+    for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
+        if link.kind != "entity" or link.start < head:
+            continue
+        if any(set(link.matched) & m.tokens for m in measures):
+            continue
+        if link.score < 0.6 and any(c.kind == "column" and c.score >= 0.8 and c.complete and len(c.matched) > 1
+                                    and set(link.matched) < set(c.matched) for c in p.links):
+            continue  # "payment" of "payment methods" names a column, not the payments table
+        if link.score < 0.9 and any(c.kind == "column" and c.score >= link.score + 0.2 and c.complete
+                                     and set(link.matched) <= set(c.matched) for c in p.links):
+            continue  # "the title of ...": a column named exactly, not a table whose name ends in "title"
+        gap = [w for w in words[head:link.start] if w not in STOP_WORDS and w not in CUE_WORDS]
+        if len(gap) <= 1:
+            return link.table, set(link.matched)
+        break
+    if measures:
+        return measures[0].table, set()
+    entities = [l for l in p.links if l.kind == "entity"]
+    if entities:
+        best = max(entities, key=lambda l: (l.score, -l.start))
+        return best.table, set(best.matched)
+    columns = [l for l in p.links if l.kind == "column"]
+    if columns:
+        return columns[0].table, set()
+    return None, set()
+
+
+def _focus_column(model: SemanticModel, p: _Parse, head: int, measures: list[_Measure]) -> tuple[Col, set[int]] | None:
+    """ "Which state has the most customers", "the top 5 countries by ...": a column (no quantity) the answer
+    is per; None when it's a table."""
+    words = p.words
+    top = next((i for i, w in enumerate(words) if w in ("top", "bottom") and i + 1 < len(words)
+                and p.tokens[i + 1].kind == "number"), None)
+    if top is not None:
+        head = top + 2
+    elif not words or words[0] not in ("which", "what"):
+        return None
+    for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
+        if link.start < head or link.start > head + 2:
+            continue
+        if link.kind == "entity" and link.score >= 0.8:
+            return None
+        if link.kind != "column" or link.score < 0.8 or any(set(link.matched) & m.tokens for m in measures):
+            continue
+        attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+        if attribute.role in ("dimension", "text", "label", "reference") or attribute.grain in ("year", "month"):
+            return Col(link.table, attribute.name), set(link.matched)
+    return None

@@ -1,0 +1,164 @@
+"""The ordering phase: superlatives ("the X with the highest Y", "the longest rivers") and ordering cues
+("ordered by X", "in descending order", "alphabetically").
+"""
+
+from __future__ import annotations
+
+from nl2sql.semantics.lexicon import STOP_WORDS, stem
+from nl2sql.semantics.model import SemanticModel
+from nl2sql.semantics.plan import Agg, Bucket, Col
+from nl2sql.semantics.reading.cues import ADJECTIVE_PROPERTIES
+from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
+from nl2sql.semantics.reading.schema import _main_quantity, _one_to_one
+
+
+def read_superlatives(model: SemanticModel, d: _Draft) -> None:
+    """Superlatives: "the X with the highest Y", "the most Z", "longest rivers"."""
+    words = d.p.words
+    for index, desc in d.sup_cues:
+        if any(index in m.tokens for m in d.measures) and words[index] in (
+                "maximum", "max", "minimum", "min", "earliest", "latest", "newest", "oldest"):
+            continue
+        per_group = _superlative_per_group(model, d.p, index, desc, d.groups, d.limit, d.measures)
+        if per_group is not None:
+            d.measures.append(per_group)  # "for each city, the highest latitude": MAX(latitude) per city
+            continue
+        lasting = next(((e, t) for e, t, cue in d.durations if index < cue <= index + 4), None)
+        if lasting is not None:
+            # "the shortest duration between departure and arrival": that difference orders the rows
+            d.order_by.append((lasting[0], desc, lasting[1] | set(range(index, index + 3))))
+            d.top_one = True
+            continue
+        target = _superlative_target(model, d.p, index, desc, d.measures, d.focus_entity)
+        if target is None:
+            continue
+        expr, tokens_used, as_measure = target
+        if as_measure is not None and not any(m.expr == as_measure.expr for m in d.measures):
+            d.measures.append(as_measure)
+        if words[index] in ("oldest", "youngest") and isinstance(expr, Col) \
+                and model.attribute(expr.table, expr.column).role != "time":
+            desc = words[index] == "oldest"  # an age, not a date: the oldest have the most years
+        d.order_by.append((expr, desc, tokens_used | {index}))
+        d.top_one = True
+
+
+def read_order(model: SemanticModel, d: _Draft) -> None:
+    """ "ordered by X", "in descending order", "alphabetically": the ordering key and direction."""
+    if d.order is None:
+        return
+    words, order_by = d.p.words, d.order_by
+    key_index, desc, used = d.order
+    if key_index is not None:
+        target = _order_target(model, d.p, key_index, d.measures, d.focus_entity, d.groups)
+        if target is not None:
+            order_by = [o for o in order_by if o[0] != target[0]]
+            order_by.insert(0, (target[0], desc if desc is not None else False, used | target[1]))
+        elif order_by:
+            order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
+    elif order_by:
+        order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
+    elif desc is not None and d.measures:
+        order_by.append((d.measures[0].expr, desc, used))
+    if not order_by and {"alphabetically", "alphabetical", "alphabetic"} & set(words) and d.focus_entity:
+        entity = model.entity(d.focus_entity)
+        if entity.display:
+            order_by.append((Col(entity.table, entity.display[-1] if entity.label_parts else entity.display[0]),
+                             bool(desc), used))  # "descending alphabetical order": Z first
+    d.order_by = order_by
+    d.p.used |= used
+
+
+def _superlative_per_group(model: SemanticModel, p: _Parse, index: int, desc: bool, groups, limit, measures) -> _Measure | None:
+    """ "For each city, return the highest latitude among its stations": with a grouping and no top N, a
+    superlative right before a numeric column is that column's maximum (minimum) per group."""
+    if not groups or limit is not None or any(index in m.tokens for m in measures):
+        return None
+    link = next((l for l in p.links if l.kind == "column" and l.start == index + 1 and l.score >= 0.6), None)
+    if link is None:
+        return None
+    attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+    if not (attribute.is_numeric and attribute.role == "measure"):
+        return None
+    func = "max" if desc else "min"
+    col = Col(link.table, attribute.name)
+    return _Measure(Agg(func, col), link.table, {index} | set(link.matched), f"{func}_{attribute.name}")
+
+
+def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool, measures: list[_Measure], focus: str | None):
+    """(order expression, tokens, measure to add) for the superlative at `index`."""
+    words = p.words
+    for m in measures:
+        if m.tokens and min(m.tokens) > index and min(m.tokens) - index <= 3:
+            return m.expr, set(m.tokens), None
+    for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
+        if link.start <= index or link.start > index + 4:
+            continue
+        gap = [w for w in words[index + 1:link.start] if w not in STOP_WORDS]
+        if gap and not all(w in ("number", "amount", "count", "total", "average") for w in gap):
+            continue
+        counted = any(w in ("number", "count") for w in gap) or words[index] in ("most", "fewest", "least")
+        if link.kind == "column":
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            col = Col(link.table, attribute.name)
+            if link.score < 0.5:
+                continue
+            if (attribute.is_numeric and attribute.role == "measure") or attribute.role == "time":
+                if focus and focus != link.table and model.path(focus, link.table) and not _one_to_one(model, focus, link.table):
+                    agg = Agg(attribute.aggregate if not counted else "sum", col)
+                    return agg, set(link.matched), _Measure(agg, link.table, set(link.matched), f"{attribute.aggregate}_{attribute.name}")
+                return col, set(link.matched), None
+            if counted:
+                agg = Agg("count_distinct", col)
+                return agg, set(link.matched), _Measure(agg, link.table, set(link.matched), f"number_of_{attribute.name}")
+            continue
+        entity = model.entity(link.table)
+        if focus == entity.table or entity.bridge or link.score < 0.7:
+            continue
+        agg = Agg("count")
+        return agg, set(link.matched), _Measure(agg, entity.table, set(link.matched), f"number_of_{entity.name}")
+    # "the longest rivers", "the most expensive product": the adjective says which property
+    adjective = words[index]
+    used: set[int] = set()
+    if adjective in ("most", "least") and index + 1 < len(words) and words[index + 1] in ADJECTIVE_PROPERTIES:
+        adjective = words[index + 1]
+        used = {index + 1}
+    properties = ADJECTIVE_PROPERTIES.get(adjective)
+    if focus:
+        entity = model.entity(focus)
+        if properties:
+            wanted = {stem(w) for w in properties.split()}
+            for attribute in entity.attributes:
+                if (set(attribute.words) | attribute.description) & wanted and (
+                        (attribute.is_numeric and attribute.role == "measure") or attribute.role == "time"):
+                    return Col(entity.table, attribute.name), used, None
+        if adjective in ("largest", "biggest", "smallest", "highest", "lowest", "greatest") and (
+                index + 1 < len(words) and any(l.kind == "entity" and l.table == focus and l.start <= index + 2
+                                              for l in p.links)):
+            main = _main_quantity(entity)
+            if main is not None:
+                return Col(entity.table, main), used, None
+    return None
+
+
+def _order_target(model: SemanticModel, p: _Parse, index: int, measures: list[_Measure], focus: str | None, groups=()):
+    for m in measures:
+        if any(index <= t <= index + 4 for t in m.tokens):
+            return m.expr, set(m.tokens)
+    # "sorted by month": the month the answer is grouped by
+    word = p.words[index] if index < len(p.words) else ""
+    for exprs, _, tokens in groups:
+        for e in exprs:
+            if isinstance(e, Bucket) and (word.rstrip("s") == e.grain or word in ("date", "time")):
+                return e, {index}
+            if isinstance(e, Col) and e.column in model.entity(e.table).by_name and any(
+                    index <= t <= index + 2 for t in tokens):
+                return e, {index}
+    for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
+        if link.start < index or link.start > index + 4:
+            continue
+        if link.kind == "column":
+            return Col(link.table, link.column), set(link.matched)  # type: ignore[arg-type]
+        entity = model.entity(link.table)
+        if entity.display:
+            return Col(entity.table, entity.display[0]), set(link.matched)
+    return None
