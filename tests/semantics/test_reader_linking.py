@@ -81,3 +81,14 @@ def test_a_noun_after_coordinated_modifiers_is_each_modifiers(staff, question, c
 
 def test_a_modifier_keeps_its_own_column_when_it_names_one(staff):
     assert _shown(best(staff, "Show the staff id and last name of every staff member.")) == ["staff_id", "last_name"]
+
+
+def test_a_schema_word_clipped_from_the_questions_word_names_it():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("course", column("course_id", "INTEGER", pk=True), column("title")),
+        table("prereq", column("course_id", "INTEGER", pk=True), column("prereq_id", "INTEGER", pk=True),
+              fks=(("course_id", "course", "course_id"),)))))
+    assert best(reader, "How many prerequisites are there?").base == "prereq"

@@ -77,6 +77,7 @@ class Linker:
         self.model = model
         self._borrowed: set[tuple[str, int]] = set()
         self._elided: set[tuple[str, int]] = set()
+        self._clipped: list[str] | None = None
         self._words_of_table: dict[str, frozenset[str]] = {}
         self.elements: list[_Element] = []
         for entity in model.entities.values():
@@ -130,7 +131,7 @@ class Linker:
                 for part in normalize(token.text).split():
                     positions[stem(part)].append(i)
             elif token.kind == "word":
-                for other in synonyms(token.stem):
+                for other in synonyms(token.stem) | self._shortened(token):
                     if i not in positions[other]:
                         positions[other].append(i)
                         borrowed.add((other, i))
@@ -160,6 +161,16 @@ class Linker:
         out = [l for group in kept.values() for l in group]
         out = self._prefer_named_tables(out, set(positions))
         return sorted(out, key=lambda l: (-l.score, l.start))
+
+    def _shortened(self, token: Token) -> set[str]:
+        """The schema's clipped forms of a question word no name holds: "prerequisites" is the table prereq,
+        "department" the column dept... (a schema word of 4 letters or more that starts the word)."""
+        if token.stem in self.by_word or len(token.lower) < 7:
+            return set()
+        if self._clipped is None:
+            self._clipped = sorted((w for w in self.by_word if len(w) >= 4 and w.isalpha()), key=len, reverse=True)
+        return next(({w} for w in self._clipped if token.lower.startswith(w) and len(token.lower) >= len(w) + 2),
+                    set())
 
     def _elided_heads(self, tokens: list[Token], positions: dict[str, list[int]], skip: set[int]) -> set[tuple[str, int]]:
         """ "the first, middle, and last names", "home and away scores": the noun after the last modifier is
