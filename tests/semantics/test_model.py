@@ -99,3 +99,17 @@ def test_a_plan_reads_as_one_line_of_english():
                      order_by=(Order(Agg("avg", Col("books", "price")), desc=True),), limit=3)
     assert describe(plan, model) == (
         "average price of books by genre, where pages over 100, highest average price first, top 3")
+
+
+def test_a_text_column_of_dates_is_time():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema("sqlite", table(
+        "visits", column("visit_id", "INTEGER", pk=True), column("visited_on", values=("2024-01-03", "2024-02-11")),
+        column("checked_in", values=("2024-01-03 09:15:00", "2024-02-11 17:40:00")),
+        column("notes", values=("late", "2024-01-03")), column("start_date"))))
+    visits = model.entity("visits")
+    assert (visits.by_name["visited_on"].role, visits.by_name["visited_on"].grain) == ("time", "date")
+    assert visits.by_name["checked_in"].grain == "timestamp"
+    assert visits.by_name["notes"].role != "time"  # one date among words: a text
+    assert visits.by_name["start_date"].role == "time"  # nothing sampled: its name says date

@@ -63,3 +63,31 @@ def test_alphabetical_order_may_be_descending():
     up = reader.read("List all team names in alphabetical order.")[0].plan
     assert [o.desc for o in down.order_by] == [True] and [o.desc for o in up.order_by] == [False]
     assert down.order_by[0].expr == up.order_by[0].expr
+
+
+@pytest.fixture(scope="module")
+def clinic() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("patients", column("ssn", "INTEGER", pk=True), column("name")),
+        table("appointments", column("appointment_id", "INTEGER", pk=True), column("patient", "INTEGER"),
+              column("starts_at", "DATETIME"), column("ends_at", "DATETIME"),
+              fks=(("patient", "patients", "ssn"),)),
+        # dates kept as text, as SQLite and loaded files keep them
+        table("races", column("race_id", "INTEGER", pk=True), column("race_name"),
+              column("race_date", values=("2009-03-29", "2009-04-05", "2010-05-09"))))))
+
+
+@pytest.mark.parametrize("question, key", [
+    ("What is the id of the appointment that starts most recently?", Col("appointments", "starts_at")),
+    ("Which appointment ends most recently?", Col("appointments", "ends_at")),
+    ("What is the name of the patient who made the most recent appointment?", Col("appointments", "starts_at")),
+    ("What is the name of the race held most recently?", Col("races", "race_date")),
+    ("Which race was the earliest?", Col("races", "race_date")),
+])
+def test_a_time_superlative_orders_by_the_time_it_is_about(clinic, question, key):
+    plan = best(clinic, question)
+    assert plan.limit == 1 and plan.order_by, plan
+    assert plan.order_by[0].expr in (key, ) or getattr(plan.order_by[0].expr, "arg", None) == key, plan.order_by

@@ -43,6 +43,7 @@ _AVERAGED = {stem(w) for w in (
     "density grade rank ranking stars margin elevation altitude").split()}
 _FLAG_VALUES = {frozenset(v) for v in (
     ("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"), ("0", "1"))}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$")
 _YEAR = re.compile(r"(^|_)(year|yr|yyyy)s?($|_)|year$", re.I)
 _MONTH = re.compile(r"(^|_)(month|mon|mm)(_?(num|number|no))?$", re.I)
 _AUDIT = {stem(w) for w in ("created", "updated", "modified", "inserted", "loaded", "etl", "timestamp", "deleted")}
@@ -591,6 +592,18 @@ def _entity(
     )
 
 
+def _dated(values, stems_: tuple[str, ...]) -> str | None:
+    """A text column that holds dates (SQLite keeps them as text; so do many loaded files): its sampled values
+    are ISO dates ('2024-03-15', '2024-03-15 10:30:00'), or, with none sampled, its name says date. The grain."""
+    sample = [v for v in values or () if isinstance(v, str) and v.strip()]
+    if sample:
+        dated = [v for v in sample if _ISO_DATE.match(v.strip())]
+        if len(dated) < 0.8 * len(sample):
+            return None
+        return "timestamp" if any(len(v.strip()) > 10 for v in dated) else "date"
+    return "date" if "date" in stems_ else None
+
+
 def _attribute(table, column, words, table_stems, referencing, referenced, fix) -> Attribute:
     kind = _kind(column.type)
     stems_ = tuple(stem(w) for w in words)
@@ -609,6 +622,8 @@ def _attribute(table, column, words, table_stems, referencing, referenced, fix) 
     elif kind in ("integer", "text") and len(words) >= 2 and words[0].lower() in ("is", "has", "can", "was", "allow",
                                                                                    "allows", "should", "did"):
         role = "flag"  # is_active, has_discount: yes or no
+    elif kind == "text" and _dated(values, stems_):
+        role, grain = "time", _dated(values, stems_)
     elif kind in ("integer", "number") and _YEAR.search(lower):
         role, grain = "time", "year"
     elif kind in ("integer", "number") and _MONTH.search(lower):

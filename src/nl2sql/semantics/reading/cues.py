@@ -41,8 +41,12 @@ ADJECTIVE_PROPERTIES = {
     "slowest": "speed", "oldest": "age birth date", "youngest": "age birth date",
     "earliest": "date time", "latest": "date time", "newest": "date time", "expensive": "price cost amount",
     "cheap": "price cost amount", "cheapest": "price cost amount", "costly": "price cost amount",
-    "popular": "count quantity sales", "recent": "date time", "heavy": "weight", "long": "length duration",
+    "popular": "count quantity sales", "recent": "date time", "recently": "date time", "heavy": "weight", "long": "length duration",
 }
+
+
+# superlatives of time: the latest or earliest row by one of its time columns
+TIME_ADJECTIVES = frozenset({"earliest", "latest", "newest", "recent", "recently"})
 
 
 GROUP_WORDS = {"each", "every", "per", "by", "across", "respective"}

@@ -7,7 +7,7 @@ from __future__ import annotations
 from nl2sql.semantics.lexicon import STOP_WORDS, stem
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Agg, Bucket, Col
-from nl2sql.semantics.reading.cues import ADJECTIVE_PROPERTIES
+from nl2sql.semantics.reading.cues import ADJECTIVE_PROPERTIES, TIME_ADJECTIVES
 from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
 from nl2sql.semantics.reading.schema import _main_quantity, _one_to_one
 
@@ -123,6 +123,10 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
         adjective = words[index + 1]
         used = {index + 1}
     properties = ADJECTIVE_PROPERTIES.get(adjective)
+    if adjective in TIME_ADJECTIVES:
+        found = _time_of(model, p, index, focus)
+        if found is not None:
+            return found, used, None
     if focus:
         entity = model.entity(focus)
         if properties:
@@ -162,3 +166,19 @@ def _order_target(model: SemanticModel, p: _Parse, index: int, measures: list[_M
         if entity.display:
             return Col(entity.table, entity.display[0]), set(link.matched)
     return None
+
+
+def _time_of(model: SemanticModel, p: _Parse, index: int, focus: str | None) -> Col | None:
+    """ "the most recent appointment", "the race held most recently", "the appointment that started most
+    recently": the time column of the rows the adjective is about (the table named right after it, else the
+    answer's), the one the question's words name ("started": start) when there are several."""
+    after = next((l.table for l in p.links if l.kind == "entity" and index < l.start <= index + 2 and l.score >= 0.7),
+                 None)
+    table = after or focus
+    if table is None:
+        return None
+    times = [a for a in model.entity(table).attributes if a.role == "time"]
+    stems = {stem(w) for w in p.words}
+    # the one the question names, else a date, else the first (a start comes before an end)
+    times = [a for a in times if set(a.words) & stems] or [a for a in times if "date" in a.words] or times
+    return Col(table, times[0].name) if times else None
