@@ -81,3 +81,26 @@ def test_the_maximum_and_minimum_number_of_a_counted_column_across_all_rows():
     plan = reader.read("What are the maximum and minimum number of cows across all farms?")[0].plan
     assert [o.expr for o in plan.select] == [Agg("max", Col("farms", "cows")), Agg("min", Col("farms", "cows"))]
     assert not plan.group_by
+
+
+@pytest.fixture(scope="module")
+def school() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "pupils", column("pupil_id", "INTEGER", pk=True), column("pupil_name"), column("age", "INTEGER"),
+        column("sex", values=("F", "M")), column("house", values=("Red", "Blue", "Green"))))))
+
+
+@pytest.mark.parametrize("question, grouped", [
+    ("What are the average ages of male and female pupils?", True),  # every value: each side by side
+    ("How many pupils are male or female?", False),  # "or": one set of rows
+    ("What is the average age of pupils in the Red and Blue houses?", False),  # some values: one set
+])
+def test_every_value_of_a_column_under_an_aggregate_is_a_group(school, question, grouped):
+    from nl2sql.semantics.plan import Col
+
+    readings = school.read(question, today=TODAY)
+    assert readings, question
+    plan = readings[0].plan
+    assert (plan.group_by == (Col("pupils", "sex"),)) == grouped, plan

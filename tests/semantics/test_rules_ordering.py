@@ -91,3 +91,13 @@ def test_a_time_superlative_orders_by_the_time_it_is_about(clinic, question, key
     plan = best(clinic, question)
     assert plan.limit == 1 and plan.order_by, plan
     assert plan.order_by[0].expr in (key, ) or getattr(plan.order_by[0].expr, "arg", None) == key, plan.order_by
+
+
+def test_the_top_n_of_a_column_orders_by_it():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "mountains", column("mountain_id", "INTEGER", pk=True), column("mountain_name"), column("mountain_range"),
+        column("prominence", "REAL")))))
+    plan = best(reader, "List the ranges of the mountains with the top 3 prominence.")
+    assert plan.limit == 3 and plan.order_by[0].expr == Col("mountains", "prominence") and plan.order_by[0].desc

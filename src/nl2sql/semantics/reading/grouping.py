@@ -6,7 +6,7 @@ from __future__ import annotations
 from nl2sql.semantics.lexicon import STOP_WORDS
 from nl2sql.semantics.linking import Link
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import Bucket, Col, Expr
+from nl2sql.semantics.plan import Bucket, Col, Expr, InList
 from nl2sql.semantics.reading.cues import COUNTING
 from nl2sql.semantics.reading.parts import _Draft, _has_agg, _Measure, _Parse
 from nl2sql.semantics.reading.schema import _is_own_key, _reference_to, _same_named
@@ -18,6 +18,7 @@ from nl2sql.semantics.timewords import TimeBucket
 def read_groups(model: SemanticModel, d: _Draft) -> None:
     """The grouping: "per", "each", "by" and their targets, a column listed beside a count, time buckets."""
     _cued_groups(model, d)
+    _each_value_groups(model, d)
     if not d.groups and d.measures and all(_has_agg(m.expr) for m in d.measures):
         # "show all ages and corresponding number of students": grouped by the column listed beside it
         cue = next((a for a, _, _ in d.agg_cues if a in d.measures[0].tokens), None)
@@ -45,6 +46,27 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
             rival = _group_target(model, d.p, start, end, d.measures, not_tables={target[1]})
             if rival is not None and rival[2] == target[2] and not d.group_rivals:
                 d.group_rivals.append((len(d.groups) - 1, rival))
+
+
+def _each_value_groups(model: SemanticModel, d: _Draft) -> None:
+    """ "the average age of male and female students", "the number of male and female professors": every value of
+    a column, joined by "and" under an aggregate, asks for the aggregate of each value side by side (kept to all
+    rows, the comparison is what is left to ask): a group by the column. Some of its values ("the total budget of
+    the Marketing and Finance departments") are one set of rows; so is "male or female"."""
+    if d.groups or not d.measures or not all(_has_agg(m.expr) for m in d.measures) or d.top_one or d.sup_cues:
+        return
+    words = d.p.words
+    for f in d.filters:
+        c = f.condition
+        if not (isinstance(c, InList) and not c.negate and isinstance(c.arg, Col) and len(f.tokens) >= 2):
+            continue
+        known = {v.lower() for v in model.attribute(c.arg.table, c.arg.column).values or ()}
+        if not known or {str(v.value).lower() for v in c.values} != known:
+            continue
+        between = words[min(f.tokens):max(f.tokens) + 1]
+        if "and" in between and "or" not in between and "both" not in words[max(0, min(f.tokens) - 3):min(f.tokens)]:
+            d.groups.append(([c.arg], c.arg.table, set(f.tokens)))
+            return
 
 
 def _time_groups(model: SemanticModel, d: _Draft) -> None:
