@@ -138,3 +138,32 @@ def test_all_the_information_about_rows_shows_every_column(hostels):
     assert not asks_everything("all hostels with information desks".split())
     plan = best(hostels, "Show all the information about the hostels opened in 2020.")
     assert shown(plan) == [Col("hostels", c) for c in ("hostel_id", "hostel_name", "capacity", "opened")]
+
+
+@pytest.fixture(scope="module")
+def inns() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("rooms", column("room_id", "INTEGER", pk=True), column("room_name"), column("bed_type"),
+              column("decor", values=("modern", "traditional", "rustic")), column("country"),
+              column("number_of_hosts", "INTEGER")),
+        table("hosts", column("host_id", "INTEGER", pk=True), column("host_name")),
+        table("room_hosts", column("room_id", "INTEGER", pk=True), column("host_id", "INTEGER", pk=True),
+              fks=(("room_id", "rooms", "room_id"), ("host_id", "hosts", "host_id"))))))
+
+
+def test_a_list_of_columns_goes_on_past_a_short_owner(inns):
+    plan = best(inns, "List the type of bed and name of all traditional rooms.")
+    assert [c.column for c in shown(plan)] == ["bed_type", "room_name"]
+
+
+def test_a_second_question_in_the_sentence_asks_for_another_column(inns):
+    plan = best(inns, "What are the names of every room and in which countries are they?")
+    assert [c.column for c in shown(plan)] == ["room_name", "country"]
+
+
+def test_a_table_named_inside_a_measured_columns_name_is_not_joined(inns):
+    plan = best(inns, "What is the average number of hosts of the rooms?")
+    assert plan.base == "rooms" and not [t for t in plan.via if t != "rooms"], plan

@@ -279,9 +279,7 @@ def _asks_ordering(words: list[str]) -> bool:
 
 def _output_segments(words: list[str], head: int) -> list[tuple[int, int]]:
     """Stretches of the question that name what to return: after the question word, and "return/give/show ..." parts."""
-    stop = next((i for i in range(head, len(words)) if words[i] in ("of", "for", "in", "that", "who", "which", "with",
-                                                                     "whose", "where", "by", "from", "have", "has",
-                                                                     "had", "is", "are", "was", "were")), len(words))
+    stop = _segment_end(words, head)
     segments = [(head, min(stop + 1, head + 8))]
     for i, w in enumerate(words):
         if w in ("return", "give", "show", "list", "include", "display", "provide", "including", "showing") and i > head:
@@ -291,7 +289,31 @@ def _output_segments(words: list[str], head: int) -> list[tuple[int, int]]:
             segments.append((i + 1, min(len(words), i + 6)))
         if w in ("both",) and i >= head:
             segments.append((i + 1, min(len(words), i + 8)))
+        # "... and in which countries are they located?": a second question asks for another column
+        asks = next((j for j in range(i + 1, min(i + 3, len(words))) if words[j] in ("which", "what")), None)
+        if w == "and" and i > head and asks is not None:
+            segments.append((asks + 1, min(len(words), asks + 4)))
     return segments
+
+
+_SEGMENT_STOPS = frozenset({"of", "for", "in", "that", "who", "which", "with", "whose", "where", "by", "from", "have",
+                            "has", "had", "is", "are", "was", "were"})
+
+
+def _segment_end(words: list[str], head: int) -> int:
+    """Where the first stretch of asked columns ends: at the first word that starts a condition or an owner, unless
+    the list goes on after a short owner ("the type of bed and name of all rooms": bed's type, then the name)."""
+    i = head
+    while i < len(words):
+        if words[i] in _SEGMENT_STOPS:
+            joiner = next((j for j in range(i + 1, min(i + 4, len(words))) if words[j] in ("and", ",")), None)
+            if words[i] == "of" and joiner is not None and joiner + 1 < len(words) \
+                    and words[joiner + 1] not in _SEGMENT_STOPS and all(w not in _SEGMENT_STOPS for w in words[i + 1:joiner]):
+                i = joiner + 1
+                continue
+            return i
+        i += 1
+    return len(words)
 
 
 def _part_of_column(index: int, column_links: list[Link]) -> bool:
