@@ -167,3 +167,21 @@ def test_a_second_question_in_the_sentence_asks_for_another_column(inns):
 def test_a_table_named_inside_a_measured_columns_name_is_not_joined(inns):
     plan = best(inns, "What is the average number of hosts of the rooms?")
     assert plan.base == "rooms" and not [t for t in plan.via if t != "rooms"], plan
+
+
+@pytest.mark.parametrize("question, columns", [
+    # the question names what it wants of the top row: what picks the row is not shown
+    ("What is the name of the team with the largest stadium capacity?", [Col("teams", "team_name")]),
+    # the question asks for the row itself: what ranks it is part of the answer
+    ("Which team has the largest stadium capacity?", [Col("teams", "team_name"), Col("teams", "stadium_capacity")]),
+])
+def test_what_picks_the_top_row_is_shown_unless_the_question_names_its_columns(teams, question, columns):
+    plan = best(teams, question)
+    assert plan.limit == 1 and [o.expr for o in plan.select] == columns, plan.select
+
+
+def test_a_count_that_only_ranks_is_not_shown_unless_asked(teams):
+    plan = best(teams, "What is the name of the team with the most athletes?")
+    assert [o.expr for o in plan.select] == [Col("teams", "team_name")], plan.select
+    plan = best(teams, "What is the name of the team with the most athletes, and how many athletes does it have?")
+    assert len(plan.select) == 2, plan.select
