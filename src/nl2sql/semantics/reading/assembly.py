@@ -154,7 +154,7 @@ def _build(model: SemanticModel, p, focus, focus_tokens, measures, groups, filte
         s.ratio_expr = _ratio_expr(model, p, ratio, measures, filters, focus, grouped=bool(groups))
         if s.ratio_expr is not None:
             s.used |= s.ratio_expr[1]
-    _plain_measures(s)
+    _plain_measures(s, set().union(*(f.tokens for f in filters)) if filters else set())
     base = s.measures[0].table if s.measures else s.focus
     if s.ratio_expr is not None and s.ratio_expr[2]:
         base = s.ratio_expr[2][0]
@@ -189,13 +189,15 @@ def _tables_mentioned(model: SemanticModel, p: _Parse, groups, measures=()) -> l
                      and all(t != l.table for _, t, tk in groups if set(l.matched) & tk))]
 
 
-def _plain_measures(s: _Shape) -> None:
-    """ "the publications with the highest number of citations": a column of each row, not a sum."""
+def _plain_measures(s: _Shape, compared: set[int]) -> None:
+    """ "the publications with the highest number of citations": a column of each row, not a sum. One a condition
+    compares ("the dates when the max temperature was over 85") is no part of the answer."""
     if s.measures and all(m.implicit for m in s.measures) and not s.groups and (s.focus is None or all(
             m.table == s.focus for m in s.measures)):
         plain = {m.expr: _strip_agg(m.expr) for m in s.measures}
         s.order_by = [(plain.get(e, e), d, t) for e, d, t in s.order_by]
-        s.asked = list(s.asked) + [(plain[m.expr], m.tokens) for m in s.measures if isinstance(plain[m.expr], Col)]
+        s.asked = list(s.asked) + [(plain[m.expr], m.tokens) for m in s.measures if isinstance(plain[m.expr], Col)
+                                   and not m.tokens <= compared]
         s.used |= set().union(*(m.tokens for m in s.measures))
         s.focus = s.focus or s.measures[0].table
         s.measures = []
