@@ -113,3 +113,14 @@ def test_a_text_column_of_dates_is_time():
     assert visits.by_name["checked_in"].grain == "timestamp"
     assert visits.by_name["notes"].role != "time"  # one date among words: a text
     assert visits.by_name["start_date"].role == "time"  # nothing sampled: its name says date
+
+
+def test_numbers_that_name_are_no_amounts():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema("sqlite", table(
+        "stations", column("station_id", "INTEGER", pk=True), column("zip_code", "INTEGER"),
+        column("area_code", "INTEGER"), column("docks", "INTEGER"))))
+    stations = model.entity("stations")
+    assert stations.by_name["zip_code"].role == stations.by_name["area_code"].role == "dimension"
+    assert stations.by_name["docks"].role == "measure"

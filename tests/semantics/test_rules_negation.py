@@ -47,3 +47,14 @@ def test_never_with_a_verb(books):
     plan = best(books, "List the members who never had loans.")
     assert plan.base == "members"
     assert isinstance(plan.where, Related) and plan.where.negate
+
+
+def test_a_negation_before_the_values_column_denies_the_value():
+    from nl2sql.semantics.plan import Compare
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "climbers", column("climber_id", "INTEGER", pk=True), column("climber_name"),
+        column("country", values=("Switzerland", "Italy", "France"))))))
+    plan = reader.read("Which climbers are not from the country of Switzerland?", today=TODAY)[0].plan
+    assert isinstance(plan.where, Compare) and plan.where.op == "<>", plan.where

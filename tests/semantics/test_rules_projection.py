@@ -185,3 +185,15 @@ def test_a_count_that_only_ranks_is_not_shown_unless_asked(teams):
     assert [o.expr for o in plan.select] == [Col("teams", "team_name")], plan.select
     plan = best(teams, "What is the name of the team with the most athletes, and how many athletes does it have?")
     assert len(plan.select) == 2, plan.select
+
+
+def test_a_column_named_by_two_tables_is_the_measured_tables():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("trips", column("trip_id", "INTEGER", pk=True), column("zip_code", "INTEGER")),
+        table("weather", column("reading_id", "INTEGER", pk=True), column("zip_code", "INTEGER"),
+              column("pressure", "REAL")))))
+    plan = best(reader, "What is the zip code that has the lowest average pressure?")
+    assert plan.group_by == (Col("weather", "zip_code"),) and plan.limit == 1, plan

@@ -592,6 +592,14 @@ def _entity(
     )
 
 
+_NAMING_NUMBERS = frozenset(stem(w) for w in "code zip zipcode postcode postal phone fax ssn isbn telephone".split())
+
+
+def _identifier_like(stems_: tuple[str, ...]) -> bool:
+    """A number column whose name says it names something (a code, a zip, a phone), not an amount."""
+    return bool(stems_) and stems_[-1] in _NAMING_NUMBERS
+
+
 def _dated(values, stems_: tuple[str, ...]) -> str | None:
     """A text column that holds dates (SQLite keeps them as text; so do many loaded files): its sampled values
     are ISO dates ('2024-03-15', '2024-03-15 10:30:00'), or, with none sampled, its name says date. The grain."""
@@ -630,6 +638,8 @@ def _attribute(table, column, words, table_stems, referencing, referenced, fix) 
         role, grain = "time", "month"
     elif stems_ and stems_[-1] in ("id", "key", "uuid", "guid") or lower == "id":
         role = "key"
+    elif kind in ("integer", "number") and _identifier_like(stems_):
+        role = "dimension"  # zip_code, area_code: numbers that name, not amounts
     elif kind in ("integer", "number"):
         role = "measure"
     elif kind == "text" and values:

@@ -98,7 +98,7 @@ def _value_choices(model: SemanticModel, p: _Parse, context: set[str]) -> list[l
 def _value_filter(model: SemanticModel, p: _Parse, value: Link) -> _Filter:
     col = Col(value.table, value.column)  # type: ignore[arg-type]
     attribute = model.attribute(value.table, value.column)  # type: ignore[arg-type]
-    negate = _negated(p.words, value.start)
+    negate = _negated(p.words, value.start) or _denied_from_afar(p, value)
     literal: object = value.value
     if attribute.kind == "boolean":
         literal = str(value.value).lower() in ("true", "t", "1", "yes", "y")
@@ -109,6 +109,20 @@ def _value_filter(model: SemanticModel, p: _Parse, value: Link) -> _Filter:
             pass
     condition: Condition = Compare(col, "<>" if negate else "=", Lit(literal))  # type: ignore[arg-type]
     return _Filter(condition, {value.table}, set(value.span), value.score)
+
+
+def _denied_from_afar(p: _Parse, value: Link) -> bool:
+    """ "climbers who are not from the country of Switzerland": a negation a few words before the value, with
+    only little words and the value's own column or table between."""
+    naming = {i for l in p.links if l.table == value.table and (l.kind == "entity" or l.column == value.column)
+              and l.score >= 0.6 for i in l.matched}
+    for i in range(value.start - 1, max(-1, value.start - 7), -1):
+        w = p.words[i]
+        if w in ("not", "never", "no", "n't", "nor"):
+            return True
+        if i not in naming and w not in STOP_WORDS and w not in ("from", "equal", "equals", "to", "as", "with"):
+            return False
+    return False
 
 
 def _literal_filter(model: SemanticModel, p: _Parse, index: int, match_mode: str) -> _Filter | None:

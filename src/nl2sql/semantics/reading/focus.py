@@ -72,7 +72,10 @@ def _focus_column(model: SemanticModel, p: _Parse, head: int, measures: list[_Me
         head = top + 2
     elif not words or words[0] not in ("which", "what"):
         return None
-    for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
+    measured = {m.table for m in measures}
+    # among equally good names, the column of the table the question measures ("the zip code with the lowest
+    # average pressure": the weather's zip code, not the trips')
+    for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), l.table not in measured, -len(l.matched))):
         if link.start < head or link.start > head + 2:
             continue
         if link.kind == "entity" and link.score >= 0.8:
