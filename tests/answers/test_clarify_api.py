@@ -48,3 +48,23 @@ async def test_refusals_and_clarifications_are_typed_answers_and_an_option_answe
         history = (await client.get("/api/v1/answers?per_page=20", headers=bearer(key))).json()
         assert {"refused", "clarify"} <= {item["status"] for item in history["items"]}
     assert model.calls == []
+
+
+async def test_a_doubted_reading_is_asked_back_and_its_first_option_answers_with_it(settings):
+    from nl2sql.settings import EngineSettings
+
+    engine = EngineSettings(answer_confidence=1.0)  # the confidence model doubts every reading
+    app = create_app(with_section(settings, catalog=CatalogSettings(demo=True), engine=engine),
+                     chat_model=FakeChatModel(["SELECT 1"]))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as client:
+        admin = await app.state.auth.create_user("admin@example.com", "correct horse battery staple", role="admin")
+        key = (await app.state.auth.create_api_key(admin, name="test")).key
+        response = await client.post("/api/v1/ask", json={"question": "What is the average price of active products?",
+                                                          "connection": "demo"}, headers=bearer(key))
+        asked = response.json()
+        assert response.status_code == 200 and asked["status"] == "clarify", asked
+        first = asked["clarification"]["options"][0]
+        assert first["kind"] == "reading" and asked["clarification"]["understood"] in first["label"]
+        chosen = await client.post(f"/api/v1/answers/{asked['answer_id']}/alternatives/{first['index']}",
+                                   headers=bearer(key))
+        assert chosen.status_code == 200 and chosen.json()["sql"] and chosen.json()["rows"]

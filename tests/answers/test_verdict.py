@@ -105,3 +105,10 @@ def test_the_confidence_threshold_decides_between_answering_and_asking_back(read
 def test_a_verdict_survives_its_json(reader):
     verdict = verdict_of(reader, "average pirce of books", admin=True)
     assert verdict_from_json(verdict.to_json()) == verdict
+
+
+def test_a_doubted_reading_is_asked_back_with_that_reading_one_click_away(reader):
+    verdict = verdict_of(reader, "average price of books by genre", threshold=1.01, model_note="a minute")
+    assert verdict.status == CLARIFY and verdict.not_understood == ()
+    first = verdict.options[0]
+    assert first.kind == "reading" and first.index is not None and verdict.understood in first.label

@@ -151,8 +151,10 @@ def decide(question: Question, candidates: Sequence[Candidate], winner: Candidat
     threshold = confidence.confidence_weights.THRESHOLD if threshold is None else threshold
     if reading_confidence(question, candidates, winner) >= threshold:
         return Verdict(ANSWERED, "read from the question", "all", "read from the question: all of it")
+    # the reading uses every word but the confidence model doubts it: the first option answers with it in one click
     return Verdict(CLARIFY, f"I'm not sure this reads your question right: {winner.explanation}.", "partly",
-                   "not sure of the reading", winner.explanation, (), _options(question, candidates, winner))
+                   "not sure of the reading", winner.explanation, (),
+                   _options(question, candidates, winner, reading_first=True))
 
 
 def _insisted(question: Question) -> bool:
@@ -195,7 +197,8 @@ def _clarify(question: Question, candidates: Sequence[Candidate], winner: Candid
                    _options(question, candidates, winner))
 
 
-def _options(question: Question, candidates: Sequence[Candidate], winner: Candidate | None = None) -> tuple[Option, ...]:
+def _options(question: Question, candidates: Sequence[Candidate], winner: Candidate | None = None, *,
+             reading_first: bool = False) -> tuple[Option, ...]:
     options: list[Option] = []
     for word in question.unread:
         for table, column in question.nearest.get(word, [])[:2]:
@@ -207,7 +210,8 @@ def _options(question: Question, candidates: Sequence[Candidate], winner: Candid
         # the index of the reading among every candidate filed with the answer (the "did you mean" endpoint's)
         index = next((i for i, c in enumerate(candidates) if c is winner), None)
         if index is not None and winner.explanation:
-            options.append(Option("reading", f"Answer as read: {winner.explanation}", index=index))
+            option = Option("reading", f"Answer as read: {winner.explanation}", index=index)
+            options.insert(0 if reading_first else len(options), option)
     options = options[:3]
     if question.admin:
         for word in question.unread[:1]:
