@@ -116,3 +116,27 @@ def test_each_groups_share_of_all_rows(teams):
     assert plan.group_by == (Col("athletes", "position"),)
     ratio = next(o.expr for o in plan.select if isinstance(o.expr, Arith))
     assert ratio.right == Overall(Agg("count"), "athletes")  # all athletes, not the group's own count
+
+
+@pytest.fixture(scope="module")
+def staff() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "employees", column("employee_id", "INTEGER", pk=True), column("full_name"), column("phone_number"),
+        column("salary", "INTEGER")))))
+
+
+def test_a_range_of_two_numbers_is_between(staff):
+    from nl2sql.semantics.plan import Between
+
+    plan = staff.read("What is the phone number of employees whose salary is in the range of 8000 and 12000?",
+                      today=TODAY)[0].plan
+    assert isinstance(plan.where, Between) and (plan.where.low.value, plan.where.high.value) == (8000, 12000)
+
+
+def test_number_ending_a_columns_name_counts_nothing(staff):
+    from nl2sql.semantics.plan import Col
+
+    plan = staff.read("What is the phone number of the employee named Ann Lee?", today=TODAY)[0].plan
+    assert [o.expr for o in plan.select] == [Col("employees", "phone_number")], plan.select

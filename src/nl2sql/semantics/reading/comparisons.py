@@ -59,9 +59,9 @@ def _number_filters(model: SemanticModel, p: _Parse, measures: list[_Measure]) -
             if keyed is not None:
                 out.append(keyed)
                 continue
-        if op is None and i >= 1 and words[i - 1] == "between" and i + used + 1 < len(words) \
-                and words[i + used] == "and":
-            between = _between_filter(model, p, i, value, used, measures)
+        lead = _range_lead(words, i)
+        if (op is None or lead > 1) and lead and i + used + 1 < len(words) and words[i + used] in ("and", "to"):
+            between = _between_filter(model, p, i, value, used, measures, lead)
             if between is not None:
                 out.append(between[0])
                 taken |= between[1]
@@ -103,18 +103,30 @@ def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
     return op, cue
 
 
+# words that open a range of two numbers: "between 10 and 20", "in the range of 8000 and 12000", "from 5 to 9"
+RANGE_LEADS = (("range", "of"), ("range", "from"), ("range", "between"), ("between",))
+
+
+def _range_lead(words: list[str], i: int) -> int:
+    """How many words before `i` open a range ("between": 1, "range of": 2); 0 when none does."""
+    for lead in RANGE_LEADS:
+        if i >= len(lead) and tuple(words[i - len(lead):i]) == lead:
+            return len(lead)
+    return 0
+
+
 def _between_filter(model: SemanticModel, p: _Parse, i: int, value: float, used: int,
-                    measures: list[_Measure]) -> tuple[_Filter, set[int]] | None:
-    """ "between 10 and 20": (the filter, the span of its words)."""
+                    measures: list[_Measure], lead: int = 1) -> tuple[_Filter, set[int]] | None:
+    """ "between 10 and 20", "in the range of 10 and 20": (the filter, the span of its words)."""
     upper = number_value(p.tokens, i + used + 1)
     if upper is None:
         return None
-    target = _comparison_target(model, p, i - 1, i + used + 1 + upper[1], measures)
+    target = _comparison_target(model, p, i - lead, i + used + 1 + upper[1], measures)
     if target is None or target[3]:
         return None
     low, high = sorted((value, upper[0]))
     condition = Between(target[0], Lit(_int_or(low)), Lit(_int_or(high)))
-    span = set(range(i - 1, i + used + 1 + upper[1]))
+    span = set(range(i - lead, i + used + 1 + upper[1]))
     return _Filter(condition, target[1], span | target[2]), span
 
 

@@ -95,8 +95,19 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
                     and model.attribute(l.table, l.column).role == "measure"  # type: ignore[arg-type]
                     for l in p.links):
             continue
+        if func == "count" and p.words[start] in ("number", "numbers") and _names_a_column(model, p, start):
+            continue  # "the phone number of employees", "the apartment numbers": a column, no count
         out.append((start, end, func))
     return out
+
+
+def _names_a_column(model: SemanticModel, p: _Parse, index: int) -> bool:
+    """Whether "number" at `index` ends the name of a column that is no amount, spelled by the words before it
+    ("phone number": phone_number)."""
+    return any(l.kind == "column" and l.score >= 0.85 and l.complete and max(l.matched) == index
+               and min(l.matched) < index
+               and model.attribute(l.table, l.column).role != "measure"  # type: ignore[arg-type]
+               for l in p.links)
 
 
 def _coordinated_measures(model: SemanticModel, p: _Parse, agg_cues, measures: list[_Measure]) -> list[_Measure]:
