@@ -48,3 +48,15 @@ def test_the_least_common_value_orders_up_and_keeps_the_filter(teams):
     assert plan.group_by == (Col("athletes", "nationality"),)
     assert plan.order_by == (Order(Agg("count"), False),)
     assert plan.where == Compare(Col("athletes", "height"), ">", Lit(1.9))
+
+
+def test_the_most_common_part_of_a_composite_key():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "happy_hours", column("shop_id", "INTEGER", pk=True), column("month", pk=True, values=("April", "May", "June")),
+        column("staff_in_charge", "INTEGER")))))
+    plan = reader.read("Which month has the most happy hours?", today=dt.date(2024, 3, 15))[0].plan
+    assert plan.group_by == (Col("happy_hours", "month"),) and plan.limit == 1, plan

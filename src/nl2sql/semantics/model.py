@@ -555,6 +555,12 @@ def _entity(
         key = _guess_key(table.name, table_stems, attributes, {t for t in all_tables if t != table_stems})
     joined = {c for (t, c) in referencing | referenced if t == qualified}
     for i, a in enumerate(attributes):
+        if len(key) > 1 and a.name in key and a.kind == "text" and a.values and a.name not in joined \
+                and not (a.words and stem(a.words[-1]) in ("id", "key", "code", "no", "num", "number")) \
+                and "role" not in corrections.get(f"{qualified}.{a.name}", {}):
+            # one part of a composite key that holds words ("month" of a shop's happy hours): a category
+            attributes[i] = a = replace(a, role="dimension")
+            continue
         # a column that joins tables identifies rows; it is no quantity to add up
         if a.name in key and a.role != "key" and "role" not in corrections.get(f"{qualified}.{a.name}", {}):
             attributes[i] = replace(a, role="key")

@@ -250,7 +250,11 @@ def _apply_groups(model: SemanticModel, s: _Shape) -> None:
     for exprs, table, tokens in s.groups:
         s.used |= tokens
         if s.aggregated:
-            if all(_is_own_key(model, e, s.base) for e in exprs) and not any(
+            # (rows counted per a name of theirs are rows sharing that name: "which month has the most happy hours")
+            counted_by_name = any(isinstance(m.expr, Agg) and m.expr.func == "count" and m.expr.arg is None
+                                  for m in s.measures) and any(
+                isinstance(e, Col) and (e.column,) != tuple(s.entity.key) for e in exprs)
+            if all(_is_own_key(model, e, s.base) for e in exprs) and not counted_by_name and not any(
                     _has_agg(m.expr) and m.table != s.base for m in s.measures):
                 # "for each course" when every row is one course: no grouping, one row each
                 for e in exprs:

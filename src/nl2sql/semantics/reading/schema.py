@@ -61,7 +61,8 @@ def _is_own_key(model: SemanticModel, expr: Expr, table: str) -> bool:
     if not isinstance(expr, Col) or expr.table != table:
         return False
     entity = model.entity(table)
-    return expr.column in entity.key or expr.column in entity.display
+    # one column of a key of several names no row ("the month" of happy hours keyed by shop and month)
+    return expr.column in entity.key and len(entity.key) == 1 or expr.column in entity.display
 
 
 def _as_column_of(model: SemanticModel, col: Col, table: str) -> Col:
