@@ -197,3 +197,24 @@ def test_a_column_named_by_two_tables_is_the_measured_tables():
               column("pressure", "REAL")))))
     plan = best(reader, "What is the zip code that has the lowest average pressure?")
     assert plan.group_by == (Col("weather", "zip_code"),) and plan.limit == 1, plan
+
+
+@pytest.fixture(scope="module")
+def clubs() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "clubs", column("club_id", "INTEGER", pk=True), column("club_name", values=("Chess Club", "Hiking Club")),
+        column("club_description"), column("club_location")))))
+
+
+def test_where_asks_for_the_place(clubs):
+    plan = best(clubs, "Where is the Chess Club located?")
+    assert [o.expr for o in plan.select] == [Col("clubs", "club_location")], plan.select
+
+
+def test_a_quoted_word_in_their_names_is_contained(clubs):
+    from nl2sql.semantics.plan import Match
+
+    plan = best(clubs, "How many clubs have 'Club' in their names?")
+    assert isinstance(plan.where, Match) and plan.where.mode == "contains", plan.where

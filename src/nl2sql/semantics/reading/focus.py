@@ -59,6 +59,9 @@ def _focus(model: SemanticModel, p: _Parse, head: int, measures: list[_Measure])
     columns = [l for l in p.links if l.kind == "column"]
     if columns:
         return columns[0].table, set()
+    if p.values:
+        # "Where is Chess Club?": only a value is named; its table is what the answer is about
+        return max(p.values, key=lambda v: v.score).table, set()
     return None, set()
 
 

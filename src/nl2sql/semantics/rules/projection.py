@@ -12,6 +12,7 @@ without naming whose they are ("show all majors"): it asks for the set of values
 
 from __future__ import annotations
 
+from nl2sql.semantics.lexicon import stem
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Col
 
@@ -88,7 +89,7 @@ def generic_outputs(model: SemanticModel, words: list[str], stems: list[str], se
     if table is None:
         return []
     entity = model.entity(table)
-    out: list[tuple[Col, set[int]]] = []
+    out: list[tuple[Col, set[int]]] = where_outputs(entity, words, taken)
     for start, end in segments:
         for i in range(start, min(end, len(words))):
             if i in taken:
@@ -106,6 +107,21 @@ def generic_outputs(model: SemanticModel, words: list[str], stems: list[str], se
             if len(found) == 1:
                 out.append((Col(table, found[0].name), {i}))
     return out
+
+
+# what "where is ...?" asks for, by the words of a column's name, most telling first
+PLACE_WORDS = ("location", "address", "place", "venue", "city", "country", "building", "room", "office")
+
+
+def where_outputs(entity, words: list[str], taken: set[int]) -> list[tuple[Col, set[int]]]:
+    """ "Where is the history department?", "Where is the club ... located?": the listed table's place."""
+    if not words or words[0] != "where" or 0 in taken:
+        return []
+    for place in PLACE_WORDS:
+        found = [a for a in entity.attributes if stem(place) in a.words and not a.sensitive]
+        if len(found) == 1:
+            return [(Col(entity.table, found[0].name), {0} | ({len(words) - 2} if words[-2:-1] == ["located"] else set()))]
+    return []
 
 
 # "all the information about", "all details of", "everything about": every column of the rows listed
