@@ -218,3 +218,14 @@ def test_a_quoted_word_in_their_names_is_contained(clubs):
 
     plan = best(clubs, "How many clubs have 'Club' in their names?")
     assert isinstance(plan.where, Match) and plan.where.mode == "contains", plan.where
+
+
+def test_a_column_of_the_top_row_named_with_its_owner_is_the_answer():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "submissions", column("submission_id", "INTEGER", pk=True), column("author", values=("Ann", "Bo", "Cy")),
+        column("college"), column("score", "REAL")))))
+    plan = best(reader, "What is the author of the submission with the highest score?")
+    assert [o.expr for o in plan.select] == [Col("submissions", "author")] and plan.limit == 1, plan
+    assert plan.order_by[0].expr == Col("submissions", "score") and plan.order_by[0].desc

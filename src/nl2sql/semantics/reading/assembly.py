@@ -156,6 +156,12 @@ def _build(model: SemanticModel, p, focus, focus_tokens, measures, groups, filte
             s.used |= s.ratio_expr[1]
     _plain_measures(s, set().union(*(f.tokens for f in filters)) if filters else set())
     base = s.measures[0].table if s.measures else s.focus
+    if base is None and not s.groups and s.order_by:
+        # "the author of the submission with the highest score": no count per author after all; the rows of the
+        # table whose column is asked (or ranks them) are the answer's
+        named = [c for c, _ in s.asked] + [e for e, _, _ in s.order_by if isinstance(e, Col)]
+        if named:
+            base = s.focus = named[0].table
     if s.ratio_expr is not None and s.ratio_expr[2]:
         base = s.ratio_expr[2][0]
     if base is None:
@@ -408,7 +414,7 @@ def _finish(model: SemanticModel, s: _Shape, orders: list[Order], keys, final_li
     # rows of a list repeated by joins to filter tables, or asked once each: list each once
     distinct = not s.aggregated and (asks_distinct(words) or joined or set_of_values(
         model, [o.expr for o in s.select if isinstance(o.expr, Col)], table_named))
-    named = any(t and not t <= s.focus_tokens for _, t in s.asked)
+    named = any(t and (not t <= s.focus_tokens or _owned(s.p, t)) for _, t in s.asked)
     if not named or final_limit is not None and final_limit > 1:
         # "the 5 largest lakes", "which state has the most customers", "the most expensive product": what ranks
         # the rows is part of the answer (their areas, how many customers, its price)
@@ -457,6 +463,13 @@ def _without_ranking_measures(s: _Shape, orders: list[Order], select: list[Outpu
 
     kept = [o for o in select if not ranking_only(o)]
     return kept if kept else select
+
+
+def _owned(p: _Parse, tokens: set[int]) -> bool:
+    """Whether an asked column's words are followed by its owner ("the author of the submission ...")."""
+    after = max(tokens) + 1
+    return after < len(p.words) and p.words[after] in ("of", "for") and any(
+        l.kind == "entity" and after < l.start <= after + 3 and l.score >= 0.7 for l in p.links)
 
 
 def _named_outside_ordering(s: _Shape, expr) -> bool:
