@@ -140,3 +140,12 @@ def test_number_ending_a_columns_name_counts_nothing(staff):
 
     plan = staff.read("What is the phone number of the employee named Ann Lee?", today=TODAY)[0].plan
     assert [o.expr for o in plan.select] == [Col("employees", "phone_number")], plan.select
+
+
+@pytest.mark.parametrize("question, op", [
+    ("Which teams have at most 3 athletes?", "<="),
+    ("What are the teams that have at least two athletes?", ">="),
+])
+def test_at_most_and_at_least_compare_counts_and_pick_no_top_row(teams, question, op):
+    plan = best(teams, question)
+    assert plan.having is not None and plan.having.op == op and plan.limit in (None, 1000), plan

@@ -214,7 +214,8 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
     sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES
                 and not _part_of_column(i, column_links)
                 and not (i + 1 < len(words) and words[i + 1] == "first")
-                and not (i and words[i - 1] in ("from", "to"))]
+                and not (i and words[i - 1] in ("from", "to"))
+                and not (i and words[i - 1] == "at" and w in ("most", "least"))]  # "at most 3": a comparison
     return _Draft(p, match_mode, head=_head_index(words), buckets=find_buckets(tokens), limit=limit,
                   limit_tokens=limit_tokens, ratio_span=_ratio_span(words, p.links, model),
                   agg_cues=_measured_counts(model, p, _agg_cues(words)), sup_cues=sup_cues,
