@@ -149,3 +149,15 @@ def test_number_ending_a_columns_name_counts_nothing(staff):
 def test_at_most_and_at_least_compare_counts_and_pick_no_top_row(teams, question, op):
     plan = best(teams, question)
     assert plan.having is not None and plan.having.op == op and plan.limit in (None, 1000), plan
+
+
+@pytest.mark.parametrize("question, op", [("How many people are 18 years old?", "="),
+                                          ("List the people who are over 20 years old.", ">")])
+def test_years_old_compares_the_age(question, op):
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "people", column("person_id", "INTEGER", pk=True), column("full_name"), column("age", "INTEGER"),
+        column("height", "REAL")))))
+    where = best(reader, question).where
+    assert isinstance(where, Compare) and where.left == Col("people", "age") and where.op == op, where

@@ -100,6 +100,9 @@ def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
                 model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
                 or model.attribute(l.table, l.column).role in ("key", "reference"))}):  # type: ignore[arg-type]
         op = "="
+    if words[i + used:i + used + 2] in (["years", "old"], ["year", "old"]):
+        # "students who are 18 years old", "over 20 years old": an age
+        op, cue = op or "=", cue | {i + used, i + used + 1}
     return op, cue
 
 
@@ -145,7 +148,8 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
     named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
                                if l.kind == "entity" and l.score >= 0.3))
     near = named + [e.right for t in named for e in model.neighbours(t) if e.right not in named]
-    measured = property_column(model, near, words[min(cue)]) if cue else None
+    measured = next((found for c in sorted(cue) if (found := property_column(model, near, words[c])) is not None),
+                    None)
     verb: set[int] = set()
     if measured is None and cue and min(cue) >= 1:
         measured = property_column(model, near, words[min(cue) - 1])  # "weigh more than 80"

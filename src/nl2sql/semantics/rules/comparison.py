@@ -47,7 +47,7 @@ def names_column_before(number_index: int, column_ends: set[int]) -> bool:
 # what a comparative adjective measures when the question names no column ("taller than 1.85": the height)
 COMPARATIVE_PROPERTIES = {
     "taller": "height", "shorter": "height length duration", "heavier": "weight", "lighter": "weight",
-    "older": "age", "younger": "age", "longer": "length duration distance", "faster": "speed", "slower": "speed",
+    "older": "age", "younger": "age", "years": "age", "year": "age", "longer": "length duration distance", "faster": "speed", "slower": "speed",
     "bigger": "size area capacity", "larger": "size area capacity", "smaller": "size area capacity",
     "cheaper": "price cost", "richer": "wealth worth", "wider": "width", "deeper": "depth",
     # verbs before "more than" / "less than" ("weigh more than 80", "cost less than 5", "earn over 3000")
