@@ -92,3 +92,11 @@ def test_a_schema_word_clipped_from_the_questions_word_names_it():
         table("prereq", column("course_id", "INTEGER", pk=True), column("prereq_id", "INTEGER", pk=True),
               fks=(("course_id", "course", "course_id"),)))))
     assert best(reader, "How many prerequisites are there?").base == "prereq"
+
+
+@pytest.mark.parametrize("singular, plural", [("person", "people"), ("child", "children"), ("lens", "lenses"),
+                                              ("bus", "buses"), ("course", "courses"), ("city", "cities")])
+def test_a_plural_and_its_singular_share_a_stem(singular, plural):
+    from nl2sql.semantics.lexicon import stem
+
+    assert stem(singular) == stem(plural)

@@ -95,12 +95,24 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w]+", " ", text.lower()).replace("_", " ").split())
 
 
+# plurals the stemmer doesn't bring back to their singular's stem
+IRREGULAR_PLURALS = {
+    "people": "person", "children": "child", "men": "man", "women": "woman", "feet": "foot", "teeth": "tooth",
+    "mice": "mouse", "geese": "goose", "wives": "wife", "knives": "knife", "lives": "life", "leaves": "leaf",
+    "indices": "index", "matrices": "matrix", "vertices": "vertex", "analyses": "analysis", "criteria": "criterion",
+    "theses": "thesis", "crises": "crisis", "diagnoses": "diagnosis", "lenses": "lens", "buses": "bus",
+    "busses": "bus", "gases": "gas", "viruses": "virus", "bonuses": "bonus", "censuses": "census",
+    "aliases": "alias", "atlases": "atlas",
+}
+
+
 @lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     word = word.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]
     word = ABBREVIATIONS.get(word, word)
+    word = IRREGULAR_PLURALS.get(word, word)
     return _STEMMER.stemWord(word)
 
 
