@@ -104,3 +104,10 @@ def test_every_value_of_a_column_under_an_aggregate_is_a_group(school, question,
     assert readings, question
     plan = readings[0].plan
     assert (plan.group_by == (Col("pupils", "sex"),)) == grouped, plan
+
+
+def test_how_many_in_total_is_a_count(teams):
+    from nl2sql.semantics.plan import Agg
+
+    plan = teams.read("How many athletes are there in total?", today=TODAY)[0].plan
+    assert [o.expr for o in plan.select] == [Agg("count")] and plan.base == "athletes", plan

@@ -164,6 +164,10 @@ def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
 
 def _agg_cues(words: list[str]) -> list[tuple[int, int, str]]:
     out = _agg_phrases(words)
+    if ("how", "many") in zip(words, words[1:]):
+        # "how many staff in total?": the count is the total; "in total" adds no sum
+        out = [c for c in out if not (words[c[0]] == "total" and c[0] and words[c[0] - 1] == "in"
+                                      and (c[1] >= len(words) or words[c[1]] in ("?", ".", "!")))]
     # "the total sales count": a count, its word after the noun
     for k in range(len(out) - 1):
         (s1, e1, f1), (s2, e2, f2) = out[k], out[k + 1]
