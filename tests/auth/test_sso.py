@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+
+from nl2sql.errors import NotFoundError
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from oidc_provider_mock import run_server_in_thread
@@ -357,3 +359,13 @@ async def test_a_callback_carried_to_another_browser_is_refused(sso_client, sett
         assert "nl2sql_session" not in response.headers.get("set-cookie", "")
     with pytest.raises(Exception):
         await sso_client.app.state.auth.find_user("attacker@example.com")
+
+
+async def test_a_login_whose_groups_the_provider_left_out_is_refused_with_the_reason(sso_client, idp):
+    # Entra ID past 200 groups: no groups claim, a pointer to the Graph API instead (a "group overage")
+    set_idp_user(idp, "u-30", email="many@example.com", _claim_names={"groups": "src1"},
+                 _claim_sources={"src1": {"endpoint": "https://graph.microsoft.com/v1.0/users/u-30/getMemberObjects"}})
+    response = await sso_login(sso_client, "u-30")
+    assert response.status_code == 401 and "groups out of the login" in response.text, response.text
+    with pytest.raises(NotFoundError):  # no account made without them
+        await sso_client.app.state.auth.find_user("many@example.com")

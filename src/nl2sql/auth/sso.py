@@ -83,6 +83,13 @@ def groups_of(claims: dict[str, Any], claim: str) -> tuple[str, ...]:
     return tuple(sorted({str(g) for g in value if isinstance(g, (str, int)) and str(g)}))
 
 
+def groups_left_out(claims: dict[str, Any], claim: str) -> bool:
+    """Whether the provider left the groups claim out and pointed elsewhere for it (a "group overage": Entra ID's
+    `_claim_names` names the claim when a user is in too many groups for the token)."""
+    pointers = claims.get("_claim_names")
+    return claim not in claims and isinstance(pointers, dict) and claim.split(".")[0] in pointers
+
+
 def map_groups(groups: Iterable[str], mappings: Iterable[GroupMapping]) -> Mapped:
     """Admin if any group maps to admin; connections: the union over the groups; governed: every mapped connection."""
     mine = set(groups)
@@ -146,6 +153,12 @@ class SsoService:
             raise UnauthorizedError("the identity provider sent no authorization code")
         identity = await self._provider().redeem(code, redirect_uri=login.redirect_uri,
                                                  code_verifier=login.code_verifier, nonce=login.nonce)
+        if groups_left_out(identity.claims, self.settings.oidc_groups_claim):
+            raise UnauthorizedError(
+                "the identity provider left this account's groups out of the login and sent a link to them instead "
+                "(Microsoft Entra ID does so past 200 groups), so its role and connections can't be decided. An "
+                "admin can have the provider send only the groups assigned to this application, or map app roles "
+                "(NL2SQL_OIDC_GROUPS_CLAIM=roles); see docs/sso.md")
         groups = groups_of(identity.claims, self.settings.oidc_groups_claim)
         mapped = map_groups(groups, await self.mappings())
         outcome = SsoOutcome(purpose=login.purpose, next_path=login.next_path, claims=identity.claims,
