@@ -12,13 +12,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-
-from nl2sql.errors import NotFoundError
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 from oidc_provider_mock import run_server_in_thread
 
 from nl2sql.app import create_app
+from nl2sql.errors import NotFoundError
 from tests.support import ADMIN_PASSWORD, bearer, form_post, login
 
 CLIENT_ID = "nl2sql-test"
