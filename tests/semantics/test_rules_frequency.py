@@ -60,3 +60,20 @@ def test_the_most_common_part_of_a_composite_key():
         column("staff_in_charge", "INTEGER")))))
     plan = reader.read("Which month has the most happy hours?", today=dt.date(2024, 3, 15))[0].plan
     assert plan.group_by == (Col("happy_hours", "month"),) and plan.limit == 1, plan
+
+
+def test_an_order_naming_a_category_that_has_the_most_groups_by_it():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "faculty", column("fac_id", "INTEGER", pk=True), column("last_name"),
+        column("building", values=("NEB", "Barton", "Krieger"))))))
+    plan = reader.read("Find the building that has the largest number of faculty members.",
+                       today=dt.date(2024, 3, 15))[0].plan
+    assert plan.group_by == (Col("faculty", "building"),) and plan.limit == 1, plan
+    # the columns of one row asked for: no category
+    plan = reader.read("Find the last name and building of the faculty member with the largest id.",
+                       today=dt.date(2024, 3, 15))[0].plan
+    assert not plan.group_by, plan

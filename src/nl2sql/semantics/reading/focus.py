@@ -73,7 +73,7 @@ def _focus_column(model: SemanticModel, p: _Parse, head: int, measures: list[_Me
                 and p.tokens[i + 1].kind == "number"), None)
     if top is not None:
         head = top + 2
-    elif not words or words[0] not in ("which", "what"):
+    elif not words or words[0] not in ("which", "what") + _ORDERS:
         return None
     measured = {m.table for m in measures}
     # among equally good names, the column of the table the question measures ("the zip code with the lowest
@@ -86,6 +86,13 @@ def _focus_column(model: SemanticModel, p: _Parse, head: int, measures: list[_Me
         if link.kind != "column" or link.score < 0.8 or any(set(link.matched) & m.tokens for m in measures):
             continue
         attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+        if words[0] in _ORDERS and top is None and words[link.end:link.end + 1] not in (
+                ["that"], ["which"], ["who"], ["with"], ["whose"], ["having"], ["has"], ["had"], ["where"]):
+            return None  # "find the id and name of the student that ...": the columns of a row, not a category
         if attribute.role in ("dimension", "text", "label", "reference") or attribute.grain in ("year", "month"):
             return Col(link.table, attribute.name), set(link.matched)
     return None
+
+
+# an order instead of a question: "find the building that has the most faculty members"
+_ORDERS = ("find", "give", "return", "show", "list", "display", "tell")
