@@ -100,3 +100,16 @@ def test_a_plural_and_its_singular_share_a_stem(singular, plural):
     from nl2sql.semantics.lexicon import stem
 
     assert stem(singular) == stem(plural)
+
+
+def test_a_word_naming_a_table_is_the_table_not_a_value_of_it():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("nurse", column("employee_id", "INTEGER", pk=True), column("name"),
+              column("position", values=("Head Nurse", "Nurse"))),
+        table("appointment", column("appointment_id", "INTEGER", pk=True), column("prep_nurse", "INTEGER"),
+              fks=(("prep_nurse", "nurse", "employee_id"),)))))
+    plan = best(reader, "Find the name of the nurse who has the largest number of appointments.")
+    assert plan.where is None and plan.limit == 1 and plan.group_by, plan

@@ -178,6 +178,10 @@ class Reader:
         names = self.linker.names(tokens, skip=taken_by_time)
         names, values = _near_named(self.model, names, values, scope or frozenset())
         values = _non_overlapping(values)
+        # "the nurse who ...": a word naming a table is that table, not the rows of it holding the word as a value
+        # (a nurse's position 'Nurse')
+        named = [l for l in names if l.kind == "entity" and l.complete and l.score >= 0.9]
+        values = [v for v in values if not any(l.table == v.table and set(l.matched) == set(v.span) for l in named)]
         taken = {i for v in values for i in v.span}
         links = [l for l in names if not set(l.matched) & taken]
         # "apartment bookings" names the bookings, not the apartments: a table named by part of another
