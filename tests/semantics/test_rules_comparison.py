@@ -161,3 +161,17 @@ def test_years_old_compares_the_age(question, op):
         column("height", "REAL")))))
     where = best(reader, question).where
     assert isinstance(where, Compare) and where.left == Col("people", "age") and where.op == op, where
+
+
+def test_an_aggregate_compared_with_a_number_is_a_having():
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "readings", column("reading_id", "INTEGER", pk=True), column("zip_code", "INTEGER"),
+        column("visibility", "REAL"), column("max_temperature", "REAL")))))
+    plan = best(reader, "For each zip code, which have an average visibility below 10?")
+    assert plan.having == Compare(Agg("avg", Col("readings", "visibility")), "<", Lit(10)) and plan.where is None
+    # a column named with an aggregate word is compared row by row
+    plan = best(reader, "Give me the readings whose max temperature was higher than 85.")
+    assert plan.where == Compare(Col("readings", "max_temperature"), ">", Lit(85)) and plan.having is None, plan

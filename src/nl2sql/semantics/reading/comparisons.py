@@ -160,12 +160,23 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
     if target is None:
         return None
     expr, tables, link_tokens, is_aggregate = target
+    measured_here = next((m for m in measures if isinstance(m.expr, Agg) and m.expr.arg == expr
+                          and m.tokens & link_tokens), None) if isinstance(expr, Col) and not is_aggregate \
+        and not set(model.attribute(expr.table, expr.column).words) & _AGGREGATE_NAMES else None
+    if measured_here is not None:
+        # "zip codes whose average visibility is below 10": the average is compared (per group), not each row
+        expr, is_aggregate = measured_here.expr, True
     condition = Compare(expr, op, Lit(int(value) if float(value).is_integer() else value))
     f = _Filter(condition, tables, cue | set(range(i, i + used)) | link_tokens)
     f.strength = 1.0
     if is_aggregate:
         f.condition = _Having(condition)  # type: ignore[assignment]
     return f
+
+
+# a column named with an aggregate word ("max_temperature", "total_medals") is compared row by row
+_AGGREGATE_NAMES = frozenset({"mean", "max", "min", "maximum", "minimum", "total", "number", "num", "avg", "average",
+                              "sum", "count"})
 
 
 def _average_filters(model: SemanticModel, p: _Parse, measures: list[_Measure]) -> list[_Filter]:
