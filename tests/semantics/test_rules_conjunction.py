@@ -96,3 +96,19 @@ def test_questions_reach_abbreviated_columns(school):
     assert {o.expr.column for o in plan.select} == {"LName", "Age"}
     plan = best(school, "What is the description of the course with code 'ACCT-211'?")
     assert [o.expr.column for o in plan.select] == ["crs_description"]
+
+
+def test_two_ranges_of_one_column_no_row_meets_ask_for_groups_with_rows_of_each():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Agg, Col, Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "pilots", column("pilot_id", "INTEGER", pk=True), column("pilot_name"),
+        column("position", values=("Captain", "First Officer")), column("join_year", "INTEGER")))))
+    plan = reader.read("Show the positions that have both pilots who joined after 2005 and pilots who joined "
+                       "before 2000.", today=dt.date(2024, 3, 15))[0].plan
+    assert plan.group_by == (Col("pilots", "position"),) and plan.where is None, plan
+    assert set(plan.having.items) == {
+        Compare(Agg("count", None, Compare(Col("pilots", "join_year"), ">=", Lit(2006))), ">", Lit(0)),
+        Compare(Agg("count", None, Compare(Col("pilots", "join_year"), "<", Lit(2000))), ">", Lit(0))}, plan.having

@@ -77,7 +77,7 @@ def both_values(plan: QueryPlan, model: SemanticModel) -> QueryPlan | None:
     column, ks = next(((c, ks) for c, ks in by_column.items()
                        if len({str(equality_column(items[k])[1]).lower() for k in ks}) > 1), (None, []))  # type: ignore[index]
     if column is None:
-        return None
+        return _both_ranges(plan, model, items)
     rest = [item for k, item in enumerate(items) if k not in ks]
     if column.table != plan.base:
         if not model.path(plan.base, column.table):
@@ -95,6 +95,46 @@ def both_values(plan: QueryPlan, model: SemanticModel) -> QueryPlan | None:
     keys = tuple(o.expr for o in select)
     return replace(plan, select=select, where=_all(rest + [InList(column, values)]), group_by=keys,
                    having=Compare(Agg("count_distinct", column), "=", Lit(len(values))), distinct=False)
+
+
+def _bounds(condition: object) -> tuple[Col, float, bool, float, bool] | None:
+    """(column, low, low included, high, high included) of a comparison of a column with a number."""
+    if not (isinstance(condition, Compare) and isinstance(condition.left, Col) and isinstance(condition.right, Lit)
+            and isinstance(condition.right.value, int | float) and not isinstance(condition.right.value, bool)):
+        return None
+    v, inf = float(condition.right.value), float("inf")
+    return {">": (condition.left, v, False, inf, False), ">=": (condition.left, v, True, inf, False),
+            "<": (condition.left, -inf, False, v, False), "<=": (condition.left, -inf, False, v, True),
+            "=": (condition.left, v, True, v, True)}.get(condition.op)  # type: ignore[return-value]
+
+
+def _disjoint(a: tuple, b: tuple) -> bool:
+    low, low_in = max((a[1], a[2]), (b[1], b[2]), key=lambda x: (x[0], not x[1]))
+    high, high_in = min((a[3], a[4]), (b[3], b[4]), key=lambda x: (x[0], x[1]))
+    return low > high or (low == high and not (low_in and high_in))
+
+
+def _both_ranges(plan: QueryPlan, model: SemanticModel, items: list[Condition]) -> QueryPlan | None:
+    """ "countries that have both perpetrators with more than 50 injured and perpetrators with fewer than 20":
+    two comparisons of one column no row can meet at once ask for things with rows of each."""
+    bounds = [(k, _bounds(item)) for k, item in enumerate(items)]
+    pair = next(((j, k) for j, a in bounds for k, b in bounds if a and b and j < k and a[0] == b[0]
+                 and _disjoint(a, b)), None)
+    if pair is None:
+        return None
+    column = bounds[pair[0]][1][0]  # type: ignore[index]
+    rest = [item for k, item in enumerate(items) if k not in pair]
+    if column.table != plan.base:
+        if not model.path(plan.base, column.table):
+            return None
+        where = rest + [Related(column.table, items[k]) for k in pair]
+        outer = {c.table for c in _outer(plan, where)}
+        return replace(plan, where=_all(where), via=tuple(t for t in plan.via if t != column.table or t in outer))
+    if plan.group_by or any(isinstance(o.expr, Agg) for o in plan.select) or not plan.select:
+        return None
+    having = AllOf(tuple(Compare(Agg("count", None, items[k]), ">", Lit(0)) for k in pair))
+    return replace(plan, where=_all(rest), group_by=tuple(o.expr for o in plan.select), having=having,
+                   distinct=False)
 
 
 def _all(items: list[Condition]) -> Condition | None:
