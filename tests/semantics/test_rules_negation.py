@@ -58,3 +58,17 @@ def test_a_negation_before_the_values_column_denies_the_value():
         column("country", values=("Switzerland", "Italy", "France"))))))
     plan = reader.read("Which climbers are not from the country of Switzerland?", today=TODAY)[0].plan
     assert isinstance(plan.where, Compare) and plan.where.op == "<>", plan.where
+
+
+def test_a_value_denied_through_a_relation_is_no_related_row_with_it():
+    from nl2sql.semantics.plan import Col, Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("customers", column("customer_id", "INTEGER", pk=True), column("customer_name")),
+        table("orders", column("order_id", "INTEGER", pk=True), column("customer_id", "INTEGER"),
+              column("product", values=("Latte", "Mocha", "Tea")), fks=(("customer_id", "customers", "customer_id"),)))))
+    plan = reader.read("What are the names of customers who never ordered the product Latte?", today=TODAY)[0].plan
+    assert plan.where == Related("orders", Compare(Col("orders", "product"), "=", Lit("Latte")), negate=True), plan
+    assert "orders" not in plan.via

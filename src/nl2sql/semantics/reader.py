@@ -52,6 +52,7 @@ from nl2sql.semantics.reading.parts import _Draft, _Parse, _plain_number
 from nl2sql.semantics.reading.ratio import _ratio_span
 from nl2sql.semantics.reading.timing import read_windows
 from nl2sql.semantics.rules.conjunction import both_values
+from nl2sql.semantics.rules.negation import denied_values
 from nl2sql.semantics.rules.metric import layer_terms, on_metric_time
 from nl2sql.semantics.rules.projection import asks_everything, every_column
 from nl2sql.semantics.timewords import find_buckets, find_windows
@@ -105,6 +106,7 @@ class Reader:
         for plan, score, used in self._plans(parse, today, match_mode):
             plan = on_metric_time(plan, self.model)  # a metric's own time column (rules/metric.py)
             plan = both_values(plan, self.model) or plan  # "allergic to milk and cat": rows with each value
+            plan = denied_values(plan, self.model) or plan  # "never ordered the product Latte": none with it
             everything = asks_everything(parse.words)
             if everything and not plan.aggregated and not plan.group_by:
                 # "all the information about the department Marketing": every column of the rows listed
