@@ -101,3 +101,13 @@ def test_the_top_n_of_a_column_orders_by_it():
         column("prominence", "REAL")))))
     plan = best(reader, "List the ranges of the mountains with the top 3 prominence.")
     assert plan.limit == 3 and plan.order_by[0].expr == Col("mountains", "prominence") and plan.order_by[0].desc
+
+
+def test_alphabetical_order_is_of_the_text_column_asked():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "drivers", column("driver_id", "INTEGER", pk=True), column("forename"), column("surname"),
+        column("nationality")))))
+    plan = best(reader, "List the forenames of all drivers in alphabetical order.")
+    assert plan.order_by == (Order(Col("drivers", "forename"), False),), plan.order_by

@@ -7,7 +7,7 @@ from __future__ import annotations
 from nl2sql.semantics.lexicon import STOP_WORDS, stem
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Agg, Bucket, Col
-from nl2sql.semantics.reading.cues import ADJECTIVE_PROPERTIES, TIME_ADJECTIVES
+from nl2sql.semantics.reading.cues import ADJECTIVE_PROPERTIES, TIME_ADJECTIVES, _output_segments
 from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
 from nl2sql.semantics.reading.schema import _main_quantity, _one_to_one
 
@@ -61,7 +61,10 @@ def read_order(model: SemanticModel, d: _Draft) -> None:
         order_by.append((d.measures[0].expr, desc, used))
     if not order_by and {"alphabetically", "alphabetical", "alphabetic"} & set(words) and d.focus_entity:
         entity = model.entity(d.focus_entity)
-        if entity.display:
+        shown = _asked_text(model, d, entity) if key_index is None else None
+        if shown is not None:
+            order_by.append((shown, bool(desc), used))  # "the forenames of all drivers in alphabetical order"
+        elif entity.display:
             order_by.append((Col(entity.table, entity.display[-1] if entity.label_parts else entity.display[0]),
                              bool(desc), used))  # "descending alphabetical order": Z first
     d.order_by = order_by
@@ -184,3 +187,17 @@ def _time_of(model: SemanticModel, p: _Parse, index: int, focus: str | None) -> 
     # the one the question names, else a date, else the first (a start comes before an end)
     times = [a for a in times if set(a.words) & stems] or [a for a in times if "date" in a.words] or times
     return Col(table, times[0].name) if times else None
+
+
+def _asked_text(model: SemanticModel, d: _Draft, entity) -> Col | None:
+    """The listed table's first text column the question asks to see, named before the ordering words; None
+    when that is its name column (the usual alphabetical order) or nothing is asked."""
+    first = _output_segments(d.p.words, d.head)[0]
+    for link in sorted(d.p.links, key=lambda l: (l.start, -l.score)):
+        if link.kind == "column" and link.table == entity.table and first[0] <= link.start < first[1]:
+            if link.column in entity.display:
+                return None
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if link.score >= 0.75 and attribute.kind == "text" and attribute.role not in ("key", "reference"):
+                return Col(link.table, attribute.name)
+    return None
