@@ -229,3 +229,13 @@ def test_a_column_of_the_top_row_named_with_its_owner_is_the_answer():
     plan = best(reader, "What is the author of the submission with the highest score?")
     assert [o.expr for o in plan.select] == [Col("submissions", "author")] and plan.limit == 1, plan
     assert plan.order_by[0].expr == Col("submissions", "score") and plan.order_by[0].desc
+
+
+def test_a_column_of_the_listed_table_named_in_part_is_asked():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "students", column("student_id", "INTEGER", pk=True), column("first_name", values=("Emma", "Liam", "Noah")),
+        column("last_name", values=("Rohan", "Smith", "Lee")), column("email_address"), column("home_address")))))
+    plan = best(reader, 'What is the email of the student with first name "Emma" and last name "Rohan"?')
+    assert [o.expr for o in plan.select] == [Col("students", "email_address")], plan.select
