@@ -124,3 +124,20 @@ def test_numbers_that_name_are_no_amounts():
     stations = model.entity("stations")
     assert stations.by_name["zip_code"].role == stations.by_name["area_code"].role == "dimension"
     assert stations.by_name["docks"].role == "measure"
+
+
+def test_a_table_others_point_at_is_no_bridge_whatever_its_key():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("classrooms", column("building", pk=True), column("room_number", pk=True), column("capacity", "INTEGER")),
+        table("courses", column("course_id", "INTEGER", pk=True), column("title")),
+        table("sections", column("section_id", "INTEGER", pk=True), column("course_id", "INTEGER"),
+              column("building"), column("room_number"),
+              fks=(("course_id", "courses", "course_id"), ("building", "classrooms", "building"))),
+        table("teaches", column("teacher_id", "INTEGER", pk=True), column("course_id", "INTEGER", pk=True),
+              fks=(("course_id", "courses", "course_id"), ("teacher_id", "teachers", "teacher_id"))),
+        table("teachers", column("teacher_id", "INTEGER", pk=True), column("teacher_name"))))
+    assert not model.entity("classrooms").bridge
+    assert model.entity("teaches").bridge

@@ -577,8 +577,10 @@ def _entity(
     time = fix.get("time") or _main_time(attributes)
     joining = [a for a in attributes if a.role == "reference" or a.ref in referencing or a.ref in referenced]
     others = [a for a in attributes if a not in joining and a.role != "key"]
-    # a table that only links others (`writes`: author, publication), not a thing questions are about
-    bridge = len(joining) >= 2 and len(others) <= 1 and label is None and not parts
+    # a table that only links others (`writes`: author, publication), not a thing questions are about; a table
+    # others point at (`classroom`, keyed by building and room, that sections reference) is a thing itself
+    pointing = [a for a in attributes if a.ref in referencing]
+    bridge = len(joining) >= 2 and len(pointing) >= 2 and len(others) <= 1 and label is None and not parts
     phrases = tuple(p for p in (_words(table.business_name),) + tuple(_words(s) for s in table.synonyms) if p)
     return Entity(
         table=qualified,
