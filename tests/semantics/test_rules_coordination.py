@@ -111,3 +111,18 @@ def test_how_many_in_total_is_a_count(teams):
 
     plan = teams.read("How many athletes are there in total?", today=TODAY)[0].plan
     assert [o.expr for o in plan.select] == [Agg("count")] and plan.base == "athletes", plan
+
+
+@pytest.mark.parametrize("question, func", [("What is the total number of followers of all users?", "sum"),
+                                            ("What is the number of followers of each user?", None)])
+def test_the_number_of_a_column_that_holds_a_count_is_that_column(question, func):
+    from nl2sql.semantics.plan import Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "users", column("user_id", "INTEGER", pk=True), column("user_name"), column("followers", "INTEGER")))))
+    exprs = [o.expr for o in reader.read(question, today=TODAY)[0].plan.select]
+    if func is None:
+        assert Col("users", "followers") in exprs, exprs
+    else:
+        assert Agg(func, Col("users", "followers")) in exprs, exprs

@@ -97,8 +97,24 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
             continue
         if func == "count" and p.words[start] in ("number", "numbers") and _names_a_column(model, p, start):
             continue  # "the phone number of employees", "the apartment numbers": a column, no count
+        if func == "count" and "number" in p.words[start:end] and _counts_held(model, p, end):
+            # "the total number of followers", with a followers column: their sum, no count of rows ("the number
+            # of followers of each user": each user's own, one row each)
+            out.append((start, end, "sum"))
+            continue
         out.append((start, end, func))
     return out
+
+
+def _counts_held(model: SemanticModel, p: _Parse, end: int) -> bool:
+    """Whether the words right after "number of" name a numeric column that holds the count itself (a column
+    "followers"), and no table of their own."""
+    column = next((l for l in p.links if l.kind == "column" and l.start == end and l.complete and l.score >= 0.9),
+                  None)
+    if column is None or any(l.kind == "entity" and l.start == end and l.score >= 0.8 for l in p.links):
+        return False
+    attribute = model.attribute(column.table, column.column)  # type: ignore[arg-type]
+    return attribute.is_numeric and attribute.role == "measure" and attribute.kind == "integer"
 
 
 def _names_a_column(model: SemanticModel, p: _Parse, index: int) -> bool:
