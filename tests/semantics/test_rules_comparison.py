@@ -175,3 +175,16 @@ def test_an_aggregate_compared_with_a_number_is_a_having():
     # a column named with an aggregate word is compared row by row
     plan = best(reader, "Give me the readings whose max temperature was higher than 85.")
     assert plan.where == Compare(Col("readings", "max_temperature"), ">", Lit(85)) and plan.having is None, plan
+
+
+@pytest.mark.parametrize("question", ["Which employees work in department 70 or 90?",
+                                      "Show the employee with id 1004 or 1005."])
+def test_either_of_two_numbers_of_one_column_is_a_list(question):
+    from nl2sql.semantics.plan import InList
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "employees", column("employee_id", "INTEGER", pk=True), column("first_name"),
+        column("department_id", "INTEGER")))))
+    where = best(reader, question).where
+    assert isinstance(where, InList) and len(where.values) == 2, where

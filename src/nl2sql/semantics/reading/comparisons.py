@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nl2sql.semantics.lexicon import STOP_WORDS, number_value
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import Agg, AnyOf, Between, Col, Compare, Lit, Overall
+from nl2sql.semantics.plan import Agg, AnyOf, Between, Col, Compare, InList, Lit, Overall
 from nl2sql.semantics.reading.cues import COMPARE_PHRASES, KEY_WORDS, _limit, _negated
 from nl2sql.semantics.reading.parts import _Filter, _Having, _int_or, _Measure, _Parse
 from nl2sql.semantics.rules.comparison import (
@@ -66,12 +66,24 @@ def _number_filters(model: SemanticModel, p: _Parse, measures: list[_Measure]) -
                 out.append(between[0])
                 taken |= between[1]
             continue
+        if op is None and out and i >= 2 and words[i - 1] in ("or", ",") and _equal_to_number(out[-1], i - 2):
+            # "in department 70 or 90": the same column, either number
+            first = out[-1].condition
+            out[-1] = _Filter(InList(first.left, (first.right, Lit(_int_or(value)))),  # type: ignore[union-attr]
+                              out[-1].tables, out[-1].tokens | {i - 1, i}, out[-1].strength)
+            continue
         if op is None:
             continue
         found = _compared_with(model, p, i, value, used, op, cue, measures)
         if found is not None:
             out.append(found)
     return out
+
+
+def _equal_to_number(f: _Filter, index: int) -> bool:
+    c = f.condition
+    return isinstance(c, Compare) and c.op == "=" and isinstance(c.right, Lit) and index in f.tokens \
+        and isinstance(c.right.value, int | float)
 
 
 def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
@@ -218,7 +230,20 @@ def _key_value(model: SemanticModel, p: _Parse, index: int, value: float) -> _Fi
     entity = model.entity(owner.table)
     if len(entity.key) != 1 or not model.attribute(owner.table, entity.key[0]).is_numeric:
         return None
-    condition = Compare(Col(owner.table, entity.key[0]), "=", Lit(_int_or(value)))
+    col = Col(owner.table, entity.key[0])
+    # "department 70 or 90": either key
+    more = [(j + 1, number_value(p.tokens, j + 1)) for j in range(index + 1, min(len(words) - 1, index + 6), 2)
+            if words[j] in ("or", ",") and p.tokens[j + 1].kind == "number"]
+    others = []
+    for j, found in more:
+        if found is None or j != index + 2 * (len(others) + 1):
+            break
+        others.append((j, found[0]))
+    if others:
+        values = (Lit(_int_or(value)),) + tuple(Lit(_int_or(v)) for _, v in others)
+        tokens = set(range(index - 1, others[-1][0] + 1)) | set(owner.matched)
+        return _Filter(InList(col, values), {owner.table}, tokens)
+    condition = Compare(col, "=", Lit(_int_or(value)))
     return _Filter(condition, {owner.table}, {index - 1, index} | set(owner.matched))
 
 
