@@ -567,9 +567,9 @@ class EngineSettings:
         "The confidence (0-1, by the model bench/train_confidence.py trains on spider_train) a reading that uses every "
         "word of the question needs to answer; below it the question is asked back, the reading one click away. 0 (the "
         "default): every such reading answers (on spider_train's held-back folds about half the questions, two thirds "
-        "of those right). -1: the trained threshold (under a tenth answered there, over 90% of those right); it "
+        "of those right). -1: the trained threshold (about a seventh answered there, over 90% of those right); it "
         "does not carry over to described catalogs yet: on the demo it asks back most questions whose readings are "
-        "right (joins, dates and defined measures look risky on Spider), on sqleval it answers 2 of 172. Higher "
+        "right (joins, dates and defined measures look risky on Spider), on sqleval it answers almost none. Higher "
         "answers less and is wrong less often.",
     )
     confident: float = setting(
