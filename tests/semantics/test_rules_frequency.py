@@ -77,3 +77,19 @@ def test_an_order_naming_a_category_that_has_the_most_groups_by_it():
     plan = reader.read("Find the last name and building of the faculty member with the largest id.",
                        today=dt.date(2024, 3, 15))[0].plan
     assert not plan.group_by, plan
+
+
+def test_the_most_common_value_of_a_reference_shows_the_named_tables_name():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("genres", column("genre_id", "INTEGER", pk=True), column("genre_name")),
+        table("tracks", column("track_id", "INTEGER", pk=True), column("track_name"), column("genre_id", "INTEGER"),
+              fks=(("genre_id", "genres", "genre_id"),)))))
+    plan = reader.read("Which genre is the most common across all tracks?", today=dt.date(2024, 3, 15))[0].plan
+    assert [o.expr for o in plan.select] == [Col("genres", "genre_name")] and plan.limit == 1, plan
+    plan = reader.read("What is the genre id that is most common across all tracks?", today=dt.date(2024, 3, 15))[0].plan
+    assert [o.expr for o in plan.select] == [Col("tracks", "genre_id")], plan

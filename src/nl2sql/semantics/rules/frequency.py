@@ -79,15 +79,35 @@ def most_frequent_plans(model: SemanticModel, words: list[str], links: list, con
         kept = [(c, t) for c, t in conditions if all(
             x.table == col.table or model.path(col.table, x.table) is not None for x in columns_of(c))]
         where = [c for c, _ in kept]
+        shown, grouped, via = _named_target(model, words, links, link, col)
         plan = QueryPlan(
             base=col.table,
-            select=(Output(col.column, col),),
+            select=tuple(Output(c.column, c) for c in shown),
             where=(where[0] if len(where) == 1 else AllOf(tuple(where))) if where else None,
-            group_by=(col,),
+            group_by=grouped,
             order_by=(Order(Agg("count"), desc),),
             limit=1,
+            via=via,
         )
         used = set(cue) | set(link.matched) | set(head_tokens) | {i for _, t in kept for i in t}
         plans.append((plan, PREFERENCE - 0.1 * rank, used))
     return plans
 
+
+
+def _named_target(model: SemanticModel, words: list[str], links: list, link, col: Col,
+                  ) -> tuple[tuple[Col, ...], tuple[Col, ...], tuple]:
+    """(shown, grouped by, joined) for the most common value of `col`: the column itself, or, where it points at a
+    table the question names by the same words ("the genre most frequent across all tracks": genre_id), that
+    table's name column, grouped by its key ("the code of the document type": the code itself)."""
+    if any(words[i] in ("code", "codes", "id", "ids", "number", "numbers") for i in link.matched if i < len(words)):
+        return (col,), (col,), ()
+    for edge in model.references(col.table, col.column):
+        target = model.entity(edge.right)
+        named = any(l.kind == "entity" and l.table == target.table and set(l.matched) & set(link.matched)
+                    for l in links)
+        if named and target.display and len(edge.pairs) == 1:
+            key = Col(target.table, dict(edge.pairs)[col.column])
+            label = tuple(Col(target.table, c) for c in target.display if c not in target.key) or (key,)
+            return label, (key, *label), (col.table, target.table)
+    return (col,), (col,), ()
