@@ -188,3 +188,17 @@ def test_either_of_two_numbers_of_one_column_is_a_list(question):
         column("department_id", "INTEGER")))))
     where = best(reader, question).where
     assert isinstance(where, InList) and len(where.values) == 2, where
+
+
+@pytest.mark.parametrize("question, negate", [
+    ("Which employees have a first name containing the letter M?", False),
+    ("Which employees have a first name not containing the letter M?", True),
+])
+def test_the_letter_named_unquoted_is_a_literal(question, negate):
+    from nl2sql.semantics.plan import Match
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "employees", column("employee_id", "INTEGER", pk=True), column("first_name"), column("last_name")))))
+    where = best(reader, question).where
+    assert isinstance(where, Match) and where.text == "M" and where.mode == "contains" and where.negate == negate, where

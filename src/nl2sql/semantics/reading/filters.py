@@ -52,6 +52,9 @@ def _literal_filters(model: SemanticModel, p: _Parse, match_mode: str) -> list[_
             if tuple(words[i:i + k]) == phrase and i + k < n and tokens[i + k].kind == "word" \
                     and words[i + k] not in STOP_WORDS and not any(i + k in v.span for v in p.values):
                 loose.add(i + k)
+        if words[i] in ("letter", "character") and i + 1 < n and tokens[i + 1].kind == "word" \
+                and len(tokens[i + 1].text) == 1:
+            loose.add(i + 1)  # "containing the letter M": the letter itself, unquoted
     out: list[_Filter] = []
     for i, token in enumerate(tokens):
         if (token.kind != "quoted" and i not in loose) or any(i in v.span for v in p.values):
@@ -169,9 +172,10 @@ def _literal_filter(model: SemanticModel, p: _Parse, index: int, match_mode: str
             best = (score, candidate, set(link.matched) if distance == 0 else set())
     if best is None:
         return None
-    negate = _negated(words, index)
+    lead = {index - 1, index - 2} if words[index - 1:index] in (["letter"], ["character"]) else set()
+    negate = _negated(words, min(lead | {index}))  # "not containing the letter M", "without the letter M"
     condition = Match(best[1], token.text, mode, negate)
-    return _Filter(condition, {best[1].table}, {index} | best[2], 0.8)
+    return _Filter(condition, {best[1].table}, {index} | best[2] | lead, 0.8)
 
 
 def _flag_filters(model: SemanticModel, p: _Parse) -> list[_Filter]:
