@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from nl2sql.semantics.lexicon import stem
 from nl2sql.semantics.model import Entity, SemanticModel
 from nl2sql.semantics.plan import Agg, AllOf, AnyOf, Bucket, Col, Condition, Expr, Match, Order, Output, QueryPlan
-from nl2sql.semantics.reading.cues import ORDER_VERBS, SUPERLATIVES, _asks_ordering, _head_index, _output_segments, _plural
+from nl2sql.semantics.reading.cues import ORDER_VERBS, _asks_ordering, _head_index, _output_segments, _plural
 from nl2sql.semantics.reading.filters import _value_filter
 from nl2sql.semantics.reading.parts import (
     _Absent,
@@ -23,6 +23,7 @@ from nl2sql.semantics.reading.parts import (
     _unique_outputs,
 )
 from nl2sql.semantics.reading.ratio import _ratio_expr, _ratio_span
+from nl2sql.semantics.reading.showing import named_outside_ordering, owned, without_ranking_measures
 from nl2sql.semantics.reading.schema import _absent, _as_column_of, _count_of, _is_own_key, _one_to_one
 from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.projection import (
@@ -415,7 +416,7 @@ def _finish(model: SemanticModel, s: _Shape, orders: list[Order], keys, final_li
     # rows of a list repeated by joins to filter tables, or asked once each: list each once
     distinct = not s.aggregated and (asks_distinct(words) or joined or set_of_values(
         model, [o.expr for o in s.select if isinstance(o.expr, Col)], table_named))
-    named = any(t and (not t <= s.focus_tokens or _owned(s.p, t)) for _, t in s.asked)
+    named = any(t and (not t <= s.focus_tokens or owned(s.p, t)) for _, t in s.asked)
     if not named or final_limit is not None and final_limit > 1:
         # "the 5 largest lakes", "which state has the most customers", "the most expensive product": what ranks
         # the rows is part of the answer (their areas, how many customers, its price)
@@ -424,8 +425,9 @@ def _finish(model: SemanticModel, s: _Shape, orders: list[Order], keys, final_li
         # "the title of the longest book", "the name of the activity with the most members": the question names
         # what it wants to see of the top row; what picks the row is no part of the answer unless the question
         # names it apart from ranking by it ("... and how many does it have?")
-        select = s.select + [o for o, explicit in keys if not explicit and _named_outside_ordering(s, o.expr)]
-        select = _without_ranking_measures(s, orders, select)
+        select = s.select + [o for o, explicit in keys
+                             if not explicit and named_outside_ordering(s.p, s.order_by, o.expr)]
+        select = without_ranking_measures(s.p, s.measures, s.order_by, orders, select)
     if distinct:
         # SELECT DISTINCT can only be ordered by what it shows
         select += [Output(_name_of(o.expr), o.expr) for o in orders if not any(x.expr == o.expr for x in select)]
@@ -445,42 +447,6 @@ def _finish(model: SemanticModel, s: _Shape, orders: list[Order], keys, final_li
         via=tuple(t for t in s.via if t in model.entities and model.path(base, t) is not None),
     )
     return plan, s.used
-
-
-def _without_ranking_measures(s: _Shape, orders: list[Order], select: list[Output]) -> list[Output]:
-    """ "Which rank has the fewest faculty members?": the count ranks the ranks; the question asks for none."""
-    words = s.p.words
-    ranked = {o.expr for o in orders}
-    order_tokens = set().union(*(t for _, _, t in s.order_by)) if s.order_by else set()
-    cues = [i for i in order_tokens if i < len(words) and (words[i] in SUPERLATIVES or words[i] in ORDER_VERBS
-                                                          or words[i] in ("order", "top"))]
-    asks_count = "how" in words and "many" in words or any(
-        w in ("number", "count", "total") and not any(c < i <= c + 6 for c in cues) for i, w in enumerate(words))
-
-    def ranking_only(o: Output) -> bool:
-        m = next((m for m in s.measures if m.expr == o.expr), None)
-        return o.expr in ranked and m is not None and bool(m.tokens) and not asks_count \
-            and all(any(c < t <= c + 6 for c in cues) for t in m.tokens)
-
-    kept = [o for o in select if not ranking_only(o)]
-    return kept if kept else select
-
-
-def _owned(p: _Parse, tokens: set[int]) -> bool:
-    """Whether an asked column's words are followed by its owner ("the author of the submission ...")."""
-    after = max(tokens) + 1
-    return after < len(p.words) and p.words[after] in ("of", "for") and any(
-        l.kind == "entity" and after < l.start <= after + 3 and l.score >= 0.7 for l in p.links)
-
-
-def _named_outside_ordering(s: _Shape, expr) -> bool:
-    """Whether the question names an ordering key's column apart from ordering by it ("the top 5 cloud cover
-    rates? Also tell me the cloud cover rate")."""
-    if not isinstance(expr, Col):
-        return False
-    order_tokens = set().union(*(t for _, _, t in s.order_by)) if s.order_by else set()
-    return any(l.kind == "column" and l.table == expr.table and l.column == expr.column and l.score >= 0.3
-               and not set(l.matched) & order_tokens for l in s.p.links)
 
 
 def _link_quality(p: _Parse, used: set[int]) -> float:
