@@ -124,8 +124,28 @@ def _typed(old: object, text: str) -> object:
 def apply_edits(plan: QueryPlan, form: Mapping[str, str], model: SemanticModel) -> QueryPlan:
     """The plan with the form's changes; fields the form leaves out keep their part as it was, except the
     `filter{k}` checkboxes: an unticked (absent) one drops its filter."""
+    select, changed = _edited_outputs(plan, form, model)
+    group_by, renamed = _edited_groups(plan, form, model)
+    select = [o for o in select if not (isinstance(o.expr, Col) and o.expr in renamed and renamed[o.expr] is None)]
+    select = [Output(renamed[o.expr].column, renamed[o.expr]) if isinstance(o.expr, Col) and renamed.get(o.expr)
+              else o for o in select]
+    if not select:
+        raise EditError("that leaves nothing to show")
+    where = _edited_where(plan, form)
+    order_by = _edited_order(plan, form, renamed, changed)
+    limit = _edited_limit(plan, form)
+    if not group_by and any(isinstance(o.expr, Col) for o in select) and any(isinstance(o.expr, Agg) for o in select):
+        # the grouping went: what it showed goes too, or the statement would be invalid
+        select = [o for o in select if not isinstance(o.expr, Col)]
+    return replace(plan, select=tuple(select), where=where, group_by=tuple(group_by), order_by=order_by,
+                   limit=limit)
+
+
+def _edited_outputs(plan: QueryPlan, form: Mapping[str, str],
+                    model: SemanticModel) -> tuple[list[Output], dict[object, object]]:
+    """The outputs with the form's `agg{i}` / `col{i}` changes, and each changed output's old expression -> its new
+    one (for the ORDER BY)."""
     select = list(plan.select)
-    renamed: dict[Col, Col | None] = {}
     changed: dict[object, object] = {}  # an output's old expression -> its new one (for the ORDER BY)
     for i, output in enumerate(plan.select):
         expr = output.expr
@@ -146,6 +166,13 @@ def apply_edits(plan: QueryPlan, form: Mapping[str, str], model: SemanticModel) 
             if new != expr:
                 select[i] = Output(new.column, new)
                 changed[expr] = new
+    return select, changed
+
+
+def _edited_groups(plan: QueryPlan, form: Mapping[str, str],
+                   model: SemanticModel) -> tuple[list, dict[Col, Col | None]]:
+    """The GROUP BY with the form's `group{j}` changes, and each regrouped column -> its new one (None: dropped)."""
+    renamed: dict[Col, Col | None] = {}
     group_by = []
     for j, group in enumerate(plan.group_by):
         chosen = form.get(f"group{j}", group.column if isinstance(group, Col) else None)
@@ -158,11 +185,11 @@ def apply_edits(plan: QueryPlan, form: Mapping[str, str], model: SemanticModel) 
             group_by.append(new)
         else:
             group_by.append(group)
-    select = [o for o in select if not (isinstance(o.expr, Col) and o.expr in renamed and renamed[o.expr] is None)]
-    select = [Output(renamed[o.expr].column, renamed[o.expr]) if isinstance(o.expr, Col) and renamed.get(o.expr)
-              else o for o in select]
-    if not select:
-        raise EditError("that leaves nothing to show")
+    return group_by, renamed
+
+
+def _edited_where(plan: QueryPlan, form: Mapping[str, str]):
+    """The WHERE from the ticked `filter{k}` boxes, each with its `value{k}` if the form gives one."""
     filters = []
     for k, condition in enumerate(_filters(plan)):
         if form.get(f"filter{k}") != "on":
@@ -171,13 +198,23 @@ def apply_edits(plan: QueryPlan, form: Mapping[str, str], model: SemanticModel) 
             value = _typed(condition.right.value, form[f"value{k}"].strip())
             condition = replace(condition, right=Lit(value))
         filters.append(condition)
-    where = None if not filters else filters[0] if len(filters) == 1 else AllOf(tuple(filters))
+    return None if not filters else filters[0] if len(filters) == 1 else AllOf(tuple(filters))
+
+
+def _edited_order(plan: QueryPlan, form: Mapping[str, str], renamed: Mapping[Col, Col | None],
+                  changed: Mapping[object, object]) -> tuple[Order, ...]:
+    """The ORDER BY following the regrouped and changed outputs, with the form's `order` direction."""
     order_by = tuple(Order(renamed[o.expr] if isinstance(o.expr, Col) and renamed.get(o.expr) else o.expr, o.desc)
                      for o in plan.order_by if not (isinstance(o.expr, Col) and o.expr in renamed
                                                     and renamed[o.expr] is None))
     order_by = tuple(replace(o, expr=changed[o.expr]) if o.expr in changed else o for o in order_by)
     if "order" in form and order_by:
         order_by = () if form["order"] == "" else (replace(order_by[0], desc=form["order"] == "desc"), *order_by[1:])
+    return order_by
+
+
+def _edited_limit(plan: QueryPlan, form: Mapping[str, str]) -> int | None:
+    """The LIMIT from the form's `limit` field (empty: none), or the plan's own."""
     limit = plan.limit
     if "limit" in form:
         text = form["limit"].strip()
@@ -187,11 +224,7 @@ def apply_edits(plan: QueryPlan, form: Mapping[str, str], model: SemanticModel) 
             raise EditError("the limit is a whole number of rows, 1 or more (empty for all rows)")
         else:
             limit = int(text)
-    if not group_by and any(isinstance(o.expr, Col) for o in select) and any(isinstance(o.expr, Agg) for o in select):
-        # the grouping went: what it showed goes too, or the statement would be invalid
-        select = [o for o in select if not isinstance(o.expr, Col)]
-    return replace(plan, select=tuple(select), where=where, group_by=tuple(group_by), order_by=order_by,
-                   limit=limit)
+    return limit
 
 
 def _agg_name(func: str, arg: Col | None) -> str:

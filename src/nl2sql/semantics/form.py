@@ -77,6 +77,38 @@ def plan_from_form(form: Mapping[str, Any], model: SemanticModel) -> QueryPlan |
     base = (measure or (groups[0] if groups else None) or (show[0] if show else None))
     if base is None:
         return None
+    conditions = _form_conditions(form, model)
+    select: list[Output] = [Output(g.column, g) for g in groups]
+    expr = None
+    if aggregate != "none":
+        func = {"count": "count"}.get(aggregate, aggregate)
+        if measure is None and func != "count":
+            return None
+        expr = Agg(func, measure) if measure is not None else Agg("count")
+        select.append(Output(f"{aggregate}_{measure.column if measure else 'rows'}", expr))
+    for c in show:
+        if not any(o.expr == c for o in select):
+            if expr is not None and c not in groups:
+                groups.append(c)
+            select.insert(0, Output(c.column, c))
+    if not select:
+        return None
+    order_by = _form_order(form, select, expr, measure, show)
+    limit = form.get("limit") or None
+    where = None if not conditions else (conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions)))
+    return QueryPlan(
+        base=base.table,
+        select=tuple(select),
+        where=where,
+        group_by=tuple(groups) if expr is not None else (),
+        order_by=order_by,
+        limit=int(limit) if limit else None,
+        distinct=expr is None,
+    )
+
+
+def _form_conditions(form: Mapping[str, Any], model: SemanticModel) -> list:
+    """The form's usable filters as conditions (an unknown column, operator or an empty value is skipped)."""
     conditions = []
     for item in form.get("filters") or []:
         col = _col(str(item.get("column", "")), model)
@@ -95,21 +127,11 @@ def plan_from_form(form: Mapping[str, Any], model: SemanticModel) -> QueryPlan |
             except ValueError:
                 continue
         conditions.append(Compare(col, op, Lit(literal)))  # type: ignore[arg-type]
-    select: list[Output] = [Output(g.column, g) for g in groups]
-    expr = None
-    if aggregate != "none":
-        func = {"count": "count"}.get(aggregate, aggregate)
-        if measure is None and func != "count":
-            return None
-        expr = Agg(func, measure) if measure is not None else Agg("count")
-        select.append(Output(f"{aggregate}_{measure.column if measure else 'rows'}", expr))
-    for c in show:
-        if not any(o.expr == c for o in select):
-            if expr is not None and c not in groups:
-                groups.append(c)
-            select.insert(0, Output(c.column, c))
-    if not select:
-        return None
+    return conditions
+
+
+def _form_order(form: Mapping[str, Any], select: list[Output], expr, measure, show) -> tuple[Order, ...]:
+    """The form's ordering; what it orders by joins `select` (as "value") when not shown already."""
     order = form.get("order") or "none"
     order_by: tuple[Order, ...] = ()
     if order != "none":
@@ -118,14 +140,4 @@ def plan_from_form(form: Mapping[str, Any], model: SemanticModel) -> QueryPlan |
             order_by = (Order(key, order == "highest first"),)
             if not any(o.expr == key for o in select):
                 select.append(Output("value", key))
-    limit = form.get("limit") or None
-    where = None if not conditions else (conditions[0] if len(conditions) == 1 else AllOf(tuple(conditions)))
-    return QueryPlan(
-        base=base.table,
-        select=tuple(select),
-        where=where,
-        group_by=tuple(groups) if expr is not None else (),
-        order_by=order_by,
-        limit=int(limit) if limit else None,
-        distinct=expr is None,
-    )
+    return order_by

@@ -282,7 +282,49 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
     `corrections` maps `table` or `table.column` to fields: for columns `role` and `aggregate`; for tables
     `label` (display column) and `time` (main time column).
     """
-    # the admin's corrections stored in the catalog, then any given here
+    corrections = _stored_corrections(schema) | dict(corrections or {})
+    vocabulary = _vocabulary(schema)
+    segmenter = Segmenter(vocabulary)
+    table_names, drop_tables = _table_words(schema, segmenter)
+    referencing: set[tuple[str, str]] = set()
+    referenced: set[tuple[str, str]] = set()
+    joins = _declared_joins(schema)
+    _mark_join_columns(joins, referencing, referenced)
+
+    entities: dict[str, Entity] = {}
+    full_words = _full_words(schema, table_names)
+    all_table_stems = {tuple(stem(w) for w in (words[drop_tables:] or words)) for words in table_names}
+
+    def read_tables() -> None:
+        """Reads every table as an entity (into `entities`) with the join columns known so far."""
+        for table, name_words in zip(schema.tables, table_names):
+            entities[table.qualified_name] = _entity(table, name_words[drop_tables:] or name_words, referencing,
+                                                     referenced, corrections, segmenter, all_table_stems, full_words)
+
+    read_tables()
+    inferred = _inferred_joins(entities, joins)
+    if inferred:
+        # the columns of joins found by name identify rows too: read the tables again with them
+        joins += inferred
+        _mark_join_columns(inferred, referencing, referenced)
+        read_tables()
+    values = _value_index(schema, entities)
+    metrics, segments, problems = build_layer(schema.metrics, schema.dialect, _resolver(entities))
+    return SemanticModel(
+        connection_id=schema.connection_id,
+        version=schema.version,
+        dialect=schema.dialect,
+        entities=entities,
+        joins=tuple(joins),
+        values={k: tuple(v) for k, v in values.items()},
+        metrics=metrics,
+        segments=segments,
+        layer_problems=problems,
+    )
+
+
+def _stored_corrections(schema: PromptSchema) -> dict[str, dict[str, str]]:
+    """The admin's corrections stored in the catalog, by `table` and `table.column`."""
     stored: dict[str, dict[str, str]] = {}
     for t in schema.tables:
         if t.semantics:
@@ -290,16 +332,21 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
         for c in t.columns:
             if c.semantics:
                 stored[f"{t.qualified_name}.{c.name}"] = dict(c.semantics)
-    corrections = stored | dict(corrections or {})
-    vocabulary = _vocabulary(schema)
-    segmenter = Segmenter(vocabulary)
+    return stored
+
+
+def _table_words(schema: PromptSchema, segmenter: Segmenter) -> tuple[list[list[str]], int]:
+    """The words of each table's name, and how many leading words all of them share (a prefix to drop)."""
     table_names = _split_names([t.name for t in schema.tables], segmenter) if len(schema.tables) > 2 else [
         _words_of(t.name, segmenter) for t in schema.tables]
     if len(schema.tables) > 2:
         table_names = _family_prefixes([t.name for t in schema.tables], table_names, segmenter)
     drop_tables = _shared_prefix(table_names) if len(schema.tables) > 2 else 0
-    referencing: set[tuple[str, str]] = set()
-    referenced: set[tuple[str, str]] = set()
+    return table_names, drop_tables
+
+
+def _declared_joins(schema: PromptSchema) -> list[JoinEdge]:
+    """The joins the catalog declares: its foreign keys, then its join hints (one edge per pair, no repeats)."""
     joins: list[JoinEdge] = []
     by_plain = {t.name: t.qualified_name for t in schema.tables}
     qualified = {t.qualified_name for t in schema.tables}
@@ -328,30 +375,21 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
             if any(e.left == right and e.right == left and tuple((y, x) for x, y in e.pairs) == pairs for e in joins):
                 continue
             joins.append(JoinEdge(left, right, pairs, "hint"))
+    return joins
+
+
+def _mark_join_columns(joins: Iterable[JoinEdge], referencing: set[tuple[str, str]],
+                       referenced: set[tuple[str, str]]) -> None:
+    """Adds each join's columns to `referencing` (its left side) and `referenced` (its right side)."""
     for edge in joins:
         for a, b in edge.pairs:
             referencing.add((edge.left, a))
             referenced.add((edge.right, b))
 
-    entities: dict[str, Entity] = {}
+
+def _value_index(schema: PromptSchema, entities: Mapping[str, Entity]) -> dict[str, list[ValueEntry]]:
+    """Normalized value -> the columns holding it: the sampled values, then the words people use for them."""
     values: dict[str, list[ValueEntry]] = {}
-    full_words = _full_words(schema, table_names)
-    all_table_stems = {tuple(stem(w) for w in (words[drop_tables:] or words)) for words in table_names}
-    for table, name_words in zip(schema.tables, table_names):
-        entity = _entity(table, name_words[drop_tables:] or name_words, referencing, referenced, corrections,
-                         segmenter, all_table_stems, full_words)
-        entities[table.qualified_name] = entity
-    inferred = _inferred_joins(entities, joins)
-    if inferred:
-        # the columns of joins found by name identify rows too: read the tables again with them
-        joins += inferred
-        for edge in inferred:
-            for a, b in edge.pairs:
-                referencing.add((edge.left, a))
-                referenced.add((edge.right, b))
-        for table, name_words in zip(schema.tables, table_names):
-            entities[table.qualified_name] = _entity(table, name_words[drop_tables:] or name_words, referencing,
-                                                     referenced, corrections, segmenter, all_table_stems, full_words)
     for entity in entities.values():
         for attribute in entity.attributes:
             for value in attribute.values or ():
@@ -367,18 +405,7 @@ def build_semantic_model(schema: PromptSchema, corrections: Mapping[str, Mapping
                     entry = ValueEntry(table.qualified_name, column.name, value)
                     if key and entry not in values.get(key, ()):
                         values.setdefault(key, []).append(entry)
-    metrics, segments, problems = build_layer(schema.metrics, schema.dialect, _resolver(entities))
-    return SemanticModel(
-        connection_id=schema.connection_id,
-        version=schema.version,
-        dialect=schema.dialect,
-        entities=entities,
-        joins=tuple(joins),
-        values={k: tuple(v) for k, v in values.items()},
-        metrics=metrics,
-        segments=segments,
-        layer_problems=problems,
-    )
+    return values
 
 
 def _resolver(entities: Mapping[str, Entity]):
@@ -539,41 +566,17 @@ def _entity(
 ) -> Entity:
     qualified = table.qualified_name
     table_stems = tuple(stem(w) for w in name_words)
-    column_words = _split_names([c.name for c in table.columns], segmenter) if len(table.columns) >= 3 else [
-        _words_of(c.name, segmenter) for c in table.columns]
-    drop = _shared_prefix(column_words) if len(table.columns) >= 3 else 0
-    if full_words:
-        column_words = [expand_name_parts(words, full_words) for words in column_words]
-    attributes = []
-    for column, words in zip(table.columns, column_words):
-        kept = words[drop:] or words
-        attributes.append(_attribute(qualified, column, kept, table_stems, referencing, referenced,
-                                     corrections.get(f"{qualified}.{column.name}", {})))
+    attributes = _column_attributes(table, table_stems, referencing, referenced, corrections, segmenter, full_words)
     fix = corrections.get(qualified, {})
     key = tuple(a.name for a in attributes if a.primary_key)
     if not key:
         key = _guess_key(table.name, table_stems, attributes, {t for t in all_tables if t != table_stems})
     joined = {c for (t, c) in referencing | referenced if t == qualified}
-    for i, a in enumerate(attributes):
-        if len(key) > 1 and a.name in key and a.kind == "text" and a.values and a.name not in joined \
-                and not (a.words and stem(a.words[-1]) in ("id", "key", "code", "no", "num", "number")) \
-                and "role" not in corrections.get(f"{qualified}.{a.name}", {}):
-            # one part of a composite key that holds words ("month" of a shop's happy hours): a category
-            attributes[i] = a = replace(a, role="dimension")
-            continue
-        # a column that joins tables identifies rows; it is no quantity to add up
-        if a.name in key and a.role != "key" and "role" not in corrections.get(f"{qualified}.{a.name}", {}):
-            attributes[i] = replace(a, role="key")
-        elif a.name in joined and a.role in ("measure", "dimension", "text") and "role" not in corrections.get(
-                f"{qualified}.{a.name}", {}):
-            attributes[i] = replace(a, role="reference")
+    _mark_key_roles(attributes, key, joined, qualified, corrections)
     label, parts = _label(attributes, table_stems, fix.get("label"))
     if not key and label and (qualified, label) in referenced:
         key = (label,)  # a natural key: other tables join on the name itself
-    for i, a in enumerate(attributes):
-        if a.name in (label, *parts) and a.role in ("text", "dimension") and "role" not in corrections.get(
-                f"{qualified}.{a.name}", {}):
-            attributes[i] = replace(a, role="label")
+    _mark_labels(attributes, label, parts, qualified, corrections)
     time = fix.get("time") or _main_time(attributes)
     joining = [a for a in attributes if a.role == "reference" or a.ref in referencing or a.ref in referenced]
     others = [a for a in attributes if a not in joining and a.role != "key"]
@@ -600,6 +603,51 @@ def _entity(
     )
 
 
+def _column_attributes(table: PromptTable, table_stems: tuple[str, ...], referencing: set, referenced: set,
+                       corrections: Mapping, segmenter: Segmenter,
+                       full_words: dict[str, int] | None) -> list[Attribute]:
+    """The table's columns as attributes, named by their words (less a prefix all of them share)."""
+    qualified = table.qualified_name
+    column_words = _split_names([c.name for c in table.columns], segmenter) if len(table.columns) >= 3 else [
+        _words_of(c.name, segmenter) for c in table.columns]
+    drop = _shared_prefix(column_words) if len(table.columns) >= 3 else 0
+    if full_words:
+        column_words = [expand_name_parts(words, full_words) for words in column_words]
+    attributes = []
+    for column, words in zip(table.columns, column_words):
+        kept = words[drop:] or words
+        attributes.append(_attribute(qualified, column, kept, table_stems, referencing, referenced,
+                                     corrections.get(f"{qualified}.{column.name}", {})))
+    return attributes
+
+
+def _mark_key_roles(attributes: list[Attribute], key: tuple[str, ...], joined: set[str], qualified: str,
+                    corrections: Mapping) -> None:
+    """Sets (in place) the roles the key and the joins give: key, reference, or dimension for a wordy key part."""
+    for i, a in enumerate(attributes):
+        if len(key) > 1 and a.name in key and a.kind == "text" and a.values and a.name not in joined \
+                and not (a.words and stem(a.words[-1]) in ("id", "key", "code", "no", "num", "number")) \
+                and "role" not in corrections.get(f"{qualified}.{a.name}", {}):
+            # one part of a composite key that holds words ("month" of a shop's happy hours): a category
+            attributes[i] = a = replace(a, role="dimension")
+            continue
+        # a column that joins tables identifies rows; it is no quantity to add up
+        if a.name in key and a.role != "key" and "role" not in corrections.get(f"{qualified}.{a.name}", {}):
+            attributes[i] = replace(a, role="key")
+        elif a.name in joined and a.role in ("measure", "dimension", "text") and "role" not in corrections.get(
+                f"{qualified}.{a.name}", {}):
+            attributes[i] = replace(a, role="reference")
+
+
+def _mark_labels(attributes: list[Attribute], label: str | None, parts: tuple[str, ...], qualified: str,
+                 corrections: Mapping) -> None:
+    """Sets (in place) the label role of the display column (or its parts), unless the admin chose a role."""
+    for i, a in enumerate(attributes):
+        if a.name in (label, *parts) and a.role in ("text", "dimension") and "role" not in corrections.get(
+                f"{qualified}.{a.name}", {}):
+            attributes[i] = replace(a, role="label")
+
+
 _NAMING_NUMBERS = frozenset(stem(w) for w in "code zip zipcode postcode postal phone fax ssn isbn telephone".split())
 
 
@@ -620,11 +668,9 @@ def _dated(values, stems_: tuple[str, ...]) -> str | None:
     return "date" if "date" in stems_ else None
 
 
-def _attribute(table, column, words, table_stems, referencing, referenced, fix) -> Attribute:
-    kind = _kind(column.type)
-    stems_ = tuple(stem(w) for w in words)
-    lower = column.name.lower()
-    values = column.values
+def _guessed_role(table, column, words, referencing, kind: Kind, stems_: tuple[str, ...], lower: str,
+                  values) -> tuple[Role, str | None]:
+    """The column's role from its type, name and values (before the admin's correction), and its time grain."""
     grain: str | None = None
     if kind in ("date", "timestamp", "time"):
         role: Role = "time"
@@ -656,6 +702,15 @@ def _attribute(table, column, words, table_stems, referencing, referenced, fix) 
         role = "text"
     else:
         role = "dimension"
+    return role, grain
+
+
+def _attribute(table, column, words, table_stems, referencing, referenced, fix) -> Attribute:
+    kind = _kind(column.type)
+    stems_ = tuple(stem(w) for w in words)
+    lower = column.name.lower()
+    values = column.values
+    role, grain = _guessed_role(table, column, words, referencing, kind, stems_, lower, values)
     if fix.get("role") in ROLES:
         role = fix["role"]  # type: ignore[assignment]
         if role == "time" and grain is None:

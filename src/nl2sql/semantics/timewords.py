@@ -87,61 +87,98 @@ def _is_year(token: Token) -> int | None:
 
 def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
     """Every time window the question names, each with the tokens it used."""
-    out: list[TimeWindow] = []
-    used: set[int] = set()
-    n = len(tokens)
-    words = [t.lower for t in tokens]
-
-    def add(start: date | None, end: date | None, span: range, **extra) -> None:
-        ids = frozenset(i for i in span if i < n)
-        if ids & used:
-            return
-        used.update(ids)
-        text = " ".join(tokens[i].text for i in sorted(ids))
-        out.append(TimeWindow(start, end, ids, text, **extra))
-
-    recent: tuple[str, int] | None = None  # the unit and count of the last "past N units" window
+    scan = _WindowScan(tokens, today)
     i = 0
-    while i < n:
+    while i < scan.n:
+        i = scan.step(i)
+    return scan.out
+
+
+class _WindowScan:
+    """One pass of `find_windows` over a question's tokens: the windows found so far and the tokens they used.
+    Each reading method takes the index of a token and answers the index to read next, or None when the
+    token is not what it reads."""
+
+    def __init__(self, tokens: list[Token], today: date) -> None:
+        self.tokens = tokens
+        self.today = today
+        self.out: list[TimeWindow] = []
+        self.used: set[int] = set()
+        self.n = len(tokens)
+        self.words = [t.lower for t in tokens]
+        self.recent: tuple[str, int] | None = None  # the unit and count of the last "past N units" window
+
+    def add(self, start: date | None, end: date | None, span: range, **extra) -> None:
+        """Records a window over the span's tokens, unless one of them is used already."""
+        ids = frozenset(i for i in span if i < self.n)
+        if ids & self.used:
+            return
+        self.used.update(ids)
+        text = " ".join(self.tokens[i].text for i in sorted(ids))
+        self.out.append(TimeWindow(start, end, ids, text, **extra))
+
+    def step(self, i: int) -> int:
+        """Reads the window (if any) that starts at token i; the index to read next."""
+        words, n = self.words, self.n
         w = words[i]
-        # last / past / previous N units; in the last N units
         if w in ("last", "past", "previous", "prior", "recent") and i + 1 < n:
-            number = number_value(tokens, i + 1) if i + 1 < n else None
-            if number and i + 1 + number[1] < n and words[i + 1 + number[1]] in UNITS:
-                count = int(number[0])
-                unit = UNITS[words[i + 1 + number[1]]]
-                recent = (unit, count)
-                add(_shift(today, unit, -count), today + timedelta(days=1), range(i - 1 if i and words[i - 1] in ("the", "in", "over", "during", "within") else i, i + 2 + number[1]))
-                i += 2 + number[1]
-                continue
-            if words[i + 1] in UNITS or (words[i + 1] in ("iso", "calendar") and i + 2 < n and words[i + 2] in UNITS):
-                skip = 2 if words[i + 1] in UNITS else 3
-                unit = UNITS[words[i + skip - 1]]
-                current = _period(unit, today)
-                add(_shift(current, unit, -1), current, range(i - 1 if i and words[i - 1] in ("the", "in", "during", "of") else i, i + skip))
-                i += skip
-                continue
+            nxt = self._past(i)
+            if nxt is not None:
+                return nxt
         if w in ("this", "current") and i + 1 < n and words[i + 1] in UNITS:
-            unit = UNITS[words[i + 1]]
+            return self._this(i)
+        for rule in (self._day_word, self._date, self._quarter, self._month, self._year):
+            nxt = rule(i)
+            if nxt is not None:
+                return nxt
+        return i + 1
+
+    def _past(self, i: int) -> int | None:
+        """last / past / previous N units; in the last N units; the previous (ISO) unit."""
+        tokens, words, n, today, add = self.tokens, self.words, self.n, self.today, self.add
+        number = number_value(tokens, i + 1) if i + 1 < n else None
+        if number and i + 1 + number[1] < n and words[i + 1 + number[1]] in UNITS:
+            count = int(number[0])
+            unit = UNITS[words[i + 1 + number[1]]]
+            self.recent = (unit, count)
+            lead = i - 1 if i and words[i - 1] in ("the", "in", "over", "during", "within") else i
+            add(_shift(today, unit, -count), today + timedelta(days=1), range(lead, i + 2 + number[1]))
+            return i + 2 + number[1]
+        if words[i + 1] in UNITS or (words[i + 1] in ("iso", "calendar") and i + 2 < n and words[i + 2] in UNITS):
+            skip = 2 if words[i + 1] in UNITS else 3
+            unit = UNITS[words[i + skip - 1]]
             current = _period(unit, today)
-            before = words[max(0, i - 3):i]
-            if out and ("excluding" in before or "except" in before or "without" in before
-                        or " ".join(before).endswith(("not including the", "not including"))):
-                # "the last 6 months excluding the current month": the window before it stops where this one starts
-                last = out[-1]
-                start = last.start
-                if recent is not None and recent[0] == unit and last.end == today + timedelta(days=1):
-                    start = _shift(current, unit, -recent[1])
-                span = {j for j in range(max(0, i - 3), min(n, i + 2)) if j not in used and (
-                    j >= i or words[j] in ("excluding", "except", "without", "not", "including", "the", ","))}
-                out[-1] = replace(last, start=start, end=min(last.end, current) if last.end else current,
-                                  tokens=last.tokens | frozenset(span))
-                used.update(span)
-                i += 2
-                continue
-            add(current, _shift(current, unit, 1), range(i - 1 if i and words[i - 1] in ("the", "in") else i, i + 2))
-            i += 2
-            continue
+            lead = i - 1 if i and words[i - 1] in ("the", "in", "during", "of") else i
+            add(_shift(current, unit, -1), current, range(lead, i + skip))
+            return i + skip
+        return None
+
+    def _this(self, i: int) -> int:
+        """this / current unit; after a window, "excluding the current unit" ends that window instead."""
+        words, n, today, out, used = self.words, self.n, self.today, self.out, self.used
+        unit = UNITS[words[i + 1]]
+        current = _period(unit, today)
+        before = words[max(0, i - 3):i]
+        if out and ("excluding" in before or "except" in before or "without" in before
+                    or " ".join(before).endswith(("not including the", "not including"))):
+            # "the last 6 months excluding the current month": the window before it stops where this one starts
+            last = out[-1]
+            start = last.start
+            if self.recent is not None and self.recent[0] == unit and last.end == today + timedelta(days=1):
+                start = _shift(current, unit, -self.recent[1])
+            span = {j for j in range(max(0, i - 3), min(n, i + 2)) if j not in used and (
+                j >= i or words[j] in ("excluding", "except", "without", "not", "including", "the", ","))}
+            out[-1] = replace(last, start=start, end=min(last.end, current) if last.end else current,
+                              tokens=last.tokens | frozenset(span))
+            used.update(span)
+            return i + 2
+        self.add(current, _shift(current, unit, 1), range(i - 1 if i and words[i - 1] in ("the", "in") else i, i + 2))
+        return i + 2
+
+    def _day_word(self, i: int) -> int | None:
+        """today (alone, or closing the window before it), yesterday, weekends, Mondays."""
+        words, n, today, out, used, add = self.words, self.n, self.today, self.out, self.used, self.add
+        w = words[i]
         if w in ("today", "today's") and out and (words[max(0, i - 2):i] in (["inclusive", "of"], ["up", "to"])
                                                   or (i and words[i - 1] in ("including", "through", "until", "till"))):
             # "the past 30 days, inclusive of today": part of the window before it, not a window of its own
@@ -161,78 +198,102 @@ def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
             add(None, None, range(i - 1 if i and words[i - 1] in ("on", "the", "a") else i, i + 1), weekdays=(5, 6))
         elif w.rstrip("s") in WEEKDAYS and (w.endswith("s") or (i and words[i - 1] == "on")):
             add(None, None, range(i, i + 1), weekdays=(WEEKDAYS[w.rstrip("s")],))
-        elif tokens[i].kind == "date":
-            day = _parse_date(tokens[i].lower)
-            if day is not None:
-                before = words[i - 1] if i else ""
-                if before in ("before", "until", "prior"):
-                    add(None, day, range(i - 1, i + 1))
-                elif before in ("after",):
-                    add(day + timedelta(days=1), None, range(i - 1, i + 1))
-                elif before in ("since", "from") and not (i + 2 < n and words[i + 1] in ("to", "and", "until")):
-                    add(day, None, range(i - 1, i + 1))
-                elif i + 2 < n and words[i + 1] in ("to", "and", "until") and tokens[i + 2].kind == "date":
-                    end = _parse_date(tokens[i + 2].lower)
-                    if end is not None:
-                        add(day, end + timedelta(days=1), range(i - 1 if before in ("between", "from") else i, i + 3))
-                        i += 3
-                        continue
-                else:
-                    add(day, day + timedelta(days=1), range(i - 1 if before in ("on", "of") else i, i + 1))
-        elif words[i] in ORDINALS and i + 2 < n and words[i + 1] in ("quarter",):
+        else:
+            return None
+        return i + 1
+
+    def _date(self, i: int) -> int | None:
+        """A date token: on it, before / after / since it, or from it to another."""
+        tokens, words, n, add = self.tokens, self.words, self.n, self.add
+        if tokens[i].kind != "date":
+            return None
+        day = _parse_date(tokens[i].lower)
+        if day is not None:
+            before = words[i - 1] if i else ""
+            if before in ("before", "until", "prior"):
+                add(None, day, range(i - 1, i + 1))
+            elif before in ("after",):
+                add(day + timedelta(days=1), None, range(i - 1, i + 1))
+            elif before in ("since", "from") and not (i + 2 < n and words[i + 1] in ("to", "and", "until")):
+                add(day, None, range(i - 1, i + 1))
+            elif i + 2 < n and words[i + 1] in ("to", "and", "until") and tokens[i + 2].kind == "date":
+                end = _parse_date(tokens[i + 2].lower)
+                if end is not None:
+                    add(day, end + timedelta(days=1), range(i - 1 if before in ("between", "from") else i, i + 3))
+                    return i + 3
+            else:
+                add(day, day + timedelta(days=1), range(i - 1 if before in ("on", "of") else i, i + 1))
+        return i + 1
+
+    def _quarter(self, i: int) -> int | None:
+        """the first quarter (of 2021), Q3 (2021): this year's when no year follows."""
+        tokens, words, n, today, add = self.tokens, self.words, self.n, self.today, self.add
+        w = words[i]
+        if words[i] in ORDINALS and i + 2 < n and words[i + 1] in ("quarter",):
             q = ORDINALS[words[i]]
             year = next((_is_year(tokens[j]) for j in range(i + 2, min(n, i + 5)) if _is_year(tokens[j])), today.year)
             span_end = next((j + 1 for j in range(i + 2, min(n, i + 5)) if _is_year(tokens[j])), i + 2)
             start = date(year, 3 * (q - 1) + 1, 1)
             add(start, _shift(start, "quarter", 1), range(i - 1 if i and words[i - 1] == "the" else i, span_end))
-            i = span_end
-            continue
-        elif re.fullmatch(r"q[1-4]", w):
+            return span_end
+        if re.fullmatch(r"q[1-4]", w):
             q = int(w[1])
             nxt = _is_year(tokens[i + 1]) if i + 1 < n else None
             year = nxt or today.year
             start = date(year, 3 * (q - 1) + 1, 1)
             add(start, _shift(start, "quarter", 1), range(i, i + (2 if nxt else 1)))
-        elif (w in MONTHS or w == "may") and (w != "may" or (i + 1 < n and _is_year(tokens[i + 1]))):
-            month = MONTHS.get(w, 5)
-            nxt = _is_year(tokens[i + 1]) if i + 1 < n else None
-            if nxt:
-                start = date(nxt, month, 1)
-                add(start, _add_months(start, 1), range(i - 1 if i and words[i - 1] in ("in", "of", "during") else i, i + 2))
-                i += 2
-                continue
-            add(None, None, range(i - 1 if i and words[i - 1] in ("in", "of", "during") else i, i + 1), month=month)
-        elif _is_year(tokens[i]) is not None:
-            year = _is_year(tokens[i])
-            before = words[i - 1] if i else ""
-            cue = i - 1
-            if before == "year" and i >= 2:
-                # "after year 1998", "before the year 2000": the cue stands before "(the) year"
-                cue = i - 3 if i >= 3 and words[i - 2] == "the" else i - 2
-                if words[cue] in ("before", "until", "after", "since"):
-                    before = words[cue]
-                else:
-                    cue = i - 1
-            if before in ("before", "until"):
-                add(None, date(year, 1, 1), range(cue, i + 1))
-            elif before in ("after",):
-                add(date(year + 1, 1, 1), None, range(cue, i + 1))
-            elif before == "since":
-                add(date(year, 1, 1), None, range(cue, i + 1))
-            elif i + 2 < n and words[i + 1] in ("to", "and", "through") and _is_year(tokens[i + 2]):
-                last = _is_year(tokens[i + 2]) or year
-                add(date(year, 1, 1), date(last + 1, 1, 1), range(i - 1 if before in ("between", "from") else i, i + 3))
-                i += 3
-                continue
+            return i + 1
+        return None
+
+    def _month(self, i: int) -> int | None:
+        """A month with its year (April 2021), or a month of any year (in April)."""
+        tokens, words, n, add = self.tokens, self.words, self.n, self.add
+        w = words[i]
+        if not ((w in MONTHS or w == "may") and (w != "may" or (i + 1 < n and _is_year(tokens[i + 1])))):
+            return None
+        month = MONTHS.get(w, 5)
+        nxt = _is_year(tokens[i + 1]) if i + 1 < n else None
+        if nxt:
+            start = date(nxt, month, 1)
+            add(start, _add_months(start, 1),
+                range(i - 1 if i and words[i - 1] in ("in", "of", "during") else i, i + 2))
+            return i + 2
+        add(None, None, range(i - 1 if i and words[i - 1] in ("in", "of", "during") else i, i + 1), month=month)
+        return i + 1
+
+    def _year(self, i: int) -> int | None:
+        """A year: in it, before / after / since it, or from it to another."""
+        tokens, words, n, add = self.tokens, self.words, self.n, self.add
+        if _is_year(tokens[i]) is None:
+            return None
+        year = _is_year(tokens[i])
+        before = words[i - 1] if i else ""
+        cue = i - 1
+        if before == "year" and i >= 2:
+            # "after year 1998", "before the year 2000": the cue stands before "(the) year"
+            cue = i - 3 if i >= 3 and words[i - 2] == "the" else i - 2
+            if words[cue] in ("before", "until", "after", "since"):
+                before = words[cue]
             else:
-                lead = i
-                if i >= 2 and words[i - 1] == "year" and words[i - 2] == "the":
-                    lead = i - 2
-                elif i and words[i - 1] in ("year", "in", "of", "during", "for"):
-                    lead = i - 1
-                add(date(year, 1, 1), date(year + 1, 1, 1), range(lead, i + 1), year=year)
-        i += 1
-    return out
+                cue = i - 1
+        if before in ("before", "until"):
+            add(None, date(year, 1, 1), range(cue, i + 1))
+        elif before in ("after",):
+            add(date(year + 1, 1, 1), None, range(cue, i + 1))
+        elif before == "since":
+            add(date(year, 1, 1), None, range(cue, i + 1))
+        elif i + 2 < n and words[i + 1] in ("to", "and", "through") and _is_year(tokens[i + 2]):
+            last = _is_year(tokens[i + 2]) or year
+            add(date(year, 1, 1), date(last + 1, 1, 1), range(i - 1 if before in ("between", "from") else i, i + 3))
+            return i + 3
+        else:
+            lead = i
+            if i >= 2 and words[i - 1] == "year" and words[i - 2] == "the":
+                lead = i - 2
+            elif i and words[i - 1] in ("year", "in", "of", "during", "for"):
+                lead = i - 1
+            add(date(year, 1, 1), date(year + 1, 1, 1), range(lead, i + 1), year=year)
+        return i + 1
 
 
 def find_buckets(tokens: list[Token]) -> list[TimeBucket]:
