@@ -230,20 +230,7 @@ def _key_value(model: SemanticModel, p: _Parse, index: int, value: float) -> _Fi
     entity = model.entity(owner.table)
     if len(entity.key) != 1 or not model.attribute(owner.table, entity.key[0]).is_numeric:
         return None
-    col = Col(owner.table, entity.key[0])
-    # "department 70 or 90": either key
-    more = [(j + 1, number_value(p.tokens, j + 1)) for j in range(index + 1, min(len(words) - 1, index + 6), 2)
-            if words[j] in ("or", ",") and p.tokens[j + 1].kind == "number"]
-    others = []
-    for j, found in more:
-        if found is None or j != index + 2 * (len(others) + 1):
-            break
-        others.append((j, found[0]))
-    if others:
-        values = (Lit(_int_or(value)),) + tuple(Lit(_int_or(v)) for _, v in others)
-        tokens = set(range(index - 1, others[-1][0] + 1)) | set(owner.matched)
-        return _Filter(InList(col, values), {owner.table}, tokens)
-    condition = Compare(col, "=", Lit(_int_or(value)))
+    condition = Compare(Col(owner.table, entity.key[0]), "=", Lit(_int_or(value)))
     return _Filter(condition, {owner.table}, {index - 1, index} | set(owner.matched))
 
 

@@ -80,12 +80,7 @@ def both_values(plan: QueryPlan, model: SemanticModel) -> QueryPlan | None:
         return _both_ranges(plan, model, items)
     rest = [item for k, item in enumerate(items) if k not in ks]
     if column.table != plan.base:
-        if not model.path(plan.base, column.table):
-            return None
-        where = rest + [Related(column.table, items[k]) for k in ks]
-        outer = {c.table for c in _outer(plan, where)}
-        via = tuple(t for t in plan.via if t != column.table or t in outer)
-        return replace(plan, where=_all(where), via=via)
+        return _each_related(plan, model, column.table, rest, [items[k] for k in ks])
     if plan.group_by or any(isinstance(o.expr, Agg) for o in plan.select):
         return None  # "how many teams have both ...": a count over such groups needs a nesting the plan can't say
     values = tuple(dict.fromkeys(Lit(equality_column(items[k])[1]) for k in ks))  # type: ignore[index]
@@ -125,16 +120,23 @@ def _both_ranges(plan: QueryPlan, model: SemanticModel, items: list[Condition]) 
     column = bounds[pair[0]][1][0]  # type: ignore[index]
     rest = [item for k, item in enumerate(items) if k not in pair]
     if column.table != plan.base:
-        if not model.path(plan.base, column.table):
-            return None
-        where = rest + [Related(column.table, items[k]) for k in pair]
-        outer = {c.table for c in _outer(plan, where)}
-        return replace(plan, where=_all(where), via=tuple(t for t in plan.via if t != column.table or t in outer))
+        return _each_related(plan, model, column.table, rest, [items[k] for k in pair])
     if plan.group_by or any(isinstance(o.expr, Agg) for o in plan.select) or not plan.select:
         return None
     having = AllOf(tuple(Compare(Agg("count", None, items[k]), ">", Lit(0)) for k in pair))
     return replace(plan, where=_all(rest), group_by=tuple(o.expr for o in plan.select), having=having,
                    distinct=False)
+
+
+def _each_related(plan: QueryPlan, model: SemanticModel, table: str, rest: list[Condition],
+                  each: list[Condition]) -> QueryPlan | None:
+    """The plan keeping rows that have related rows in `table` meeting each condition (one EXISTS each); the
+    join to `table` dropped where nothing else reads it. None when `table` doesn't join the plan's base."""
+    if not model.path(plan.base, table):
+        return None
+    where = rest + [Related(table, item) for item in each]
+    outer = {c.table for c in _outer(plan, where)}
+    return replace(plan, where=_all(where), via=tuple(t for t in plan.via if t != table or t in outer))
 
 
 def _all(items: list[Condition]) -> Condition | None:
