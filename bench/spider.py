@@ -240,7 +240,7 @@ class Outcome:
 class Answerer:
     """One database's reader and guard, answering as SqlGenerationService does with the reader alone."""
 
-    threshold: float | None = 0.0  # the confidence an answer needs: the product's default (0); None: the trained one
+    threshold: float | None = None  # the confidence an answer needs: None, the product's default setting
 
     def __init__(self, db: str, path: Path) -> None:
         from nl2sql.answers.policy import ConnectionPolicy, guard_policy
@@ -248,6 +248,9 @@ class Answerer:
         from nl2sql.settings import EngineSettings
 
         self.settings = EngineSettings()
+        if self.threshold is None:
+            chosen = self.settings.answer_confidence
+            self.threshold = chosen if chosen >= 0 else None
         self.path = path
         schema = connection_schema(db, path)
         self.reader = Reader(build_semantic_model(schema))
@@ -295,6 +298,8 @@ class Answerer:
                       {w: [(t, c) for t, c, _ in nearest_columns(model, w)] for w in coverage.unread})
         verdict = decide(asked, candidates, best, threshold=self.threshold)
         seconds = time.perf_counter() - started
+        # whether the reading accounts for every word (it answers at threshold 0): the risk-coverage table's rows
+        full = verdict.status == "answered" or decide(asked, candidates, best, threshold=0.0).status == "answered"
         values = reading_features(asked, candidates, best) if best is not None else None
         status = verdict.status
         if best is None:
@@ -302,7 +307,8 @@ class Answerer:
                            extra={"would": None, "left": list(verdict.not_understood), "features": None})
         # `would`: the SQL the reader would give if it answered everything (for the risk-coverage table)
         return Outcome(status, best.validated.sql if status == "answered" else None, seconds, best.explanation,
-                       extra={"would": best.validated.sql, "left": list(verdict.not_understood), "features": values})
+                       extra={"would": best.validated.sql, "left": list(verdict.not_understood), "features": values,
+                              "full": full})
 
 
 # --- the run -----------------------------------------------------------------------------------------------------
@@ -347,7 +353,8 @@ def run_questions(questions: list[Question], fold_of: dict[str, int], dump: Path
                        "exact": exact and answered, "subset": subset and answered, "would_exact": exact,
                        "would_subset": subset, "seconds": outcome.seconds, "shapes": sorted(shapes(q.gold)),
                        "left": outcome.extra.get("left"), "features": outcome.extra.get("features"),
-                       "confidence": _confidence(outcome.extra.get("features"))}
+                       "confidence": _confidence(outcome.extra.get("features")),
+                       "full": bool(outcome.extra.get("full"))}
                 results.append(row)
                 if handle and fold_of[db] not in HELD_OUT:
                     handle.write(json.dumps(row | {"question": q.question, "gold": q.gold, "sql": would,
@@ -388,9 +395,19 @@ def report(results: list[dict[str, Any]]) -> None:
 
     print(f"\n== with the trained confidence threshold ({THRESHOLD:.3f}; {TRAINED_ON}) ==")
     for label, rows in (("held-back folds (counts)", held), ("development folds", dev)):
-        gated = [r for r in rows if r["status"] == "answered" and r["confidence"] >= THRESHOLD]
+        gated = [r for r in rows if r["full"] and r["confidence"] >= THRESHOLD]
         print(f"{label:<26} n={len(rows):<5} answered {len(gated):<5} right of those "
-              f"{_pct(sum(r['subset'] for r in gated), len(gated))}")
+              f"{_pct(sum(r['would_subset'] for r in gated), len(gated))}")
+    print("\n-- risk and coverage: answered (and right of those) at each confidence threshold")
+    cuts = (0.0, 0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 0.8, THRESHOLD)
+    print(f"{'threshold':<26} " + " ".join(f"{c:<17.3f}" for c in cuts))
+    for label, rows in (("held-back folds (counts)", held), ("development folds", dev)):
+        cells = []
+        for cut in cuts:
+            gated = [r for r in rows if r["full"] and r["confidence"] >= cut]
+            right = sum(r["would_subset"] for r in gated)
+            cells.append(f"{len(gated)} ({100 * right / len(gated) if gated else 0:.1f}%)")
+        print(f"{label:<26} " + " ".join(f"{c:<17}" for c in cells))
     print("\n== spider_train, the reader alone (no model) ==")
     line("held-back folds (counts)", held)
     line("development folds", dev)

@@ -20,7 +20,7 @@ from typing import Any
 
 from nl2sql.answers import confidence_weights
 
-__all__ = ["FEATURES", "features", "probability"]
+__all__ = ["FEATURES", "as_defined", "features", "probability"]
 
 # cue words, as written in questions (general English)
 ORDER_CUES = frozenset("order ordered sort sorted ascending descending alphabetical alphabetically ranked rank".split())
@@ -224,16 +224,17 @@ def _mistakes(words: set[str], text: str, plan: Mapping[str, Any], nodes: list[d
         "count_column": float(any(n.get("kind") == "Agg" and n.get("func") == "count" and n.get("arg") for n in nodes)),
         "listing_all": float(bool(cols) and len(cols) == len(outputs) and bare),
         "average_missing": float(bool(words & {"average", "mean", "avg"}) and not any(
-            n.get("func") == "avg" for n in nodes)),
+            n.get("func") in ("avg", METRIC) for n in nodes)),
         "pair_one_output": float(len(outputs) == 1 and bool(_PAIR.search(text)) and not words & SET_CUES
                                  and not plan.get("where")),
     }
 
 
-def _undated_fit(fit: float, naming: Mapping[str, float], dated: bool, timed: bool) -> float:
-    """The reading's fit (semantics.sql_fit) without its penalty for date literals: sql_fit counts the bounds of a
-    time window the question asked for ("in March 2024") as values the question never names."""
-    if not (dated and timed) or naming["literals_foreign"]:
+def _undated_fit(fit: float, naming: Mapping[str, float], explained: bool) -> float:
+    """The reading's fit (semantics.sql_fit) without its penalty for literals the question accounts for otherwise:
+    sql_fit counts the bounds of a time window the question asked for ("in March 2024"), and the values of a
+    metric's own filter, as values the question never names."""
+    if not explained or naming["literals_foreign"]:
         return fit
     return min(1.0, fit / 0.7 + 0.15)
 
@@ -263,7 +264,9 @@ def _cues(text: str, words: set[str], plan: Mapping[str, Any], nodes: list[dict[
             a.get("func") in ("max", "min") for a in aggs)),
         "aggregate_cue": float(aggregate_cue),
         "aggregate_missing": float(aggregate_cue and not aggs),
-        "aggregate_unasked": float(bool(aggs) and not aggregate_cue and not superlative_cue),
+        # a metric's name asks for its aggregate as "total" does ("revenue by category")
+        "aggregate_unasked": float(bool(aggs) and not aggregate_cue and not superlative_cue
+                                   and not any(a.get("func") == METRIC for a in aggs)),
         "negation_cue": float(negation_cue),
         "negation_missing": float(negation_cue and not negated),
         "number_cue": float(bool(numbers)),
@@ -279,13 +282,61 @@ def _cues(text: str, words: set[str], plan: Mapping[str, Any], nodes: list[dict[
     }
 
 
+METRIC = "metric"  # the aggregate function of an admin-defined metric, as features() sees it
+
+
+def as_defined(plan: Mapping[str, Any], defined: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The plan with each admin-defined metric it reports (semantics.metric_parts) standing as one named aggregate.
+
+    The metric's expression, its filter and the tables they join come from the admin's definition, not from a guess
+    at the question's words: counted as the reading's own, they made every metric answer look like a risky
+    multi-table reading with values nobody asked for. A plan with no metric is returned as it is."""
+    used = _used(plan, defined)
+    if not used:
+        return dict(plan)
+    # the metric's expression, wherever the plan uses it (its output, an ordering by it), is the one named aggregate
+    named = [(d["expr"], {"kind": "Agg", "func": METRIC, "where": None,
+                          "arg": {"kind": "Col", "table": d["table"], "column": d["output"]}}) for d in used]
+    out = _replaced(dict(plan), named)
+    out["where"] = _without(plan.get("where"), [d["where"] for d in used if d.get("where")])
+    return out
+
+
+def _used(plan: Mapping[str, Any], defined: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The metrics the plan reports: an output under the metric's name."""
+    by_output = {d["output"]: d for d in defined}
+    return [by_output[o.get("name")] for o in plan.get("select") or [] if o.get("name") in by_output]
+
+
+def _replaced(node: Any, named: Sequence[tuple[Any, Any]]) -> Any:
+    for expr, replacement in named:
+        if node == expr:
+            return replacement
+    if isinstance(node, dict):
+        return {k: _replaced(v, named) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_replaced(v, named) for v in node]
+    return node
+
+
+def _without(condition: Any, given: Sequence[Any]) -> Any:
+    """`condition` less the parts equal to a given one (inside AllOf too); None when nothing is left."""
+    if condition is None or condition in given:
+        return None
+    if isinstance(condition, dict) and condition.get("kind") == "AllOf":
+        items = [i for i in (_without(item, given) for item in condition.get("items") or []) if i is not None]
+        return None if not items else items[0] if len(items) == 1 else {**condition, "items": items}
+    return condition
+
+
 def features(question: str, plan: Mapping[str, Any] | None, *, score: float, fit: float, rows: int | None,
              left_out: int, unread: int, runner_up_gap: float, readings: int,
-             agreement: float = 0.0) -> dict[str, float]:
-    """The model's inputs for one reading of `question`."""
+             agreement: float = 0.0, defined: Sequence[Mapping[str, Any]] = ()) -> dict[str, float]:
+    """The model's inputs for one reading of `question` (`defined`: the connection's metrics, see as_defined)."""
     text = " ".join(question.lower().split())
     words = set(re.findall(r"[a-z']+", text))
-    plan = plan or {}
+    given = plan or {}
+    plan = as_defined(given, defined)
     nodes = _kinds(plan, [])
     values = {
         "bias": 1.0,
@@ -308,7 +359,11 @@ def features(question: str, plan: Mapping[str, Any] | None, *, score: float, fit
     values.update(_mistakes(words, text, plan, nodes))
     values["words_exact"] = _exact_share(words, plan, nodes)
     dated = any(_ISO_DATE.match(str(n.get("value")).strip("%")) for n in nodes if n.get("kind") == "Lit")
-    values["fit"] = _undated_fit(float(fit), values, dated, timed)
+    # a metric's own filter ("cancelled orders excluded") names values the question need not say
+    filters = [d["where"] for d in _used(given, defined) if d.get("where")]
+    unsaid = any(isinstance(n.get("value"), str) and n["value"].lower() not in text
+                 for n in _kinds(filters, []) if n.get("kind") == "Lit")
+    values["fit"] = _undated_fit(float(fit), values, dated and timed or unsaid)
     return values
 
 

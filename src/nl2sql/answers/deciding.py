@@ -12,7 +12,7 @@ from nl2sql.answers.candidates import Candidate
 from nl2sql.answers.verdict import WRITE_LABEL, Question, Verdict, decide
 from nl2sql.auth import User
 from nl2sql.catalog import Connection
-from nl2sql.semantics import Reader, nearest_columns, question_coverage
+from nl2sql.semantics import Reader, metric_parts, nearest_columns, question_coverage
 
 if TYPE_CHECKING:
     from nl2sql.settings import EngineSettings
@@ -61,7 +61,7 @@ class Deciding:
         if not use_model and any(g in self.settings.generator_list for g in ("model_plan", "model_sql")):
             model_note = _model_expectation(self.trust)
         asked = Question(text, connection.name, coverage.content, coverage.unread, coverage.write_verb, nearest,
-                         model_note, bool(user and user.is_admin), tuple(notes))
+                         model_note, bool(user and user.is_admin), tuple(notes), metric_parts(reader.model.metrics))
         threshold = self.settings.answer_confidence if self.settings.answer_confidence >= 0 else None
         return decide(asked, candidates, best, threshold=threshold)
 

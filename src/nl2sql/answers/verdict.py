@@ -92,6 +92,7 @@ class Question:
     model_note: str | None = None  # set when a model can be tried: what to expect of it
     admin: bool = False
     instructions: tuple[str, ...] = ()  # the connection's instructions retrieved for the question
+    metrics: tuple[dict[str, Any], ...] = ()  # the connection's metrics (semantics.metric_parts)
 
     def defined(self) -> tuple[str, ...]:
         """Unread words an instruction of the connection talks about ("Revenue means ...")."""
@@ -118,7 +119,7 @@ def reading_features(question: Question, candidates: Sequence[Candidate], winner
         question.text, winner.plan, score=winner.confidence, fit=winner.fit, rows=winner.rows,
         left_out=len(winner.left_out), unread=len(question.unread),
         runner_up_gap=winner.score - others[0] if others else 1.0,
-        readings=len(ran) + 1, agreement=agreeing / len(ran) if ran else 0.0)
+        readings=len(ran) + 1, agreement=agreeing / len(ran) if ran else 0.0, defined=question.metrics)
 
 
 def decide(question: Question, candidates: Sequence[Candidate], winner: Candidate | None, *,

@@ -7,7 +7,7 @@ from nl2sql.semantics.evidence import QuestionTerms, sql_fit
 from nl2sql.semantics.explain import describe
 from nl2sql.semantics.form import form_columns, plan_form_schema, plan_from_form
 from nl2sql.semantics.golden import Adaptation, adapt_golden, same_literals
-from nl2sql.semantics.layer import MetricDef, SegmentDef, output_name
+from nl2sql.semantics.layer import MetricDef, SegmentDef, metric_parts, output_name
 from nl2sql.semantics.layer_api import api_routes
 from nl2sql.semantics.model import Attribute, Entity, JoinEdge, SemanticModel, build_semantic_model
 from nl2sql.semantics.pages import page_routes
@@ -40,6 +40,7 @@ __all__ = [
     "describe",
     "form_columns",
     "metric_check",
+    "metric_parts",
     "metric_plan",
     "nearest_columns",
     "output_name",

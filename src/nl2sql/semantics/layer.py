@@ -31,9 +31,10 @@ from nl2sql.semantics.plan import (
     Lit,
     Not,
     columns_of,
+    node_json,
 )
 
-__all__ = ["LayerError", "MetricDef", "SegmentDef", "build_layer", "output_name", "parse_condition", "parse_formula",
+__all__ = ["LayerError", "MetricDef", "SegmentDef", "build_layer", "metric_parts", "output_name", "parse_condition", "parse_formula",
            "spell"]
 
 
@@ -59,6 +60,13 @@ class MetricDef:
     def output(self) -> str:
         """The name of its output column."""
         return output_name(self.name)
+
+
+def metric_parts(metrics: Sequence[MetricDef]) -> tuple[dict[str, Any], ...]:
+    """Each metric as the plan's JSON writes it (its output name, expression, filter and table): what a reading
+    that reports the metric takes from the admin's definition rather than from the question's words."""
+    return tuple({"output": m.output, "expr": node_json(m.expr), "where": node_json(m.where), "table": m.table}
+                 for m in metrics)
 
 
 def output_name(name: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any, Union
 __all__ = [
     "Agg", "AllOf", "AnyOf", "Arith", "Between", "Bucket", "Col", "Compare", "Condition", "Elapsed", "Expr",
     "InList", "IsNull", "Lit", "Match", "Not", "Order", "Output", "Part", "QueryPlan", "Related", "Today",
-    "columns_of", "plan_from_json",
+    "columns_of", "node_json", "plan_from_json",
 ]
 
 AGG_FUNCS = ("count", "count_distinct", "sum", "avg", "min", "max")
@@ -225,6 +225,11 @@ def _encode(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_encode(v) for v in value]
     return value
+
+
+def node_json(value: Any) -> Any:
+    """A plan node (or a tuple of them) as QueryPlan.to_json writes it."""
+    return _encode(value)
 
 
 def _decode(value: Any) -> Any:
