@@ -202,3 +202,19 @@ def test_the_letter_named_unquoted_is_a_literal(question, negate):
         "employees", column("employee_id", "INTEGER", pk=True), column("first_name"), column("last_name")))))
     where = best(reader, question).where
     assert isinstance(where, Match) and where.text == "M" and where.mode == "contains" and where.negate == negate, where
+
+
+def test_rows_of_a_table_keyed_by_several_columns_are_counted_whole():
+    """A count of related rows whose key is (swimmer, event): its first column alone gives 1 per swimmer."""
+    from nl2sql.semantics import Reader, build_semantic_model, compile_plan
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("swimmers", column("id", "INTEGER", pk=True), column("name")),
+        table("meets", column("id", "INTEGER", pk=True), column("meet_name")),
+        table("results", column("swimmer_id", "INTEGER", pk=True), column("meet_id", "INTEGER", pk=True),
+              column("place", "INTEGER"), fks=(("swimmer_id", "swimmers", "id"), ("meet_id", "meets", "id"))))))
+    sql = compile_plan(reader.read("Find the names of swimmers who have at least 2 results.")[0].plan, reader.model)
+    assert "JOIN results" in sql and "HAVING COUNT(results.swimmer_id) >= 2" in sql, sql
+    assert "DISTINCT" not in sql.split("HAVING")[1], sql

@@ -111,3 +111,33 @@ def test_alphabetical_order_is_of_the_text_column_asked():
         column("nationality")))))
     plan = best(reader, "List the forenames of all drivers in alphabetical order.")
     assert plan.order_by == (Order(Col("drivers", "forename"), False),), plan.order_by
+
+
+@pytest.mark.parametrize("question, desc", [
+    ("List the athletes' names and heights sorted by height from the highest to the lowest.", True),
+    ("List the names of athletes sorted by weight from large to small.", True),
+    ("List the names of athletes ordered by height from lowest to highest.", False),
+    ("Show the athletes' names sorted by height from small to large.", False),
+])
+def test_a_from_to_direction_orders_every_row(teams, question, desc):
+    plan = best(teams, question)
+    assert plan.order_by and plan.order_by[0].desc is desc, plan.order_by
+    assert plan.limit is None  # "from the highest" picks no single row
+
+
+def test_the_words_of_a_from_to_direction_are_read():
+    from nl2sql.answers.candidates import Candidate
+    from nl2sql.answers.verdict import ANSWERED, Question, decide
+    from nl2sql.semantics import compile_plan, question_coverage
+
+    reader = Reader(build_semantic_model(sports("sqlite")))
+    text = "List the names of athletes sorted by weight from large to small."
+    reading = reader.read(text, today=TODAY)[0]
+    candidate = Candidate("reader", compile_plan(reading.plan, reader.model), reading.plan.to_json(),
+                          reading.explanation, reading.score, read_words=reading.read_words)
+    candidate.rows, candidate.fit, candidate.score = 3, 0.8, reading.score
+    coverage = question_coverage(reader, text, today=TODAY)
+    verdict = decide(Question(text, "sports", coverage.content, coverage.unread, None), [candidate], candidate,
+                     threshold=0.0)
+    # "large" after "from" would be a condition nobody read ("from large cities"); here the reading used it
+    assert verdict.status == ANSWERED, verdict

@@ -239,3 +239,26 @@ def test_a_column_of_the_listed_table_named_in_part_is_asked():
         column("last_name", values=("Rohan", "Smith", "Lee")), column("email_address"), column("home_address")))))
     plan = best(reader, 'What is the email of the student with first name "Emma" and last name "Rohan"?')
     assert [o.expr for o in plan.select] == [Col("students", "email_address")], plan.select
+
+
+def test_a_count_per_group_counts_rows_not_the_grouped_values():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Agg, Col, Output, QueryPlan
+    from nl2sql.semantics.rules.projection import degenerate
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    # a text key, and the table's word in its columns' names (foul_move): a count of the team was read first
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("wrestlers", column("wrestler_id", "TEXT", pk=True), column("name")),
+        table("foul", column("foul_id", "TEXT", pk=True), column("wrestler_id"), column("team"), column("fouled_by"),
+              column("foul_move"), column("time"), fks=(("wrestler_id", "wrestlers", "wrestler_id"),)))))
+    for question in ("How many fouls did each team have?", "Show each team and the number of fouls of each team."):
+        readings = reader.read(question)
+        plan = readings[0].plan
+        assert plan.group_by == (Col("foul", "team"),), plan
+        counts = [o.expr for o in plan.select if isinstance(o.expr, Agg)]
+        assert counts and counts[0].arg != Col("foul", "team"), plan.select  # never 1 per team
+        assert not degenerate(plan)
+    shown = QueryPlan("foul", (Output("team", Col("foul", "team")),
+                               Output("n", Agg("count_distinct", Col("foul", "team")))), group_by=(Col("foul", "team"),))
+    assert degenerate(shown)

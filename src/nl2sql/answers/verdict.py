@@ -145,7 +145,7 @@ def decide(question: Question, candidates: Sequence[Candidate], winner: Candidat
         return _nothing_read(question, candidates)
     # a word the catalog doesn't name is still read when the reading used it ("at least two", "higher than")
     left = tuple(dict.fromkeys((*winner.left_out, *(w for w in question.unread if w.lower() not in winner.read_words))))
-    if left or _insisted(question):
+    if left or _insisted(question, winner.read_words):
         # a reading answers only when it accounts for the question: the words it leaves out are named, and the
         # reading itself is one click away
         return _clarify(question, candidates, winner, left or question.unread)
@@ -158,10 +158,11 @@ def decide(question: Question, candidates: Sequence[Candidate], winner: Candidat
                    _options(question, candidates, winner, reading_first=True))
 
 
-def _insisted(question: Question) -> bool:
-    """Whether an unread word follows a word that makes it a grouping or a condition ("by country")."""
+def _insisted(question: Question, read: frozenset[str] = frozenset()) -> bool:
+    """Whether an unread word (one the reading didn't use either) follows a word that makes it a grouping or a
+    condition ("by country"; not "from large to small", which the reading read as a direction)."""
     words = question.text.lower().split()
-    unread = {w.lower() for w in question.unread}
+    unread = {w.lower() for w in question.unread} - read
     return any(w.strip("?.,!;:'\"") in unread and i and words[i - 1] in _INSISTING for i, w in enumerate(words))
 
 

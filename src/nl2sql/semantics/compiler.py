@@ -252,8 +252,9 @@ class _Compiler:
     def _aggregate(self, node: Agg, scope: _Scope) -> exp.Expression:
         if node.arg is None:
             base = self.model.entity(self.plan.base)
-            if self.joined and base.key and node.func == "count":
-                # a join can repeat the base's rows: count the base's keys instead of rows
+            if self.joined and len(base.key) == 1 and node.func == "count":
+                # a join can repeat the base's rows: count the base's keys instead of rows (a key of several
+                # columns has no portable distinct count, and its first column alone counts too few)
                 arg: exp.Expression = self.expr(Col(base.table, base.key[0]), scope)
                 func = "count_distinct"
             else:

@@ -54,7 +54,7 @@ from nl2sql.semantics.reading.timing import read_windows
 from nl2sql.semantics.rules.conjunction import both_values
 from nl2sql.semantics.rules.negation import denied_values
 from nl2sql.semantics.rules.metric import layer_terms, on_metric_time
-from nl2sql.semantics.rules.projection import asks_everything, every_column
+from nl2sql.semantics.rules.projection import DEGENERATE, asks_everything, degenerate, every_column
 from nl2sql.semantics.timewords import find_buckets, find_windows
 
 __all__ = ["Reader", "Reading", "read_question"]
@@ -119,6 +119,8 @@ class Reader:
             used = _words_read(parse, plan, used)
             coverage = _coverage(parse, used)
             unread, dropped = _left_out(parse, used, cues=True)
+            if degenerate(plan):
+                score *= DEGENERATE  # "how many eliminations did each team have": not the teams counted per team
             readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
                                     describe(plan, self.model), frozenset(used), tuple(parse.notes), unread, dropped,
                                     frozenset(parse.tokens[i].lower for i in used if i < len(parse.tokens))))
@@ -221,6 +223,8 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
                 and not _part_of_column(i, column_links)
                 and not (i + 1 < len(words) and words[i + 1] == "first")
                 and not (i and words[i - 1] in ("from", "to"))
+                and not (i > 1 and words[i - 1] == "the" and (words[i - 2] == "from" or (
+                    words[i - 2] == "to" and "from" in words[max(0, i - 6):i - 2])))  # "from the highest to the lowest"
                 and not (i and words[i - 1] == "at" and w in ("most", "least"))]  # "at most 3": a comparison
     return _Draft(p, match_mode, head=_head_index(words), buckets=find_buckets(tokens), limit=limit,
                   limit_tokens=limit_tokens, ratio_span=_ratio_span(words, p.links, model),

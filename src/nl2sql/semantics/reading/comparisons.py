@@ -270,5 +270,13 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
     if link.kind == "column":
         return Col(link.table, link.column), {link.table}, set(link.matched), False  # type: ignore[arg-type]
     # "customers with more than 5 orders": a count of related rows
-    return Agg("count_distinct", Col(link.table, model.entity(link.table).key[0])) if model.entity(
-        link.table).key else Agg("count"), {link.table}, set(link.matched), True
+    return _rows_of(model, link.table), {link.table}, set(link.matched), True
+
+
+def _rows_of(model: SemanticModel, table: str) -> Agg:
+    """A count of `table`'s rows through a join: its distinct keys; with a key of several columns (its first alone
+    counts too few: "records" keyed by swimmer and event) the rows where the key's first column is set."""
+    key = model.entity(table).key
+    if not key:
+        return Agg("count")
+    return Agg("count_distinct" if len(key) == 1 else "count", Col(table, key[0]))

@@ -233,6 +233,33 @@ def _ranked_before(words: list[str], index: int) -> str | None:
     return None
 
 
+# the ends of a "from ... to ..." direction: "from the highest to the lowest", "from large to small"
+HIGH_END = frozenset("highest largest most longest biggest greatest newest latest high large big great long more "
+                     "maximum max top".split())
+LOW_END = frozenset("lowest smallest least shortest fewest earliest low small little short few less minimum min "
+                    "bottom".split())
+
+
+def _from_to(words: list[str], i: int) -> tuple[bool, set[int]] | None:
+    """(descending?, tokens) for the direction "from [the] X [to [the] Y]" at `i` ("from the highest to the lowest",
+    "from large to small", "from highest"); None when the words after "from" name no end."""
+    j = i + 1 + (i + 1 < len(words) and words[i + 1] == "the")
+    if j >= len(words) or words[j] not in HIGH_END | LOW_END:
+        return None
+    desc, used = words[j] in HIGH_END, set(range(i, j + 1))
+    k = j + 1
+    if k < len(words) and words[k] == "to":
+        end = k + 1 + (k + 1 < len(words) and words[k + 1] == "the")
+        if end < len(words) and words[end] in (LOW_END if desc else HIGH_END):
+            used |= set(range(k, end + 1))
+        elif end < len(words) and words[end] in HIGH_END | LOW_END:
+            return None  # "from high to higher": no direction
+    elif words[j] not in ("highest", "largest", "most", "longest", "biggest", "greatest", "newest", "latest",
+                          "lowest", "smallest", "least", "shortest", "fewest"):
+        return None  # "from small towns": a bare adjective is no direction without its other end
+    return desc, used
+
+
 def _order_cues(words: list[str]):
     """(index after which the ordering key is named or None, descending?, tokens) for "ordered by X desc" etc."""
     desc: bool | None = None
@@ -247,14 +274,15 @@ def _order_cues(words: list[str]):
             # "in descending alphabetical order", "reverse alphabetical order": Z first
             desc = desc is True or (i >= 1 and words[i - 1] in ("reverse", "reversed", "inverse"))
             used = used | {i} | ({i - 1} if i >= 1 and words[i - 1] in ("reverse", "reversed", "inverse") else set())
+        elif w == "from" and _from_to(words, i) is not None:
+            desc, span = _from_to(words, i)  # type: ignore[misc]
+            used = used | span
         elif w in ("highest", "largest", "most", "longest", "biggest", "greatest", "newest", "latest") and (
-                (i >= 1 and words[i - 1] == "from") or (i + 1 < len(words) and words[i + 1] == "first")):
-            desc, used = True, used | {i - 1, i, i + 1}
+                i + 1 < len(words) and words[i + 1] == "first"):
+            desc, used = True, used | {i, i + 1}
         elif w in ("lowest", "smallest", "least", "shortest", "fewest", "oldest", "earliest") and (
                 i + 1 < len(words) and words[i + 1] == "first"):
             desc, used = False, used | {i, i + 1}
-        elif w in ("lowest", "smallest", "least", "shortest", "fewest") and i >= 1 and words[i - 1] == "from":
-            desc, used = False, used | {i - 1, i}
         if w == "by" and key_index is None and _ranked_before(words, i):
             key_index = i + 1
             used |= {i}

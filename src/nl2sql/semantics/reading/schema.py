@@ -82,7 +82,10 @@ def _count_of(model: SemanticModel, agg: Agg, table: str, other: str) -> Agg:
     if ref is not None and agg.where is None:
         return Agg("count_distinct", Col(other, ref))
     key = model.entity(table).key
-    return Agg("count_distinct", Col(table, key[0]), agg.where) if key else agg
+    if not key:
+        return agg
+    # a key of several columns: its first alone counts too few ("records" keyed by swimmer and event)
+    return Agg("count_distinct" if len(key) == 1 else "count", Col(table, key[0]), agg.where)
 
 
 def _absent(model: SemanticModel, base: str, table: str) -> Condition | None:

@@ -145,3 +145,19 @@ def asks_everything(words: list[str]) -> set[int]:
 def every_column(model: SemanticModel, table: str) -> list[Col]:
     """The columns a "everything about" list shows: all of the table's, sensitive ones excepted."""
     return [Col(table, a.name) for a in model.entity(table).attributes if not a.sensitive]
+
+
+# how much a reading that aggregates its own grouping column keeps of its score
+DEGENERATE = 0.85
+# aggregates that say nothing of a column every row of the group shares
+_CONSTANT_IN_GROUP = frozenset({"count_distinct", "min", "max", "avg"})
+
+
+def degenerate(plan) -> bool:
+    """The plan shows an aggregate of a column it groups by ("the number of distinct teams per team": always 1, the
+    minimum of the grouped year: the year): a reading of the grouping's words as the measure's too."""
+    from nl2sql.semantics.plan import Agg
+
+    grouped = {g for g in plan.group_by if isinstance(g, Col)}
+    return any(isinstance(o.expr, Agg) and o.expr.func in _CONSTANT_IN_GROUP and o.expr.arg in grouped
+               for o in plan.select)
