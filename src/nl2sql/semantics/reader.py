@@ -219,8 +219,10 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
     column_links = [l for l in p.links if l.kind == "column"]
     limit, limit_tokens = _limit(tokens)
     # "highest first", "from highest to lowest" order a list; they pick no single row
+    agg_cues = _agg_cues(words)
+    aggregated = {i for start, end, _ in agg_cues for i in range(start, end)}  # "the highest and lowest cost"
     sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES
-                and not _part_of_column(i, column_links)
+                and i not in aggregated and not _part_of_column(i, column_links)
                 and not (i + 1 < len(words) and words[i + 1] == "first")
                 and not (i and words[i - 1] in ("from", "to"))
                 and not (i > 1 and words[i - 1] == "the" and (words[i - 2] == "from" or (
@@ -228,7 +230,7 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
                 and not (i and words[i - 1] == "at" and w in ("most", "least"))]  # "at most 3": a comparison
     return _Draft(p, match_mode, head=_head_index(words), buckets=find_buckets(tokens), limit=limit,
                   limit_tokens=limit_tokens, ratio_span=_ratio_span(words, p.links, model),
-                  agg_cues=_measured_counts(model, p, _agg_cues(words)), sup_cues=sup_cues,
+                  agg_cues=_measured_counts(model, p, agg_cues), sup_cues=sup_cues,
                   group_cues=_group_cues(words), order=_order_cues(words))
 
 

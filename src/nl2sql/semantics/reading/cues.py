@@ -162,8 +162,42 @@ def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
     return None, set()
 
 
+# superlative adjectives that, coordinated with another aggregate word, are the extreme values of a column: "the
+# highest and lowest cost", "the highest, lowest, and average price"
+EXTREMES = {"highest": "max", "lowest": "min", "largest": "max", "smallest": "min", "biggest": "max",
+            "greatest": "max", "longest": "max", "shortest": "min", "tallest": "max", "heaviest": "max",
+            "lightest": "min", "fastest": "max", "slowest": "min", "cheapest": "min"}
+_COORDINATED = frozenset({"average", "avg", "mean", "maximum", "minimum", "max", "min", "total"})
+
+
+def _coordinated_extremes(words: list[str]) -> list[tuple[int, int, str]]:
+    """Superlatives in a list with another aggregate word ("highest and lowest", "highest, lowest, and average"):
+    each is that extreme's aggregate, not an ordering."""
+    out: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(words):
+        if words[i] not in EXTREMES and words[i] not in _COORDINATED:
+            i += 1
+            continue
+        items, j = [i], i
+        while True:
+            k = j + 1
+            while k < len(words) and words[k] in (",", "and") or (k > j + 1 and k < len(words) and words[k] == "the"):
+                k += 1
+            if k == j + 1 or k >= len(words) or (words[k] not in EXTREMES and words[k] not in _COORDINATED):
+                break
+            items.append(k)
+            j = k
+        if len(items) > 1:
+            out += [(x, x + 1, EXTREMES[words[x]]) for x in items if words[x] in EXTREMES]
+        i = j + 1
+    return out
+
+
 def _agg_cues(words: list[str]) -> list[tuple[int, int, str]]:
     out = _agg_phrases(words)
+    extremes = [c for c in _coordinated_extremes(words) if not any(a[0] <= c[0] < a[1] for a in out)]
+    out = sorted(out + extremes)
     if ("how", "many") in zip(words, words[1:]):
         # "how many staff in total?": the count is the total; "in total" adds no sum
         out = [c for c in out if not (words[c[0]] == "total" and c[0] and words[c[0] - 1] == "in"

@@ -28,6 +28,8 @@ def _ratio_span(words: list[str], links: list[Link], model: SemanticModel | None
             continue
         if w == "rate" and (i + 1 >= n or words[i + 1] != "of"):
             continue
+        if any(l.kind == "column" and i in l.matched and len(l.matched) > 1 and l.score >= 0.8 for l in links):
+            continue  # "the average market share": a column's name, no ratio to compute
         end = next((j for j in range(i + 1, n) if words[j] in ends), n)
         group = next((j for j in range(i + 2, end) if words[j] in ("each", "every", "per", "across", "by")
                       or (words[j] == "for" and j + 1 < end and words[j + 1] in ("each", "every", "all"))), end)

@@ -1,0 +1,50 @@
+"""Coordinated extremes ("the highest and lowest cost", "the highest, lowest, and average price") are the column's
+aggregates, not an ordering; a ratio word inside a column's name ("market share") is that column, on invented
+schemas."""
+
+from __future__ import annotations
+
+import pytest
+
+from nl2sql.semantics import Reader, build_semantic_model
+from nl2sql.semantics.plan import Agg, Col
+from tests.semantics.schemas import column, prompt_schema, table
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("treatments", column("treatment_id", "INTEGER", pk=True), column("label"),
+              column("fee", "NUMERIC(8,2)"), column("duration_minutes", "INTEGER")),
+        table("vendors", column("vendor_id", "INTEGER", pk=True), column("vendor_name"),
+              column("market_share", "REAL")))))
+
+
+def aggregates(reader: Reader, question: str) -> list[tuple[str, Col]]:
+    plan = reader.read(question)[0].plan
+    assert not plan.order_by and plan.limit is None, plan
+    return [(o.expr.func, o.expr.arg) for o in plan.select if isinstance(o.expr, Agg)]
+
+
+@pytest.mark.parametrize("question, funcs", [
+    ("What are the highest and lowest fee of treatments?", ["max", "min"]),
+    ("Tell me the highest, lowest, and average fee of treatments.", ["max", "min", "avg"]),
+    ("What are the longest and the shortest duration minutes of treatments?", ["max", "min"]),
+    ("Show the lowest and average fee of all treatments.", ["min", "avg"]),
+])
+def test_coordinated_extremes_are_aggregates(reader, question, funcs):
+    found = aggregates(reader, question)
+    assert [f for f, _ in found] == funcs, found
+    assert all(arg.table == "treatments" and arg.column in ("fee", "duration_minutes") for _, arg in found)
+
+
+def test_a_lone_superlative_still_picks_the_top_row(reader):
+    plan = reader.read("Which treatment has the highest fee?")[0].plan
+    assert plan.limit == 1 and plan.order_by[0].expr == Col("treatments", "fee") and plan.order_by[0].desc
+
+
+def test_a_ratio_word_in_a_columns_name_is_the_column(reader):
+    found = aggregates(reader, "What is the maximum, minimum and average market share of the vendors?")
+    assert found == [("max", Col("vendors", "market_share")), ("min", Col("vendors", "market_share")),
+                     ("avg", Col("vendors", "market_share"))], found
