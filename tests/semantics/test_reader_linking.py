@@ -113,3 +113,39 @@ def test_a_word_naming_a_table_is_the_table_not_a_value_of_it():
               fks=(("prep_nurse", "nurse", "employee_id"),)))))
     plan = best(reader, "Find the name of the nurse who has the largest number of appointments.")
     assert plan.where is None and plan.limit == 1 and plan.group_by, plan
+
+
+@pytest.mark.parametrize("word, one", [("instructors", "instructor"), ("categories", "category"), ("boxes", "box"),
+                                       ("people", "person"), ("status", "status"), ("class", "class"),
+                                       ("analysis", "analysis"), ("branches", "branch")])
+def test_the_singular_of_a_plural(word, one):
+    from nl2sql.semantics.lexicon import singular
+
+    assert singular(word) == one
+
+
+def test_a_plural_of_a_sampled_value_filters_by_it():
+    """'Instructor' is a rank, not a table: "the instructors" are the staff of that rank. A plural that is the
+    schema's own word ("names") stays a name."""
+    from nl2sql.semantics.plan import Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "staff", column("staff_id", "INTEGER", pk=True), column("first_name"), column("last_name"),
+        column("rank", values=("Instructor", "Professor", "Lecturer")), column("label", values=("Name", "Other"))))))
+    plan = best(reader, "What are the first names and last names of all the instructors?")
+    assert plan.where == Compare(Col("staff", "rank"), "=", Lit("Instructor")), plan.where
+    plan = best(reader, "List the names of the staff.")
+    assert plan.where is None, plan.where  # 'Name' is a label's value, but "names" is the columns' word
+
+
+def test_the_owner_in_a_possessive_is_a_value_when_what_it_owns_is_named():
+    from nl2sql.semantics.lexicon import tokenize
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "accounts", column("account_id", "INTEGER", pk=True), column("holder", values=("Brown", "Granger")),
+        column("balance", "REAL")))))
+    links = reader.linker.values(tokenize("Find the balance in Brown's account."))
+    assert [(l.column, l.value) for l in links] == [("holder", "Brown")]
+    assert reader.linker.values(tokenize("Who is Brown's neighbour?")) == []  # the neighbour is nothing here

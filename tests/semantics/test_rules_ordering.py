@@ -141,3 +141,17 @@ def test_the_words_of_a_from_to_direction_are_read():
                      threshold=0.0)
     # "large" after "from" would be a condition nobody read ("from large cities"); here the reading used it
     assert verdict.status == ANSWERED, verdict
+
+
+def test_the_words_of_an_ordering_are_no_value():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("sites", column("site_id", "INTEGER", pk=True), column("site_type", values=("office", "warehouse")),
+              column("site_details")),
+        table("visits", column("visit_id", "INTEGER", pk=True), column("site_id", "INTEGER"),
+              column("outcome", values=("Order", "No Response")), fks=(("site_id", "sites", "site_id"),)))))
+    plan = best(reader, "Find the types and details for all sites and order by the site type.")
+    assert plan.where is None and plan.base == "sites", plan  # no visit whose outcome is 'Order'
+    assert plan.order_by[0].expr == Col("sites", "site_type")

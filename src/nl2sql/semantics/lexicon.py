@@ -106,6 +106,21 @@ IRREGULAR_PLURALS = {
 }
 
 
+def singular(word: str) -> str:
+    """The singular of an English plural noun ("instructors" -> "instructor", "categories" -> "category",
+    "boxes" -> "box", "people" -> "person"); any other word as it is (lower case)."""
+    word = word.lower()
+    if word in IRREGULAR_PLURALS:
+        return IRREGULAR_PLURALS[word]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 @lru_cache(maxsize=50_000)
 def stem(word: str) -> str:
     word = word.lower().replace("’", "'")

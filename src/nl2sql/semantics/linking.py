@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, stem, synonyms
+from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, singular, stem, synonyms
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 
 __all__ = ["Link", "Linker"]
@@ -314,6 +314,20 @@ class Linker:
                 if not key:
                     continue
                 entries = index.get(key)
+                plural = False
+                owned = tokens[end].lower if end < n else ""
+                owner = words[-1][:-2] if words[-1].lower().endswith(("'s", "’s")) and stem(owned) in self.weights \
+                    else None
+                if not entries and owner:
+                    # "Bob's friends": the owner of something the schema names is a value ("Peru's neighbour" is not)
+                    entries = index.get(normalize(" ".join(words[:-1] + [owner])))
+                if not entries and end - start == 1 and tokens[start].kind == "word" and words[0].isalpha() \
+                        and stem(words[0]) not in self.weights:
+                    # "all the instructors": the plural of a sampled value ('Instructor'), where no table or
+                    # column is named by the word ("names", "mountains" are the schema's own words)
+                    entries = index.get(normalize(singular(words[0])))
+                    plural = bool(entries) and singular(words[0]) != words[0].lower()
+                    entries = entries if plural else None
                 if not entries:
                     continue
                 single_stop = end - start == 1 and tokens[start].lower in STOP_WORDS and tokens[start].kind != "quoted"
@@ -327,8 +341,10 @@ class Linker:
                 if numeric and skip_numbers and set(range(start, end)) & skip_numbers:
                     break
                 for entry in entries:
-                    exact = " ".join(words) == entry.value or (tokens[start].kind == "quoted" and end - start == 1)
+                    exact = " ".join(words) == entry.value or (tokens[start].kind == "quoted" and end - start == 1) \
+                        or (owner is not None and " ".join(words[:-1] + [owner]) == entry.value)
                     score = (0.95 if exact else 0.85) * (0.3 if single_stop else 1.0) * (0.6 if numeric else 1.0)
+                    score *= 0.9 if plural else 1.0
                     if end - start == 1 and len(key) <= 2 and not exact:
                         score *= 0.5
                     out.append(Link(start, end, "value", entry.table, entry.column, entry.value, round(score, 4),

@@ -23,7 +23,10 @@ def read_filters(model: SemanticModel, d: _Draft) -> None:
         l.table for l in p.links if l.kind == "entity" and l.score >= 0.7}
     filters: list[_Filter] = list(d.averaged)
     # -- values: each names one column (chosen by the words around it) and one of its values
-    d.value_choices = _value_choices(model, p, context)
+    # "order by the premise type": the words of an ordering are no value ('Order' of an outcome code)
+    ordering = d.order[2] if d.order else set()
+    d.value_choices = [c for c in _value_choices(model, p, context)
+                       if not ordering & set(range(c[0][1].start, c[0][1].end))]
     for choices in d.value_choices:
         filters.append(_value_filter(model, p, choices[0][1]))
     filters = _merge_same_column(filters, p.words, d.ratio_span)
