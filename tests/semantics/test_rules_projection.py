@@ -262,3 +262,19 @@ def test_a_count_per_group_counts_rows_not_the_grouped_values():
     shown = QueryPlan("foul", (Output("team", Col("foul", "team")),
                                Output("n", Agg("count_distinct", Col("foul", "team")))), group_by=(Col("foul", "team"),))
     assert degenerate(shown)
+
+
+def test_different_values_of_a_numeric_column_are_counted_once():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Agg, Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "pupils", column("pupil_id", "INTEGER", pk=True), column("last_name"), column("tutor", "INTEGER"),
+        column("sex", values=("F", "M")), column("age", "INTEGER")))))
+    plan = reader.read("How many different tutors are listed?")[0].plan
+    assert plan.select[0].expr == Agg("count_distinct", Col("pupils", "tutor")), plan.select
+    # the column a condition fixes is no count's target: "male pupils (sex is 'M')" are counted, not their sexes
+    plan = reader.read("How many male pupils (sex is 'M') are older than 12?")[0].plan
+    counted = plan.select[0].expr
+    assert isinstance(counted, Agg) and counted.arg != Col("pupils", "sex"), plan.select

@@ -15,6 +15,7 @@ from nl2sql.semantics.reading.schema import _entity_of_reference, _main_quantity
 from nl2sql.semantics.reading.timing import _durations, _time_extremes
 from nl2sql.semantics.rules.coordination import aggregate_chains, coordinated_columns
 from nl2sql.semantics.rules.metric import metrics_named
+from nl2sql.semantics.rules.projection import DISTINCT_WORDS
 from nl2sql.semantics.timewords import BUCKET_WORDS
 
 
@@ -242,6 +243,10 @@ def _column_count(model: SemanticModel, p: _Parse, link: Link, attribute: Attrib
     """(expression, score, implicit) for a count word before a column: its distinct values, its sum, or rows."""
     words = p.words
     implicit = False
+    if any(words[i] in DISTINCT_WORDS for i in range(max(start, link.start - 2), link.start)) \
+            and attribute.role not in ("key", "reference", "label"):
+        # "how many different advisors": its distinct values, whatever the column holds
+        return Agg("count_distinct", Col(link.table, attribute.name)), link.score * 0.8, False
     if attribute.role != "measure" and any(words[i] in ("number", "numbers") and i + 1 < len(words)
                                            and words[i + 1] == "of" and min(link.matched) == i
                                            for i in link.matched):

@@ -154,10 +154,23 @@ _CONSTANT_IN_GROUP = frozenset({"count_distinct", "min", "max", "avg"})
 
 
 def degenerate(plan) -> bool:
-    """The plan shows an aggregate of a column it groups by ("the number of distinct teams per team": always 1, the
-    minimum of the grouped year: the year): a reading of the grouping's words as the measure's too."""
+    """The plan shows an aggregate of a column it groups by or fixes with an equality ("the number of distinct teams
+    per team": always 1; "the number of male students (sex is 'M')" as the count of distinct sexes: 1): a reading
+    of the grouping's or the condition's words as the measure's too."""
     from nl2sql.semantics.plan import Agg
 
-    grouped = {g for g in plan.group_by if isinstance(g, Col)}
-    return any(isinstance(o.expr, Agg) and o.expr.func in _CONSTANT_IN_GROUP and o.expr.arg in grouped
+    fixed = {g for g in plan.group_by if isinstance(g, Col)} | _fixed(plan.where)
+    return any(isinstance(o.expr, Agg) and o.expr.func in _CONSTANT_IN_GROUP and o.expr.arg in fixed
                for o in plan.select)
+
+
+def _fixed(condition) -> set:
+    """Columns an equality with a literal fixes (in AllOf too)."""
+    from nl2sql.semantics.plan import AllOf, Compare, Lit
+
+    if isinstance(condition, Compare) and condition.op == "=" and isinstance(condition.left, Col) \
+            and isinstance(condition.right, Lit):
+        return {condition.left}
+    if isinstance(condition, AllOf):
+        return set().union(*(_fixed(c) for c in condition.items))
+    return set()
