@@ -218,3 +218,21 @@ def test_rows_of_a_table_keyed_by_several_columns_are_counted_whole():
     sql = compile_plan(reader.read("Find the names of swimmers who have at least 2 results.")[0].plan, reader.model)
     assert "JOIN results" in sql and "HAVING COUNT(results.swimmer_id) >= 2" in sql, sql
     assert "DISTINCT" not in sql.split("HAVING")[1], sql
+
+
+def test_a_number_before_a_reference_columns_name_counts_rows():
+    """"more than one patient" where a column is named Patient (a reference to the Patient table, listed first):
+    a count of patients, not Patient > 1."""
+    from nl2sql.semantics import Reader, build_semantic_model, compile_plan
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("Appointment", column("AppointmentID", "INTEGER", pk=True), column("Patient", "INTEGER"),
+              column("Physician", "INTEGER"),
+              fks=(("Patient", "Patient", "SSN"), ("Physician", "Physician", "EmployeeID"))),
+        table("Patient", column("SSN", "INTEGER", pk=True), column("Name"), column("PCP", "INTEGER"),
+              fks=(("PCP", "Physician", "EmployeeID"),)),
+        table("Physician", column("EmployeeID", "INTEGER", pk=True), column("Name")))))
+    sql = compile_plan(reader.read("Which physicians are in charge of more than one patient?")[0].plan, reader.model)
+    assert "HAVING COUNT(" in sql and '"Patient" > 1' not in sql, sql

@@ -93,3 +93,9 @@ def test_the_most_common_value_of_a_reference_shows_the_named_tables_name():
     assert [o.expr for o in plan.select] == [Col("genres", "genre_name")] and plan.limit == 1, plan
     plan = reader.read("What is the genre id that is most common across all tracks?", today=dt.date(2024, 3, 15))[0].plan
     assert [o.expr for o in plan.select] == [Col("tracks", "genre_id")], plan
+
+
+def test_how_many_beside_the_most_common_value_shows_its_count(teams):
+    plan = best(teams, "What is the most common position of athletes, and how many are there?")
+    assert [o.expr for o in plan.select] == [Col("athletes", "position"), Agg("count")], plan.select
+    assert plan.limit == 1 and plan.order_by[0] == Order(Agg("count"), True)

@@ -242,8 +242,11 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
             attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
             if not (attribute.is_numeric or attribute.role == "time"):
                 continue
-            if attribute.role in ("key", "reference") and not link.complete and (link.start >= after or op != "="):
-                continue  # "more than 2 customers", "events with over 2 records": no identifier compared
+            if attribute.role in ("key", "reference") and (link.start >= after or (
+                    not link.complete and op != "=")):
+                # "more than 2 customers", "events with over 2 records", "in charge of more than one patient"
+                # (a column named patient): no identifier compared, the rows counted
+                continue
         if link.end <= cue_start:
             if link.kind == "entity":
                 continue  # "books cost more than 20": the books are the subject, not what is counted

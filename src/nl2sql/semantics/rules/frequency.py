@@ -80,19 +80,26 @@ def most_frequent_plans(model: SemanticModel, words: list[str], links: list, con
             x.table == col.table or model.path(col.table, x.table) is not None for x in columns_of(c))]
         where = [c for c, _ in kept]
         shown, grouped, via = _named_target(model, words, links, link, col)
+        counted = _how_many(words)
         plan = QueryPlan(
             base=col.table,
-            select=tuple(Output(c.column, c) for c in shown),
+            # "the most common mill type, and how many are there": the count shown beside it
+            select=tuple(Output(c.column, c) for c in shown) + ((Output("count", Agg("count")),) if counted else ()),
             where=(where[0] if len(where) == 1 else AllOf(tuple(where))) if where else None,
             group_by=grouped,
             order_by=(Order(Agg("count"), desc),),
             limit=1,
             via=via,
         )
-        used = set(cue) | set(link.matched) | set(head_tokens) | {i for _, t in kept for i in t}
+        used = set(cue) | set(link.matched) | set(head_tokens) | {i for _, t in kept for i in t} | counted
         plans.append((plan, PREFERENCE - 0.1 * rank, used))
     return plans
 
+
+
+def _how_many(words: list[str]) -> set[int]:
+    """The tokens of a "how many" that asks for the count of the most common value ("and how many are there")."""
+    return next(({i, i + 1} for i in range(len(words) - 1) if words[i] == "how" and words[i + 1] == "many"), set())
 
 
 def _named_target(model: SemanticModel, words: list[str], links: list, link, col: Col,
