@@ -278,3 +278,30 @@ def test_different_values_of_a_numeric_column_are_counted_once():
     plan = reader.read("How many male pupils (sex is 'M') are older than 12?")[0].plan
     counted = plan.select[0].expr
     assert isinstance(counted, Agg) and counted.arg != Col("pupils", "sex"), plan.select
+
+
+def test_gender_names_a_sex_column_and_acc_an_account():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "members", column("member_id", "INTEGER", pk=True), column("sex", values=("F", "M")),
+        column("acc_type", values=("saving", "checking")), column("acc_bal", "REAL"), column("weight", "REAL")))))
+    plan = reader.read("Find the average and minimum weight for each gender.")[0].plan
+    assert plan.group_by == (Col("members", "sex"),), plan
+    plan = reader.read("For each account type, find the average account balance.")[0].plan
+    assert plan.group_by == (Col("members", "acc_type"),) and plan.select[-1].expr.arg == Col("members", "acc_bal")
+
+
+def test_a_column_shown_beside_an_aggregate_is_grouped_by():
+    from nl2sql.semantics.plan import Agg, Col, Output, QueryPlan
+    from nl2sql.semantics.rules.projection import grouped_outputs
+
+    loose = QueryPlan("rooms", (Output("building", Col("rooms", "building")),
+                                Output("n", Agg("count"))))
+    assert grouped_outputs(loose).group_by == (Col("rooms", "building"),)
+    listed = QueryPlan("rooms", (Output("building", Col("rooms", "building")),))
+    assert grouped_outputs(listed) == listed  # no aggregate: a list, not a grouping
+    whole = QueryPlan("rooms", (Output("n", Agg("count")),))
+    assert grouped_outputs(whole) == whole

@@ -18,7 +18,7 @@ ABBREVIATIONS = {
     "num": "number", "no": "number", "nr": "number", "nbr": "number", "cnt": "count", "qty": "quantity",
     "amt": "amount", "pct": "percent", "perc": "percent", "avg": "average", "tot": "total", "dt": "date",
     "ts": "timestamp", "desc": "description", "descr": "description", "addr": "address", "cust": "customer",
-    "tx": "transaction", "txn": "transaction", "trans": "transaction", "acct": "account", "emp": "employee",
+    "tx": "transaction", "txn": "transaction", "trans": "transaction", "acct": "account", "acc": "account", "emp": "employee",
     "dept": "department", "mgr": "manager", "prod": "product", "ccy": "currency", "curr": "currency",
     "qtr": "quarter", "yr": "year", "mo": "month", "wk": "week", "crtd": "created", "upd": "updated",
     "min": "minimum", "max": "maximum", "bal": "balance", "ref": "reference", "org": "organization",
@@ -47,6 +47,7 @@ SYNONYM_GROUPS = (
     "date day", "duration length", "kind type category", "mark grade score", "vehicle car truck",
     "distance length mileage", "weight mass", "rating stars score", "doctor physician", "patient client",
     "course class", "teacher instructor professor", "student pupil learner", "film movie", "shop store",
+    "gender sex",
 )
 _SYNONYMS: dict[str, set[str]] = {}
 

@@ -54,7 +54,7 @@ from nl2sql.semantics.reading.timing import read_windows
 from nl2sql.semantics.rules.conjunction import both_values
 from nl2sql.semantics.rules.negation import denied_values
 from nl2sql.semantics.rules.metric import layer_terms, on_metric_time
-from nl2sql.semantics.rules.projection import DEGENERATE, asks_everything, degenerate, every_column
+from nl2sql.semantics.rules.projection import DEGENERATE, asks_everything, degenerate, every_column, grouped_outputs
 from nl2sql.semantics.timewords import find_buckets, find_windows
 
 __all__ = ["Reader", "Reading", "read_question"]
@@ -107,6 +107,7 @@ class Reader:
             plan = on_metric_time(plan, self.model)  # a metric's own time column (rules/metric.py)
             plan = both_values(plan, self.model) or plan  # "allergic to milk and cat": rows with each value
             plan = denied_values(plan, self.model) or plan  # "never ordered the product Latte": none with it
+            plan = grouped_outputs(plan)  # a column shown beside an aggregate is what it is grouped by
             everything = asks_everything(parse.words)
             if everything and not plan.aggregated and not plan.group_by:
                 # "all the information about the department Marketing": every column of the rows listed

@@ -174,3 +174,18 @@ def _fixed(condition) -> set:
     if isinstance(condition, AllOf):
         return set().union(*(_fixed(c) for c in condition.items))
     return set()
+
+
+def grouped_outputs(plan):
+    """The plan with each plain column it shows beside an aggregate among its groups ("how many rooms in each
+    building": the building shown and counted by); a plan that shows no aggregate, or groups them all, as it is."""
+    from dataclasses import replace
+
+    from nl2sql.semantics.plan import Agg
+
+    if plan.having is None and not any(isinstance(o.expr, Agg) for o in plan.select):
+        return plan
+    loose = tuple(o.expr for o in plan.select if isinstance(o.expr, Col) and o.expr not in plan.group_by)
+    if not loose or not any(isinstance(o.expr, Agg) for o in plan.select):
+        return plan
+    return replace(plan, group_by=(*plan.group_by, *dict.fromkeys(loose)))
