@@ -155,3 +155,15 @@ def test_the_words_of_an_ordering_are_no_value():
     plan = best(reader, "Find the types and details for all sites and order by the site type.")
     assert plan.where is None and plan.base == "sites", plan  # no visit whose outcome is 'Order'
     assert plan.order_by[0].expr == Col("sites", "site_type")
+
+
+def test_a_superlative_ending_its_clause_ranks_by_the_measure_before_it():
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "readings", column("reading_id", "INTEGER", pk=True), column("region_code", values=("N1", "S2", "E3")),
+        column("air_pressure", "REAL"), column("taken_on", "DATE")))))
+    plan = best(reader, "What is the region code in which the average air pressure is the lowest?")
+    assert plan.group_by == (Col("readings", "region_code"),), plan
+    assert plan.order_by[0] == Order(Agg("avg", Col("readings", "air_pressure")), False) and plan.limit == 1

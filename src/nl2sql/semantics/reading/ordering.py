@@ -29,7 +29,8 @@ def read_superlatives(model: SemanticModel, d: _Draft) -> None:
             d.order_by.append((lasting[0], desc, lasting[1] | set(range(index, index + 3))))
             d.top_one = True
             continue
-        target = _superlative_target(model, d.p, index, desc, d.measures, d.focus_entity)
+        target = _superlative_target(model, d.p, index, desc, d.measures, d.focus_entity) \
+            or _predicate_target(words, index, d.measures)
         if target is None:
             continue
         expr, tokens_used, as_measure = target
@@ -40,6 +41,19 @@ def read_superlatives(model: SemanticModel, d: _Draft) -> None:
             desc = words[index] == "oldest"  # an age, not a date: the oldest have the most years
         d.order_by.append((expr, desc, tokens_used | {index}))
         d.top_one = True
+
+
+def _predicate_target(words: list[str], index: int, measures: list[_Measure]):
+    """ "the zip code in which the average pressure is the lowest": a superlative that ends its clause after "is
+    the" ranks by the measure named before it."""
+    ends = index + 1 >= len(words) or words[index + 1] in (".", "?", "!", ",", ";", "and")
+    if not ends or index < 2 or words[index - 1] != "the" or words[index - 2] not in ("is", "are", "was", "were"):
+        return None
+    before = [m for m in measures if m.tokens and max(m.tokens) < index - 2]
+    if not before:
+        return None
+    measure = max(before, key=lambda m: max(m.tokens))
+    return measure.expr, set(measure.tokens) | {index - 2, index - 1}, None
 
 
 def read_order(model: SemanticModel, d: _Draft) -> None:
