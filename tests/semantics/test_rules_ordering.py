@@ -167,3 +167,14 @@ def test_a_superlative_ending_its_clause_ranks_by_the_measure_before_it():
     plan = best(reader, "What is the region code in which the average air pressure is the lowest?")
     assert plan.group_by == (Col("readings", "region_code"),), plan
     assert plan.order_by[0] == Order(Agg("avg", Col("readings", "air_pressure")), False) and plan.limit == 1
+
+
+def test_the_largest_number_of_a_count_column_ranks_by_the_column():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "accounts", column("uid", "INTEGER", pk=True), column("name"), column("email"),
+        column("followers", "INTEGER")))))
+    plan = best(reader, "Find the name of the account that has the largest number of followers.")
+    assert plan.order_by[0] == Order(Col("accounts", "followers"), True) and plan.limit == 1, plan
+    assert not plan.group_by

@@ -96,6 +96,9 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
                     and model.attribute(l.table, l.column).role == "measure"  # type: ignore[arg-type]
                     for l in p.links):
             continue
+        if func == "count" and start and p.words[start - 1] in SUPERLATIVES and p.words[start] == "number" \
+                and _quantity_at(model, p, end):
+            continue  # "the largest number of followers" with a followers column: that column ranks, no count
         if func == "count" and p.words[start] in ("number", "numbers") and _names_a_column(model, p, start):
             continue  # "the phone number of employees", "the apartment numbers": a column, no count
         if func == "count" and "number" in p.words[start:end] and _counts_held(model, p, end):
@@ -105,6 +108,14 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
             continue
         out.append((start, end, func))
     return out
+
+
+def _quantity_at(model: SemanticModel, p: _Parse, start: int) -> bool:
+    """A numeric measure column is named right at `start`."""
+    return any(l.kind == "column" and l.start == start and l.score >= 0.7
+               and model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
+               and model.attribute(l.table, l.column).role == "measure"  # type: ignore[arg-type]
+               for l in p.links)
 
 
 def _counts_held(model: SemanticModel, p: _Parse, end: int) -> bool:
