@@ -236,3 +236,17 @@ def test_a_number_before_a_reference_columns_name_counts_rows():
         table("Physician", column("EmployeeID", "INTEGER", pk=True), column("Name")))))
     sql = compile_plan(reader.read("Which physicians are in charge of more than one patient?")[0].plan, reader.model)
     assert "HAVING COUNT(" in sql and '"Patient" > 1' not in sql, sql
+
+
+def test_a_sampled_number_after_a_bound_word_is_no_equality():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "cabinet", column("cabinet_id", "INTEGER", pk=True), column("minister"),
+        column("took_office", values=("1957", "1959", "1961", "1963"))))))
+    for reading in reader.read("Who are the ministers who took office after 1961 or before 1959?"):
+        equalities = [c for c in ([reading.plan.where] if reading.plan.where else [])
+                      if isinstance(c, Compare) and c.op == "=" and c.right == Lit("1961")]
+        assert not equalities and "'1961'" not in reading.explanation, reading.explanation

@@ -26,7 +26,7 @@ def read_filters(model: SemanticModel, d: _Draft) -> None:
     # "order by the premise type": the words of an ordering are no value ('Order' of an outcome code)
     ordering = d.order[2] if d.order else set()
     d.value_choices = [c for c in _value_choices(model, p, context)
-                       if not ordering & set(range(c[0][1].start, c[0][1].end))]
+                       if not ordering & set(range(c[0][1].start, c[0][1].end)) and not _compared_value(p, c[0][1])]
     for choices in d.value_choices:
         filters.append(_value_filter(model, p, choices[0][1]))
     filters = _merge_same_column(filters, p.words, d.ratio_span)
@@ -40,6 +40,17 @@ def read_filters(model: SemanticModel, d: _Draft) -> None:
     named_segments = segments_named(model, words, d.named_metrics)
     d.filters = [f for f in filters if not any(f.tokens & s.tokens for s in named_segments)] + [
         _Filter(c, t, u) for c, t, u in layer_filters(d.named_metrics, named_segments)]
+
+
+# words that make the number after them a bound, not a value ("took office after 1961")
+BOUND_WORDS = frozenset({"after", "before", "over", "under", "above", "below", "than", "since", "exceeding"})
+
+
+def _compared_value(p: _Parse, value: Link) -> bool:
+    """A sampled value that is a number right after a bound word ("after 1961", "before 1959"): a comparison with
+    it, read by the comparisons, not an equality."""
+    return value.start > 0 and p.words[value.start - 1] in BOUND_WORDS and all(
+        t.kind == "number" for t in p.tokens[value.start:value.end])
 
 
 def _literal_filters(model: SemanticModel, p: _Parse, match_mode: str) -> list[_Filter]:
