@@ -178,3 +178,25 @@ def test_the_largest_number_of_a_count_column_ranks_by_the_column():
     plan = best(reader, "Find the name of the account that has the largest number of followers.")
     assert plan.order_by[0] == Order(Col("accounts", "followers"), True) and plan.limit == 1, plan
     assert not plan.group_by
+
+
+def test_a_direction_between_ordered_and_by(teams):
+    plan = best(teams, "What are the names of athletes, ordered descending by weight?")
+    assert plan.order_by[0] == Order(Col("athletes", "weight"), True), plan.order_by
+
+
+def test_a_bare_direction_orders_by_the_column_asked():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "estimates", column("estimate_id", "INTEGER", pk=True), column("year", "INTEGER"),
+        column("country", values=("Japan", "Chile")), column("low_estimate", "REAL")))))
+    plan = best(reader, "Please list the years of the estimates where the country is Japan in descending order.")
+    assert plan.order_by == (Order(Col("estimates", "year"), True),), plan.order_by
+
+
+def test_lexicographic_order_is_alphabetical(teams):
+    down = best(teams, "List the names of all teams in reversed lexicographic order.")
+    up = best(teams, "List the names of all teams in alphabetical order.")
+    assert down.order_by[0].desc is True and up.order_by[0].desc is False
+    assert down.order_by[0].expr == up.order_by[0].expr

@@ -304,7 +304,8 @@ def _order_cues(words: list[str]):
             desc, used = True, used | {i}
         elif w in ("ascending", "asc", "increasing"):
             desc, used = False, used | {i}
-        elif w in ("alphabetically", "alphabetical", "alphabetic"):
+        elif w in ("alphabetically", "alphabetical", "alphabetic", "lexicographic", "lexicographical",
+                   "lexicographically"):
             # "in descending alphabetical order", "reverse alphabetical order": Z first
             desc = desc is True or (i >= 1 and words[i - 1] in ("reverse", "reversed", "inverse"))
             used = used | {i} | ({i - 1} if i >= 1 and words[i - 1] in ("reverse", "reversed", "inverse") else set())
@@ -325,6 +326,10 @@ def _order_cues(words: list[str]):
         if w in ORDER_VERBS - {"list", "listed"} and i + 1 < len(words) and words[i + 1] in ("by", "on", "according"):
             key_index = i + 2
             used |= {i, i + 1}
+        elif w in ORDER_VERBS - {"list", "listed"} and i + 2 < len(words) and words[i + 2] == "by" \
+                and words[i + 1] in ("descending", "ascending", "desc", "asc", "decreasingly", "increasingly"):
+            key_index = i + 3  # "ordered descending by amount of money requested"
+            used |= {i, i + 1, i + 2}
         elif w in ("sort", "order", "rank", "arrange") and i + 1 < len(words) and words[i + 1] in ("the", "them", "these", "results"):
             key_index = i + 1
             used |= {i}

@@ -73,7 +73,12 @@ def read_order(model: SemanticModel, d: _Draft) -> None:
         order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
     elif desc is not None and d.measures:
         order_by.append((d.measures[0].expr, desc, used))
-    if not order_by and {"alphabetically", "alphabetical", "alphabetic"} & set(words) and d.focus_entity:
+    if not order_by and key_index is None and desc is not None and not d.measures and d.focus_entity \
+            and not ALPHABETICAL & set(words):
+        asked = _asked_column(model, d, model.entity(d.focus_entity))
+        if asked is not None:
+            order_by.append((asked, desc, used))  # "list the years of the estimates ... in descending order"
+    if not order_by and ALPHABETICAL & set(words) and d.focus_entity:
         entity = model.entity(d.focus_entity)
         shown = _asked_text(model, d, entity) if key_index is None else None
         if shown is not None:
@@ -201,6 +206,22 @@ def _time_of(model: SemanticModel, p: _Parse, index: int, focus: str | None) -> 
     # the one the question names, else a date, else the first (a start comes before an end)
     times = [a for a in times if set(a.words) & stems] or [a for a in times if "date" in a.words] or times
     return Col(table, times[0].name) if times else None
+
+
+ALPHABETICAL = frozenset({"alphabetically", "alphabetical", "alphabetic", "lexicographic", "lexicographical",
+                          "lexicographically"})
+
+
+def _asked_column(model: SemanticModel, d: _Draft, entity) -> Col | None:
+    """The listed table's first column the question asks to see, of any kind (no key)."""
+    first = _output_segments(d.p.words, d.head)[0]
+    for link in sorted(d.p.links, key=lambda l: (l.start, -l.score)):
+        if link.kind == "column" and link.table == entity.table and first[0] <= link.start < first[1] \
+                and link.score >= 0.75:
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.role not in ("key", "reference"):
+                return Col(link.table, attribute.name)
+    return None
 
 
 def _asked_text(model: SemanticModel, d: _Draft, entity) -> Col | None:
