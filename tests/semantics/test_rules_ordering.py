@@ -200,3 +200,8 @@ def test_lexicographic_order_is_alphabetical(teams):
     up = best(teams, "List the names of all teams in alphabetical order.")
     assert down.order_by[0].desc is True and up.order_by[0].desc is False
     assert down.order_by[0].expr == up.order_by[0].expr
+
+
+def test_the_shortest_person_is_the_one_of_least_height(teams):
+    plan = best(teams, "Return the weight of the shortest athlete.")
+    assert plan.order_by[0] == Order(Col("athletes", "height"), False) and plan.limit == 1, plan

@@ -35,7 +35,7 @@ SUPERLATIVES = {
 
 # what a superlative adjective measures when no column is named after it
 ADJECTIVE_PROPERTIES = {
-    "longest": "length duration distance pages", "shortest": "length duration distance pages", "tallest": "height altitude elevation",
+    "longest": "length duration distance pages", "shortest": "length duration distance pages height", "tallest": "height altitude elevation",
     "highest": "altitude elevation height", "largest": "area size capacity", "biggest": "area size capacity",
     "smallest": "area size capacity", "heaviest": "weight", "lightest": "weight", "fastest": "speed",
     "slowest": "speed", "oldest": "age birth date", "youngest": "age birth date",
