@@ -149,3 +149,16 @@ def test_the_owner_in_a_possessive_is_a_value_when_what_it_owns_is_named():
     links = reader.linker.values(tokenize("Find the balance in Brown's account."))
     assert [(l.column, l.value) for l in links] == [("holder", "Brown")]
     assert reader.linker.values(tokenize("Who is Brown's neighbour?")) == []  # the neighbour is nothing here
+
+
+def test_a_word_inside_a_columns_whole_name_is_no_value():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "images", column("image_id", "INTEGER", pk=True), column("image_name"), column("image_url"),
+        column("image_alt_text", values=("Name", "Photo", "Chart"))))))
+    plan = best(reader, "List all the image name and URLs in the order of their names.")
+    assert plan.where is None, plan.where  # "image name" is the column, not images whose alt text is 'Name'
+    assert [o.expr for o in plan.select] == [Col("images", "image_name"), Col("images", "image_url")]
+    quoted = best(reader, "List the urls of images whose alt text is 'Name'.")
+    assert quoted.where is not None  # a quoted value stays a value

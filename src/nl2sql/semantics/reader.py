@@ -187,6 +187,10 @@ class Reader:
         # (a nurse's position 'Nurse')
         named = [l for l in names if l.kind == "entity" and l.complete and l.score >= 0.9]
         values = [v for v in values if not any(l.table == v.table and set(l.matched) == set(v.span) for l in named)]
+        # "the star ratings of the hotels": a word inside a column's whole name is that column, not a value ('star')
+        values = [v for v in values if not any(
+            l.kind == "column" and l.score >= 0.9 and set(v.span) < set(l.matched) for l in names)
+            or any(tokens[i].kind == "quoted" for i in v.span)]
         taken = {i for v in values for i in v.span}
         links = [l for l in names if not set(l.matched) & taken]
         # "apartment bookings" names the bookings, not the apartments: a table named by part of another
