@@ -250,3 +250,29 @@ def test_a_sampled_number_after_a_bound_word_is_no_equality():
         equalities = [c for c in ([reading.plan.where] if reading.plan.where else [])
                       if isinstance(c, Compare) and c.op == "=" and c.right == Lit("1961")]
         assert not equalities and "'1961'" not in reading.explanation, reading.explanation
+
+
+def test_a_year_like_bound_of_an_amount_is_a_number():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Col, Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "gadgets", column("gadget_id", "INTEGER", pk=True), column("gadget_name"), column("price", "REAL"),
+        column("released_on", "DATE")))))
+    plan = reader.read("List the names of gadgets with price above 2000.")[0].plan
+    assert plan.where == Compare(Col("gadgets", "price"), ">", Lit(2000)), plan.where
+    plan = reader.read("List the names of gadgets released after 2000.")[0].plan
+    assert "released_on" in str(plan.where)  # "after 2000" stays the year
+
+
+def test_a_number_after_is_following_a_column_is_its_value():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Col, Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "borrowers", column("borrower_id", "INTEGER", pk=True), column("state"), column("credit_score", "INTEGER"),
+        column("no_of_loans", "INTEGER")))))
+    plan = reader.read("Find the state and credit score of the borrower whose number of loans is 0.")[0].plan
+    assert plan.where == Compare(Col("borrowers", "no_of_loans"), "=", Lit(0)), plan.where

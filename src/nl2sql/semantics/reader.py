@@ -181,6 +181,7 @@ class Reader:
         windows = find_windows(tokens, today)
         taken_by_time = {i for w in windows for i in w.tokens}
         names = self.linker.names(tokens, skip=taken_by_time)
+        windows = [w for w in windows if not _amount_not_year(self.model, w, words, names)]
         names, values = _near_named(self.model, names, values, scope or frozenset())
         values = _non_overlapping(values)
         # "the nurse who ...": a word naming a table is that table, not the rows of it holding the word as a value
@@ -237,6 +238,27 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
                   limit_tokens=limit_tokens, ratio_span=_ratio_span(words, p.links, model),
                   agg_cues=_measured_counts(model, p, agg_cues), sup_cues=sup_cues,
                   group_cues=_group_cues(words), order=_order_cues(words))
+
+
+# words after which a number is a bound of an amount, not a year ("price above 2000"; "after 2000" stays a year)
+_AMOUNT_BOUNDS = frozenset({"above", "over", "under", "below", "than", "exceeding"})
+
+
+def _amount_not_year(model: SemanticModel, window, words: list[str], names: list) -> bool:
+    """A year-like number that bounds an amount column named just before it ("products with price above 2000",
+    "budget more than 2000"): a number compared, not the year 2000."""
+    if len(window.tokens) != 1:
+        return False
+    i = min(window.tokens)
+    if i == 0 or words[i - 1] not in _AMOUNT_BOUNDS:
+        return False
+    cue = i - 2 if words[i - 1] == "than" else i - 1
+    for link in names:
+        if link.kind == "column" and link.score >= 0.7 and cue - 1 <= link.end <= cue:
+            attribute = model.attribute(link.table, link.column)
+            if attribute.is_numeric and attribute.role != "time":
+                return True
+    return False
 
 
 def read_question(question: str, model: SemanticModel, *, today: date | None = None, limit: int = 6) -> list[Reading]:

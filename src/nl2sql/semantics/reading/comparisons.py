@@ -110,8 +110,10 @@ def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
     if op is None and i not in limit_tokens and p.tokens[i].kind == "number" and names_column_before(i, {
             l.end for l in p.links if l.kind == "column" and l.score >= 0.5 and (
                 model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
-                or model.attribute(l.table, l.column).role in ("key", "reference"))}):  # type: ignore[arg-type]
+                or model.attribute(l.table, l.column).role in ("key", "reference"))}, words):  # type: ignore[arg-type]
         op = "="
+        if words[i - 1] in ("is", "equals", "was"):
+            cue = {i - 1}
     if words[i + used:i + used + 2] in (["years", "old"], ["year", "old"]):
         # "students who are 18 years old", "over 20 years old": an age
         op, cue = op or "=", cue | {i + used, i + used + 1}

@@ -39,9 +39,14 @@ def comparative(words: list[str], index: int) -> tuple[str, set[int]] | None:
     return None
 
 
-def names_column_before(number_index: int, column_ends: set[int]) -> bool:
-    """The number follows a column's name directly ("grade 4", "id 7"): it is that column's value."""
-    return number_index in column_ends
+def names_column_before(number_index: int, column_ends: set[int], words: list[str] | None = None) -> bool:
+    """The number follows a column's name directly ("grade 4", "id 7"), or after "is" ("whose number of loans is
+    0"): it is that column's value."""
+    if number_index in column_ends:
+        return True
+    if not words or number_index < 1:
+        return False
+    return words[number_index - 1] in ("is", "equals", "was") and number_index - 1 in column_ends
 
 
 # what a comparative adjective measures when the question names no column ("taller than 1.85": the height)
