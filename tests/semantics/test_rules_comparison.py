@@ -276,3 +276,17 @@ def test_a_number_after_is_following_a_column_is_its_value():
         column("no_of_loans", "INTEGER")))))
     plan = reader.read("Find the state and credit score of the borrower whose number of loans is 0.")[0].plan
     assert plan.where == Compare(Col("borrowers", "no_of_loans"), "=", Lit(0)), plan.where
+
+
+def test_a_said_average_of_a_column_named_mean_is_compared_per_group():
+    from nl2sql.semantics import Reader, build_semantic_model, compile_plan
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "readings", column("reading_id", "INTEGER", pk=True), column("zip_code", "INTEGER"),
+        column("mean_visibility", "REAL"), column("max_temperature", "REAL")))))
+    sql = compile_plan(reader.read(
+        "For each zip code, select all those that have an average mean visibility below 10.")[0].plan, reader.model)
+    assert "GROUP BY readings.zip_code HAVING AVG(readings.mean_visibility) < 10" in sql, sql
+    sql = compile_plan(reader.read("How many readings have a max temperature above 80?")[0].plan, reader.model)
+    assert "WHERE readings.max_temperature > 80" in sql, sql  # the column's own "max": row by row

@@ -174,9 +174,12 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
     if target is None:
         return None
     expr, tables, link_tokens, is_aggregate = target
+    # a column named with an aggregate word ("max temperature") is compared row by row, unless the question says
+    # the aggregate besides ("the average mean visibility")
     measured_here = next((m for m in measures if isinstance(m.expr, Agg) and m.expr.arg == expr
-                          and m.tokens & link_tokens), None) if isinstance(expr, Col) and not is_aggregate \
-        and not set(model.attribute(expr.table, expr.column).words) & _AGGREGATE_NAMES else None
+                          and m.tokens & link_tokens and (_said_aggregate(words, m.tokens - link_tokens) or not set(
+                              model.attribute(expr.table, expr.column).words) & _AGGREGATE_NAMES)), None) \
+        if isinstance(expr, Col) and not is_aggregate else None
     if measured_here is not None:
         # "zip codes whose average visibility is below 10": the average is compared (per group), not each row
         expr, is_aggregate = measured_here.expr, True
@@ -186,6 +189,11 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
     if is_aggregate:
         f.condition = _Having(condition)  # type: ignore[assignment]
     return f
+
+
+def _said_aggregate(words: list[str], tokens: set[int]) -> bool:
+    """The question says an average or an extreme among `tokens` ("the average mean visibility")."""
+    return any(words[i] in ("average", "mean", "avg", "maximum", "minimum", "max", "min") for i in tokens)
 
 
 # a column named with an aggregate word ("max_temperature", "total_medals") is compared row by row
