@@ -162,3 +162,14 @@ def test_a_word_inside_a_columns_whole_name_is_no_value():
     assert [o.expr for o in plan.select] == [Col("images", "image_name"), Col("images", "image_url")]
     quoted = best(reader, "List the urls of images whose alt text is 'Name'.")
     assert quoted.where is not None  # a quoted value stays a value
+
+
+def test_a_time_phrase_that_is_a_columns_whole_name_is_the_column():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "festivals", column("festival_id", "INTEGER", pk=True), column("theme"), column("first_year"),
+        column("last_year"), column("held_on", "DATE")))))  # years kept as text, as loaded files often keep them
+    plan = best(reader, "What are the first year and last year of the festivals?")
+    assert [o.expr for o in plan.select] == [Col("festivals", "first_year"), Col("festivals", "last_year")]
+    assert plan.where is None, plan.where  # not the festivals held last year

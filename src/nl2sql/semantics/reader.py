@@ -85,6 +85,7 @@ class Reader:
         self.linker = Linker(model)
         self._parses: dict[tuple, _Parse] = {}
         self._parses_lock = threading.Lock()
+        self._names_cache: set[tuple[str, ...]] | None = None
 
     # -- entry ------------------------------------------------------------------------------------------------
 
@@ -174,11 +175,25 @@ class Reader:
                 self._parses[key] = cached
         return replace(cached, used=set(cached.used), notes=list(cached.notes))
 
+    def _names_a_column(self, tokens: list[Token], span) -> bool:
+        """The window's words, in order, are a column's whole name ("last year" and a column last_year)."""
+        if len(span) < 2:
+            return False
+        stems = tuple(tokens[i].stem for i in sorted(span))
+        return stems in self._column_names
+
+    @property
+    def _column_names(self) -> set[tuple[str, ...]]:
+        if self._names_cache is None:
+            self._names_cache = {a.words for e in self.model.entities.values() for a in e.attributes if a.words}
+        return self._names_cache
+
     def _parse_uncached(self, tokens: list[Token], today: date, scope: set[str] | frozenset[str] | None) -> _Parse:
         words = [t.lower for t in tokens]
         _, limit_tokens = _limit(tokens)
         values = self.linker.values(tokens, skip_numbers=limit_tokens)
-        windows = find_windows(tokens, today)
+        # "the first year and last year of the parties" with a last_year column: the column, not a time window
+        windows = [w for w in find_windows(tokens, today) if not self._names_a_column(tokens, w.tokens)]
         taken_by_time = {i for w in windows for i in w.tokens}
         names = self.linker.names(tokens, skip=taken_by_time)
         windows = [w for w in windows if not _amount_not_year(self.model, w, words, names)]
