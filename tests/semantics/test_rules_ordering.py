@@ -205,3 +205,8 @@ def test_lexicographic_order_is_alphabetical(teams):
 def test_the_shortest_person_is_the_one_of_least_height(teams):
     plan = best(teams, "Return the weight of the shortest athlete.")
     assert plan.order_by[0] == Order(Col("athletes", "height"), False) and plan.limit == 1, plan
+
+
+def test_a_number_before_a_superlative_after_with_is_how_many_rows(teams):
+    plan = best(teams, "List the names of athletes with 3 lowest weights.")
+    assert plan.limit == 3 and plan.order_by[0] == Order(Col("athletes", "weight"), False), plan

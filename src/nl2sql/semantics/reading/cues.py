@@ -157,7 +157,8 @@ def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
                 return int(number[0]), {i + 1}
         if tokens[i].kind in ("number", "word") and i + 1 < len(words) and words[i + 1] in SUPERLATIVES:
             number = number_value(tokens, i)
-            if number and number[1] == 1 and 1 <= number[0] < 1000 and (i == 0 or words[i - 1] in ("the", "top", "which", "what", "are", "list", "show", "give", "find")):
+            if number and number[1] == 1 and 1 <= number[0] < 1000 and (i == 0 or words[i - 1] in (
+                    "the", "top", "which", "what", "are", "list", "show", "give", "find", "with", "of", "by")):
                 return int(number[0]), {i}
     return None, set()
 
