@@ -305,3 +305,16 @@ def test_a_column_shown_beside_an_aggregate_is_grouped_by():
     assert grouped_outputs(listed) == listed  # no aggregate: a list, not a grouping
     whole = QueryPlan("rooms", (Output("n", Agg("count")),))
     assert grouped_outputs(whole) == whole
+
+
+def test_how_many_of_a_plural_value_counts_the_rows_holding_it():
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Agg, Col, Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "members", column("name", pk=True), column("age", "INTEGER"), column("city"),
+        column("gender", values=("female", "male"))))))
+    plan = reader.read("How many females are in the club?")[0].plan
+    assert [o.expr for o in plan.select] == [Agg("count")], plan.select
+    assert plan.where == Compare(Col("members", "gender"), "=", Lit("female"))

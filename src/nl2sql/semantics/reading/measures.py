@@ -202,6 +202,14 @@ def _measure_options(model: SemanticModel, p: _Parse, start: int, end: int, func
             found = _entity_measure(model, p, link, start, end, func, head, overlap)
         if found is not None:
             candidates.append(found)
+    if func == "count" and head is not None:
+        # "the number of Professors who ...", where Professor is a rank: the rows holding that value are counted
+        for value in p.values:
+            if value.start == head and value.score >= 0.8 and _plural(p.tokens[head]):
+                entity = model.entity(value.table)
+                candidates.append((value.score + 0.05, _Measure(Agg("count"), value.table, set(range(start, end)),
+                                                                f"number_of_{entity.name}")))
+                break
     candidates.sort(key=lambda c: -c[0])
     return [m for _, m in candidates[:3]]
 
