@@ -210,3 +210,14 @@ def test_the_shortest_person_is_the_one_of_least_height(teams):
 def test_a_number_before_a_superlative_after_with_is_how_many_rows(teams):
     plan = best(teams, "List the names of athletes with 3 lowest weights.")
     assert plan.limit == 3 and plan.order_by[0] == Order(Col("athletes", "weight"), False), plan
+
+
+def test_a_quantity_is_named_without_its_unit_and_what_is_asks_for_one():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "firms", column("firm_id", "INTEGER", pk=True), column("name"), column("headquarters"),
+        column("sales_in_billion", "REAL"), column("height_in_meters", "REAL")))))
+    plan = best(reader, "What is the headquarters of the firm with the largest sales?")
+    assert plan.order_by[0] == Order(Col("firms", "sales_in_billion"), True) and plan.limit == 1, plan
+    assert [o.expr for o in plan.select] == [Col("firms", "headquarters")]

@@ -390,6 +390,28 @@ def _entity_element(entity: Entity) -> _Element:
     return element
 
 
+# units a column's name may end with ("Sales_in_Billion", "length_meters", "Height_in_cm"): the quantity is named
+# without them ("the largest sales")
+UNIT_WORDS = frozenset(
+    "billion billions million millions thousand thousands meter meters metre metres km kilometer kilometers mile "
+    "miles feet foot ft inch inches cm mm kg kilogram kilograms pound pounds lb lbs usd dollar dollars euro euros "
+    "eur gbp percent pct mph kmh seconds secs minutes mins hours hrs days years".split())
+
+
+def _without_unit(words: list[str]) -> list[str]:
+    """The name's words before a trailing unit ("sales in billion" -> sales; "length meters" -> length); [] when
+    the name ends with no unit or would keep no word."""
+    lowered = [w.lower() for w in words]
+    k = len(lowered)
+    while k > 0 and lowered[k - 1] in UNIT_WORDS:
+        k -= 1
+    if k == len(lowered):
+        return []
+    if k > 0 and lowered[k - 1] in ("in", "per"):
+        k -= 1
+    return words[:k] if k > 0 else []
+
+
 def _attribute_element(attribute: Attribute) -> _Element:
     element = _Element("column", attribute.table, attribute.name,
                        table_words=frozenset(attribute.table_words) - frozenset(attribute.core_words))
@@ -408,6 +430,9 @@ def _attribute_element(attribute: Attribute) -> _Element:
     if 1 <= len(described) <= 3 and not sentence and " the " not in f" {text} ":
         element.variants.append((tuple(described), 0.75))
     raw = [w for w in identifier_words(attribute.name) if w.isalpha()]
+    unitless = _without_unit(raw)
+    if unitless:
+        element.variants.append((tuple(stem(w) for w in unitless if stem(w) not in STOP_STEMS), 0.95))
     if 2 <= len(raw) <= 3 and all(len(w) > 1 for w in raw):
         element.variants.append(((stem("".join(raw)),), 0.95))  # "wavelength" for wave_length
     if attribute.table_words and not set(attribute.table_words) & set(attribute.words):

@@ -400,7 +400,9 @@ def _ordering(model: SemanticModel, s: _Shape, limit, limit_tokens, top_one):
     final_limit = limit
     if final_limit is None and top_one and orders and not limit_tokens:
         focus_token = next((s.p.tokens[i] for i in sorted(s.focus_tokens)), None) if s.focus_tokens else None
-        plural = focus_token is not None and _plural(focus_token)
+        # "what is the headquarters of ...": the verb says one, whatever the noun's ending
+        singular = words[:2] in (["what", "is"], ["what", "was"], ["who", "is"], ["who", "was"], ["which", "is"])
+        plural = focus_token is not None and _plural(focus_token) and not singular
         if not plural and not _asks_ordering(words):
             final_limit = 1
     return orders, keys, final_limit
