@@ -99,3 +99,14 @@ def test_how_many_beside_the_most_common_value_shows_its_count(teams):
     plan = best(teams, "What is the most common position of athletes, and how many are there?")
     assert [o.expr for o in plan.select] == [Col("athletes", "position"), Agg("count")], plan.select
     assert plan.limit == 1 and plan.order_by[0] == Order(Agg("count"), True)
+
+
+def test_the_most_of_a_loosely_named_table_counts_its_rows():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "book_club", column("book_club_id", "INTEGER", pk=True), column("year", "INTEGER"),
+        column("book_title"), column("publisher"), column("category")))))
+    plan = best(reader, "Return the publisher that has published the most books.")
+    assert plan.group_by == (Col("book_club", "publisher"),) and plan.limit == 1, plan
+    assert plan.order_by[0] == Order(Agg("count"), True)

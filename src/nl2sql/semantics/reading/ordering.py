@@ -136,7 +136,9 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
                 return agg, set(link.matched), _Measure(agg, link.table, set(link.matched), f"number_of_{attribute.name}")
             continue
         entity = model.entity(link.table)
-        if focus == entity.table or entity.bridge or link.score < 0.7:
+        # "the most books" right after the superlative: a count of rows, even where "books" names the table loosely
+        counted_next = counted and link.start == index + 1 and link.score >= 0.45
+        if focus == entity.table or entity.bridge or (link.score < 0.7 and not counted_next):
             continue
         agg = Agg("count")
         return agg, set(link.matched), _Measure(agg, entity.table, set(link.matched), f"number_of_{entity.name}")
