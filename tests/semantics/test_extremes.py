@@ -48,3 +48,11 @@ def test_a_ratio_word_in_a_columns_name_is_the_column(reader):
     found = aggregates(reader, "What is the maximum, minimum and average market share of the vendors?")
     assert found == [("max", Col("vendors", "market_share")), ("min", Col("vendors", "market_share")),
                      ("avg", Col("vendors", "market_share"))], found
+
+
+def test_the_oldest_age_is_the_largest():
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "pupils", column("pupil_id", "INTEGER", pk=True), column("sex", values=("F", "M")), column("age", "INTEGER"),
+        column("enrolled_on", "DATE")))))
+    assert aggregates(reader, "What is the average and oldest age of pupils?") == [
+        ("avg", Col("pupils", "age")), ("max", Col("pupils", "age"))]

@@ -167,7 +167,9 @@ def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
 # highest and lowest cost", "the highest, lowest, and average price"
 EXTREMES = {"highest": "max", "lowest": "min", "largest": "max", "smallest": "min", "biggest": "max",
             "greatest": "max", "longest": "max", "shortest": "min", "tallest": "max", "heaviest": "max",
-            "lightest": "min", "fastest": "max", "slowest": "min", "cheapest": "min"}
+            "lightest": "min", "fastest": "max", "slowest": "min", "cheapest": "min",
+            # of an age (dates' extremes are read as times: "the oldest and latest date")
+            "oldest": "max", "youngest": "min"}
 _COORDINATED = frozenset({"average", "avg", "mean", "maximum", "minimum", "max", "min", "total"})
 
 
