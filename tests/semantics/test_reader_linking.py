@@ -173,3 +173,14 @@ def test_a_time_phrase_that_is_a_columns_whole_name_is_the_column():
     plan = best(reader, "What are the first year and last year of the festivals?")
     assert [o.expr for o in plan.select] == [Col("festivals", "first_year"), Col("festivals", "last_year")]
     assert plan.where is None, plan.where  # not the festivals held last year
+
+
+def test_modifiers_before_the_first_noun_are_the_second_nouns_too():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "ref_fund_codes", column("fund_type_code", pk=True), column("fund_type_description"), column("created_on",
+                                                                                                        "DATE")))))
+    plan = best(reader, "List all fund type codes and descriptions.")
+    assert [o.expr for o in plan.select] == [Col("ref_fund_codes", "fund_type_code"),
+                                             Col("ref_fund_codes", "fund_type_description")], plan.select

@@ -179,6 +179,8 @@ class Linker:
         elided: set[tuple[str, int]] = set()
         words = [t.lower for t in tokens]
         for k, token in enumerate(tokens):
+            if token.lower in ("and", "or") and k >= 2:
+                elided |= self._shared_modifiers(tokens, k, positions, skip)
             if token.lower not in ("and", "or") or k + 2 >= len(tokens) or k < 1:
                 continue
             last, head = tokens[k + 1], tokens[k + 2]
@@ -202,6 +204,30 @@ class Linker:
                     positions[head.stem].sort()
                     elided.add((head.stem, m))
         return elided
+
+    def _shared_modifiers(self, tokens: list[Token], k: int, positions: dict[str, list[int]],
+                          skip: set[int]) -> set[tuple[str, int]]:
+        """ "the budget type codes and descriptions": the modifiers before the first noun are the second noun's
+        too (budget_type_description), where a name of the schema holds them with it."""
+        words = [t.lower for t in tokens]
+        second = k + 1
+        if second >= len(tokens) or tokens[second].kind != "word" or words[second] in STOP_WORDS:
+            return set()
+        if second + 1 < len(tokens) and tokens[second + 1].kind == "word" and words[second + 1] not in STOP_WORDS:
+            return set()  # "codes and type names": the second phrase has modifiers of its own
+        modifiers, i = [], k - 2
+        while i >= 0 and tokens[i].kind == "word" and words[i] not in STOP_WORDS and i not in skip:
+            modifiers.append(i)
+            i -= 1
+        nouns = {e for e, _, _ in self.by_word.get(tokens[second].stem, ())}
+        out: set[tuple[str, int]] = set()
+        for m in modifiers:
+            word = tokens[m].stem
+            if nouns & {e for e, _, _ in self.by_word.get(word, ())} and second not in positions[word]:
+                positions[word].append(second)
+                positions[word].sort()
+                out.add((word, second))
+        return out
 
     def _table_words(self, table: str) -> frozenset[str]:
         found = self._words_of_table.get(table)
