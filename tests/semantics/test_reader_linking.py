@@ -184,3 +184,43 @@ def test_modifiers_before_the_first_noun_are_the_second_nouns_too():
     plan = best(reader, "List all fund type codes and descriptions.")
     assert [o.expr for o in plan.select] == [Col("ref_fund_codes", "fund_type_code"),
                                              Col("ref_fund_codes", "fund_type_description")], plan.select
+
+
+@pytest.fixture(scope="module")
+def faculty() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "lecturers", column("lecturer_id", "INTEGER", pk=True), column("full_name"),
+        column("top_degree", values=("Ph.D.", "MA", "M.Sc.")), column("unit", values=("Comp. Sci.", "Math")),
+        column("contact_email", values=("ada.k@uni.example", "bo@uni.example"))))))
+
+
+def _filters(plan) -> set[tuple[str, str]]:
+    from nl2sql.semantics.plan import AllOf, AnyOf, Compare, Match
+
+    items = plan.where.items if isinstance(plan.where, (AllOf, AnyOf)) else (plan.where,)
+    out = set()
+    for item in items:
+        for leaf in (item.items if isinstance(item, AnyOf) else (item,)):
+            if isinstance(leaf, Compare):
+                out.add((leaf.left.column, str(leaf.right.value)))
+            elif isinstance(leaf, Match):
+                out.add((leaf.arg.column, leaf.text))
+    return out
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("How many lecturers have a Ph.D. degree?", ("top_degree", "Ph.D.")),
+    ("List the lecturers in the Comp. Sci. unit.", ("unit", "Comp. Sci.")),
+    ("Which lecturer has the contact email ada.k@uni.example?", ("contact_email", "ada.k@uni.example")),
+])
+def test_a_value_written_with_dots_or_an_at_sign_is_one_value(faculty, question, wanted):
+    readings = faculty.read(question, today=TODAY)
+    assert wanted in _filters(readings[0].plan)
+    assert not readings[0].unread and not readings[0].dropped  # "degree", "email" name the value's column
+
+
+def test_a_sentences_own_full_stop_joins_no_value(faculty):
+    readings = faculty.read("List the lecturers. Math unit only.", today=TODAY)
+    assert ("unit", "Math") in _filters(readings[0].plan)

@@ -332,10 +332,10 @@ class Linker:
         for start in range(n):
             if tokens[start].kind == "punct":
                 continue
-            for end in range(min(n, start + 6), start, -1):
-                if any(t.kind == "punct" for t in tokens[start:end]):
+            for end in range(min(n, start + 12), start, -1):
+                if not _value_span(tokens, start, end):
                     continue
-                words = [t.text for t in tokens[start:end]]
+                words = [t.text for t in tokens[start:end] if t.kind != "punct"]
                 key = normalize(" ".join(words))
                 if not key:
                     continue
@@ -366,8 +366,10 @@ class Linker:
                 numeric = all(t.kind == "number" for t in tokens[start:end])
                 if numeric and skip_numbers and set(range(start, end)) & skip_numbers:
                     break
+                said = _as_written(tokens[start:end])
                 for entry in entries:
-                    exact = " ".join(words) == entry.value or (tokens[start].kind == "quoted" and end - start == 1) \
+                    exact = said in (entry.value, entry.value.rstrip(".")) \
+                        or (tokens[start].kind == "quoted" and end - start == 1) \
                         or (owner is not None and " ".join(words[:-1] + [owner]) == entry.value)
                     score = (0.95 if exact else 0.85) * (0.3 if single_stop else 1.0) * (0.6 if numeric else 1.0)
                     score *= 0.9 if plural else 1.0
@@ -377,6 +379,29 @@ class Linker:
                                     frozenset(range(start, end))))
                 break  # the longest value starting here
         return out
+
+
+# at most this many words in a value's span (punctuation inside it aside: "stanley.monahan@example.org")
+VALUE_WORDS = 6
+
+
+def _value_span(tokens: list[Token], start: int, end: int) -> bool:
+    """Whether tokens[start:end] can spell a value: at most VALUE_WORDS words, ending on a word, and any
+    punctuation inside written against the word before it ("Ph.D", "Comp. Sci", "a.b@example.org"), as a sentence's
+    own punctuation is not ("Paris, List")."""
+    span = tokens[start:end]
+    if span[-1].kind == "punct" or sum(t.kind != "punct" for t in span) > VALUE_WORDS:
+        return False
+    return all(t.kind != "punct" or (k and t.start == span[k - 1].end and t.text in ".@&/+")
+               for k, t in enumerate(span))
+
+
+def _as_written(span: list[Token]) -> str:
+    """The span's text with its own spacing ("Comp. Sci", "Ph.D")."""
+    out = span[0].text
+    for before, token in zip(span, span[1:]):
+        out += token.text if token.start == before.end else " " + token.text
+    return out
 
 
 _ORDER_WORDS = {"order", "ordered", "sort", "sorted", "rank", "ranked", "ranking"}

@@ -48,6 +48,16 @@ def _words_read(p: _Parse, plan: QueryPlan, used: set[int]) -> set[int]:
     plan_columns = {(c.table, c.column) for c in columns_of(plan)}
     used |= {i for l in p.links if l.kind == "column" and l.score >= 0.8 and l.complete
              and (l.table, l.column) in plan_columns for i in l.matched}
+    # ... and, beside a value the plan filters on, a word of that value's column ("a Ph.D. degree", "whose email is
+    # stanley@example.org" for email_address)
+    for v in p.values:
+        # (a value of several words or a quoted one: a single word may be the column's own ("star rating"))
+        if (v.table, v.column) in plan_columns and set(v.span) <= used \
+                and (len(v.span) > 1 or p.tokens[v.start].kind == "quoted"):
+            after = next((i for i in range(v.end, len(p.tokens)) if p.tokens[i].kind != "punct"), v.end)
+            near = set(range(v.start - VALUE_REACH, v.start)) | {after}
+            used |= {i for l in p.links if l.kind == "column" and (l.table, l.column) == (v.table, v.column)
+                     for i in l.matched if i in near}
     # a negation or a superlative is read when the plan denies or ranks something (the words are cues,
     # not names: the rules that read them don't all keep their places)
     if _denies(plan):
@@ -61,6 +71,10 @@ def _words_read(p: _Parse, plan: QueryPlan, used: set[int]) -> set[int]:
                                for o in plan.order_by):
         used |= cue[0]
     return used
+
+
+# how many words before a value a word of its column may stand ("whose email is x")
+VALUE_REACH = 3
 
 
 def _coverage(p: _Parse, used: set[int]) -> float:
