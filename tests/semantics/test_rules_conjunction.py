@@ -112,3 +112,11 @@ def test_two_ranges_of_one_column_no_row_meets_ask_for_groups_with_rows_of_each(
     assert set(plan.having.items) == {
         Compare(Agg("count", None, Compare(Col("pilots", "join_year"), ">=", Lit(2006))), ">", Lit(0)),
         Compare(Agg("count", None, Compare(Col("pilots", "join_year"), "<", Lit(2000))), ">", Lit(0))}, plan.having
+
+
+def test_the_column_both_values_belong_to_is_not_shown(pets):
+    """Each owner is listed once: the species differs between the two related rows, so showing it would list the
+    owner once per pet."""
+    plan = best(pets, "List the owner names and species of owners who have both a dog and a cat.")
+    assert [o.expr.column for o in plan.select] == ["owner_name"]
+    assert "pets" not in plan.via

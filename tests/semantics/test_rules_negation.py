@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from nl2sql.semantics import Reader, build_semantic_model
-from nl2sql.semantics.plan import Related
+from nl2sql.semantics.plan import AllOf, Related
 from nl2sql.semantics.rules.negation import denies
 from tests.semantics.schemas import library, sports
 
@@ -72,3 +72,23 @@ def test_a_value_denied_through_a_relation_is_no_related_row_with_it():
     plan = reader.read("What are the names of customers who never ordered the product Latte?", today=TODAY)[0].plan
     assert plan.where == Related("orders", Compare(Col("orders", "product"), "=", Lit("Latte")), negate=True), plan
     assert "orders" not in plan.via
+
+
+def test_a_value_denied_past_a_table_keyed_by_several_columns_is_no_related_row_with_it():
+    """Laps are keyed by race, rider and lap: following the rider's column into them leads to many laps per rider
+    (one column of a key of several is no row's key), so "not in the Dutch race" denies any lap there."""
+    from nl2sql.semantics.plan import Col, Compare, Lit
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("riders", column("rider_id", "INTEGER", pk=True), column("rider_name")),
+        table("races", column("race_id", "INTEGER", pk=True), column("race_title", values=("Dutch TT", "Spa Classic"))),
+        table("laps", column("race_id", "INTEGER", pk=True), column("rider_id", "INTEGER", pk=True),
+              column("lap", "INTEGER", pk=True), column("seconds", "REAL"),
+              fks=(("race_id", "races", "race_id"), ("rider_id", "riders", "rider_id"))))))
+    plan = reader.read("Which riders rode the Spa Classic but not the Dutch TT?", today=TODAY)[0].plan
+    items = list(plan.where.items) if isinstance(plan.where, AllOf) else [plan.where]
+    denied = [c for c in items if isinstance(c, Related) and c.negate]
+    assert denied == [Related("races", Compare(Col("races", "race_title"), "=", Lit("Dutch TT")), negate=True)], plan
+    assert Compare(Col("races", "race_title"), "=", Lit("Spa Classic")) in items

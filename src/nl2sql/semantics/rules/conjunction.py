@@ -80,7 +80,7 @@ def both_values(plan: QueryPlan, model: SemanticModel) -> QueryPlan | None:
         return _both_ranges(plan, model, items)
     rest = [item for k, item in enumerate(items) if k not in ks]
     if column.table != plan.base:
-        return _each_related(plan, model, column.table, rest, [items[k] for k in ks])
+        return _each_related(plan, model, column, rest, [items[k] for k in ks])
     if plan.group_by or any(isinstance(o.expr, Agg) for o in plan.select):
         return None  # "how many teams have both ...": a count over such groups needs a nesting the plan can't say
     values = tuple(dict.fromkeys(Lit(equality_column(items[k])[1]) for k in ks))  # type: ignore[index]
@@ -120,7 +120,7 @@ def _both_ranges(plan: QueryPlan, model: SemanticModel, items: list[Condition]) 
     column = bounds[pair[0]][1][0]  # type: ignore[index]
     rest = [item for k, item in enumerate(items) if k not in pair]
     if column.table != plan.base:
-        return _each_related(plan, model, column.table, rest, [items[k] for k in pair])
+        return _each_related(plan, model, column, rest, [items[k] for k in pair])
     if plan.group_by or any(isinstance(o.expr, Agg) for o in plan.select) or not plan.select:
         return None
     having = AllOf(tuple(Compare(Agg("count", None, items[k]), ">", Lit(0)) for k in pair))
@@ -128,12 +128,18 @@ def _both_ranges(plan: QueryPlan, model: SemanticModel, items: list[Condition]) 
                    distinct=False)
 
 
-def _each_related(plan: QueryPlan, model: SemanticModel, table: str, rest: list[Condition],
+def _each_related(plan: QueryPlan, model: SemanticModel, column: Col, rest: list[Condition],
                   each: list[Condition]) -> QueryPlan | None:
-    """The plan keeping rows that have related rows in `table` meeting each condition (one EXISTS each); the
-    join to `table` dropped where nothing else reads it. None when `table` doesn't join the plan's base."""
+    """The plan keeping rows that have related rows in the column's table meeting each condition (one EXISTS
+    each); the join to that table dropped where nothing else reads it. None when it doesn't join the plan's base.
+
+    The column itself is no longer shown ("swimmers with both 'win' and 'loss' results" lists swimmers, once
+    each): its value differs between the related rows, so showing it would list each swimmer once per result."""
+    table = column.table
     if not model.path(plan.base, table):
         return None
+    select = tuple(o for o in plan.select if o.expr != column) or plan.select
+    plan = replace(plan, select=select)
     where = rest + [Related(table, item) for item in each]
     outer = {c.table for c in _outer(plan, where)}
     return replace(plan, where=_all(where), via=tuple(t for t in plan.via if t != table or t in outer))

@@ -67,6 +67,7 @@ def _affirmed(item: Condition) -> Condition:
 
 
 def _to_one(model: SemanticModel, edge) -> bool:
-    """Whether the edge leads from each row to at most one row (it follows a reference to a key)."""
+    """Whether the edge leads from each row to at most one row (it follows a reference to a whole key: one column
+    of a key of several, "driver" of lap times keyed by race, driver and lap, leads to many)."""
     target = model.entity(edge.right)
-    return bool(target.key) and all(col in target.key for _, col in edge.pairs)
+    return bool(target.key) and set(target.key) <= {col for _, col in edge.pairs}
