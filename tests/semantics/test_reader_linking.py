@@ -224,3 +224,26 @@ def test_a_value_written_with_dots_or_an_at_sign_is_one_value(faculty, question,
 def test_a_sentences_own_full_stop_joins_no_value(faculty):
     readings = faculty.read("List the lecturers. Math unit only.", today=TODAY)
     assert ("unit", "Math") in _filters(readings[0].plan)
+
+
+@pytest.fixture(scope="module")
+def authors() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("writers", column("writer_id", "INTEGER", pk=True), column("given_name", values=("Ines", "Omar")),
+              column("family_name", values=("Okafor", "Lindqvist"))),
+        table("essays", column("essay_id", "INTEGER", pk=True), column("writer_id", "INTEGER"),
+              column("heading", values=("Ines Okafor", "On tides")), fks=(("writer_id", "writers", "writer_id"),)))))
+
+
+def test_a_quoted_full_name_is_read_as_first_and_last_name(authors):
+    plan = best(authors, 'What are the headings of essays written by "Omar Okafor"?')
+    assert _filters(plan) == {("given_name", "Omar"), ("family_name", "Okafor")}
+
+
+def test_a_quoted_value_stays_whole(authors):
+    # the words are a given and a family name too, but the quoted whole is a value of its own
+    plan = best(authors, 'Who wrote the essay "Ines Okafor"?')
+    assert ("heading", "Ines Okafor") in _filters(plan)

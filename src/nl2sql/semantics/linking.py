@@ -12,7 +12,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from nl2sql.semantics.lexicon import STOP_WORDS, Token, identifier_words, normalize, singular, stem, synonyms
+from nl2sql.semantics.lexicon import (
+    STOP_WORDS,
+    Token,
+    identifier_words,
+    normalize,
+    singular,
+    stem,
+    synonyms,
+    tokenize,
+)
 from nl2sql.semantics.model import Attribute, Entity, SemanticModel
 
 __all__ = ["Link", "Linker"]
@@ -321,6 +330,28 @@ class Linker:
             return self.model.attribute(table, column).core_words
         except KeyError:
             return ()
+
+    def spelled_out(self, tokens: list[Token]) -> list[Token]:
+        """`tokens`, with a quoted name that is no value as a whole but whose words are values of different columns
+        of one table read word by word: "Jeremy Gibbons" with first and last names in columns of their own."""
+        out: list[Token] = []
+        for token in tokens:
+            inner = tokenize(token.text) if token.kind == "quoted" else []
+            if len(inner) > 1 and not self.model.values.get(normalize(token.text)) and self._one_row(inner):
+                offset = token.start + 1  # past the opening quote
+                out += [Token(t.text, t.lower, t.stem, offset + t.start, offset + t.end, t.kind) for t in inner]
+            else:
+                out.append(token)
+        return out
+
+    def _one_row(self, words: list[Token]) -> bool:
+        """Whether every word is a sampled value, each of another column of one table."""
+        if any(t.kind != "word" for t in words):
+            return False
+        places = [{(e.table, e.column) for e in self.model.values.get(normalize(t.text)) or ()} for t in words]
+        tables = set.intersection(*({table for table, _ in p} for p in places))
+        return any(len({next(c for t, c in sorted(p) if t == table) for p in places}) == len(words)
+                   for table in tables)
 
     def values(self, tokens: list[Token], skip_numbers: set[int] | None = None) -> list[Link]:
         """Spans of the question equal to a sampled value of some column (case and punctuation aside)."""

@@ -189,6 +189,7 @@ class Reader:
         return self._names_cache
 
     def _parse_uncached(self, tokens: list[Token], today: date, scope: set[str] | frozenset[str] | None) -> _Parse:
+        tokens = self.linker.spelled_out(tokens)  # "Jeremy Gibbons": a first and a last name
         words = [t.lower for t in tokens]
         _, limit_tokens = _limit(tokens)
         values = self.linker.values(tokens, skip_numbers=limit_tokens)
