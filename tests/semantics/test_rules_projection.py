@@ -318,3 +318,31 @@ def test_how_many_of_a_plural_value_counts_the_rows_holding_it():
     plan = reader.read("How many females are in the club?")[0].plan
     assert [o.expr for o in plan.select] == [Agg("count")], plan.select
     assert plan.where == Compare(Col("members", "gender"), "=", Lit("female"))
+
+
+@pytest.fixture(scope="module")
+def crews() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("vessel", column("vessel_id", "INTEGER", pk=True), column("name"), column("tonnage", "INTEGER")),
+        table("sailor", column("sailor_id", "INTEGER", pk=True), column("name"), column("vessel_id", "INTEGER"),
+              fks=(("vessel_id", "vessel", "vessel_id"),)))))
+
+
+def test_a_general_word_names_the_column_of_the_table_named_after_it(crews):
+    plan = best(crews, "Show names of sailors and the names of vessels they serve on.")
+    assert shown(plan) == [Col("sailor", "name"), Col("vessel", "name")]
+
+
+def test_a_general_word_inside_a_longer_name_is_not_asked_of_the_table_after_it():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("fleet", column("fleet_name", pk=True), column("home_port")),
+        table("sailor", column("sailor_id", "INTEGER", pk=True), column("name"), column("fleet_name"),
+              fks=(("fleet_name", "fleet", "fleet_name"),)))))
+    plan = best(reader, "Find the fleet name of the sailor whose name contains 'Ahab'.")
+    assert [c.column for c in shown(plan)] == ["fleet_name"]

@@ -29,6 +29,7 @@ from nl2sql.semantics.rules.frequency import most_frequent_plans
 from nl2sql.semantics.rules.projection import (
     asks_distinct,
     generic_outputs,
+    owned_outputs,
     list_columns,
     set_of_values,
     shown_of_group,
@@ -114,7 +115,15 @@ def _asked_outputs(model: SemanticModel, p: _Parse, head: int, focus: str | None
             continue
         out.append((col, set(link.matched)))
     taken = used_elsewhere.union(*(t for _, t in out))
-    for col, tokens in generic_outputs(model, words, [t.stem for t in p.tokens], segments, focus, taken):
+    stems = [t.stem for t in p.tokens]
+    named: dict[int, set[str]] = {}
+    for link in p.links:
+        if link.kind == "entity" and link.score >= 0.9:
+            for i in link.matched:
+                named.setdefault(i, set()).add(link.table)
+    owners = {i: next(iter(tables)) for i, tables in named.items() if len(tables) == 1}  # one table named there
+    for col, tokens in generic_outputs(model, words, stems, segments, focus, taken) \
+            + owned_outputs(model, words, stems, segments, focus, owners, taken):
         same = next((t for c, t in out if c == col), None)
         if same is None:
             out.append((col, tokens))

@@ -12,7 +12,7 @@ without naming whose they are ("show all majors"): it asks for the set of values
 
 from __future__ import annotations
 
-from nl2sql.semantics.lexicon import stem
+from nl2sql.semantics.lexicon import singular, stem
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Col
 
@@ -78,6 +78,8 @@ def shown_of_group(model: SemanticModel, exprs: list, stems: set[str] = frozense
 # words too general to name a column by themselves ("the date", "the name", "the type") unless the rows listed
 # have exactly one column that answers to them
 GENERIC_ASKED = frozenset({"date", "name", "type", "code", "id", "status", "time", "year", "title", "address"})
+# what may stand before a column asked in general words ("the name", "and its type"; not "the department name")
+DETERMINERS = frozenset({"the", "a", "an", ",", "and", "their", "its", "his", "her"})
 # "full name": the parts a person's name is kept in
 NAME_PARTS = (("first", "name"), ("middle", "name"), ("last", "name"))
 
@@ -100,12 +102,42 @@ def generic_outputs(model: SemanticModel, words: list[str], stems: list[str], se
                 if len(parts) >= 2:
                     out += [(Col(table, a.name), {i, i + 1}) for a in parts]
                 continue
-            if words[i] not in GENERIC_ASKED or (i and words[i - 1] not in ("the", "a", "an", ",", "and", "their",
-                                                                             "its", "his", "her")):
+            if words[i] not in GENERIC_ASKED or (i and words[i - 1] not in DETERMINERS):
                 continue  # "the payment id": a longer name another rule reads
             found = [a for a in entity.attributes if stems[i] in a.words and not a.sensitive]
             if len(found) == 1:
                 out.append((Col(table, found[0].name), {i}))
+    return out
+
+
+# words between "of" and the table that owns the asked column ("the names of all the mountains")
+OWNER_FILLERS = frozenset({"the", "all", "each", "every", "their", "its"})
+
+
+def owned_outputs(model: SemanticModel, words: list[str], stems: list[str], segments: list[tuple[int, int]],
+                  table: str | None, owners: dict[int, str], taken: set[int]) -> list[tuple[Col, set[int]]]:
+    """Columns asked in general words of another table than the one listed, named right after them: "show names
+    of climbers and the names of mountains they climb" (the mountain's name). `owners`: the index of each word
+    that names one table, with that table. The table must join the listed one and have exactly one column of
+    that word."""
+    out: list[tuple[Col, set[int]]] = []
+    if table is None:
+        return out
+    for start, end in segments:
+        for i in range(start, min(end, len(words))):
+            if i in taken or singular(words[i]) not in GENERIC_ASKED or i + 1 >= len(words) \
+                    or words[i + 1] not in ("of", "for") or (i and words[i - 1] not in DETERMINERS):
+                continue  # "the department name of the instructor": a longer name another rule reads
+            k = i + 2
+            while k < len(words) and words[k] in OWNER_FILLERS:
+                k += 1
+            owner = owners.get(k)
+            if owner is None or owner == table or not model.path(table, owner):
+                continue
+            found = [a for a in model.entity(owner).attributes if stems[i] in a.words and not a.sensitive
+                     and a.role != "reference"]
+            if len(found) == 1:
+                out.append((Col(owner, found[0].name), {i}))
     return out
 
 
