@@ -346,3 +346,33 @@ def test_a_general_word_inside_a_longer_name_is_not_asked_of_the_table_after_it(
               fks=(("fleet_name", "fleet", "fleet_name"),)))))
     plan = best(reader, "Find the fleet name of the sailor whose name contains 'Ahab'.")
     assert [c.column for c in shown(plan)] == ["fleet_name"]
+
+
+@pytest.fixture(scope="module")
+def campus() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("person", column("person_id", "INTEGER", pk=True), column("name"), column("height", "REAL")),
+        table("rower", column("rower_id", "INTEGER", pk=True), column("seat", "INTEGER"),
+              fks=(("rower_id", "person", "person_id"),)),
+        table("faculty", column("faculty_name", pk=True), column("budget", "REAL"), column("building")),
+        table("module", column("module_id", "INTEGER", pk=True), column("title"), column("faculty_name"),
+              fks=(("faculty_name", "faculty", "faculty_name"),)))))
+
+
+def test_a_general_word_in_the_plural_names_the_listed_tables_column(campus):
+    plan = best(campus, "What are the names and budgets of faculties with budgets over 100?")
+    assert shown(plan) == [Col("faculty", "faculty_name"), Col("faculty", "budget")]
+
+
+def test_the_name_of_a_row_that_is_another_tables_row_is_that_tables_name(campus):
+    # a rower is a person (its key is a person's key): the person holds its name
+    plan = best(campus, "List the names of the rowers ordered by their heights.")
+    assert Col("person", "name") in shown(plan)
+
+
+def test_a_reference_holds_another_rows_name_not_the_listed_rows(campus):
+    plan = best(campus, "What are the names of modules?")
+    assert shown(plan) == [Col("module", "title")]

@@ -80,6 +80,7 @@ def shown_of_group(model: SemanticModel, exprs: list, stems: set[str] = frozense
 GENERIC_ASKED = frozenset({"date", "name", "type", "code", "id", "status", "time", "year", "title", "address"})
 # what may stand before a column asked in general words ("the name", "and its type"; not "the department name")
 DETERMINERS = frozenset({"the", "a", "an", ",", "and", "their", "its", "his", "her"})
+NAME = stem("name")
 # "full name": the parts a person's name is kept in
 NAME_PARTS = (("first", "name"), ("middle", "name"), ("last", "name"))
 
@@ -102,12 +103,30 @@ def generic_outputs(model: SemanticModel, words: list[str], stems: list[str], se
                 if len(parts) >= 2:
                     out += [(Col(table, a.name), {i, i + 1}) for a in parts]
                 continue
-            if words[i] not in GENERIC_ASKED or (i and words[i - 1] not in DETERMINERS):
+            if singular(words[i]) not in GENERIC_ASKED or (i and words[i - 1] not in DETERMINERS):
                 continue  # "the payment id": a longer name another rule reads
-            found = [a for a in entity.attributes if stems[i] in a.words and not a.sensitive]
+            # (a reference's name is another row's: "the names of courses" are no course.dept_name)
+            found = [a for a in entity.attributes if stems[i] in a.words and not a.sensitive
+                     and not (a.role == "reference" and stems[i] == NAME)]
             if len(found) == 1:
                 out.append((Col(table, found[0].name), {i}))
+            elif not found and not any(stems[i] in a.words for a in entity.attributes):
+                out += [(col, {i}) for col in _of_same_row(model, table, stems[i])]
     return out
+
+
+def _of_same_row(model: SemanticModel, table: str, word: str) -> list[Col]:
+    """The one column named `word` of a table whose row is the same thing as the listed table's: its key is the
+    listed table's key ("the names of the gymnasts" where gymnast.gymnast_id is a people.people_id and people hold
+    the names). Empty when no such table or several columns."""
+    key = set(model.entity(table).key)
+    found: list[Col] = []
+    for edge in model.neighbours(table):
+        other = model.entity(edge.right)
+        if not key or {a for a, _ in edge.pairs} != key or {b for _, b in edge.pairs} != set(other.key):
+            continue
+        found += [Col(other.table, a.name) for a in other.attributes if word in a.words and not a.sensitive]
+    return found if len(found) == 1 else []
 
 
 # words between "of" and the table that owns the asked column ("the names of all the mountains")
