@@ -376,3 +376,25 @@ def test_the_name_of_a_row_that_is_another_tables_row_is_that_tables_name(campus
 def test_a_reference_holds_another_rows_name_not_the_listed_rows(campus):
     plan = best(campus, "What are the names of modules?")
     assert shown(plan) == [Col("module", "title")]
+
+
+@pytest.fixture(scope="module")
+def harbour() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("ferry", column("ferry_id", "INTEGER", pk=True), column("ferry"), column("home_port"),
+              column("tonnage", "INTEGER")),
+        table("berths", column("berth_id", "INTEGER", pk=True), column("other_berth_details"),
+              column("length_m", "REAL")))))
+
+
+def test_the_name_of_rows_kept_in_a_column_named_like_their_table(harbour):
+    plan = best(harbour, "What are the names and home ports of all ferries ordered by tonnage?")
+    assert shown(plan)[:2] == [Col("ferry", "ferry"), Col("ferry", "home_port")]
+
+
+def test_the_details_asked_are_the_one_details_column(harbour):
+    plan = best(harbour, "Show the details of the 2 longest berths.")
+    assert shown(plan)[0] == Col("berths", "other_berth_details")

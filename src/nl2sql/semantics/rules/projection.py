@@ -77,7 +77,8 @@ def shown_of_group(model: SemanticModel, exprs: list, stems: set[str] = frozense
 
 # words too general to name a column by themselves ("the date", "the name", "the type") unless the rows listed
 # have exactly one column that answers to them
-GENERIC_ASKED = frozenset({"date", "name", "type", "code", "id", "status", "time", "year", "title", "address"})
+GENERIC_ASKED = frozenset({"date", "name", "type", "code", "id", "status", "time", "year", "title", "address", "detail",
+                           "description"})
 # what may stand before a column asked in general words ("the name", "and its type"; not "the department name")
 DETERMINERS = frozenset({"the", "a", "an", ",", "and", "their", "its", "his", "her"})
 NAME = stem("name")
@@ -111,8 +112,19 @@ def generic_outputs(model: SemanticModel, words: list[str], stems: list[str], se
             if len(found) == 1:
                 out.append((Col(table, found[0].name), {i}))
             elif not found and not any(stems[i] in a.words for a in entity.attributes):
-                out += [(col, {i}) for col in _of_same_row(model, table, stems[i])]
+                same = _of_same_row(model, table, stems[i]) or _named_as_table(entity, stems[i])
+                out += [(col, {i}) for col in same]
     return out
+
+
+def _named_as_table(entity, word: str) -> list[Col]:
+    """ "the names of the companies" where companies keep their name in a column named like the table
+    (company.Company): that column, when it holds text."""
+    if word != NAME:
+        return []
+    found = [a for a in entity.attributes if a.words == entity.words and a.role not in ("key", "reference")
+             and a.kind == "text"]
+    return [Col(entity.table, found[0].name)] if len(found) == 1 else []
 
 
 def _of_same_row(model: SemanticModel, table: str, word: str) -> list[Col]:
