@@ -398,3 +398,12 @@ def test_the_name_of_rows_kept_in_a_column_named_like_their_table(harbour):
 def test_the_details_asked_are_the_one_details_column(harbour):
     plan = best(harbour, "Show the details of the 2 longest berths.")
     assert shown(plan)[0] == Col("berths", "other_berth_details")
+
+
+@pytest.mark.parametrize("question", [
+    "Which hostels have a capacity above 40? Tell me the name and opening date of these hostels.",
+    "Find the hostels with a capacity above 40. Report their names and opening dates.",
+])
+def test_a_second_sentence_telling_what_to_show_lists_the_columns(hostels, question):
+    plan = best(hostels, question)
+    assert shown(plan) == [Col("hostels", "hostel_name"), Col("hostels", "opened")]

@@ -351,12 +351,17 @@ def _asks_ordering(words: list[str]) -> bool:
     return any(w in ("ordered", "sorted", "order", "sort", "ranked", "descending", "ascending") for w in words)
 
 
+# verbs after which a question lists what to show ("... ? Tell me the name and position", "report the difference")
+OUTPUT_VERBS = frozenset({"return", "give", "show", "list", "include", "display", "provide", "including", "showing",
+                          "tell", "report", "print", "output"})
+
+
 def _output_segments(words: list[str], head: int) -> list[tuple[int, int]]:
     """Stretches of the question that name what to return: after the question word, and "return/give/show ..." parts."""
     stop = _segment_end(words, head)
     segments = [(head, min(stop + 1, head + 8))]
     for i, w in enumerate(words):
-        if w in ("return", "give", "show", "list", "include", "display", "provide", "including", "showing") and i > head:
+        if w in OUTPUT_VERBS and i > head:
             end = next((j for j in range(i + 1, len(words)) if words[j] in (".", "?", "!", ";")), len(words))
             segments.append((i + 1, end))
         if w in ("and",) and i > head and i + 1 < len(words) and words[i + 1] in ("their", "its", "the", "his", "her"):
