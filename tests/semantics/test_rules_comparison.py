@@ -290,3 +290,38 @@ def test_a_said_average_of_a_column_named_mean_is_compared_per_group():
     assert "GROUP BY readings.zip_code HAVING AVG(readings.mean_visibility) < 10" in sql, sql
     sql = compile_plan(reader.read("How many readings have a max temperature above 80?")[0].plan, reader.model)
     assert "WHERE readings.max_temperature > 80" in sql, sql  # the column's own "max": row by row
+
+
+@pytest.fixture(scope="module")
+def bookings() -> Reader:
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("guests", column("guest_id", "INTEGER", pk=True), column("guest_name"), column("joined_on", "TEXT",
+                                                                                            values=("2021-03-01",))),
+        table("stays", column("stay_id", "INTEGER", pk=True), column("guest_id", "INTEGER"),
+              column("arrival_date", "DATE"), column("stay_status", values=("booked", "cancelled")),
+              fks=(("guest_id", "guests", "guest_id"),)))))
+
+
+def _compared_columns(plan) -> set[str]:
+    from nl2sql.semantics.plan import AllOf, Between
+
+    items = plan.where.items if isinstance(plan.where, AllOf) else (plan.where,) if plan.where else ()
+    return {c.left.column for c in items if isinstance(c, Compare) and c.op != "="} | \
+        {c.arg.column for c in items if isinstance(c, Between)}
+
+
+@pytest.mark.parametrize("question", [
+    "Which guests have stays with an arrival date after more than 2 nights?",
+    "How many guests have at least one stay with status 'cancelled'?",
+    "What are the names of guests with ids between 10 and 20 and their arrival dates?",
+])
+def test_a_date_is_compared_with_years_not_small_numbers(bookings, question):
+    assert not _compared_columns(best(bookings, question)) & {"arrival_date", "joined_on"}
+
+
+def test_at_least_one_of_the_rows_a_plan_joins_is_read(bookings):
+    readings = bookings.read("How many guests have at least one stay with status 'cancelled'?", today=TODAY)
+    assert "least" not in readings[0].dropped and "least" not in readings[0].unread

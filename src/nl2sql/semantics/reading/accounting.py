@@ -58,6 +58,12 @@ def _words_read(p: _Parse, plan: QueryPlan, used: set[int]) -> set[int]:
             near = set(range(v.start - VALUE_REACH, v.start)) | {after}
             used |= {i for l in p.links if l.kind == "column" and (l.table, l.column) == (v.table, v.column)
                      for i in l.matched if i in near}
+    # ... and "at least one order" when the plan joins the orders: a join keeps the rows that have one
+    for i in range(len(p.words) - 2):
+        if p.words[i:i + 3] == ["at", "least", "one"] and any(
+                l.table in tables and l.table != plan.base and l.score >= 0.8 and {i + 3, i + 4} & l.matched
+                for l in p.links):
+            used |= {i, i + 1, i + 2}
     # a negation or a superlative is read when the plan denies or ranks something (the words are cues,
     # not names: the rules that read them don't all keep their places)
     if _denies(plan):

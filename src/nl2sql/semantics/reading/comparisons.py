@@ -138,7 +138,7 @@ def _between_filter(model: SemanticModel, p: _Parse, i: int, value: float, used:
     upper = number_value(p.tokens, i + used + 1)
     if upper is None:
         return None
-    target = _comparison_target(model, p, i - lead, i + used + 1 + upper[1], measures)
+    target = _comparison_target(model, p, i - lead, i + used + 1 + upper[1], measures, value=value)
     if target is None or target[3]:
         return None
     low, high = sorted((value, upper[0]))
@@ -158,7 +158,7 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
     negate = _negated(words, min(cue) if cue else i)
     if negate:
         op = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "=": "<>"}[op]
-    target = _comparison_target(model, p, min(cue) if cue else i, i + used, measures, op)
+    target = _comparison_target(model, p, min(cue) if cue else i, i + used, measures, op, value)
     named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
                                if l.kind == "entity" and l.score >= 0.3))
     near = named + [e.right for t in named for e in model.neighbours(t) if e.right not in named]
@@ -244,13 +244,22 @@ def _key_value(model: SemanticModel, p: _Parse, index: int, value: float) -> _Fi
     return _Filter(condition, {owner.table}, {index - 1, index} | set(owner.matched))
 
 
-def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: int, measures: list[_Measure], op: str = ">"):
-    """The column a comparison is about: named just before it, or just after the number ("5 orders")."""
+# the numbers a date may be compared with: years
+YEARS = (1000, 2999)
+
+
+def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: int, measures: list[_Measure], op: str = ">",
+                       value: float | None = None):
+    """The column a comparison is about: named just before it, or just after the number ("5 orders"). A time is
+    compared with a year, not a small count ("visited at least twice" counts the visits, no date is 2)."""
     best = None
     for link in p.links:
         if link.kind == "column":
             attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
             if not (attribute.is_numeric or attribute.role == "time"):
+                continue
+            if attribute.role == "time" and not attribute.is_numeric and value is not None \
+                    and not YEARS[0] <= value <= YEARS[1]:
                 continue
             if attribute.role in ("key", "reference") and (link.start >= after or (
                     not link.complete and op != "=")):
