@@ -32,3 +32,26 @@ def test_an_open_year_window_compares_the_year_column(festivals, question, op, y
     reading = festivals.read(question, today=TODAY)[0]
     assert reading.plan.where == Compare(Col("festivals", "year"), op, Lit(year)), reading.explanation
     assert not reading.dropped and not reading.unread
+
+
+@pytest.fixture(scope="module")
+def colleges() -> Reader:
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("colleges", column("college_id", "INTEGER", pk=True), column("college_name"),
+              column("established", "INTEGER"), column("students", "INTEGER")),
+    )))
+
+
+@pytest.mark.parametrize("question, op, year", [
+    ("What is the average number of students of colleges established before 1850?", "<", 1850),
+    ("List the colleges established after 1799.", ">=", 1800),
+])
+def test_the_year_something_was_founded_takes_a_window_of_an_earlier_century(colleges, question, op, year):
+    reading = colleges.read(question, today=TODAY)[0]
+    assert Compare(Col("colleges", "established"), op, Lit(year)) == reading.plan.where, reading.explanation
+
+
+def test_an_earlier_centurys_number_without_a_time_word_is_a_number(colleges):
+    reading = colleges.read("Which colleges have more than 1850 students?", today=TODAY)[0]
+    assert reading.plan.where == Compare(Col("colleges", "students"), ">", Lit(1850)), reading.explanation

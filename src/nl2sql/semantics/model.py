@@ -668,6 +668,10 @@ def _dated(values, stems_: tuple[str, ...]) -> str | None:
     return "date" if "date" in stems_ else None
 
 
+# the last word of a number column that holds the year something happened ("Founded", "year_established")
+_YEAR_EVENTS = frozenset({"found", "establish", "built", "incorpor"})
+
+
 def _guessed_role(table, column, words, referencing, kind: Kind, stems_: tuple[str, ...], lower: str,
                   values) -> tuple[Role, str | None]:
     """The column's role from its type, name and values (before the admin's correction), and its time grain."""
@@ -686,6 +690,8 @@ def _guessed_role(table, column, words, referencing, kind: Kind, stems_: tuple[s
         role = "flag"  # is_active, has_discount: yes or no
     elif kind == "text" and _dated(values, stems_):
         role, grain = "time", _dated(values, stems_)
+    elif kind in ("integer", "number") and stems_ and stems_[-1] in _YEAR_EVENTS:
+        role, grain = "time", "year"  # founded, established: the year it happened
     elif kind in ("integer", "number") and _YEAR.search(lower):
         role, grain = "time", "year"
     elif kind in ("integer", "number") and _MONTH.search(lower):

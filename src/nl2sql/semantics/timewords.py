@@ -85,6 +85,16 @@ def _is_year(token: Token) -> int | None:
     return None
 
 
+# words before which a year of an earlier century is a year ("founded before 1850"; "more than 1850" is a number)
+_OLD_YEAR_CUES = frozenset({"before", "after", "since", "until", "in"})
+
+
+def _is_old_year(token: Token) -> int | None:
+    if token.kind == "number" and re.fullmatch(r"1[5-8]\d\d", token.lower):
+        return int(token.lower)
+    return None
+
+
 def find_windows(tokens: list[Token], today: date) -> list[TimeWindow]:
     """Every time window the question names, each with the tokens it used."""
     scan = _WindowScan(tokens, today)
@@ -264,10 +274,10 @@ class _WindowScan:
     def _year(self, i: int) -> int | None:
         """A year: in it, before / after / since it, or from it to another."""
         tokens, words, n, add = self.tokens, self.words, self.n, self.add
-        if _is_year(tokens[i]) is None:
-            return None
-        year = _is_year(tokens[i])
         before = words[i - 1] if i else ""
+        year = _is_year(tokens[i]) or (_is_old_year(tokens[i]) if before in _OLD_YEAR_CUES else None)
+        if year is None:
+            return None
         cue = i - 1
         if before == "year" and i >= 2:
             # "after year 1998", "before the year 2000": the cue stands before "(the) year"
