@@ -55,3 +55,17 @@ def test_the_year_something_was_founded_takes_a_window_of_an_earlier_century(col
 def test_an_earlier_centurys_number_without_a_time_word_is_a_number(colleges):
     reading = colleges.read("Which colleges have more than 1850 students?", today=TODAY)[0]
     assert reading.plan.where == Compare(Col("colleges", "students"), ">", Lit(1850)), reading.explanation
+
+
+def test_a_time_superlative_orders_by_the_time_column_the_question_names():
+    """The patients have no time of their own: "the most recent start" is the visits' start, which the question
+    names."""
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("patients", column("patient_id", "INTEGER", pk=True), column("patient_name")),
+        table("visits", column("visit_id", "INTEGER", pk=True), column("patient_id", "INTEGER"),
+              column("start_time", "TIMESTAMP"), fks=(("patient_id", "patients", "patient_id"),)))))
+    plan = reader.read("Find the name of the patient who made the visit with the most recent start time.",
+                       today=TODAY)[0].plan
+    assert plan.order_by and plan.order_by[0].expr == Col("visits", "start_time") and plan.order_by[0].desc
+    assert plan.limit == 1

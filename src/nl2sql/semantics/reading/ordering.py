@@ -201,13 +201,18 @@ def _time_of(model: SemanticModel, p: _Parse, index: int, focus: str | None) -> 
     after = next((l.table for l in p.links if l.kind == "entity" and index < l.start <= index + 2 and l.score >= 0.7),
                  None)
     table = after or focus
-    if table is None:
-        return None
-    times = [a for a in model.entity(table).attributes if a.role == "time"]
+    times = [a for a in model.entity(table).attributes if a.role == "time"] if table else []
+    if not times:
+        # "the school founded most recently", "the students who registered most recently": the time column the
+        # question's words name, wherever it is
+        named = [l for l in p.links if l.kind == "column" and l.score >= 0.7
+                 and model.attribute(l.table, l.column).role == "time"]  # type: ignore[arg-type]
+        best = max(named, key=lambda l: (l.score, -abs(l.start - index)), default=None)
+        return Col(best.table, best.column) if best is not None else None  # type: ignore[arg-type]
     stems = {stem(w) for w in p.words}
     # the one the question names, else a date, else the first (a start comes before an end)
     times = [a for a in times if set(a.words) & stems] or [a for a in times if "date" in a.words] or times
-    return Col(table, times[0].name) if times else None
+    return Col(table, times[0].name)
 
 
 ALPHABETICAL = frozenset({"alphabetically", "alphabetical", "alphabetic", "lexicographic", "lexicographical",
