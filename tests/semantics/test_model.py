@@ -141,3 +141,24 @@ def test_a_table_others_point_at_is_no_bridge_whatever_its_key():
         table("teachers", column("teacher_id", "INTEGER", pk=True), column("teacher_name"))))
     assert not model.entity("classrooms").bridge
     assert model.entity("teaches").bridge
+
+
+def test_a_foreign_key_declared_in_another_case_joins_the_columns_as_spelt():
+    from nl2sql.semantics import compile_plan
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("client", column("client_ID", "INTEGER", pk=True), column("client_name")),
+        table("invoice", column("invoice_ID", "INTEGER", pk=True), column("client_ID", "INTEGER"),
+              column("total", "REAL"), fks=(("Client_id", "client", "CLIENT_ID"),))))
+    assert model.path("invoice", "client")[0].pairs == (("client_ID", "client_ID"),)
+    plan = QueryPlan("invoice", (Output("client_name", Col("client", "client_name")),))
+    assert 'invoice."client_ID" = client."client_ID"' in compile_plan(plan, model, "sqlite")
+
+
+def test_a_number_column_named_for_when_something_happened_holds_a_year():
+    model = build_semantic_model(prompt_schema(
+        "sqlite", table("club", column("club_id", "INTEGER", pk=True), column("founded", "INTEGER"),
+                        column("members", "INTEGER"))))
+    assert (model.attribute("club", "founded").role, model.attribute("club", "founded").grain) == ("time", "year")
+    assert model.attribute("club", "members").role == "measure"

@@ -356,12 +356,20 @@ def _declared_joins(schema: PromptSchema) -> list[JoinEdge]:
             return name
         return by_plain.get(name.split(".")[-1])
 
+    columns = {t.qualified_name: {c.name.lower(): c.name for c in t.columns} for t in schema.tables}
+
+    def column(table: str, name: str) -> str:
+        """The column as the table spells it: a key may be declared in another case (`Cust_ID` for cust_ID),
+        which databases that fold case accept."""
+        return columns.get(table, {}).get(name.lower(), name)
+
     for table in schema.tables:
         for fk in table.foreign_keys:
             target = resolve(f"{fk.ref_schema}.{fk.ref_table}" if fk.ref_schema else fk.ref_table)
             if target is None:
                 continue
-            joins.append(JoinEdge(table.qualified_name, target, tuple(zip(fk.columns, fk.ref_columns)), "fk"))
+            pairs = tuple((column(table.qualified_name, a), column(target, b)) for a, b in zip(fk.columns, fk.ref_columns))
+            joins.append(JoinEdge(table.qualified_name, target, pairs, "fk"))
     for hint in schema.join_hints:
         left, right = resolve(hint.left_table), resolve(hint.right_table)
         if left is None or right is None or left == right:
