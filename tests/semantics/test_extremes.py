@@ -56,3 +56,9 @@ def test_the_oldest_age_is_the_largest():
         column("enrolled_on", "DATE")))))
     assert aggregates(reader, "What is the average and oldest age of pupils?") == [
         ("avg", Col("pupils", "age")), ("max", Col("pupils", "age"))]
+
+
+def test_a_column_named_again_with_each_extreme_is_measured_not_grouped(reader):
+    plan = reader.read("What are the highest fee, lowest fee and average fee of treatments?")[0].plan
+    assert not plan.group_by and all(isinstance(o.expr, Agg) for o in plan.select), plan
+    assert {o.expr.func for o in plan.select} == {"max", "min", "avg"}

@@ -248,6 +248,12 @@ def grouped_outputs(plan):
 
     if plan.having is None and not any(isinstance(o.expr, Agg) for o in plan.select):
         return plan
+    measured = {o.expr.arg for o in plan.select
+                if isinstance(o.expr, Agg) and o.expr.func in ("avg", "min", "max", "sum")}
+    plain = {o.expr for o in plan.select if isinstance(o.expr, Col)}
+    if plain and plain <= measured and set(plan.group_by) <= plain and plan.having is None:
+        # "the highest cost, lowest cost and average cost": the column is what is measured, not a grouping
+        return replace(plan, select=tuple(o for o in plan.select if o.expr not in plain), group_by=())
     loose = tuple(o.expr for o in plan.select if isinstance(o.expr, Col) and o.expr not in plan.group_by)
     if not loose or not any(isinstance(o.expr, Agg) for o in plan.select):
         return plan
