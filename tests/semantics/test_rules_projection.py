@@ -407,3 +407,13 @@ def test_the_details_asked_are_the_one_details_column(harbour):
 def test_a_second_sentence_telling_what_to_show_lists_the_columns(hostels, question):
     plan = best(hostels, question)
     assert shown(plan) == [Col("hostels", "hostel_name"), Col("hostels", "opened")]
+
+
+@pytest.mark.parametrize("question", [
+    "Which genres have an average price above 20?",
+    "List the genres whose average price is above 20.",
+])
+def test_the_column_asked_beside_a_compared_aggregate_is_what_it_is_per(books, question):
+    plan = best(books, question)
+    assert shown(plan) == [Col("books", "genre")]
+    assert plan.group_by == (Col("books", "genre"),) and plan.having is not None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from nl2sql.semantics.lexicon import stem
 from nl2sql.semantics.model import Entity, SemanticModel
-from nl2sql.semantics.plan import Agg, AllOf, AnyOf, Bucket, Col, Condition, Expr, Match, Order, Output, QueryPlan
+from nl2sql.semantics.plan import Agg, AllOf, AnyOf, Bucket, Col, Compare, Condition, Expr, Match, Order, Output, QueryPlan
 from nl2sql.semantics.reading.cues import ORDER_VERBS, _asks_ordering, _head_index, _output_segments, _plural
 from nl2sql.semantics.reading.filters import _value_filter
 from nl2sql.semantics.reading.parts import (
@@ -309,12 +309,20 @@ def _show_asked(model: SemanticModel, s: _Shape, limit, top_one) -> None:
     elif s.aggregated and s.focus and s.focus != s.base and not s.groups and (top_one or limit is not None):
         _best_of_focus(model, s)
     elif s.aggregated and s.asked and not s.groups:
+        # "which studios have an average gross above 4500000": the asked column is what the compared aggregate
+        # is per, though no word names the rows themselves
+        shown = False
         for c, t in s.asked:
-            if c.table == s.focus and s.focus_tokens and model.attribute(c.table, c.column).role in (
+            if c.table == s.focus and (s.focus_tokens or s.having) and model.attribute(c.table, c.column).role in (
                     "label", "key", "text", "dimension"):
                 s.used |= t
                 s.select.insert(0, Output(c.column, c))
                 s.group_by.insert(0, c)
+                shown = True
+        if shown and s.having and not s.focus_tokens:
+            # ... and the aggregate only picks the studios: it is not asked to be seen
+            compared = {h.left for h in s.having if isinstance(h, Compare)}
+            s.select = [o for o in s.select if o.expr not in compared] or s.select
     elif s.aggregated and s.asked and s.group_by:
         _asked_group_columns(model, s)
 
