@@ -62,3 +62,23 @@ def test_a_column_named_again_with_each_extreme_is_measured_not_grouped(reader):
     plan = reader.read("What are the highest fee, lowest fee and average fee of treatments?")[0].plan
     assert not plan.group_by and all(isinstance(o.expr, Agg) for o in plan.select), plan
     assert {o.expr.func for o in plan.select} == {"max", "min", "avg"}
+
+
+@pytest.fixture(scope="module")
+def flats() -> Reader:
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("flats", column("flat_id", "INTEGER", pk=True), column("flat_code"), column("room_count", "INTEGER"),
+              column("num_tenants", "INTEGER")),
+        table("wardens", column("warden_id", "INTEGER", pk=True), column("warden_name"),
+              column("flat_num", "INTEGER")))))
+
+
+def test_the_number_of_things_a_count_column_holds_is_that_column(flats):
+    assert aggregates(flats, "What is the minimum and maximum number of rooms of all the flats?") == [
+        ("min", Col("flats", "room_count")), ("max", Col("flats", "room_count"))]
+    plan = flats.read("List all flat codes in descending order of number of rooms.")[0].plan
+    assert [o.expr for o in plan.select] == [Col("flats", "flat_code")] and not plan.aggregated
+    assert plan.order_by[0].expr == Col("flats", "room_count") and plan.order_by[0].desc
+    plan = flats.read("How many flats have a number of tenants lower than 3?")[0].plan
+    assert plan.where is not None and plan.where.left == Col("flats", "num_tenants")

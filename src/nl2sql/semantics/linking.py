@@ -523,4 +523,22 @@ def _attribute_element(attribute: Attribute) -> _Element:
         element.variants.append((attribute.table_words + attribute.words, 1.0))
     for phrase in attribute.phrases:
         element.variants.append((phrase, 1.0))
+    counted = counted_things(content)
+    if counted:
+        element.variants.append(((NUMBER, *counted), 0.95))  # "the number of rooms" for room_count, num_rooms
     return element
+
+
+NUMBER = stem("number")
+# the words a column that holds a count of things is named with, before or after the things ("room_count",
+# "num_rooms", "no_of_customers")
+COUNT_WORDS = frozenset({stem("count"), stem("num"), NUMBER, stem("no")})
+
+
+def counted_things(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The things a count column counts (room_count, num_rooms: room), else ()."""
+    if len(words) >= 2 and words[-1] == stem("count") and words[0] not in COUNT_WORDS:
+        return words[:-1]  # (not "prof_num", "emp_no": a number that names one)
+    if len(words) >= 2 and words[0] in COUNT_WORDS and words[-1] not in COUNT_WORDS:
+        return words[1:]
+    return ()

@@ -5,7 +5,7 @@ its alternatives; coordinated aggregates, the admin's metrics, first/last times 
 from __future__ import annotations
 
 from nl2sql.semantics.lexicon import STOP_WORDS, stem
-from nl2sql.semantics.linking import Link
+from nl2sql.semantics.linking import Link, counted_things
 from nl2sql.semantics.model import Attribute, SemanticModel
 from nl2sql.semantics.plan import Agg, Col, Expr
 from nl2sql.semantics.reading.comparisons import _average_filters
@@ -101,6 +101,8 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
             continue  # "the largest number of followers" with a followers column: that column ranks, no count
         if func == "count" and p.words[start] in ("number", "numbers") and _names_a_column(model, p, start):
             continue  # "the phone number of employees", "the apartment numbers": a column, no count
+        if func == "count" and p.words[start] in ("number", "numbers") and _count_column_at(model, p, start):
+            continue  # "the number of rooms" with a room_count column: the column holds the count
         if func == "count" and "number" in p.words[start:end] and _counts_held(model, p, end):
             # "the total number of followers", with a followers column: their sum, no count of rows ("the number
             # of followers of each user": each user's own, one row each)
@@ -108,6 +110,15 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
             continue
         out.append((start, end, func))
     return out
+
+
+def _count_column_at(model: SemanticModel, p: _Parse, index: int) -> bool:
+    """A numeric column that holds a count is named from `index` ("number of rooms": room_count)."""
+    return any(l.kind == "column" and l.start == index and l.complete and l.score >= 0.9 and len(l.matched) > 1
+               and model.attribute(l.table, l.column).is_numeric  # type: ignore[arg-type]
+               and model.attribute(l.table, l.column).role == "measure"  # type: ignore[arg-type]
+               and counted_things(model.attribute(l.table, l.column).words)  # type: ignore[arg-type]
+               for l in p.links)
 
 
 def _quantity_at(model: SemanticModel, p: _Parse, start: int) -> bool:
