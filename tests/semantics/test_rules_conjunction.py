@@ -120,3 +120,24 @@ def test_the_column_both_values_belong_to_is_not_shown(pets):
     plan = best(pets, "List the owner names and species of owners who have both a dog and a cat.")
     assert [o.expr.column for o in plan.select] == ["owner_name"]
     assert "pets" not in plan.via
+
+
+@pytest.fixture(scope="module")
+def peaks() -> Reader:
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("peaks", column("peak_id", "INTEGER", pk=True), column("peak_name"), column("height", "REAL"),
+              column("prominence", "REAL"), column("range_name", values=("Alps", "Andes", "Atlas")),
+              column("first_climbed", "INTEGER")),
+    )))
+
+
+@pytest.mark.parametrize("question", [
+    "Show the names of peaks with height more than 5000 or prominence more than 1000.",
+    "Which peaks are either in the Andes or have a height above 5000?",
+    "List the peaks with a prominence under 300 or in the Atlas range.",
+])
+def test_two_conditions_joined_by_or_are_one_condition(peaks, question):
+    plan = best(peaks, question)
+    assert isinstance(plan.where, AnyOf) and len(plan.where.items) == 2, plan.where
+    assert plan.having is None and not plan.group_by

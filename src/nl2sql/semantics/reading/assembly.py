@@ -10,7 +10,7 @@ from nl2sql.semantics.lexicon import stem
 from nl2sql.semantics.model import Entity, SemanticModel
 from nl2sql.semantics.plan import Agg, AllOf, AnyOf, Bucket, Col, Compare, Condition, Expr, Match, Order, Output, QueryPlan
 from nl2sql.semantics.reading.cues import ORDER_VERBS, _asks_ordering, _head_index, _output_segments, _plural
-from nl2sql.semantics.reading.filters import _value_filter
+from nl2sql.semantics.reading.filters import _value_filter, either_conditions
 from nl2sql.semantics.reading.parts import (
     _Absent,
     _Draft,
@@ -222,6 +222,7 @@ def _plain_measures(s: _Shape, compared: set[int]) -> None:
 
 def _apply_filters(model: SemanticModel, s: _Shape, filters, tables_mentioned: list[str]) -> None:
     """The filters as WHERE and HAVING conditions; the tables they and the question name, joined."""
+    filters = either_conditions(filters, s.p.words)  # "height over 5000 or prominence over 1000"
     for f in filters:
         s.used |= f.tokens
         if isinstance(f.condition, _Having):

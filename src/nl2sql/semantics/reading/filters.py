@@ -7,7 +7,7 @@ from __future__ import annotations
 from nl2sql.semantics.lexicon import STOP_WORDS, stem
 from nl2sql.semantics.linking import Link
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import AnyOf, Col, Compare, Condition, InList, IsNull, Lit, Match
+from nl2sql.semantics.plan import AnyOf, Between, Col, Compare, Condition, InList, IsNull, Lit, Match
 from nl2sql.semantics.reading.comparisons import _compared
 from nl2sql.semantics.reading.cues import NEGATIONS, STRING_PHRASES, _flag_true, _negated
 from nl2sql.semantics.reading.parts import _Absent, _Draft, _Filter, _Parse, _RatioSpan
@@ -323,6 +323,30 @@ def _either_values(filters: list[_Filter], words: list[str]) -> list[_Filter]:
         found = equality_column(out[k].condition)
         partner = next((j for j in range(k + 1, len(out)) if found is not None
                         and (other := equality_column(out[j].condition)) is not None and other[0] == found[0]
+                        and joined_by_or(words, out[k].tokens, out[j].tokens) is not None), None)
+        if partner is None:
+            k += 1
+            continue
+        a, b = out[k], out.pop(partner)
+        connectors = joined_by_or(words, a.tokens, b.tokens) or set()
+        out[k] = _Filter(AnyOf((a.condition, b.condition)), a.tables | b.tables, a.tokens | b.tokens | connectors,
+                         min(a.strength, b.strength))
+    return out
+
+
+# conditions "or" may join into one: a row's own (not a count per group, not an absence)
+_ROW_CONDITIONS = (Compare, Between, InList, Match, AnyOf)
+
+
+def either_conditions(filters: list[_Filter], words: list[str]) -> list[_Filter]:
+    """ "mountains with height more than 5000 or prominence more than 1000", "schools either founded after 1850
+    or public": two conditions on rows that "or" joins are one condition, whatever their columns."""
+    out = list(filters)
+    k = 0
+    while k < len(out):
+        partner = next((j for j in range(k + 1, len(out))
+                        if isinstance(out[k].condition, _ROW_CONDITIONS)
+                        and isinstance(out[j].condition, _ROW_CONDITIONS)
                         and joined_by_or(words, out[k].tokens, out[j].tokens) is not None), None)
         if partner is None:
             k += 1
