@@ -82,3 +82,14 @@ def test_the_number_of_things_a_count_column_holds_is_that_column(flats):
     assert plan.order_by[0].expr == Col("flats", "room_count") and plan.order_by[0].desc
     plan = flats.read("How many flats have a number of tenants lower than 3?")[0].plan
     assert plan.where is not None and plan.where.left == Col("flats", "num_tenants")
+
+
+def test_the_column_after_each_groups_what_is_counted():
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("roster", column("last_name"), column("first_name"), column("grade", "INTEGER"),
+              column("classroom", "INTEGER")),
+        table("tutors", column("tutor_id", "INTEGER", pk=True), column("tutor_name"), column("classroom", "INTEGER")))))
+    plan = reader.read("Report the number of pupils in each classroom.")[0].plan
+    assert plan.group_by == (Col("roster", "classroom"),), plan
+    assert any(isinstance(o.expr, Agg) and o.expr.func == "count" and o.expr.arg is None for o in plan.select)

@@ -207,6 +207,8 @@ def _measure_options(model: SemanticModel, p: _Parse, start: int, end: int, func
             continue
         if link.start > end + 5:
             continue
+        if link.start > end and words[link.start - 1] in ("each", "per", "every"):
+            continue  # "the number of students in each classroom": the classroom groups, it is not counted
         if link.kind == "column":
             found = _column_measure(model, p, link, start, end, func, head, overlap)
         else:
