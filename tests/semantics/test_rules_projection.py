@@ -417,3 +417,14 @@ def test_the_column_asked_beside_a_compared_aggregate_is_what_it_is_per(books, q
     plan = best(books, question)
     assert shown(plan) == [Col("books", "genre")]
     assert plan.group_by == (Col("books", "genre"),) and plan.having is not None
+
+
+def test_a_phone_number_is_a_column_not_a_count():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("lodges", column("lodge_id", "INTEGER", pk=True), column("lodge_address"), column("lodge_phone"),
+              column("keeper", values=("Brenden", "Mila"))))))
+    plan = best(reader, 'What are the address and phone number of the lodges kept by "Brenden"?')
+    assert shown(plan) == [Col("lodges", "lodge_address"), Col("lodges", "lodge_phone")]

@@ -101,6 +101,9 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
             continue  # "the largest number of followers" with a followers column: that column ranks, no count
         if func == "count" and p.words[start] in ("number", "numbers") and _names_a_column(model, p, start):
             continue  # "the phone number of employees", "the apartment numbers": a column, no count
+        if func == "count" and p.words[start] in ("number", "numbers") and start \
+                and p.words[start - 1] in NUMBER_NAMES:
+            continue  # "the phone number of the performer" (a column Customer_Phone): a name, no count
         if func == "count" and p.words[start] in ("number", "numbers") and _count_column_at(model, p, start):
             continue  # "the number of rooms" with a room_count column: the column holds the count
         if func == "count" and "number" in p.words[start:end] and _counts_held(model, p, end):
@@ -110,6 +113,14 @@ def _measured_counts(model: SemanticModel, p: _Parse, cues: list[tuple[int, int,
             continue
         out.append((start, end, func))
     return out
+
+
+# words before "number" that make it the name of one thing, not a count ("phone number", "room number")
+NUMBER_NAMES = frozenset({"phone", "telephone", "fax", "mobile", "cell", "contact", "account", "card", "room",
+                          "flight", "serial", "house", "street", "apartment", "invoice", "registration", "license",
+                          "licence", "passport", "model", "part", "policy", "tracking", "reference", "vat", "tax",
+                          "security", "identification", "id", "zip", "postal", "building", "office", "seat", "unit",
+                          "order", "product", "version", "shirt", "jersey", "roll", "bank"})
 
 
 def _count_column_at(model: SemanticModel, p: _Parse, index: int) -> bool:
