@@ -69,3 +69,16 @@ def test_a_time_superlative_orders_by_the_time_column_the_question_names():
                        today=TODAY)[0].plan
     assert plan.order_by and plan.order_by[0].expr == Col("visits", "start_time") and plan.order_by[0].desc
     assert plan.limit == 1
+
+
+@pytest.mark.parametrize("question", [
+    "List the year in which there are more than one festivals.",
+    "Which years have more than 2 festivals?",
+])
+def test_a_small_number_counts_rows_per_year_it_is_no_year(question):
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("festival_detail", column("Festival_ID", "INTEGER", pk=True), column("Festival_Name"),
+                        column("Location"), column("Year", "INTEGER"), column("Num_of_Audience", "INTEGER")))))
+    plan = reader.read(question, today=TODAY)[0].plan
+    assert plan.where is None and plan.having is not None, plan
+    assert plan.group_by == (Col("festival_detail", "Year"),)

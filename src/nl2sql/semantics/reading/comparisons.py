@@ -244,8 +244,9 @@ def _key_value(model: SemanticModel, p: _Parse, index: int, value: float) -> _Fi
     return _Filter(condition, {owner.table}, {index - 1, index} | set(owner.matched))
 
 
-# the numbers a date may be compared with: years
+# the numbers a date may be compared with: years; a year column is no small count
 YEARS = (1000, 2999)
+SMALL_COUNT = 100
 
 
 def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: int, measures: list[_Measure], op: str = ">",
@@ -258,9 +259,9 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
             attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
             if not (attribute.is_numeric or attribute.role == "time"):
                 continue
-            if attribute.role == "time" and not attribute.is_numeric and value is not None \
-                    and not YEARS[0] <= value <= YEARS[1]:
-                continue
+            if attribute.role == "time" and value is not None and not YEARS[0] <= value <= YEARS[1] \
+                    and (not attribute.is_numeric or attribute.grain == "year" and value < SMALL_COUNT):
+                continue  # ("more than one festival in a year": no year is 1)
             if attribute.role in ("key", "reference") and (link.start >= after or (
                     not link.complete and op != "=")):
                 # "more than 2 customers", "events with over 2 records", "in charge of more than one patient"
