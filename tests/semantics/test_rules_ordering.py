@@ -221,3 +221,18 @@ def test_a_quantity_is_named_without_its_unit_and_what_is_asks_for_one():
     plan = best(reader, "What is the headquarters of the firm with the largest sales?")
     assert plan.order_by[0] == Order(Col("firms", "sales_in_billion"), True) and plan.limit == 1, plan
     assert [o.expr for o in plan.select] == [Col("firms", "headquarters")]
+
+
+@pytest.mark.parametrize("question, limit", [
+    ("Find the names of the top 3 expensive lodges.", 3),
+    ("Tell me the name of the most pricy lodge.", 1),
+])
+def test_an_adjective_after_top_or_most_says_what_ranks(question, limit):
+    from nl2sql.semantics.plan import Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("lodges", column("lodge_id", "INTEGER", pk=True), column("lodge_name"),
+                        column("base_price", "REAL"), column("beds", "INTEGER")))))
+    plan = reader.read(question)[0].plan
+    assert plan.order_by[0].expr == Col("lodges", "base_price") and plan.order_by[0].desc and plan.limit == limit

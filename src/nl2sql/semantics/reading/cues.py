@@ -41,6 +41,7 @@ ADJECTIVE_PROPERTIES = {
     "slowest": "speed", "oldest": "age birth date", "youngest": "age birth date",
     "earliest": "date time", "latest": "date time", "newest": "date time", "expensive": "price cost amount",
     "cheap": "price cost amount", "cheapest": "price cost amount", "costly": "price cost amount",
+    "pricy": "price cost amount", "pricey": "price cost amount", "priciest": "price cost amount",
     "popular": "count quantity sales", "recent": "date time", "recently": "date time", "heavy": "weight", "long": "length duration",
 }
 

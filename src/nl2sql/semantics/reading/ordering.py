@@ -148,6 +148,12 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
     if adjective in ("most", "least") and index + 1 < len(words) and words[index + 1] in ADJECTIVE_PROPERTIES:
         adjective = words[index + 1]
         used = {index + 1}
+    elif adjective in ("top", "bottom"):
+        # "the top 3 expensive rooms": the adjective after the count says which property ranks them
+        after = index + 2 if index + 1 < len(words) and p.tokens[index + 1].kind == "number" else index + 1
+        if after < len(words) and words[after] in ADJECTIVE_PROPERTIES:
+            adjective = words[after]
+            used = {after}
     properties = ADJECTIVE_PROPERTIES.get(adjective)
     if adjective in TIME_ADJECTIVES:
         found = _time_of(model, p, index, focus)
