@@ -236,3 +236,16 @@ def test_an_adjective_after_top_or_most_says_what_ranks(question, limit):
                         column("base_price", "REAL"), column("beds", "INTEGER")))))
     plan = reader.read(question)[0].plan
     assert plan.order_by[0].expr == Col("lodges", "base_price") and plan.order_by[0].desc and plan.limit == limit
+
+
+def test_a_general_word_after_order_of_names_the_listed_rows_column():
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("payments", column("payment_id", "INTEGER", pk=True), column("method_code"),
+              column("date_paid", "DATE"), column("amount_paid", "REAL")),
+        table("claims", column("claim_id", "INTEGER", pk=True), column("date_claimed", "DATE"),
+              column("date_settled", "DATE")))))
+    plan = reader.read("List the method, date and amount of all the payments, in ascending order of date.")[0].plan
+    assert plan.order_by and plan.order_by[0].expr == Col("payments", "date_paid") and not plan.order_by[0].desc

@@ -4,12 +4,13 @@
 
 from __future__ import annotations
 
-from nl2sql.semantics.lexicon import STOP_WORDS, stem
+from nl2sql.semantics.lexicon import STOP_WORDS, singular, stem
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Agg, Bucket, Col
 from nl2sql.semantics.reading.cues import ADJECTIVE_PROPERTIES, TIME_ADJECTIVES, _output_segments
 from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
 from nl2sql.semantics.reading.schema import _main_quantity, _one_to_one
+from nl2sql.semantics.rules.projection import GENERIC_ASKED
 
 
 def read_superlatives(model: SemanticModel, d: _Draft) -> None:
@@ -189,6 +190,11 @@ def _order_target(model: SemanticModel, p: _Parse, index: int, measures: list[_M
             if isinstance(e, Col) and e.column in model.entity(e.table).by_name and any(
                     index <= t <= index + 2 for t in tokens):
                 return e, {index}
+    # "in ascending order of date": a general word names the one such column of the rows listed
+    if focus and singular(word) in GENERIC_ASKED:
+        found = [a for a in model.entity(focus).attributes if stem(word) in a.words and not a.sensitive]
+        if len(found) == 1:
+            return Col(focus, found[0].name), {index}
     for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
         if link.start < index or link.start > index + 4:
             continue
