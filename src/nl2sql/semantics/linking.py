@@ -3,6 +3,9 @@
 Words are compared by stem, weighted by how rare they are in the schema (a schema where every column ends
 in `id` learns nothing from "id"); a column's words may be spread over a few neighbouring words of the
 question ("number of passengers booked" names `num_passengers`). Values come from the catalog's sampled values.
+
+One file: names and values are linked through one index of the schema's words (each name's variants, the words'
+weights), which both halves read and build.
 """
 
 from __future__ import annotations
