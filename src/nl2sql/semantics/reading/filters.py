@@ -317,21 +317,11 @@ def _merge_same_column(filters: list[_Filter], words: list[str], ratio: _RatioSp
 def _either_values(filters: list[_Filter], words: list[str]) -> list[_Filter]:
     """ "the service 'Close a policy' or the service 'Upgrade a policy'": two equalities on one column that "or"
     joins are one condition (rules/conjunction.py)."""
-    out = list(filters)
-    k = 0
-    while k < len(out):
-        found = equality_column(out[k].condition)
-        partner = next((j for j in range(k + 1, len(out)) if found is not None
-                        and (other := equality_column(out[j].condition)) is not None and other[0] == found[0]
-                        and joined_by_or(words, out[k].tokens, out[j].tokens) is not None), None)
-        if partner is None:
-            k += 1
-            continue
-        a, b = out[k], out.pop(partner)
-        connectors = joined_by_or(words, a.tokens, b.tokens) or set()
-        out[k] = _Filter(AnyOf((a.condition, b.condition)), a.tables | b.tables, a.tokens | b.tokens | connectors,
-                         min(a.strength, b.strength))
-    return out
+    def same_column(a: _Filter, b: _Filter) -> bool:
+        found, other = equality_column(a.condition), equality_column(b.condition)
+        return found is not None and other is not None and other[0] == found[0]
+
+    return _joined_by_or(filters, words, same_column)
 
 
 # conditions "or" may join into one: a row's own (not a count per group, not an absence)
@@ -341,12 +331,16 @@ _ROW_CONDITIONS = (Compare, Between, InList, Match, AnyOf)
 def either_conditions(filters: list[_Filter], words: list[str]) -> list[_Filter]:
     """ "mountains with height more than 5000 or prominence more than 1000", "schools either founded after 1850
     or public": two conditions on rows that "or" joins are one condition, whatever their columns."""
+    return _joined_by_or(filters, words, lambda a, b: isinstance(a.condition, _ROW_CONDITIONS)
+                         and isinstance(b.condition, _ROW_CONDITIONS))
+
+
+def _joined_by_or(filters: list[_Filter], words: list[str], pairs) -> list[_Filter]:
+    """`filters` with each two that `pairs` accepts and "or" joins in the question made one `AnyOf`."""
     out = list(filters)
     k = 0
     while k < len(out):
-        partner = next((j for j in range(k + 1, len(out))
-                        if isinstance(out[k].condition, _ROW_CONDITIONS)
-                        and isinstance(out[j].condition, _ROW_CONDITIONS)
+        partner = next((j for j in range(k + 1, len(out)) if pairs(out[k], out[j])
                         and joined_by_or(words, out[k].tokens, out[j].tokens) is not None), None)
         if partner is None:
             k += 1
