@@ -325,3 +325,15 @@ def test_a_date_is_compared_with_years_not_small_numbers(bookings, question):
 def test_at_least_one_of_the_rows_a_plan_joins_is_read(bookings):
     readings = bookings.read("How many guests have at least one stay with status 'cancelled'?", today=TODAY)
     assert "least" not in readings[0].dropped and "least" not in readings[0].unread
+
+
+@pytest.mark.parametrize("question, op", [
+    ("What are the names and ids of teams with 3 or more athletes?", ">="),
+    ("Which teams have two or fewer athletes?", "<="),
+])
+def test_n_or_more_compares_the_rows_named_after_it(teams, question, op):
+    """ "teams with 3 or more athletes": the count of athletes, not the id named before the number."""
+    plan = best(teams, question)
+    assert plan.where is None, plan.dumps()
+    assert plan.having is not None and plan.having.op == op, plan.dumps()
+    assert "athlete_id" in plan.dumps()

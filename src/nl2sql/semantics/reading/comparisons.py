@@ -158,7 +158,12 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
     negate = _negated(words, min(cue) if cue else i)
     if negate:
         op = {">": "<=", ">=": "<", "<": ">=", "<=": ">", "=": "<>"}[op]
-    target = _comparison_target(model, p, min(cue) if cue else i, i + used, measures, op, value)
+    # "3 or more albums": the cue follows the number, and what is compared is named after the cue; only where
+    # nothing is, before the number ("aged 60 or more")
+    trailing = bool(cue) and min(cue) > i
+    target = _comparison_target(model, p, -1, max(cue) + 1, measures, op, value) if trailing else None
+    if target is None:
+        target = _comparison_target(model, p, min(cue) if cue else i, i + used, measures, op, value)
     named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
                                if l.kind == "entity" and l.score >= 0.3))
     near = named + [e.right for t in named for e in model.neighbours(t) if e.right not in named]
