@@ -110,3 +110,23 @@ def test_the_most_of_a_loosely_named_table_counts_its_rows():
     plan = best(reader, "Return the publisher that has published the most books.")
     assert plan.group_by == (Col("book_club", "publisher"),) and plan.limit == 1, plan
     assert plan.order_by[0] == Order(Agg("count"), True)
+
+
+@pytest.mark.parametrize("question, col", [
+    ("What is the name of the home city that has the most teams?", Col("teams", "home_city")),
+    ("What is the name of the position that has the most athletes?", Col("athletes", "position")),
+])
+def test_the_name_of_a_column_value_with_the_most_rows(teams, question, col):
+    """ "the name of the studio that made the most films" (studio a column): the column's most frequent value,
+    not the rows' name column."""
+    plan = best(teams, question)
+    assert [o.expr for o in plan.select][:1] == [col], plan.dumps()
+    assert plan.group_by[:1] == (col,) and plan.limit == 1, plan.dumps()
+
+
+def test_a_value_between_the_superlative_and_the_rows_counted_filters_them(teams):
+    """ "the team with the most forward athletes": the athletes counted are the forwards."""
+    plan = best(teams, "Which team has the most forward athletes?")
+    assert plan.where == Compare(Col("athletes", "position"), "=", Lit("forward")), plan.dumps()
+    assert plan.limit == 1 and plan.order_by and plan.order_by[0].desc, plan.dumps()
+    assert "count" in plan.dumps()

@@ -75,6 +75,9 @@ def _focus_column(model: SemanticModel, p: _Parse, head: int, measures: list[_Me
         head = top + 2
     elif not words or words[0] not in ("which", "what") + _ORDERS:
         return None
+    if words[head:head + 2] in (["name", "of"], ["names", "of"]):
+        # "what is the name of the studio that made the most films": a column's name is its value
+        head += 2 + (words[head + 2:head + 3] in (["the"], ["a"], ["an"]))
     measured = {m.table for m in measures}
     # among equally good names, the column of the table the question measures ("the zip code with the lowest
     # average pressure": the weather's zip code, not the trips')

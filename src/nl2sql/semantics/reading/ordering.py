@@ -113,12 +113,15 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
     for m in measures:
         if m.tokens and min(m.tokens) > index and min(m.tokens) - index <= 3:
             return m.expr, set(m.tokens), None
+    # "the most tournament competitions": a value between the superlative and the rows counted is a filter
+    valued = {i for v in p.values for i in v.span}
     for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
         if link.start <= index or link.start > index + 4:
             continue
         # "the top 3 prominence": the number is how many, not a word between
         gap = [w for k, w in enumerate(words[index + 1:link.start], index + 1)
-               if w not in STOP_WORDS and not (k == index + 1 and words[index] == "top" and p.tokens[k].kind == "number")]
+               if w not in STOP_WORDS and k not in valued
+               and not (k == index + 1 and words[index] == "top" and p.tokens[k].kind == "number")]
         if gap and not all(w in ("number", "amount", "count", "total", "average") for w in gap):
             continue
         counted = any(w in ("number", "count") for w in gap) or words[index] in ("most", "fewest", "least")
