@@ -337,3 +337,50 @@ def test_n_or_more_compares_the_rows_named_after_it(teams, question, op):
     assert plan.where is None, plan.dumps()
     assert plan.having is not None and plan.having.op == op, plan.dumps()
     assert "athlete_id" in plan.dumps()
+
+
+def _gatherings() -> Reader:
+    """Invented: storms hit regions; parties hold events; people keep friends as pairs of names (no key)."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("storms", column("storm_id", "INTEGER", pk=True), column("name", values=("Two", "Alpha", "Bravo"))),
+        table("regions", column("region_id", "INTEGER", pk=True), column("region_name")),
+        table("affected_region", column("region_id", "INTEGER"), column("storm_id", "INTEGER"),
+              fks=(("region_id", "regions", "region_id"), ("storm_id", "storms", "storm_id"))),
+        table("party", column("party_id", "INTEGER", pk=True), column("party_name")),
+        table("party_events", column("event_id", "INTEGER", pk=True), column("party_id", "INTEGER"),
+              column("event_name"), fks=(("party_id", "party", "party_id"),)),
+        table("member", column("member_id", "INTEGER", pk=True), column("member_name"),
+              column("party_id", values=("1", "2", "3")), fks=(("party_id", "party", "party_id"),)),
+        table("person", column("name", pk=True), column("age", "INTEGER")),
+        table("person_friend", column("name"), column("friend"), column("year", "INTEGER"),
+              fks=(("name", "person", "name"),)),
+    )))
+
+
+@pytest.fixture(scope="module")
+def gatherings() -> Reader:
+    return _gatherings()
+
+
+def test_a_number_word_compared_is_no_value(gatherings):
+    """ "regions with two or more storms" where a storm is named 'Two': the two is a bar."""
+    plan = best(gatherings, "What are the names of regions with two or more storms?")
+    assert plan.where is None, plan.dumps()
+    assert plan.having is not None and plan.having.op == ">=" and plan.having.right == Lit(2), plan.dumps()
+
+
+def test_rows_counted_may_be_named_by_a_table_named_by_words_apart(gatherings):
+    """ "parties with at least 2 events": party_events, named by "parties" and "events"."""
+    plan = best(gatherings, "What are the names of parties with at least 2 events?")
+    assert plan.where is None, plan.dumps()
+    assert "event_id" in plan.dumps() and plan.having is not None, plan.dumps()
+
+
+def test_a_count_of_a_keyless_tables_rows_joins_it(gatherings):
+    from nl2sql.semantics import compile_plan
+
+    plan = best(gatherings, "Find the person who has exactly one friend.")
+    assert "person_friend" in compile_plan(plan, gatherings.model), compile_plan(plan, gatherings.model)

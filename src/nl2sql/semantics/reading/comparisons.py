@@ -23,9 +23,13 @@ def _compared(model: SemanticModel, p: _Parse, measures: list[_Measure], filters
     """`filters` with the question's comparisons with numbers added ("over 200", "at least 3")."""
     words, n = p.words, len(p.tokens)
     compared = _number_filters(model, p, measures)
-    # "more than 3 eliminations": the 3 is a bar, not a value of some column that happens to hold 3
-    bars = {i for f in compared for i in f.tokens if p.tokens[i].kind == "number"}
-    filters = [f for f in filters if not (f.tokens & bars and all(p.tokens[i].kind == "number" for i in f.tokens))]
+    # "more than 3 eliminations", "two or more storms": the number is a bar, not a value of some column that
+    # happens to hold 3 (or a storm named 'Two')
+    def numeric(i: int) -> bool:
+        return p.tokens[i].kind == "number" or (p.tokens[i].kind == "word" and number_value(p.tokens, i) is not None)
+
+    bars = {i for f in compared for i in f.tokens if numeric(i)}
+    filters = [f for f in filters if not (f.tokens & bars and all(numeric(i) for i in f.tokens))]
     # "population over 1500 or less than 500": either comparison
     pairs = either_comparison([(f.condition, f.tokens) for f in compared], words)
     for a, b in pairs.items():
@@ -283,8 +287,8 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
             owner = [e for e in p.links if e.kind == "entity" and e.end <= link.start and link.start - e.end <= 4]
             if owner and max(owner, key=lambda e: e.end).table == link.table:
                 score += 0.2  # "states with an area greater than": the states' area
-        elif link.start >= after and link.start - after <= 2:
-            score = link.score - 0.1 * (link.start - after) - 0.05
+        elif (start := _start_after(link, after)) is not None and start - after <= 2:
+            score = link.score - 0.1 * (start - after) - 0.05
             subject = [e for e in p.links if e.kind == "entity" and e.end <= cue_start]
             if link.kind == "column" and subject and max(subject, key=lambda e: e.end).table == link.table:
                 score += 0.2  # "states with fewer than 100000 people": the states' population
@@ -301,10 +305,24 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
     return _rows_of(model, link.table), {link.table}, set(link.matched), True
 
 
+def _start_after(link, after: int) -> int | None:
+    """Where a link starts at or after `after`: its start; for a table named by words apart ("parties with at
+    least 2 events" naming party_events), its first word there."""
+    if link.start >= after:
+        return link.start
+    if link.kind == "entity":
+        return min((i for i in link.matched if i >= after), default=None)
+    return None
+
+
 def _rows_of(model: SemanticModel, table: str) -> Agg:
     """A count of `table`'s rows through a join: its distinct keys; with a key of several columns (its first alone
     counts too few: "records" keyed by swimmer and event) the rows where the key's first column is set."""
-    key = model.entity(table).key
+    entity = model.entity(table)
+    key = entity.key
     if not key:
-        return Agg("count")
+        # a table without a key ("friends" kept as pairs of names): its rows where its first reference is set,
+        # so that the count names the table it is taken over
+        refs = [a.name for a in entity.attributes if a.role == "reference"]
+        return Agg("count", Col(table, refs[0])) if refs else Agg("count")
     return Agg("count_distinct" if len(key) == 1 else "count", Col(table, key[0]))
