@@ -336,3 +336,15 @@ def test_a_trend_is_grouped_once_per_grain_and_read_in_time_order():
     assert plan.order_by and plan.order_by[0].expr == buckets[0] and not plan.order_by[0].desc
     daily = best(reader, "Show the daily total liters in the last 7 days")
     assert Col("fuel_purchases", "purchased_on") in daily.group_by  # a date is its own day
+
+
+def test_a_yes_no_column_grouped_by_is_no_filter():
+    """ "customers of each gender" with gender kept as 0/1: one count per gender, not the customers with gender 1."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "clients", column("client_id", "INTEGER", pk=True), column("client_name"),
+        column("gender", values=("0", "1"))))))
+    plan = reader.read("How many clients are there of each gender?", today=dt.date(2024, 3, 15))[0].plan
+    assert plan.where is None, plan.dumps()
+    assert plan.group_by == (Col("clients", "gender"),), plan.dumps()

@@ -384,3 +384,8 @@ def test_a_count_of_a_keyless_tables_rows_joins_it(gatherings):
 
     plan = best(gatherings, "Find the person who has exactly one friend.")
     assert "person_friend" in compile_plan(plan, gatherings.model), compile_plan(plan, gatherings.model)
+
+
+def test_an_article_may_stand_between_the_comparison_and_the_number(teams):
+    plan = best(teams, "How many teams have over a 20000 stadium capacity?")
+    assert plan.where == Compare(Col("teams", "stadium_capacity"), ">", Lit(20000)), plan.dumps()

@@ -104,8 +104,10 @@ def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
                 op, cue = symbol, set(range(i + used, i + used + k))
                 break
             continue
-        if i - k >= 0 and tuple(words[i - k:i]) == phrase:
-            op, cue = symbol, set(range(i - k, i))
+        # "over a 20000 enrollment size": an article may stand between the phrase and the number
+        j = i - 1 if i and words[i - 1] in ("a", "an") else i
+        if j - k >= 0 and tuple(words[j - k:j]) == phrase:
+            op, cue = symbol, set(range(j - k, i))
             break
     if op is None:
         found = comparative(words, i)

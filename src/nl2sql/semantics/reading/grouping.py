@@ -6,7 +6,7 @@ from __future__ import annotations
 from nl2sql.semantics.lexicon import STOP_WORDS
 from nl2sql.semantics.linking import Link
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import Bucket, Col, Expr, InList
+from nl2sql.semantics.plan import Bucket, Col, Compare, Expr, InList
 from nl2sql.semantics.reading.cues import COUNTING
 from nl2sql.semantics.reading.parts import _Draft, _has_agg, _Measure, _Parse
 from nl2sql.semantics.reading.schema import _is_own_key, _reference_to, _same_named
@@ -28,6 +28,11 @@ def read_groups(model: SemanticModel, d: _Draft) -> None:
             col = Col(link.table, model.attribute(link.table, link.column).name)  # type: ignore[arg-type]
             d.groups.append(([col], link.table, set(link.matched) | {link.end}))
     _time_groups(model, d)
+    # "customers of each gender" with a 0/1 gender: the word that names the grouping is no flag to filter by
+    grouped = [(set(cols), tokens) for cols, _, tokens in d.groups]
+    d.filters = [f for f in d.filters if not any(
+        f.tokens and f.tokens <= tokens and isinstance(f.condition, Compare) and f.condition.left in cols
+        for cols, tokens in grouped)]
 
 
 def _cued_groups(model: SemanticModel, d: _Draft) -> None:
