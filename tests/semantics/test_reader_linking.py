@@ -247,3 +247,24 @@ def test_a_quoted_value_stays_whole(authors):
     # the words are a given and a family name too, but the quoted whole is a value of its own
     plan = best(authors, 'Who wrote the essay "Ines Okafor"?')
     assert ("heading", "Ines Okafor") in _filters(plan)
+
+
+@pytest.fixture(scope="module")
+def lending() -> Reader:
+    from tests.semantics.schemas import library
+
+    return Reader(build_semantic_model(library("sqlite")))
+
+
+@pytest.mark.parametrize("question, column, value", [
+    ("Which books did the member with the first name Ada borrow?", "first_name", "Ada"),
+    ("How many loans did members whose last name is Okafor make?", "last_name", "Okafor"),
+    ("How many loans did the member with the first name April make?", "first_name", "April"),
+])
+def test_a_capitalised_word_after_an_unsampled_name_column_is_its_value(lending, question, column, value):
+    """Names are too varied to sample: "the member with the first name Ada" is still a filter on first_name (and
+    "April" there is a name, not a month)."""
+    from nl2sql.semantics.plan import Match
+
+    plan = lending.read(question, today=dt.date(2024, 3, 15))[0].plan
+    assert plan.where == Match(Col("members", column), value, "equals", False), plan.dumps()

@@ -69,14 +69,41 @@ def _literal_filters(model: SemanticModel, p: _Parse, match_mode: str) -> list[_
         if words[i] in ("letter", "character") and i + 1 < n and tokens[i + 1].kind == "word" \
                 and len(tokens[i + 1].text) == 1:
             loose.add(i + 1)  # "containing the letter M": the letter itself, unquoted
-    out: list[_Filter] = []
+    named = _named_after_column(model, p)
+    # "a customer with the first name April": a name, not the month
+    p.windows = [w for w in p.windows if not set(w.tokens) & set(named)]
+    mode = "contains" if match_mode == "contains" else "equals"
+    out: list[_Filter] = [_Filter(Match(col, tokens[i].text, mode, _negated(words, i)), {col.table}, {i} | used, 0.8)
+                          for i, (col, used) in named.items()]
     for i, token in enumerate(tokens):
-        if (token.kind != "quoted" and i not in loose) or any(i in v.span for v in p.values):
+        if (token.kind != "quoted" and i not in loose) or i in named or any(i in v.span for v in p.values):
             continue
         found = _literal_filter(model, p, i, match_mode)
         if found is not None:
             out.append(found)
     return out
+
+
+def _named_after_column(model: SemanticModel, p: _Parse) -> dict[int, tuple[Col, set[int]]]:
+    """A capitalised word right after a text column too varied to sample ("the customer with the first name
+    Leonie", "whose last name is King"): that column's value, unquoted (index: the column, its words)."""
+    tokens, words = p.tokens, p.words
+    linked = {i for l in p.links for i in l.matched} | {i for v in p.values for i in v.span}
+    out: dict[int, tuple[Col, set[int], float]] = {}
+    for link in p.links:
+        if link.kind != "column" or link.score < 0.8 or not link.complete \
+                or all(words[k] in ("name", "names") for k in link.matched):
+            continue  # "the last name Lewis" where no column is a last name: no table's plain name
+        attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+        if attribute.kind != "text" or attribute.values or attribute.role in ("key", "reference"):
+            continue
+        i = link.end + (words[link.end:link.end + 1] in (["is"], ["was"], ["of"]))
+        if i < len(tokens) and i > 0 and tokens[i].kind == "word" and tokens[i].text[:1].isupper() \
+                and words[i] not in STOP_WORDS and i not in linked \
+                and (i + 1 == len(tokens) or not tokens[i + 1].text[:1].isupper()) \
+                and (i not in out or link.score > out[i][2]):
+            out[i] = (Col(link.table, attribute.name), set(link.matched) | set(range(link.end, i)), link.score)
+    return {i: (col, used) for i, (col, used, _) in out.items()}
 
 
 def _value_choices(model: SemanticModel, p: _Parse, context: set[str]) -> list[list[tuple[float, Link]]]:
