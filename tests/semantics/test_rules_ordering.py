@@ -249,3 +249,25 @@ def test_a_general_word_after_order_of_names_the_listed_rows_column():
               column("date_settled", "DATE")))))
     plan = reader.read("List the method, date and amount of all the payments, in ascending order of date.")[0].plan
     assert plan.order_by and plan.order_by[0].expr == Col("payments", "date_paid") and not plan.order_by[0].desc
+
+
+def test_order_of_a_possessive_is_what_it_owns():
+    """ "in descending order of the firm's market value": the value, not the firm (or an id naming it)."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("firms", column("id", "INTEGER", pk=True), column("name"), column("market_value_billion", "REAL")),
+        table("branches", column("branch_id", "INTEGER", pk=True), column("firm_id", "INTEGER"), column("city"),
+              fks=(("firm_id", "firms", "id"),)))))
+    plan = best(reader, "Sort the firm names in descending order of the firm's market value.")
+    assert plan.order_by == (Order(Col("firms", "market_value_billion"), True),), plan.dumps()
+
+
+def test_alphabetical_order_of_the_name_part_asked():
+    """ "the first names of all members in alphabetical order": by first name, not the last."""
+    from tests.semantics.schemas import library
+
+    reader = Reader(build_semantic_model(library("sqlite")))
+    plan = best(reader, "Find the first names of all the members ordered in alphabetical order.")
+    assert plan.order_by == (Order(Col("members", "first_name"), False),), plan.dumps()

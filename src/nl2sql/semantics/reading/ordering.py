@@ -201,6 +201,8 @@ def _order_target(model: SemanticModel, p: _Parse, index: int, measures: list[_M
     for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
         if link.start < index or link.start > index + 4:
             continue
+        if p.words[link.end:link.end + 1] in (["'s"], ["'"]) or p.words[link.end - 1].endswith(("'s", "s'")):
+            continue  # "in descending order of the company's market value": what the company has
         if link.kind == "column":
             return Col(link.table, link.column), set(link.matched)  # type: ignore[arg-type]
         entity = model.entity(link.table)
@@ -253,7 +255,8 @@ def _asked_text(model: SemanticModel, d: _Draft, entity) -> Col | None:
     for link in sorted(d.p.links, key=lambda l: (l.start, -l.score)):
         if link.kind == "column" and link.table == entity.table and first[0] <= link.start < first[1]:
             if link.column in entity.display:
-                return None
+                # "the first names of all authors in alphabetical order": the part of the name asked for
+                return Col(link.table, link.column) if len(entity.display) > 1 and link.score >= 0.75 else None
             attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
             if link.score >= 0.75 and attribute.kind == "text" and attribute.role not in ("key", "reference"):
                 return Col(link.table, attribute.name)
