@@ -428,3 +428,22 @@ def test_a_phone_number_is_a_column_not_a_count():
               column("keeper", values=("Brenden", "Mila"))))))
     plan = best(reader, 'What are the address and phone number of the lodges kept by "Brenden"?')
     assert shown(plan) == [Col("lodges", "lodge_address"), Col("lodges", "lodge_phone")]
+
+
+@pytest.fixture(scope="module")
+def stage() -> Reader:
+    """Invented: a performer row points at the person it is (person_id); the person has the name."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("persons", column("person_id", "INTEGER", pk=True), column("name"), column("weight", "REAL")),
+        table("performers", column("performer_id", "INTEGER", pk=True), column("person_id", "INTEGER"),
+              column("agency"), column("fee", "REAL"), fks=(("person_id", "persons", "person_id"),)))))
+
+
+@pytest.mark.parametrize("question", ["What are the names of performers?",
+                                      "What is the name of the performer with the highest fee?"])
+def test_nameless_rows_are_named_by_the_row_they_point_at(stage, question):
+    plan = stage.read(question, today=dt.date(2024, 3, 15))[0].plan
+    assert [o.expr for o in plan.select] == [Col("persons", "name")], plan.dumps()

@@ -36,9 +36,11 @@ def list_columns(model: SemanticModel, table: str, asked: list[Col], rows_asked:
         shown = list(asked)
         names_rows = any(model.attribute(c.table, c.column).role in ("label", "key", "text", "dimension", "reference")
                          for c in asked)
-        if not any(c.table == table for c in asked) or (rows_asked and not names_rows):
-            # the question asks for another table's columns about these rows: say which row each belongs to
-            entity = model.entity(table)
+        entity = model.entity(table)
+        named_elsewhere = entity.label is None and any(model.entity(c.table).label == c.column for c in asked)
+        if (not any(c.table == table for c in asked) and not named_elsewhere) or (rows_asked and not names_rows):
+            # the question asks for another table's columns about these rows: say which row each belongs to (not
+            # where the rows, nameless, are named by the row they point at: "the names of the entrepreneurs")
             shown = [Col(table, c) for c in entity.display if Col(table, c) not in asked] + shown
         return shown
     entity = model.entity(table)
@@ -133,11 +135,20 @@ def _of_same_row(model: SemanticModel, table: str, word: str) -> list[Col]:
     the names). Empty when no such table or several columns."""
     key = set(model.entity(table).key)
     found: list[Col] = []
+    pointed: list[Col] = []
     for edge in model.neighbours(table):
         other = model.entity(edge.right)
-        if not key or {a for a, _ in edge.pairs} != key or {b for _, b in edge.pairs} != set(other.key):
+        if not other.key or {b for _, b in edge.pairs} != set(other.key):
             continue
-        found += [Col(other.table, a.name) for a in other.attributes if word in a.words and not a.sensitive]
+        named = [Col(other.table, a.name) for a in other.attributes if word in a.words and not a.sensitive]
+        if key and {a for a, _ in edge.pairs} == key:
+            found += named
+        else:
+            pointed += named
+    if not found and len(pointed) == 1 and model.entity(table).label is None:
+        # "the name of the entrepreneur" where an entrepreneur row points at the person it is (people_id): the
+        # one table it points at that has the column, while it has no name of its own
+        return pointed
     return found if len(found) == 1 else []
 
 
