@@ -389,3 +389,19 @@ def test_a_count_of_a_keyless_tables_rows_joins_it(gatherings):
 def test_an_article_may_stand_between_the_comparison_and_the_number(teams):
     plan = best(teams, "How many teams have over a 20000 stadium capacity?")
     assert plan.where == Compare(Col("teams", "stadium_capacity"), ">", Lit(20000)), plan.dumps()
+
+
+def test_n_of_a_reference_counts_the_rows_holding_it():
+    """ "students with at least two allergies" where has_allergy.allergy names the allergy: has_allergy's rows
+    counted per student, not the student id compared with 2."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("pupils", column("pupil_id", "INTEGER", pk=True), column("name")),
+        table("allergy_kinds", column("allergy", pk=True), column("allergy_group")),
+        table("has_allergy", column("pupil_id", "INTEGER"), column("allergy"),
+              fks=(("pupil_id", "pupils", "pupil_id"), ("allergy", "allergy_kinds", "allergy"))))))
+    plan = best(reader, "Show all pupil ids who have at least two allergies.")
+    assert plan.where is None, plan.dumps()
+    assert plan.having is not None and plan.having.op == ">=" and plan.having.right == Lit(2), plan.dumps()

@@ -266,14 +266,19 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
     compared with a year, not a small count ("visited at least twice" counts the visits, no date is 2)."""
     best = None
     for link in p.links:
+        counted = False
         if link.kind == "column":
             attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
-            if not (attribute.is_numeric or attribute.role == "time"):
+            if attribute.role == "reference" and link.complete and op != "=" and after <= link.start <= after + 1:
+                # "students with at least two allergies" (has_allergy.allergy names the allergy): the rows that
+                # hold the reference, counted
+                counted = True
+            elif not (attribute.is_numeric or attribute.role == "time"):
                 continue
             if attribute.role == "time" and value is not None and not YEARS[0] <= value <= YEARS[1] \
                     and (not attribute.is_numeric or attribute.grain == "year" and value < SMALL_COUNT):
                 continue  # ("more than one festival in a year": no year is 1)
-            if attribute.role in ("key", "reference") and (link.start >= after or (
+            if not counted and attribute.role in ("key", "reference") and (link.start >= after or (
                     not link.complete and op != "=")):
                 # "more than 2 customers", "events with over 2 records", "in charge of more than one patient"
                 # (a column named patient): no identifier compared, the rows counted
@@ -294,13 +299,17 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
             subject = [e for e in p.links if e.kind == "entity" and e.end <= cue_start]
             if link.kind == "column" and subject and max(subject, key=lambda e: e.end).table == link.table:
                 score += 0.2  # "states with fewer than 100000 people": the states' population
+            if counted:
+                score -= 0.1  # a table named as well is what is counted
         else:
             continue
         if best is None or score > best[0]:
-            best = (score, link)
+            best = (score, link, counted)
     if best is None:
         return None
     link = best[1]
+    if best[2]:
+        return Agg("count", Col(link.table, link.column)), {link.table}, set(link.matched), True  # type: ignore[arg-type]
     if link.kind == "column":
         return Col(link.table, link.column), {link.table}, set(link.matched), False  # type: ignore[arg-type]
     # "customers with more than 5 orders": a count of related rows
