@@ -405,3 +405,19 @@ def test_n_of_a_reference_counts_the_rows_holding_it():
     plan = best(reader, "Show all pupil ids who have at least two allergies.")
     assert plan.where is None, plan.dumps()
     assert plan.having is not None and plan.having.op == ">=" and plan.having.right == Lit(2), plan.dumps()
+
+
+@pytest.mark.parametrize("words, op", [("greater than or equal to", ">="), ("less than or equal to", "<=")])
+def test_or_equal_to_keeps_the_bound(teams, words, op):
+    plan = best(teams, f"List the names of athletes with weight {words} 90.")
+    assert plan.where == Compare(Col("athletes", "weight"), op, Lit(90)), plan.dumps()
+
+
+def test_rows_named_by_a_value_are_counted_and_compared(teams):
+    """ "How many forwards are taller than 2?" with forward a position: the forwards counted, their height compared."""
+    from nl2sql.semantics.plan import Agg, AllOf
+
+    plan = best(teams, "How many forwards are taller than 2?")
+    assert [o.expr for o in plan.select] == [Agg("count")], plan.dumps()
+    assert isinstance(plan.where, AllOf) and Compare(Col("athletes", "height"), ">", Lit(2)) in plan.where.items, \
+        plan.dumps()

@@ -172,6 +172,8 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
         target = _comparison_target(model, p, min(cue) if cue else i, i + used, measures, op, value)
     named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
                                if l.kind == "entity" and l.score >= 0.3))
+    # "engineers older than 30" with engineer a job: the rows a value names are the subject too
+    named += [v.table for v in sorted(p.values, key=lambda v: -v.score) if v.table not in named]
     near = named + [e.right for t in named for e in model.neighbours(t) if e.right not in named]
     measured = next((found for c in sorted(cue) if (found := property_column(model, near, words[c])) is not None),
                     None)

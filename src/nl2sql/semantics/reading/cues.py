@@ -57,6 +57,10 @@ ORDER_VERBS = {"order", "ordered", "sort", "sorted", "rank", "ranked", "arrange"
 
 
 COMPARE_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    # "greater than or equal to 12000" before "equal to"
+    *(((word, "than", "or", "equal", "to"), op) for word, op in (
+        ("greater", ">="), ("more", ">="), ("larger", ">="), ("higher", ">="), ("bigger", ">="),
+        ("less", "<="), ("fewer", "<="), ("lower", "<="), ("smaller", "<="))),
     (("more", "than"), ">"), (("greater", "than"), ">"), (("larger", "than"), ">"), (("higher", "than"), ">"),
     (("bigger", "than"), ">"), (("longer", "than"), ">"), (("older", "than"), ">"), (("over",), ">"),
     (("above",), ">"), (("exceeding",), ">"), (("exceeds",), ">"), (("exceed",), ">"),

@@ -229,7 +229,9 @@ def _measure_options(model: SemanticModel, p: _Parse, start: int, end: int, func
     if func == "count" and head is not None:
         # "the number of Professors who ...", where Professor is a rank: the rows holding that value are counted
         for value in p.values:
-            if value.start == head and value.score >= 0.8 and _plural(p.tokens[head]):
+            # ("how many engineers" with 'engineer' a job: a plural matches a little less, enough when nothing
+            # else is named)
+            if value.start == head and value.score >= (0.8 if candidates else 0.7) and _plural(p.tokens[head]):
                 entity = model.entity(value.table)
                 candidates.append((value.score + 0.05, _Measure(Agg("count"), value.table, set(range(start, end)),
                                                                 f"number_of_{entity.name}")))
