@@ -271,3 +271,13 @@ def test_alphabetical_order_of_the_name_part_asked():
     reader = Reader(build_semantic_model(library("sqlite")))
     plan = best(reader, "Find the first names of all the members ordered in alphabetical order.")
     assert plan.order_by == (Order(Col("members", "first_name"), False),), plan.dumps()
+
+
+def test_order_of_count_is_the_count_shown(teams):
+    """ "each position and its count in descending order of count": ordered by the count per position."""
+    from nl2sql.semantics.plan import Agg
+
+    plan = best(teams, "List each position and its count in descending order of count.")
+    assert plan.group_by == (Col("athletes", "position"),), plan.dumps()
+    assert len(plan.order_by) == 1 and plan.order_by[0].desc, plan.dumps()
+    assert isinstance(plan.order_by[0].expr, Agg) and plan.order_by[0].expr.func.startswith("count"), plan.dumps()

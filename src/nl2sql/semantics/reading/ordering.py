@@ -184,6 +184,14 @@ def _order_target(model: SemanticModel, p: _Parse, index: int, measures: list[_M
     for m in measures:
         if any(index <= t <= index + 4 for t in m.tokens):
             return m.expr, set(m.tokens)
+    # "in descending order of count", "sort by the course count": the count the question shows
+    said = next((k for k in range(index, min(index + 3, len(p.words))) if p.words[k] in ("count", "counts")), None)
+    counts = [m for m in measures if isinstance(m.expr, Agg) and m.expr.func in ("count", "count_distinct")]
+    if said is not None and any(l.kind == "column" and said in l.matched and l.score >= 0.8 for l in p.links):
+        said = None  # "sorted by the room count": a column room_count
+    if said is not None and len(counts) <= 1:
+        # (no count read yet: "each test result and its count" counts the rows per group)
+        return (counts[0].expr if counts else Agg("count")), set(range(index, said + 1))
     # "sorted by month": the month the answer is grouped by
     word = p.words[index] if index < len(p.words) else ""
     for exprs, _, tokens in groups:
