@@ -268,3 +268,23 @@ def test_a_capitalised_word_after_an_unsampled_name_column_is_its_value(lending,
 
     plan = lending.read(question, today=dt.date(2024, 3, 15))[0].plan
     assert plan.where == Match(Col("members", column), value, "equals", False), plan.dumps()
+
+
+def test_order_names_a_table_of_orders_unless_it_orders():
+    """ "the latest order" names customer_orders; "in descending order" names nothing."""
+    from nl2sql.semantics.lexicon import tokenize
+    from nl2sql.semantics.linking import Linker
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("clients", column("client_id", "INTEGER", pk=True), column("client_name")),
+        table("client_orders", column("order_id", "INTEGER", pk=True), column("client_id", "INTEGER"),
+              column("order_date", "DATE"), fks=(("client_id", "clients", "client_id"),))))
+    linker = Linker(model)
+
+    def tables(question: str) -> set[str]:
+        return {l.table for l in linker.names(tokenize(question)) if l.kind == "entity" and l.score >= 0.3}
+
+    assert "client_orders" in tables("Who made the latest order?")
+    assert "client_orders" not in tables("List the names in descending order of date.")

@@ -157,8 +157,12 @@ class Linker:
             element = self.elements[element_index]
             words, base_score = element.variants[variant_index]
             present = {w for w in words if w in positions}
-            if len(present) == 1 and len(set(words)) > 1 and (present <= GENERIC or present <= CUE_WORDS):
-                continue  # one generic word of a longer name ("name" of "supplier_name"): no link (as _align says)
+            if len(present) == 1 and len(set(words)) > 1 and (present <= GENERIC or present <= CUE_WORDS) and not (
+                    element.kind == "entity" and present <= _ORDER_STEMS
+                    and not any(_used_as_cue(tokens, i) for i in positions[next(iter(present))])):
+                # one generic word of a longer name ("name" of "supplier_name"): no link (as _align says); "the
+                # latest order" names the customer orders (no ordering there)
+                continue
             for link in self._align(element, words, base_score, positions, tokens, variant_index in element.tight):
                 key = (link.kind, link.table, link.column, link.start, link.end)
                 if key not in links or links[key].score < link.score:
@@ -303,7 +307,8 @@ class Linker:
             coverage = covered / total
             if len(matched) == 1 and len(wanted) > 1:
                 only = next(iter(matched))
-                if only in GENERIC or only in CUE_WORDS:
+                if (only in GENERIC or only in CUE_WORDS) and not (
+                        element.kind == "entity" and only in _ORDER_STEMS and not _used_as_cue(tokens, matched[only])):
                     continue
             lo, hi = min(matched.values()), max(matched.values())
             hits = set(matched.values())
@@ -439,6 +444,7 @@ def _as_written(span: list[Token]) -> str:
 
 
 _ORDER_WORDS = {"order", "ordered", "sort", "sorted", "rank", "ranked", "ranking"}
+_ORDER_STEMS = frozenset(stem(w) for w in _ORDER_WORDS)
 
 
 def _used_as_cue(tokens: list[Token], i: int) -> bool:
