@@ -288,3 +288,13 @@ def test_order_names_a_table_of_orders_unless_it_orders():
 
     assert "client_orders" in tables("Who made the latest order?")
     assert "client_orders" not in tables("List the names in descending order of date.")
+
+
+def test_a_table_is_not_named_across_a_grouping():
+    """ "How many sponsors are there for each team?" names the sponsors (team_sponsors), grouped by team: "team"
+    after "each" is no word of the sponsors' table."""
+    from tests.semantics.schemas import sports
+
+    reader = Reader(build_semantic_model(sports("sqlite")))
+    plan = reader.read("How many sponsors are there for each team?", today=dt.date(2024, 3, 15))[0].plan
+    assert plan.group_by and plan.group_by[0].table == "teams", plan.dumps()

@@ -297,8 +297,9 @@ class Linker:
             if not matched:
                 continue
             # "payments and total amount": the words of two phrases make no one name; the first phrase's part stays
-            cut = next((i for i in range(anchor + 1, max(matched.values())) if tokens[i].lower in ("and", "or", ",", ";")),
-                       None)
+            # (nor a table across a grouping: "events for each party" names the events, grouped by party)
+            cuts = ("and", "or", ",", ";", "each", "per", "every") if element.kind == "entity" else ("and", "or", ",", ";")
+            cut = next((i for i in range(anchor + 1, max(matched.values())) if tokens[i].lower in cuts), None)
             if cut is not None:
                 matched = {w: p for w, p in matched.items() if p < cut}
                 if not matched:
