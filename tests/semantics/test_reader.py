@@ -348,3 +348,13 @@ def test_a_yes_no_column_grouped_by_is_no_filter():
     plan = reader.read("How many clients are there of each gender?", today=dt.date(2024, 3, 15))[0].plan
     assert plan.where is None, plan.dumps()
     assert plan.group_by == (Col("clients", "gender"),), plan.dumps()
+
+
+@pytest.mark.parametrize("question", ["How many loans were made by members from Lyon?",
+                                      "How many loans were there by a member from Lyon?"])
+def test_by_after_a_participle_or_before_an_article_is_who_did_it(question):
+    """ "made by members", "by a member": who did it, not a grouping (one count, no GROUP BY)."""
+    reader = Reader(build_semantic_model(library("sqlite")))
+    plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
+    assert not plan.group_by, plan.dumps()
+    assert "Lyon" in plan.dumps()

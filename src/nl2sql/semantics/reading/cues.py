@@ -236,6 +236,12 @@ def _agg_phrases(words: list[str]) -> list[tuple[int, int, str]]:
     return out
 
 
+# past participles that end in neither -ed nor -en: "taught by", "held by", "won by"
+IRREGULAR_PARTICIPLES = frozenset({"taught", "bought", "sold", "made", "held", "won", "led", "built", "paid", "sent",
+                                   "kept", "brought", "caught", "run", "done", "told", "found", "lent", "spent", "shot",
+                                   "hit", "read", "set"})
+
+
 def _group_cues(words: list[str]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for i, w in enumerate(words):
@@ -247,8 +253,10 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
                 continue
             if _ranked_before(words, i):
                 continue  # "the top 10 products by price" ranks them
-            if before.endswith(("ed", "en")) and before not in AGENT_VERBS_SKIP:
-                continue  # "written by authors": who did it, not a grouping
+            if (before.endswith(("ed", "en")) or before in IRREGULAR_PARTICIPLES) and before not in AGENT_VERBS_SKIP:
+                continue  # "written by authors", "taught by": who did it, not a grouping
+            if i + 1 < len(words) and words[i + 1] in ("a", "an"):
+                continue  # "by a staff member whose ...": one who did it
         if w == "each" and i + 1 < len(words) and words[i + 1] in ("other",):
             continue
         if w == "across" and i + 1 < len(words) and words[i + 1] in ("all", "the", "every"):

@@ -189,7 +189,7 @@ def _literal_filter(model: SemanticModel, p: _Parse, index: int, match_mode: str
             mode = string_mode
             break
     if words[index + 1:index + 2] == ["in"] and index + 2 < len(words) \
-            and words[index + 2] in ("their", "its", "his", "her", "the", "a"):
+            and words[index + 2] in ("their", "its", "his", "her", "the", "a", "it", "them"):
         mode = "contains"  # "trains that have 'Express' in their names"
     best: tuple[float, Col, set[int]] | None = None
     for link in p.links:
