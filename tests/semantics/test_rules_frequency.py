@@ -130,3 +130,16 @@ def test_a_value_between_the_superlative_and_the_rows_counted_filters_them(teams
     assert plan.where == Compare(Col("athletes", "position"), "=", Lit("forward")), plan.dumps()
     assert plan.limit == 1 and plan.order_by and plan.order_by[0].desc, plan.dumps()
     assert "count" in plan.dumps()
+
+
+def test_a_name_column_with_the_most_of_its_own_rows_groups_them():
+    """ "the manager name with the most stations" (manager_name the stations' own name column): stations counted
+    per manager name, not one station."""
+    from nl2sql.semantics import Reader, build_semantic_model
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "fuel_stations", column("station_id", "INTEGER", pk=True), column("manager_name"), column("location"),
+        column("open_year", "INTEGER")))))
+    plan = best(reader, "Show the manager name with the most number of fuel stations opened after 2000.")
+    assert plan.group_by == (Col("fuel_stations", "manager_name"),) and plan.limit == 1, plan.dumps()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from nl2sql.semantics.lexicon import STOP_WORDS
 from nl2sql.semantics.linking import CUE_WORDS
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import Col
+from nl2sql.semantics.plan import Agg, Col
 from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
 
 
@@ -18,7 +18,8 @@ def read_focus(model: SemanticModel, d: _Draft) -> None:
     if focus_column is not None and focus_entity is not None \
             and (focus_entity == focus_column[0].table or model.path(focus_entity, focus_column[0].table)) \
             and not (set(focus_tokens) & focus_column[1]) and (d.sup_cues or d.limit is not None) \
-            and model.attribute(focus_column[0].table, focus_column[0].column).role != "label":
+            and (model.attribute(focus_column[0].table, focus_column[0].column).role != "label"
+                 or _counts_own_rows(d.measures, focus_column[0].table)):
         # "which state has the most customers": the answer is per state, the customers are what is counted
         focus_entity, focus_tokens = None, set(focus_column[1])
     # "what month were most students admitted": the answer is a month, the students are counted
@@ -30,6 +31,13 @@ def read_focus(model: SemanticModel, d: _Draft) -> None:
             time_head = ("day" if words[1] == "weekday" else words[1], {0, 1})
             focus_entity, focus_tokens = None, {1}  # the answer is a month: what is counted is no focus
     d.focus_entity, d.focus_tokens, d.focus_column, d.time_head = focus_entity, focus_tokens, focus_column, time_head
+
+
+def _counts_own_rows(measures: list[_Measure], table: str) -> bool:
+    """A count of the table's own rows is measured: "the manager name with the most gas stations" counts stations
+    per manager name (a row's name with the most of its own rows means the name is what groups them)."""
+    return any(isinstance(m.expr, Agg) and m.expr.func in ("count", "count_distinct") and m.table == table
+               for m in measures)
 
 
 def _focus(model: SemanticModel, p: _Parse, head: int, measures: list[_Measure]) -> tuple[str | None, set[int]]:
