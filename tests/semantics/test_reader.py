@@ -358,3 +358,13 @@ def test_by_after_a_participle_or_before_an_article_is_who_did_it(question):
     plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
     assert not plan.group_by, plan.dumps()
     assert "Lyon" in plan.dumps()
+
+
+def test_columns_asked_of_a_table_make_it_the_focus():
+    """ "the full name and id of the member with the highest total fee": members ranked by their loans' fees, the
+    member's columns shown (not the loans' sum)."""
+    reader = Reader(build_semantic_model(library("sqlite")))
+    plan = reader.read("What is the full name and id of the member who has the highest total fee?",
+                       today=dt.date(2024, 3, 15))[0].plan
+    assert Col("members", "id") in plan.group_by and plan.limit == 1, plan.dumps()
+    assert {o.expr for o in plan.select} >= {Col("members", "first_name"), Col("members", "last_name")}, plan.dumps()

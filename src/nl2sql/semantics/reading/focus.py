@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from nl2sql.semantics.lexicon import STOP_WORDS
+from nl2sql.semantics.lexicon import STOP_WORDS, singular
 from nl2sql.semantics.linking import CUE_WORDS
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Agg, Col
 from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
+from nl2sql.semantics.rules.projection import GENERIC_ASKED
 
 
 def read_focus(model: SemanticModel, d: _Draft) -> None:
@@ -33,6 +34,18 @@ def read_focus(model: SemanticModel, d: _Draft) -> None:
     d.focus_entity, d.focus_tokens, d.focus_column, d.time_head = focus_entity, focus_tokens, focus_column, time_head
 
 
+def _columns_of(model: SemanticModel, p: _Parse, head: int, link) -> bool:
+    """The words between the question word and the table are columns asked of it: "the full name and id of the
+    customer who ...", each word a column of that table or a general word ("name", "id", "full")."""
+    words = p.words
+    if link.start < 2 or "of" not in words[link.start - 2:link.start]:
+        return False
+    owned = {i for l in p.links if l.kind == "column" and l.table == link.table and l.score >= 0.5 for i in l.matched}
+    return all(words[i] in STOP_WORDS or words[i] in CUE_WORDS or i in owned or singular(words[i]) in GENERIC_ASKED
+               or words[i] in ("full", "first", "last", "middle", "of", ",")
+               for i in range(head, link.start))
+
+
 def _counts_own_rows(measures: list[_Measure], table: str) -> bool:
     """A count of the table's own rows is measured: "the manager name with the most gas stations" counts stations
     per manager name (a row's name with the most of its own rows means the name is what groups them)."""
@@ -55,7 +68,7 @@ def _focus(model: SemanticModel, p: _Parse, head: int, measures: list[_Measure])
                                      and set(link.matched) <= set(c.matched) for c in p.links):
             continue  # "the title of ...": a column named exactly, not a table whose name ends in "title"
         gap = [w for w in words[head:link.start] if w not in STOP_WORDS and w not in CUE_WORDS]
-        if len(gap) <= 1:
+        if len(gap) <= 1 or _columns_of(model, p, head, link):
             return link.table, set(link.matched)
         break
     if measures:
