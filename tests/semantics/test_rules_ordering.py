@@ -281,3 +281,38 @@ def test_order_of_count_is_the_count_shown(teams):
     assert plan.group_by == (Col("athletes", "position"),), plan.dumps()
     assert len(plan.order_by) == 1 and plan.order_by[0].desc, plan.dumps()
     assert isinstance(plan.order_by[0].expr, Agg) and plan.order_by[0].expr.func.startswith("count"), plan.dumps()
+
+
+def _venues() -> Reader:
+    """Invented: colleges founded in a year (no age), festivals held in a year kept as text, performers who are
+    persons (person_id) with a weight."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    return Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("colleges", column("college_id", "INTEGER", pk=True), column("name"), column("enrollment", "INTEGER"),
+              column("founded", "INTEGER"), column("regional_population", "INTEGER")),
+        table("festivals", column("festival_id", "INTEGER", pk=True), column("name"),
+              column("year", values=("2011", "2012", "2014"))),
+        table("persons", column("person_id", "INTEGER", pk=True), column("name"), column("weight", "REAL"),
+              column("age", "INTEGER")),
+        table("performers", column("performer_id", "INTEGER", pk=True), column("person_id", "INTEGER"),
+              column("agency"), fks=(("person_id", "persons", "person_id"),)))))
+
+
+@pytest.fixture(scope="module")
+def venues() -> Reader:
+    return _venues()
+
+
+@pytest.mark.parametrize("question, key, desc", [
+    ("Find the names of all persons sorted in the descending order using age.", Col("persons", "age"), True),
+    ("What are the three largest colleges in terms of regional population?", Col("colleges", "regional_population"),
+     True),
+    ("What is the name of the festival that happened in the most recent year?", Col("festivals", "year"), True),
+    ("Show the enrollment of the oldest college.", Col("colleges", "founded"), False),
+    ("Return the agency of the heaviest performer.", Col("persons", "weight"), True),
+])
+def test_superlatives_and_orders_name_their_key(venues, question, key, desc):
+    plan = best(venues, question)
+    assert plan.order_by[:1] == (Order(key, desc),), plan.dumps()

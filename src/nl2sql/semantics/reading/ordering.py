@@ -159,7 +159,13 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
             adjective = words[after]
             used = {after}
     properties = ADJECTIVE_PROPERTIES.get(adjective)
+    termed = _in_terms_of(model, p, max(used | {index}))
+    if termed is not None:
+        return termed[0], used | termed[1], None  # "the three largest cities in terms of population"
     if adjective in TIME_ADJECTIVES:
+        named = _named_time(model, p, max(used | {index}), focus)
+        if named is not None:
+            return named[0], used | named[1], None  # "in the most recent year" (a year column)
         found = _time_of(model, p, index, focus)
         if found is not None:
             return found, used, None
@@ -167,10 +173,18 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
         entity = model.entity(focus)
         if properties:
             wanted = {stem(w) for w in properties.split()}
-            for attribute in entity.attributes:
-                if (set(attribute.words) | attribute.description) & wanted and (
-                        (attribute.is_numeric and attribute.role == "measure") or attribute.role == "time"):
-                    return Col(entity.table, attribute.name), used, None
+            # the rows' own columns first, then the row each points at ("the heaviest entrepreneur": the person's)
+            owners = [entity] + ([model.entity(t) for t in _pointed_at(model, focus)]
+                                 if adjective not in GENERAL_SUPERLATIVES else [])
+            for owner in owners:
+                for attribute in owner.attributes:
+                    if (set(attribute.words) | attribute.description) & wanted and (
+                            (attribute.is_numeric and attribute.role == "measure") or attribute.role == "time"):
+                        return Col(owner.table, attribute.name), used, None
+        if adjective in ("oldest", "youngest") and index + 1 < len(words):
+            found = _time_of(model, p, index, focus)
+            if found is not None:
+                return found, used, None  # "the oldest college", with no age: the earliest founded
         if adjective in ("largest", "biggest", "smallest", "highest", "lowest", "greatest") and (
                 index + 1 < len(words) and any(l.kind == "entity" and l.table == focus and l.start <= index + 2
                                               for l in p.links)):
@@ -178,6 +192,48 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
             if main is not None:
                 return Col(entity.table, main), used, None
     return None
+
+
+def _in_terms_of(model: SemanticModel, p: _Parse, index: int) -> tuple[Col, set[int]] | None:
+    """The column after "in terms of" (or "by") within a few words after a superlative: "the three largest
+    cities in terms of regional population"."""
+    words = p.words
+    for k in range(index + 1, min(index + 5, len(words))):
+        lead = 3 if words[k:k + 3] == ["in", "terms", "of"] else 0
+        if not lead:
+            continue
+        for link in sorted(p.links, key=lambda l: (-l.score, l.start)):
+            if link.kind == "column" and link.score >= 0.7 and k + lead <= link.start <= k + lead + 1:
+                return Col(link.table, link.column), set(link.matched) | set(range(k, k + lead))  # type: ignore[arg-type]
+    return None
+
+
+def _named_time(model: SemanticModel, p: _Parse, index: int, focus: str | None) -> tuple[Col, set[int]] | None:
+    """A year, date or time column named right after a time adjective ("in the most recent year"; the words may
+    have been read as a time window, so the listed rows' column named by the word itself counts too)."""
+    for link in sorted(p.links, key=lambda l: -l.score):
+        if link.kind == "column" and link.score >= 0.8 and link.start == index + 1:
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.role == "time" or TIME_NAMES & set(attribute.words):
+                return Col(link.table, attribute.name), set(link.matched)
+    word = stem(p.words[index + 1]) if index + 1 < len(p.words) else ""
+    if focus and word in TIME_NAMES:
+        named = [a for a in model.entity(focus).attributes if a.words == (word,)]
+        if len(named) == 1:
+            return Col(focus, named[0].name), {index + 1}
+    return None
+
+
+TIME_NAMES = frozenset({"year", "date", "time"})
+# superlatives that name no property of their own ("the top 3 highest support rates": the rate named after it)
+GENERAL_SUPERLATIVES = frozenset({"highest", "lowest", "largest", "smallest", "biggest", "greatest"})
+
+
+def _pointed_at(model: SemanticModel, table: str) -> list[str]:
+    """The tables a row of `table` points at by a reference to their whole key."""
+    return [e.right for e in model.neighbours(table)
+            if model.entity(e.right).key and {b for _, b in e.pairs} == set(model.entity(e.right).key)
+            and not {a for a, _ in e.pairs} <= set(model.entity(table).key)]
 
 
 def _order_target(model: SemanticModel, p: _Parse, index: int, measures: list[_Measure], focus: str | None, groups=()):

@@ -12,6 +12,8 @@ DIRECTIONS = {"descending": True, "decreasing": True, "reverse": True, "reversed
               "increasing": False, "alphabetical": False, "chronological": False}
 # words that may stand between "in" and "order"
 FILLERS = frozenset({"the", "a", "an"})
+# words after "order" that lead to its key: "in descending order of age", "in the descending order using age"
+KEY_LEADS = frozenset({"of", "using", "by", "on"})
 # verbs that make "according to X" an ordering
 SORT_VERBS = frozenset({"sort", "sorted", "order", "ordered", "rank", "ranked", "arrange", "arranged", "list", "listed"})
 
@@ -19,7 +21,7 @@ SORT_VERBS = frozenset({"sort", "sorted", "order", "ordered", "rank", "ranked", 
 def order_phrase(words: list[str]) -> tuple[int, bool | None, set[int]] | None:
     """(index where the key's name starts, descending? or None, the phrase's token indices)."""
     for i, w in enumerate(words):
-        if w == "order" and i + 1 < len(words) and words[i + 1] == "of":
+        if w == "order" and i + 1 < len(words) and words[i + 1] in KEY_LEADS:
             j = i - 1
             desc = None
             used = {i, i + 1}
