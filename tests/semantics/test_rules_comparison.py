@@ -421,3 +421,24 @@ def test_rows_named_by_a_value_are_counted_and_compared(teams):
     assert [o.expr for o in plan.select] == [Agg("count")], plan.dumps()
     assert isinstance(plan.where, AllOf) and Compare(Col("athletes", "height"), ">", Lit(2)) in plan.where.items, \
         plan.dumps()
+
+
+def test_no_more_than_is_a_bound_not_an_absence(teams):
+    """ "teams that have no more than 3 athletes": the count bounded, not "teams with no athletes"."""
+    plan = best(teams, "Show the team names that have no more than 3 athletes.")
+    assert plan.where is None, plan.dumps()
+    assert plan.having is not None and plan.having.op == "<=", plan.dumps()
+
+
+def test_a_total_compared_is_the_total_per_group():
+    """ "document types with more than 10000 total access count" (access_count named with "count"): the sum per
+    type compared, not each document's count."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "papers", column("paper_id", "INTEGER", pk=True), column("paper_type", values=("memo", "report", "form")),
+        column("access_count", "INTEGER")))))
+    plan = best(reader, "What paper types do have more than 10000 total access count?")
+    assert plan.where is None, plan.dumps()
+    assert plan.having is not None and plan.having.op == ">" and plan.having.right == Lit(10000), plan.dumps()
+    assert plan.group_by == (Col("papers", "paper_type"),), plan.dumps()

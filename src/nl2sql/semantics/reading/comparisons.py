@@ -206,7 +206,7 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
 
 def _said_aggregate(words: list[str], tokens: set[int]) -> bool:
     """The question says an average or an extreme among `tokens` ("the average mean visibility")."""
-    return any(words[i] in ("average", "mean", "avg", "maximum", "minimum", "max", "min") for i in tokens)
+    return any(words[i] in ("average", "mean", "avg", "maximum", "minimum", "max", "min", "total", "sum") for i in tokens)
 
 
 # a column named with an aggregate word ("max_temperature", "total_medals") is compared row by row

@@ -291,12 +291,20 @@ def _absences(model: SemanticModel, p: _Parse) -> list[_Filter]:
         if link.kind != "entity":
             continue
         before = words[max(0, link.start - 5):link.start]
+        if _bounded(before):
+            continue  # "serves no more than 20 customers": a bound on a count, not an absence
         if not ({"any", "no", "without", "a", "an"} & set(before) and set(before) & NEGATIONS) \
                 and not _negated_entity(model, p, link):
             continue
         out.append(_Filter(_Absent(link.table), {link.table}, set(link.matched) | {
             i for i in range(max(0, link.start - 5), link.start) if words[i] in NEGATIONS | {"any", "part"}}, 0.9))
     return out
+
+
+def _bounded(words: list[str]) -> bool:
+    """The words hold "no more than", "not less than", "no fewer than": a bound, whatever "no" says alone."""
+    return any(words[k] in ("no", "not") and words[k + 1] in ("more", "less", "fewer") and words[k + 2] == "than"
+               for k in range(len(words) - 2))
 
 
 def _negated_entity(model: SemanticModel, p: _Parse, link: Link) -> bool:
