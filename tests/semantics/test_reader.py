@@ -368,3 +368,14 @@ def test_columns_asked_of_a_table_make_it_the_focus():
                        today=dt.date(2024, 3, 15))[0].plan
     assert Col("members", "id") in plan.group_by and plan.limit == 1, plan.dumps()
     assert {o.expr for o in plan.select} >= {Col("members", "first_name"), Col("members", "last_name")}, plan.dumps()
+
+
+def test_a_reading_that_denies_nothing_the_question_denies_loses():
+    """ "How many members have not had any loan yet?": the members without loans counted, not the loans; a
+    reading without the negation names "not" as left out."""
+    from nl2sql.semantics.plan import Related
+
+    reader = Reader(build_semantic_model(library("sqlite")))
+    readings = reader.read("How many members have not had any loan yet?", today=dt.date(2024, 3, 15))
+    assert isinstance(readings[0].plan.where, Related) and readings[0].plan.where.negate, readings[0].plan.dumps()
+    assert all("not" in r.dropped for r in readings if r.plan.where is None)

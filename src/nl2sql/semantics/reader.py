@@ -30,7 +30,7 @@ from nl2sql.semantics.lexicon import Token, normalize, tokenize
 from nl2sql.semantics.linking import Linker
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Output, QueryPlan
-from nl2sql.semantics.reading.accounting import _coverage, _left_out, _words_read
+from nl2sql.semantics.reading.accounting import DENIALS, _coverage, _left_out, _words_read
 from nl2sql.semantics.reading.assembly import assemble_plans
 from nl2sql.semantics.reading.cues import (
     SUPERLATIVES,
@@ -58,6 +58,10 @@ from nl2sql.semantics.rules.projection import DEGENERATE, asks_everything, degen
 from nl2sql.semantics.timewords import find_buckets, find_windows
 
 __all__ = ["Reader", "Reading", "read_question"]
+
+# a reading that leaves a negation of the question unread ("rooms that have not had any reservation" read as a
+# count of reservations) is worth this share of its score
+DENIAL_DROPPED = 0.95
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,8 @@ class Reader:
             unread, dropped = _left_out(parse, used, cues=True)
             if degenerate(plan):
                 score *= DEGENERATE  # "how many eliminations did each team have": not the teams counted per team
+            if any(w.lower() in DENIALS for w in dropped):
+                score *= DENIAL_DROPPED  # a reading that denies nothing the question denies ranks below one that does
             readings.append(Reading(plan, round(score * (0.55 + 0.45 * coverage), 4), round(coverage, 3),
                                     describe(plan, self.model), frozenset(used), tuple(parse.notes), unread, dropped,
                                     frozenset(parse.tokens[i].lower for i in used if i < len(parse.tokens))))

@@ -67,7 +67,11 @@ def _words_read(p: _Parse, plan: QueryPlan, used: set[int]) -> set[int]:
     # a negation or a superlative is read when the plan denies or ranks something (the words are cues,
     # not names: the rules that read them don't all keep their places)
     if _denies(plan):
-        used |= {i for i, w in enumerate(p.words) if w in _DENIALS}
+        used |= {i for i, w in enumerate(p.words) if w in DENIALS}
+    elif not _bound_words(p.words):
+        # ... and is not read when it denies nothing, whichever rule claimed the word ("how many rooms have not
+        # had any reservation" read as a count of reservations)
+        used -= {i for i, w in enumerate(p.words) if w in DENIALS}
     if plan.order_by or any(isinstance(e, Agg) and e.func in ("min", "max")
                             for e in _shown_and_ordered(plan)):
         used |= {i for i, w in enumerate(p.words) if w in SUPERLATIVES}
@@ -154,7 +158,13 @@ def _left_out(p: _Parse, used: set[int], *, cues: bool = False) -> tuple[tuple[s
 
 
 # negations a reading must show (a "<>", NOT, an absence); "other" and "non" also name things ("other details")
-_DENIALS = frozenset(NEGATIONS) - {"other", "non"}
+DENIALS = frozenset(NEGATIONS) - {"other", "non"}
+
+
+def _bound_words(words: list[str]) -> bool:
+    """"no more than", "not less than": a negation word that bounds a number, denying nothing."""
+    return any(words[k] in ("no", "not") and words[k + 1] in ("more", "less", "fewer", "later", "earlier")
+               for k in range(len(words) - 1))
 
 
 def _denies(plan: QueryPlan) -> bool:
@@ -191,4 +201,4 @@ def _dropped_cue(p: _Parse, index: int) -> bool:
     token = p.tokens[index]
     if token.kind in ("number", "quoted", "date"):
         return not any(index in l.matched for l in p.links if l.kind != "value")
-    return token.kind == "word" and (token.lower in SUPERLATIVES or token.lower in _DENIALS)
+    return token.kind == "word" and (token.lower in SUPERLATIVES or token.lower in DENIALS)
