@@ -447,3 +447,10 @@ def stage() -> Reader:
 def test_nameless_rows_are_named_by_the_row_they_point_at(stage, question):
     plan = stage.read(question, today=dt.date(2024, 3, 15))[0].plan
     assert [o.expr for o in plan.select] == [Col("persons", "name")], plan.dumps()
+
+
+def test_a_long_list_of_columns_is_shown_whole(books):
+    """ "the distinct first names, last names, cities, and join dates": every column listed, however long."""
+    plan = best(books, "What are the distinct first names, last names, cities, and joined on dates for all members?")
+    assert set(shown(plan)) >= {Col("members", "first_name"), Col("members", "last_name"), Col("members", "city"),
+                                Col("members", "joined_on")}, plan.dumps()

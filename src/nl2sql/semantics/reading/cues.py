@@ -369,10 +369,17 @@ OUTPUT_VERBS = frozenset({"return", "give", "show", "list", "include", "display"
                           "tell", "report", "print", "output"})
 
 
+# how many words after the question word may name what to show: one name, or a list of them
+NAME_REACH = 8
+LIST_REACH = 16
+
+
 def _output_segments(words: list[str], head: int) -> list[tuple[int, int]]:
     """Stretches of the question that name what to return: after the question word, and "return/give/show ..." parts."""
     stop = _segment_end(words, head)
-    segments = [(head, min(stop + 1, head + 8))]
+    # a list of columns ("the distinct first names, last names, and phone numbers") may run longer than one name
+    reach = LIST_REACH if any(w in (",", "and") for w in words[head:stop]) else NAME_REACH
+    segments = [(head, min(stop + 1, head + reach))]
     for i, w in enumerate(words):
         if w in OUTPUT_VERBS and i > head:
             end = next((j for j in range(i + 1, len(words)) if words[j] in (".", "?", "!", ";")), len(words))
