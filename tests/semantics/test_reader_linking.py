@@ -298,3 +298,20 @@ def test_a_table_is_not_named_across_a_grouping():
     reader = Reader(build_semantic_model(sports("sqlite")))
     plan = reader.read("How many sponsors are there for each team?", today=dt.date(2024, 3, 15))[0].plan
     assert plan.group_by and plan.group_by[0].table == "teams", plan.dumps()
+
+
+@pytest.mark.parametrize("question, mode", [
+    ('Which teams have a home city that contains "Oslo"?', "contains"),
+    ('Which teams have a home city that contained the word "Oslo"?', "contains"),
+    ('Which teams have a home city that started with "Oslo"?', "starts"),
+])
+def test_a_value_after_a_match_phrase_is_matched_not_equal(question, mode):
+    """ "contains 'Oslo'" where Oslo is a sampled city: the text contained, not equality."""
+    from nl2sql.semantics.plan import Match
+    from tests.semantics.schemas import sports
+
+    reader = Reader(build_semantic_model(sports("sqlite")))
+    plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
+    conditions = getattr(plan.where, "items", (plan.where,))
+    assert Match(Col("teams", "home_city"), "Oslo", mode, False) in conditions, plan.dumps()
+    assert not any(getattr(c, "op", None) == "=" for c in conditions), plan.dumps()

@@ -93,7 +93,8 @@ STRING_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("starts", "with"), "starts"), (("start", "with"), "starts"), (("starting", "with"), "starts"),
     (("begins", "with"), "starts"), (("begin", "with"), "starts"), (("beginning", "with"), "starts"),
     (("ends", "with"), "ends"), (("end", "with"), "ends"), (("ending", "with"), "ends"),
-    (("contains",), "contains"), (("contain",), "contains"), (("containing",), "contains"),
+    (("started", "with"), "starts"), (("ended", "with"), "ends"),
+    (("contains",), "contains"), (("contain",), "contains"), (("containing",), "contains"), (("contained",), "contains"),
     (("includes",), "contains"), (("including",), "contains"), (("like",), "contains"), (("named",), "equals"),
     (("called",), "equals"), (("titled",), "equals"),
 )

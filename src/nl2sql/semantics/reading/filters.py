@@ -152,7 +152,25 @@ def _value_filter(model: SemanticModel, p: _Parse, value: Link) -> _Filter:
         except ValueError:
             pass
     condition: Condition = Compare(col, "<>" if negate else "=", Lit(literal))  # type: ignore[arg-type]
+    cue = _match_cue(p.words, value.start)
+    if cue is not None and attribute.kind == "text":
+        # "a studio whose name contains 'Universal'" where Universal is a studio too: the text contained
+        return _Filter(Match(col, str(value.value), cue[0], negate), {value.table}, set(value.span) | cue[1], value.score)
     return _Filter(condition, {value.table}, set(value.span), value.score)
+
+
+def _match_cue(words: list[str], index: int) -> tuple[str, set[int]] | None:
+    """(mode, tokens) of a "contains", "starts with", "ends with" right before `index` (or before "the word")."""
+    for phrase, mode in STRING_PHRASES:
+        if mode == "equals" or phrase[0] in ("like", "including", "includes"):
+            continue
+        k = len(phrase)
+        for gap in (0, 2):
+            at = index - gap - k
+            if at >= 0 and tuple(words[at:at + k]) == phrase and (
+                    gap == 0 or words[index - 2] in ("the", "a") and words[index - 1] in ("word", "string", "text")):
+                return mode, set(range(at, index))
+    return None
 
 
 def _denied_from_afar(p: _Parse, value: Link) -> bool:
