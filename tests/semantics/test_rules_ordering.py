@@ -316,3 +316,14 @@ def venues() -> Reader:
 def test_superlatives_and_orders_name_their_key(venues, question, key, desc):
     plan = best(venues, question)
     assert plan.order_by[:1] == (Order(key, desc),), plan.dumps()
+
+
+@pytest.mark.parametrize("question, key, desc", [
+    ("List names of all festivals in the order of their years starting from the most recent one.",
+     Col("festivals", "year"), True),
+    ("What are the names of all the colleges starting with the oldest?", Col("colleges", "founded"), False),
+])
+def test_starting_from_an_end_orders_the_whole_list(venues, question, key, desc):
+    """ "starting from the most recent one": every row, in that order (no single row, no top one)."""
+    plan = best(venues, question)
+    assert plan.order_by[:1] == (Order(key, desc),) and plan.limit is None, plan.dumps()

@@ -41,6 +41,7 @@ from nl2sql.semantics.reading.cues import (
     _match_mode,
     _order_cues,
     _part_of_column,
+    starts_from,
 )
 from nl2sql.semantics.reading.filters import read_filters
 from nl2sql.semantics.reading.focus import read_focus
@@ -255,7 +256,8 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
                 and not (i and words[i - 1] in ("from", "to"))
                 and not (i > 1 and words[i - 1] == "the" and (words[i - 2] == "from" or (
                     words[i - 2] == "to" and "from" in words[max(0, i - 6):i - 2])))  # "from the highest to the lowest"
-                and not (i and words[i - 1] == "at" and w in ("most", "least"))]  # "at most 3": a comparison
+                and not (i and words[i - 1] == "at" and w in ("most", "least"))  # "at most 3": a comparison
+                and not starts_from(words, i)]  # "starting from the most recent one": an order
     return _Draft(p, match_mode, head=_head_index(words), buckets=find_buckets(tokens), limit=limit,
                   limit_tokens=limit_tokens, ratio_span=_ratio_span(words, p.links, model),
                   agg_cues=_measured_counts(model, p, agg_cues), sup_cues=sup_cues,

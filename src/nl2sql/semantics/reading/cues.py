@@ -148,7 +148,8 @@ def _limit(tokens: list[Token]) -> tuple[int | None, set[int]]:
     units = {"day", "days", "week", "weeks", "month", "months", "year", "years", "quarter", "quarters", "hours",
              "hour", "minutes"}
     for i, w in enumerate(words):
-        if w in ("top", "first", "bottom", "last", "latest", "recent") and i + 1 < len(words):
+        if w in ("top", "first", "bottom", "last", "latest", "recent") and i + 1 < len(words) \
+                and not starts_from(words, i):  # "starting from the most recent one": no single row
             number = number_value(tokens, i + 1)
             if number and 1 <= number[0] < 10_000:
                 after = words[i + 1 + number[1]] if i + 1 + number[1] < len(words) else ""
@@ -353,12 +354,42 @@ def _order_cues(words: list[str]):
         elif w == "order" and i >= 1 and words[i - 1] == "in" and i + 1 < len(words) and words[i + 1] == "of":
             key_index = i + 2
             used |= {i - 1, i, i + 1}
+    started = _starting_with(words)  # "starting from the most recent one", "starting with the oldest"
+    if started is not None and desc is None:
+        desc, used = started[0], used | started[1]
     found = order_phrase(words)  # "in the descending order of age", "according to the price"
     if found is not None and (key_index is None or found[0] > key_index):
         key_index, desc, used = found[0], desc if found[1] is None else found[1], used | found[2]
     if desc is None and key_index is None:
         return None
     return key_index, desc, used
+
+
+# words that open the end a list starts from ("starting from the most recent one")
+START_WORDS = frozenset({"starting", "beginning", "start", "begin"})
+
+
+def _starting_with(words: list[str]) -> tuple[bool, set[int]] | None:
+    """(descending?, tokens) for "starting from the most recent one", "beginning with the oldest": the end a list
+    starts from; for a time, the oldest first is ascending."""
+    for i, w in enumerate(words[:-2]):
+        if w not in START_WORDS or words[i + 1] not in ("from", "with"):
+            continue
+        j = i + 2 + (words[i + 2] in ("the", "a"))
+        if j < len(words) and words[j] == "most" and j + 1 < len(words):
+            j += 1
+        if j >= len(words) or (words[j] not in SUPERLATIVES and words[j] not in ("recent", "recently")):
+            return None
+        desc = words[j] in ("recent", "recently") or (SUPERLATIVES.get(words[j], True) and words[j] != "youngest")
+        end = j + 1 + (j + 1 < len(words) and words[j + 1] in ("one", "ones", "first"))
+        return desc, set(range(i, end))
+    return None
+
+
+def starts_from(words: list[str], index: int) -> bool:
+    """The superlative at `index` says where a list starts ("starting from the most recent one"), no single row."""
+    found = _starting_with(words)
+    return found is not None and index in found[1]
 
 
 def _asks_ordering(words: list[str]) -> bool:

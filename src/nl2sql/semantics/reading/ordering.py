@@ -74,6 +74,12 @@ def read_order(model: SemanticModel, d: _Draft) -> None:
         order_by[0] = (order_by[0][0], desc if desc is not None else order_by[0][1], order_by[0][2] | used)
     elif desc is not None and d.measures:
         order_by.append((d.measures[0].expr, desc, used))
+    aged = [i for i in used if words[i] in AGE_WORDS]
+    if not order_by and key_index is None and desc is not None and aged and d.focus_entity:
+        # "the clubs starting with the oldest": by when they started
+        when = _time_of(model, d.p, aged[0], d.focus_entity) or _year_of(model, d.focus_entity)
+        if when is not None:
+            order_by.append((when, desc, used))
     if not order_by and key_index is None and desc is not None and not d.measures and d.focus_entity \
             and not ALPHABETICAL & set(words):
         asked = _asked_column(model, d, model.entity(d.focus_entity))
@@ -225,6 +231,14 @@ def _named_time(model: SemanticModel, p: _Parse, index: int, focus: str | None) 
 
 
 TIME_NAMES = frozenset({"year", "date", "time"})
+# words that put rows in the order of their time ("starting with the oldest", "from the most recent")
+AGE_WORDS = frozenset({"oldest", "earliest", "newest", "latest", "recent", "youngest"})
+
+
+def _year_of(model: SemanticModel, table: str) -> Col | None:
+    """The table's one column named for a year or date, whatever it holds ("start_year" kept as text)."""
+    found = [a for a in model.entity(table).attributes if TIME_NAMES & set(a.words)]
+    return Col(table, found[0].name) if len(found) == 1 else None
 # superlatives that name no property of their own ("the top 3 highest support rates": the rate named after it)
 GENERAL_SUPERLATIVES = frozenset({"highest", "lowest", "largest", "smallest", "biggest", "greatest"})
 
