@@ -162,3 +162,14 @@ def test_a_number_column_named_for_when_something_happened_holds_a_year():
                         column("members", "INTEGER"))))
     assert (model.attribute("club", "founded").role, model.attribute("club", "founded").grain) == ("time", "year")
     assert model.attribute("club", "members").role == "measure"
+
+
+def test_a_one_letter_owner_before_a_general_word_is_split():
+    """ "bname" is a bank's name ("b" + "name"), so it names the rows; "dname" likewise."""
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("lenders", column("lender_id", "INTEGER", pk=True), column("bname"), column("city")),
+        table("units", column("dnumber", "INTEGER", pk=True), column("dname"), column("ptype"))))
+    assert model.attribute("lenders", "bname").words == ("b", "name")
+    assert model.entity("lenders").display == ("bname",)
+    assert model.entity("units").display == ("dname",)

@@ -520,8 +520,17 @@ def _full_words(schema: PromptSchema, table_names: list[list[str]]) -> dict[str,
 def _words_of(name: str, segmenter: Segmenter) -> list[str]:
     out: list[str] = []
     for chunk in identifier_words(name):
-        out += segmenter.split(chunk) if len(chunk) >= 7 else [chunk]
+        if len(chunk) >= 7:
+            out += segmenter.split(chunk)
+        elif len(chunk) >= 5 and chunk[0].isalpha() and chunk[1:].lower() in _SHORT_HEADS:
+            out += [chunk[0], chunk[1:]]  # "bname", "dname", "ptype": a one-letter owner and a general word
+        else:
+            out.append(chunk)
     return out
+
+
+# general words a short name may carry after a one-letter owner ("bname" for a bank's name)
+_SHORT_HEADS = frozenset({"name", "date", "type", "code", "city"})
 
 
 def _split_names(names: list[str], segmenter: Segmenter) -> list[list[str]]:
