@@ -379,3 +379,19 @@ def test_a_reading_that_denies_nothing_the_question_denies_loses():
     readings = reader.read("How many members have not had any loan yet?", today=dt.date(2024, 3, 15))
     assert isinstance(readings[0].plan.where, Related) and readings[0].plan.where.negate, readings[0].plan.dumps()
     assert all("not" in r.dropped for r in readings if r.plan.where is None)
+
+
+def test_number_of_a_column_that_holds_the_count_is_the_column():
+    """ "the name and number of followers for each user" with a followers column (and a table "follows"): each
+    user's followers as kept, not a count of rows."""
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("profiles", column("uid", "INTEGER", pk=True), column("name"), column("followers", "INTEGER")),
+        table("follows", column("f1", "INTEGER"), column("f2", "INTEGER"),
+              fks=(("f1", "profiles", "uid"), ("f2", "profiles", "uid"))))))
+    plan = reader.read("List the name and number of followers for each profile.", today=dt.date(2024, 3, 15))[0].plan
+    assert not any(isinstance(o.expr, Agg) and o.expr.func.startswith("count") for o in plan.select), plan.dumps()
+    assert "followers" in plan.dumps()

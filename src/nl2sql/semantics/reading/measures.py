@@ -145,7 +145,13 @@ def _counts_held(model: SemanticModel, p: _Parse, end: int) -> bool:
     "followers"), and no table of their own."""
     column = next((l for l in p.links if l.kind == "column" and l.start == end and l.complete and l.score >= 0.9),
                   None)
-    if column is None or any(l.kind == "entity" and l.start == end and l.score >= 0.8 for l in p.links):
+    if column is None:
+        return False
+    # (a table named by the same stem is no rival where the word is the column's own name as written: "followers"
+    # with a followers column and a table "follows")
+    spelt = column.end - column.start == 1 and p.words[end] == str(column.column).lower()
+    if any(l.kind == "entity" and l.start == end and l.score >= 0.8 and not (
+            spelt and model.entity(l.table).name.lower() != p.words[end]) for l in p.links):
         return False
     attribute = model.attribute(column.table, column.column)  # type: ignore[arg-type]
     return attribute.is_numeric and attribute.role == "measure" and attribute.kind == "integer"
