@@ -327,3 +327,14 @@ def test_starting_from_an_end_orders_the_whole_list(venues, question, key, desc)
     """ "starting from the most recent one": every row, in that order (no single row, no top one)."""
     plan = best(venues, question)
     assert plan.order_by[:1] == (Order(key, desc),) and plan.limit is None, plan.dumps()
+
+
+@pytest.mark.parametrize("question", ["Show the ids and dates of all loans, in descending order by year.",
+                                      "Return the ids of the loans, sorted by year."])
+def test_order_by_year_is_no_grouping_by_year(question):
+    """ "in descending order by year": the rows ordered, not counted per year."""
+    from tests.semantics.schemas import library
+
+    plan = best(Reader(build_semantic_model(library("sqlite"))), question)
+    assert not plan.group_by and not plan.aggregated, plan.dumps()
+    assert plan.order_by, plan.dumps()

@@ -306,6 +306,11 @@ class _WindowScan:
         return i + 1
 
 
+# words before "by" that make it an ordering
+_ORDERING = frozenset({"order", "ordered", "sort", "sorted", "rank", "ranked", "arranged", "descending",
+                       "ascending", "listed"})
+
+
 def find_buckets(tokens: list[Token]) -> list[TimeBucket]:
     """Grouping by time: "monthly", "per month", "each year", "by quarter", "over the years", "month by month"."""
     out: list[TimeBucket] = []
@@ -313,7 +318,9 @@ def find_buckets(tokens: list[Token]) -> list[TimeBucket]:
     for i, w in enumerate(words):
         if w in BUCKET_WORDS:
             out.append(TimeBucket(BUCKET_WORDS[w], frozenset({i})))
-        elif w in UNITS and i and words[i - 1] in ("per", "each", "every", "by"):
+        elif w in UNITS and i and words[i - 1] in ("per", "each", "every", "by") and not (
+                words[i - 1] == "by" and i >= 2 and words[i - 2] in _ORDERING):
+            # ("in descending order by year", "sorted by year": an order, not a grouping)
             out.append(TimeBucket(UNITS[w], frozenset({i - 1, i})))
         elif w in ("years", "months", "weeks", "days", "quarters") and i >= 2 and words[i - 1] == "the" and words[i - 2] in ("over", "across", "through"):
             out.append(TimeBucket(UNITS[w], frozenset({i - 2, i - 1, i})))

@@ -276,6 +276,10 @@ def _order_target(model: SemanticModel, p: _Parse, index: int, measures: list[_M
         found = [a for a in model.entity(focus).attributes if stem(word) in a.words and not a.sensitive]
         if len(found) == 1:
             return Col(focus, found[0].name), {index}
+        if not found and singular(word) in ("year", "date", "time"):
+            when = _time_of(model, p, index, focus)  # "sorted by year" where the rows keep a date
+            if when is not None and when.table == focus:
+                return when, {index}
     for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
         if link.start < index or link.start > index + 4:
             continue
