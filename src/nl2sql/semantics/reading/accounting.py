@@ -31,6 +31,7 @@ from nl2sql.semantics.reading.cues import (
     STRING_PHRASES,
     SUPERLATIVES,
     _limit,
+    bounds_number,
 )
 from nl2sql.semantics.reading.parts import _Parse
 from nl2sql.semantics.rules.frequency import frequency_cue
@@ -68,7 +69,7 @@ def _words_read(p: _Parse, plan: QueryPlan, used: set[int]) -> set[int]:
     # not names: the rules that read them don't all keep their places)
     if _denies(plan):
         used |= {i for i, w in enumerate(p.words) if w in DENIALS}
-    elif not _bound_words(p.words):
+    elif not bounds_number(p.words):
         # ... and is not read when it denies nothing, whichever rule claimed the word ("how many rooms have not
         # had any reservation" read as a count of reservations)
         used -= {i for i, w in enumerate(p.words) if w in DENIALS}
@@ -159,12 +160,6 @@ def _left_out(p: _Parse, used: set[int], *, cues: bool = False) -> tuple[tuple[s
 
 # negations a reading must show (a "<>", NOT, an absence); "other" and "non" also name things ("other details")
 DENIALS = frozenset(NEGATIONS) - {"other", "non"}
-
-
-def _bound_words(words: list[str]) -> bool:
-    """"no more than", "not less than": a negation word that bounds a number, denying nothing."""
-    return any(words[k] in ("no", "not") and words[k + 1] in ("more", "less", "fewer", "later", "earlier")
-               for k in range(len(words) - 1))
 
 
 def _denies(plan: QueryPlan) -> bool:

@@ -77,6 +77,15 @@ NEGATIONS = {"not", "no", "without", "never", "excluding", "except", "exclude", 
              "nor", "don't", "doesn't", "didn't", "haven't", "hasn't", "isn't", "aren't", "weren't", "wasn't", "other"}
 
 
+# "no more than 20", "not later than 2010": a negation word that bounds a number, denying nothing
+BOUND_WORDS = frozenset({"more", "less", "fewer", "later", "earlier"})
+
+
+def bounds_number(words: list[str]) -> bool:
+    """The words hold "no more than", "not less than", "no fewer", "not later than": a bound, not a denial."""
+    return any(words[k] in ("no", "not") and words[k + 1] in BOUND_WORDS for k in range(len(words) - 1))
+
+
 QUESTION_HEADS = {"which", "what", "who", "whose", "list", "show", "give", "return", "get", "find", "display", "name",
                   "tell", "identify", "select", "fetch", "retrieve", "calculate", "compute", "determine", "report",
                   "count", "provide", "output", "print", "enumerate"}

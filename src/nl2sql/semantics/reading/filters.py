@@ -9,7 +9,7 @@ from nl2sql.semantics.linking import Link
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import AnyOf, Between, Col, Compare, Condition, InList, IsNull, Lit, Match
 from nl2sql.semantics.reading.comparisons import _compared
-from nl2sql.semantics.reading.cues import NEGATIONS, STRING_PHRASES, _flag_true, _negated
+from nl2sql.semantics.reading.cues import NEGATIONS, STRING_PHRASES, _flag_true, _negated, bounds_number
 from nl2sql.semantics.reading.parts import _Absent, _Draft, _Filter, _Parse, _RatioSpan
 from nl2sql.semantics.rules.conjunction import equality_column, joined_by_or
 from nl2sql.semantics.rules.metric import layer_filters, segments_named
@@ -309,7 +309,7 @@ def _absences(model: SemanticModel, p: _Parse) -> list[_Filter]:
         if link.kind != "entity":
             continue
         before = words[max(0, link.start - 5):link.start]
-        if _bounded(before):
+        if bounds_number(before):
             continue  # "serves no more than 20 customers": a bound on a count, not an absence
         if not ({"any", "no", "without", "a", "an"} & set(before) and set(before) & NEGATIONS) \
                 and not _negated_entity(model, p, link):
@@ -317,12 +317,6 @@ def _absences(model: SemanticModel, p: _Parse) -> list[_Filter]:
         out.append(_Filter(_Absent(link.table), {link.table}, set(link.matched) | {
             i for i in range(max(0, link.start - 5), link.start) if words[i] in NEGATIONS | {"any", "part"}}, 0.9))
     return out
-
-
-def _bounded(words: list[str]) -> bool:
-    """The words hold "no more than", "not less than", "no fewer than": a bound, whatever "no" says alone."""
-    return any(words[k] in ("no", "not") and words[k + 1] in ("more", "less", "fewer") and words[k + 2] == "than"
-               for k in range(len(words) - 2))
 
 
 def _negated_entity(model: SemanticModel, p: _Parse, link: Link) -> bool:
