@@ -315,3 +315,22 @@ def test_a_value_after_a_match_phrase_is_matched_not_equal(question, mode):
     conditions = getattr(plan.where, "items", (plan.where,))
     assert Match(Col("teams", "home_city"), "Oslo", mode, False) in conditions, plan.dumps()
     assert not any(getattr(c, "op", None) == "=" for c in conditions), plan.dumps()
+
+
+def test_a_word_of_a_tables_name_before_its_short_name_is_part_of_it():
+    """ "the most food vendors", where the table is street_food_vendor: "vendors" alone scores higher, and "food"
+    before it still names the table, so the superlative counts the vendors."""
+    from nl2sql.semantics import compile_plan
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("venue", column("id", "INTEGER", pk=True), column("name")),
+        table("street_food_vendor", column("id", "INTEGER", pk=True), column("name"), column("cuisine")),
+        table("vendor_permit", column("vendor_id", "INTEGER"), column("venue_id", "INTEGER"),
+              column("issued_year", "INTEGER"),
+              fks=(("vendor_id", "street_food_vendor", "id"), ("venue_id", "venue", "id")))))
+    reading = Reader(model).read("What is the name of the venue that hosts the most food vendors?", today=TODAY)[0]
+    sql = compile_plan(reading.plan, model)
+    assert "ORDER BY COUNT" in sql and "LIMIT 1" in sql, sql
+    assert "food" not in reading.unread, reading.unread

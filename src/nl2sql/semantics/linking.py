@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from nl2sql.semantics.lexicon import (
@@ -171,7 +171,14 @@ class Linker:
         kept: dict[tuple[str, str, str | None], list[Link]] = {}
         for link in sorted(links.values(), key=lambda l: (-l.score, l.start)):
             same = kept.setdefault((link.kind, link.table, link.column), [])
-            if any(set(link.matched) & set(other.matched) for other in same):
+            overlapping = [k for k, other in enumerate(same) if set(link.matched) & set(other.matched)]
+            if overlapping:
+                k = overlapping[0]
+                if link.kind == "entity" and _widens(same[k], link):
+                    # "web accelerators" for web_client_accelerator: the shorter name scores higher, and the word
+                    # before it is still part of the table's name
+                    same[k] = replace(same[k], start=link.start, end=max(same[k].end, link.end),
+                                      matched=same[k].matched | link.matched)
                 continue
             same.append(link)
         out = [l for group in kept.values() for l in group]
@@ -423,6 +430,13 @@ class Linker:
 
 # at most this many words in a value's span (punctuation inside it aside: "stanley.monahan@example.org")
 VALUE_WORDS = 6
+
+
+def _widens(kept: Link, other: Link) -> bool:
+    """Whether `other` covers `kept`'s words plus words right before them, with nothing in between."""
+    extra = other.matched - kept.matched
+    return bool(extra) and kept.matched < other.matched and max(extra) < min(kept.matched) and \
+        set(range(min(extra), min(kept.matched))) <= extra
 
 
 def _value_span(tokens: list[Token], start: int, end: int) -> bool:
