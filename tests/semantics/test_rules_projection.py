@@ -454,3 +454,16 @@ def test_a_long_list_of_columns_is_shown_whole(books):
     plan = best(books, "What are the distinct first names, last names, cities, and joined on dates for all members?")
     assert set(shown(plan)) >= {Col("members", "first_name"), Col("members", "last_name"), Col("members", "city"),
                                 Col("members", "joined_on")}, plan.dumps()
+
+
+def test_other_details_is_the_rows_own_detail():
+    """ "the name and detail of each depot": the depot's other_details, not a farther table's vehicle_details."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("depots", column("depot_id", "INTEGER", pk=True), column("name"), column("other_details")),
+        table("vehicles", column("vehicle_id", "INTEGER", pk=True), column("depot_id", "INTEGER"),
+              column("vehicle_details"), fks=(("depot_id", "depots", "depot_id"),)))))
+    plan = best(reader, "What is the name and detail of each depot?")
+    assert shown(plan) == [Col("depots", "name"), Col("depots", "other_details")], plan.dumps()

@@ -518,6 +518,10 @@ def _without_unit(words: list[str]) -> list[str]:
     return words[:k] if k > 0 else []
 
 
+# a first word that only says "the rest" ("other_details", "additional_info"): the column is named without it
+FILLER_LEADS = frozenset(stem(w) for w in ("other", "additional", "extra", "misc", "miscellaneous"))
+
+
 def _attribute_element(attribute: Attribute) -> _Element:
     element = _Element("column", attribute.table, attribute.name,
                        table_words=frozenset(attribute.table_words) - frozenset(attribute.core_words))
@@ -535,6 +539,8 @@ def _attribute_element(attribute: Attribute) -> _Element:
                                                           "day", "date", "time", "1", "0", "true", "false")
     if 1 <= len(described) <= 3 and not sentence and " the " not in f" {text} ":
         element.variants.append((tuple(described), 0.75))
+    if len(content) >= 2 and content[0] in FILLER_LEADS:
+        element.variants.append((content[1:], 0.95))  # "the detail of each staff member" for other_details
     raw = [w for w in identifier_words(attribute.name) if w.isalpha()]
     unitless = _without_unit(raw)
     if unitless:
