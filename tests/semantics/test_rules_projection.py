@@ -467,3 +467,36 @@ def test_other_details_is_the_rows_own_detail():
               column("vehicle_details"), fks=(("depot_id", "depots", "depot_id"),)))))
     plan = best(reader, "What is the name and detail of each depot?")
     assert shown(plan) == [Col("depots", "name"), Col("depots", "other_details")], plan.dumps()
+
+
+@pytest.mark.parametrize("question", ["What are the first names and department numbers of staff with last name Ito?",
+                                      "List the first name and department number of the staff."])
+def test_a_number_after_a_tables_name_is_its_id(question):
+    """ "department numbers" for department_id, where no column is spelt department_number."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("departments", column("department_id", "INTEGER", pk=True), column("department_name")),
+        table("staff", column("staff_id", "INTEGER", pk=True), column("first_name"), column("last_name"),
+              column("department_id", "INTEGER"), fks=(("department_id", "departments", "department_id"),)))))
+    columns = {c.column for c in shown(best(reader, question))}
+    assert columns == {"first_name", "department_id"}, columns
+
+
+def test_a_column_spelt_with_number_keeps_the_name():
+    """ "card number" names card_number, and no card_id, where both exist."""
+    from nl2sql.semantics.lexicon import tokenize
+    from nl2sql.semantics.linking import Linker
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    def linked(*tables) -> set[tuple[str, str]]:
+        links = Linker(build_semantic_model(prompt_schema("sqlite", *tables))).names(tokenize("the card number"))
+        return {(l.table, l.column) for l in links if l.kind == "column" and l.score >= 0.9}
+
+    payments = table("payments", column("payment_id", "INTEGER", pk=True), column("card_id", "INTEGER"),
+                     column("amount", "REAL"), fks=(("card_id", "cards", "card_id"),))
+    assert ("payments", "card_id") in linked(
+        table("cards", column("card_id", "INTEGER", pk=True), column("holder")), payments)
+    assert linked(table("cards", column("card_id", "INTEGER", pk=True), column("card_number"), column("holder")),
+                  payments) == {("cards", "card_number")}

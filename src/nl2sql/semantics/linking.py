@@ -80,6 +80,7 @@ class _Element:
     variants: list[tuple[tuple[str, ...], float]] = field(default_factory=list)
     table_words: frozenset[str] = frozenset()
     tight: set[int] = field(default_factory=set)  # variants whose words must stand side by side
+    spoken: set[int] = field(default_factory=set)  # variants of how people say the name, not counted in weights
 
 
 class Linker:
@@ -92,12 +93,15 @@ class Linker:
         self._clipped: list[str] | None = None
         self._words_of_table: dict[str, frozenset[str]] = {}
         self.elements: list[_Element] = []
+        # the names columns are spelt with ("card number": then no card_id is called that)
+        spelt = frozenset(tuple(w for w in a.words if w not in STOP_STEMS)
+                          for entity in model.entities.values() for a in entity.attributes)
         for entity in model.entities.values():
             self.elements.append(_entity_element(entity))
             for attribute in entity.attributes:
                 if attribute.sensitive:
                     continue
-                self.elements.append(_attribute_element(attribute))
+                self.elements.append(_attribute_element(attribute, spelt))
         self.by_word: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
         for index, element in enumerate(self.elements):
             for variant_index, (words, _) in enumerate(element.variants):
@@ -109,7 +113,8 @@ class Linker:
         """Inverse frequency of each schema word among the elements' names (rare words say more)."""
         counts: dict[str, int] = defaultdict(int)
         for element in self.elements:
-            for word in set(w for words, _ in element.variants for w in words):
+            for word in set(w for k, (words, _) in enumerate(element.variants) if k not in element.spoken
+                            for w in words):
                 counts[word] += 1
         total = max(1, len(self.elements))
         out = {}
@@ -522,7 +527,7 @@ def _without_unit(words: list[str]) -> list[str]:
 FILLER_LEADS = frozenset(stem(w) for w in ("other", "additional", "extra", "misc", "miscellaneous"))
 
 
-def _attribute_element(attribute: Attribute) -> _Element:
+def _attribute_element(attribute: Attribute, siblings: frozenset[tuple[str, ...]] = frozenset()) -> _Element:
     element = _Element("column", attribute.table, attribute.name,
                        table_words=frozenset(attribute.table_words) - frozenset(attribute.core_words))
     content = tuple(w for w in attribute.words if w not in STOP_STEMS)
@@ -553,6 +558,11 @@ def _attribute_element(attribute: Attribute) -> _Element:
         element.variants.append((attribute.table_words + attribute.words, 1.0))
     for phrase in attribute.phrases:
         element.variants.append((phrase, 1.0))
+    if attribute.role in ("key", "reference") and len(content) >= 2 and content[-1] == stem("id") \
+            and (*content[:-1], NUMBER) not in siblings:
+        element.tight.add(len(element.variants))  # "the department numbers" for department_id, side by side
+        element.spoken.add(len(element.variants))
+        element.variants.append(((*content[:-1], NUMBER), 0.95))
     counted = counted_things(content)
     if counted:
         element.variants.append(((NUMBER, *counted), 0.95))  # "the number of rooms" for room_count, num_rooms
