@@ -395,3 +395,13 @@ def test_number_of_a_column_that_holds_the_count_is_the_column():
     plan = reader.read("List the name and number of followers for each profile.", today=dt.date(2024, 3, 15))[0].plan
     assert not any(isinstance(o.expr, Agg) and o.expr.func.startswith("count") for o in plan.select), plan.dumps()
     assert "followers" in plan.dumps()
+
+
+@pytest.mark.parametrize("question", ["What are the titles of books by the author 'Ada Obi'?",
+                                      "How many books by the author 'Ada Obi' are there?"])
+def test_by_a_named_row_is_who_did_it(question):
+    """ "books by the author 'Ada Obi'": that author's books, not a group per author."""
+    reader = Reader(build_semantic_model(library("sqlite")))
+    plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
+    assert not plan.group_by, plan.dumps()
+    assert plan.where is not None, plan.dumps()

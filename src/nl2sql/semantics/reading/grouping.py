@@ -46,11 +46,20 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
         if target is not None and not d.agg_cues and not d.measures and target[1] == d.focus_entity \
                 and d.focus_entity and _is_own_key(model, target[0][0], d.focus_entity):
             continue  # "the name and age of every student": all students, no grouping
+        if target is not None and words[end - 1] == "by" and _named_one(d, target):
+            continue  # "the albums by the artist 'AC/DC'": who made them, one of them; not a group per artist
         if target is not None:
             d.groups.append(target)
             rival = _group_target(model, d.p, start, end, d.measures, not_tables={target[1]})
             if rival is not None and rival[2] == target[2] and not d.group_rivals:
                 d.group_rivals.append((len(d.groups) - 1, rival))
+
+
+def _named_one(d: _Draft, target) -> bool:
+    """Whether a value of the grouped table follows its name right away ("by the artist 'AC/DC'")."""
+    after = max(target[2], default=-1) + 1
+    return any(v.table == target[1] and v.start == after for v in d.p.values) or any(
+        f.tables == {target[1]} and after in f.tokens for f in d.filters)
 
 
 def _each_value_groups(model: SemanticModel, d: _Draft) -> None:
