@@ -143,3 +143,18 @@ def test_a_name_column_with_the_most_of_its_own_rows_groups_them():
         column("open_year", "INTEGER")))))
     plan = best(reader, "Show the manager name with the most number of fuel stations opened after 2000.")
     assert plan.group_by == (Col("fuel_stations", "manager_name"),) and plan.limit == 1, plan.dumps()
+
+
+@pytest.mark.parametrize("question, column", [("What is the most frequent status of tickets?", "status_code"),
+                                              ("What is the most common ticket type?", "type_code")])
+def test_status_or_type_alone_names_its_code_column(question, column):
+    """ "the most frequent status" where the column is status_code (all its words generic): that column's most
+    frequent value."""
+    from tests.semantics.schemas import column as col, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("tickets", col("ticket_id", "INTEGER", pk=True), col("status_code"), col("type_code"),
+                        col("opened_on", "DATE")))))
+    plan = best(reader, question)
+    assert plan.group_by == (Col("tickets", column),) and plan.limit == 1, plan.dumps()
+    assert plan.order_by and plan.order_by[0].expr == Agg("count"), plan.dumps()

@@ -162,7 +162,8 @@ class Linker:
             element = self.elements[element_index]
             words, base_score = element.variants[variant_index]
             present = {w for w in words if w in positions}
-            if len(present) == 1 and len(set(words)) > 1 and (present <= GENERIC or present <= CUE_WORDS) and not (
+            if len(present) == 1 and len(set(words)) > 1 and (present <= GENERIC or present <= CUE_WORDS) \
+                    and not _says_most(next(iter(present)), words) and not (
                     element.kind == "entity" and present <= _ORDER_STEMS
                     and not any(_used_as_cue(tokens, i) for i in positions[next(iter(present))])):
                 # one generic word of a longer name ("name" of "supplier_name"): no link (as _align says); "the
@@ -320,7 +321,7 @@ class Linker:
             coverage = covered / total
             if len(matched) == 1 and len(wanted) > 1:
                 only = next(iter(matched))
-                if (only in GENERIC or only in CUE_WORDS) and not (
+                if (only in GENERIC or only in CUE_WORDS) and not _says_most(only, wanted) and not (
                         element.kind == "entity" and only in _ORDER_STEMS and not _used_as_cue(tokens, matched[only])):
                     continue
             lo, hi = min(matched.values()), max(matched.values())
@@ -435,6 +436,17 @@ class Linker:
 
 # at most this many words in a value's span (punctuation inside it aside: "stanley.monahan@example.org")
 VALUE_WORDS = 6
+
+
+# generic words that only say the name is a key: "status" says more of status_code than "code" does
+KEYISH = frozenset(stem(w) for w in ("id", "key", "code", "number", "num", "no"))
+KINDS = frozenset(stem(w) for w in ("status", "type"))
+
+
+def _says_most(word: str, words) -> bool:
+    """Whether "status" or "type" alone names a column spelt with it and key words ("the status" for
+    status_code, "the type" for type_code)."""
+    return word in KINDS and all(w in KINDS | KEYISH for w in words)
 
 
 def _widens(kept: Link, other: Link) -> bool:
