@@ -338,3 +338,20 @@ def test_order_by_year_is_no_grouping_by_year(question):
     plan = best(Reader(build_semantic_model(library("sqlite"))), question)
     assert not plan.group_by and not plan.aggregated, plan.dumps()
     assert plan.order_by, plan.dumps()
+
+
+def test_the_most_of_a_table_named_with_the_rows_name():
+    """ "the manual that has the most chapters", where the chapters are manual_chapters: the name's words are
+    split around the superlative, and the chapters are counted per manual."""
+    from nl2sql.semantics import compile_plan
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("manuals", column("manual_code", pk=True), column("manual_title")),
+        table("manual_chapters", column("chapter_id", "INTEGER", pk=True), column("manual_code"),
+              column("heading"), fks=(("manual_code", "manuals", "manual_code"),))))
+    plan = Reader(model).read("Return the title of the manual that has the most chapters.", today=TODAY)[0].plan
+    assert plan.limit == 1 and plan.order_by and isinstance(plan.order_by[0].expr, Agg), compile_plan(plan, model)
+    assert [o.expr for o in plan.select] == [Col("manuals", "manual_title")], plan.dumps()

@@ -122,10 +122,12 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
     # "the most tournament competitions": a value between the superlative and the rows counted is a filter
     valued = {i for v in p.values for i in v.span}
     for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
-        if link.start <= index or link.start > index + 4:
+        # "the document that has the most sections" (document_sections): the name's words after the superlative
+        at = min((i for i in link.matched if i > index), default=-1)
+        if at <= index or at > index + 4 or (link.start <= index and link.kind != "entity"):
             continue
         # "the top 3 prominence": the number is how many, not a word between
-        gap = [w for k, w in enumerate(words[index + 1:link.start], index + 1)
+        gap = [w for k, w in enumerate(words[index + 1:at], index + 1)
                if w not in STOP_WORDS and k not in valued
                and not (k == index + 1 and words[index] == "top" and p.tokens[k].kind == "number")]
         if gap and not all(w in ("number", "amount", "count", "total", "average") for w in gap):
@@ -147,11 +149,12 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
             continue
         entity = model.entity(link.table)
         # "the most books" right after the superlative: a count of rows, even where "books" names the table loosely
-        counted_next = counted and link.start == index + 1 and link.score >= 0.45
+        counted_next = counted and at == index + 1 and link.score >= 0.45
         if focus == entity.table or entity.bridge or (link.score < 0.7 and not counted_next):
             continue
         agg = Agg("count")
-        return agg, set(link.matched), _Measure(agg, entity.table, set(link.matched), f"number_of_{entity.name}")
+        named = {i for i in link.matched if i > index}
+        return agg, named, _Measure(agg, entity.table, named, f"number_of_{entity.name}")
     # "the longest rivers", "the most expensive product": the adjective says which property
     adjective = words[index]
     used: set[int] = set()
