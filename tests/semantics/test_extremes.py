@@ -4,6 +4,8 @@ schemas."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from nl2sql.semantics import Reader, build_semantic_model
@@ -93,3 +95,17 @@ def test_the_column_after_each_groups_what_is_counted():
     plan = reader.read("Report the number of pupils in each classroom.")[0].plan
     assert plan.group_by == (Col("roster", "classroom"),), plan
     assert any(isinstance(o.expr, Agg) and o.expr.func == "count" and o.expr.arg is None for o in plan.select)
+
+
+def test_extremes_for_every_row_of_the_table_are_over_all_rows():
+    """ "the minimum, maximum and average weight for every truck": across the trucks, not one row per truck."""
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("trucks", column("truck_id", "INTEGER", pk=True), column("plate"),
+                        column("weight", "REAL")))))
+    plan = reader.read("What is the minimum, maximum, and average weight for every truck?",
+                       today=date(2024, 3, 15))[0].plan
+    assert not plan.group_by, plan.dumps()
+    assert {o.expr.func for o in plan.select if isinstance(o.expr, Agg)} == {"min", "max", "avg"}, plan.dumps()

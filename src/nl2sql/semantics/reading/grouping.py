@@ -6,7 +6,7 @@ from __future__ import annotations
 from nl2sql.semantics.lexicon import STOP_WORDS
 from nl2sql.semantics.linking import Link
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import Bucket, Col, Compare, Expr, InList
+from nl2sql.semantics.plan import Agg, Bucket, Col, Compare, Expr, InList
 from nl2sql.semantics.reading.cues import COUNTING
 from nl2sql.semantics.reading.parts import _Draft, _has_agg, _Measure, _Parse
 from nl2sql.semantics.reading.schema import _is_own_key, _reference_to, _same_named
@@ -46,6 +46,9 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
         if target is not None and not d.agg_cues and not d.measures and target[1] == d.focus_entity \
                 and d.focus_entity and _is_own_key(model, target[0][0], d.focus_entity):
             continue  # "the name and age of every student": all students, no grouping
+        if target is not None and target[1] == d.focus_entity and _is_own_key(model, target[0][0], target[1]) \
+                and _names_table(model, d.p, target) and _extremes_of_own(d.measures, target[1]):
+            continue  # "the minimum, maximum and average market value for every company": over all of them
         if target is not None and words[end - 1] == "by" and _named_one(d, target):
             continue  # "the albums by the artist 'AC/DC'": who made them, one of them; not a group per artist
         if target is not None:
@@ -53,6 +56,22 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
             rival = _group_target(model, d.p, start, end, d.measures, not_tables={target[1]})
             if rival is not None and rival[2] == target[2] and not d.group_rivals:
                 d.group_rivals.append((len(d.groups) - 1, rival))
+
+
+def _extremes_of_own(measures: list[_Measure], table: str) -> bool:
+    """Whether every measure is a minimum, maximum or average of the table's own column (one per row would be the
+    column itself)."""
+    return bool(measures) and all(isinstance(m.expr, Agg) and m.expr.func in ("min", "max", "avg")
+                                  and isinstance(m.expr.arg, Col) and m.expr.arg.table == table for m in measures)
+
+
+def _names_table(model: SemanticModel, p: _Parse, target) -> bool:
+    """Whether the grouping's words name its table (or a column spelt as the table), not another of its columns
+    ("every company", not "each day of week")."""
+    entity = model.entity(target[1])
+    return any(l.kind == "entity" and l.table == target[1] and l.matched & target[2] for l in p.links) and not any(
+        l.kind == "column" and l.table == target[1] and l.score >= 0.5 and l.matched & target[2]
+        and model.attribute(l.table, l.column).words != entity.words for l in p.links)  # type: ignore[arg-type]
 
 
 def _named_one(d: _Draft, target) -> bool:
