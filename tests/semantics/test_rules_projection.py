@@ -500,3 +500,15 @@ def test_a_column_spelt_with_number_keeps_the_name():
         table("cards", column("card_id", "INTEGER", pk=True), column("holder")), payments)
     assert linked(table("cards", column("card_id", "INTEGER", pk=True), column("card_number"), column("holder")),
                   payments) == {("cards", "card_number")}
+
+
+@pytest.mark.parametrize("question", ["Find all the hostel information for hostels opened in 2020.",
+                                      "List the information of all hostels opened in 2020.",
+                                      "Display all the details from the hostels table for hostels opened in 2020."])
+def test_all_the_table_information_shows_every_column(hostels, question):
+    """ "all the hostel information", "the information of all hostels", "all the details from the hostels table"."""
+    from nl2sql.semantics.rules.projection import asks_everything
+
+    assert not asks_everything("all the distinct hostel details".split())
+    plan = best(hostels, question)
+    assert shown(plan) == [Col("hostels", c) for c in ("hostel_id", "hostel_name", "capacity", "opened")], plan.dumps()

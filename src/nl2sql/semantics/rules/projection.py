@@ -12,7 +12,7 @@ without naming whose they are ("show all majors"): it asks for the set of values
 
 from __future__ import annotations
 
-from nl2sql.semantics.lexicon import singular, stem
+from nl2sql.semantics.lexicon import STOP_WORDS, singular, stem
 from nl2sql.semantics.model import SemanticModel
 from nl2sql.semantics.plan import Col
 
@@ -200,6 +200,7 @@ def where_outputs(entity, words: list[str], taken: set[int]) -> list[tuple[Col, 
 
 # "all the information about", "all details of", "everything about": every column of the rows listed
 EVERYTHING_NOUNS = frozenset({"information", "info", "details", "data", "attributes", "columns", "fields"})
+EVERYTHING_LINKS = frozenset({"about", "on", "for", "of", "regarding", "from", "in"})
 
 
 def asks_everything(words: list[str]) -> set[int]:
@@ -211,8 +212,17 @@ def asks_everything(words: list[str]) -> set[int]:
         if w == "all":
             k = i + 1 + (1 if i + 1 < len(words) and words[i + 1] == "the" else 0)
             if k < len(words) and words[k] in EVERYTHING_NOUNS and k + 1 < len(words) \
-                    and words[k + 1] in ("about", "on", "for", "of", "regarding"):
+                    and words[k + 1] in EVERYTHING_LINKS:
                 return set(range(i, k + 1))
+            # "all the customer information", "all the job history info": the table named before the noun
+            named = next((n for n in range(k + 1, min(k + 4, len(words))) if words[n] in EVERYTHING_NOUNS), None)
+            if named is not None and words[named] != "details" \
+                    and not {"distinct", "unique", "different"} & set(words[k:named]) \
+                    and not any(x in STOP_WORDS for x in words[k:named]):
+                return set(range(i, named + 1))
+        if w == "information" and i > 0 and words[i - 1] == "the" and i + 1 < len(words) \
+                and words[i + 1] in EVERYTHING_LINKS:
+            return {i - 1, i}  # "list the information of all instructors"
     return set()
 
 
