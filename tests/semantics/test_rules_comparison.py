@@ -442,3 +442,18 @@ def test_a_total_compared_is_the_total_per_group():
     assert plan.where is None, plan.dumps()
     assert plan.having is not None and plan.having.op == ">" and plan.having.right == Lit(10000), plan.dumps()
     assert plan.group_by == (Col("papers", "paper_type"),), plan.dumps()
+
+
+@pytest.mark.parametrize("question, count", [("What are the names of cabins with two bunks?", 2),
+                                             ("List the cabins that have a nightly rate under 90 and 4 bunks.", 4)])
+def test_a_number_before_a_column_that_counts_is_equal_to_it(question, count):
+    """ "cabins with two bunks" where bunks is a numeric column (and a text column holds the value '2'): bunks = 2."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("cabins", column("cabin_id", "INTEGER", pk=True), column("cabin_name"),
+                        column("bunks", "INTEGER"), column("nightly_rate", "REAL"),
+                        column("deck", values=("1", "2", "3", "4"))))))
+    plan = best(reader, question)
+    conditions = getattr(plan.where, "items", (plan.where,))
+    assert Compare(Col("cabins", "bunks"), "=", Lit(count)) in conditions, plan.dumps()

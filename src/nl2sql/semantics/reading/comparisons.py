@@ -120,10 +120,23 @@ def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
         op = "="
         if words[i - 1] in ("is", "equals", "was"):
             cue = {i - 1}
+    if op is None and i not in limit_tokens and _counts_column_after(model, p, i + used) \
+            and not (i and p.tokens[i - 1].kind == "number"):
+        op = "="  # "rooms with two beds", "courses with 1 credit": that many, in a column counting them
     if words[i + used:i + used + 2] in (["years", "old"], ["year", "old"]):
         # "students who are 18 years old", "over 20 years old": an age
         op, cue = op or "=", cue | {i + used, i + used + 1}
     return op, cue
+
+
+def _counts_column_after(model: SemanticModel, p: _Parse, at: int) -> bool:
+    """Whether the words at `at` name a numeric measure column, in full ("two beds": beds)."""
+    for link in p.links:
+        if link.kind == "column" and link.start == at and link.complete and link.score >= 0.8:
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.is_numeric and attribute.role == "measure":
+                return True
+    return False
 
 
 # words that open a range of two numbers: "between 10 and 20", "in the range of 8000 and 12000", "from 5 to 9"
