@@ -512,3 +512,14 @@ def test_all_the_table_information_shows_every_column(hostels, question):
     assert not asks_everything("all the distinct hostel details".split())
     plan = best(hostels, question)
     assert shown(plan) == [Col("hostels", c) for c in ("hostel_id", "hostel_name", "capacity", "opened")], plan.dumps()
+
+
+def test_of_two_columns_named_from_one_word_the_longer_name_is_shown():
+    """ "the bunk type" names bunk_type, not bunks, though "bunk" names both."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("cabins", column("cabin_id", "INTEGER", pk=True), column("cabin_name"),
+                        column("bunks", "INTEGER"), column("bunk_type")))))
+    plan = best(reader, "What are the bunk type and name of all the cabins?")
+    assert shown(plan) == [Col("cabins", "bunk_type"), Col("cabins", "cabin_name")], plan.dumps()

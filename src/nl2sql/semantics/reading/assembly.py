@@ -95,7 +95,8 @@ def _asked_outputs(model: SemanticModel, p: _Parse, head: int, focus: str | None
     segments = _output_segments(words, head)
     id_words = {"id", "ids", "code", "codes", "key", "number", "numbers", "no"}
     # among equally good names, the listed table's own column ("ticker ID" of tickers, not of prices)
-    for link in sorted(p.links, key=lambda l: (-round(l.score, 2), l.table != focus, l.start)):
+    # ... and of two that start together, the one naming more words ("bed type" for bed_type, not beds)
+    for link in sorted(p.links, key=lambda l: (-round(l.score, 2), l.table != focus, l.start, -len(l.matched))):
         if link.kind != "column" or link.score < (0.3 if link.table == focus and link.complete
                                                   else 0.55 if link.table == focus else 0.75):
             continue
