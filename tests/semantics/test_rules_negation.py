@@ -92,3 +92,14 @@ def test_a_value_denied_past_a_table_keyed_by_several_columns_is_no_related_row_
     denied = [c for c in items if isinstance(c, Related) and c.negate]
     assert denied == [Related("races", Compare(Col("races", "race_title"), "=", Lit("Dutch TT")), negate=True)], plan
     assert Compare(Col("races", "race_title"), "=", Lit("Spa Classic")) in items
+
+
+def test_except_a_quoted_name_a_few_words_back_is_negated():
+    """ "the total fee of all members except the member with name 'Brown'": the quoted name is excluded."""
+    from nl2sql.semantics.plan import Col, Match
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "members", column("member_id", "INTEGER", pk=True), column("name"), column("fee", "REAL")))))
+    plan = reader.read("Find the total fee of all members except the member with name 'Brown'.", today=TODAY)[0].plan
+    assert plan.where == Match(Col("members", "name"), "Brown", "equals", True), plan.dumps()

@@ -173,16 +173,20 @@ def _match_cue(words: list[str], index: int) -> tuple[str, set[int]] | None:
     return None
 
 
-def _denied_from_afar(p: _Parse, value: Link) -> bool:
-    """ "climbers who are not from the country of Switzerland": a negation a few words before the value, with
-    only little words and the value's own column or table between."""
-    naming = {i for l in p.links if l.table == value.table and (l.kind == "entity" or l.column == value.column)
+def _denied_from_afar(p: _Parse, value: Link | Col, start: int | None = None) -> bool:
+    """ "climbers who are not from the country of Switzerland", "all accounts except the account with name
+    'Brown'": a negation a few words before the value, with only little words and the value's own column or table
+    between."""
+    table, column = (value.table, value.column)
+    start = value.start if isinstance(value, Link) else start
+    assert start is not None
+    naming = {i for l in p.links if l.table == table and (l.kind == "entity" or l.column == column)
               and l.score >= 0.6 for i in l.matched}
     linked = {i for l in p.links if l.score >= 0.6 for i in l.matched}
     verbs = 0  # "never ordered the product Latte": one verb the catalog doesn't name may stand between
-    for i in range(value.start - 1, max(-1, value.start - 7), -1):
+    for i in range(start - 1, max(-1, start - 7), -1):
         w = p.words[i]
-        if w in ("not", "never", "no", "n't", "nor"):
+        if w in ("not", "never", "no", "n't", "nor", "except", "excluding", "besides"):
             return True
         if i in naming or w in STOP_WORDS or w in ("from", "equal", "equals", "to", "as", "with"):
             continue
@@ -232,7 +236,8 @@ def _literal_filter(model: SemanticModel, p: _Parse, index: int, match_mode: str
     if best is None:
         return None
     lead = {index - 1, index - 2} if words[index - 1:index] in (["letter"], ["character"]) else set()
-    negate = _negated(words, min(lead | {index}))  # "not containing the letter M", "without the letter M"
+    # "not containing the letter M", "without the letter M", "except the account with name 'Brown'"
+    negate = _negated(words, min(lead | {index})) or _denied_from_afar(p, best[1], index)
     condition = Match(best[1], token.text, mode, negate)
     return _Filter(condition, {best[1].table}, {index} | best[2] | lead, 0.8)
 
