@@ -27,6 +27,8 @@ def festivals() -> Reader:
     ("List the festivals held after year 1998.", ">=", 1999),
     ("What are the names of festivals before the year 2000?", "<", 2000),
     ("Show the festivals since 2010.", ">=", 2010),
+    ("Which festivals were held before year 1850?", "<", 1850),  # an old year after "before year"
+    ("Which festivals were held after the year 1799?", ">=", 1800),
 ])
 def test_an_open_year_window_compares_the_year_column(festivals, question, op, year):
     reading = festivals.read(question, today=TODAY)[0]

@@ -275,7 +275,9 @@ class _WindowScan:
         """A year: in it, before / after / since it, or from it to another."""
         tokens, words, n, add = self.tokens, self.words, self.n, self.add
         before = words[i - 1] if i else ""
-        year = _is_year(tokens[i]) or (_is_old_year(tokens[i]) if before in _OLD_YEAR_CUES else None)
+        # "before year 1850": the cue stands before "(the) year", and makes an old number a year too
+        ahead = words[i - 3 if i >= 3 and words[i - 2] == "the" else i - 2] if before == "year" and i >= 2 else before
+        year = _is_year(tokens[i]) or (_is_old_year(tokens[i]) if {before, ahead} & _OLD_YEAR_CUES else None)
         if year is None:
             return None
         cue = i - 1
