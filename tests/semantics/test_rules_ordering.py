@@ -355,3 +355,19 @@ def test_the_most_of_a_table_named_with_the_rows_name():
     plan = Reader(model).read("Return the title of the manual that has the most chapters.", today=TODAY)[0].plan
     assert plan.limit == 1 and plan.order_by and isinstance(plan.order_by[0].expr, Agg), compile_plan(plan, model)
     assert [o.expr for o in plan.select] == [Col("manuals", "manual_title")], plan.dumps()
+
+
+def test_a_table_named_inside_the_ordering_columns_name_is_not_joined():
+    """ "the themes of parties ordered by the number of hosts", where hosts is a table and number_of_hosts a column
+    of the parties: ordered by that column, no join through the hosts (which would repeat each party)."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("parties", column("party_id", "INTEGER", pk=True), column("theme"), column("number_of_hosts", "INTEGER")),
+        table("hosts", column("host_id", "INTEGER", pk=True), column("name")),
+        table("party_hosts", column("party_id", "INTEGER"), column("host_id", "INTEGER"),
+              fks=(("party_id", "parties", "party_id"), ("host_id", "hosts", "host_id")))))
+    plan = Reader(model).read("List the themes of parties in ascending order of number of hosts.", today=TODAY)[0].plan
+    assert plan.via == ("parties",), plan.dumps()
+    assert plan.order_by[0].expr == Col("parties", "number_of_hosts"), plan.dumps()

@@ -161,7 +161,7 @@ def _build(model: SemanticModel, p, focus, focus_tokens, measures, groups, filte
     """One plan of the given parts (None when they show nothing), with the question's words it used."""
     s = _Shape(p, focus, focus_tokens, measures, groups, order_by, asked,
                set(focus_tokens) | set(limit_tokens) | set(p.used))
-    tables_mentioned = _tables_mentioned(model, p, groups, measures)
+    tables_mentioned = _tables_mentioned(model, p, groups, measures, order_by)
     if ratio is not None:
         s.ratio_expr = _ratio_expr(model, p, ratio, measures, filters, focus, grouped=bool(groups))
         if s.ratio_expr is not None:
@@ -191,7 +191,7 @@ def _build(model: SemanticModel, p, focus, focus_tokens, measures, groups, filte
     return _finish(model, s, orders, keys, final_limit)
 
 
-def _tables_mentioned(model: SemanticModel, p: _Parse, groups, measures=()) -> list[str]:
+def _tables_mentioned(model: SemanticModel, p: _Parse, groups, measures=(), order_by=()) -> list[str]:
     """The tables the question names for themselves, in its order."""
     # a table named only to group by a column that points at it ("lakes per state") needs no join
     grouped_by_reference = {i for exprs, table, tokens in groups for i in tokens}
@@ -199,6 +199,8 @@ def _tables_mentioned(model: SemanticModel, p: _Parse, groups, measures=()) -> l
     # the word names the column, not the hosts
     measured = {i: m.table for m in measures if isinstance(m.expr, Agg) and isinstance(m.expr.arg, Col)
                 for i in m.tokens}
+    # ... and so is one inside the ordering column's name ("ordered by the number of hosts")
+    measured |= {i: e.table for e, _, tokens in order_by if isinstance(e, Col) for i in tokens if i not in measured}
     return [l.table for l in sorted(p.links, key=lambda l: l.start)
             if l.kind == "entity" and l.score >= 0.85 and l.complete
             and not model.entity(l.table).bridge
