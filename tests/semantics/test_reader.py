@@ -405,3 +405,16 @@ def test_by_a_named_row_is_who_did_it(question):
     plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
     assert not plan.group_by, plan.dumps()
     assert plan.where is not None, plan.dumps()
+
+
+@pytest.mark.parametrize("question, grouped", [
+    ("What is the average price of books for the different genres?", True),
+    ("Find the average and highest price for books with different genre.", True),
+    ("Find the number of different genres of books.", False),
+])
+def test_different_after_a_preposition_groups_an_aggregate(question, grouped):
+    """ "for the different genres", "with different genre" beside an average: one per genre; "the number of
+    different genres" counts distinct ones."""
+    reader = Reader(build_semantic_model(library("sqlite")))
+    plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
+    assert (plan.group_by == (Col("books", "genre"),)) == grouped, plan.dumps()

@@ -272,7 +272,7 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
             continue
         if w == "across" and i + 1 < len(words) and words[i + 1] in ("all", "the", "every"):
             continue  # "the maximum across all farms": over all of them, not per farm
-        if w == "different" and not (i and words[i - 1] in ("for", "in", "across", "among", "by")):
+        if w == "different" and not _per_different(words, i):
             continue  # "how many different locations": distinct ones; "the average price for different X": per X
         start = i
         end = i + 1
@@ -282,6 +282,24 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
             end = i + 2
         out.append((start, end))
     return out
+
+
+# aggregate words that make "of different X", "with different X" a grouping ("the average age of students with
+# different sex"); without one, "the names of the different branches" are distinct names
+_AGGREGATING = frozenset({"average", "avg", "mean", "total", "sum", "maximum", "minimum", "max", "min", "oldest",
+                          "youngest", "count", "number", "many"})
+
+
+def _per_different(words: list[str], i: int) -> bool:
+    """Whether "different" at `i` asks for one answer per value: "for (the) different states"."""
+    k = i - 1 if i and words[i - 1] == "the" else i
+    if not k:
+        return False
+    lead = words[k - 1]
+    # ("the number of different cities", "kinds of different ratings": distinct ones counted)
+    counted = k >= 2 and words[k - 2] in COUNTING | {"kinds", "kind", "types", "type", "sorts"}
+    return lead in ("for", "in", "across", "among", "by") or (
+        lead in ("of", "with") and not (lead == "of" and counted) and bool(_AGGREGATING & set(words[:k - 1])))
 
 
 def _ranked_before(words: list[str], index: int) -> str | None:
