@@ -418,3 +418,13 @@ def test_different_after_a_preposition_groups_an_aggregate(question, grouped):
     reader = Reader(build_semantic_model(library("sqlite")))
     plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
     assert (plan.group_by == (Col("books", "genre"),)) == grouped, plan.dumps()
+
+
+def test_columns_asked_of_the_top_n_rows_make_them_the_focus():
+    """ "the ids and first names of the 3 members that have the most number of loans": the members, ranked by
+    their count of loans (the number between "of the" and the table is how many)."""
+    reader = Reader(build_semantic_model(library("sqlite")))
+    plan = reader.read("Find the ids and first names of the 3 members that have the most number of loans?",
+                       today=dt.date(2024, 3, 15))[0].plan
+    assert Col("members", "id") in plan.group_by and plan.limit == 3, plan.dumps()
+    assert {o.expr for o in plan.select} >= {Col("members", "id"), Col("members", "first_name")}, plan.dumps()

@@ -38,12 +38,14 @@ def _columns_of(model: SemanticModel, p: _Parse, head: int, link) -> bool:
     """The words between the question word and the table are columns asked of it: "the full name and id of the
     customer who ...", each word a column of that table or a general word ("name", "id", "full")."""
     words = p.words
-    if link.start < 2 or "of" not in words[link.start - 2:link.start]:
+    # ("the ids and first names of the 3 teachers that ...": how many stands between)
+    start = link.start - 1 if link.start and p.tokens[link.start - 1].kind == "number" else link.start
+    if start < 2 or "of" not in words[start - 2:start]:
         return False
     owned = {i for l in p.links if l.kind == "column" and l.table == link.table and l.score >= 0.5 for i in l.matched}
     return all(words[i] in STOP_WORDS or words[i] in CUE_WORDS or i in owned or singular(words[i]) in GENERIC_ASKED
                or words[i] in ("full", "first", "last", "middle", "of", ",")
-               for i in range(head, link.start))
+               for i in range(head, start))
 
 
 def _counts_own_rows(measures: list[_Measure], table: str) -> bool:
