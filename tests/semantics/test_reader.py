@@ -428,3 +428,12 @@ def test_columns_asked_of_the_top_n_rows_make_them_the_focus():
                        today=dt.date(2024, 3, 15))[0].plan
     assert Col("members", "id") in plan.group_by and plan.limit == 3, plan.dumps()
     assert {o.expr for o in plan.select} >= {Col("members", "id"), Col("members", "first_name")}, plan.dumps()
+
+
+def test_each_closing_the_question_groups_by_the_table_named_first():
+    """ "the titles and ids of the different books, and how many loans are on each?": one count per book."""
+    reader = Reader(build_semantic_model(library("sqlite")))
+    plan = reader.read("What are the titles and ids of the different books, and how many loans are on each?",
+                       today=dt.date(2024, 3, 15))[0].plan
+    assert Col("books", "id") in plan.group_by or Col("loans", "book_id") in plan.group_by, plan.dumps()
+    assert any(isinstance(o.expr, Agg) for o in plan.select), plan.dumps()

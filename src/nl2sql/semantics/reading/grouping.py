@@ -42,7 +42,7 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
         if not d.agg_cues and not d.measures and not d.sup_cues and d.limit is None and d.ratio_span is None \
                 and words[end - 1] in ("each", "every") and not COUNTING & set(words):
             continue  # "the name and grade for each classroom": a list, nothing counted per classroom
-        target = _group_target(model, d.p, start, end, d.measures)
+        target = _group_target(model, d.p, start, end, d.measures) or _each_at_the_end(model, d, start, end)
         if target is not None and not d.agg_cues and not d.measures and target[1] == d.focus_entity \
                 and d.focus_entity and _is_own_key(model, target[0][0], d.focus_entity):
             continue  # "the name and age of every student": all students, no grouping
@@ -56,6 +56,22 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
             rival = _group_target(model, d.p, start, end, d.measures, not_tables={target[1]})
             if rival is not None and rival[2] == target[2] and not d.group_rivals:
                 d.group_rivals.append((len(d.groups) - 1, rival))
+
+
+def _each_at_the_end(model: SemanticModel, d: _Draft, start: int, end: int):
+    """ "the names of the albums, and how many tracks are on each?": "each" closing the question groups by the
+    table named before the count."""
+    words = d.p.words
+    if words[end - 1] not in ("each", "every") or (end < len(words) and words[end] not in ("?", ".", "!", ";")):
+        return None
+    measured = set().union(*(m.tokens for m in d.measures)) if d.measures else set()
+    named = [l for l in d.p.links if l.kind == "entity" and l.score >= 0.8 and l.end <= min(measured, default=start)
+             and not set(l.matched) & measured and l.table not in {m.table for m in d.measures}]
+    if not named:
+        return None
+    link = min(named, key=lambda l: (l.start, -l.score))
+    target = _group_target(model, d.p, link.start, link.start, d.measures)
+    return (target[0], target[1], target[2] | set(range(start, end))) if target is not None else None
 
 
 def _extremes_of_own(measures: list[_Measure], table: str) -> bool:
