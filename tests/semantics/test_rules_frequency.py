@@ -158,3 +158,15 @@ def test_status_or_type_alone_names_its_code_column(question, column):
     plan = best(reader, question)
     assert plan.group_by == (Col("tickets", column),) and plan.limit == 1, plan.dumps()
     assert plan.order_by and plan.order_by[0].expr == Agg("count"), plan.dumps()
+
+
+def test_a_column_named_after_its_tables_word_is_what_the_rows_are_counted_by():
+    """ "the name of the game publisher that has the most games", publisher a column of games: per publisher
+    (the table's word opens the column's name)."""
+    from tests.semantics.schemas import column as col, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("game", col("game_id", "INTEGER", pk=True), col("title"), col("publisher"),
+                        col("release_year", "INTEGER")))))
+    plan = best(reader, "List the name of game publisher that has the most games.")
+    assert plan.group_by == (Col("game", "publisher"),) and plan.limit == 1, plan.dumps()

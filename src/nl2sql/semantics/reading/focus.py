@@ -18,10 +18,12 @@ def read_focus(model: SemanticModel, d: _Draft) -> None:
     focus_column = _focus_column(model, p, d.head, d.measures)
     if focus_column is not None and focus_entity is not None \
             and (focus_entity == focus_column[0].table or model.path(focus_entity, focus_column[0].table)) \
-            and not (set(focus_tokens) & focus_column[1]) and (d.sup_cues or d.limit is not None) \
+            and (not set(focus_tokens) & focus_column[1] or _names_inside(model, p, focus_tokens, focus_column)) \
+            and (d.sup_cues or d.limit is not None) \
             and (model.attribute(focus_column[0].table, focus_column[0].column).role != "label"
                  or _counts_own_rows(d.measures, focus_column[0].table)):
-        # "which state has the most customers": the answer is per state, the customers are what is counted
+        # "which state has the most customers": the answer is per state, the customers are what is counted ("the
+        # film studio that made the most films": the table's word is part of the column's name)
         focus_entity, focus_tokens = None, set(focus_column[1])
     # "what month were most students admitted": the answer is a month, the students are counted
     time_head = None
@@ -32,6 +34,15 @@ def read_focus(model: SemanticModel, d: _Draft) -> None:
             time_head = ("day" if words[1] == "weekday" else words[1], {0, 1})
             focus_entity, focus_tokens = None, {1}  # the answer is a month: what is counted is no focus
     d.focus_entity, d.focus_tokens, d.focus_column, d.time_head = focus_entity, focus_tokens, focus_column, time_head
+
+
+def _names_inside(model: SemanticModel, p: _Parse, table_tokens: set[int], column: tuple[Col, set[int]]) -> bool:
+    """ "film studio" for film.studio: the table's word opens the column's name, one run of words, and is no word
+    of the column's own ("invoice number" is the invoices' key, not a category of them)."""
+    col, tokens = column
+    own = set(model.attribute(col.table, col.column).words)
+    return bool(table_tokens) and set(table_tokens) < tokens and min(table_tokens) == min(tokens) \
+        and max(tokens) - min(tokens) + 1 == len(tokens) and not {p.tokens[i].stem for i in table_tokens} & own
 
 
 def _columns_of(model: SemanticModel, p: _Parse, head: int, link) -> bool:
