@@ -352,31 +352,27 @@ def test_a_yes_no_column_grouped_by_is_no_filter():
 
 @pytest.mark.parametrize("question", ["How many loans were made by members from Lyon?",
                                       "How many loans were there by a member from Lyon?"])
-def test_by_after_a_participle_or_before_an_article_is_who_did_it(question):
+def test_by_after_a_participle_or_before_an_article_is_who_did_it(question, library_reader):
     """ "made by members", "by a member": who did it, not a grouping (one count, no GROUP BY)."""
-    reader = Reader(build_semantic_model(library("sqlite")))
-    plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
+    plan = best(library_reader, question)
     assert not plan.group_by, plan.dumps()
     assert "Lyon" in plan.dumps()
 
 
-def test_columns_asked_of_a_table_make_it_the_focus():
+def test_columns_asked_of_a_table_make_it_the_focus(library_reader):
     """ "the full name and id of the member with the highest total fee": members ranked by their loans' fees, the
     member's columns shown (not the loans' sum)."""
-    reader = Reader(build_semantic_model(library("sqlite")))
-    plan = reader.read("What is the full name and id of the member who has the highest total fee?",
-                       today=dt.date(2024, 3, 15))[0].plan
+    plan = best(library_reader, "What is the full name and id of the member who has the highest total fee?")
     assert Col("members", "id") in plan.group_by and plan.limit == 1, plan.dumps()
     assert {o.expr for o in plan.select} >= {Col("members", "first_name"), Col("members", "last_name")}, plan.dumps()
 
 
-def test_a_reading_that_denies_nothing_the_question_denies_loses():
+def test_a_reading_that_denies_nothing_the_question_denies_loses(library_reader):
     """ "How many members have not had any loan yet?": the members without loans counted, not the loans; a
     reading without the negation names "not" as left out."""
     from nl2sql.semantics.plan import Related
 
-    reader = Reader(build_semantic_model(library("sqlite")))
-    readings = reader.read("How many members have not had any loan yet?", today=dt.date(2024, 3, 15))
+    readings = library_reader.read("How many members have not had any loan yet?", today=TODAY)
     assert isinstance(readings[0].plan.where, Related) and readings[0].plan.where.negate, readings[0].plan.dumps()
     assert all("not" in r.dropped for r in readings if r.plan.where is None)
 
@@ -399,10 +395,9 @@ def test_number_of_a_column_that_holds_the_count_is_the_column():
 
 @pytest.mark.parametrize("question", ["What are the titles of books by the author 'Ada Obi'?",
                                       "How many books by the author 'Ada Obi' are there?"])
-def test_by_a_named_row_is_who_did_it(question):
+def test_by_a_named_row_is_who_did_it(question, library_reader):
     """ "books by the author 'Ada Obi'": that author's books, not a group per author."""
-    reader = Reader(build_semantic_model(library("sqlite")))
-    plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
+    plan = best(library_reader, question)
     assert not plan.group_by, plan.dumps()
     assert plan.where is not None, plan.dumps()
 
@@ -412,28 +407,23 @@ def test_by_a_named_row_is_who_did_it(question):
     ("Find the average and highest price for books with different genre.", True),
     ("Find the number of different genres of books.", False),
 ])
-def test_different_after_a_preposition_groups_an_aggregate(question, grouped):
+def test_different_after_a_preposition_groups_an_aggregate(question, grouped, library_reader):
     """ "for the different genres", "with different genre" beside an average: one per genre; "the number of
     different genres" counts distinct ones."""
-    reader = Reader(build_semantic_model(library("sqlite")))
-    plan = reader.read(question, today=dt.date(2024, 3, 15))[0].plan
+    plan = best(library_reader, question)
     assert (plan.group_by == (Col("books", "genre"),)) == grouped, plan.dumps()
 
 
-def test_columns_asked_of_the_top_n_rows_make_them_the_focus():
+def test_columns_asked_of_the_top_n_rows_make_them_the_focus(library_reader):
     """ "the ids and first names of the 3 members that have the most number of loans": the members, ranked by
     their count of loans (the number between "of the" and the table is how many)."""
-    reader = Reader(build_semantic_model(library("sqlite")))
-    plan = reader.read("Find the ids and first names of the 3 members that have the most number of loans?",
-                       today=dt.date(2024, 3, 15))[0].plan
+    plan = best(library_reader, "Find the ids and first names of the 3 members that have the most number of loans?")
     assert Col("members", "id") in plan.group_by and plan.limit == 3, plan.dumps()
     assert {o.expr for o in plan.select} >= {Col("members", "id"), Col("members", "first_name")}, plan.dumps()
 
 
-def test_each_closing_the_question_groups_by_the_table_named_first():
+def test_each_closing_the_question_groups_by_the_table_named_first(library_reader):
     """ "the titles and ids of the different books, and how many loans are on each?": one count per book."""
-    reader = Reader(build_semantic_model(library("sqlite")))
-    plan = reader.read("What are the titles and ids of the different books, and how many loans are on each?",
-                       today=dt.date(2024, 3, 15))[0].plan
+    plan = best(library_reader, "What are the titles and ids of the different books, and how many loans are on each?")
     assert Col("books", "id") in plan.group_by or Col("loans", "book_id") in plan.group_by, plan.dumps()
     assert any(isinstance(o.expr, Agg) for o in plan.select), plan.dumps()
