@@ -457,3 +457,19 @@ def test_a_number_before_a_column_that_counts_is_equal_to_it(question, count):
     plan = best(reader, question)
     conditions = getattr(plan.where, "items", (plan.where,))
     assert Compare(Col("cabins", "bunks"), "=", Lit(count)) in conditions, plan.dumps()
+
+
+def test_a_key_named_with_its_table_is_that_tables_own_key():
+    """ "the parcel with id 3" where the parcels' id is copied in a scans table named first: the parcels' own
+    parcel_id, with no join to the scans."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("Parcel_Scans", column("parcel_id", "INTEGER", pk=True), column("scan_number", "INTEGER", pk=True),
+              column("scanned_at", "DATETIME"), fks=(("parcel_id", "Parcels", "parcel_id"),)),
+        table("Parcels", column("parcel_id", "INTEGER", pk=True), column("weight", "REAL"),
+              column("delivery_date", "DATE")))))
+    plan = best(reader, "What is the delivery date of the parcel with id 3?")
+    assert plan.where == Compare(Col("Parcels", "parcel_id"), "=", Lit(3)), plan.dumps()
+    assert "Parcel_Scans" not in plan.dumps(), plan.dumps()

@@ -318,6 +318,9 @@ def _comparison_target(model: SemanticModel, p: _Parse, cue_start: int, after: i
                 score -= 0.1  # a table named as well is what is counted
         else:
             continue
+        if link.kind == "column" and any(e.kind == "entity" and e.table == link.table and e.complete
+                                         and e.matched < link.matched for e in p.links):
+            score += 0.01  # "the document with id 3": the documents' own document_id, not a copy in another table
         if best is None or score > best[0]:
             best = (score, link, counted)
     if best is None:
