@@ -197,14 +197,23 @@ class _Compiler:
             if output.expr == expr and not (tiebreak and isinstance(expr, Col)):
                 target = exp.column(_ident(_output_name(output.name)))
                 break
-        if target is None:
-            target = self.expr(expr, scope)
+        if target is None or self._as_text(expr):
+            target = self._number(expr, scope)
         ordered = exp.Ordered(this=target, desc=desc)
         if self.dialect in _NULLS_LAST_DIALECTS:
             ordered.set("nulls_first", False)
         return ordered
 
     # -- expressions ----------------------------------------------------------------------------------------
+
+    def _as_text(self, node: object) -> bool:
+        """A number column stored as text ('344'): compared, ordered and summed cast to a number."""
+        return isinstance(node, Col) and node.table in self.model.entities \
+            and self.model.attribute(node.table, node.column).stored_as_text
+
+    def _number(self, node: Expr, scope: _Scope) -> exp.Expression:
+        value = self.expr(node, scope)
+        return exp.Cast(this=value, to=exp.DataType.build("DOUBLE")) if self._as_text(node) else value
 
     def expr(self, node: Expr, scope: _Scope) -> exp.Expression:
         if isinstance(node, Col):
@@ -216,7 +225,7 @@ class _Compiler:
         if isinstance(node, Agg):
             return self._aggregate(node, scope)
         if isinstance(node, Arith):
-            left, right = self.expr(node.left, scope), self.expr(node.right, scope)
+            left, right = self._number(node.left, scope), self._number(node.right, scope)
             if node.op == "/":
                 # 1.0 * x: a real division in every dialect (integer division would truncate); NULLIF: no error on 0
                 numerator = exp.Mul(this=exp.Literal.number("1.0"), expression=exp.Paren(this=left))
@@ -261,8 +270,8 @@ class _Compiler:
                 arg = exp.Star() if node.where is None else exp.Literal.number(1)
                 func = node.func
         else:
-            arg = self.expr(node.arg, scope)
             func = node.func
+            arg = self.expr(node.arg, scope) if func in ("count", "count_distinct") else self._number(node.arg, scope)
         if node.where is not None:
             arg = exp.Case(ifs=[exp.If(this=self.condition(node.where, scope), true=arg)])
         if func == "count":
@@ -342,9 +351,12 @@ class _Compiler:
     def condition(self, node: Condition, scope: _Scope) -> exp.Expression:
         if isinstance(node, Compare):
             cls = {"=": exp.EQ, "<>": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}[node.op]
-            return cls(this=self.expr(node.left, scope), expression=self.expr(node.right, scope))
+            # a number column stored as text is compared as a number, unless with a text ('2001' as sampled)
+            texts = any(isinstance(side, Lit) and isinstance(side.value, str) for side in (node.left, node.right))
+            side = self.expr if texts else self._number
+            return cls(this=side(node.left, scope), expression=side(node.right, scope))
         if isinstance(node, Between):
-            return exp.Between(this=self.expr(node.arg, scope), low=self.expr(node.low, scope),
+            return exp.Between(this=self._number(node.arg, scope), low=self.expr(node.low, scope),
                                high=self.expr(node.high, scope))
         if isinstance(node, InList):
             inner = exp.In(this=self.expr(node.arg, scope), expressions=[_literal(v.value) for v in node.values])

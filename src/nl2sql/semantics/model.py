@@ -90,6 +90,11 @@ class Attribute:
         return self.kind in ("number", "integer")
 
     @property
+    def stored_as_text(self) -> bool:
+        """A number column whose type is text (its sampled values are all numbers): compared and summed cast."""
+        return self.is_numeric and _kind(self.type) == "text"
+
+    @property
     def is_temporal(self) -> bool:
         return self.role == "time"
 
@@ -728,11 +733,32 @@ def _guessed_role(table, column, words, referencing, kind: Kind, stems_: tuple[s
     return role, grain
 
 
+# the last word of a text column that numbers things (card_number, apt_no, user_id): digits, but no amount
+_NUMBERED_TEXT = frozenset(stem(w) for w in ("id", "key", "uuid", "guid", "number", "no", "num", "nbr", "name",
+                                              "title", "label"))
+# a plain number as text: no sign but a minus, no leading zero ('007' is a code), no exponent
+_NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d*)(\.\d+)?")
+
+
+def _numbers_as_text(column, stems_: tuple[str, ...]) -> Kind | None:
+    """A text column whose sampled values are all plain numbers ('344', '12.5': loaded files and older schemas
+    keep amounts so): a number column, compared and summed as numbers. Not a key, a reference or a column whose
+    name says it names something (a code, a zip, a phone)."""
+    sample = [v.strip() for v in column.values or () if isinstance(v, str) and v.strip()]
+    if len(sample) < 3 or column.primary_key or _identifier_like(stems_) \
+            or stems_ and stems_[-1] in _NUMBERED_TEXT \
+            or not all(_NUMBER_TEXT.fullmatch(v) for v in sample):
+        return None
+    return "number" if any("." in v for v in sample) else "integer"
+
+
 def _attribute(table, column, words, table_stems, referencing, referenced, fix) -> Attribute:
     kind = _kind(column.type)
     stems_ = tuple(stem(w) for w in words)
     lower = column.name.lower()
     values = column.values
+    if kind == "text" and (table, column.name) not in referencing and (table, column.name) not in referenced:
+        kind = _numbers_as_text(column, stems_) or kind
     role, grain = _guessed_role(table, column, words, referencing, kind, stems_, lower, values)
     if fix.get("role") in ROLES:
         role = fix["role"]  # type: ignore[assignment]

@@ -131,7 +131,8 @@ class _WindowScan:
         """Reads the window (if any) that starts at token i; the index to read next."""
         words, n = self.words, self.n
         w = words[i]
-        if w in ("last", "past", "previous", "prior", "recent") and i + 1 < n:
+        if w in ("last", "past", "previous", "prior", "recent") and i + 1 < n \
+                and not (i and words[i - 1] in ("most", "least")):  # "the most recent year": the latest, no window
             nxt = self._past(i)
             if nxt is not None:
                 return nxt

@@ -16,7 +16,10 @@ from nl2sql.semantics.timewords import TimeWindow
 
 def read_windows(model: SemanticModel, d: _Draft) -> None:
     """Time windows ("in 2024", "last month") as filters on the time column they apply to."""
+    valued = {i for f in d.filters for i in f.tokens}
     for window in d.p.windows:
+        if set(window.tokens) & valued:
+            continue  # "registered in 2016" where a register year holds '2016': that value, read by the filters
         found = _window_filter(model, d.p, window, d.measures, d.focus_entity)
         if found is not None:
             d.filters.append(found)
@@ -150,7 +153,10 @@ def _time_extremes(model: SemanticModel, p: _Parse, head: int, measures: list[_M
     for i, w in enumerate(words):
         func = {"first": "min", "earliest": "min", "oldest": "min", "last": "max", "latest": "max",
                 "newest": "max", "recent": "max"}.get(w)
-        if func is None or i in limit_tokens:
+        if func is None or i in limit_tokens or i and words[i - 1] in ("most", "least") \
+                or any(l.kind == "column" and i in l.matched and l.score >= 0.9 for l in p.links):
+            # "the first year and last year of the parties": the columns first_year and last_year; "the event in
+            # the most recent year": a superlative, the ordering's
             continue
         for link in sorted(p.links, key=lambda l: (l.start, -l.score)):
             if link.start <= i or link.start > i + 3:
