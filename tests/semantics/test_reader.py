@@ -328,6 +328,21 @@ def test_excluding_the_current_period_ends_the_window_where_it_starts():
     assert (window.start, window.end) == (dt.date(2024, 3, 4), dt.date(2024, 3, 11))
 
 
+@pytest.mark.parametrize("words, start, end", [
+    ("trucks bought before June 21, 2002", None, dt.date(2002, 6, 21)),
+    ("trucks bought after 21st June 2002", dt.date(2002, 6, 22), None),
+    ("fuel bought on Oct 23, 2010", dt.date(2010, 10, 23), dt.date(2010, 10, 24)),
+    ("fuel bought on the 3rd of May 2001", dt.date(2001, 5, 3), dt.date(2001, 5, 4)),
+    ("fuel bought between June 1, 2002 and July 5, 2003", dt.date(2002, 6, 1), dt.date(2003, 7, 6)),
+])
+def test_a_date_spoken_with_its_months_name_is_one_day(words, start, end):
+    from nl2sql.semantics.timewords import find_windows
+    from nl2sql.semantics.lexicon import tokenize
+
+    [window] = find_windows(tokenize(words), TODAY)
+    assert (window.start, window.end) == (start, end)
+
+
 def test_a_trend_is_grouped_once_per_grain_and_read_in_time_order():
     reader = Reader(build_semantic_model(fleet()))
     plan = best(reader, "What were the total quarterly liters in 2023 per truck? Show each quarter as its first day.")

@@ -79,6 +79,12 @@ def _y_m(day: date) -> tuple[int, int]:
     return day.year, day.month
 
 
+def _day_number(word: str) -> int | None:
+    """A day of the month as written beside a month's name: 21, 21st, 3rd."""
+    found = re.fullmatch(r"([12]?\d|3[01])(st|nd|rd|th)?", word)
+    return int(found.group(1)) if found and 1 <= int(found.group(1)) <= 31 else None
+
+
 def _is_year(token: Token) -> int | None:
     if token.kind == "number" and re.fullmatch(r"(19|20)\d\d", token.lower):
         return int(token.lower)
@@ -214,27 +220,54 @@ class _WindowScan:
         return i + 1
 
     def _date(self, i: int) -> int | None:
-        """A date token: on it, before / after / since it, or from it to another."""
-        tokens, words, n, add = self.tokens, self.words, self.n, self.add
-        if tokens[i].kind != "date":
+        """A date (2024-03-15, "June 21, 2002", "21st of June 2002"): on it, before / after / since it, or from it
+        to another."""
+        words, n, add = self.words, self.n, self.add
+        found = self._day_at(i)
+        if found is None:
             return None
-        day = _parse_date(tokens[i].lower)
+        day, nxt = found
         if day is not None:
             before = words[i - 1] if i else ""
             if before in ("before", "until", "prior"):
-                add(None, day, range(i - 1, i + 1))
+                add(None, day, range(i - 1, nxt))
             elif before in ("after",):
-                add(day + timedelta(days=1), None, range(i - 1, i + 1))
-            elif before in ("since", "from") and not (i + 2 < n and words[i + 1] in ("to", "and", "until")):
-                add(day, None, range(i - 1, i + 1))
-            elif i + 2 < n and words[i + 1] in ("to", "and", "until") and tokens[i + 2].kind == "date":
-                end = _parse_date(tokens[i + 2].lower)
-                if end is not None:
-                    add(day, end + timedelta(days=1), range(i - 1 if before in ("between", "from") else i, i + 3))
-                    return i + 3
+                add(day + timedelta(days=1), None, range(i - 1, nxt))
+            elif before in ("since", "from") and not (nxt + 1 < n and words[nxt] in ("to", "and", "until")):
+                add(day, None, range(i - 1, nxt))
+            elif nxt + 1 < n and words[nxt] in ("to", "and", "until") and (end := self._day_at(nxt + 1)) \
+                    and end[0] is not None:
+                add(day, end[0] + timedelta(days=1), range(i - 1 if before in ("between", "from") else i, end[1]))
+                return end[1]
             else:
-                add(day, day + timedelta(days=1), range(i - 1 if before in ("on", "of") else i, i + 1))
-        return i + 1
+                add(day, day + timedelta(days=1), range(i - 1 if before in ("on", "of") else i, nxt))
+        return nxt
+
+    def _day_at(self, i: int) -> tuple[date | None, int] | None:
+        """The date that starts at token i and the index after it: a date token, or one spoken with the month's
+        name and a year ("June 21, 2002", "Oct 23 2010", "21 June 2002", "the 21st of June, 2002")."""
+        tokens, words, n = self.tokens, self.words, self.n
+        if tokens[i].kind == "date":
+            return _parse_date(tokens[i].lower), i + 1
+        month = MONTHS.get(words[i]) or (5 if words[i] == "may" else None)
+        if month is not None and i + 1 < n and (number := _day_number(words[i + 1])):
+            day, j = number, i + 2  # June 21(st)(,) 2002
+        elif (number := _day_number(words[i])) and i + 1 < n:
+            j = i + 2 if words[i + 1] == "of" else i + 1  # 21(st) (of) June(,) 2002
+            month = MONTHS.get(words[j]) or (5 if words[j] == "may" else None) if j < n else None
+            day, j = number, j + 1
+        else:
+            return None
+        if month is None:
+            return None
+        j += j < n and words[j] == ","
+        year = _is_year(tokens[j]) if j < n else None
+        if year is None:
+            return None
+        try:
+            return date(year, month, day), j + 1
+        except ValueError:
+            return None
 
     def _quarter(self, i: int) -> int | None:
         """the first quarter (of 2021), Q3 (2021): this year's when no year follows."""
