@@ -334,3 +334,19 @@ def test_a_word_of_a_tables_name_before_its_short_name_is_part_of_it():
     sql = compile_plan(reading.plan, model)
     assert "ORDER BY COUNT" in sql and "LIMIT 1" in sql, sql
     assert "food" not in reading.unread, reading.unread
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("How old is the pilot named Zach?", "age"),
+    ("On average, how old are the pilots?", "age"),
+])
+def test_how_old_asks_for_the_age(question, expected):
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "pilots", column("pilot_id", "INTEGER", pk=True), column("name"), column("age", "INTEGER"),
+        column("rank", values=("captain", "first officer"))))))
+    plan = best(reader, question)
+    shown = [o.expr.arg if isinstance(o.expr, Agg) else o.expr for o in plan.select]
+    assert Col("pilots", expected) in shown, plan.dumps()

@@ -47,7 +47,7 @@ SYNONYM_GROUPS = (
     "date day", "duration length", "kind type category", "mark grade score", "vehicle car truck",
     "distance length mileage", "weight mass", "rating stars score", "doctor physician", "patient client",
     "course class", "teacher instructor professor", "student pupil learner", "film movie", "shop store",
-    "gender sex",
+    "gender sex", "birth birthday born", "age old",
 )
 _SYNONYMS: dict[str, set[str]] = {}
 
