@@ -523,3 +523,22 @@ def test_of_two_columns_named_from_one_word_the_longer_name_is_shown():
                         column("bunks", "INTEGER"), column("bunk_type")))))
     plan = best(reader, "What are the bunk type and name of all the cabins?")
     assert shown(plan) == [Col("cabins", "bunk_type"), Col("cabins", "cabin_name")], plan.dumps()
+
+
+@pytest.mark.parametrize("question, distinct", [
+    ("What cities do the climbers live in?", True),
+    ("What ranks do we have for climbers?", True),
+    ("What are the cities of the climbers?", False),
+    ("List the city of each climber.", False),
+    ("Show each climber's city.", False),
+])
+def test_a_category_asked_of_the_rows_or_as_a_set(question, distinct):
+    """ "what cities do the climbers live in": the set of cities; "the cities of the climbers": one per climber."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "climbers", column("climber_id", "INTEGER", pk=True), column("full_name"),
+        column("city", values=("Oslo", "Bergen", "Lyon")), column("rank", values=("guide", "novice"))))))
+    plan = best(reader, question)
+    assert len(plan.select) == 1 and plan.select[0].expr.column in ("city", "rank"), plan.dumps()
+    assert plan.distinct is distinct, plan.dumps()

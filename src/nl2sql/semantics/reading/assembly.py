@@ -435,7 +435,10 @@ def _finish(model: SemanticModel, s: _Shape, orders: list[Order], keys, final_li
     # a join repeats rows only where a row of the base has several rows of the joined table
     joined = any(t != base and t in model.entities and model.path(base, t) is not None
                  and not _one_to_one(model, base, t) for t in s.via)
-    table_named = any(l.kind == "entity" and l.table == base and l.score >= 0.8 for l in s.p.links)
+    # "the countries of the mountains", "each mountain's country": the rows' values, one per row; "what cities
+    # do students live in", "show all majors", "the studios that have produced films with ...": the set of values
+    table_named = any(l.kind == "entity" and l.score >= 0.8 and (l.table == base or l.table in s.via)
+                      and owns(words, l.start, l.end) for l in s.p.links)
     # rows of a list repeated by joins to filter tables, or asked once each: list each once
     distinct = not s.aggregated and (asks_distinct(words) or joined or set_of_values(
         model, [o.expr for o in s.select if isinstance(o.expr, Col)], table_named))
@@ -470,6 +473,18 @@ def _finish(model: SemanticModel, s: _Shape, orders: list[Order], keys, final_li
         via=tuple(t for t in s.via if t in model.entities and model.path(base, t) is not None),
     )
     return plan, s.used
+
+
+# what stands before a table named as the owner of the values listed ("of all the", "for each")
+_OWNING = (("of",), ("of", "the"), ("of", "all"), ("of", "all", "the"), ("of", "each"), ("of", "every"), ("each",),
+           ("every",), ("for", "each"), ("for", "every"))
+
+
+def owns(words: list[str], start: int, end: int) -> bool:
+    """The table named at words[start:end] owns the values listed: "the countries of (all) the mountains",
+    "each mountain's country", "for every mountain"."""
+    return any(tuple(words[max(0, start - len(lead)):start]) == lead for lead in _OWNING) \
+        or words[end - 1].endswith("'s") or words[end:end + 1] == ["'"]
 
 
 def _link_quality(p: _Parse, used: set[int]) -> float:

@@ -52,7 +52,8 @@ def list_columns(model: SemanticModel, table: str, asked: list[Col], rows_asked:
 
 
 def set_of_values(model: SemanticModel, select: list[Col], table_named: bool) -> bool:
-    """One category column asked for without naming whose it is ("show all majors"): the set of its values."""
+    """One category column asked for without naming whose it is ("show all majors", "what cities do students live
+    in"; `table_named`: a table named as the owner, "the cities of the students"): the set of its values."""
     if table_named or len(select) != 1:
         return False
     col = select[0]
