@@ -542,3 +542,21 @@ def test_a_category_asked_of_the_rows_or_as_a_set(question, distinct):
     plan = best(reader, question)
     assert len(plan.select) == 1 and plan.select[0].expr.column in ("city", "rank"), plan.dumps()
     assert plan.distinct is distinct, plan.dumps()
+
+
+@pytest.mark.parametrize("question", [
+    "Show different publishers together with the number of books they have.",
+    "Show all the sections along with the number of books the sections have.",
+    "What are the different publishers, and how many books of each are there?",
+])
+def test_a_column_listed_beside_a_count_is_counted_by(question):
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "books", column("book_id", "INTEGER", pk=True), column("title"),
+        column("publisher", values=("Penguin", "Vintage", "Faber")), column("section", values=("A", "B", "C"))))))
+    plan = best(reader, question)
+    grouped = [c.column for c in plan.group_by]
+    assert grouped in (["publisher"], ["section"]), plan.dumps()
+    assert Col("books", grouped[0]) in shown(plan) and any(isinstance(e, Agg) for e in shown(plan)), plan.dumps()

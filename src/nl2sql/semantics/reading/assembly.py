@@ -306,6 +306,10 @@ def _show_measures(s: _Shape) -> bool:
     return bool(s.select or not (s.measures or s.groups or s.ratio_expr is not None))
 
 
+# words that join a listed column to an aggregate shown beside it ("the buildings along with the number of ...")
+_LISTED_WITH = frozenset({"and", "with", ",", "together", "along", "plus"})
+
+
 def _show_asked(model: SemanticModel, s: _Shape, limit, top_one) -> None:
     """The columns the question asks to see, as the shape of the plan allows them."""
     if not s.measures and s.ratio_expr is None and not s.groups:
@@ -316,9 +320,12 @@ def _show_asked(model: SemanticModel, s: _Shape, limit, top_one) -> None:
         # "which studios have an average gross above 4500000": the asked column is what the compared aggregate
         # is per, though no word names the rows themselves
         shown = False
+        measured = min((min(m.tokens) for m in s.measures if m.tokens), default=len(s.p.words))
         for c, t in s.asked:
-            if c.table == s.focus and (s.focus_tokens or s.having) and model.attribute(c.table, c.column).role in (
-                    "label", "key", "text", "dimension"):
+            # "show different publishers together with the number of publications": listed, then counted
+            listed = min(t) < measured and any(w in _LISTED_WITH for w in s.p.words[min(t) + 1:measured])
+            if c.table == s.focus and (s.focus_tokens or s.having or listed) and model.attribute(
+                    c.table, c.column).role in ("label", "key", "text", "dimension"):
                 s.used |= t
                 s.select.insert(0, Output(c.column, c))
                 s.group_by.insert(0, c)
