@@ -95,7 +95,8 @@ def test_a_schema_word_clipped_from_the_questions_word_names_it():
 
 
 @pytest.mark.parametrize("singular, plural", [("person", "people"), ("child", "children"), ("lens", "lenses"),
-                                              ("bus", "buses"), ("course", "courses"), ("city", "cities")])
+                                              ("bus", "buses"), ("course", "courses"), ("city", "cities"),
+                                              ("shelf", "shelves"), ("half", "halves")])
 def test_a_plural_and_its_singular_share_a_stem(singular, plural):
     from nl2sql.semantics.lexicon import stem
 

@@ -103,7 +103,8 @@ IRREGULAR_PLURALS = {
     "indices": "index", "matrices": "matrix", "vertices": "vertex", "analyses": "analysis", "criteria": "criterion",
     "theses": "thesis", "crises": "crisis", "diagnoses": "diagnosis", "lenses": "lens", "buses": "bus",
     "busses": "bus", "gases": "gas", "viruses": "virus", "bonuses": "bonus", "censuses": "census",
-    "aliases": "alias", "atlases": "atlas",
+    "aliases": "alias", "atlases": "atlas", "shelves": "shelf", "halves": "half", "wolves": "wolf", "calves": "calf",
+    "thieves": "thief", "loaves": "loaf",
 }
 
 
