@@ -351,3 +351,17 @@ def test_how_old_asks_for_the_age(question, expected):
     plan = best(reader, question)
     shown = [o.expr.arg if isinstance(o.expr, Agg) else o.expr for o in plan.select]
     assert Col("pilots", expected) in shown, plan.dumps()
+
+
+def test_a_stop_word_is_a_code_only_as_the_code_is_written():
+    """ "the distinct currency codes in all the offices" where a code 'IN' is sampled: no filter on India; "the
+    offices with country code IN" still finds it."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "offices", column("office_id", "INTEGER", pk=True), column("city"),
+        column("country_code", values=("IN", "US", "FR")), column("currency_code", values=("INR", "USD", "EUR"))))))
+    plan = best(reader, "What are the distinct country codes in all the offices?")
+    assert plan.where is None, plan.dumps()
+    plan = best(reader, "Which cities have offices with country code IN?")
+    assert '"value":"IN"' in plan.dumps(), plan.dumps()

@@ -412,8 +412,10 @@ class Linker:
                 single_stop = end - start == 1 and tokens[start].lower in STOP_WORDS and tokens[start].kind != "quoted"
                 if single_stop:
                     # "a", "in", "or" are values only right after a word of their column ("a grade of A")
+                    # ... and written as the value is: "countries in which ..." is no country code 'IN'
                     before = {stem(t.lower) for t in tokens[max(0, start - 3):start]}
-                    entries = tuple(e for e in entries if before & set(self._column_words(e.table, e.column)))
+                    entries = tuple(e for e in entries if before & set(self._column_words(e.table, e.column))
+                                    and tokens[start].text == e.value)
                     if not entries:
                         continue
                 numeric = all(t.kind == "number" for t in tokens[start:end])
