@@ -473,3 +473,17 @@ def test_a_key_named_with_its_table_is_that_tables_own_key():
     plan = best(reader, "What is the delivery date of the parcel with id 3?")
     assert plan.where == Compare(Col("Parcels", "parcel_id"), "=", Lit(3)), plan.dumps()
     assert "Parcel_Scans" not in plan.dumps(), plan.dumps()
+
+
+def test_a_table_named_in_a_condition_on_a_reference_is_not_joined():
+    """ "the emails of staff in department 80": the staff's department_id compared, no join to departments."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("departments", column("department_id", "INTEGER", pk=True), column("department_name")),
+        table("staff", column("staff_id", "INTEGER", pk=True), column("email"), column("salary", "REAL"),
+              column("department_id", "INTEGER"), fks=(("department_id", "departments", "department_id"),)))))
+    plan = best(reader, "What are the emails of the staff who work in department 80?")
+    assert plan.where == Compare(Col("staff", "department_id"), "=", Lit(80)), plan.dumps()
+    assert "departments" not in plan.via, plan.dumps()

@@ -161,7 +161,7 @@ def _build(model: SemanticModel, p, focus, focus_tokens, measures, groups, filte
     """One plan of the given parts (None when they show nothing), with the question's words it used."""
     s = _Shape(p, focus, focus_tokens, measures, groups, order_by, asked,
                set(focus_tokens) | set(limit_tokens) | set(p.used))
-    tables_mentioned = _tables_mentioned(model, p, groups, measures, order_by)
+    tables_mentioned = _tables_mentioned(model, p, groups, measures, order_by, filters)
     if ratio is not None:
         s.ratio_expr = _ratio_expr(model, p, ratio, measures, filters, focus, grouped=bool(groups))
         if s.ratio_expr is not None:
@@ -191,10 +191,15 @@ def _build(model: SemanticModel, p, focus, focus_tokens, measures, groups, filte
     return _finish(model, s, orders, keys, final_limit)
 
 
-def _tables_mentioned(model: SemanticModel, p: _Parse, groups, measures=(), order_by=()) -> list[str]:
+def _tables_mentioned(model: SemanticModel, p: _Parse, groups, measures=(), order_by=(), filters=()) -> list[str]:
     """The tables the question names for themselves, in its order."""
     # a table named only to group by a column that points at it ("lakes per state") needs no join
     grouped_by_reference = {i for exprs, table, tokens in groups for i in tokens}
+    # ... or only inside a condition on another table's column ("employees in department 80": the employees'
+    # department_id compared)
+    grouped_by_reference |= {i for f in filters if isinstance(f.condition, Compare) and isinstance(
+        f.condition.left, Col) and model.attribute(f.condition.left.table, f.condition.left.column).role == "reference"
+        for i in f.tokens}
     # a table named inside a measured column's name ("the average number of hosts" is party.number_of_hosts):
     # the word names the column, not the hosts
     measured = {i: m.table for m in measures if isinstance(m.expr, Agg) and isinstance(m.expr.arg, Col)
