@@ -365,3 +365,21 @@ def test_a_stop_word_is_a_code_only_as_the_code_is_written():
     assert plan.where is None, plan.dumps()
     plan = best(reader, "Which cities have offices with country code IN?")
     assert '"value":"IN"' in plan.dumps(), plan.dumps()
+
+
+def test_a_join_goes_through_the_bridge_not_up_to_a_shared_parent_and_down():
+    """Students and courses both belong to a department and meet in enrollments: "students who have taken
+    Statistics courses" joins the enrollments (who took what), not the department the two share."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("department", column("dept_name", pk=True), column("building")),
+        table("student", column("student_id", "INTEGER", pk=True), column("name"), column("dept_name"),
+              fks=(("dept_name", "department", "dept_name"),)),
+        table("course", column("course_id", "INTEGER", pk=True), column("title"), column("dept_name"),
+              fks=(("dept_name", "department", "dept_name"),)),
+        table("enrollment", column("student_id", "INTEGER", pk=True), column("course_id", "INTEGER", pk=True),
+              column("grade"), fks=(("student_id", "student", "student_id"), ("course_id", "course", "course_id")))))
+    assert [e.right for e in model.path("student", "course")] == ["enrollment", "course"]
+    assert [e.right for e in model.path("student", "department")] == ["department"]

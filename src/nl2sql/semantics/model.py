@@ -9,7 +9,6 @@ One file because the model's types and `build_semantic_model`, which derives the
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -216,21 +215,37 @@ class SemanticModel:
         return self._adjacency.get(table, [])
 
     def path(self, start: str, goal: str, avoid: frozenset[str] = frozenset()) -> list[JoinEdge] | None:
-        """The shortest chain of joins from `start` to `goal` (bridge tables included), None when unconnected."""
+        """The shortest chain of joins from `start` to `goal` (bridge tables included), None when unconnected. Of
+        equally short chains, the one with the fewest chasms: up to a shared parent and down to another of its
+        children (students and courses of one department are no student's courses; the bridge of who takes
+        what is)."""
         if start == goal:
             return []
         seen = {start}
-        queue: deque[tuple[str, list[JoinEdge]]] = deque([(start, [])])
-        while queue:
-            table, trail = queue.popleft()
-            for edge in self.neighbours(table):
-                if edge.right in seen or (edge.right in avoid and edge.right != goal):
-                    continue
-                if edge.right == goal:
-                    return trail + [edge]
-                seen.add(edge.right)
-                queue.append((edge.right, trail + [edge]))
+        # (table, whether the last join went up to a parent): (chasms so far, the chain)
+        frontier: dict[tuple[str, bool], tuple[int, list[JoinEdge]]] = {(start, False): (0, [])}
+        while frontier:
+            reached: dict[tuple[str, bool], tuple[int, list[JoinEdge]]] = {}
+            for (table, went_up), (chasms, trail) in frontier.items():
+                for edge in self.neighbours(table):
+                    if edge.right in seen or (edge.right in avoid and edge.right != goal):
+                        continue
+                    up = self._to_parent(edge)
+                    state = (edge.right, up)
+                    count = chasms + (went_up and not up)
+                    if state not in reached or count < reached[state][0]:
+                        reached[state] = (count, trail + [edge])
+            arrived = [found for (table, _), found in reached.items() if table == goal]
+            if arrived:
+                return min(arrived, key=lambda found: found[0])[1]
+            seen.update(table for table, _ in reached)
+            frontier = reached
         return None
+
+    def _to_parent(self, edge: JoinEdge) -> bool:
+        """A join onto the other table's whole key: many rows here, one there."""
+        right = self.entities.get(edge.right)
+        return right is not None and bool(right.key) and set(right.key) <= {b for _, b in edge.pairs}
 
     def distance(self, start: str, goal: str) -> int | None:
         found = self.path(start, goal)
