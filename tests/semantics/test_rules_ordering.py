@@ -371,3 +371,26 @@ def test_a_table_named_inside_the_ordering_columns_name_is_not_joined():
     plan = Reader(model).read("List the themes of parties in ascending order of number of hosts.", today=TODAY)[0].plan
     assert plan.via == ("parties",), plan.dumps()
     assert plan.order_by[0].expr == Col("parties", "number_of_hosts"), plan.dumps()
+
+
+def test_the_top_n_of_an_acronyms_plural_orders_by_it():
+    """ "the students with the top 5 GPAs": GPAs is the plural of the gpa column (the stemmer keeps an s after a
+    vowel), ordered highest first."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "pupils", column("pupil_id", "INTEGER", pk=True), column("first_name"), column("gpa", "REAL")))))
+    plan = best(reader, "What are the first names of the pupils with the top 5 GPAs?")
+    assert plan.limit == 5 and plan.order_by[0] == Order(Col("pupils", "gpa"), True), plan.dumps()
+
+
+def test_the_top_n_groups_in_terms_of_an_average_are_ordered_by_it():
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "flats", column("flat_id", "INTEGER", pk=True), column("flat_type", values=("studio", "loft", "duplex")),
+        column("room_count", "INTEGER")))))
+    plan = best(reader, "What are the top three flat types in terms of the average room count?")
+    assert plan.limit == 3 and plan.group_by == (Col("flats", "flat_type"),), plan.dumps()
+    assert plan.order_by[0] == Order(Agg("avg", Col("flats", "room_count")), True), plan.dumps()

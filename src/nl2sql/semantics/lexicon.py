@@ -170,8 +170,13 @@ def tokenize(text: str) -> list[Token]:
             out.append(Token(raw, raw.lower(), raw.lower(), match.start(), match.end(), "time"))
         else:
             lower = raw.lower()
-            out.append(Token(raw, lower, stem(lower) if kind == "word" else lower, match.start(), match.end(), kind))
+            # "GPAs", "URLs": an acronym's plural (the stemmer keeps the s after a vowel)
+            said = lower[:-1] if kind == "word" and _ACRONYM_PLURAL.fullmatch(raw) else lower
+            out.append(Token(raw, lower, stem(said) if kind == "word" else lower, match.start(), match.end(), kind))
     return out
+
+
+_ACRONYM_PLURAL = re.compile(r"[A-Z]{2,}s")
 
 
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nl2sql.semantics.lexicon import STOP_WORDS, singular, stem
 from nl2sql.semantics.model import SemanticModel
-from nl2sql.semantics.plan import Agg, Bucket, Col
+from nl2sql.semantics.plan import Agg, Bucket, Col, Expr
 from nl2sql.semantics.reading.cues import ADJECTIVE_PROPERTIES, TIME_ADJECTIVES, _output_segments
 from nl2sql.semantics.reading.parts import _Draft, _Measure, _Parse
 from nl2sql.semantics.reading.schema import _main_quantity, _one_to_one
@@ -168,7 +168,7 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
             adjective = words[after]
             used = {after}
     properties = ADJECTIVE_PROPERTIES.get(adjective)
-    termed = _in_terms_of(model, p, max(used | {index}))
+    termed = _in_terms_of(model, p, max(used | {index}), measures)
     if termed is not None:
         return termed[0], used | termed[1], None  # "the three largest cities in terms of population"
     if adjective in TIME_ADJECTIVES:
@@ -203,14 +203,18 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
     return None
 
 
-def _in_terms_of(model: SemanticModel, p: _Parse, index: int) -> tuple[Col, set[int]] | None:
-    """The column after "in terms of" (or "by") within a few words after a superlative: "the three largest
-    cities in terms of regional population"."""
+def _in_terms_of(model: SemanticModel, p: _Parse, index: int, measures: list[_Measure] = ()) -> tuple[Expr, set[int]] | None:
+    """The column (or measure) after "in terms of" within a few words after a superlative: "the three largest
+    cities in terms of regional population", "the top three types in terms of the average room count"."""
     words = p.words
     for k in range(index + 1, min(index + 5, len(words))):
         lead = 3 if words[k:k + 3] == ["in", "terms", "of"] else 0
         if not lead:
             continue
+        start = k + lead + (words[k + lead:k + lead + 1] in (["the"], ["their"], ["its"]))
+        for m in measures:
+            if m.tokens and min(m.tokens) == start:
+                return m.expr, set(m.tokens) | set(range(k, start))
         for link in sorted(p.links, key=lambda l: (-l.score, l.start)):
             if link.kind == "column" and link.score >= 0.7 and k + lead <= link.start <= k + lead + 1:
                 return Col(link.table, link.column), set(link.matched) | set(range(k, k + lead))  # type: ignore[arg-type]
