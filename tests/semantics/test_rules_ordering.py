@@ -394,3 +394,19 @@ def test_the_top_n_groups_in_terms_of_an_average_are_ordered_by_it():
     plan = best(reader, "What are the top three flat types in terms of the average room count?")
     assert plan.limit == 3 and plan.group_by == (Col("flats", "flat_type"),), plan.dumps()
     assert plan.order_by[0] == Order(Agg("avg", Col("flats", "room_count")), True), plan.dumps()
+
+
+def test_a_superlative_opening_a_columns_name_ranks_by_that_column():
+    """ "the cabin with the maximum occupancy" where max_occupancy is a column: that cabin, no MAX; "the maximum
+    occupancy of each deck" stays an aggregate."""
+    from nl2sql.semantics.plan import Agg
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "cabins", column("cabin_id", "INTEGER", pk=True), column("cabin_name"),
+        column("deck", values=("A", "B", "C")), column("max_occupancy", "INTEGER")))))
+    plan = best(reader, "Find the name of the cabin with the maximum occupancy.")
+    assert plan.limit == 1 and plan.order_by[0] == Order(Col("cabins", "max_occupancy"), True), plan.dumps()
+    assert [o.expr for o in plan.select] == [Col("cabins", "cabin_name")], plan.dumps()
+    plan = best(reader, "What is the total max occupancy for each deck?")
+    assert plan.order_by == () and any(isinstance(o.expr, Agg) for o in plan.select), plan.dumps()

@@ -248,10 +248,13 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
     column_links = [l for l in p.links if l.kind == "column"]
     limit, limit_tokens = _limit(tokens)
     # "highest first", "from highest to lowest" order a list; they pick no single row
-    agg_cues = _agg_cues(words)
+    # "the room with the maximum occupancy" (max_occupancy): the row ranked by that column, no aggregate
+    ranked = {i for i, w in enumerate(words) if w in SUPERLATIVES and _ranks_by_its_column(words, i)
+              and _part_of_column(i, column_links)}
+    agg_cues = [cue for cue in _agg_cues(words) if cue[0] not in ranked]
     aggregated = {i for start, end, _ in agg_cues for i in range(start, end)}  # "the highest and lowest cost"
     sup_cues = [(i, SUPERLATIVES[w]) for i, w in enumerate(words) if w in SUPERLATIVES
-                and i not in aggregated and not _part_of_column(i, column_links)
+                and i not in aggregated and (not _part_of_column(i, column_links) or i in ranked)
                 and not (i + 1 < len(words) and words[i + 1] == "first")
                 and not (i and words[i - 1] in ("from", "to"))
                 and not (i > 1 and words[i - 1] == "the" and (words[i - 2] == "from" or (
@@ -262,6 +265,12 @@ def _draft(model: SemanticModel, p: _Parse, match_mode: str) -> _Draft:
                   limit_tokens=limit_tokens, ratio_span=_ratio_span(words, p.links, model),
                   agg_cues=_measured_counts(model, p, agg_cues), sup_cues=sup_cues,
                   group_cues=_group_cues(words), order=_order_cues(words))
+
+
+def _ranks_by_its_column(words: list[str], i: int) -> bool:
+    """ "the room with the maximum occupancy" (a column max_occupancy): the word is the column's, and the row
+    with the most of it is asked for."""
+    return i >= 2 and words[i - 1] == "the" and words[i - 2] in ("with", "has", "have", "having", "had")
 
 
 # words after which a number is a bound of an amount, not a year ("price above 2000"; "after 2000" stays a year)

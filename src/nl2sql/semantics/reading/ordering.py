@@ -119,6 +119,11 @@ def _superlative_target(model: SemanticModel, p: _Parse, index: int, desc: bool,
     for m in measures:
         if m.tokens and min(m.tokens) > index and min(m.tokens) - index <= 3:
             return m.expr, set(m.tokens), None
+    # "the room with the maximum occupancy": the superlative opens a number column's own name
+    for link in sorted(p.links, key=lambda l: -l.score):
+        if link.kind == "column" and link.start == index and link.score >= 0.85 and len(link.matched) > 1 \
+                and model.attribute(link.table, link.column).is_numeric:  # type: ignore[arg-type]
+            return Col(link.table, link.column), set(link.matched), None  # type: ignore[arg-type]
     # "the most tournament competitions": a value between the superlative and the rows counted is a filter
     valued = {i for v in p.values for i in v.span}
     for link in sorted(p.links, key=lambda l: (l.start, -round(l.score, 2), -len(l.matched))):
