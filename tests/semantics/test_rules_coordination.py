@@ -83,6 +83,20 @@ def test_the_maximum_and_minimum_number_of_a_counted_column_across_all_rows():
     assert not plan.group_by
 
 
+def test_a_total_across_a_plural_is_over_all_of_them():
+    """ "the total number of cows across farms": one total, not one per farm."""
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Agg, Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite", table("farms", column("farm_id", "INTEGER", pk=True), column("farm_name"),
+                        column("cows", "INTEGER"), column("horses", "INTEGER")))))
+    plan = reader.read("What is the total number of cows across farms?")[0].plan
+    assert [o.expr for o in plan.select] == [Agg("sum", Col("farms", "cows"))], plan.dumps()
+    assert not plan.group_by
+
+
 @pytest.fixture(scope="module")
 def school() -> Reader:
     from tests.semantics.schemas import column, prompt_schema, table

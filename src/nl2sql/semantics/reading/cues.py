@@ -270,8 +270,9 @@ def _group_cues(words: list[str]) -> list[tuple[int, int]]:
                 continue  # "by a staff member whose ...": one who did it
         if w == "each" and i + 1 < len(words) and words[i + 1] in ("other",):
             continue
-        if w == "across" and i + 1 < len(words) and words[i + 1] in ("all", "the", "every"):
-            continue  # "the maximum across all farms": over all of them, not per farm
+        if w == "across" and i + 1 < len(words) and (words[i + 1] in ("all", "the", "every") or any(
+                t in ("total", "sum", "overall", "combined") for t in words[max(0, i - 6):i])):
+            continue  # "the maximum across all farms", "the total number of customers across banks": over all
         if w == "different" and not _per_different(words, i):
             continue  # "how many different locations": distinct ones; "the average price for different X": per X
         start = i
