@@ -487,3 +487,20 @@ def test_a_table_named_in_a_condition_on_a_reference_is_not_joined():
     plan = best(reader, "What are the emails of the staff who work in department 80?")
     assert plan.where == Compare(Col("staff", "department_id"), "=", Lit(80)), plan.dumps()
     assert "departments" not in plan.via, plan.dumps()
+
+
+def test_contain_before_a_tables_name_is_no_literal():
+    """ "playlists that contain tracks longer than 300": the tracks are a table, not the text 'tracks' in a name;
+    "playlists whose names contain Rock" still matches the word."""
+    from nl2sql.semantics.plan import Match
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("playlists", column("playlist_id", "INTEGER", pk=True), column("name")),
+        table("tracks", column("track_id", "INTEGER", pk=True), column("name"), column("seconds", "INTEGER"),
+              column("playlist_id", "INTEGER"), fks=(("playlist_id", "playlists", "playlist_id"),)))))
+    plan = best(reader, "What are the names of playlists that contain tracks longer than 300 seconds?")
+    assert "Match" not in plan.dumps(), plan.dumps()
+    plan = best(reader, "Which playlists have names that contain Rock?")
+    assert isinstance(plan.where, Match) and plan.where.text == "Rock", plan.dumps()

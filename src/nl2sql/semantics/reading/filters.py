@@ -57,6 +57,8 @@ def _literal_filters(model: SemanticModel, p: _Parse, match_mode: str) -> list[_
     """Literals in quotes that are no sampled value: a text column named next to them; also the word right
     after "contains", "starts with", "named" when it is no value."""
     tokens, words, n = p.tokens, p.words, len(p.tokens)
+    # "albums that contain tracks": a word naming a table or column is no literal
+    schema_words = {i for l in p.links if l.score >= 0.8 and l.complete for i in l.matched}
     loose = set()
     for i in range(n):
         for phrase, _ in STRING_PHRASES:
@@ -64,7 +66,8 @@ def _literal_filters(model: SemanticModel, p: _Parse, match_mode: str) -> list[_
             if phrase[0] in ("like", "including", "includes"):
                 continue
             if tuple(words[i:i + k]) == phrase and i + k < n and tokens[i + k].kind == "word" \
-                    and words[i + k] not in STOP_WORDS and not any(i + k in v.span for v in p.values):
+                    and words[i + k] not in STOP_WORDS and not any(i + k in v.span for v in p.values) \
+                    and (i + k not in schema_words or tokens[i + k].text[:1].isupper()):
                 loose.add(i + k)
         if words[i] in ("letter", "character") and i + 1 < n and tokens[i + 1].kind == "word" \
                 and len(tokens[i + 1].text) == 1:
