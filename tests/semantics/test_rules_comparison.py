@@ -504,3 +504,17 @@ def test_contain_before_a_tables_name_is_no_literal():
     assert "Match" not in plan.dumps(), plan.dumps()
     plan = best(reader, "Which playlists have names that contain Rock?")
     assert isinstance(plan.where, Match) and plan.where.text == "Rock", plan.dumps()
+
+
+@pytest.mark.parametrize("question, op", [("How many painters are above age 30?", ">"),
+                                          ("How many painters are under age 20?", "<"),
+                                          ("How many painters are age 25?", "=")])
+def test_a_bound_before_the_columns_name_compares(question, op):
+    """ "above age 30": the bound stands before the column, the number after it."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "painters", column("painter_id", "INTEGER", pk=True), column("name"), column("age", "INTEGER")))))
+    plan = best(reader, question)
+    assert isinstance(plan.where, Compare) and plan.where.left == Col("painters", "age") \
+        and plan.where.op == op, plan.dumps()

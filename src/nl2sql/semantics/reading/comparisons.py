@@ -120,6 +120,10 @@ def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
         op = "="
         if words[i - 1] in ("is", "equals", "was"):
             cue = {i - 1}
+        # "artists above age 46", "rooms under price 100": the bound stands before the column's name
+        bound = _bound_before_column(p, i)
+        if bound is not None:
+            op, cue = bound
     if op is None and i not in limit_tokens and _counts_column_after(model, p, i + used) \
             and not (i and p.tokens[i - 1].kind == "number"):
         op = "="  # "rooms with two beds", "courses with 1 credit": that many, in a column counting them
@@ -127,6 +131,18 @@ def _comparison_op(model: SemanticModel, p: _Parse, i: int, used: int,
         # "students who are 18 years old", "over 20 years old": an age
         op, cue = op or "=", cue | {i + used, i + used + 1}
     return op, cue
+
+
+_BOUNDS_BEFORE = {"above": ">", "over": ">", "exceeding": ">", "under": "<", "below": "<"}
+
+
+def _bound_before_column(p: _Parse, i: int) -> tuple[str, set[int]] | None:
+    """The operator of a bound word right before the column named just before the number at `i`."""
+    for link in p.links:
+        if link.kind == "column" and link.score >= 0.5 and link.end == i and link.start \
+                and p.words[link.start - 1] in _BOUNDS_BEFORE:
+            return _BOUNDS_BEFORE[p.words[link.start - 1]], {link.start - 1}
+    return None
 
 
 def _counts_column_after(model: SemanticModel, p: _Parse, at: int) -> bool:
@@ -182,7 +198,9 @@ def _compared_with(model: SemanticModel, p: _Parse, i: int, value: float, used: 
     trailing = bool(cue) and min(cue) > i
     target = _comparison_target(model, p, -1, max(cue) + 1, measures, op, value) if trailing else None
     if target is None:
-        target = _comparison_target(model, p, min(cue) if cue else i, i + used, measures, op, value)
+        # "above age 46": the column stands between the bound and the number
+        start = i if not cue or _bound_before_column(p, i) else min(cue)
+        target = _comparison_target(model, p, start, i + used, measures, op, value)
     named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
                                if l.kind == "entity" and l.score >= 0.3))
     # "engineers older than 30" with engineer a job: the rows a value names are the subject too
