@@ -383,3 +383,23 @@ def test_a_join_goes_through_the_bridge_not_up_to_a_shared_parent_and_down():
               column("grade"), fks=(("student_id", "student", "student_id"), ("course_id", "course", "course_id")))))
     assert [e.right for e in model.path("student", "course")] == ["enrollment", "course"]
     assert [e.right for e in model.path("student", "department")] == ["department"]
+
+
+def test_a_qualified_reference_is_joined_though_nobody_declared_it():
+    """`rides.start_dock_id` with no foreign key: a qualifier, the docks' name and a key word point at the
+    docks (the first such column joins them)."""
+    from nl2sql.semantics import compile_plan
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    model = build_semantic_model(prompt_schema(
+        "sqlite",
+        table("dock", column("id", "INTEGER", pk=True), column("name"), column("city"),
+              column("dock_count", "INTEGER")),
+        table("rides", column("id", "INTEGER", pk=True), column("duration", "INTEGER"),
+              column("start_dock_id", "INTEGER"), column("end_dock_id", "INTEGER"))))
+    [edge] = model.path("rides", "dock")
+    assert edge.pairs == (("start_dock_id", "id"),)
+    reader = Reader(model)
+    plan = best(reader, "What is the id of the ride that started from the dock with the highest dock count?")
+    assert '"column":"dock_count"' in plan.dumps() and plan.limit == 1 and plan.order_by[0].desc, plan.dumps()
+    assert "start_dock_id" in compile_plan(plan, model)

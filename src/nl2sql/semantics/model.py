@@ -488,6 +488,9 @@ def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[
             if len(column.words) >= 2:
                 if column.words[-1] in _KEY_WORDS:
                     found.update((b.table, b) for b in by_words.get(tuple(column.words[:-1]), ()))
+                    # `trip.start_station_id`: a qualifier, then the table's name and its key word
+                    found.update((b.table, b) for b in by_words.get(tuple(column.words[-2:-1]), ())
+                                 if len(column.words) >= 3)
                 found.update((b.table, b) for b in by_word.get(column.words[-1], ()))
             for b in sorted(found.values(), key=lambda e: order[e.table]):
                 if b.table == a.table or frozenset((a.table, b.table)) in connected:
@@ -500,7 +503,8 @@ def _inferred_joins(entities: dict[str, Entity], joins: list[JoinEdge]) -> list[
                     continue
                 by_name = column.name == target.name and column.name.lower() != "id"
                 named = (len(column.words) >= 2 and column.words[-1] in _KEY_WORDS
-                         and tuple(column.words[:-1]) in ({b.words, b.words[-1:]} if b.words else set())
+                         and (tuple(column.words[:-1]) in ({b.words, b.words[-1:]} if b.words else set())
+                              or len(column.words) >= 3 and tuple(column.words[-2:-1]) == tuple(b.words))
                          and column.words != target.words or (column.words == target.words and column.name != target.name))
                 # `ticket.ticket_carrier`, `trip.to_station`: named after a one-word table, holding its key's kind
                 by_table = (len(b.words) == 1 and len(column.words) >= 2 and column.words[-1] == b.words[0]
