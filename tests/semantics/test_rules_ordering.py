@@ -410,3 +410,14 @@ def test_a_superlative_opening_a_columns_name_ranks_by_that_column():
     assert [o.expr for o in plan.select] == [Col("cabins", "cabin_name")], plan.dumps()
     plan = best(reader, "What is the total max occupancy for each deck?")
     assert plan.order_by == () and any(isinstance(o.expr, Agg) for o in plan.select), plan.dumps()
+
+
+def test_the_number_of_an_amount_is_the_amount_not_a_count_of_its_values():
+    """ "the shops by ascending number of sales" with a sales amount column: ordered by the sales, no COUNT."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "shops", column("shop_id", "INTEGER", pk=True), column("name"), column("sales_millions", "REAL")))))
+    plan = best(reader, "List the names of shops by ascending number of sales.")
+    assert plan.order_by[0] == Order(Col("shops", "sales_millions"), False), plan.dumps()
+    assert "count" not in plan.dumps(), plan.dumps()

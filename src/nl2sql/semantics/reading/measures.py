@@ -327,6 +327,11 @@ def _column_count(model: SemanticModel, p: _Parse, link: Link, attribute: Attrib
         # "the number of payments": the word names the payments table as much as its amount
         expr = Agg("count")
         score = link.score * 0.6
+    elif attribute.is_numeric and attribute.role == "measure":
+        # "ordered by the number of sales" with a sales amount: the amount itself (summed when grouped), no count
+        # of its values
+        expr = Agg("sum", Col(link.table, attribute.name))
+        score, implicit = link.score * 0.5, True
     else:
         expr = Agg("count", Col(link.table, attribute.name))
         score = link.score * 0.5
