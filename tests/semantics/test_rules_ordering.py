@@ -421,3 +421,16 @@ def test_the_number_of_an_amount_is_the_amount_not_a_count_of_its_values():
     plan = best(reader, "List the names of shops by ascending number of sales.")
     assert plan.order_by[0] == Order(Col("shops", "sales_millions"), False), plan.dumps()
     assert "count" not in plan.dumps(), plan.dumps()
+
+
+def test_every_row_ordered_by_its_own_amount_is_no_grouping():
+    """ "the name and rank of every company ordered by descending number of sales": all companies, each with its
+    name and rank, by its sales; no group per company showing only its key."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "company", column("company_id", "INTEGER", pk=True), column("rank", "INTEGER"), column("company"),
+        column("headquarters", values=("USA", "UK", "China")), column("sales_billion", "REAL")))))
+    plan = best(reader, "What is the name and rank of every company ordered by descending number of sales?")
+    assert plan.group_by == () and plan.order_by[0] == Order(Col("company", "sales_billion"), True), plan.dumps()
+    assert {Col("company", "company"), Col("company", "rank")} <= {o.expr for o in plan.select}, plan.dumps()

@@ -43,9 +43,13 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
                 and words[end - 1] in ("each", "every") and not COUNTING & set(words):
             continue  # "the name and grade for each classroom": a list, nothing counted per classroom
         target = _group_target(model, d.p, start, end, d.measures) or _each_at_the_end(model, d, start, end)
-        if target is not None and not d.agg_cues and not d.measures and target[1] == d.focus_entity \
+        plain = not d.agg_cues and not d.measures or d.measures and all(
+            m.implicit and m.table == d.focus_entity for m in d.measures)
+        if target is not None and plain and target[1] == d.focus_entity \
                 and d.focus_entity and _is_own_key(model, target[0][0], d.focus_entity):
-            continue  # "the name and age of every student": all students, no grouping
+            # "the name and age of every student", "... of every company ordered by their number of sales" (a
+            # column of each row): all of them, no grouping
+            continue
         if target is not None and target[1] == d.focus_entity and _is_own_key(model, target[0][0], target[1]) \
                 and _names_table(model, d.p, target) and _extremes_of_own(d.measures, target[1]):
             continue  # "the minimum, maximum and average market value for every company": over all of them
