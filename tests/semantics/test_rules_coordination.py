@@ -140,3 +140,16 @@ def test_the_number_of_a_column_that_holds_a_count_is_that_column(question, func
         assert Col("users", "followers") in exprs, exprs
     else:
         assert Agg(func, Col("users", "followers")) in exprs, exprs
+
+
+def test_each_of_two_columns_groups_by_both():
+    """ "how many faculty for each rank and gender": one count per rank and gender."""
+    from nl2sql.semantics import Reader, build_semantic_model
+    from nl2sql.semantics.plan import Col
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "faculty", column("fac_id", "INTEGER", pk=True), column("lname"),
+        column("rank", values=("Professor", "Instructor", "AsstProf")), column("sex", values=("M", "F"))))))
+    plan = reader.read("How many faculty members do we have for each rank and gender?")[0].plan
+    assert plan.group_by == (Col("faculty", "rank"), Col("faculty", "sex")), plan.dumps()

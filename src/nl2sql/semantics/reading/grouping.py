@@ -56,6 +56,7 @@ def _cued_groups(model: SemanticModel, d: _Draft) -> None:
         if target is not None and words[end - 1] == "by" and _named_one(d, target):
             continue  # "the albums by the artist 'AC/DC'": who made them, one of them; not a group per artist
         if target is not None:
+            target = _and_another(model, d.p, target)
             d.groups.append(target)
             rival = _group_target(model, d.p, start, end, d.measures, not_tables={target[1]})
             if rival is not None and rival[2] == target[2] and not d.group_rivals:
@@ -142,6 +143,23 @@ def _time_groups(model: SemanticModel, d: _Draft) -> None:
                 or (attribute.grain == "date" and bucket.grain == "day") else Bucket(bucket.grain, time_col)
             d.groups = [g for g in d.groups if not (len(g[0]) == 1 and g[0][0] == time_col)]
             d.groups.append(([expr], time_col.table, set(bucket.tokens)))
+
+
+def _and_another(model: SemanticModel, p: _Parse, target):
+    """ "for each rank and gender": the group's column and the one named after "and", both grouping (columns of
+    one table, neither an amount)."""
+    exprs, table, tokens = target
+    end = max(tokens) + 1
+    if not (len(exprs) == 1 and isinstance(exprs[0], Col) and p.words[end:end + 1] == ["and"]):
+        return target
+    start = end + 1 + (p.words[end + 1:end + 2] in (["the"], ["their"], ["its"]))
+    for link in sorted(p.links, key=lambda l: -l.score):
+        if link.kind == "column" and link.start == start and link.score >= 0.8 and link.table == exprs[0].table:
+            attribute = model.attribute(link.table, link.column)  # type: ignore[arg-type]
+            if attribute.role in ("dimension", "flag", "text", "label") and attribute.name != exprs[0].column:
+                return [*exprs, Col(link.table, attribute.name)], table, set(tokens) | set(range(end, link.end))
+            break
+    return target
 
 
 def group_by_focus_column(d: _Draft) -> None:
