@@ -560,3 +560,16 @@ def test_a_column_listed_beside_a_count_is_counted_by(question):
     grouped = [c.column for c in plan.group_by]
     assert grouped in (["publisher"], ["section"]), plan.dumps()
     assert Col("books", grouped[0]) in shown(plan) and any(isinstance(e, Agg) for e in shown(plan)), plan.dumps()
+
+
+def test_distinct_values_of_another_tables_column_name_no_rows():
+    """ "the distinct hometowns of gymnasts with ...": the hometowns only, not each gymnast's id beside them."""
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    reader = Reader(build_semantic_model(prompt_schema(
+        "sqlite",
+        table("people", column("people_id", "INTEGER", pk=True), column("name"), column("hometown")),
+        table("gymnast", column("gymnast_id", "INTEGER", pk=True), column("total_points", "REAL"),
+              fks=(("gymnast_id", "people", "people_id"),)))))
+    plan = best(reader, "What are the distinct hometowns of gymnasts with total points more than 57.5?")
+    assert shown(plan) == [Col("people", "hometown")] and plan.distinct, plan.dumps()

@@ -352,8 +352,9 @@ def _list_outputs(model: SemanticModel, s: _Shape) -> None:
     first = _output_segments(words, _head_index(words))[0]
     in_columns = {i for _, t in s.asked for i in t}
     rows_asked = any(first[0] <= i < first[1] and i not in in_columns for i in s.focus_tokens)
-    s.select = [Output(c.column, c) for c in list_columns(model, focus_entity.table, rows_asked=rows_asked, asked=
-                                                          [c for c, t in sorted(s.asked, key=lambda a: min(a[1]))])]
+    s.select = [Output(c.column, c) for c in list_columns(
+        model, focus_entity.table, rows_asked=rows_asked, distinct=asks_distinct(words),
+        asked=[c for c, t in sorted(s.asked, key=lambda a: min(a[1]))])]
     s.base = focus_entity.table
     s.entity = focus_entity
     if s.having:  # one group per row listed: its key too, so that two rows with one name stay two

@@ -27,11 +27,15 @@ def asks_distinct(words: list[str]) -> bool:
     return any(w in DISTINCT_WORDS for w in words)
 
 
-def list_columns(model: SemanticModel, table: str, asked: list[Col], rows_asked: bool = False) -> list[Col]:
+def list_columns(model: SemanticModel, table: str, asked: list[Col], rows_asked: bool = False,
+                 distinct: bool = False) -> list[Col]:
     """The columns a list of `table`'s rows shows: the asked ones; else the display column, the key only when
     the table has no display column (its display is its key). `rows_asked`: the question asks for the rows
     themselves beside their columns ("the cities ... and their population", "which course has the most
-    students"): their display column comes first unless an asked column already names them."""
+    students"): their display column comes first unless an asked column already names them. `distinct`: the
+    question asks for distinct values ("the distinct hometowns of gymnasts"), whoever's they are."""
+    if asked and distinct and not rows_asked:
+        return list(asked)
     if asked:
         shown = list(asked)
         names_rows = any(model.attribute(c.table, c.column).role in ("label", "key", "text", "dimension", "reference")
