@@ -518,3 +518,17 @@ def test_a_bound_before_the_columns_name_compares(question, op):
     plan = best(reader, question)
     assert isinstance(plan.where, Compare) and plan.where.left == Col("painters", "age") \
         and plan.where.op == op, plan.dumps()
+
+
+def test_a_column_below_the_maximum_is_compared_with_all_rows_largest():
+    from nl2sql.semantics.plan import Agg, Overall
+    from nl2sql.semantics.rules.comparison import overall_comparison
+    from tests.semantics.schemas import column, prompt_schema, table
+
+    assert overall_comparison("a salary below the maximum salary".split(), 4) == ("<", {2, 3, 4}, "max")
+    assert overall_comparison("the maximum salary".split(), 1) is None  # an aggregate, not a comparison
+    reader = Reader(build_semantic_model(prompt_schema("sqlite", table(
+        "tutors", column("tutor_id", "INTEGER", pk=True), column("name"), column("salary", "REAL")))))
+    plan = best(reader, "What are the names of tutors who earn less than the maximum salary?")
+    assert plan.where == Compare(Col("tutors", "salary"), "<", Overall(Agg("max", Col("tutors", "salary")))), \
+        plan.dumps()

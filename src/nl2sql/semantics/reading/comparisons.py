@@ -11,7 +11,7 @@ from nl2sql.semantics.reading.cues import COMPARE_PHRASES, KEY_WORDS, _limit, _n
 from nl2sql.semantics.reading.parts import _Filter, _Having, _int_or, _Measure, _Parse
 from nl2sql.semantics.rules.comparison import (
     TIMES_WORDS,
-    average_comparison,
+    overall_comparison,
     comparative,
     either_comparison,
     names_column_before,
@@ -251,10 +251,10 @@ def _average_filters(model: SemanticModel, p: _Parse, measures: list[_Measure]) 
     out: list[_Filter] = []
     words = p.words
     for i in range(len(words)):
-        found = average_comparison(words, i)
+        found = overall_comparison(words, i)
         if found is None:
             continue
-        op, cue = found
+        op, cue, func = found
         named = list(dict.fromkeys(l.table for l in sorted(p.links, key=lambda l: -l.score)
                                    if l.kind == "entity" and l.score >= 0.3))
         measured = property_column(model, named, words[min(cue)])
@@ -263,7 +263,7 @@ def _average_filters(model: SemanticModel, p: _Parse, measures: list[_Measure]) 
         if target is None or not isinstance(target[0], Col):
             continue
         col = target[0]
-        condition = Compare(col, op, Overall(Agg("avg", col)))
+        condition = Compare(col, op, Overall(Agg(func, col)))
         out.append(_Filter(condition, set(target[1]), cue | set(target[2])))
     return out
 

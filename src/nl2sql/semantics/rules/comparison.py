@@ -99,15 +99,26 @@ def either_comparison(conditions: list[tuple[object, set[int]]], words: list[str
     return pairs
 
 
-# "taller than average", "a salary above the average", "below average": a comparison with all rows' mean
+# "taller than average", "a salary above the average", "below average": a comparison with all rows' mean; "a
+# balance below the maximum balance": with all rows' largest
 AVERAGE_WORDS = frozenset({"average", "mean"})
+OVERALL_WORDS = {"average": "avg", "mean": "avg", "maximum": "max", "max": "max", "minimum": "min", "min": "min"}
 ABOVE_BELOW = {"above": ">", "over": ">", "below": "<", "under": "<"}
 
 
-def average_comparison(words: list[str], index: int) -> tuple[str, set[int]] | None:
+def overall_comparison(words: list[str], index: int) -> tuple[str, set[int], str] | None:
+    """(">" or "<", the cue's token indices, the aggregate) when words[index] is "average" (or "maximum",
+    "minimum" after "the") compared with: "shorter than average", "below the maximum balance"."""
+    if words[index] not in OVERALL_WORDS or words[index] not in AVERAGE_WORDS and words[index - 1:index] != ["the"]:
+        return None
+    found = average_comparison(words, index, OVERALL_WORDS)
+    return (*found, OVERALL_WORDS[words[index]]) if found else None
+
+
+def average_comparison(words: list[str], index: int, cues=AVERAGE_WORDS) -> tuple[str, set[int]] | None:
     """(">" or "<", the cue's token indices) when words[index] is "average" compared with ("shorter than
     average", "higher than the average", "above average"), else None."""
-    if words[index] not in AVERAGE_WORDS:
+    if words[index] not in cues:
         return None
     at = index - 1 if index >= 1 and words[index - 1] in ("the", "an") else index
     if at >= 1 and words[at - 1] in ABOVE_BELOW:
