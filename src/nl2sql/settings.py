@@ -567,11 +567,11 @@ class EngineSettings:
         "The confidence (0-1, by the model bench/train_confidence.py trains on spider_train) a reading that uses every "
         "word of the question needs to answer; below it the question is asked back, the reading one click away. 0.15 "
         "(the default) asks back only the readings the model finds most likely wrong: on spider_train's held-back "
-        "folds 1,540 of 2,748 questions answered, 74.7% of those right (0 answers every such reading: 1,569, 73.6% "
-        "right). -1: the trained threshold (544 answered there, 88.6% right); it does not carry over to described "
+        "folds 1,569 of 2,748 questions answered, 74.3% of those right (0 answers every such reading: 1,597, 73.3% "
+        "right). -1: the trained threshold (552 answered there, 88.0% right); it does not carry over to described "
         "catalogs: on the demo it asks back most questions whose readings are right (joins and rankings look risky "
-        "on Spider), on sqleval it answers almost none. Higher answers less and is wrong less often (0.3: 1,491, "
-        "76.3%; 0.5: 1,352, 79.4%; docs/engine.md has the table).",
+        "on Spider), on sqleval it answers almost none. Higher answers less and is wrong less often (0.3: 1,522, "
+        "75.8%; 0.5: 1,383, 78.7%; docs/engine.md has the table).",
     )
 
     confident: float = setting(
