@@ -68,6 +68,10 @@ async def test_log_is_admin_only_filtered_paginated_and_drills_into_a_trace(clie
     assert missing.status_code == 404
     bad = await client.get("/api/v1/logs?status=teapot", headers=bearer(admin_key))
     assert bad.status_code == 400
+    # a digit Python reads as one ('³'), a user id no integer column holds: a 400, not a 500
+    for query in ("status=%C2%B3", "status=99999999999", "user_id=-108948328417", "api_key_id=99999999999"):
+        for path in ("/api/v1/logs", "/api/v1/logs.csv"):
+            assert (await client.get(f"{path}?{query}", headers=bearer(admin_key))).status_code == 400, (path, query)
 
 
 async def test_log_exports_as_csv(client, admin_key):

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -125,8 +126,14 @@ class LogFilter:
     channel: str | None = None  # pages, api or mcp
 
     def __post_init__(self) -> None:
-        if self.status and not (self.status in ("2xx", "3xx", "4xx", "5xx") or self.status.isdigit()):
+        # ASCII digits only: "³".isdigit() is true in Python, and int() of it fails
+        if self.status and not (self.status in ("2xx", "3xx", "4xx", "5xx") or re.fullmatch(r"[1-5][0-9][0-9]",
+                                                                                           self.status)):
             raise ValidationFailed(f"status must be a code like 429 or a class like 5xx, got {self.status!r}")
+        for name in ("user_id", "api_key_id"):
+            value = getattr(self, name)
+            if value is not None and not -(2**31) <= value < 2**31:
+                raise ValidationFailed(f"{name} is out of range: {value}")
         if self.channel and self.channel not in CHANNELS:
             raise ValidationFailed(f"channel must be one of {', '.join(CHANNELS)}, got {self.channel!r}")
 
