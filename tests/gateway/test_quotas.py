@@ -104,3 +104,15 @@ async def test_the_retention_job_running_mid_minute_keeps_the_current_counters(c
         assert (await client.get("/api/v1/me", headers=bearer(analyst_key))).status_code == 200
     await client.app.state.gateway.purge_expired()
     assert (await client.get("/api/v1/me", headers=bearer(analyst_key))).status_code == 429
+
+
+async def test_a_limit_or_key_number_written_in_other_digits_is_a_validation_error():
+    """ "³" is a digit to Python's isdigit() and no number to int(): a visible error, not a 500."""
+    from nl2sql.errors import ValidationFailed
+    from nl2sql.gateway.pages import _limit, _subject
+
+    with pytest.raises(ValidationFailed):
+        _limit("³")
+    with pytest.raises(ValidationFailed):
+        await _subject(None, "key", "³")  # type: ignore[arg-type]
+    assert _limit("1,000") == 1000

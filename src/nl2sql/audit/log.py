@@ -101,7 +101,7 @@ class AuditLog:
 def _named(target: str, names: dict[int, str]) -> str:
     head, sep, rest = target.partition("/")
     kind, _, ident = head.partition(":")
-    if kind == "connection" and ident.isdigit() and int(ident) in names:
+    if kind == "connection" and ident.isascii() and ident.isdigit() and int(ident) in names:
         return f"connection:{names[int(ident)]}{sep}{rest}"
     return target
 

@@ -171,7 +171,8 @@ class ConnectionPages(Controller):
         raw = data.get("user_id", [])
         ids = raw if isinstance(raw, list) else [raw]
         try:
-            await catalog_service.set_grants(current_user(request), name, [int(i) for i in ids if str(i).isdigit()])
+            await catalog_service.set_grants(current_user(request), name, [int(i) for i in ids
+                                                                           if str(i).isascii() and str(i).isdigit()])
             extra = {"message": "Access saved."}
             status = 200
         except AppError as exc:

@@ -155,14 +155,14 @@ class AdminUsagePages(Controller):
 async def _subject(auth_service: AuthService, kind: str, raw: str) -> tuple[str, int]:
     raw = raw.strip()
     if kind == "user":
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit() and len(raw) <= 9:  # ("³" is a digit to Python; int() refuses it)
             return "user", (await auth_service.get_user(int(raw))).id
         for user in await auth_service.list_users():
             if user.email.lower() == raw.lower():
                 return "user", user.id
         raise ValidationFailed(f"no user with email or id {raw!r}")
     if kind == "key":
-        if raw.isdigit():
+        if raw.isascii() and raw.isdigit() and len(raw) <= 9:
             return "key", int(raw)
         raise ValidationFailed("an API key is named by its number (see the log's key column)")
     raise ValidationFailed("choose `user` or `key`")
@@ -172,7 +172,7 @@ def _limit(raw: Any) -> int | None:
     text = str(raw or "").strip().replace("_", "").replace(",", "")
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValidationFailed(f"limits are whole numbers (0 = no limit), got {raw!r}")
     return int(text)
 
